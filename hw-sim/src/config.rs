@@ -1,0 +1,254 @@
+//! The simulator's TOML configuration: which cards are plugged in and what
+//! each line is connected to.
+//!
+//! ```toml
+//! [sim]
+//! hold_limit_ms = 1000     # time limit for a held (blocking) request
+//!
+//! [[card]]
+//! model = "tdm410p"        # analog card: up to 4 ports (tdm800p: 8, tdm2400p: 24)
+//! ports = ["fxs", "fxs", "fxo", "fxo"]   # fxs = a phone plugs in; fxo = a CO line plugs in
+//!
+//! [[card]]
+//! model = "te420p"         # digital card: 1 to 4 T1/E1/J1 spans (te120p/te220p/te420p)
+//! [[card.span]]
+//! type = "t1"              # t1 | e1 | j1
+//! far_end = "external"     # none | external | cross
+//! [[card.span]]
+//! type = "t1"
+//! far_end = "cross"
+//! peer = 3                 # span number at the other end of the crossover cable
+//! ```
+//!
+//! Spans are numbered in the order they appear, from 1, and channels in
+//! order across spans, from 1, as DAHDI numbers them.
+
+use serde::Deserialize;
+
+use crate::model::span::{SpanKind, SpanFar};
+use crate::model::{Dahdi, SpanSpec};
+use tandem_dsp::g711::Law;
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SimConfig {
+    #[serde(default)]
+    pub sim: SimSection,
+    #[serde(default, rename = "card")]
+    pub cards: Vec<Card>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimSection {
+    #[serde(default = "default_hold")]
+    pub hold_limit_ms: u64,
+    /// Companding law of analog ports.
+    #[serde(default)]
+    pub analog_law: LawName,
+}
+
+impl Default for SimSection {
+    fn default() -> Self {
+        SimSection { hold_limit_ms: default_hold(), analog_law: LawName::Mulaw }
+    }
+}
+
+fn default_hold() -> u64 {
+    1000
+}
+
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LawName {
+    #[default]
+    Mulaw,
+    Alaw,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Card {
+    pub model: String,
+    #[serde(default)]
+    pub ports: Vec<PortKind>,
+    #[serde(default, rename = "span")]
+    pub spans: Vec<SpanCfg>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PortKind {
+    Fxs,
+    Fxo,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpanCfg {
+    #[serde(rename = "type")]
+    pub kind: SpanKind,
+    #[serde(default)]
+    pub far_end: FarEndCfg,
+    /// For `far_end = "cross"`: the span number at the other end.
+    pub peer: Option<u32>,
+    /// For `far_end = "external"`: the D-channel socket path (default: next
+    /// to the control socket, `<control>.span<N>`).
+    pub dchan_socket: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum FarEndCfg {
+    #[default]
+    None,
+    External,
+    Cross,
+}
+
+/// A configuration problem, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {msg}")]
+    Parse { path: String, msg: String },
+    #[error("{path}: card {card} ({model}): {msg}")]
+    Card { path: String, card: usize, model: String, msg: String },
+    #[error("{path}: {msg}")]
+    Other { path: String, msg: String },
+}
+
+/// Card models the simulator knows: (name, kind, max ports or spans, manufacturer, description).
+struct Model {
+    name: &'static str,
+    analog: bool,
+    max: usize,
+    desc: &'static str,
+}
+
+const MODELS: &[Model] = &[
+    Model { name: "tdm410p", analog: true, max: 4, desc: "Wildcard TDM410P" },
+    Model { name: "tdm800p", analog: true, max: 8, desc: "Wildcard TDM800P" },
+    Model { name: "tdm2400p", analog: true, max: 24, desc: "Wildcard TDM2400P" },
+    Model { name: "te120p", analog: false, max: 1, desc: "Wildcard TE120P" },
+    Model { name: "te220p", analog: false, max: 2, desc: "Wildcard TE220P" },
+    Model { name: "te420p", analog: false, max: 4, desc: "Wildcard TE420P" },
+];
+
+/// An external span's D-channel socket, to be created by the control server.
+#[derive(Debug, Clone)]
+pub struct ExternalSpan {
+    pub span_index: usize,
+    pub socket: Option<String>,
+}
+
+impl SimConfig {
+    /// Parse from TOML text; `path` names the file in errors.
+    pub fn parse(text: &str, path: &str) -> Result<SimConfig, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.into(), msg: e.to_string() })
+    }
+
+    pub fn load(path: &str) -> Result<SimConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Other { path: path.into(), msg: format!("cannot read: {e}") })?;
+        SimConfig::parse(&text, path)
+    }
+
+    /// Build the simulated system.
+    pub fn build(&self, path: &str) -> Result<(Dahdi, Vec<ExternalSpan>), ConfigError> {
+        let mut specs = Vec::new();
+        let mut fars = Vec::new();
+        let mut analog_no = 0;
+        let mut digital_no = 0;
+        let analog_law = if self.sim.analog_law == LawName::Alaw { Law::Alaw } else { Law::Mulaw };
+        for (ci, card) in self.cards.iter().enumerate() {
+            let err = |msg: String| ConfigError::Card { path: path.into(), card: ci + 1, model: card.model.clone(), msg };
+            let Some(model) = MODELS.iter().find(|m| m.name == card.model.to_ascii_lowercase()) else {
+                let names: Vec<_> = MODELS.iter().map(|m| m.name).collect();
+                return Err(err(format!("unknown model; use one of {}", names.join(", "))));
+            };
+            if model.analog {
+                if !card.spans.is_empty() {
+                    return Err(err("an analog card has `ports`, not `span` tables".into()));
+                }
+                if card.ports.is_empty() || card.ports.len() > model.max {
+                    return Err(err(format!("give 1 to {} ports, e.g. ports = [\"fxs\", \"fxo\"]", model.max)));
+                }
+                specs.push(SpanSpec {
+                    kind: SpanKind::Analog,
+                    name: format!("WCTDM/{analog_no}"),
+                    desc: format!("{} Board {}", model.desc, analog_no + 1),
+                    manufacturer: "Digium".into(),
+                    devicetype: model.desc.into(),
+                    location: format!("SIM/{:02}", ci),
+                    ports: card.ports.iter().map(|p| *p == PortKind::Fxs).collect(),
+                    law: analog_law,
+                });
+                fars.push((FarEndCfg::None, None, None));
+                analog_no += 1;
+            } else {
+                if !card.ports.is_empty() {
+                    return Err(err("a digital card has `span` tables, not `ports`".into()));
+                }
+                if card.spans.is_empty() || card.spans.len() > model.max {
+                    return Err(err(format!("give 1 to {} [[card.span]] tables", model.max)));
+                }
+                for (k, s) in card.spans.iter().enumerate() {
+                    if s.kind == SpanKind::Analog {
+                        return Err(err("span type must be t1, e1 or j1".into()));
+                    }
+                    specs.push(SpanSpec {
+                        kind: s.kind,
+                        name: format!("TE4/{digital_no}/{}", k + 1),
+                        desc: format!("T4XXP (PCI) Card {digital_no} Span {}", k + 1),
+                        manufacturer: "Digium".into(),
+                        devicetype: model.desc.into(),
+                        location: format!("SIM/{:02}", ci),
+                        ports: Vec::new(),
+                        law: if s.kind == SpanKind::E1 { Law::Alaw } else { Law::Mulaw },
+                    });
+                    fars.push((s.far_end, s.peer, s.dchan_socket.clone()));
+                }
+                digital_no += 1;
+            }
+        }
+        if specs.len() > crate::model::k::MAX_SPANS as usize {
+            return Err(ConfigError::Other { path: path.into(), msg: "more than 128 spans".into() });
+        }
+        let total: u32 = specs.iter().map(|s| if s.kind == SpanKind::Analog { s.ports.len() as u32 } else { s.kind.channels() }).sum();
+        if total > crate::model::k::MAX_CHANNELS {
+            return Err(ConfigError::Other { path: path.into(), msg: format!("{total} channels; DAHDI allows at most 1024") });
+        }
+        let kinds: Vec<SpanKind> = specs.iter().map(|s| s.kind).collect();
+        let mut dahdi = Dahdi::new(specs);
+        let mut externals = Vec::new();
+        for (i, (far, peer, sock)) in fars.iter().enumerate() {
+            if kinds[i] == SpanKind::Analog {
+                continue;
+            }
+            let spanno = i + 1;
+            match far {
+                FarEndCfg::None => {}
+                FarEndCfg::External => {
+                    dahdi.set_far(i, SpanFar::External);
+                    externals.push(ExternalSpan { span_index: i, socket: sock.clone() });
+                }
+                FarEndCfg::Cross => {
+                    let Some(p) = peer else {
+                        return Err(ConfigError::Other { path: path.into(), msg: format!("span {spanno}: far_end = \"cross\" needs peer = <span number>") });
+                    };
+                    let pi = *p as usize;
+                    if pi == 0 || pi > kinds.len() || pi == spanno || kinds[pi - 1] == SpanKind::Analog {
+                        return Err(ConfigError::Other { path: path.into(), msg: format!("span {spanno}: peer = {p} must be another T1/E1/J1 span") });
+                    }
+                    if kinds[pi - 1] != kinds[i] {
+                        return Err(ConfigError::Other { path: path.into(), msg: format!("span {spanno}: cannot cross-connect {:?} to {:?}", kinds[i], kinds[pi - 1]) });
+                    }
+                    if fars[pi - 1].0 != FarEndCfg::Cross || fars[pi - 1].1 != Some(spanno as u32) {
+                        return Err(ConfigError::Other { path: path.into(), msg: format!("span {spanno}: peer span {p} must also say far_end = \"cross\", peer = {spanno}") });
+                    }
+                    dahdi.set_far(i, SpanFar::Cross(pi - 1));
+                }
+            }
+        }
+        Ok((dahdi, externals))
+    }
+}

@@ -1,0 +1,729 @@
+//! The simulated DAHDI kernel: spans, channels and file handles, advanced one
+//! millisecond (one 8-sample chunk) at a time.
+//!
+//! The model is sans-IO: the FUSE layer turns syscalls into calls on
+//! [`Dahdi`] and the clock thread calls [`Dahdi::tick`]. Every operation
+//! returns [`Io`]: done, an errno, or "would block" so that the caller can
+//! hold the request and retry it when the handle is marked ready.
+
+pub mod chan;
+pub mod dial;
+pub mod hdlc;
+pub mod ioctl;
+pub mod k;
+pub mod span;
+
+use std::collections::HashMap;
+
+use chan::{Chan, Wiring};
+use k::*;
+use span::{Span, SpanFar, SpanKind};
+use tandem_dsp::g711::Law;
+
+use crate::farend::{Line, PortIn, Signal};
+
+/// Result of one device operation.
+#[derive(Debug)]
+pub enum Io<T> {
+    Done(T),
+    /// Fail with this errno.
+    Err(i32),
+    /// Nothing to do yet: retry when the handle becomes ready.
+    Block,
+}
+
+/// Which device file a handle was opened on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Node {
+    Ctl,
+    /// `channel`: unbound until DAHDI_SPECIFY.
+    Channel,
+    Pseudo,
+    Timer,
+    /// `chan/SSS/CCC`.
+    Chan(u32),
+}
+
+/// The state behind one open file.
+#[derive(Debug)]
+pub enum Handle {
+    Ctl,
+    Channel(Option<u32>),
+    Pseudo(u32),
+    Timer(Timer),
+    Chan(u32),
+}
+
+/// The `timer` device: a periodic timer configured in samples.
+#[derive(Debug, Default)]
+pub struct Timer {
+    pub period: i32,
+    pub pos: i32,
+    pub tripped: i32,
+    pub ping: bool,
+}
+
+/// A tone zone known to the simulator (DAHDI_LOADZONE cannot carry its tone
+/// data through FUSE, so zones come from the simulator's config).
+#[derive(Clone, Debug)]
+pub struct Zone {
+    pub name: String,
+    pub ringcadence: [i32; MAX_CADENCE],
+}
+
+/// A frame that crossed a D-channel, for the trace.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct FrameTrace {
+    pub ms: u64,
+    pub span: u32,
+    /// "tx" when the host sent it, "rx" when the host received it.
+    pub dir: &'static str,
+    pub hex: String,
+}
+
+/// The simulated DAHDI subsystem.
+pub struct Dahdi {
+    pub spans: Vec<Span>,
+    /// Real channels, index = channo - 1.
+    pub chans: Vec<Chan>,
+    /// Far end per real channel, same index.
+    pub lines: Vec<Line>,
+    /// Pseudo channels by slot; channo = PSEUDO_BASE + slot.
+    pub pseudos: Vec<Option<Chan>>,
+    pub handles: HashMap<u64, (Handle, bool)>,
+    next_fh: u64,
+    pub zones: HashMap<i32, Zone>,
+    pub default_zone: Option<i32>,
+    pub now_ms: u64,
+    /// Handles whose readiness may have changed since the last call to `take_dirty`.
+    dirty: Vec<u64>,
+    /// Frames from hosts' D-channels on external spans, waiting for the socket: (span index, frame).
+    pub dchan_out: Vec<(usize, Vec<u8>)>,
+    /// Frames from external programs, waiting for delivery: (span index, frame, good FCS).
+    pub dchan_in: Vec<(usize, Vec<u8>, bool)>,
+    pub frame_trace: Vec<FrameTrace>,
+    pub trace_frames: bool,
+    // Scratch buffers reused every tick.
+    tx_chunks: Vec<[u8; CHUNK]>,
+    tx_frames: Vec<Option<Vec<u8>>>,
+    signals: Vec<Signal>,
+}
+
+/// Channel numbers of pseudo channels start here, as in DAHDI (FIRST_PSEUDO_CHANNEL).
+pub const PSEUDO_BASE: u32 = 0x8000;
+
+/// Description of one span for [`Dahdi::new`].
+pub struct SpanSpec {
+    pub kind: SpanKind,
+    pub name: String,
+    pub desc: String,
+    pub manufacturer: String,
+    pub devicetype: String,
+    pub location: String,
+    /// For analog spans: each port, true = FXS (a phone plugs in), false = FXO.
+    pub ports: Vec<bool>,
+    pub law: Law,
+}
+
+impl Dahdi {
+    /// Build the spans and their channels, numbered in order from 1.
+    pub fn new(specs: Vec<SpanSpec>) -> Dahdi {
+        let mut spans = Vec::new();
+        let mut chans = Vec::new();
+        let mut lines = Vec::new();
+        for (i, s) in specs.into_iter().enumerate() {
+            let spanno = i as u32 + 1;
+            let first = chans.len() as u32 + 1;
+            let n = if s.kind == SpanKind::Analog { s.ports.len() as u32 } else { s.kind.channels() };
+            for pos in 1..=n {
+                let channo = first + pos - 1;
+                let (wiring, sigcap, line) = if s.kind == SpanKind::Analog {
+                    let fxs = s.ports[(pos - 1) as usize];
+                    if fxs {
+                        (
+                            Wiring::Analog,
+                            SIG_FXOKS | SIG_FXOLS | SIG_FXOGS | SIG_SF | SIG_EM | SIG_CLEAR,
+                            Line::Phone(Box::new(crate::farend::Phone::new())),
+                        )
+                    } else {
+                        (Wiring::Analog, SIG_FXSKS | SIG_FXSLS | SIG_SF | SIG_CLEAR, Line::Co(Box::new(crate::farend::CoLine::new())))
+                    }
+                } else {
+                    (
+                        Wiring::Digital,
+                        SIG_EM | SIG_CLEAR | SIG_EM_E1 | SIG_FXSLS | SIG_FXSGS | SIG_FXSKS | SIG_HARDHDLC | SIG_MTP2
+                            | SIG_FXOLS | SIG_FXOGS | SIG_FXOKS | SIG_CAS | SIG_SF,
+                        Line::Trunk(Box::default()),
+                    )
+                };
+                let name = format!("{}/{}", s.name, pos);
+                chans.push(Chan::new(channo, Some(i), pos, name, wiring, sigcap, s.law));
+                lines.push(line);
+            }
+            let lineconfig = match s.kind {
+                SpanKind::T1 | SpanKind::J1 => CONFIG_ESF | CONFIG_B8ZS,
+                SpanKind::E1 => CONFIG_HDB3 | CONFIG_CCS | CONFIG_CRC4,
+                SpanKind::Analog => 0,
+            };
+            spans.push(Span {
+                spanno,
+                name: s.name,
+                desc: s.desc,
+                kind: s.kind,
+                manufacturer: s.manufacturer,
+                devicetype: s.devicetype,
+                location: s.location,
+                first_chan: first,
+                nchans: n,
+                lineconfig,
+                lbo: 0,
+                sync_prio: 0,
+                syncsrc: 0,
+                alarms: 0,
+                running: s.kind == SpanKind::Analog,
+                counters: Default::default(),
+                far: if s.kind == SpanKind::Analog { SpanFar::Ports } else { SpanFar::None },
+                rbs: true,
+                maint: 0,
+            });
+        }
+        let mut zones = HashMap::new();
+        let mut us = [0; MAX_CADENCE];
+        us[0] = 2000;
+        us[1] = 4000;
+        zones.insert(0, Zone { name: "us".into(), ringcadence: us });
+        let n = chans.len();
+        let mut d = Dahdi {
+            spans,
+            chans,
+            lines,
+            pseudos: Vec::new(),
+            handles: HashMap::new(),
+            next_fh: 1,
+            zones,
+            default_zone: Some(0),
+            now_ms: 0,
+            dirty: Vec::new(),
+            dchan_out: Vec::new(),
+            dchan_in: Vec::new(),
+            frame_trace: Vec::new(),
+            trace_frames: true,
+            tx_chunks: vec![[0; CHUNK]; n],
+            tx_frames: vec![None; n],
+            signals: Vec::new(),
+        };
+        d.update_alarms_for_far();
+        d
+    }
+
+    /// Spans whose line is connected to nothing are in red alarm, as an
+    /// unplugged card would be.
+    fn update_alarms_for_far(&mut self) {
+        for i in 0..self.spans.len() {
+            if self.spans[i].far == SpanFar::None {
+                self.set_span_alarms(i, ALARM_RED | ALARM_LOS);
+            }
+        }
+    }
+
+    // ---- lookup -------------------------------------------------------
+
+    pub fn chan(&self, channo: u32) -> Option<&Chan> {
+        if channo >= PSEUDO_BASE {
+            return self.pseudos.get((channo - PSEUDO_BASE) as usize)?.as_ref();
+        }
+        self.chans.get((channo as usize).checked_sub(1)?)
+    }
+
+    pub fn chan_mut(&mut self, channo: u32) -> Option<&mut Chan> {
+        if channo >= PSEUDO_BASE {
+            return self.pseudos.get_mut((channo - PSEUDO_BASE) as usize)?.as_mut();
+        }
+        self.chans.get_mut((channo as usize).checked_sub(1)?)
+    }
+
+    /// Span index by span number (1-based).
+    pub fn span_index(&self, spanno: i32) -> Option<usize> {
+        let i = usize::try_from(spanno).ok()?.checked_sub(1)?;
+        (i < self.spans.len()).then_some(i)
+    }
+
+    /// The channel a handle is bound to, if any.
+    pub fn handle_chan(&self, fh: u64) -> Option<u32> {
+        match &self.handles.get(&fh)?.0 {
+            Handle::Channel(c) => *c,
+            Handle::Pseudo(c) | Handle::Chan(c) => Some(*c),
+            _ => None,
+        }
+    }
+
+    pub fn zone_cadence(&self, zone: Option<i32>) -> Option<[i32; MAX_CADENCE]> {
+        zone.and_then(|z| self.zones.get(&z)).map(|z| z.ringcadence)
+    }
+
+    fn mark(&mut self, fh: u64) {
+        self.dirty.push(fh);
+    }
+
+    /// Handles whose readiness may have changed.
+    pub fn take_dirty(&mut self) -> Vec<u64> {
+        for c in self.chans.iter_mut().chain(self.pseudos.iter_mut().flatten()) {
+            if c.dirty {
+                c.dirty = false;
+                if let Some(fh) = c.open_fh {
+                    self.dirty.push(fh);
+                }
+            }
+        }
+        let mut v = std::mem::take(&mut self.dirty);
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    // ---- open / close ---------------------------------------------------
+
+    /// open(2) on a device node.
+    pub fn open(&mut self, node: Node, nonblock: bool) -> Result<u64, i32> {
+        let fh = self.next_fh;
+        let handle = match node {
+            Node::Ctl => Handle::Ctl,
+            Node::Channel => Handle::Channel(None),
+            Node::Timer => Handle::Timer(Timer::default()),
+            Node::Pseudo => {
+                let slot = match self.pseudos.iter().position(|p| p.is_none()) {
+                    Some(s) => s,
+                    None => {
+                        if self.pseudos.len() >= 512 {
+                            return Err(libc::EBUSY);
+                        }
+                        self.pseudos.push(None);
+                        self.pseudos.len() - 1
+                    }
+                };
+                let channo = PSEUDO_BASE + slot as u32;
+                let mut c = Chan::new(channo, None, 0, format!("Pseudo/{slot}"), Wiring::Pseudo, SIG_CLEAR, Law::Mulaw);
+                c.sig = SIG_CLEAR;
+                c.open_fh = Some(fh);
+                c.nonblock = nonblock;
+                c.initialize(None);
+                self.pseudos[slot] = Some(c);
+                Handle::Pseudo(channo)
+            }
+            Node::Chan(channo) => {
+                self.open_chan(channo, fh, nonblock)?;
+                Handle::Chan(channo)
+            }
+        };
+        self.next_fh += 1;
+        self.handles.insert(fh, (handle, nonblock));
+        Ok(fh)
+    }
+
+    /// `dahdi_specchan_open`: exclusive open of a configured channel.
+    fn open_chan(&mut self, channo: u32, fh: u64, nonblock: bool) -> Result<(), i32> {
+        let default_zone = self.default_zone;
+        let cadence = self.zone_cadence(default_zone);
+        let c = self.chan_mut(channo).ok_or(libc::ENXIO)?;
+        if c.removed {
+            return Err(libc::ENODEV);
+        }
+        if c.sig == SIG_NONE {
+            return Err(libc::ENXIO);
+        }
+        if c.sig & SIG_DACS == SIG_DACS && c.sig != SIG_CLEAR && c.sig & (1 << 16) != 0 {
+            return Err(libc::EBUSY);
+        }
+        if c.is_open() {
+            return Err(libc::EBUSY);
+        }
+        c.open_fh = Some(fh);
+        c.nonblock = nonblock;
+        c.zone = default_zone;
+        c.initialize(cadence);
+        Ok(())
+    }
+
+    /// release(2): the last close of a handle.
+    pub fn release(&mut self, fh: u64) {
+        let Some((h, _)) = self.handles.remove(&fh) else { return };
+        match h {
+            Handle::Channel(Some(c)) | Handle::Chan(c) => {
+                if let Some(ch) = self.chan_mut(c) {
+                    if ch.open_fh == Some(fh) {
+                        ch.close();
+                    }
+                }
+            }
+            Handle::Pseudo(c) => {
+                let slot = (c - PSEUDO_BASE) as usize;
+                if let Some(p) = self.pseudos.get_mut(slot) {
+                    *p = None;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Bind a `channel` handle to a channel (DAHDI_SPECIFY).
+    pub fn specify(&mut self, fh: u64, channo: i32) -> Result<(), i32> {
+        let nonblock = self.handles.get(&fh).map(|h| h.1).unwrap_or(false);
+        match self.handles.get(&fh) {
+            Some((Handle::Channel(None), _)) => {}
+            Some((Handle::Channel(Some(_)), _)) => return Err(libc::EINVAL),
+            _ => return Err(libc::EINVAL),
+        }
+        let channo = u32::try_from(channo).map_err(|_| libc::EINVAL)?;
+        if channo == 0 || channo >= PSEUDO_BASE {
+            return Err(libc::EINVAL);
+        }
+        self.open_chan(channo, fh, nonblock)?;
+        if let Some(h) = self.handles.get_mut(&fh) {
+            h.0 = Handle::Channel(Some(channo));
+        }
+        Ok(())
+    }
+
+    // ---- read / write / poll -------------------------------------------
+
+    /// read(2) on a channel (`dahdi_chan_read`).
+    pub fn read(&mut self, fh: u64, size: u32) -> Io<Vec<u8>> {
+        let Some(channo) = self.handle_chan(fh) else {
+            return if matches!(self.handles.get(&fh), Some((Handle::Timer(_), _))) { Io::Err(libc::EINVAL) } else { Io::Err(libc::EINVAL) };
+        };
+        let nonblock = self.handles.get(&fh).map(|h| h.1).unwrap_or(false);
+        let Some(c) = self.chan_mut(channo) else { return Io::Err(libc::ENODEV) };
+        if c.removed {
+            return Io::Err(libc::ENODEV);
+        }
+        let count = (size & 0xffff) as usize;
+        if count < 1 {
+            return Io::Err(libc::EINVAL);
+        }
+        if c.event_pending() {
+            return Io::Err(ELAST);
+        }
+        let Some(block) = c.take_rx_block() else {
+            return if nonblock { Io::Err(libc::EAGAIN) } else { Io::Block };
+        };
+        if c.flags.linear {
+            let n = (count / 2).min(block.len());
+            let mut out = Vec::with_capacity(n * 2);
+            for &b in &block[..n] {
+                out.extend_from_slice(&c.law.decode(b).to_ne_bytes());
+            }
+            Io::Done(out)
+        } else {
+            let n = count.min(block.len());
+            let mut block = block;
+            block.truncate(n);
+            Io::Done(block)
+        }
+    }
+
+    /// write(2) on a channel (`dahdi_chan_write`).
+    pub fn write(&mut self, fh: u64, data: &[u8]) -> Io<u32> {
+        let Some(channo) = self.handle_chan(fh) else { return Io::Err(libc::EINVAL) };
+        let nonblock = self.handles.get(&fh).map(|h| h.1).unwrap_or(false);
+        let Some(c) = self.chan_mut(channo) else { return Io::Err(libc::ENODEV) };
+        if c.removed {
+            return Io::Err(libc::ENODEV);
+        }
+        let count = data.len() & 0xffff;
+        if count < 1 {
+            return Io::Err(libc::EINVAL);
+        }
+        // Writing audio cancels a dial string in progress (not on pseudo channels).
+        if (c.dialer.tone_active() || c.dialer.pdialcount > 0) && !c.is_pseudo() {
+            c.dialer.cancel();
+        }
+        if c.event_pending() {
+            return Io::Err(ELAST);
+        }
+        if !c.writable() {
+            return if nonblock { Io::Err(libc::EAGAIN) } else { Io::Block };
+        }
+        let block: Vec<u8> = if c.flags.linear {
+            let n = (count / 2).min(c.blocksize);
+            data[..n * 2].chunks_exact(2).map(|p| c.law.encode(i16::from_ne_bytes([p[0], p[1]]))).collect()
+        } else {
+            data[..count.min(c.blocksize)].to_vec()
+        };
+        let written = if c.flags.linear { block.len() * 2 } else { block.len() };
+        c.push_tx_block(block);
+        Io::Done(written as u32)
+    }
+
+    /// poll(2) readiness: (readable, writable, event pending).
+    pub fn poll(&self, fh: u64) -> Result<(bool, bool, bool), i32> {
+        if let Some((Handle::Timer(t), _)) = self.handles.get(&fh) {
+            return Ok((false, false, t.tripped > 0 || t.ping));
+        }
+        let Some(channo) = self.handle_chan(fh) else {
+            return Err(libc::EINVAL);
+        };
+        let c = self.chan(channo).ok_or(libc::ENODEV)?;
+        if c.removed {
+            return Ok((true, true, true));
+        }
+        Ok((c.readable(), c.writable(), c.event_pending()))
+    }
+
+    // ---- span state -----------------------------------------------------
+
+    /// Set a span's alarms and notify its channels (`dahdi_alarm_notify`).
+    pub fn set_span_alarms(&mut self, span: usize, alarms: u32) {
+        if self.spans[span].alarms == alarms {
+            return;
+        }
+        self.spans[span].alarms = alarms;
+        let range = self.spans[span].chan_range();
+        if self.spans[span].nchans == 0 {
+            return;
+        }
+        for channo in range {
+            if let Some(c) = self.chan_mut(channo) {
+                alarm_channel(c, alarms);
+            }
+        }
+    }
+
+    /// Remove a channel, as a hot-unplug would: open handles get ENODEV.
+    pub fn remove_chan(&mut self, channo: u32) -> bool {
+        let Some(c) = self.chan_mut(channo) else { return false };
+        c.removed = true;
+        c.qevent(EVENT_REMOVED);
+        c.dirty = true;
+        true
+    }
+
+    // ---- the clock ----------------------------------------------------
+
+    /// Advance the whole system by one millisecond.
+    pub fn tick(&mut self) {
+        self.now_ms += 1;
+        let now = self.now_ms;
+        let n = self.chans.len();
+
+        // Phase 1: what every channel transmits this chunk.
+        for i in 0..n {
+            let c = &mut self.chans[i];
+            let mut chunk = [c.law.silence(); CHUNK];
+            self.tx_frames[i] = None;
+            if c.dialer.tone_active() {
+                let mut lin = [0i16; CHUNK];
+                let done = c.dialer.generate(&mut lin);
+                for (o, s) in chunk.iter_mut().zip(lin) {
+                    *o = c.law.encode(s);
+                }
+                if done {
+                    c.do_dial();
+                }
+            } else if c.is_framed() {
+                self.tx_frames[i] = c.take_tx_frame();
+            } else if c.is_open() {
+                c.take_tx_chunk(&mut chunk);
+            }
+            self.tx_chunks[i] = chunk;
+        }
+
+        // Phase 2: the far ends.
+        for si in 0..self.spans.len() {
+            let far = self.spans[si].far.clone();
+            let first = self.spans[si].first_chan as usize - 1;
+            let cnt = self.spans[si].nchans as usize;
+            let down = self.spans[si].line_down();
+            match far {
+                SpanFar::Ports => {
+                    for i in first..first + cnt {
+                        self.tick_port(i, now);
+                    }
+                }
+                SpanFar::Cross(peer) => {
+                    let pfirst = self.spans[peer].first_chan as usize - 1;
+                    let pcnt = self.spans[peer].nchans as usize;
+                    let pdown = self.spans[peer].line_down();
+                    for k in 0..cnt {
+                        let i = first + k;
+                        if down || pdown || k >= pcnt {
+                            continue;
+                        }
+                        let j = pfirst + k;
+                        let bytes = self.tx_chunks[j];
+                        let bits = self.chans[j].txsig;
+                        let frame = self.tx_frames[j].take();
+                        let c = &mut self.chans[i];
+                        if let Some(f) = frame {
+                            let with_fcs = hdlc::append_fcs(&f);
+                            if self.trace_frames {
+                                self.frame_trace.push(FrameTrace { ms: now, span: (si + 1) as u32, dir: "rx", hex: hex(&f) });
+                            }
+                            if c.is_framed() {
+                                c.put_rx_frame(with_fcs);
+                            }
+                        } else if !c.is_framed() {
+                            c.put_rx_bytes(&bytes);
+                        }
+                        if c.sig & SIG_CLEAR == 0 || c.sig == SIG_CAS {
+                            c.rbsbits(bits);
+                        }
+                    }
+                }
+                SpanFar::External => {
+                    for i in first..first + cnt {
+                        if let Some(f) = self.tx_frames[i].take() {
+                            if !down {
+                                self.dchan_out.push((si, f));
+                            }
+                        }
+                        if down {
+                            continue;
+                        }
+                        let law = self.chans[i].law;
+                        let txbits = self.chans[i].txsig;
+                        let tx = self.tx_chunks[i];
+                        if let Line::Trunk(t) = &mut self.lines[i] {
+                            let lin: [i16; CHUNK] = tx.map(|b| law.decode(b));
+                            t.audio.recorder.push(&lin);
+                            if t.seen_bits.last().map(|x| x.1) != Some(txbits) {
+                                t.seen_bits.push((now, txbits));
+                                if t.seen_bits.len() > 256 {
+                                    t.seen_bits.remove(0);
+                                }
+                            }
+                            let mut rx = [0i16; CHUNK];
+                            t.audio.fill(&mut rx);
+                            let bits = t.bits;
+                            let c = &mut self.chans[i];
+                            if !c.is_framed() {
+                                let b: [u8; CHUNK] = rx.map(|s| law.encode(s));
+                                c.put_rx_bytes(&b);
+                            }
+                            if c.sig & SIG_CLEAR == 0 || c.sig == SIG_CAS {
+                                c.rbsbits(bits);
+                            }
+                        }
+                    }
+                }
+                SpanFar::None => {}
+            }
+        }
+        // Frames from external programs.
+        if !self.dchan_in.is_empty() {
+            let frames = std::mem::take(&mut self.dchan_in);
+            for (si, f, good) in frames {
+                self.deliver_external_frame(si, f, good);
+            }
+        }
+
+        // Pseudo channels: a silent conference; reads are paced by the clock.
+        for p in self.pseudos.iter_mut().flatten() {
+            p.tx_queue.clear();
+            p.tx_pos = 0;
+            let s = [p.law.silence(); CHUNK];
+            p.put_rx_bytes(&s);
+        }
+
+        // Phase 3: timers.
+        for i in 0..n {
+            let zone = self.chans[i].zone;
+            let cad = zone.and_then(|z| self.zones.get(&z)).map(|z| z.ringcadence);
+            self.chans[i].tick_timers(cad.as_ref());
+        }
+        let mut timer_dirty = Vec::new();
+        for (fh, (h, _)) in self.handles.iter_mut() {
+            if let Handle::Timer(t) = h {
+                if t.period > 0 {
+                    t.pos -= CHUNK as i32;
+                    if t.pos <= 0 {
+                        t.pos += t.period;
+                        t.tripped += 1;
+                        timer_dirty.push(*fh);
+                    }
+                }
+            }
+        }
+        for fh in timer_dirty {
+            self.mark(fh);
+        }
+    }
+
+    /// Deliver a frame from an external program to the span's D-channel.
+    fn deliver_external_frame(&mut self, si: usize, f: Vec<u8>, good_fcs: bool) {
+        if self.spans[si].line_down() {
+            return;
+        }
+        let now = self.now_ms;
+        let range = self.spans[si].chan_range();
+        for channo in range {
+            let c = &mut self.chans[channo as usize - 1];
+            if c.is_framed() && c.is_open() {
+                if self.trace_frames {
+                    self.frame_trace.push(FrameTrace { ms: now, span: (si + 1) as u32, dir: "rx", hex: hex(&f) });
+                }
+                if good_fcs {
+                    c.put_rx_frame(hdlc::append_fcs(&f));
+                } else {
+                    c.counters.bad_fcs += 1;
+                    c.qevent(EVENT_BADFCS);
+                }
+                return;
+            }
+        }
+    }
+
+    /// The D-channel of a span: the first channel configured for HDLC.
+    pub fn dchan_of(&self, si: usize) -> Option<u32> {
+        self.spans[si].chan_range().find(|&ch| self.chans[ch as usize - 1].is_framed())
+    }
+
+    fn tick_port(&mut self, i: usize, now: u64) {
+        let law = self.chans[i].law;
+        let lin: [i16; CHUNK] = self.tx_chunks[i].map(|b| law.decode(b));
+        let c = &self.chans[i];
+        let port = PortIn {
+            tx: &lin,
+            txhooksig: c.txhooksig,
+            polarity: c.polarity,
+            vmwi: c.vmwi,
+            oht: c.onhooktransfer_ms > 0,
+            now_ms: now,
+        };
+        let mut rx = [0i16; CHUNK];
+        self.signals.clear();
+        match &mut self.lines[i] {
+            Line::Phone(p) => p.tick(&port, &mut rx, &mut self.signals),
+            Line::Co(co) => co.tick(&port, &mut rx, &mut self.signals),
+            _ => {}
+        }
+        let c = &mut self.chans[i];
+        if c.onhooktransfer_ms > 0 {
+            c.onhooktransfer_ms -= 1;
+        }
+        for s in self.signals.drain(..) {
+            match s {
+                Signal::Hook(sig) => c.hooksig(sig),
+                Signal::Event(ev) => c.qevent(ev),
+                Signal::Alarm(a) => alarm_channel(c, a),
+            }
+        }
+        let b: [u8; CHUNK] = rx.map(|s| law.encode(s));
+        c.put_rx_bytes(&b);
+    }
+}
+
+/// `dahdi_alarm_channel`: record a channel alarm and tell the host.
+pub fn alarm_channel(c: &mut Chan, alarms: u32) {
+    if c.chan_alarms != alarms {
+        c.chan_alarms = alarms;
+        c.qevent(if alarms != 0 { EVENT_ALARM } else { EVENT_NOALARM });
+    }
+}
+
+pub fn hex(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len() * 2);
+    for x in b {
+        s.push_str(&format!("{x:02x}"));
+    }
+    s
+}
