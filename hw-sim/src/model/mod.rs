@@ -727,3 +727,6 @@ pub fn hex(b: &[u8]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests;
