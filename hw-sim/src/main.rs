@@ -33,11 +33,37 @@ struct Args {
 const AFTER_HELP: &str = "\
 Runs in the foreground until SIGTERM or SIGINT, then unmounts and exits 0.
 
-Files under --mount: ctl, channel, pseudo, timer, chan/SSS/CCC.
-External spans expose their D-channel as a SOCK_SEQPACKET socket at
-<control>.span<N> (one LAPD frame per packet, no flags, no FCS).
-The config format and the control protocol are documented in the README
-(\"tandem-sim\" section) and in hw-sim/src/config.rs and control.rs.";
+DEVICE FILES (under --mount, as under /dev/dahdi)
+  ctl, channel (bind with DAHDI_SPECIFY), pseudo, timer, chan/SSS/CCC
+  (SSS = span number, CCC = channel position). Channels start unconfigured,
+  as after module load: configure them with dahdi_cfg or DAHDI_CHANCONFIG.
+
+CONFIG (--config, TOML)
+  [sim]      hold_limit_ms = 1000        time limit for a held blocking request
+             analog_law = \"mulaw\"        or \"alaw\"
+  [[card]]   model = \"tdm410p\"           analog: tdm410p (4), tdm800p (8), tdm2400p (24)
+             ports = [\"fxs\", \"fxo\"]      fxs: a phone plugs in; fxo: a CO line plugs in
+  [[card]]   model = \"te420p\"            digital: te120p (1 span), te220p (2), te420p (4)
+  [[card.span]]
+             type = \"t1\"                 t1 | e1 | j1
+             far_end = \"cross\"           none (red alarm) | external | cross
+             peer = 3                    span at the other end of a cross-connect
+             dchan_socket = \"/path\"      external: D-channel socket (default <control>.span<N>)
+
+CONTROL SOCKET (--control, line-delimited JSON)
+  {\"id\": 1, \"op\": \"phone.hook\", \"chan\": 1, \"offhook\": true}
+  -> {\"id\": 1, \"ok\": true, \"result\": {}}
+  ops: ping status chan.get chan.remove span.alarm span.counters frames.get
+       dchan.send phone.hook phone.flash phone.dial phone.get co.ring co.stop
+       co.battery co.polarity co.disconnect co.dial_tone co.get trunk.bits
+       trunk.get audio.play audio.clear audio.analyze audio.save
+  Full reference: docs/control-protocol.md.
+
+EXTERNAL D-CHANNEL
+  A span with far_end = \"external\" exposes its D-channel as a Unix
+  SOCK_SEQPACKET socket: one LAPD frame per packet (address, control,
+  information; no flags, no FCS). Its B-channels' audio and ABCD bits are
+  driven through the control socket (audio.*, trunk.*).";
 
 fn main() {
     let args = Args::parse();
