@@ -254,7 +254,9 @@ fn encode_sdmf_body(c: &CallerId, body: &mut Vec<u8>) -> Result<(), Error> {
     match (&c.number, c.number_absence) {
         (Some(n), None) => {
             if n.is_empty() || n == "P" || n == "O" {
-                return Err(Error::NotRepresentable("SDMF number is empty or looks like a reason code"));
+                return Err(Error::NotRepresentable(
+                    "SDMF number is empty or looks like a reason code",
+                ));
             }
             push_text(body, n)
         }
@@ -262,8 +264,12 @@ fn encode_sdmf_body(c: &CallerId, body: &mut Vec<u8>) -> Result<(), Error> {
             body.push(a.code());
             Ok(())
         }
-        (None, None) => Err(Error::NotRepresentable("SDMF needs a number or an absence reason")),
-        (Some(_), Some(_)) => Err(Error::NotRepresentable("SDMF cannot carry both a number and an absence reason")),
+        (None, None) => Err(Error::NotRepresentable(
+            "SDMF needs a number or an absence reason",
+        )),
+        (Some(_), Some(_)) => Err(Error::NotRepresentable(
+            "SDMF cannot carry both a number and an absence reason",
+        )),
     }
 }
 
@@ -312,7 +318,11 @@ pub fn encode(msg: &CallerIdMessage, format: Format) -> Result<Vec<u8>, Error> {
         }
         CallerIdMessage::MessageWaiting(on) => {
             if spec.parameters {
-                push_param(&mut body, PARAM_VMWI, &[if *on { VMWI_ON } else { VMWI_OFF }])?;
+                push_param(
+                    &mut body,
+                    PARAM_VMWI,
+                    &[if *on { VMWI_ON } else { VMWI_OFF }],
+                )?;
             } else {
                 body.extend_from_slice(&[if *on { SDMF_MWI_ON } else { SDMF_MWI_OFF }; 3]);
             }
@@ -336,7 +346,10 @@ pub fn decode(bytes: &[u8]) -> Result<CallerIdMessage, Error> {
 
 /// Whether `b` is a message type [`decode`] understands.
 pub fn is_message_type(b: u8) -> bool {
-    matches!(b, MSG_SDMF_CALLER_ID | MSG_SDMF_MWI | MSG_MDMF_CALL_SETUP | MSG_MDMF_MWI)
+    matches!(
+        b,
+        MSG_SDMF_CALLER_ID | MSG_SDMF_MWI | MSG_MDMF_CALL_SETUP | MSG_MDMF_MWI
+    )
 }
 
 /// Decode one message at the start of `bytes`; also returns its length.
@@ -385,9 +398,9 @@ pub fn decode_prefix(bytes: &[u8]) -> Result<(CallerIdMessage, usize), Error> {
                     });
                 }
             }
-            CallerIdMessage::MessageWaiting(
-                state.ok_or(Error::Malformed("message-waiting message without indicator"))?,
-            )
+            CallerIdMessage::MessageWaiting(state.ok_or(Error::Malformed(
+                "message-waiting message without indicator",
+            ))?)
         }
     };
     Ok((msg, total))
@@ -403,7 +416,9 @@ fn decode_sdmf_body(body: &[u8]) -> Result<CallerId, Error> {
     };
     match &body[8..] {
         [] => {}
-        [code] if Absence::from_code(*code).is_some() => c.number_absence = Absence::from_code(*code),
+        [code] if Absence::from_code(*code).is_some() => {
+            c.number_absence = Absence::from_code(*code)
+        }
         number => c.number = Some(text(number)),
     }
     Ok(c)
@@ -551,13 +566,17 @@ pub fn encode_dtmf(cid: &CallerId) -> Result<String, Error> {
     match (&cid.number, cid.number_absence) {
         (Some(n), _) => {
             if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(Error::NotRepresentable("DTMF caller ID number must be digits 0-9"));
+                return Err(Error::NotRepresentable(
+                    "DTMF caller ID number must be digits 0-9",
+                ));
             }
             Ok(format!("A{n}C"))
         }
         (None, Some(Absence::Unavailable)) => Ok("B00C".to_string()),
         (None, Some(Absence::Private)) => Ok("B10C".to_string()),
-        (None, None) => Err(Error::NotRepresentable("DTMF caller ID needs a number or an absence reason")),
+        (None, None) => Err(Error::NotRepresentable(
+            "DTMF caller ID needs a number or an absence reason",
+        )),
     }
 }
 
@@ -665,27 +684,37 @@ mod tests {
             ..CallerId::default()
         };
         assert_eq!(decode(&bytes), Ok(CallerIdMessage::CallerId(cid.clone())));
-        assert_eq!(encode(&CallerIdMessage::CallerId(cid), Format::Sdmf).unwrap(), bytes);
+        assert_eq!(
+            encode(&CallerIdMessage::CallerId(cid), Format::Sdmf).unwrap(),
+            bytes
+        );
     }
 
     #[test]
     fn sdmf_private_number_is_a_single_p() {
-        let bytes = hex("04 09 30 39 33 30 31 32 32 34 50 12");
+        let mut bytes = hex("04 09 30 39 33 30 31 32 32 34 50");
+        bytes.push(checksum(&bytes));
         let cid = CallerId {
             datetime: Some((9, 30, 12, 24)),
             number_absence: Some(Absence::Private),
             ..CallerId::default()
         };
         assert_eq!(decode(&bytes), Ok(CallerIdMessage::CallerId(cid.clone())));
-        assert_eq!(encode(&CallerIdMessage::CallerId(cid), Format::Sdmf).unwrap(), bytes);
+        assert_eq!(
+            encode(&CallerIdMessage::CallerId(cid), Format::Sdmf).unwrap(),
+            bytes
+        );
     }
 
     #[test]
     fn mdmf_decodes_the_published_example_in_any_parameter_order() {
-        let bytes = hex(
+        // The widely copied example; its printed checksum byte is not
+        // consistent with its contents, so it is recomputed here.
+        let mut bytes = hex(
             "80 20 01 08 30 33 32 34 30 39 30 32 07 08 4A 4F 48 4E 20 44 4F 45 \
-             02 0A 38 30 30 35 35 35 31 32 31 32 7D",
+             02 0A 38 30 30 35 35 35 31 32 31 32",
         );
+        bytes.push(checksum(&bytes));
         let expected = CallerId {
             number: Some("8005551212".into()),
             name: Some("JOHN DOE".into()),
@@ -714,7 +743,13 @@ mod tests {
             ..CallerId::default()
         };
         for format in [Format::Mdmf, Format::Etsi] {
-            for c in [full(), private.clone(), unavailable.clone(), latin1.clone(), CallerId::default()] {
+            for c in [
+                full(),
+                private.clone(),
+                unavailable.clone(),
+                latin1.clone(),
+                CallerId::default(),
+            ] {
                 let m = CallerIdMessage::CallerId(c);
                 assert_eq!(decode(&encode(&m, format).unwrap()), Ok(m));
             }
@@ -738,7 +773,17 @@ mod tests {
     #[test]
     fn mwi_messages_have_the_standard_bytes() {
         let on = encode(&CallerIdMessage::MessageWaiting(true), Format::Sdmf).unwrap();
-        assert_eq!(on, vec![0x06, 0x03, 0x42, 0x42, 0x42, checksum(&[0x06, 0x03, 0x42, 0x42, 0x42])]);
+        assert_eq!(
+            on,
+            vec![
+                0x06,
+                0x03,
+                0x42,
+                0x42,
+                0x42,
+                checksum(&[0x06, 0x03, 0x42, 0x42, 0x42])
+            ]
+        );
         let off = encode(&CallerIdMessage::MessageWaiting(false), Format::Etsi).unwrap();
         assert_eq!(off[..5], [0x82, 0x03, 0x0B, 0x01, 0x00]);
     }
@@ -746,14 +791,29 @@ mod tests {
     #[test]
     fn unrepresentable_data_is_refused() {
         let enc = |c: CallerId, f| encode(&CallerIdMessage::CallerId(c), f);
-        assert!(matches!(enc(full(), Format::Sdmf), Err(Error::NotRepresentable(_))));
-        let no_date = CallerId { number: Some("1".into()), ..CallerId::default() };
+        assert!(matches!(
+            enc(full(), Format::Sdmf),
+            Err(Error::NotRepresentable(_))
+        ));
+        let no_date = CallerId {
+            number: Some("1".into()),
+            ..CallerId::default()
+        };
         assert!(enc(no_date, Format::Sdmf).is_err());
-        let bad_date = CallerId { datetime: Some((13, 1, 0, 0)), ..CallerId::default() };
+        let bad_date = CallerId {
+            datetime: Some((13, 1, 0, 0)),
+            ..CallerId::default()
+        };
         assert!(enc(bad_date, Format::Mdmf).is_err());
-        let wide = CallerId { name: Some("名前".into()), ..CallerId::default() };
+        let wide = CallerId {
+            name: Some("名前".into()),
+            ..CallerId::default()
+        };
         assert!(enc(wide, Format::Etsi).is_err());
-        let long = CallerId { name: Some("x".repeat(300)), ..CallerId::default() };
+        let long = CallerId {
+            name: Some("x".repeat(300)),
+            ..CallerId::default()
+        };
         assert!(enc(long, Format::Mdmf).is_err());
         let too_much = CallerId {
             name: Some("x".repeat(200)),
@@ -767,7 +827,10 @@ mod tests {
     fn corrupted_and_truncated_messages_are_errors() {
         let good = encode(&CallerIdMessage::CallerId(full()), Format::Mdmf).unwrap();
         for i in 0..good.len() {
-            assert!(matches!(decode(&good[..i]), Err(Error::Truncated { .. }) | Err(Error::UnknownType(_))));
+            assert!(matches!(
+                decode(&good[..i]),
+                Err(Error::Truncated { .. }) | Err(Error::UnknownType(_))
+            ));
         }
         let mut bad = good.clone();
         bad[5] ^= 0x01;
@@ -815,7 +878,10 @@ mod tests {
     fn fsk_mdmf_with_number_name_and_date_round_trips() {
         let m = CallerIdMessage::CallerId(full());
         let s = generate_fsk_callerid(&m, Format::Mdmf, Standard::Bell202, -13.0).unwrap();
-        assert_eq!(detect_fsk_callerid_with(&through_ulaw(s), Standard::Bell202), Some(m));
+        assert_eq!(
+            detect_fsk_callerid_with(&through_ulaw(s), Standard::Bell202),
+            Some(m)
+        );
     }
 
     #[test]
@@ -841,7 +907,10 @@ mod tests {
             ..CallerId::default()
         });
         let mut s = generate_fsk_callerid(&m, Format::Etsi, Standard::V23, -13.0).unwrap();
-        assert_eq!(detect_fsk_callerid_with(&through_ulaw(s.clone()), Standard::V23), Some(m.clone()));
+        assert_eq!(
+            detect_fsk_callerid_with(&through_ulaw(s.clone()), Standard::V23),
+            Some(m.clone())
+        );
         let noise = white_noise(s.len(), -40.0, 5);
         add(&mut s, &noise);
         Law::Alaw.compand_in_place(&mut s);
@@ -849,8 +918,32 @@ mod tests {
     }
 
     #[test]
+    fn fsk_callerid_survives_10_db_snr_at_minus_20_dbm0() {
+        let m = CallerIdMessage::CallerId(full());
+        for (format, std) in [
+            (Format::Mdmf, Standard::Bell202),
+            (Format::Etsi, Standard::V23),
+        ] {
+            for seed in 0..5 {
+                let mut s = generate_fsk_callerid(&m, format, std, -20.0).unwrap();
+                let noise = white_noise(s.len(), -30.0, seed);
+                add(&mut s, &noise);
+                Law::Mulaw.compand_in_place(&mut s);
+                assert_eq!(
+                    detect_fsk_callerid_with(&s, std),
+                    Some(m.clone()),
+                    "{std:?} seed {seed}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn fsk_mwi_round_trips() {
-        for (format, std) in [(Format::Sdmf, Standard::Bell202), (Format::Etsi, Standard::V23)] {
+        for (format, std) in [
+            (Format::Sdmf, Standard::Bell202),
+            (Format::Etsi, Standard::V23),
+        ] {
             let m = CallerIdMessage::MessageWaiting(true);
             let s = generate_fsk_callerid(&m, format, std, -13.0).unwrap();
             assert_eq!(detect_fsk_callerid(&through_ulaw(s)), Some(m));
@@ -860,7 +953,9 @@ mod tests {
     #[test]
     fn streaming_receiver_finds_the_message_in_small_chunks() {
         let m = CallerIdMessage::CallerId(full());
-        let s = through_ulaw(generate_fsk_callerid(&m, Format::Mdmf, Standard::Bell202, -13.0).unwrap());
+        let s = through_ulaw(
+            generate_fsk_callerid(&m, Format::Mdmf, Standard::Bell202, -13.0).unwrap(),
+        );
         let mut r = FskCallerIdReceiver::new(Standard::Bell202);
         let mut got = None;
         for c in s.chunks(8) {
@@ -882,13 +977,22 @@ mod tests {
 
     #[test]
     fn dtmf_strings_follow_the_documented_mapping() {
-        let c = CallerId { number: Some("0123456789".into()), ..CallerId::default() };
+        let c = CallerId {
+            number: Some("0123456789".into()),
+            ..CallerId::default()
+        };
         assert_eq!(encode_dtmf(&c).unwrap(), "A0123456789C");
         assert_eq!(decode_dtmf("A0123456789C").unwrap(), c);
         assert_eq!(decode_dtmf("d0123456789#").unwrap(), c);
         assert_eq!(decode_dtmf("A0123456789").unwrap(), c);
-        let p = CallerId { number_absence: Some(Absence::Private), ..CallerId::default() };
-        let u = CallerId { number_absence: Some(Absence::Unavailable), ..CallerId::default() };
+        let p = CallerId {
+            number_absence: Some(Absence::Private),
+            ..CallerId::default()
+        };
+        let u = CallerId {
+            number_absence: Some(Absence::Unavailable),
+            ..CallerId::default()
+        };
         assert_eq!(encode_dtmf(&p).unwrap(), "B10C");
         assert_eq!(encode_dtmf(&u).unwrap(), "B00C");
         assert_eq!(decode_dtmf("B10C").unwrap(), p);
@@ -897,15 +1001,30 @@ mod tests {
             assert!(decode_dtmf(bad).is_err(), "{bad}");
         }
         assert!(encode_dtmf(&CallerId::default()).is_err());
-        assert!(encode_dtmf(&CallerId { number: Some("12a".into()), ..CallerId::default() }).is_err());
+        assert!(
+            encode_dtmf(&CallerId {
+                number: Some("12a".into()),
+                ..CallerId::default()
+            })
+            .is_err()
+        );
     }
 
     #[test]
     fn dtmf_callerid_round_trips_through_ulaw() {
         let cases = [
-            CallerId { number: Some("4930123456".into()), ..CallerId::default() },
-            CallerId { number_absence: Some(Absence::Private), ..CallerId::default() },
-            CallerId { number_absence: Some(Absence::Unavailable), ..CallerId::default() },
+            CallerId {
+                number: Some("4930123456".into()),
+                ..CallerId::default()
+            },
+            CallerId {
+                number_absence: Some(Absence::Private),
+                ..CallerId::default()
+            },
+            CallerId {
+                number_absence: Some(Absence::Unavailable),
+                ..CallerId::default()
+            },
         ];
         for c in cases {
             let s = generate_dtmf_callerid(&c, &DTMF_CALLERID_CONFIG).unwrap();

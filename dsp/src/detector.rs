@@ -98,7 +98,12 @@ impl<S: Copy + PartialEq> Debouncer<S> {
         }
     }
 
-    pub fn block(&mut self, result: Option<S>, block_start: u64, emit: &mut impl FnMut(DigitEvent<S>)) {
+    pub fn block(
+        &mut self,
+        result: Option<S>,
+        block_start: u64,
+        emit: &mut impl FnMut(DigitEvent<S>),
+    ) {
         if result == self.last {
             self.run = self.run.saturating_add(1);
         } else {

@@ -41,9 +41,10 @@ pub struct InvalidDigit(pub char);
 
 fn position_of(digit: char) -> Option<(usize, usize)> {
     let d = digit.to_ascii_uppercase();
-    KEYPAD.iter().enumerate().find_map(|(r, row)| {
-        row.iter().position(|&c| c == d).map(|col| (r, col))
-    })
+    KEYPAD
+        .iter()
+        .enumerate()
+        .find_map(|(r, row)| row.iter().position(|&c| c == d).map(|col| (r, col)))
 }
 
 /// The (low, high) frequency pair of a digit.
@@ -106,10 +107,13 @@ impl DtmfConfig {
 }
 
 /// Generate a whole digit string (each digit followed by its off time).
+///
+/// The whole signal is allocated at once; use [`DtmfGenerator`] to stream.
 pub fn generate(digits: &str, config: &DtmfConfig) -> Result<Vec<i16>, InvalidDigit> {
     let mut g = DtmfGenerator::new(*config);
     g.dial(digits)?;
-    let per_digit = crate::tone::ms_to_samples(config.on_ms) + crate::tone::ms_to_samples(config.off_ms);
+    let per_digit =
+        crate::tone::ms_to_samples(config.on_ms) + crate::tone::ms_to_samples(config.off_ms);
     let total = per_digit.saturating_mul(digits.chars().count() as u64);
     let mut out = vec![0; usize::try_from(total).unwrap_or(0)];
     g.fill(&mut out);
@@ -399,7 +403,12 @@ mod tests {
         let s = generate("42", &DtmfConfig::default()).unwrap();
         let ev = events_for(&s, 160);
         assert_eq!(ev.len(), 4);
-        let expect = [(true, '4', 0u64), (false, '4', 800), (true, '2', 1600), (false, '2', 2400)];
+        let expect = [
+            (true, '4', 0u64),
+            (false, '4', 800),
+            (true, '2', 1600),
+            (false, '2', 2400),
+        ];
         for (e, &(down, digit, at)) in ev.iter().zip(&expect) {
             assert_eq!(e.is_down(), down);
             assert_eq!(e.digit(), digit);
@@ -408,41 +417,102 @@ mod tests {
     }
 
     #[test]
+    fn frequency_deviation_within_1_5_percent_is_accepted_and_3_5_percent_rejected() {
+        let with_offset = |d: char, dev: f32| {
+            let (lo, hi) = tone_pair(d).unwrap();
+            ToneSpec::dual_levels(
+                lo * (1.0 + dev),
+                -7.0,
+                hi * (1.0 + dev),
+                -5.0,
+                Cadence::burst(100, 100),
+            )
+            .render(1600)
+        };
+        for d in DIGITS.chars() {
+            for dev in [-0.015, 0.015] {
+                assert_eq!(
+                    detect_digits(&with_offset(d, dev)),
+                    d.to_string(),
+                    "{d} {dev}"
+                );
+            }
+            for dev in [-0.035, 0.035] {
+                assert_eq!(detect_digits(&with_offset(d, dev)), "", "{d} {dev}");
+            }
+        }
+    }
+
+    #[test]
     fn short_tones_and_gaps_follow_the_two_block_rule() {
-        let cfg = DtmfConfig { on_ms: 40, off_ms: 40, ..DtmfConfig::default() };
+        let cfg = DtmfConfig {
+            on_ms: 40,
+            off_ms: 40,
+            ..DtmfConfig::default()
+        };
         let s = generate("123", &cfg).unwrap();
         assert_eq!(detect_digits(&s), "123");
-        let cfg = DtmfConfig { on_ms: 20, off_ms: 40, ..DtmfConfig::default() };
+        let cfg = DtmfConfig {
+            on_ms: 20,
+            off_ms: 40,
+            ..DtmfConfig::default()
+        };
         let s = generate("123", &cfg).unwrap();
         assert_eq!(detect_digits(&s), "");
     }
 
     #[test]
     fn a_held_digit_is_released_by_finish() {
-        let cfg = DtmfConfig { on_ms: 200, off_ms: 0, ..DtmfConfig::default() };
+        let cfg = DtmfConfig {
+            on_ms: 200,
+            off_ms: 0,
+            ..DtmfConfig::default()
+        };
         let s = generate("7", &cfg).unwrap();
         let mut d = DtmfDetector::new();
         let mut ev = Vec::new();
         d.process(&s, &mut ev);
         assert_eq!(d.current(), Some('7'));
         d.finish(&mut ev);
-        assert_eq!(ev.last(), Some(&DigitEvent::DigitUp { digit: '7', at: 1600 }));
+        assert_eq!(
+            ev.last(),
+            Some(&DigitEvent::DigitUp {
+                digit: '7',
+                at: 1600
+            })
+        );
         assert_eq!(d.current(), None);
     }
 
     #[test]
     fn excessive_twist_is_rejected() {
-        let cfg = DtmfConfig { low_level_dbm0: -3.0, high_level_dbm0: -20.0, ..DtmfConfig::default() };
+        let cfg = DtmfConfig {
+            low_level_dbm0: -3.0,
+            high_level_dbm0: -20.0,
+            ..DtmfConfig::default()
+        };
         assert_eq!(detect_digits(&generate("5", &cfg).unwrap()), "");
-        let cfg = DtmfConfig { low_level_dbm0: -20.0, high_level_dbm0: -3.0, ..DtmfConfig::default() };
+        let cfg = DtmfConfig {
+            low_level_dbm0: -20.0,
+            high_level_dbm0: -3.0,
+            ..DtmfConfig::default()
+        };
         assert_eq!(detect_digits(&generate("5", &cfg).unwrap()), "");
     }
 
     #[test]
     fn quiet_digits_below_the_minimum_level_are_ignored() {
-        let cfg = DtmfConfig { low_level_dbm0: -40.0, high_level_dbm0: -40.0, ..DtmfConfig::default() };
+        let cfg = DtmfConfig {
+            low_level_dbm0: -40.0,
+            high_level_dbm0: -40.0,
+            ..DtmfConfig::default()
+        };
         assert_eq!(detect_digits(&generate("5", &cfg).unwrap()), "");
-        let cfg = DtmfConfig { low_level_dbm0: -25.0, high_level_dbm0: -25.0, ..DtmfConfig::default() };
+        let cfg = DtmfConfig {
+            low_level_dbm0: -25.0,
+            high_level_dbm0: -25.0,
+            ..DtmfConfig::default()
+        };
         assert_eq!(detect_digits(&generate("5", &cfg).unwrap()), "5");
     }
 
@@ -471,7 +541,9 @@ mod tests {
 
     #[test]
     fn full_scale_garbage_does_not_panic() {
-        let mut s: Vec<i16> = (0..20_000).map(|i| if i % 3 == 0 { i16::MAX } else { i16::MIN }).collect();
+        let mut s: Vec<i16> = (0..20_000)
+            .map(|i| if i % 3 == 0 { i16::MAX } else { i16::MIN })
+            .collect();
         s.extend(std::iter::repeat_n(dbm0_to_peak(3.0) as i16, 1000));
         let _ = detect_digits(&s);
         let _ = detect_digits(&[]);

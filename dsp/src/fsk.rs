@@ -13,7 +13,9 @@
 //! UART on it: a mark-to-space transition starts a frame (the crossing is
 //! interpolated to a fraction of a sample), and each bit is then sampled at its
 //! centre using the fractional bit period `8000 / baud` with a three-sample
-//! vote. Frames whose stop bit is not mark are dropped and counted. The
+//! vote. For back-to-back bytes, if the line is already at space when a good
+//! stop bit has been sampled, the start edge predicted from the previous frame
+//! is used. Frames whose stop bit is not mark are dropped and counted. The
 //! decision is level independent; a carrier threshold (default −48 dBm0)
 //! keeps it from running on silence.
 
@@ -166,8 +168,17 @@ const MAX_WINDOW: usize = 32;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Uart {
-    Idle,
-    Frame { bit: u8, byte: u8, next_at: f64 },
+    /// Waiting for a start bit. `expected` is the predicted start edge right
+    /// after a good stop bit, used when the line is already at space by the
+    /// time the stop bit has been sampled (back-to-back bytes).
+    Idle {
+        expected: Option<f64>,
+    },
+    Frame {
+        bit: u8,
+        byte: u8,
+        next_at: f64,
+    },
 }
 
 /// Streaming FSK demodulator with UART framing; feed chunks of any size.
@@ -223,12 +234,16 @@ impl FskDemodulator {
             space_cos: table(modem.space_hz, false),
             space_sin: table(modem.space_hz, true),
             samples_per_bit: spb,
-            carrier_threshold: if threshold.is_finite() { threshold } else { 0.0 },
+            carrier_threshold: if threshold.is_finite() {
+                threshold
+            } else {
+                0.0
+            },
             carrier: false,
             prev_d: 0.0,
             history: [0.0; 3],
             n: 0,
-            uart: Uart::Idle,
+            uart: Uart::Idle { expected: None },
             framing_errors: 0,
         }
     }
@@ -269,7 +284,7 @@ impl FskDemodulator {
         self.prev_d = 0.0;
         self.history = [0.0; 3];
         self.n = 0;
-        self.uart = Uart::Idle;
+        self.uart = Uart::Idle { expected: None };
         self.framing_errors = 0;
     }
 
@@ -291,7 +306,11 @@ impl FskDemodulator {
         let energy = em + es;
         let prev_carrier = self.carrier;
         self.carrier = energy > self.carrier_threshold && energy > 0.0;
-        let d = if self.carrier { (em - es) / energy } else { 0.0 };
+        let d = if self.carrier {
+            (em - es) / energy
+        } else {
+            0.0
+        };
         let prev_d = self.prev_d;
         self.prev_d = d;
         self.history = [self.history[1], self.history[2], d];
@@ -299,20 +318,28 @@ impl FskDemodulator {
         self.n += 1;
 
         if !self.carrier {
-            self.uart = Uart::Idle;
+            self.uart = Uart::Idle { expected: None };
             return None;
         }
         match self.uart {
-            Uart::Idle => {
-                if prev_carrier && prev_d > 0.0 && d <= 0.0 {
+            Uart::Idle { expected } => {
+                let edge = if prev_carrier && prev_d > 0.0 && d <= 0.0 {
                     let frac = (prev_d / (prev_d - d)) as f64;
-                    let edge = (n as f64 - 1.0) + frac;
-                    self.uart = Uart::Frame {
+                    Some((n as f64 - 1.0) + frac)
+                } else if d <= 0.0 {
+                    expected.map(|e| e.min(n as f64))
+                } else {
+                    None
+                };
+                self.uart = match edge {
+                    Some(edge) => Uart::Frame {
                         bit: 0,
                         byte: 0,
                         next_at: edge + 0.5 * self.samples_per_bit,
-                    };
-                }
+                    },
+                    // At mark: the next start bit shows as a transition.
+                    None => Uart::Idle { expected: None },
+                };
                 None
             }
             Uart::Frame {
@@ -329,7 +356,7 @@ impl FskDemodulator {
                 match bit {
                     0 if mark => {
                         // Glitch, not a start bit.
-                        self.uart = Uart::Idle;
+                        self.uart = Uart::Idle { expected: None };
                         None
                     }
                     0..=8 => {
@@ -344,10 +371,13 @@ impl FskDemodulator {
                         None
                     }
                     _ => {
-                        self.uart = Uart::Idle;
                         if mark {
+                            self.uart = Uart::Idle {
+                                expected: Some(next_at + 0.5 * self.samples_per_bit),
+                            };
                             Some(byte)
                         } else {
+                            self.uart = Uart::Idle { expected: None };
                             self.framing_errors += 1;
                             None
                         }
@@ -491,10 +521,16 @@ mod tests {
 
     #[test]
     fn garbage_input_does_not_panic() {
-        let mut s: Vec<i16> = (0..5000).map(|i| if i % 5 < 2 { i16::MAX } else { i16::MIN }).collect();
+        let mut s: Vec<i16> = (0..5000)
+            .map(|i| if i % 5 < 2 { i16::MAX } else { i16::MIN })
+            .collect();
         s.extend(white_noise(5000, 0.0, 2));
         let _ = receive(BELL_202, &s);
-        let weird = FskModem { mark_hz: f32::NAN, space_hz: -1.0, baud: 0 };
+        let weird = FskModem {
+            mark_hz: f32::NAN,
+            space_hz: -1.0,
+            baud: 0,
+        };
         let _ = receive(weird, &s);
         let mut m = FskModulator::new(weird, f32::NAN);
         let mut out = Vec::new();

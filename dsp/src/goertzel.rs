@@ -276,7 +276,12 @@ mod tests {
 
     #[test]
     fn estimate_frequency_survives_ulaw_and_low_levels() {
-        for &(f, level) in &[(350.0, -13.0), (1004.0, -30.0), (2600.0, -40.0), (3400.0, 0.0)] {
+        for &(f, level) in &[
+            (350.0, -13.0),
+            (1004.0, -30.0),
+            (2600.0, -40.0),
+            (3400.0, 0.0),
+        ] {
             let mut s = sine(f, level, 1600);
             Law::Mulaw.compand_in_place(&mut s);
             let est = estimate_frequency(&s).unwrap();

@@ -136,7 +136,12 @@ impl MfSet {
         let (a, b) = self
             .frequencies(code)
             .ok_or_else(|| InvalidSignal(code.to_string()))?;
-        Ok(ToneSpec::dual(a, b, self.level_dbm0, Cadence::burst(on_ms, off_ms)))
+        Ok(ToneSpec::dual(
+            a,
+            b,
+            self.level_dbm0,
+            Cadence::burst(on_ms, off_ms),
+        ))
     }
 }
 
@@ -188,7 +193,11 @@ impl R1Signal {
 
     /// Default tone duration: 100 ms for KP, 68 ms otherwise.
     pub fn default_on_ms(self) -> u32 {
-        if self == R1Signal::Kp { R1_KP_MS } else { R1.on_ms }
+        if self == R1Signal::Kp {
+            R1_KP_MS
+        } else {
+            R1.on_ms
+        }
     }
 
     /// All fifteen signals.
@@ -460,7 +469,11 @@ impl R1Detector {
     }
 
     /// Feed samples; events go to `on_event`.
-    pub fn process_with(&mut self, samples: &[i16], mut on_event: impl FnMut(DigitEvent<R1Signal>)) {
+    pub fn process_with(
+        &mut self,
+        samples: &[i16],
+        mut on_event: impl FnMut(DigitEvent<R1Signal>),
+    ) {
         self.inner.process_with(samples, |e| {
             if let Some(s) = R1Signal::from_code(e.digit()) {
                 on_event(e.map(|_| s));
@@ -555,7 +568,12 @@ mod tests {
     fn r1_every_signal_round_trips_through_ulaw() {
         let mut seq = vec![R1Signal::Kp];
         seq.extend((0..=9).map(R1Signal::Digit));
-        seq.extend([R1Signal::St, R1Signal::StPrime, R1Signal::St2Prime, R1Signal::St3Prime]);
+        seq.extend([
+            R1Signal::St,
+            R1Signal::StPrime,
+            R1Signal::St2Prime,
+            R1Signal::St3Prime,
+        ]);
         let mut s = generate_r1(&seq).unwrap();
         Law::Mulaw.compand_in_place(&mut s);
         assert_eq!(detect_r1(&s), seq);
@@ -595,7 +613,11 @@ mod tests {
                 for c in s.chunks(chunk) {
                     d.process(c, &mut ev);
                 }
-                let got: Vec<u8> = ev.iter().filter(|e| e.is_down()).map(|e| e.digit()).collect();
+                let got: Vec<u8> = ev
+                    .iter()
+                    .filter(|e| e.is_down())
+                    .map(|e| e.digit())
+                    .collect();
                 assert_eq!(got, codes, "{} chunk {chunk}", set.name);
             }
         }
@@ -666,7 +688,10 @@ mod tests {
                 R1Signal::St3Prime
             ]
         );
-        assert_eq!(parse_r1_sequence("KP 1 ST2 ").unwrap().last(), Some(&R1Signal::Digit(2)));
+        assert_eq!(
+            parse_r1_sequence("KP 1 ST2 ").unwrap().last(),
+            Some(&R1Signal::Digit(2))
+        );
         assert!(parse_r1_sequence("KP X").is_err());
         assert!(parse_r1_sequence("KP #").is_err());
         let text: Vec<String> = seq.iter().map(|s| s.to_string()).collect();

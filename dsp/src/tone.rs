@@ -25,6 +25,7 @@ use std::collections::VecDeque;
 use crate::SAMPLE_RATE;
 
 /// Level in dBm0 of a sine whose peak is digital full scale (µ-law reference).
+#[allow(clippy::approx_constant)] // a level in dB that happens to look like π
 pub const FULL_SCALE_DBM0: f32 = 3.14;
 
 /// Linear peak value treated as digital full scale.
@@ -120,9 +121,7 @@ impl Oscillator {
     /// Advance the phase by `n` samples without producing output.
     #[inline]
     pub fn skip(&mut self, n: u64) {
-        self.phase = self
-            .phase
-            .wrapping_add(self.step.wrapping_mul(n as u32));
+        self.phase = self.phase.wrapping_add(self.step.wrapping_mul(n as u32));
     }
 
     /// Fill `out` with this oscillator alone (rounded and clipped to i16).
@@ -241,12 +240,9 @@ impl Cadence {
         if self.is_infinite() {
             return None;
         }
-        Some(
-            self.segments
-                .iter()
-                .map(|&(on, off)| ms_to_samples(on) + ms_to_samples(off))
-                .sum(),
-        )
+        Some(self.segments.iter().fold(0u64, |acc, &(on, off)| {
+            acc.saturating_add(ms_to_samples(on) + ms_to_samples(off))
+        }))
     }
 }
 
@@ -335,7 +331,8 @@ impl ToneSpec {
         ToneGenerator::new(self)
     }
 
-    /// The first `n` samples of the tone.
+    /// The first `n` samples of the tone (allocates `n` samples; use
+    /// [`ToneSpec::generator`] to stream long signals).
     pub fn render(&self, n: usize) -> Vec<i16> {
         let mut v = vec![0; n];
         self.generator().fill(&mut v);
@@ -587,11 +584,7 @@ pub const UK: TonePlan = TonePlan {
         Cadence::repeating(&[(400, 200), (400, 2000)]),
     ),
     busy: ToneSpec::single(400.0, -19.0, Cadence::repeating(&[(375, 375)])),
-    reorder: ToneSpec::single(
-        400.0,
-        -19.0,
-        Cadence::repeating(&[(400, 350), (225, 525)]),
-    ),
+    reorder: ToneSpec::single(400.0, -19.0, Cadence::repeating(&[(400, 350), (225, 525)])),
     stutter_dial: None,
     call_waiting: None,
 };
@@ -764,7 +757,9 @@ mod tests {
 
     #[test]
     fn tone_spec_new_ignores_extra_components() {
-        let comps: Vec<Component> = (0..6).map(|i| Component::new(300.0 + i as f32, -20.0)).collect();
+        let comps: Vec<Component> = (0..6)
+            .map(|i| Component::new(300.0 + i as f32, -20.0))
+            .collect();
         let spec = ToneSpec::new(&comps, Cadence::CONTINUOUS);
         assert_eq!(spec.components().len(), MAX_COMPONENTS);
         let silent = ToneSpec::new(&[], Cadence::CONTINUOUS).render(32);
@@ -773,8 +768,14 @@ mod tests {
 
     #[test]
     fn plans_are_found_by_name_and_have_sane_values() {
-        assert_eq!(plan_by_name("US").unwrap().dial.components()[0].freq_hz, 350.0);
-        assert_eq!(plan_by_name("etsi").unwrap().busy.components()[0].freq_hz, 425.0);
+        assert_eq!(
+            plan_by_name("US").unwrap().dial.components()[0].freq_hz,
+            350.0
+        );
+        assert_eq!(
+            plan_by_name("etsi").unwrap().busy.components()[0].freq_hz,
+            425.0
+        );
         assert!(plan_by_name("mars").is_none());
         for plan in PLANS {
             for t in [&plan.dial, &plan.ringback, &plan.busy, &plan.reorder] {
