@@ -14,6 +14,7 @@
 //! * [`control`]: the line-delimited JSON control socket and the external
 //!   D-channel sockets; [`client`] is the Rust client for tests.
 //! * [`config`]: the simulator's TOML.
+//! * [`runner`]: start and stop a simulator (the binary and tests use it).
 
 pub mod client;
 pub mod clock;
@@ -23,3 +24,4 @@ pub mod dsp;
 pub mod farend;
 pub mod fs;
 pub mod model;
+pub mod runner;

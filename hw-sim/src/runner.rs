@@ -1,0 +1,103 @@
+//! Run a simulator: mount the filesystem, start the clock and the control
+//! socket. `tandem-sim` uses this, and so can tests in other crates, which
+//! then talk to the mount through real syscalls exactly as with the binary.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::config::SimConfig;
+use crate::fs::{DahdiFs, State};
+
+/// A running simulator. Dropping it stops the clock and unmounts.
+pub struct Sim {
+    pub state: Arc<Mutex<State>>,
+    pub mount: PathBuf,
+    pub control: PathBuf,
+    stop: Arc<AtomicBool>,
+    clock: Option<std::thread::JoinHandle<()>>,
+    session: Option<fuser::BackgroundSession>,
+}
+
+impl Sim {
+    /// Start from TOML text (`origin` names it in errors).
+    pub fn start(toml: &str, origin: &str, mount: &Path, control: &Path) -> Result<Sim, String> {
+        let cfg = SimConfig::parse(toml, origin).map_err(|e| e.to_string())?;
+        Sim::start_config(&cfg, origin, mount, control)
+    }
+
+    pub fn start_config(cfg: &SimConfig, origin: &str, mount: &Path, control: &Path) -> Result<Sim, String> {
+        let (dahdi, externals) = cfg.build(origin).map_err(|e| e.to_string())?;
+        let state = Arc::new(Mutex::new(State::new(dahdi, Duration::from_millis(cfg.sim.hold_limit_ms))));
+        std::fs::create_dir_all(mount).map_err(|e| format!("{}: {e}", mount.display()))?;
+        let mut fcfg = fuser::Config::default();
+        fcfg.mount_options = vec![
+            fuser::MountOption::FSName("tandem-sim".into()),
+            fuser::MountOption::Subtype("dahdi".into()),
+            fuser::MountOption::DefaultPermissions,
+        ];
+        fcfg.acl = fuser::SessionACL::All;
+        fcfg.n_threads = Some(2);
+        fcfg.clone_fd = true;
+        let session = fuser::spawn_mount(DahdiFs::new(state.clone()), mount, &fcfg)
+            .map_err(|e| format!("cannot mount FUSE at {}: {e} (are you root, and is /dev/fuse there?)", mount.display()))?;
+        let control_s = control.to_string_lossy().into_owned();
+        let after = crate::control::serve(&control_s, state.clone(), &externals)
+            .map_err(|e| format!("control socket {}: {e}", control.display()))?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let clock = {
+            let (state, stop) = (state.clone(), stop.clone());
+            std::thread::Builder::new()
+                .name("clock".into())
+                .spawn(move || crate::clock::run(state, stop, after))
+                .map_err(|e| e.to_string())?
+        };
+        // Wait until the kernel shows the mount.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !mount.join("ctl").exists() {
+            if Instant::now() > deadline {
+                return Err(format!("{}: mount did not appear", mount.display()));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(Sim { state, mount: mount.to_path_buf(), control: control.to_path_buf(), stop, clock: Some(clock), session: Some(session) })
+    }
+
+    /// Ask the clock to stop (used by signal handlers).
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
+
+    /// Stop the clock, answer held requests and unmount.
+    pub fn stop(mut self) -> Result<(), String> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<(), String> {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(c) = self.clock.take() {
+            let _ = c.join();
+        }
+        // Answer anything still held so the kernel can finish those requests.
+        self.state.lock().expire(Instant::now() + Duration::from_secs(3600));
+        let r = match self.session.take() {
+            Some(s) => s.umount_and_join().map_err(|e| format!("unmount {}: {e}", self.mount.display())),
+            None => Ok(()),
+        };
+        if r.is_err() {
+            // Files still open: detach the mount so nothing is left behind.
+            let _ = nix::mount::umount2(&self.mount, nix::mount::MntFlags::MNT_DETACH);
+        }
+        let _ = std::fs::remove_file(&self.control);
+        r
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
