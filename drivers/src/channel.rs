@@ -423,23 +423,29 @@ impl Channel {
 
     /// Read one block (at most `buf.len()` bytes of it).
     pub fn read(&self, buf: &mut [u8]) -> Result<Io> {
-        match nix::unistd::read(&self.fd, buf) {
-            Ok(n) => Ok(Io::Done(n)),
-            Err(Errno::EAGAIN) => Ok(Io::WouldBlock),
-            Err(e) if e as i32 == ELAST => Ok(Io::Event),
-            Err(Errno::EINTR) => Ok(Io::WouldBlock),
-            Err(e) => Err(Error::from_errno(self.target(), "read", e)),
-        }
+        // SAFETY: buf is valid for buf.len() bytes.
+        let n = unsafe { libc::read(self.raw(), buf.as_mut_ptr().cast(), buf.len()) };
+        self.io_result(n, "read")
     }
 
     /// Write one block (DAHDI takes at most one block size per call).
     pub fn write(&self, buf: &[u8]) -> Result<Io> {
-        match nix::unistd::write(&self.fd, buf) {
-            Ok(n) => Ok(Io::Done(n)),
-            Err(Errno::EAGAIN) => Ok(Io::WouldBlock),
-            Err(e) if e as i32 == ELAST => Ok(Io::Event),
-            Err(Errno::EINTR) => Ok(Io::WouldBlock),
-            Err(e) => Err(Error::from_errno(self.target(), "write", e)),
+        // SAFETY: buf is valid for buf.len() bytes.
+        let n = unsafe { libc::write(self.raw(), buf.as_ptr().cast(), buf.len()) };
+        self.io_result(n, "write")
+    }
+
+    /// Map a read/write result. The raw errno is needed: ELAST (500) is not
+    /// a Linux errno, so nix cannot name it.
+    fn io_result(&self, n: isize, op: &'static str) -> Result<Io> {
+        if n >= 0 {
+            return Ok(Io::Done(n as usize));
+        }
+        let raw = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        match raw {
+            ELAST => Ok(Io::Event),
+            libc::EAGAIN | libc::EINTR => Ok(Io::WouldBlock),
+            _ => Err(Error::from_errno(self.target(), op, Errno::from_raw(raw))),
         }
     }
 
