@@ -1,0 +1,1 @@
+//! The Q.921 LAPD data link state machine. (In progress.)

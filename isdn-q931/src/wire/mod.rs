@@ -1,0 +1,1 @@
+//! LAPD frames and Q.931 messages on the wire. (In progress.)
