@@ -588,7 +588,7 @@ impl Channel {
         fill_gain(&mut g.rxgain, law, rx_db);
         fill_gain(&mut g.txgain, law, tx_db);
         // SAFETY: SETGAINS copies in a dahdi_gains.
-        unsafe { rq::setgains(self.raw(), &mut g) }.map(|_| ()).map_err(self.err("SETGAINS"))
+        unsafe { rq::setgains(self.raw(), &g) }.map(|_| ()).map_err(self.err("SETGAINS"))
     }
 
     /// Span status of this channel's span (SPANSTAT with span 0).

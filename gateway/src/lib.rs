@@ -1,2 +1,6 @@
-//! The `tandem` daemon: call control between TDM legs and SIP legs. Filled by
-//! issues 5–8.
+//! The `tandem` daemon and CLI.
+//!
+//! Today: the operator commands over the DAHDI layer (`tandem spans`,
+//! `tandem channels`). Call control, SIP, media and routing follow (issues 5–8).
+
+pub mod cli;
