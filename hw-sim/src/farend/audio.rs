@@ -28,7 +28,7 @@ pub struct ToneGen {
 impl ToneGen {
     /// A tone at `level_dbm0` (µ-law full scale sine = +3.14 dBm0).
     pub fn new(freqs: &[f32], level_dbm0: f32, cadence: Vec<(u32, u32)>) -> ToneGen {
-        let amplitude = 32767.0 * 10f32.powf((level_dbm0 - 3.14) / 20.0);
+        let amplitude = tandem_dsp::tone::dbm0_to_peak(level_dbm0);
         ToneGen { freqs: freqs.to_vec(), amplitude, cadence, phases: vec![0.0; freqs.len()], t: 0 }
     }
 

@@ -13,7 +13,7 @@ pub mod ioctl;
 pub mod k;
 pub mod span;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use chan::{Chan, Wiring};
 use k::*;
@@ -101,12 +101,27 @@ pub struct Dahdi {
     pub dchan_out: Vec<(usize, Vec<u8>)>,
     /// Frames from external programs, waiting for delivery: (span index, frame, good FCS).
     pub dchan_in: Vec<(usize, Vec<u8>, bool)>,
-    pub frame_trace: Vec<FrameTrace>,
+    /// The D-channel frame trace, oldest first, at most [`FRAME_TRACE_CAP`] entries.
+    pub frame_trace: VecDeque<FrameTrace>,
     pub trace_frames: bool,
     // Scratch buffers reused every tick.
     tx_chunks: Vec<[u8; CHUNK]>,
     tx_frames: Vec<Option<Vec<u8>>>,
     signals: Vec<Signal>,
+}
+
+/// Entries kept in [`Dahdi::frame_trace`] (the oldest are dropped).
+pub const FRAME_TRACE_CAP: usize = 10_000;
+
+/// Frames kept in [`Dahdi::dchan_out`] when nobody drains it (the oldest are dropped).
+pub const DCHAN_OUT_CAP: usize = 1_000;
+
+/// Append to the frame trace, dropping the oldest entry beyond [`FRAME_TRACE_CAP`].
+fn push_trace(trace: &mut VecDeque<FrameTrace>, entry: FrameTrace) {
+    while trace.len() >= FRAME_TRACE_CAP {
+        trace.pop_front();
+    }
+    trace.push_back(entry);
 }
 
 /// Channel numbers of pseudo channels start here, as in DAHDI (FIRST_PSEUDO_CHANNEL).
@@ -206,7 +221,7 @@ impl Dahdi {
             dirty: Vec::new(),
             dchan_out: Vec::new(),
             dchan_in: Vec::new(),
-            frame_trace: Vec::new(),
+            frame_trace: VecDeque::new(),
             trace_frames: true,
             tx_chunks: vec![[0; CHUNK]; n],
             tx_frames: vec![None; n],
@@ -521,6 +536,9 @@ impl Dahdi {
                 }
             } else if c.is_framed() {
                 self.tx_frames[i] = c.take_tx_frame();
+                if let (true, Some(f), Some(si)) = (self.trace_frames, &self.tx_frames[i], c.span) {
+                    push_trace(&mut self.frame_trace, FrameTrace { ms: now, span: si as u32 + 1, dir: "tx", hex: hex(f) });
+                }
             } else if c.is_open() {
                 c.take_tx_chunk(&mut chunk);
             }
@@ -556,7 +574,7 @@ impl Dahdi {
                         if let Some(f) = frame {
                             let with_fcs = hdlc::append_fcs(&f);
                             if self.trace_frames {
-                                self.frame_trace.push(FrameTrace { ms: now, span: (si + 1) as u32, dir: "rx", hex: hex(&f) });
+                                push_trace(&mut self.frame_trace, FrameTrace { ms: now, span: (si + 1) as u32, dir: "rx", hex: hex(&f) });
                             }
                             if c.is_framed() {
                                 c.put_rx_frame(with_fcs);
@@ -571,10 +589,12 @@ impl Dahdi {
                 }
                 SpanFar::External => {
                     for i in first..first + cnt {
-                        if let Some(f) = self.tx_frames[i].take() {
-                            if !down {
-                                self.dchan_out.push((si, f));
+                        let frame = self.tx_frames[i].take();
+                        if let (Some(f), false) = (frame, down) {
+                            if self.dchan_out.len() >= DCHAN_OUT_CAP {
+                                self.dchan_out.remove(0);
                             }
+                            self.dchan_out.push((si, f));
                         }
                         if down {
                             continue;
@@ -636,7 +656,9 @@ impl Dahdi {
                 if t.period > 0 {
                     t.pos -= CHUNK as i32;
                     if t.pos <= 0 {
-                        t.pos += t.period;
+                        // dahdi-base.c process_timers(): `cur->pos = cur->ms`, so a
+                        // period that is not a whole number of chunks is rounded up.
+                        t.pos = t.period;
                         t.tripped += 1;
                         timer_dirty.push(*fh);
                     }
@@ -659,7 +681,7 @@ impl Dahdi {
             let c = &mut self.chans[channo as usize - 1];
             if c.is_framed() && c.is_open() {
                 if self.trace_frames {
-                    self.frame_trace.push(FrameTrace { ms: now, span: (si + 1) as u32, dir: "rx", hex: hex(&f) });
+                    push_trace(&mut self.frame_trace, FrameTrace { ms: now, span: (si + 1) as u32, dir: "rx", hex: hex(&f) });
                 }
                 if good_fcs {
                     c.put_rx_frame(hdlc::append_fcs(&f));
