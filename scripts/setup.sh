@@ -17,8 +17,10 @@ PACKAGES=(
     dahdi-source dahdi
     # FUSE mounts for tandem-sim
     fuse3
-    # mount namespaces (unshare) for dahdi-tools tests
-    util-linux
+    # mount namespaces (unshare) for scripts/sim-ns.sh; timeout(1)
+    util-linux coreutils
+    # tracing the ioctls of dahdi-tools against the simulator
+    strace
 )
 
 missing=()
@@ -36,12 +38,19 @@ else
     echo "setup.sh: all system packages present"
 fi
 
-# Rust toolchain: the machine image provides cargo through rustup.
-if ! command -v cargo >/dev/null 2>&1; then
-    if [ -x "$HOME/.cargo/bin/cargo" ]; then
-        export PATH="$HOME/.cargo/bin:$PATH"
-    else
-        echo "setup.sh: cargo not found; install Rust (https://rustup.rs) first" >&2
-        exit 1
+# Rust toolchain (edition 2024, Rust >= 1.85; Debian 12's rustc is too old):
+# use rustup's cargo if present, else install the stable toolchain with rustup.
+if ! command -v cargo >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/cargo" ]; then
+    echo "setup.sh: cargo not found; installing the stable Rust toolchain with rustup"
+    if ! command -v curl >/dev/null 2>&1; then
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends curl ca-certificates
     fi
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs |
+        sh -s -- -y --profile minimal --default-toolchain stable
+fi
+export PATH="$HOME/.cargo/bin:$PATH"
+if ! cargo --version >/dev/null 2>&1; then
+    echo "setup.sh: cargo does not run; install Rust (https://rustup.rs) first" >&2
+    exit 1
 fi
