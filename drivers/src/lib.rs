@@ -19,6 +19,7 @@
 pub mod async_io;
 pub mod batch;
 pub mod channel;
+pub mod config;
 pub mod ctl;
 pub mod discover;
 pub mod error;

@@ -197,8 +197,10 @@ impl SimConfig {
                     }
                     specs.push(SpanSpec {
                         kind: s.kind,
-                        name: format!("TE4/{digital_no}/{}", k + 1),
-                        desc: format!("T4XXP (PCI) Card {digital_no} Span {}", k + 1),
+                        // wct4xxp: "TE%d/%d/%d" and "T%dXXP (PCI) Card %d Span %d"
+                        // with the card's span count first.
+                        name: format!("TE{}/{digital_no}/{}", model.max, k + 1),
+                        desc: format!("T{}XXP (PCI) Card {digital_no} Span {}", model.max, k + 1),
                         manufacturer: "Digium".into(),
                         devicetype: model.desc.into(),
                         location: format!("SIM/{:02}", ci),

@@ -1,7 +1,8 @@
 //! `tandem-sim`: simulated DAHDI hardware over FUSE.
 
 use std::path::Path;
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::Parser;
@@ -78,17 +79,19 @@ fn main() {
 
 fn run(args: Args) -> Result<(), String> {
     let cfg = SimConfig::load(&args.config).map_err(|e| e.to_string())?;
-    let sim = Sim::start_config(&cfg, &args.config, Path::new(&args.mount), Path::new(&args.control))?;
-    let stop = sim.stop_flag();
+    // Catch SIGTERM/SIGINT before anything is visible, so that a signal sent
+    // as soon as the mount or the control socket appears still unmounts cleanly.
+    let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, stop.clone()).map_err(|e| format!("signal handler: {e}"))?;
     }
+    let sim = Sim::start_config(&cfg, &args.config, Path::new(&args.mount), Path::new(&args.control))?;
     {
         let st = sim.state.lock();
         tracing::info!(spans = st.dahdi.spans.len(), channels = st.dahdi.chans.len(), mount = %args.mount, control = %args.control, "tandem-sim running");
     }
     while !stop.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(20));
     }
     tracing::info!("stopping: unmounting {}", args.mount);
     sim.stop()

@@ -334,18 +334,22 @@ impl Dahdi {
             }
             rq::DAHDI_SET_BUFINFO => {
                 let b: d::dahdi_bufferinfo = from_bytes(data);
-                let (Some(tx), Some(rx)) = (Policy::from_raw(b.txbufpolicy), Policy::from_raw(b.rxbufpolicy)) else {
-                    return Io::Err(libc::EINVAL);
-                };
-                if b.bufsize < 16 || b.bufsize as usize > MAX_BLOCKSIZE || b.numbufs < 2 || b.numbufs as usize > MAX_NUM_BUFS {
+                // dahdi-base.c DAHDI_SET_BUFINFO: only bufsize is validated
+                // (16..=DAHDI_MAX_BLOCKSIZE, bufsize * numbufs <= DAHDI_MAX_BUF_SPACE);
+                // the receive policy is ignored ("DAHDI always provides received
+                // buffers to upper layers immediately"), the transmit policy is
+                // taken as `txbufpolicy & 0x3`, and dahdi_reallocbufs() clamps
+                // numbufs to 2..=DAHDI_MAX_NUM_BUFS instead of refusing it.
+                if b.bufsize < 16 || b.bufsize as usize > MAX_BLOCKSIZE {
                     return Io::Err(libc::EINVAL);
                 }
-                if b.numbufs as usize * b.bufsize as usize > MAX_BUF_SPACE {
+                if i64::from(b.bufsize) * i64::from(b.numbufs) > MAX_BUF_SPACE as i64 {
                     return Io::Err(libc::EINVAL);
                 }
-                c.txpolicy = tx;
-                c.rxpolicy = rx;
-                c.reallocbufs(b.bufsize as usize, b.numbufs as usize);
+                c.txpolicy = Policy::from_raw(b.txbufpolicy & 0x3).unwrap_or(Policy::Immediate);
+                c.rxpolicy = Policy::Immediate;
+                let numbufs = b.numbufs.clamp(2, MAX_NUM_BUFS as i32) as usize;
+                c.reallocbufs(b.bufsize as usize, numbufs);
                 ok()
             }
             rq::DAHDI_GETEVENT => int_out(c.events.pop_front().unwrap_or(EVENT_NONE)),
@@ -580,27 +584,31 @@ impl Dahdi {
         }
     }
 
+    /// The `timer` device (dahdi-base.c `dahdi_timer_unlocked_ioctl`).
     fn timer_ioctl(&mut self, fh: u64, cmd: u32, data: &[u8]) -> Io<(i32, Vec<u8>)> {
         let Some((Handle::Timer(t), _)) = self.handles.get_mut(&fh) else { return Io::Err(libc::EINVAL) };
         match cmd {
             rq::DAHDI_TIMERCONFIG => {
-                let j = int_in(data);
-                if j < 0 {
-                    return Io::Err(libc::EINVAL);
+                // A negative period disables the timer like 0; the position is
+                // only reset when the period changes.
+                let j = int_in(data).max(0);
+                if t.period != j {
+                    t.period = j;
+                    t.pos = j;
                 }
-                t.period = j;
-                t.pos = j;
                 ok()
             }
             rq::DAHDI_TIMERACK => {
+                // Acknowledges j expiries (all of them when j is out of range);
+                // the ioctl itself returns 0, as res_timing_dahdi expects.
                 let j = int_in(data);
                 let n = if j < 1 || j > t.tripped { t.tripped } else { j };
                 t.tripped -= n;
-                Io::Done((n, Vec::new()))
+                ok()
             }
             rq::DAHDI_GETEVENT => {
+                // A ping outranks an expiry and stays until DAHDI_TIMERPONG.
                 let ev = if t.ping {
-                    t.ping = false;
                     EVENT_TIMER_PING
                 } else if t.tripped > 0 {
                     EVENT_TIMER_EXPIRED
@@ -618,7 +626,6 @@ impl Dahdi {
                 t.ping = false;
                 ok()
             }
-            _ if known(cmd) => Io::Err(libc::EINVAL),
             _ => Io::Err(libc::ENOTTY),
         }
     }

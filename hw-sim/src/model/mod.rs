@@ -171,7 +171,9 @@ impl Dahdi {
                         Line::Trunk(Box::default()),
                     )
                 };
-                let name = format!("{}/{}", s.name, pos);
+                // wctdm24xxp names ports from 0 ("WCTDM/0/0"); wct4xxp names
+                // timeslots from 1 ("TE4/0/1/1").
+                let name = if s.kind == SpanKind::Analog { format!("{}/{}", s.name, pos - 1) } else { format!("{}/{}", s.name, pos) };
                 chans.push(Chan::new(channo, Some(i), pos, name, wiring, sigcap, s.law));
                 lines.push(line);
             }
@@ -491,7 +493,15 @@ impl Dahdi {
         if self.spans[span].alarms == alarms {
             return;
         }
+        let was_in_alarm = self.spans[span].alarms != 0;
         self.spans[span].alarms = alarms;
+        // dahdi-base.c dahdi_alarm_notify(): the channels are told (through
+        // dahdi_alarm_channel) only "if change in general state", i.e. when the
+        // span goes into or out of alarm; a change of alarm bits while in
+        // alarm (red -> red|yellow) shows in SPANSTAT only.
+        if was_in_alarm == (alarms != 0) {
+            return;
+        }
         let range = self.spans[span].chan_range();
         if self.spans[span].nchans == 0 {
             return;
