@@ -152,6 +152,8 @@ pub struct Params {
     /// ABCD bits (None on clear channels and analog ports).
     pub rx_bits: Option<u8>,
     pub tx_bits: Option<u8>,
+    /// Idle ABCD bits of a CAS channel (None elsewhere).
+    pub idle_bits: Option<u8>,
     pub rx_hooksig: i32,
     pub tx_hooksig: i32,
     pub law: Option<Law>,
@@ -192,6 +194,7 @@ pub(crate) fn params_from_raw(p: &d::dahdi_params) -> Params {
         rx_off_hook: p.rxisoffhook != 0,
         rx_bits: bits(p.rxbits),
         tx_bits: bits(p.txbits),
+        idle_bits: (p.sigtype as u32 == d::DAHDI_SIG_CAS).then_some((p.idlebits & 0xf) as u8),
         rx_hooksig: p.rxhooksig,
         tx_hooksig: p.txhooksig,
         law: Law::from_dahdi(p.curlaw),

@@ -82,23 +82,23 @@ impl Ctl {
         Ok(SpanStatus::from_raw(&s))
     }
 
-    /// Every span, in order.
+    /// Every span, in order. Span numbers need not start at 1 or be
+    /// contiguous (spans can be assigned any number), so this looks at each
+    /// possible number until it has found as many spans as DAHDI reports.
     pub fn spans(&self) -> Result<Vec<SpanStatus>> {
-        let first = match self.span_status(1) {
-            Ok(s) => s,
-            Err(Error::NoSuch { .. }) => return Ok(Vec::new()),
-            Err(e) => return Err(e),
-        };
-        let total = first.total_spans;
-        let mut v = vec![first];
-        let mut n = 2;
-        while (v.len() as u32) < total && n <= d::DAHDI_MAX_SPANS {
+        let mut v: Vec<SpanStatus> = Vec::new();
+        for n in 1..=d::DAHDI_MAX_SPANS {
             match self.span_status(n) {
-                Ok(s) => v.push(s),
+                Ok(s) => {
+                    let total = s.total_spans;
+                    v.push(s);
+                    if v.len() as u32 >= total {
+                        break;
+                    }
+                }
                 Err(Error::NoSuch { .. }) => {}
                 Err(e) => return Err(e),
             }
-            n += 1;
         }
         Ok(v)
     }

@@ -76,7 +76,8 @@ pub struct SpanStatus {
     pub span: u32,
     pub name: String,
     pub description: String,
-    /// "T1", "E1", "J1", "FXS", "FXO", "ANALOG_MIXED"…
+    /// "T1", "E1", "J1", "FXS", "FXO", or "ANALO" (DAHDI truncates
+    /// ANALOG_MIXED to the field's 5 characters).
     pub span_type: String,
     pub alarms: Alarms,
     pub counters: Counters,
