@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use tandem_drivers::Discovery;
+use tandem_drivers::{Discovery, config};
 use tandem_gateway::cli::status;
 
 /// Tandem: an open-source TDM-to-SIP media gateway.
@@ -21,6 +21,45 @@ enum Command {
     Spans(ShowArgs),
     /// List channels: role (signalling, in Tandem's naming), hook state, law, ABCD bits and alarms.
     Channels(ShowArgs),
+    /// Validate a configuration file; errors are printed as file:line:column.
+    Check(CheckArgs),
+    /// Validate the [dahdi] section against the hardware and apply it (spans, channels, zone, startup).
+    Configure(ConfigureArgs),
+    /// Convert DAHDI's /etc/dahdi/system.conf to Tandem's [dahdi] TOML (the hardware must be present).
+    ConvertSystemConf(ConvertArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct CheckArgs {
+    /// The configuration file (tandem.toml).
+    #[arg(long)]
+    config: PathBuf,
+    /// Also validate against the hardware found in this device directory.
+    #[arg(long)]
+    device_dir: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+struct ConfigureArgs {
+    /// The configuration file (tandem.toml).
+    #[arg(long)]
+    config: PathBuf,
+    /// DAHDI device directory; overrides `device_dir` in the file.
+    #[arg(long)]
+    device_dir: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+struct ConvertArgs {
+    /// DAHDI's system.conf.
+    #[arg(default_value = "/etc/dahdi/system.conf")]
+    system_conf: PathBuf,
+    /// DAHDI device directory (to map channel numbers to spans).
+    #[arg(long, default_value = tandem_drivers::DEFAULT_DEVICE_DIR)]
+    device_dir: PathBuf,
+    /// sysfs root.
+    #[arg(long, default_value = "/sys")]
+    sysfs: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -65,6 +104,48 @@ fn run(cli: Cli) -> Result<(), String> {
                 print!("{}", status::channels_text(&inv));
             }
         }
+        Command::Check(a) => {
+            let cfg = load(&a.config)?;
+            config::check(&cfg).map_err(|e| e.to_string())?;
+            if let Some(dir) = a.device_dir {
+                let ctl = tandem_drivers::Ctl::open(&dir).map_err(|e| e.to_string())?;
+                let hw = config::Hardware::discover(&ctl).map_err(|e| e.to_string())?;
+                config::validate(&cfg, &hw).map_err(|e| e.to_string())?;
+                println!("{}: OK (checked against the hardware in {})", a.config.display(), dir.display());
+            } else {
+                println!("{}: OK", a.config.display());
+            }
+        }
+        Command::Configure(a) => {
+            let cfg = load(&a.config)?;
+            let dir = a.device_dir.unwrap_or_else(|| cfg.device_dir());
+            let ctl = tandem_drivers::Ctl::open(&dir).map_err(|e| e.to_string())?;
+            let hw = config::Hardware::discover(&ctl).map_err(|e| e.to_string())?;
+            let plan = config::validate(&cfg, &hw).map_err(|e| e.to_string())?;
+            let report = config::apply(&plan, &ctl).map_err(|e| e.to_string())?;
+            println!(
+                "{}: applied to {}: {} span(s) configured, {} channel(s) configured, {} unchanged, {} span(s) started",
+                a.config.display(),
+                dir.display(),
+                report.spans_configured.len(),
+                report.channels_configured.len(),
+                report.channels_unchanged.len(),
+                report.spans_started.len()
+            );
+        }
+        Command::ConvertSystemConf(a) => {
+            let text = std::fs::read_to_string(&a.system_conf).map_err(|e| format!("{}: {e}", a.system_conf.display()))?;
+            let inv = Discovery { device_dir: a.device_dir, sysfs_root: a.sysfs }.scan().map_err(|e| e.to_string())?;
+            let hw = config::Hardware::from_inventory(&inv);
+            let toml = config::system_conf_to_toml(&text, &a.system_conf.to_string_lossy(), &hw).map_err(|e| e.to_string())?;
+            print!("{toml}");
+        }
     }
     Ok(())
+}
+
+/// Read the [dahdi] section of a configuration file.
+fn load(path: &std::path::Path) -> Result<config::DahdiConfig, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    config::DahdiConfig::from_toml(&text, &path.to_string_lossy()).map_err(|e| e.to_string())
 }
