@@ -5,6 +5,7 @@
 # drives it with the stock dahdi-tools and the control socket:
 #   dahdi_cfg   configures the channels from examples/sim/basic-system.conf
 #   dahdi_scan  lists the spans
+#   tandem spans / tandem channels  show the same through Tandem's DAHDI layer
 #   dahdi_test  measures the timing of /dev/dahdi/pseudo
 #   sim-ring-demo  rings the FXO port (channel 3) and prints the DAHDI events
 # Run as root on Debian 12. Exits 0 on success.
@@ -16,10 +17,11 @@ bash scripts/setup.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 
 echo "== building tandem-sim and the demo helpers"
-cargo build --quiet -p hw-sim -p tandem-tests --bins
+cargo build --quiet -p hw-sim -p tandem-tests -p tandem-gateway --bins
 bin=${CARGO_TARGET_DIR:-$repo/target}/debug
 export TANDEM_SIM=$bin/tandem-sim
 export RING_DEMO=$bin/sim-ring-demo
+export TANDEM=$bin/tandem
 
 echo "== starting tandem-sim on examples/sim/basic.toml (scripts/sim-ns.sh)"
 SIM_NS_TIMEOUT=60 bash scripts/sim-ns.sh examples/sim/basic.toml -- bash -c '
@@ -35,6 +37,10 @@ dahdi_cfg -v -c examples/sim/basic-system.conf 2>&1 | grep -v "^Setting echocan"
 echo
 echo "-- dahdi_scan"
 dahdi_scan
+echo
+echo "-- tandem spans / tandem channels (Tandem naming: fxs = a phone plugs in)"
+"$TANDEM" spans
+"$TANDEM" channels | head -8
 echo
 echo "-- dahdi_test -c 3"
 dahdi_test -c 3
