@@ -21,7 +21,16 @@ PACKAGES=(
     util-linux coreutils
     # tracing the ioctls of dahdi-tools against the simulator
     strace
+    # libpri 1.6 for tests/libpri-peer, the reference Q.931 peer of the
+    # isdn-q931 interop tests
+    libpri-dev
+    # decoding LAPD/Q.931 captures of the interop tests
+    tshark
 )
+
+# tshark's wireshark-common asks whether non-root users may capture; answer
+# "no" beforehand so that the install never stops for a question.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -5,6 +5,11 @@
 //!
 //! The tests need root (FUSE and mount namespaces) and a built simulator:
 //! `cargo build -p hw-sim` first (`scripts/test.sh` and `.ci/run` do).
+//!
+//! [`libpri`] builds and runs `libpri-peer`, a libpri-based Q.931 peer for
+//! the ISDN interop tests (needs libpri-dev, not root).
+
+pub mod libpri;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
