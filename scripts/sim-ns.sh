@@ -21,6 +21,15 @@
 #                    exits non-zero); exported to the command
 #   SIM_LOG_FILTER   tandem-sim --log filter (default: info)
 #   SIM_NS_TIMEOUT   seconds the command may run before it is killed (default 300)
+#   SIM_SYSFS        1: also mount the simulator's sysfs emulation (--sysfs) at
+#                    a temporary directory, exported as SIM_SYSFS_DIR, and bind
+#                    its bus/, module/ and devices/ over /sys/bus, /sys/module
+#                    and /sys/devices, so that tools reading
+#                    /sys/bus/dahdi_devices (dahdi_span_assignments, udev
+#                    helpers) see the simulated cards. devices/ is bound too
+#                    because the bus entries are relative symlinks into
+#                    ../../../devices, as in the kernel's sysfs.
+#   SIM_HOTPLUG      a program the simulator runs for every uevent (--hotplug)
 #
 # Exit status: the command's; 124 if it timed out; 2 for usage errors; 3 if
 # the simulator could not be started.
@@ -54,7 +63,7 @@ if [ "${_TANDEM_SIM_NS_INNER:-}" != 1 ]; then
     # The namespace (and every mount in it) is gone with its last process.
     # Only remove what we created; never recurse into a possible mount point.
     rm -f "$tmp"/control.sock "$tmp"/control.sock.span* "$tmp"/sim.log 2>/dev/null || true
-    rmdir "$tmp/realdev" "$tmp" 2>/dev/null || true
+    rmdir "$tmp/realdev" "$tmp/sysfs" "$tmp" 2>/dev/null || true
     exit "$status"
 fi
 
@@ -106,11 +115,34 @@ show_log() {
     fi
 }
 
+extra_args=()
+sysfs_bound=()
+if [ "${SIM_SYSFS:-0}" = 1 ]; then
+    SIM_SYSFS_DIR=$tmp/sysfs
+    mkdir -p "$SIM_SYSFS_DIR"
+    export SIM_SYSFS_DIR
+    extra_args+=(--sysfs "$SIM_SYSFS_DIR")
+fi
+if [ -n "${SIM_HOTPLUG:-}" ]; then
+    extra_args+=(--hotplug "$SIM_HOTPLUG")
+fi
+
 NO_COLOR=1 "$TANDEM_SIM" --config "$config" --mount /dev/dahdi --control "$SIM_CONTROL" \
-    --log "${SIM_LOG_FILTER:-info}" </dev/null >>"$SIM_LOG" 2>&1 &
+    --log "${SIM_LOG_FILTER:-info}" "${extra_args[@]}" </dev/null >>"$SIM_LOG" 2>&1 &
 sim_pid=$!
 
+# The bind mounts keep the sysfs FUSE connection alive: drop them before the
+# simulator unmounts.
+unbind_sysfs() {
+    local m
+    for m in "${sysfs_bound[@]}"; do
+        umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+    done
+    sysfs_bound=()
+}
+
 stop_sim() {
+    unbind_sysfs
     [ -n "${sim_pid:-}" ] || return 0
     local pid=$sim_pid
     sim_pid=
@@ -141,7 +173,8 @@ for _ in $(seq 100); do
     if ! kill -0 "$sim_pid" 2>/dev/null; then
         break
     fi
-    if [ -e /dev/dahdi/ctl ] && [ -S "$SIM_CONTROL" ]; then
+    if [ -e /dev/dahdi/ctl ] && [ -S "$SIM_CONTROL" ] &&
+        { [ -z "${SIM_SYSFS_DIR:-}" ] || [ -e "$SIM_SYSFS_DIR/module/dahdi/parameters/auto_assign_spans" ]; }; then
         ready=1
         break
     fi
@@ -156,6 +189,17 @@ if [ "$ready" != 1 ]; then
     stop_sim || true
     log_is_temp=1 show_log
     exit 3
+fi
+
+if [ -n "${SIM_SYSFS_DIR:-}" ]; then
+    for d in bus module devices; do
+        if ! mount --bind "$SIM_SYSFS_DIR/$d" "/sys/$d"; then
+            echo "sim-ns.sh: cannot bind $SIM_SYSFS_DIR/$d over /sys/$d" >&2
+            stop_sim || true
+            exit 3
+        fi
+        sysfs_bound+=("/sys/$d")
+    done
 fi
 
 # timeout(1) puts the command in its own process group, which would stop an

@@ -51,8 +51,10 @@
 //! on hard errors (cannot build or start the simulator, cannot configure).
 //!
 //! Environment knobs: `CAPACITY_SIZES=24,240,512,1024`, `CAPACITY_SECS=10`
-//! (measurement window per size), `CAPACITY_WARMUP=2`, `CAPACITY_EPOLLET=1`
-//! (edge-triggered epoll, reading until EAGAIN), `CAPACITY_NUMBUFS=n`
+//! (measurement window per size), `CAPACITY_WARMUP=2`, `CAPACITY_PUMP=level`
+//! (the default above), `edge` (EPOLLET, reading until EAGAIN; also
+//! `CAPACITY_EPOLLET=1`) or `timer` (no poll at all: a 1 ms timer reads each
+//! channel once per 20 ms at the phase it learned), `CAPACITY_NUMBUFS=n`
 //! (SET_BUFINFO with n receive/transmit buffers instead of the default 2),
 //! `CAPACITY_MICRO_ONLY=1`, `CAPACITY_NO_MICRO=1`, `CAPACITY_SIM=<path>`
 //! (use this simulator binary, do not build).
@@ -493,6 +495,10 @@ impl RunResult {
         }
         if why.is_empty() { "no overrun".into() } else { format!("OVERRUN ({})", why.join(", ")) }
     }
+    /// CPU time per block read, in µs, from a CPU percentage over the window.
+    fn cpu_per_block(&self, pct: f64) -> f64 {
+        pct / 100.0 * self.secs * 1e6 / self.c.reads.max(1) as f64
+    }
     fn ok(&self) -> bool {
         self.verdict() == "no overrun"
     }
@@ -540,7 +546,74 @@ fn check_block(pc: &mut PumpChan, data: &[u8], c: &mut Counts) {
     }
 }
 
-fn run_size(bin: &Path, n: u32, warmup: Duration, window: Duration, edge: bool, numbufs: Option<i32>) -> Result<RunResult, String> {
+/// Read up to `max` blocks from a channel (stopping at EAGAIN), writing one
+/// block back for each block read. Returns the blocks read.
+fn pump_chan(pc: &mut PumpChan, max: usize, buf: &mut [u8; BLOCK], c: &mut Counts, in_window: bool, win_start: Instant) -> usize {
+    let mut got = 0;
+    while got < max {
+        // SAFETY: reading at most BLOCK bytes into buf from an open fd.
+        let r = unsafe { libc::read(pc.file.as_raw_fd(), buf.as_mut_ptr().cast(), BLOCK) };
+        if r > 0 {
+            let t = Instant::now();
+            c.reads += 1;
+            got += 1;
+            check_block(pc, &buf[..r as usize], c);
+            if in_window && t >= win_start {
+                pc.times.push((t - win_start).as_micros() as u32);
+            }
+            write_block(pc, c);
+            continue;
+        }
+        let e = errno();
+        if e == libc::EAGAIN {
+            c.read_eagain += 1;
+        } else if e == ELAST {
+            c.read_elast += 1;
+            let mut evn: libc::c_int = 0;
+            // SAFETY: open channel fd; GETEVENT writes one int.
+            let _ = unsafe { rq::getevent(pc.file.as_raw_fd(), &mut evn) };
+            continue;
+        } else {
+            c.read_err += 1;
+        }
+        break;
+    }
+    got
+}
+
+/// The timer pump's knowledge of a channel's block phase.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Hunt {
+    /// Unknown; the last look found data (or there was none yet).
+    Start,
+    /// Unknown; the last look (1 ms ago) found nothing.
+    Missed,
+    /// Known: read once per 20 ms, 1 ms after each block completes.
+    Locked,
+}
+
+/// How the pump finds work.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Pump {
+    /// epoll, level-triggered: one block per readable fd per wake.
+    Level,
+    /// epoll, edge-triggered: read until EAGAIN.
+    Edge,
+    /// No poll: a 1 ms timer, each channel read once per 20 ms at its learned phase.
+    Timer,
+}
+
+impl Pump {
+    fn describe(self) -> &'static str {
+        match self {
+            Pump::Level => "level-triggered epoll (EPOLLIN), one block per readable fd per wake",
+            Pump::Edge => "edge-triggered epoll (EPOLLIN|EPOLLET), read until EAGAIN",
+            Pump::Timer => "no poll: 1 ms timer, each channel read once per 20 ms at its learned phase",
+        }
+    }
+}
+
+fn run_size(bin: &Path, n: u32, warmup: Duration, window: Duration, pump: Pump, numbufs: Option<i32>) -> Result<RunResult, String> {
     let layout = Layout::for_size(n);
     println!("\n== {n} channels: {}", layout.describe());
     let mut sim = Sim::start(bin, &layout.toml())?;
@@ -580,8 +653,8 @@ fn run_size(bin: &Path, n: u32, warmup: Duration, window: Duration, edge: bool, 
         return Err(format!("epoll_create1: {}", std::io::Error::last_os_error()));
     }
     let epfd_guard = unsafe { <File as std::os::fd::FromRawFd>::from_raw_fd(epfd) };
-    for (i, pc) in chans.iter().enumerate() {
-        let mut ev = libc::epoll_event { events: (libc::EPOLLIN | if edge { libc::EPOLLET } else { 0 }) as u32, u64: i as u64 };
+    for (i, pc) in chans.iter().enumerate().filter(|_| pump != Pump::Timer) {
+        let mut ev = libc::epoll_event { events: (libc::EPOLLIN | if pump == Pump::Edge { libc::EPOLLET } else { 0 }) as u32, u64: i as u64 };
         // SAFETY: valid epoll fd, valid channel fd, valid event.
         if unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, pc.file.as_raw_fd(), &mut ev) } < 0 {
             return Err(format!("epoll_ctl ADD: {}", std::io::Error::last_os_error()));
@@ -636,6 +709,8 @@ fn run_size(bin: &Path, n: u32, warmup: Duration, window: Duration, edge: bool, 
     let mut next_sample = start;
     let mut sample_pos = 0usize;
     let per_sample = chans.len().div_ceil(50);
+    let mut timer_due = vec![start; chans.len()];
+    let mut timer_hunt = vec![Hunt::Start; chans.len()];
 
     loop {
         let now = Instant::now();
@@ -665,6 +740,48 @@ fn run_size(bin: &Path, n: u32, warmup: Duration, window: Duration, edge: bool, 
                 }
             }
         }
+        if pump == Pump::Timer {
+            // Wake each millisecond; read the channels whose next block is due.
+            let next = start + Duration::from_millis((now - start).as_millis() as u64 + 1);
+            std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            c.epoll_waits += 1;
+            let now = Instant::now();
+            for i in 0..chans.len() {
+                if timer_due[i] > now {
+                    continue;
+                }
+                let late = now.saturating_duration_since(timer_due[i]);
+                match timer_hunt[i] {
+                    Hunt::Locked => {
+                        // Exactly one block, unless far behind (a hiccup): then drain.
+                        let max = if late > Duration::from_millis(10) { usize::MAX } else { 1 };
+                        let got = pump_chan(&mut chans[i], max, &mut buf, &mut c, in_window, win_start);
+                        if got == 0 {
+                            // The phase moved (the simulator skipped time?): hunt again.
+                            timer_hunt[i] = Hunt::Missed;
+                            timer_due[i] = now + Duration::from_millis(1);
+                        } else {
+                            timer_due[i] += Duration::from_micros(BLOCK_US) * got as u32;
+                        }
+                    }
+                    h => {
+                        // Hunting for the phase: drain each millisecond until a
+                        // block shows up right after an empty look.
+                        let got = pump_chan(&mut chans[i], usize::MAX, &mut buf, &mut c, in_window, win_start);
+                        if got > 0 && h == Hunt::Missed {
+                            // It completed within the last millisecond: read
+                            // 1 ms after each completion from now on.
+                            timer_hunt[i] = Hunt::Locked;
+                            timer_due[i] = now + Duration::from_micros(BLOCK_US + 1000);
+                        } else {
+                            timer_hunt[i] = if got == 0 { Hunt::Missed } else { Hunt::Start };
+                            timer_due[i] = now + Duration::from_millis(1);
+                        }
+                    }
+                }
+            }
+            continue;
+        }
         // SAFETY: events has room for events.len() entries.
         let k = unsafe { libc::epoll_wait(epfd, events.as_mut_ptr(), events.len() as i32, 5) };
         c.epoll_waits += 1;
@@ -674,39 +791,9 @@ fn run_size(bin: &Path, n: u32, warmup: Duration, window: Duration, edge: bool, 
             }
             return Err(format!("epoll_wait: {}", std::io::Error::last_os_error()));
         }
+        let max = if pump == Pump::Edge { usize::MAX } else { 1 };
         for ev in &events[..k as usize] {
-            let i = ev.u64 as usize;
-            loop {
-                let pc = &mut chans[i];
-                // SAFETY: reading at most BLOCK bytes into buf from an open fd.
-                let r = unsafe { libc::read(pc.file.as_raw_fd(), buf.as_mut_ptr().cast(), BLOCK) };
-                if r > 0 {
-                    let t = Instant::now();
-                    c.reads += 1;
-                    check_block(pc, &buf[..r as usize], &mut c);
-                    if in_window && t >= win_start {
-                        pc.times.push((t - win_start).as_micros() as u32);
-                    }
-                    write_block(pc, &mut c);
-                    if !edge {
-                        break;
-                    }
-                } else {
-                    let e = errno();
-                    if e == libc::EAGAIN {
-                        c.read_eagain += 1;
-                    } else if e == ELAST {
-                        c.read_elast += 1;
-                        let mut evn: libc::c_int = 0;
-                        // SAFETY: open channel fd; GETEVENT writes one int.
-                        let _ = unsafe { rq::getevent(pc.file.as_raw_fd(), &mut evn) };
-                        continue;
-                    } else {
-                        c.read_err += 1;
-                    }
-                    break;
-                }
-            }
+            pump_chan(&mut chans[ev.u64 as usize], max, &mut buf, &mut c, in_window, win_start);
         }
     }
     let elapsed = end.duration_since(win_start).as_secs_f64();
@@ -771,13 +858,18 @@ fn print_result(r: &RunResult) {
     println!("   overruns: bufinfo   {} of {} samples had readbufs == numbufs", c.bufinfo_full, c.bufinfo_samples);
     println!("   tx underrun bytes   {}  (silence inside a stream: the peer's write was late)", c.underrun_bytes);
     println!("   read EAGAIN         {}  (woken but nothing to read), ELAST {}, errors {}", c.read_eagain, c.read_elast, c.read_err);
-    println!("   epoll_wait calls    {}  ({:.0}/s, {:.1} blocks per wake)", c.epoll_waits, c.epoll_waits as f64 / r.secs, c.reads as f64 / c.epoll_waits.max(1) as f64);
+    println!("   pump wake-ups       {}  ({:.0}/s, {:.1} blocks per wake)", c.epoll_waits, c.epoll_waits as f64 / r.secs, c.reads as f64 / c.epoll_waits.max(1) as f64);
     println!("   lateness p50/p99/max {:.2} / {:.2} / {:.2} ms", r.late_p50 as f64 / 1000.0, r.late_p99 as f64 / 1000.0, r.late_max as f64 / 1000.0);
     println!("   simulator CPU       {:.1} %  (100 % = one core)", r.sim_cpu);
     for (name, p) in &r.sim_threads {
         println!("       {name:<24} {p:.1} %");
     }
     println!("   client CPU          {:.1} %", r.client_cpu);
+    println!(
+        "   CPU per block       sim {:.1} µs + client {:.1} µs  (a block = one read and one write)",
+        r.cpu_per_block(r.sim_cpu),
+        r.cpu_per_block(r.client_cpu)
+    );
     println!("   verdict             {}", r.verdict());
 }
 
@@ -922,7 +1014,16 @@ fn main() {
     }
     let window = Duration::from_secs(env_u64("CAPACITY_SECS", 10));
     let warmup = Duration::from_secs(env_u64("CAPACITY_WARMUP", 2));
-    let edge = env_flag("CAPACITY_EPOLLET");
+    let pump = match std::env::var("CAPACITY_PUMP").unwrap_or_default().as_str() {
+        "edge" => Pump::Edge,
+        "timer" => Pump::Timer,
+        "" | "level" if !env_flag("CAPACITY_EPOLLET") => Pump::Level,
+        "" | "level" => Pump::Edge,
+        other => {
+            eprintln!("capacity: CAPACITY_PUMP={other}: use level, edge or timer");
+            std::process::exit(2);
+        }
+    };
     let numbufs = std::env::var("CAPACITY_NUMBUFS").ok().and_then(|v| v.parse::<i32>().ok());
 
     println!("tandem-sim capacity benchmark: {} CPU(s)", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
@@ -937,15 +1038,15 @@ fn main() {
             }
         };
         println!(
-            "pump: one thread, {} epoll, read 1 x {BLOCK} B + write 1 x {BLOCK} B per readable channel; numbufs {}; warm-up {} s, window {} s",
-            if edge { "edge-triggered" } else { "level-triggered" },
+            "pump: one thread, {}; a {BLOCK} B block written for each block read; numbufs {}; warm-up {} s, window {} s",
+            pump.describe(),
             numbufs.map(|n| n.to_string()).unwrap_or_else(|| "default (2)".into()),
             warmup.as_secs(),
             window.as_secs()
         );
         let mut results = Vec::new();
         for &n in &sizes {
-            match run_size(&bin, n, warmup, window, edge, numbufs) {
+            match run_size(&bin, n, warmup, window, pump, numbufs) {
                 Ok(r) => {
                     print_result(&r);
                     results.push(r);
@@ -956,7 +1057,7 @@ fn main() {
                 }
             }
         }
-        println!("\n== summary ({}-triggered epoll)", if edge { "edge" } else { "level" });
+        println!("\n== summary (pump: {})", pump.describe());
         println!(
             "{:>6} {:>9} {:>10} {:>8} {:>6} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8}  verdict",
             "chans", "read", "expected", "short%", "gaps", "full", "p50 ms", "p99 ms", "sim %", "client%", "rt µs"

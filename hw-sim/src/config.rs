@@ -4,6 +4,9 @@
 //! ```toml
 //! [sim]
 //! hold_limit_ms = 1000     # time limit for a held (blocking) request
+//! auto_assign_spans = true # the DAHDI module parameter: assign spans at registration
+//! hotplug = "/usr/lib/tandem/tandem-hotplug"   # run for each uevent, as udev would
+//! hotplug_env = { TANDEM_CONTROL_SOCKET = "/run/tandem/tandem.sock" }
 //!
 //! [[card]]
 //! model = "tdm410p"        # analog card: up to 4 ports (tdm800p: 8, tdm2400p: 24)
@@ -11,6 +14,8 @@
 //!
 //! [[card]]
 //! model = "te420p"         # digital card: 1 to 4 T1/E1/J1 spans (te120p/te220p/te420p)
+//! hardware_id = "TE4XXP-0001"           # sysfs hardware_id (default "SIM-TE420P-2")
+//! location = "pci0000:00/0000:00:02.0"  # sysfs location (default from the card number)
 //! [[card.span]]
 //! type = "t1"              # t1 | e1 | j1
 //! far_end = "external"     # none | external | cross
@@ -20,13 +25,18 @@
 //! peer = 3                 # span number at the other end of the crossover cable
 //! ```
 //!
-//! Spans are numbered in the order they appear, from 1, and channels in
-//! order across spans, from 1, as DAHDI numbers them.
+//! Each card is a DAHDI device (sysfs `devices/pci0000:00/0000:00:NN.0/pci:0000:00:NN.0`,
+//! NN = card number in hex). With `auto_assign_spans` (the default, as the
+//! module parameter) spans are numbered in the order they appear, from 1,
+//! and channels in order across spans, from 1, as DAHDI numbers them;
+//! without it they wait for sysfs `assign_span` / `auto_assign`. `peer`
+//! numbers and the default D-channel socket names count spans in
+//! configuration order (the numbers auto-assignment gives).
 
 use serde::Deserialize;
 
 use crate::model::span::{SpanKind, SpanFar};
-use crate::model::{Dahdi, SpanSpec};
+use crate::model::{Dahdi, DeviceSpec, SpanSpec};
 use tandem_dsp::g711::Law;
 
 #[derive(Debug, Deserialize, Default)]
@@ -46,12 +56,31 @@ pub struct SimSection {
     /// Companding law of analog ports.
     #[serde(default)]
     pub analog_law: LawName,
+    /// DAHDI's `auto_assign_spans` module parameter.
+    #[serde(default = "default_true")]
+    pub auto_assign_spans: bool,
+    /// A program run for every uevent, with udev's environment.
+    #[serde(default)]
+    pub hotplug: Option<String>,
+    /// Extra environment for the hotplug program.
+    #[serde(default)]
+    pub hotplug_env: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for SimSection {
     fn default() -> Self {
-        SimSection { hold_limit_ms: default_hold(), analog_law: LawName::Mulaw }
+        SimSection {
+            hold_limit_ms: default_hold(),
+            analog_law: LawName::Mulaw,
+            auto_assign_spans: true,
+            hotplug: None,
+            hotplug_env: Default::default(),
+        }
     }
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_hold() -> u64 {
@@ -70,6 +99,12 @@ pub enum LawName {
 #[serde(deny_unknown_fields)]
 pub struct Card {
     pub model: String,
+    /// sysfs `hardware_id` (default "SIM-<MODEL>-<card number>").
+    #[serde(default)]
+    pub hardware_id: Option<String>,
+    /// sysfs `location` (default "pci0000:00/0000:00:NN.0").
+    #[serde(default)]
+    pub location: Option<String>,
     #[serde(default)]
     pub ports: Vec<PortKind>,
     #[serde(default, rename = "span")]
@@ -155,6 +190,8 @@ impl SimConfig {
     /// Build the simulated system.
     pub fn build(&self, path: &str) -> Result<(Dahdi, Vec<ExternalSpan>), ConfigError> {
         let mut specs = Vec::new();
+        let mut devices: Vec<DeviceSpec> = Vec::new();
+        let mut seen_ids: Vec<String> = Vec::new();
         let mut fars = Vec::new();
         let mut analog_no = 0;
         let mut digital_no = 0;
@@ -165,6 +202,20 @@ impl SimConfig {
                 let names: Vec<_> = MODELS.iter().map(|m| m.name).collect();
                 return Err(err(format!("unknown model; use one of {}", names.join(", "))));
             };
+            let n = ci + 1;
+            let hardware_id = card.hardware_id.clone().unwrap_or_else(|| format!("SIM-{}-{n}", model.name.to_ascii_uppercase()));
+            if hardware_id.is_empty() || hardware_id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(err(format!("hardware_id {hardware_id:?} must be non-empty, without spaces")));
+            }
+            if seen_ids.contains(&hardware_id) {
+                return Err(err(format!("hardware_id {hardware_id:?} is used by another card")));
+            }
+            seen_ids.push(hardware_id.clone());
+            let location = card.location.clone().unwrap_or_else(|| format!("pci0000:00/0000:00:{n:02x}.0"));
+            if location.chars().any(|c| c == '\n' || c.is_control()) {
+                return Err(err("location must be one line".into()));
+            }
+            let first_spec = specs.len();
             if model.analog {
                 if !card.spans.is_empty() {
                     return Err(err("an analog card has `ports`, not `span` tables".into()));
@@ -178,7 +229,7 @@ impl SimConfig {
                     desc: format!("{} Board {}", model.desc, analog_no + 1),
                     manufacturer: "Digium".into(),
                     devicetype: model.desc.into(),
-                    location: format!("SIM/{:02}", ci),
+                    location: location.clone(),
                     ports: card.ports.iter().map(|p| *p == PortKind::Fxs).collect(),
                     law: analog_law,
                 });
@@ -203,7 +254,7 @@ impl SimConfig {
                         desc: format!("T{}XXP (PCI) Card {digital_no} Span {}", model.max, k + 1),
                         manufacturer: "Digium".into(),
                         devicetype: model.desc.into(),
-                        location: format!("SIM/{:02}", ci),
+                        location: location.clone(),
                         ports: Vec::new(),
                         law: if s.kind == SpanKind::E1 { Law::Alaw } else { Law::Mulaw },
                     });
@@ -211,7 +262,18 @@ impl SimConfig {
                 }
                 digital_no += 1;
             }
+            devices.push(DeviceSpec {
+                model: model.name.into(),
+                name: format!("pci:0000:00:{n:02x}.0"),
+                parent: format!("pci0000:00/0000:00:{n:02x}.0"),
+                hardware_id,
+                location,
+                manufacturer: "Digium".into(),
+                devicetype: model.desc.into(),
+                spans: specs.drain(first_spec..).collect(),
+            });
         }
+        let specs: Vec<&SpanSpec> = devices.iter().flat_map(|d| d.spans.iter()).collect();
         if specs.len() > crate::model::k::MAX_SPANS as usize {
             return Err(ConfigError::Other { path: path.into(), msg: "more than 128 spans".into() });
         }
@@ -220,7 +282,7 @@ impl SimConfig {
             return Err(ConfigError::Other { path: path.into(), msg: format!("{total} channels; DAHDI allows at most 1024") });
         }
         let kinds: Vec<SpanKind> = specs.iter().map(|s| s.kind).collect();
-        let mut dahdi = Dahdi::new(specs);
+        let mut dahdi = Dahdi::with_devices(devices, self.sim.auto_assign_spans);
         let mut externals = Vec::new();
         for (i, (far, peer, sock)) in fars.iter().enumerate() {
             if kinds[i] == SpanKind::Analog {

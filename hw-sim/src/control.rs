@@ -95,6 +95,9 @@ const OPS: &[(&str, &[&str])] = &[
     ("audio.clear", &["chan"]),
     ("audio.analyze", &["chan", "ms"]),
     ("audio.save", &["chan", "path", "ms"]),
+    ("card.list", &[]),
+    ("card.plug", &["card"]),
+    ("card.unplug", &["card"]),
 ];
 
 const CID_KEYS: &[&str] =
@@ -454,19 +457,20 @@ impl<'a> Args<'a> {
         }
     }
 
-    /// The `chan` argument as an index into `dahdi.chans` (the channel may be removed).
+    /// The `chan` argument (an assigned channel number) as an index into
+    /// `dahdi.chans` (the channel may be removed).
     fn chan_any(&self, d: &Dahdi) -> Result<usize, String> {
-        let n = d.chans.len();
-        let v = self.req("chan", &format!("a DAHDI channel number, {}", chan_range_text(n)))?;
+        let have = chan_range_text(d);
+        let v = self.req("chan", &format!("a DAHDI channel number, {have}"))?;
         let Some(c) = as_int(v) else {
             if is_integral(v) {
-                return Err(format!("chan {} does not exist ({})", show(v), chan_range_text(n)));
+                return Err(format!("chan {} does not exist ({have})", show(v)));
             }
-            return Err(format!("chan must be an integer (a DAHDI channel number, {}), got {}", chan_range_text(n), show(v)));
+            return Err(format!("chan must be an integer (a DAHDI channel number, {have}), got {}", show(v)));
         };
-        match usize::try_from(c).ok().filter(|&c| (1..=n).contains(&c)) {
-            Some(c) => Ok(c - 1),
-            None => Err(format!("chan {c} does not exist ({})", chan_range_text(n))),
+        match u32::try_from(c).ok().filter(|&c| c < crate::model::PSEUDO_BASE).and_then(|c| d.chan_index(c)) {
+            Some(i) => Ok(i),
+            None => Err(format!("chan {c} does not exist ({have})")),
         }
     }
 
@@ -474,27 +478,35 @@ impl<'a> Args<'a> {
     fn chan(&self, d: &Dahdi) -> Result<usize, String> {
         let i = self.chan_any(d)?;
         if d.chans[i].removed {
-            return Err(format!("chan {} has been removed (chan.remove); it no longer exists", i + 1));
+            return Err(format!("chan {} has been removed (chan.remove); it no longer exists", d.chans[i].channo));
         }
         Ok(i)
     }
 
-    /// The `span` argument as an index into `dahdi.spans`.
+    /// The `span` argument (an assigned span number) as an index into `dahdi.spans`.
     fn span(&self, d: &Dahdi) -> Result<usize, String> {
-        let n = d.spans.len();
-        let v = self.req("span", &format!("a DAHDI span number, {}", span_range_text(n)))?;
-        span_value(v, n)
+        let v = self.req("span", &format!("a DAHDI span number, {}", span_range_text(d)))?;
+        span_value(v, d)
     }
 
     fn span_opt(&self, d: &Dahdi) -> Result<Option<usize>, String> {
-        self.opt("span").map(|v| span_value(v, d.spans.len())).transpose()
+        self.opt("span").map(|v| span_value(v, d)).transpose()
+    }
+
+    /// The `card` argument (1-based, in configuration order) as an index into `dahdi.devices`.
+    fn card(&self, d: &Dahdi) -> Result<usize, String> {
+        let n = d.devices.len();
+        if n == 0 {
+            return Err("there are no cards".into());
+        }
+        Ok(self.int_req("card", 1, n as i64)? as usize - 1)
     }
 
     /// The phone on the FXS port named by `chan`.
     fn phone<'d>(&self, d: &'d mut Dahdi) -> Result<&'d mut Phone, String> {
         let i = self.chan(d)?;
         if !matches!(d.lines[i], Line::Phone(_)) {
-            return Err(format!("{} needs an FXS port; chan {} is {}", self.family(), i + 1, describe(d, i)));
+            return Err(format!("{} needs an FXS port; chan {} is {}", self.family(), d.chans[i].channo, describe(d, i)));
         }
         match &mut d.lines[i] {
             Line::Phone(p) => Ok(p),
@@ -506,7 +518,7 @@ impl<'a> Args<'a> {
     fn co<'d>(&self, d: &'d mut Dahdi) -> Result<&'d mut CoLine, String> {
         let i = self.chan(d)?;
         if !matches!(d.lines[i], Line::Co(_)) {
-            return Err(format!("{} needs an FXO port; chan {} is {}", self.family(), i + 1, describe(d, i)));
+            return Err(format!("{} needs an FXO port; chan {} is {}", self.family(), d.chans[i].channo, describe(d, i)));
         }
         match &mut d.lines[i] {
             Line::Co(c) => Ok(c),
@@ -521,7 +533,7 @@ impl<'a> Args<'a> {
             return Err(format!(
                 "{} needs a T1/E1/J1 channel on a span with far_end = \"external\"; chan {} is {}",
                 self.family(),
-                i + 1,
+                d.chans[i].channo,
                 describe(d, i)
             ));
         }
@@ -543,11 +555,12 @@ impl<'a> Args<'a> {
             return Err(format!(
                 "{} needs a line with a far end (an FXS or FXO port, or a channel on a far_end = \"external\" span); chan {} is {}",
                 self.family(),
-                i + 1,
+                d.chans[i].channo,
                 describe(d, i)
             ));
         }
-        d.lines[i].audio_mut().ok_or_else(|| format!("chan {} has no far end", i + 1))
+        let channo = d.chans[i].channo;
+        d.lines[i].audio_mut().ok_or_else(|| format!("chan {channo} has no far end"))
     }
 }
 
@@ -571,32 +584,53 @@ fn int_value(k: &str, v: &Value, min: i64, max: i64) -> Result<i64, String> {
     }
 }
 
-fn span_value(v: &Value, n: usize) -> Result<usize, String> {
+fn span_value(v: &Value, d: &Dahdi) -> Result<usize, String> {
     let Some(s) = as_int(v) else {
         if is_integral(v) {
-            return Err(format!("span {} does not exist ({})", show(v), span_range_text(n)));
+            return Err(format!("span {} does not exist ({})", show(v), span_range_text(d)));
         }
-        return Err(format!("span must be an integer (a DAHDI span number, {}), got {}", span_range_text(n), show(v)));
+        return Err(format!("span must be an integer (a DAHDI span number, {}), got {}", span_range_text(d), show(v)));
     };
-    match usize::try_from(s).ok().filter(|&s| (1..=n).contains(&s)) {
-        Some(s) => Ok(s - 1),
-        None => Err(format!("span {s} does not exist ({})", span_range_text(n))),
+    match i32::try_from(s).ok().and_then(|s| d.span_index(s)) {
+        Some(si) => Ok(si),
+        None => Err(format!("span {s} does not exist ({})", span_range_text(d))),
     }
 }
 
-fn chan_range_text(n: usize) -> String {
-    match n {
+/// "1-4, 49-72" for a sorted list of numbers.
+fn ranges_text(v: &[u32]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut k = 0;
+    while k < v.len() {
+        let start = v[k];
+        let mut end = start;
+        while k + 1 < v.len() && v[k + 1] == end + 1 {
+            k += 1;
+            end = v[k];
+        }
+        out.push(if start == end { start.to_string() } else { format!("{start}-{end}") });
+        k += 1;
+    }
+    out.join(", ")
+}
+
+/// The assigned channel numbers, for messages.
+fn chan_range_text(d: &Dahdi) -> String {
+    let v = d.channos();
+    match v.len() {
         0 => "there are no channels".into(),
-        1 => "channel 1 is the only one".into(),
-        _ => format!("channels 1-{n}"),
+        1 => format!("channel {} is the only one", v[0]),
+        _ => format!("channels {}", ranges_text(&v)),
     }
 }
 
-fn span_range_text(n: usize) -> String {
-    match n {
+/// The assigned span numbers, for messages.
+fn span_range_text(d: &Dahdi) -> String {
+    let v: Vec<u32> = d.span_list().iter().map(|&si| d.spans[si].spanno).collect();
+    match v.len() {
         0 => "there are no spans".into(),
-        1 => "span 1 is the only one".into(),
-        _ => format!("spans 1-{n}"),
+        1 => format!("span {} is the only one", v[0]),
+        _ => format!("spans {}", ranges_text(&v)),
     }
 }
 
@@ -675,11 +709,12 @@ fn describe(d: &Dahdi, i: usize) -> String {
             Some((si, s)) => {
                 let far = match &s.far {
                     SpanFar::None => "which is connected to nothing (far_end = \"none\")".to_string(),
-                    SpanFar::Cross(p) => format!("which is cross-connected to span {}", p + 1),
+                    SpanFar::Cross(p) => format!("which is cross-connected to span {}", span_no_text(d, *p)),
                     SpanFar::External => "which is external".to_string(),
                     SpanFar::Ports => "an analog span".to_string(),
                 };
-                format!("a {} channel on span {}, {far}", span_type(s.kind).to_uppercase(), si + 1)
+                let _ = si;
+                format!("a {} channel on span {}, {far}", span_type(s.kind).to_uppercase(), s.spanno)
             }
         },
     }
@@ -730,7 +765,8 @@ fn dispatch(args: &Args<'_>, st: &mut State, pre: Prepared) -> Result<Done, Stri
         }
         "chan.remove" => {
             let i = args.chan(d)?;
-            d.remove_chan(i as u32 + 1);
+            let channo = d.chans[i].channo;
+            d.remove_chan(channo);
             empty()
         }
         "span.alarm" => {
@@ -783,7 +819,7 @@ fn dispatch(args: &Args<'_>, st: &mut State, pre: Prepared) -> Result<Done, Stri
             let frames: Vec<&crate::model::FrameTrace> = d
                 .frame_trace
                 .iter()
-                .filter(|f| f.ms >= since && span.is_none_or(|s| f.span as usize == s + 1))
+                .filter(|f| f.ms >= since && span.is_none_or(|s| f.span == d.spans[s].spanno))
                 .collect();
             Ok(Done::Reply(json!({"frames": frames})))
         }
@@ -791,11 +827,11 @@ fn dispatch(args: &Args<'_>, st: &mut State, pre: Prepared) -> Result<Done, Stri
             let si = args.span(d)?;
             if d.spans[si].far != SpanFar::External {
                 let what = match &d.spans[si].far {
-                    SpanFar::Cross(p) => format!("cross-connected to span {}", p + 1),
+                    SpanFar::Cross(p) => format!("cross-connected to span {}", span_no_text(d, *p)),
                     SpanFar::Ports => "an analog span".into(),
                     _ => "connected to nothing (far_end = \"none\")".into(),
                 };
-                return Err(format!("dchan.send needs a span with far_end = \"external\"; span {} is {what}", si + 1));
+                return Err(format!("dchan.send needs a span with far_end = \"external\"; span {} is {what}", d.spans[si].spanno));
             }
             let hex = args.str_req("hex", "the frame in hex, without flags or FCS")?;
             let frame = parse_hex(hex)?;
@@ -975,6 +1011,17 @@ fn dispatch(args: &Args<'_>, st: &mut State, pre: Prepared) -> Result<Done, Stri
             let n = ms.map(|m| m as usize * 8).unwrap_or(a.recorder.samples.len());
             Ok(Done::Save { path: path.to_string(), samples: a.recorder.last(n) })
         }
+        "card.list" => Ok(Done::Reply(card_list(d))),
+        "card.plug" => {
+            let i = args.card(d)?;
+            d.plug_device(i).map_err(|e| format!("card {}: {e}", i + 1))?;
+            empty()
+        }
+        "card.unplug" => {
+            let i = args.card(d)?;
+            d.unplug_device(i).map_err(|e| format!("card {}: {e}", i + 1))?;
+            empty()
+        }
         other => Err(format!("op {} is listed but not implemented (a bug)", show_str(other))),
     }
 }
@@ -987,14 +1034,60 @@ fn phone_plan(p: &Phone, now: u64) -> (bool, u64) {
     }
 }
 
+/// A span's number for messages ("3", or "(unassigned)").
+fn span_no_text(d: &Dahdi, si: usize) -> String {
+    match d.spans.get(si) {
+        Some(s) if s.assigned() => s.spanno.to_string(),
+        _ => "(unassigned)".into(),
+    }
+}
+
+fn card_list(d: &Dahdi) -> Value {
+    let cards: Vec<Value> = d
+        .devices
+        .iter()
+        .enumerate()
+        .map(|(i, dev)| {
+            let spans: Vec<Value> = dev
+                .spans
+                .iter()
+                .map(|&si| {
+                    let s = &d.spans[si];
+                    json!({
+                        "local": s.local,
+                        "span": s.assigned().then_some(s.spanno),
+                        "basechan": s.assigned().then_some(s.first_chan),
+                        "channels": s.nchans,
+                        "name": s.name,
+                        "type": span_type(s.kind),
+                    })
+                })
+                .collect();
+            json!({
+                "card": i + 1,
+                "model": dev.model,
+                "present": dev.present,
+                "hardware_id": dev.hardware_id,
+                "location": dev.location,
+                "manufacturer": dev.manufacturer,
+                "type": dev.devicetype,
+                "devpath": dev.devpath(),
+                "spans": spans,
+            })
+        })
+        .collect();
+    json!({"auto_assign_spans": d.auto_assign, "cards": cards})
+}
+
 fn status(d: &Dahdi) -> Value {
     let spans: Vec<Value> = d
-        .spans
-        .iter()
+        .span_list()
+        .into_iter()
+        .map(|si| &d.spans[si])
         .map(|s| {
             let last = (s.first_chan + s.nchans).saturating_sub(1);
             let peer = match s.far {
-                SpanFar::Cross(p) => Some(p + 1),
+                SpanFar::Cross(p) if d.spans[p].assigned() => Some(d.spans[p].spanno),
                 _ => None,
             };
             json!({
@@ -1012,13 +1105,14 @@ fn status(d: &Dahdi) -> Value {
         })
         .collect();
     let chans: Vec<Value> = d
-        .chans
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
+        .channos()
+        .into_iter()
+        .filter_map(|n| d.chan_index(n))
+        .map(|i| {
+            let c = &d.chans[i];
             json!({
                 "chan": c.channo,
-                "span": c.span.map(|s| s + 1),
+                "span": c.span.map(|s| d.spans[s].spanno),
                 "pos": c.chanpos,
                 "name": c.name,
                 "kind": chan_kind(d, i),
@@ -1036,7 +1130,7 @@ fn chan_get(d: &Dahdi, i: usize) -> Value {
     json!({
         "chan": c.channo,
         "name": c.name,
-        "span": c.span.map(|s| s + 1),
+        "span": c.span.map(|s| d.spans[s].spanno),
         "kind": chan_kind(d, i),
         "sig": sig_name(c.sig),
         "sigcap": sigcap_names(c.sigcap),

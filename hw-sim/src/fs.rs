@@ -1,7 +1,11 @@
 //! The FUSE filesystem that presents the DAHDI device files.
 //!
 //! Layout (as under `/dev/dahdi`): `ctl`, `channel`, `pseudo`, `timer`, and
-//! `chan/SSS/CCC` (span number / channel position, three digits each). Files
+//! `chan/SSS/CCC` (span number / channel position, three digits each) for
+//! the assigned spans. A `chan/SSS/CCC` inode stands for its path (span
+//! number and position), which is resolved to a channel when it is opened,
+//! so that a span assigned again under other numbers never leaves a stale
+//! inode pointing at the wrong channel. Files
 //! are regular files opened with direct I/O and no seeking, so every read,
 //! write, ioctl and poll reaches the model.
 //!
@@ -32,7 +36,15 @@ const INO_PSEUDO: u64 = 4;
 const INO_TIMER: u64 = 5;
 const INO_CHANDIR: u64 = 6;
 const INO_SPANDIR_BASE: u64 = 1_000;
+/// `chan/SSS/CCC` is INO_CHAN_BASE + SSS * CHAN_INO_STRIDE + CCC.
 const INO_CHAN_BASE: u64 = 100_000;
+const CHAN_INO_STRIDE: u64 = 1_000;
+
+/// The (span number, position) a `chan/SSS/CCC` inode stands for.
+fn chan_ino_parts(ino: u64) -> (u32, u32) {
+    let rel = ino - INO_CHAN_BASE;
+    ((rel / CHAN_INO_STRIDE) as u32, (rel % CHAN_INO_STRIDE) as u32)
+}
 const TTL: Duration = Duration::from_secs(1);
 
 /// A request held until its handle is ready.
@@ -128,6 +140,10 @@ impl State {
                 Io::Block => return Some(Held { deadline: h.deadline, op: Pending::Ioctl { cmd, data, reply } }),
             },
             Pending::Hook { wait, reply } => {
+                if self.dahdi.handle_gone(fh) {
+                    reply.error(Errno::ENODEV);
+                    return None;
+                }
                 let settled = match self.dahdi.handle_chan(fh).and_then(|c| self.dahdi.chan(c)) {
                     None => true,
                     Some(c) if c.removed => {
@@ -208,7 +224,12 @@ impl DahdiFs {
             }
             i if i >= INO_CHAN_BASE => {
                 let st = self.state.lock();
-                st.dahdi.chan((i - INO_CHAN_BASE) as u32).filter(|c| !c.removed && c.span.is_some()).map(|_| false)
+                let (spanno, pos) = chan_ino_parts(i);
+                st.dahdi
+                    .chan_at(spanno, pos)
+                    .and_then(|ch| st.dahdi.chan(ch))
+                    .filter(|c| !c.removed && c.span.is_some())
+                    .map(|_| false)
             }
             _ => None,
         }
@@ -236,8 +257,8 @@ impl Filesystem for DahdiFs {
                 let spanno = (p - INO_SPANDIR_BASE) as i32;
                 let st = self.state.lock();
                 match (st.dahdi.span_index(spanno), name.parse::<u32>()) {
-                    (Some(si), Ok(pos)) if pos >= 1 && pos <= st.dahdi.spans[si].nchans => {
-                        Some(INO_CHAN_BASE + u64::from(st.dahdi.spans[si].first_chan + pos - 1))
+                    (Some(si), Ok(pos)) if pos >= 1 && pos <= st.dahdi.spans[si].nchans && u64::from(pos) < CHAN_INO_STRIDE => {
+                        Some(INO_CHAN_BASE + spanno as u64 * CHAN_INO_STRIDE + u64::from(pos))
                     }
                     _ => None,
                 }
@@ -273,7 +294,8 @@ impl Filesystem for DahdiFs {
                     entries.push((INO_CHANDIR, FileType::Directory, "chan".into()));
                 }
                 INO_CHANDIR => {
-                    for s in &st.dahdi.spans {
+                    for si in st.dahdi.span_list() {
+                        let s = &st.dahdi.spans[si];
                         entries.push((INO_SPANDIR_BASE + u64::from(s.spanno), FileType::Directory, format!("{:03}", s.spanno)));
                     }
                 }
@@ -287,7 +309,8 @@ impl Filesystem for DahdiFs {
                     for pos in 1..=s.nchans {
                         let channo = s.first_chan + pos - 1;
                         if st.dahdi.chan(channo).is_some_and(|c| !c.removed) {
-                            entries.push((INO_CHAN_BASE + u64::from(channo), FileType::RegularFile, format!("{pos:03}")));
+                            let ino = INO_CHAN_BASE + u64::from(s.spanno) * CHAN_INO_STRIDE + u64::from(pos);
+                            entries.push((ino, FileType::RegularFile, format!("{pos:03}")));
                         }
                     }
                 }
@@ -307,19 +330,33 @@ impl Filesystem for DahdiFs {
     }
 
     fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+        let mut st = self.state.lock();
         let node = match ino.0 {
             INO_CTL => Node::Ctl,
             INO_CHANNEL => Node::Channel,
             INO_PSEUDO => Node::Pseudo,
             INO_TIMER => Node::Timer,
-            i if i >= INO_CHAN_BASE => Node::Chan((i - INO_CHAN_BASE) as u32),
+            i if i >= INO_CHAN_BASE => {
+                let (spanno, pos) = chan_ino_parts(i);
+                match st.dahdi.chan_at(spanno, pos) {
+                    Some(channo) => Node::Chan(channo),
+                    None => {
+                        // The span was unassigned since the lookup.
+                        drop(st);
+                        reply.error(Errno::ENXIO);
+                        return;
+                    }
+                }
+            }
             _ => {
+                drop(st);
                 reply.error(Errno::EISDIR);
                 return;
             }
         };
         let nonblock = flags.0 & libc::O_NONBLOCK != 0;
-        let r = self.state.lock().dahdi.open(node, nonblock);
+        let r = st.dahdi.open(node, nonblock);
+        drop(st);
         match r {
             Ok(fh) => reply.opened(
                 FileHandle(fh),

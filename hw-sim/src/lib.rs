@@ -14,6 +14,8 @@
 //! * [`control`]: the line-delimited JSON control socket and the external
 //!   D-channel sockets; [`client`] is the Rust client for tests.
 //! * [`config`]: the simulator's TOML.
+//! * [`sysfs`]: DAHDI's sysfs as a second FUSE filesystem (span
+//!   assignment), and the uevents udev would deliver to a hotplug program.
 //! * [`runner`]: start and stop a simulator (the binary and tests use it).
 
 pub mod client;
@@ -25,3 +27,4 @@ pub mod farend;
 pub mod fs;
 pub mod model;
 pub mod runner;
+pub mod sysfs;

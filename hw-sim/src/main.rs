@@ -8,7 +8,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use hw_sim::config::SimConfig;
-use hw_sim::runner::Sim;
+use hw_sim::runner::{Sim, SimOptions};
 
 /// Simulate DAHDI telephony cards (analog FXS/FXO, T1/E1) as a FUSE
 /// filesystem of DAHDI device files, with far ends scripted through a
@@ -25,6 +25,14 @@ struct Args {
     /// Path of the control socket (line-delimited JSON).
     #[arg(long)]
     control: String,
+    /// Also mount DAHDI's sysfs (bus/dahdi_devices, bus/dahdi_spans, devices/,
+    /// module/dahdi/parameters) on this directory.
+    #[arg(long)]
+    sysfs: Option<String>,
+    /// Run this program for every uevent, with udev's environment (overrides
+    /// `[sim] hotplug`).
+    #[arg(long)]
+    hotplug: Option<String>,
     /// Log filter (tracing syntax), e.g. "info" or "hw_sim=debug".
     #[arg(long, default_value = "info")]
     log: String,
@@ -41,8 +49,13 @@ DEVICE FILES (under --mount, as under /dev/dahdi)
 CONFIG (--config, TOML)
   [sim]      hold_limit_ms = 1000        time limit for a held blocking request
              analog_law = \"mulaw\"        or \"alaw\"
+             auto_assign_spans = true    false: spans wait for sysfs assign_span/auto_assign
+             hotplug = \"/path/prog\"      run for every uevent, as udev would (or --hotplug)
+             hotplug_env = { K = \"v\" }   extra environment for it
   [[card]]   model = \"tdm410p\"           analog: tdm410p (4), tdm800p (8), tdm2400p (24)
              ports = [\"fxs\", \"fxo\"]      fxs: a phone plugs in; fxo: a CO line plugs in
+             hardware_id = \"ID\"          sysfs hardware_id (default SIM-<MODEL>-<card number>)
+             location = \"...\"            sysfs location (default pci0000:00/0000:00:NN.0)
   [[card]]   model = \"te420p\"            digital: te120p (1 span), te220p (2), te420p (4)
   [[card.span]]
              type = \"t1\"                 t1 | e1 | j1
@@ -56,8 +69,22 @@ CONTROL SOCKET (--control, line-delimited JSON)
   ops: ping status chan.get chan.remove span.alarm span.counters frames.get
        dchan.send phone.hook phone.flash phone.dial phone.get co.ring co.stop
        co.battery co.polarity co.disconnect co.dial_tone co.get trunk.bits
-       trunk.get audio.play audio.clear audio.analyze audio.save
+       trunk.get audio.play audio.clear audio.analyze audio.save card.list
+       card.plug card.unplug
   Full reference: docs/control-protocol.md.
+
+SYSFS AND UDEV (--sysfs DIR, --hotplug PROG)
+  DIR/bus/dahdi_devices/devices/<dev>, DIR/bus/dahdi_spans/devices/span-N,
+  DIR/devices/pci0000:00/0000:00:NN.0/<dev>/{hardware_id,location,spantype,
+  assign_span,unassign_span,auto_assign,...,span-N/{basechan,channels,...}}
+  and DIR/module/dahdi/parameters/auto_assign_spans, as the kernel shows them
+  (card NN = its number in the config, in hex). Writes act at once.
+  Each uevent (card appears or goes: start, card.plug, card.unplug; span
+  assigned or unassigned) runs PROG with ACTION, SUBSYSTEM (dahdi_devices or
+  dahdi_spans), DEVPATH (relative to DIR), SEQNUM, DAHDI_DEVICE_HWID,
+  DAHDI_DEVICE_LOCATION or SPAN_NUM, SPAN_NAME, DAHDI_TOOLS_ROOTDIR,
+  DAHDI_INIT_DIR, plus TANDEM_SYSFS_ROOT=DIR, TANDEM_DEVICE_DIR=<mount> and
+  hotplug_env, and nothing else (as udev does), one event at a time.
 
 EXTERNAL D-CHANNEL
   A span with far_end = \"external\" exposes its D-channel as a Unix
@@ -85,7 +112,8 @@ fn run(args: Args) -> Result<(), String> {
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, stop.clone()).map_err(|e| format!("signal handler: {e}"))?;
     }
-    let sim = Sim::start_config(&cfg, &args.config, Path::new(&args.mount), Path::new(&args.control))?;
+    let opts = SimOptions { sysfs: args.sysfs.as_ref().map(std::path::PathBuf::from), hotplug: args.hotplug.clone() };
+    let sim = Sim::start_with(&cfg, &args.config, Path::new(&args.mount), Path::new(&args.control), &opts)?;
     {
         let st = sim.state.lock();
         tracing::info!(spans = st.dahdi.spans.len(), channels = st.dahdi.chans.len(), mount = %args.mount, control = %args.control, "tandem-sim running");

@@ -1,6 +1,7 @@
-//! Run a simulator: mount the filesystem, start the clock and the control
-//! socket. `tandem-sim` uses this, and so can tests in other crates, which
-//! then talk to the mount through real syscalls exactly as with the binary.
+//! Run a simulator: mount the filesystem (and optionally the sysfs
+//! emulation), start the clock, the control socket and the uevent delivery.
+//! `tandem-sim` uses this, and so can tests in other crates, which then talk
+//! to the mount through real syscalls exactly as with the binary.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -12,14 +13,27 @@ use parking_lot::Mutex;
 use crate::config::SimConfig;
 use crate::fs::{DahdiFs, State};
 
+/// Options beyond the configuration file.
+#[derive(Clone, Debug, Default)]
+pub struct SimOptions {
+    /// Mount the sysfs emulation here (`--sysfs`).
+    pub sysfs: Option<PathBuf>,
+    /// Hotplug program; overrides `[sim] hotplug` (`--hotplug`).
+    pub hotplug: Option<String>,
+}
+
 /// A running simulator. Dropping it stops the clock and unmounts.
 pub struct Sim {
     pub state: Arc<Mutex<State>>,
     pub mount: PathBuf,
     pub control: PathBuf,
+    /// Where the sysfs emulation is mounted, if it is.
+    pub sysfs: Option<PathBuf>,
     stop: Arc<AtomicBool>,
     clock: Option<std::thread::JoinHandle<()>>,
     session: Option<fuser::BackgroundSession>,
+    sysfs_session: Option<fuser::BackgroundSession>,
+    udev: Option<crate::sysfs::Udev>,
 }
 
 impl Sim {
@@ -30,6 +44,11 @@ impl Sim {
     }
 
     pub fn start_config(cfg: &SimConfig, origin: &str, mount: &Path, control: &Path) -> Result<Sim, String> {
+        Sim::start_with(cfg, origin, mount, control, &SimOptions::default())
+    }
+
+    /// Start with options: the sysfs emulation and the hotplug program.
+    pub fn start_with(cfg: &SimConfig, origin: &str, mount: &Path, control: &Path, opts: &SimOptions) -> Result<Sim, String> {
         let (dahdi, externals) = cfg.build(origin).map_err(|e| e.to_string())?;
         let state = Arc::new(Mutex::new(State::new(dahdi, Duration::from_millis(cfg.sim.hold_limit_ms))));
         std::fs::create_dir_all(mount).map_err(|e| format!("{}: {e}", mount.display()))?;
@@ -44,9 +63,21 @@ impl Sim {
         fcfg.clone_fd = true;
         let session = fuser::spawn_mount(DahdiFs::new(state.clone()), mount, &fcfg)
             .map_err(|e| format!("cannot mount FUSE at {}: {e} (are you root, and is /dev/fuse there?)", mount.display()))?;
+        let sysfs_session = match &opts.sysfs {
+            Some(dir) => Some(crate::sysfs::mount(state.clone(), dir)?),
+            None => None,
+        };
         let control_s = control.to_string_lossy().into_owned();
-        let after = crate::control::serve(&control_s, state.clone(), &externals)
+        let mut after = crate::control::serve(&control_s, state.clone(), &externals)
             .map_err(|e| format!("control socket {}: {e}", control.display()))?;
+        let hcfg = crate::sysfs::HotplugConfig {
+            program: opts.hotplug.clone().or_else(|| cfg.sim.hotplug.clone()),
+            env: cfg.sim.hotplug_env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            sysfs_root: opts.sysfs.as_ref().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone())),
+            device_dir: Some(std::path::absolute(mount).unwrap_or_else(|_| mount.to_path_buf())),
+        };
+        let (udev, hook) = crate::sysfs::Udev::start(hcfg).map_err(|e| format!("uevent thread: {e}"))?;
+        after.push(hook);
         let stop = Arc::new(AtomicBool::new(false));
         let clock = {
             let (state, stop) = (state.clone(), stop.clone());
@@ -63,7 +94,17 @@ impl Sim {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        Ok(Sim { state, mount: mount.to_path_buf(), control: control.to_path_buf(), stop, clock: Some(clock), session: Some(session) })
+        Ok(Sim {
+            state,
+            mount: mount.to_path_buf(),
+            control: control.to_path_buf(),
+            sysfs: opts.sysfs.clone(),
+            stop,
+            clock: Some(clock),
+            session: Some(session),
+            sysfs_session,
+            udev: Some(udev),
+        })
     }
 
     /// Ask the clock to stop (used by signal handlers).
@@ -81,6 +122,11 @@ impl Sim {
         if let Some(c) = self.clock.take() {
             let _ = c.join();
         }
+        // The clock held the uevent queue's sending side: the delivery
+        // thread ends after the program it is running (killed if need be).
+        if let Some(mut u) = self.udev.take() {
+            u.stop();
+        }
         // Answer anything still held so the kernel can finish those requests.
         self.state.lock().expire(Instant::now() + Duration::from_secs(3600));
         let r = match self.session.take() {
@@ -90,6 +136,13 @@ impl Sim {
         if r.is_err() {
             // Files still open: detach the mount so nothing is left behind.
             let _ = nix::mount::umount2(&self.mount, nix::mount::MntFlags::MNT_DETACH);
+        }
+        if let Some(s) = self.sysfs_session.take()
+            && s.umount_and_join().is_err()
+            && let Some(dir) = &self.sysfs
+        {
+            // Still in use (e.g. bound elsewhere): detach it.
+            let _ = nix::mount::umount2(dir, nix::mount::MntFlags::MNT_DETACH);
         }
         let _ = std::fs::remove_file(&self.control);
         r

@@ -20,7 +20,9 @@ pub struct UdevEvent {
     pub hwid: Option<String>,
     /// `DAHDI_DEVICE_LOCATION` (devices).
     pub location: Option<String>,
-    /// `SPAN_NUM` (spans).
+    /// `SPAN_NUM` (spans); for "remove" (and "offline") the kernel sends
+    /// SPAN_NUM=0, as it clears the number first, so the number is then
+    /// taken from DEVPATH's `span-N`.
     pub span: Option<u32>,
     /// `SPAN_NAME` (spans).
     pub span_name: Option<String>,
@@ -61,7 +63,7 @@ impl UdevEvent {
         ev.action = action.ok_or_else(|| EnvError("ACTION is not set (run me from udev, or set ACTION, SUBSYSTEM and DEVPATH)".into()))?;
         ev.subsystem = subsystem.ok_or_else(|| EnvError("SUBSYSTEM is not set".into()))?;
         ev.devpath = devpath.ok_or_else(|| EnvError("DEVPATH is not set".into()))?;
-        if ev.subsystem == "dahdi_spans" && ev.span.is_none() {
+        if ev.subsystem == "dahdi_spans" && matches!(ev.span, None | Some(0)) {
             ev.span = ev.devpath.rsplit("span-").next().and_then(|n| n.parse().ok()).filter(|_| ev.devpath.contains("span-"));
         }
         Ok(ev)
@@ -80,6 +82,12 @@ pub struct HotplugConfig {
     pub assignments: Vec<Assignment>,
     /// Apply span configuration when a span is assigned.
     pub configure_spans: bool,
+}
+
+/// DAHDI's `auto_assign_spans` module parameter as sysfs shows it, if it does.
+pub fn auto_assign_spans(sysfs_root: &Path) -> Option<bool> {
+    let v = read_attr(&sysfs_root.join("module/dahdi/parameters"), "auto_assign_spans");
+    v.parse::<i64>().ok().map(|n| n != 0)
 }
 
 /// One thing to do.
@@ -121,7 +129,10 @@ pub fn plan(ev: &UdevEvent, cfg: &HotplugConfig) -> Vec<Action> {
             let location = ev.location.clone().unwrap_or_else(|| read_attr(&dev, "location"));
             let mine: Vec<&Assignment> = cfg.assignments.iter().filter(|a| a.device.matches(&hwid, &location, &ev.devpath)).collect();
             let mut actions = Vec::new();
-            if mine.is_empty() {
+            if auto_assign_spans(&cfg.sysfs_root) == Some(true) {
+                // As dahdi_handle_device: the driver has already assigned the spans.
+                actions.push(Action::Skip { why: "auto_assign_spans=1: DAHDI assigned the spans itself".into() });
+            } else if mine.is_empty() {
                 actions.push(Action::WriteAttr { path: dev.join("auto_assign"), value: "1".into() });
             } else {
                 let locals = local_spans(&dev);
@@ -160,9 +171,10 @@ pub fn plan(ev: &UdevEvent, cfg: &HotplugConfig) -> Vec<Action> {
     }
 }
 
-/// Carry out the actions. `configure` applies one span's configuration.
-/// Returns a line per action for the log; fails on the first write error.
-pub fn execute(actions: &[Action], cfg: &HotplugConfig, configure: &dyn Fn(u32) -> Result<(), String>) -> Result<Vec<String>, String> {
+/// Carry out the actions. `configure` applies one span's configuration and
+/// says what it did. Returns a line per action for the log; fails on the
+/// first write or configuration error.
+pub fn execute(actions: &[Action], cfg: &HotplugConfig, configure: &dyn Fn(u32) -> Result<String, String>) -> Result<Vec<String>, String> {
     let mut log = Vec::new();
     for a in actions {
         match a {
@@ -175,8 +187,8 @@ pub fn execute(actions: &[Action], cfg: &HotplugConfig, configure: &dyn Fn(u32) 
                 log.push(format!("wrote {value} to {}", path.display()));
             }
             Action::ConfigureSpan { span } => {
-                configure(*span).map_err(|e| format!("span {span}: {e}"))?;
-                log.push(format!("configured span {span}"));
+                let done = configure(*span).map_err(|e| format!("span {span}: {e}"))?;
+                log.push(done);
             }
             Action::Notify { op, span, device } => match &cfg.control_socket {
                 Some(sock) if sock.exists() => {
@@ -253,6 +265,22 @@ mod tests {
         assert_eq!(actions[1], Action::Notify { op: "span.up".into(), span: Some(3), device: None });
         let ev = UdevEvent::from_env(env(&[("ACTION", "remove"), ("SUBSYSTEM", "dahdi_spans"), ("DEVPATH", "/devices/x/span-3")])).unwrap();
         assert_eq!(plan(&ev, &cfg(tmp.path(), vec![])), vec![Action::Notify { op: "span.down".into(), span: Some(3), device: None }]);
+        // The kernel's remove event says SPAN_NUM=0.
+        let ev = UdevEvent::from_env(env(&[("ACTION", "remove"), ("SUBSYSTEM", "dahdi_spans"), ("DEVPATH", "/devices/x/span-12"), ("SPAN_NUM", "0")])).unwrap();
+        assert_eq!(ev.span, Some(12));
+    }
+
+    #[test]
+    fn with_auto_assign_spans_set_the_device_is_left_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("module/dahdi/parameters")).unwrap();
+        std::fs::write(tmp.path().join("module/dahdi/parameters/auto_assign_spans"), "1\n").unwrap();
+        let ev = UdevEvent::from_env(env(&[("ACTION", "add"), ("SUBSYSTEM", "dahdi_devices"), ("DEVPATH", "/devices/x")])).unwrap();
+        let actions = plan(&ev, &cfg(tmp.path(), vec![]));
+        assert!(matches!(&actions[0], Action::Skip { why } if why.contains("auto_assign_spans=1")), "{actions:?}");
+        std::fs::write(tmp.path().join("module/dahdi/parameters/auto_assign_spans"), "0\n").unwrap();
+        let actions = plan(&ev, &cfg(tmp.path(), vec![]));
+        assert_eq!(actions[0], Action::WriteAttr { path: tmp.path().join("devices/x/auto_assign"), value: "1".into() });
     }
 
     #[test]

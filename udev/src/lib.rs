@@ -6,9 +6,12 @@
 //!   assigned span numbers and base channels from a stable hardware id or
 //!   location, as dahdi-tools' `assigned-spans.conf` does, by writing
 //!   `local:span:basechan` to the device's `assign_span` attribute. Without a
-//!   matching assignment the driver is asked to auto-assign.
+//!   matching assignment the driver is asked to auto-assign. With DAHDI's
+//!   `auto_assign_spans` parameter set the spans already have numbers and
+//!   nothing is written (as dahdi-tools' `dahdi_handle_device`).
 //! * A span is assigned (`SUBSYSTEM=dahdi_spans`, `ACTION=add`, `SPAN_NUM`):
-//!   its configuration is applied and a running tandem is told to bring it up.
+//!   its `[[dahdi.span]]` table from tandem.toml is applied ([`configure`])
+//!   and a running tandem is told to bring it up.
 //! * A span or card goes away (`ACTION=remove`): tandem is told to take the
 //!   span down.
 //!
@@ -18,6 +21,7 @@
 //! control socket.
 
 pub mod assign;
+pub mod configure;
 pub mod hotplug;
 
 pub use assign::{Assignment, DeviceKey};

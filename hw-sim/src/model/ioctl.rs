@@ -89,6 +89,10 @@ impl Dahdi {
     /// Dispatch one ioctl. Returns the result value and the bytes to copy out.
     pub fn ioctl(&mut self, fh: u64, cmd: u32, data: &[u8]) -> Io<(i32, Vec<u8>)> {
         let Some((handle, _)) = self.handles.get(&fh) else { return Io::Err(libc::EBADF) };
+        if matches!(handle, Handle::Gone) {
+            // nodev_unlocked_ioctl()
+            return Io::Err(libc::ENODEV);
+        }
         let is_timer = matches!(handle, Handle::Timer(_));
         let own = self.handle_chan(fh);
         if let Some(c) = own.and_then(|c| self.chan(c)) {
@@ -150,8 +154,8 @@ impl Dahdi {
                 let Some(si) = self.span_index(int_in(data)) else { return Io::Err(libc::ENXIO) };
                 if !self.spans[si].running {
                     self.spans[si].running = true;
-                    for ch in self.spans[si].chan_range() {
-                        let c = &mut self.chans[ch as usize - 1];
+                    for i in self.spans[si].hw_range() {
+                        let c = &mut self.chans[i];
                         if let Some((_, idle)) = super::chan::idle_rx_pattern(c.sig, c.idlebits) {
                             c.rxsig = idle;
                         }
@@ -159,13 +163,14 @@ impl Dahdi {
                         c.rxhooksig = RXSIG_INITIAL;
                     }
                     self.recompute_sync();
+                    self.find_master();
                 }
                 ok()
             }
             rq::DAHDI_SHUTDOWN => {
                 let Some(si) = self.span_index(int_in(data)) else { return Io::Err(libc::ENXIO) };
-                for ch in self.spans[si].chan_range() {
-                    self.chans[ch as usize - 1].sig = SIG_NONE;
+                for i in self.spans[si].hw_range() {
+                    self.chans[i].sig = SIG_NONE;
                 }
                 self.spans[si].running = false;
                 ok()
@@ -636,7 +641,8 @@ impl Dahdi {
         let wanted = (p.channo as u32) & !d::DAHDI_GET_PARAMS_RETURN_MASTER;
         let target = own.or(Some(wanted));
         let Some(c) = target.and_then(|t| self.chan(t)) else { return Io::Err(libc::EINVAL) };
-        fill_params(c, &mut p);
+        let spanno = c.span.map(|si| self.spans[si].spanno).unwrap_or(0);
+        fill_params(c, spanno, &mut p);
         if return_master {
             p.channo |= (c.channo as i32) << 16;
         }
@@ -658,7 +664,7 @@ impl Dahdi {
         };
         let s = &self.spans[idx];
         si_out.spanno = s.spanno as i32;
-        si_out.totalspans = self.spans.len() as i32;
+        si_out.totalspans = self.span_map.len() as i32;
         cstr(&s.desc, &mut si_out.desc);
         cstr(&s.name, &mut si_out.name);
         si_out.alarms = s.alarms as i32;
@@ -676,7 +682,7 @@ impl Dahdi {
         si_out.irqmisses = 0;
         si_out.syncsrc = s.syncsrc;
         si_out.totalchans = s.nchans as i32;
-        si_out.numchans = s.chan_range().filter(|&ch| self.chans[ch as usize - 1].sig != SIG_NONE).count() as i32;
+        si_out.numchans = s.hw_range().filter(|&i| self.chans[i].sig != SIG_NONE).count() as i32;
         si_out.lbo = s.lbo;
         si_out.lineconfig = s.lineconfig as i32;
         si_out.irq = 0;
@@ -737,11 +743,11 @@ impl Dahdi {
     }
 
     /// The timing source is the running span with the best (lowest non-zero) priority.
-    fn recompute_sync(&mut self) {
+    pub(crate) fn recompute_sync(&mut self) {
         let best = self
             .spans
             .iter()
-            .filter(|s| s.running && s.sync_prio > 0 && !s.line_down())
+            .filter(|s| s.assigned() && s.running && s.sync_prio > 0 && !s.line_down())
             .min_by_key(|s| s.sync_prio)
             .map(|s| s.spanno as i32)
             .unwrap_or(0);
@@ -849,7 +855,7 @@ pub fn hook_settled(c: &Chan, wait: i32) -> bool {
 }
 
 /// Fill dahdi_params from a channel (`dahdi_ioctl_getparams`).
-pub fn fill_params(c: &Chan, p: &mut d::dahdi_params) {
+pub fn fill_params(c: &Chan, spanno: u32, p: &mut d::dahdi_params) {
     p.sigtype = c.sig as i32;
     let digital = c.wiring == super::chan::Wiring::Digital;
     if c.span.is_some() {
@@ -890,7 +896,7 @@ pub fn fill_params(c: &Chan, p: &mut d::dahdi_params) {
     p.pulsemaketime = t.pulsemaketime;
     p.pulsebreaktime = t.pulsebreaktime;
     p.pulseaftertime = t.pulseaftertime;
-    p.spanno = c.span.map(|s| s as i32 + 1).unwrap_or(0);
+    p.spanno = spanno as i32;
     cstr(&c.name, &mut p.name);
     p.chanpos = c.chanpos as i32;
     p.sigcap = c.sigcap as i32;

@@ -7,15 +7,17 @@
 //! hold the request and retry it when the handle is marked ready.
 
 pub mod chan;
+pub mod device;
 pub mod dial;
 pub mod hdlc;
 pub mod ioctl;
 pub mod k;
 pub mod span;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use chan::{Chan, Wiring};
+pub use device::{Device, DeviceSpec, Uevent};
 use k::*;
 use span::{Span, SpanFar, SpanKind};
 use tandem_dsp::g711::Law;
@@ -40,7 +42,7 @@ pub enum Node {
     Channel,
     Pseudo,
     Timer,
-    /// `chan/SSS/CCC`.
+    /// `chan/SSS/CCC`, by channel number.
     Chan(u32),
 }
 
@@ -52,6 +54,9 @@ pub enum Handle {
     Pseudo(u32),
     Timer(Timer),
     Chan(u32),
+    /// The file's channel was unregistered (span unassigned, card unplugged):
+    /// every operation fails with ENODEV (the kernel's `nodev_fops`).
+    Gone,
 }
 
 /// The `timer` device: a periodic timer configured in samples.
@@ -83,11 +88,31 @@ pub struct FrameTrace {
 
 /// The simulated DAHDI subsystem.
 pub struct Dahdi {
+    /// Devices (cards), in configuration order.
+    pub devices: Vec<Device>,
+    /// Every span of every device, in hardware order (by device, then local
+    /// span), assigned or not; [`Dahdi::span_index`] finds one by number.
     pub spans: Vec<Span>,
-    /// Real channels, index = channo - 1.
+    /// Every real channel, in hardware order (span by span); its DAHDI
+    /// number is `channo` (0 while its span is unassigned) and
+    /// [`Dahdi::chan_index`] finds one by number. With every span
+    /// auto-assigned at start, index = channo - 1.
     pub chans: Vec<Chan>,
     /// Far end per real channel, same index.
     pub lines: Vec<Line>,
+    /// Assigned channel numbers -> index in `chans`.
+    chan_map: HashMap<u32, usize>,
+    /// Assigned span numbers -> index in `spans`, in span-number order (the kernel's `span_list`).
+    span_map: BTreeMap<u32, usize>,
+    /// The `auto_assign_spans` module parameter.
+    pub auto_assign: bool,
+    /// Uevents not yet delivered, oldest first (see [`Dahdi::take_uevents`]).
+    pub uevents: Vec<Uevent>,
+    seqnum: u64,
+    /// DAHDI's master span (`master_span`), by index.
+    master: Option<usize>,
+    /// How to rebuild each channel when its card is plugged in again.
+    chan_init: Vec<device::ChanInit>,
     /// Pseudo channels by slot; channo = PSEUDO_BASE + slot.
     pub pseudos: Vec<Option<Chan>>,
     pub handles: HashMap<u64, (Handle, bool)>,
@@ -141,67 +166,109 @@ pub struct SpanSpec {
 }
 
 impl Dahdi {
-    /// Build the spans and their channels, numbered in order from 1.
+    /// Build the spans and their channels with every span on a device of
+    /// its own, all assigned in order: span numbers and channel numbers from 1.
     pub fn new(specs: Vec<SpanSpec>) -> Dahdi {
+        let devs = specs
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| DeviceSpec {
+                model: "sim".into(),
+                name: format!("pci:0000:00:{:02x}.0", i + 1),
+                parent: format!("pci0000:00/0000:00:{:02x}.0", i + 1),
+                hardware_id: format!("SIM-{}", i + 1),
+                location: format!("pci0000:00/0000:00:{:02x}.0", i + 1),
+                manufacturer: s.manufacturer.clone(),
+                devicetype: s.devicetype.clone(),
+                spans: vec![s],
+            })
+            .collect();
+        Dahdi::with_devices(devs, true)
+    }
+
+    /// Build the devices, their spans and channels, and register the
+    /// devices in order: with `auto_assign` (the `auto_assign_spans` module
+    /// parameter) their spans get numbers at once, in order from 1;
+    /// otherwise they wait for sysfs `assign_span` / `auto_assign`.
+    pub fn with_devices(devs: Vec<DeviceSpec>, auto_assign: bool) -> Dahdi {
         let mut spans = Vec::new();
         let mut chans = Vec::new();
         let mut lines = Vec::new();
-        for (i, s) in specs.into_iter().enumerate() {
-            let spanno = i as u32 + 1;
-            let first = chans.len() as u32 + 1;
-            let n = if s.kind == SpanKind::Analog { s.ports.len() as u32 } else { s.kind.channels() };
-            for pos in 1..=n {
-                let channo = first + pos - 1;
-                let (wiring, sigcap, line) = if s.kind == SpanKind::Analog {
-                    let fxs = s.ports[(pos - 1) as usize];
-                    if fxs {
-                        (
-                            Wiring::Analog,
-                            SIG_FXOKS | SIG_FXOLS | SIG_FXOGS | SIG_SF | SIG_EM | SIG_CLEAR,
-                            Line::Phone(Box::new(crate::farend::Phone::new())),
-                        )
+        let mut chan_init = Vec::new();
+        let mut devices = Vec::new();
+        for (di, dev) in devs.into_iter().enumerate() {
+            let mut dev_spans = Vec::new();
+            for (li, s) in dev.spans.into_iter().enumerate() {
+                let i = spans.len();
+                dev_spans.push(i);
+                let chan_base = chans.len();
+                let n = if s.kind == SpanKind::Analog { s.ports.len() as u32 } else { s.kind.channels() };
+                for pos in 1..=n {
+                    let (wiring, sigcap, line) = if s.kind == SpanKind::Analog {
+                        let fxs = s.ports[(pos - 1) as usize];
+                        if fxs {
+                            (
+                                Wiring::Analog,
+                                SIG_FXOKS | SIG_FXOLS | SIG_FXOGS | SIG_SF | SIG_EM | SIG_CLEAR,
+                                Line::Phone(Box::new(crate::farend::Phone::new())),
+                            )
+                        } else {
+                            (Wiring::Analog, SIG_FXSKS | SIG_FXSLS | SIG_SF | SIG_CLEAR, Line::Co(Box::new(crate::farend::CoLine::new())))
+                        }
                     } else {
-                        (Wiring::Analog, SIG_FXSKS | SIG_FXSLS | SIG_SF | SIG_CLEAR, Line::Co(Box::new(crate::farend::CoLine::new())))
-                    }
-                } else {
-                    (
-                        Wiring::Digital,
-                        SIG_EM | SIG_CLEAR | SIG_EM_E1 | SIG_FXSLS | SIG_FXSGS | SIG_FXSKS | SIG_HARDHDLC | SIG_MTP2
-                            | SIG_FXOLS | SIG_FXOGS | SIG_FXOKS | SIG_CAS | SIG_SF,
-                        Line::Trunk(Box::default()),
-                    )
-                };
-                // wctdm24xxp names ports from 0 ("WCTDM/0/0"); wct4xxp names
-                // timeslots from 1 ("TE4/0/1/1").
-                let name = if s.kind == SpanKind::Analog { format!("{}/{}", s.name, pos - 1) } else { format!("{}/{}", s.name, pos) };
-                chans.push(Chan::new(channo, Some(i), pos, name, wiring, sigcap, s.law));
-                lines.push(line);
+                        (
+                            Wiring::Digital,
+                            SIG_EM | SIG_CLEAR | SIG_EM_E1 | SIG_FXSLS | SIG_FXSGS | SIG_FXSKS | SIG_HARDHDLC | SIG_MTP2
+                                | SIG_FXOLS | SIG_FXOGS | SIG_FXOKS | SIG_CAS | SIG_SF,
+                            Line::Trunk(Box::default()),
+                        )
+                    };
+                    // wctdm24xxp names ports from 0 ("WCTDM/0/0"); wct4xxp names
+                    // timeslots from 1 ("TE4/0/1/1").
+                    let name = if s.kind == SpanKind::Analog { format!("{}/{}", s.name, pos - 1) } else { format!("{}/{}", s.name, pos) };
+                    let init = device::ChanInit { span: i, pos, name, wiring, sigcap, law: s.law };
+                    chans.push(init.build());
+                    chan_init.push(init);
+                    lines.push(line);
+                }
+                let lineconfig = device::default_lineconfig(s.kind);
+                spans.push(Span {
+                    spanno: 0,
+                    device: di,
+                    local: li as u32 + 1,
+                    chan_base,
+                    name: s.name,
+                    desc: s.desc,
+                    kind: s.kind,
+                    manufacturer: s.manufacturer,
+                    devicetype: s.devicetype,
+                    location: s.location,
+                    first_chan: 0,
+                    nchans: n,
+                    lineconfig,
+                    lbo: 0,
+                    sync_prio: 0,
+                    syncsrc: 0,
+                    alarms: 0,
+                    running: s.kind == SpanKind::Analog,
+                    counters: Default::default(),
+                    far: if s.kind == SpanKind::Analog { SpanFar::Ports } else { SpanFar::None },
+                    rbs: true,
+                    maint: 0,
+                    saved_alarms: 0,
+                });
             }
-            let lineconfig = match s.kind {
-                SpanKind::T1 | SpanKind::J1 => CONFIG_ESF | CONFIG_B8ZS,
-                SpanKind::E1 => CONFIG_HDB3 | CONFIG_CCS | CONFIG_CRC4,
-                SpanKind::Analog => 0,
-            };
-            spans.push(Span {
-                spanno,
-                name: s.name,
-                desc: s.desc,
-                kind: s.kind,
-                manufacturer: s.manufacturer,
-                devicetype: s.devicetype,
-                location: s.location,
-                first_chan: first,
-                nchans: n,
-                lineconfig,
-                lbo: 0,
-                sync_prio: 0,
-                syncsrc: 0,
-                alarms: 0,
-                running: s.kind == SpanKind::Analog,
-                counters: Default::default(),
-                far: if s.kind == SpanKind::Analog { SpanFar::Ports } else { SpanFar::None },
-                rbs: true,
-                maint: 0,
+            devices.push(Device {
+                model: dev.model,
+                name: dev.name,
+                parent: dev.parent,
+                hardware_id: dev.hardware_id,
+                location: dev.location,
+                manufacturer: dev.manufacturer,
+                devicetype: dev.devicetype,
+                spans: dev_spans,
+                present: false,
+                registration_time: std::time::Duration::ZERO,
             });
         }
         let mut zones = HashMap::new();
@@ -211,9 +278,17 @@ impl Dahdi {
         zones.insert(0, Zone { name: "us".into(), ringcadence: us });
         let n = chans.len();
         let mut d = Dahdi {
+            devices,
             spans,
             chans,
             lines,
+            chan_map: HashMap::new(),
+            span_map: BTreeMap::new(),
+            auto_assign,
+            uevents: Vec::new(),
+            seqnum: 0,
+            master: None,
+            chan_init,
             pseudos: Vec::new(),
             handles: HashMap::new(),
             next_fh: 1,
@@ -230,6 +305,9 @@ impl Dahdi {
             signals: Vec::new(),
         };
         d.update_alarms_for_far();
+        for dev in 0..d.devices.len() {
+            d.register_device(dev);
+        }
         d
     }
 
@@ -245,24 +323,49 @@ impl Dahdi {
 
     // ---- lookup -------------------------------------------------------
 
+    /// Index in [`Dahdi::chans`] of an assigned (real) channel number.
+    pub fn chan_index(&self, channo: u32) -> Option<usize> {
+        self.chan_map.get(&channo).copied()
+    }
+
+    /// Assigned channel numbers, in order.
+    pub fn channos(&self) -> Vec<u32> {
+        let mut v: Vec<u32> = self.chan_map.keys().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// A pseudo or assigned real channel by number.
     pub fn chan(&self, channo: u32) -> Option<&Chan> {
         if channo >= PSEUDO_BASE {
             return self.pseudos.get((channo - PSEUDO_BASE) as usize)?.as_ref();
         }
-        self.chans.get((channo as usize).checked_sub(1)?)
+        self.chans.get(self.chan_index(channo)?)
     }
 
     pub fn chan_mut(&mut self, channo: u32) -> Option<&mut Chan> {
         if channo >= PSEUDO_BASE {
             return self.pseudos.get_mut((channo - PSEUDO_BASE) as usize)?.as_mut();
         }
-        self.chans.get_mut((channo as usize).checked_sub(1)?)
+        let i = self.chan_index(channo)?;
+        self.chans.get_mut(i)
     }
 
-    /// Span index by span number (1-based).
+    /// Span index of an assigned span number.
     pub fn span_index(&self, spanno: i32) -> Option<usize> {
-        let i = usize::try_from(spanno).ok()?.checked_sub(1)?;
-        (i < self.spans.len()).then_some(i)
+        self.span_map.get(&u32::try_from(spanno).ok()?).copied()
+    }
+
+    /// The channel number at position `pos` (from 1) of assigned span `spanno`.
+    pub fn chan_at(&self, spanno: u32, pos: u32) -> Option<u32> {
+        let si = *self.span_map.get(&spanno)?;
+        let s = &self.spans[si];
+        (pos >= 1 && pos <= s.nchans).then(|| s.first_chan + pos - 1)
+    }
+
+    /// Whether a handle's channel was unregistered under it.
+    pub fn handle_gone(&self, fh: u64) -> bool {
+        matches!(self.handles.get(&fh), Some((Handle::Gone, _)))
     }
 
     /// The channel a handle is bound to, if any.
@@ -406,7 +509,7 @@ impl Dahdi {
     /// read(2) on a channel (`dahdi_chan_read`).
     pub fn read(&mut self, fh: u64, size: u32) -> Io<Vec<u8>> {
         let Some(channo) = self.handle_chan(fh) else {
-            return if matches!(self.handles.get(&fh), Some((Handle::Timer(_), _))) { Io::Err(libc::EINVAL) } else { Io::Err(libc::EINVAL) };
+            return if self.handle_gone(fh) { Io::Err(libc::ENODEV) } else { Io::Err(libc::EINVAL) };
         };
         let nonblock = self.handles.get(&fh).map(|h| h.1).unwrap_or(false);
         let Some(c) = self.chan_mut(channo) else { return Io::Err(libc::ENODEV) };
@@ -440,7 +543,9 @@ impl Dahdi {
 
     /// write(2) on a channel (`dahdi_chan_write`).
     pub fn write(&mut self, fh: u64, data: &[u8]) -> Io<u32> {
-        let Some(channo) = self.handle_chan(fh) else { return Io::Err(libc::EINVAL) };
+        let Some(channo) = self.handle_chan(fh) else {
+            return if self.handle_gone(fh) { Io::Err(libc::ENODEV) } else { Io::Err(libc::EINVAL) };
+        };
         let nonblock = self.handles.get(&fh).map(|h| h.1).unwrap_or(false);
         let Some(c) = self.chan_mut(channo) else { return Io::Err(libc::ENODEV) };
         if c.removed {
@@ -476,6 +581,9 @@ impl Dahdi {
         if let Some((Handle::Timer(t), _)) = self.handles.get(&fh) {
             return Ok((false, false, t.tripped > 0 || t.ping));
         }
+        if self.handle_gone(fh) {
+            return Ok((true, true, true));
+        }
         let Some(channo) = self.handle_chan(fh) else {
             return Err(libc::EINVAL);
         };
@@ -502,14 +610,13 @@ impl Dahdi {
         if was_in_alarm == (alarms != 0) {
             return;
         }
-        let range = self.spans[span].chan_range();
-        if self.spans[span].nchans == 0 {
-            return;
+        for i in self.spans[span].hw_range() {
+            alarm_channel(&mut self.chans[i], alarms);
         }
-        for channo in range {
-            if let Some(c) = self.chan_mut(channo) {
-                alarm_channel(c, alarms);
-            }
+        // "If we're going into or out of alarm we should try to find a new
+        // master_span that may be a better fit."
+        if self.spans[span].assigned() {
+            self.find_master();
         }
     }
 
@@ -547,7 +654,7 @@ impl Dahdi {
             } else if c.is_framed() {
                 self.tx_frames[i] = c.take_tx_frame();
                 if let (true, Some(f), Some(si)) = (self.trace_frames, &self.tx_frames[i], c.span) {
-                    push_trace(&mut self.frame_trace, FrameTrace { ms: now, span: si as u32 + 1, dir: "tx", hex: hex(f) });
+                    push_trace(&mut self.frame_trace, FrameTrace { ms: now, span: self.spans[si].spanno, dir: "tx", hex: hex(f) });
                 }
             } else if c.is_open() {
                 c.take_tx_chunk(&mut chunk);
@@ -558,7 +665,7 @@ impl Dahdi {
         // Phase 2: the far ends.
         for si in 0..self.spans.len() {
             let far = self.spans[si].far.clone();
-            let first = self.spans[si].first_chan as usize - 1;
+            let first = self.spans[si].chan_base;
             let cnt = self.spans[si].nchans as usize;
             let down = self.spans[si].line_down();
             match far {
@@ -568,7 +675,7 @@ impl Dahdi {
                     }
                 }
                 SpanFar::Cross(peer) => {
-                    let pfirst = self.spans[peer].first_chan as usize - 1;
+                    let pfirst = self.spans[peer].chan_base;
                     let pcnt = self.spans[peer].nchans as usize;
                     let pdown = self.spans[peer].line_down();
                     for k in 0..cnt {
@@ -584,7 +691,7 @@ impl Dahdi {
                         if let Some(f) = frame {
                             let with_fcs = hdlc::append_fcs(&f);
                             if self.trace_frames {
-                                push_trace(&mut self.frame_trace, FrameTrace { ms: now, span: (si + 1) as u32, dir: "rx", hex: hex(&f) });
+                                push_trace(&mut self.frame_trace, FrameTrace { ms: now, span: self.spans[si].spanno, dir: "rx", hex: hex(&f) });
                             }
                             if c.is_framed() {
                                 c.put_rx_frame(with_fcs);
@@ -686,12 +793,12 @@ impl Dahdi {
             return;
         }
         let now = self.now_ms;
-        let range = self.spans[si].chan_range();
-        for channo in range {
-            let c = &mut self.chans[channo as usize - 1];
+        let spanno = self.spans[si].spanno;
+        for i in self.spans[si].hw_range() {
+            let c = &mut self.chans[i];
             if c.is_framed() && c.is_open() {
                 if self.trace_frames {
-                    push_trace(&mut self.frame_trace, FrameTrace { ms: now, span: (si + 1) as u32, dir: "rx", hex: hex(&f) });
+                    push_trace(&mut self.frame_trace, FrameTrace { ms: now, span: spanno, dir: "rx", hex: hex(&f) });
                 }
                 if good_fcs {
                     c.put_rx_frame(hdlc::append_fcs(&f));
@@ -706,7 +813,7 @@ impl Dahdi {
 
     /// The D-channel of a span: the first channel configured for HDLC.
     pub fn dchan_of(&self, si: usize) -> Option<u32> {
-        self.spans[si].chan_range().find(|&ch| self.chans[ch as usize - 1].is_framed())
+        self.spans[si].hw_range().find(|&i| self.chans[i].is_framed()).map(|i| self.chans[i].channo)
     }
 
     fn tick_port(&mut self, i: usize, now: u64) {

@@ -71,14 +71,22 @@ pub struct SpanCounters {
 
 /// A simulated span.
 pub struct Span {
+    /// DAHDI span number; 0 while the span is not assigned.
     pub spanno: u32,
+    /// The device (card) the span is on, by index.
+    pub device: usize,
+    /// Position on its device, from 1 (`local_spanno`).
+    pub local: u32,
+    /// Index in [`Dahdi::chans`](super::Dahdi::chans) of the span's first
+    /// channel (channels are kept in hardware order, whatever their numbers).
+    pub chan_base: usize,
     pub name: String,
     pub desc: String,
     pub kind: SpanKind,
     pub manufacturer: String,
     pub devicetype: String,
     pub location: String,
-    /// Channel number of the first channel.
+    /// Channel number of the first channel (`basechan`); 0 while unassigned.
     pub first_chan: u32,
     pub nchans: u32,
     pub lineconfig: u32,
@@ -93,11 +101,34 @@ pub struct Span {
     /// Channels that carry robbed-bit / CAS signalling and hook state machines.
     pub rbs: bool,
     pub maint: i32,
+    /// Alarms the hardware reported before the span was disabled by an
+    /// unassignment (restored on the next assignment, as a driver re-reports them).
+    pub saved_alarms: u32,
 }
 
 impl Span {
+    /// The channel numbers of an assigned span (empty while unassigned).
     pub fn chan_range(&self) -> std::ops::RangeInclusive<u32> {
+        if self.spanno == 0 || self.nchans == 0 {
+            #[allow(clippy::reversed_empty_ranges)]
+            return 1..=0;
+        }
         self.first_chan..=self.first_chan + self.nchans - 1
+    }
+
+    /// Indices of the span's channels in [`Dahdi::chans`](super::Dahdi::chans).
+    pub fn hw_range(&self) -> std::ops::Range<usize> {
+        self.chan_base..self.chan_base + self.nchans as usize
+    }
+
+    /// Whether the span has a span number (is registered with DAHDI).
+    pub fn assigned(&self) -> bool {
+        self.spanno != 0
+    }
+
+    /// `is_digital` (dahdi_is_digital_span: the span has line configurations).
+    pub fn is_digital(&self) -> bool {
+        self.kind.linecompat() > 0
     }
 
     /// Alarms that stop the line carrying anything.
