@@ -845,11 +845,10 @@ impl Chan {
             SIG_FXOGS | SIG_EM_E1 | SIG_FXOLS | SIG_FXOKS => {
                 self.hooksig(if cursig & ABIT != 0 { RXSIG_OFFHOOK } else { RXSIG_ONHOOK })
             }
-            SIG_EM => {
-                if (cursig & ABIT) != (self.rxsig & ABIT) {
+            SIG_EM
+                if (cursig & ABIT) != (self.rxsig & ABIT) => {
                     self.hooksig(if cursig & ABIT != 0 { RXSIG_OFFHOOK } else { RXSIG_ONHOOK });
                 }
-            }
             SIG_FXSKS | SIG_FXSGS | SIG_FXSLS => {
                 if cursig & BBIT == 0 {
                     self.hooksig(RXSIG_RING);

@@ -68,11 +68,10 @@ fn cstr(s: &str, out: &mut [std::os::raw::c_char]) {
     let n = out.len();
     for (i, o) in out.iter_mut().enumerate() {
         *o = 0;
-        if i + 1 < n {
-            if let Some(&b) = s.as_bytes().get(i) {
+        if i + 1 < n
+            && let Some(&b) = s.as_bytes().get(i) {
                 *o = b as std::os::raw::c_char;
             }
-        }
     }
 }
 
@@ -95,11 +94,10 @@ impl Dahdi {
         }
         let is_timer = matches!(handle, Handle::Timer(_));
         let own = self.handle_chan(fh);
-        if let Some(c) = own.and_then(|c| self.chan(c)) {
-            if c.removed {
+        if let Some(c) = own.and_then(|c| self.chan(c))
+            && c.removed {
                 return Io::Err(libc::ENODEV);
             }
-        }
         if is_timer {
             return self.timer_ioctl(fh, cmd, data);
         }

@@ -72,8 +72,8 @@ pub const MAX_BUF_SPACE: usize = d::DAHDI_MAX_BUF_SPACE as usize;
 /// The kernel's event ring holds 64 slots, one always empty (dahdi-base.c __qevent).
 pub const MAX_EVENTS: usize = d::DAHDI_MAX_EVENTSIZE as usize - 1;
 pub const MAX_CADENCE: usize = d::DAHDI_MAX_CADENCE as usize;
-pub const MAX_CHANNELS: u32 = d::DAHDI_MAX_CHANNELS as u32;
-pub const MAX_SPANS: u32 = d::DAHDI_MAX_SPANS as u32;
+pub const MAX_CHANNELS: u32 = d::DAHDI_MAX_CHANNELS;
+pub const MAX_SPANS: u32 = d::DAHDI_MAX_SPANS;
 
 /// `enum dahdi_txsig` (kernel.h).
 pub const TXSIG_ONHOOK: i32 = 0;

@@ -213,7 +213,7 @@ impl Dahdi {
                                 Line::Phone(Box::new(crate::farend::Phone::new())),
                             )
                         } else {
-                            (Wiring::Analog, SIG_FXSKS | SIG_FXSLS | SIG_SF | SIG_CLEAR, Line::Co(Box::new(crate::farend::CoLine::new())))
+                            (Wiring::Analog, SIG_FXSKS | SIG_FXSLS | SIG_SF | SIG_CLEAR, Line::Co(Box::default()))
                         }
                     } else {
                         (
@@ -469,11 +469,10 @@ impl Dahdi {
         let Some((h, _)) = self.handles.remove(&fh) else { return };
         match h {
             Handle::Channel(Some(c)) | Handle::Chan(c) => {
-                if let Some(ch) = self.chan_mut(c) {
-                    if ch.open_fh == Some(fh) {
+                if let Some(ch) = self.chan_mut(c)
+                    && ch.open_fh == Some(fh) {
                         ch.close();
                     }
-                }
             }
             Handle::Pseudo(c) => {
                 let slot = (c - PSEUDO_BASE) as usize;
@@ -769,8 +768,8 @@ impl Dahdi {
         }
         let mut timer_dirty = Vec::new();
         for (fh, (h, _)) in self.handles.iter_mut() {
-            if let Handle::Timer(t) = h {
-                if t.period > 0 {
+            if let Handle::Timer(t) = h
+                && t.period > 0 {
                     t.pos -= CHUNK as i32;
                     if t.pos <= 0 {
                         // dahdi-base.c process_timers(): `cur->pos = cur->ms`, so a
@@ -780,7 +779,6 @@ impl Dahdi {
                         timer_dirty.push(*fh);
                     }
                 }
-            }
         }
         for fh in timer_dirty {
             self.mark(fh);
