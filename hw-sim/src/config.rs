@@ -65,6 +65,14 @@ pub struct SimSection {
     /// Extra environment for the hotplug program.
     #[serde(default)]
     pub hotplug_env: std::collections::BTreeMap<String, String>,
+    /// FUSE worker threads for the device files (1 keeps a pinned simulator
+    /// and its client on one CPU, which is fastest on small machines).
+    #[serde(default = "default_fuse_threads")]
+    pub fuse_threads: usize,
+}
+
+fn default_fuse_threads() -> usize {
+    2
 }
 
 impl Default for SimSection {
@@ -75,6 +83,7 @@ impl Default for SimSection {
             auto_assign_spans: true,
             hotplug: None,
             hotplug_env: Default::default(),
+            fuse_threads: default_fuse_threads(),
         }
     }
 }

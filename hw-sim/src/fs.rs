@@ -65,7 +65,8 @@ struct Held {
 pub struct State {
     pub dahdi: Dahdi,
     held: HashMap<u64, VecDeque<Held>>,
-    polls: HashMap<u64, PollNotifier>,
+    /// Registered pollers: the kernel's notifier and the events it asked for.
+    polls: HashMap<u64, (PollNotifier, PollEvents)>,
     pub hold_limit: Duration,
 }
 
@@ -78,8 +79,15 @@ impl State {
     pub fn service(&mut self) {
         let dirty = self.dahdi.take_dirty();
         for fh in dirty {
-            if let Some(p) = self.polls.remove(&fh) {
-                let _ = p.notify();
+            // Wake a poller only when an event it asked for is ready now. Other
+            // changes (the caller's own read or write, a transmit buffer
+            // drained) would only cost the kernel another FUSE_POLL round trip.
+            if let Some((_, want)) = self.polls.get(&fh) {
+                if ready_events(&self.dahdi, fh).map_or(true, |ev| ev.intersects(*want)) {
+                    if let Some((p, _)) = self.polls.remove(&fh) {
+                        let _ = p.notify();
+                    }
+                }
             }
             let Some(mut q) = self.held.remove(&fh) else { continue };
             let mut keep = VecDeque::new();
@@ -234,6 +242,22 @@ impl DahdiFs {
             _ => None,
         }
     }
+}
+
+/// The poll(2) events a handle reports now.
+fn ready_events(dahdi: &Dahdi, fh: u64) -> Result<PollEvents, i32> {
+    let (r, w, e) = dahdi.poll(fh)?;
+    let mut ev = PollEvents::empty();
+    if r {
+        ev |= PollEvents::POLLIN | PollEvents::POLLRDNORM;
+    }
+    if w {
+        ev |= PollEvents::POLLOUT | PollEvents::POLLWRNORM;
+    }
+    if e {
+        ev |= PollEvents::POLLPRI;
+    }
+    Ok(ev)
 }
 
 fn errno(e: i32) -> Errno {
@@ -418,10 +442,18 @@ impl Filesystem for DahdiFs {
         reply: ReplyData,
     ) {
         let mut st = self.state.lock();
-        match st.dahdi.read(fh.0, size) {
+        let r = st.dahdi.read(fh.0, size);
+        if let Io::Block = r {
+            st.hold(fh.0, Pending::Read { size, reply });
+            return;
+        }
+        // Reply after unlocking: the reply wakes the caller, who may run at
+        // once and send its next request to the other worker thread.
+        drop(st);
+        match r {
             Io::Done(d) => reply.data(&d),
             Io::Err(e) => reply.error(errno(e)),
-            Io::Block => st.hold(fh.0, Pending::Read { size, reply }),
+            Io::Block => unreachable!(),
         }
     }
 
@@ -438,10 +470,16 @@ impl Filesystem for DahdiFs {
         reply: ReplyWrite,
     ) {
         let mut st = self.state.lock();
-        match st.dahdi.write(fh.0, data) {
+        let r = st.dahdi.write(fh.0, data);
+        if let Io::Block = r {
+            st.hold(fh.0, Pending::Write { data: data.to_vec(), reply });
+            return;
+        }
+        drop(st);
+        match r {
             Io::Done(n) => reply.written(n),
             Io::Err(e) => reply.error(errno(e)),
-            Io::Block => st.hold(fh.0, Pending::Write { data: data.to_vec(), reply }),
+            Io::Block => unreachable!(),
         }
     }
 
@@ -478,26 +516,20 @@ impl Filesystem for DahdiFs {
         _ino: INodeNo,
         fh: FileHandle,
         ph: PollNotifier,
-        _events: PollEvents,
+        events: PollEvents,
         _flags: PollFlags,
         reply: ReplyPoll,
     ) {
         let mut st = self.state.lock();
-        match st.dahdi.poll(fh.0) {
-            Ok((r, w, e)) => {
-                let mut ev = PollEvents::empty();
-                if r {
-                    ev |= PollEvents::POLLIN | PollEvents::POLLRDNORM;
-                }
-                if w {
-                    ev |= PollEvents::POLLOUT | PollEvents::POLLWRNORM;
-                }
-                if e {
-                    ev |= PollEvents::POLLPRI;
-                }
-                st.polls.insert(fh.0, ph);
-                reply.poll(ev);
-            }
+        let r = ready_events(&st.dahdi, fh.0);
+        if r.is_ok() {
+            // The kernel always wants errors and hang-ups; an empty set means "anything".
+            let want = if events.is_empty() { PollEvents::all() } else { events | PollEvents::POLLERR | PollEvents::POLLHUP };
+            st.polls.insert(fh.0, (ph, want));
+        }
+        drop(st);
+        match r {
+            Ok(ev) => reply.poll(ev),
             Err(e) => reply.error(errno(e)),
         }
     }

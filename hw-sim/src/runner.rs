@@ -59,8 +59,9 @@ impl Sim {
             fuser::MountOption::DefaultPermissions,
         ];
         fcfg.acl = fuser::SessionACL::All;
-        fcfg.n_threads = Some(2);
-        fcfg.clone_fd = true;
+        let threads = cfg.sim.fuse_threads.clamp(1, 16);
+        fcfg.n_threads = Some(threads);
+        fcfg.clone_fd = threads > 1;
         let session = fuser::spawn_mount(DahdiFs::new(state.clone()), mount, &fcfg)
             .map_err(|e| format!("cannot mount FUSE at {}: {e} (are you root, and is /dev/fuse there?)", mount.display()))?;
         let sysfs_session = match &opts.sysfs {
