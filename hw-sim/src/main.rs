@@ -52,6 +52,7 @@ CONFIG (--config, TOML)
              auto_assign_spans = true    false: spans wait for sysfs assign_span/auto_assign
              hotplug = \"/path/prog\"      run for every uevent, as udev would (or --hotplug)
              hotplug_env = { K = \"v\" }   extra environment for it
+             fuse_threads = 2            FUSE worker threads (1 is fastest when pinned)
   [[card]]   model = \"tdm410p\"           analog: tdm410p (4), tdm800p (8), tdm2400p (24)
              ports = [\"fxs\", \"fxo\"]      fxs: a phone plugs in; fxo: a CO line plugs in
              hardware_id = \"ID\"          sysfs hardware_id (default SIM-<MODEL>-<card number>)
