@@ -23,7 +23,7 @@ enum Command {
     Channels(ShowArgs),
     /// Validate a configuration file; errors are printed as file:line:column.
     Check(CheckArgs),
-    /// Validate the [dahdi] section against the hardware and apply it (spans, channels, zone, startup).
+    /// Validate the [dahdi] section (or a system.conf) against the hardware and apply it, as dahdi_cfg does.
     Configure(ConfigureArgs),
     /// Convert DAHDI's /etc/dahdi/system.conf to Tandem's [dahdi] TOML (the hardware must be present).
     ConvertSystemConf(ConvertArgs),
@@ -40,10 +40,20 @@ struct CheckArgs {
 }
 
 #[derive(clap::Args, Debug)]
-struct ConfigureArgs {
-    /// The configuration file (tandem.toml).
+#[group(required = true, multiple = false)]
+struct ConfigureSource {
+    /// The configuration file (tandem.toml): its [dahdi] section.
     #[arg(long)]
-    config: PathBuf,
+    config: Option<PathBuf>,
+    /// Or DAHDI's own system.conf, as dahdi_cfg would read it.
+    #[arg(long)]
+    system_conf: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+struct ConfigureArgs {
+    #[command(flatten)]
+    source: ConfigureSource,
     /// DAHDI device directory; overrides `device_dir` in the file.
     #[arg(long)]
     device_dir: Option<PathBuf>,
@@ -117,15 +127,29 @@ fn run(cli: Cli) -> Result<(), String> {
             }
         }
         Command::Configure(a) => {
-            let cfg = load(&a.config)?;
-            let dir = a.device_dir.unwrap_or_else(|| cfg.device_dir());
-            let ctl = tandem_drivers::Ctl::open(&dir).map_err(|e| e.to_string())?;
-            let hw = config::Hardware::discover(&ctl).map_err(|e| e.to_string())?;
+            let (cfg, name, hw, ctl, dir) = if let Some(path) = &a.source.config {
+                let cfg = load(path)?;
+                let dir = a.device_dir.clone().unwrap_or_else(|| cfg.device_dir());
+                let ctl = tandem_drivers::Ctl::open(&dir).map_err(|e| e.to_string())?;
+                let hw = config::Hardware::discover(&ctl).map_err(|e| e.to_string())?;
+                (cfg, path.clone(), hw, ctl, dir)
+            } else {
+                let path = a.source.system_conf.clone().unwrap_or_default();
+                let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let dir = a.device_dir.clone().unwrap_or_else(|| tandem_drivers::DEFAULT_DEVICE_DIR.into());
+                let ctl = tandem_drivers::Ctl::open(&dir).map_err(|e| e.to_string())?;
+                let hw = config::Hardware::discover(&ctl).map_err(|e| e.to_string())?;
+                let sc = config::SystemConf::parse(&text, &path.to_string_lossy(), &hw).map_err(|e| e.to_string())?;
+                for n in &sc.notes {
+                    eprintln!("note: {n}");
+                }
+                (sc.config, path, hw, ctl, dir)
+            };
             let plan = config::validate(&cfg, &hw).map_err(|e| e.to_string())?;
             let report = config::apply(&plan, &ctl).map_err(|e| e.to_string())?;
             println!(
                 "{}: applied to {}: {} span(s) configured, {} channel(s) configured, {} unchanged, {} span(s) started",
-                a.config.display(),
+                name.display(),
                 dir.display(),
                 report.spans_configured.len(),
                 report.channels_configured.len(),

@@ -57,3 +57,23 @@ fn a_bad_config_is_refused_with_its_file_line_and_column() {
     assert!(err.contains(&format!("{c}:5:")), "{err}");
     assert!(err.contains("help:"), "{err}");
 }
+
+#[test]
+fn an_existing_system_conf_is_applied_as_it_is() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("dahdi");
+    let toml = std::fs::read_to_string(repo("examples/sim/basic.toml")).unwrap();
+    let _sim = Sim::start(&toml, "basic.toml", &dir, &tmp.path().join("c.sock")).unwrap();
+    let d = dir.to_str().unwrap();
+    let (ok, out, err) = tandem(&["configure", "--system-conf", &repo("examples/sim/basic-system.conf"), "--device-dir", d]);
+    assert!(ok, "{err}");
+    assert!(out.contains("basic-system.conf: applied"), "{out}");
+    let (ok, json, _) = tandem(&["channels", "--device-dir", d, "--json"]);
+    assert!(ok);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let roles: Vec<&str> = v["channels"].as_array().unwrap().iter().map(|c| c["role"].as_str().unwrap()).collect();
+    assert_eq!(&roles[..4], ["fxs_ks", "fxs_ks", "fxo_ks", "fxo_ks"]);
+    assert_eq!(roles[27], "dchan");
+    let (ok, _, err) = tandem(&["configure", "--device-dir", d]);
+    assert!(!ok && err.contains("--config"), "{err}");
+}
