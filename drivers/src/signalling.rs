@@ -50,6 +50,24 @@ pub enum Signalling {
 }
 
 impl Signalling {
+    /// Every configurable signalling (not `None`).
+    pub const ALL: [Signalling; 14] = [
+        Signalling::Fxs(Start::Loop),
+        Signalling::Fxs(Start::Ground),
+        Signalling::Fxs(Start::Kewl),
+        Signalling::Fxo(Start::Loop),
+        Signalling::Fxo(Start::Ground),
+        Signalling::Fxo(Start::Kewl),
+        Signalling::Em,
+        Signalling::EmE1,
+        Signalling::Cas,
+        Signalling::Sf,
+        Signalling::Clear,
+        Signalling::Dchan,
+        Signalling::HdlcFcs,
+        Signalling::HdlcRaw,
+    ];
+
     /// The DAHDI signalling type (`DAHDI_SIG_*`).
     pub fn to_dahdi(self) -> u32 {
         match self {
@@ -117,22 +135,6 @@ impl Signalling {
 
     /// From a system.conf keyword (DAHDI's naming).
     pub fn from_system_conf_keyword(k: &str) -> Option<Signalling> {
-        let all = [
-            Signalling::Fxs(Start::Loop),
-            Signalling::Fxs(Start::Ground),
-            Signalling::Fxs(Start::Kewl),
-            Signalling::Fxo(Start::Loop),
-            Signalling::Fxo(Start::Ground),
-            Signalling::Fxo(Start::Kewl),
-            Signalling::Em,
-            Signalling::EmE1,
-            Signalling::Cas,
-            Signalling::Sf,
-            Signalling::Clear,
-            Signalling::Dchan,
-            Signalling::HdlcFcs,
-            Signalling::HdlcRaw,
-        ];
         let k = k.to_ascii_lowercase();
         match k.as_str() {
             "clear" | "bchan" => return Some(Signalling::Clear),
@@ -140,7 +142,7 @@ impl Signalling {
             "e&m" => return Some(Signalling::Em),
             _ => {}
         }
-        all.into_iter().find(|s| s.system_conf_keyword() == k)
+        Signalling::ALL.into_iter().find(|s| s.system_conf_keyword() == k)
     }
 
     /// True for analog loop/ground/kewl-start signalling.
@@ -231,22 +233,7 @@ mod tests {
 
     #[test]
     fn every_signalling_round_trips_through_dahdi_and_names() {
-        for s in [
-            Signalling::Fxs(Start::Loop),
-            Signalling::Fxs(Start::Ground),
-            Signalling::Fxs(Start::Kewl),
-            Signalling::Fxo(Start::Loop),
-            Signalling::Fxo(Start::Ground),
-            Signalling::Fxo(Start::Kewl),
-            Signalling::Em,
-            Signalling::EmE1,
-            Signalling::Cas,
-            Signalling::Sf,
-            Signalling::Clear,
-            Signalling::Dchan,
-            Signalling::HdlcFcs,
-            Signalling::HdlcRaw,
-        ] {
+        for s in Signalling::ALL {
             assert_eq!(Signalling::from_dahdi(s.to_dahdi()), Some(s));
             assert_eq!(s.to_string().parse::<Signalling>(), Ok(s));
             assert_eq!(Signalling::from_system_conf_keyword(s.system_conf_keyword()), Some(s));
