@@ -7,9 +7,12 @@
 //! `cargo build -p hw-sim` first (`scripts/test.sh` and `.ci/run` do).
 //!
 //! [`libpri`] builds and runs `libpri-peer`, a libpri-based Q.931 peer for
-//! the ISDN interop tests (needs libpri-dev, not root).
+//! the ISDN interop tests (needs libpri-dev, not root). [`q931peer`] runs
+//! `q931-peer`, the command-line peer on Tandem's own stack, and relays the
+//! D-channel between two peers (`tests/interop_q931_libpri.rs`).
 
 pub mod libpri;
+pub mod q931peer;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -162,8 +162,14 @@ impl LibpriPeer {
     /// As [`spawn`](Self::spawn), with a name used in failure messages and
     /// traces (e.g. "network", "user").
     pub fn spawn_named(name: &str, args: &[&str]) -> LibpriPeer {
-        let bin = build_libpri_peer();
-        let mut child = Command::new(&bin)
+        Self::spawn_program(&build_libpri_peer(), name, args)
+    }
+
+    /// As [`spawn_named`](Self::spawn_named), for another program that
+    /// speaks the same way (commands on stdin, one JSON event per line on
+    /// stdout), such as `q931-peer` ([`crate::q931peer`]).
+    pub fn spawn_program(bin: &Path, name: &str, args: &[&str]) -> LibpriPeer {
+        let mut child = Command::new(bin)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
