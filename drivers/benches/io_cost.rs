@@ -26,7 +26,7 @@ fn thread_cpu() -> Duration {
 fn sim_config(n: usize) -> (String, u32, Vec<(u32, u32, u32)>) {
     let spans = n / 31;
     let rest = n - spans * 31;
-    let mut toml = String::new();
+    let mut toml = String::from("[sim]\nfuse_threads = 1\n");
     for card in 0..spans.div_ceil(4) {
         toml.push_str("[[card]]\nmodel = \"te420p\"\n");
         for k in 0..4 {
@@ -83,6 +83,8 @@ fn open_all(dir: &std::path::Path, chans: &[(u32, u32, u32)]) -> Vec<Channel> {
         .map(|&(ch, s, p)| {
             let c = Channel::open(dir, ch, Some((s, p)), OpenOptionsDahdi { nonblocking: true }).unwrap();
             c.set_blocksize(160).unwrap();
+            // Four buffers per direction, as chan_dahdi uses.
+            c.set_buffers(Policy::Immediate, Policy::Immediate, 4, 160).unwrap();
             c
         })
         .collect()
@@ -153,6 +155,17 @@ fn async_form(chans: Vec<Channel>) -> Figures {
 }
 
 fn main() {
+    // The simulator runs in this process; keep it and the pump on one CPU,
+    // where a FUSE round trip is cheapest (CAPACITY-style; IO_COST_CPU=none
+    // to leave scheduling alone).
+    if std::env::var("IO_COST_CPU").as_deref() != Ok("none") {
+        // SAFETY: a zeroed cpu_set_t with one bit set, passed with its size.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(0, &mut set);
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        }
+    }
     println!("DAHDI layer cost per channel: one 160-byte read + one write every 20 ms");
     println!("{:<6} {:>6} {:>10} {:>10} {:>12} {:>14} {:>10}", "form", "chans", "blocks", "expected", "delivered %", "CPU µs/block", "core %");
     for &n in &[24usize, 240, 1024] {
