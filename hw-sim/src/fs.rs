@@ -426,7 +426,8 @@ impl Filesystem for DahdiFs {
         }
     }
 
-    fn flush(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _lock_owner: LockOwner, reply: ReplyEmpty) {
+    fn flush(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _lock_owner: LockOwner, reply: ReplyEmpty) {
+        self.state.lock().dahdi.flushed(fh.0);
         reply.ok();
     }
 

@@ -43,8 +43,13 @@ fn cas_bits_set_on_one_side_are_received_on_the_other_with_bitschanged() {
     let a = sim.open_chan(1, 1);
     let b = sim.open_chan(2, 1);
     std::thread::sleep(Duration::from_millis(50));
-    assert_eq!(drain_events(&a), Vec::<i32>::new(), "both sides idle with the same bits: no change");
-    assert_eq!(drain_events(&b), Vec::<i32>::new());
+    // Only the arrival of the far side's idle bits may be reported (if the
+    // clock delivered them after the open, which happens under load).
+    let settle = [d::DAHDI_EVENT_BITSCHANGED as i32];
+    let (ea, eb) = (drain_events(&a), drain_events(&b));
+    assert!(ea.iter().all(|e| settle.contains(e)), "A: unexpected events {ea:?}");
+    assert!(eb.iter().all(|e| settle.contains(e)), "B: unexpected events {eb:?}");
+    assert_eq!(drain_events(&a), Vec::<i32>::new(), "both sides idle with the same bits: no further change");
     assert_eq!(getrxbits(&b), idle, "B receives A's idle bits");
     let p = get_params(&a, 0).unwrap();
     assert_eq!((p.txbits, p.idlebits), (idle, idle));

@@ -14,7 +14,7 @@ pub mod ioctl;
 pub mod k;
 pub mod span;
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use chan::{Chan, Wiring};
 pub use device::{Device, DeviceSpec, Uevent};
@@ -116,6 +116,11 @@ pub struct Dahdi {
     /// Pseudo channels by slot; channo = PSEUDO_BASE + slot.
     pub pseudos: Vec<Option<Chan>>,
     pub handles: HashMap<u64, (Handle, bool)>,
+    /// Handles whose file was closed (FUSE FLUSH) but whose RELEASE has not
+    /// arrived yet. FUSE sends RELEASE asynchronously, after close(2) has
+    /// returned; DAHDI's release is synchronous, so a channel closed by its
+    /// last holder must be free for the next open at once.
+    flushed: HashSet<u64>,
     next_fh: u64,
     pub zones: HashMap<i32, Zone>,
     pub default_zone: Option<i32>,
@@ -291,6 +296,7 @@ impl Dahdi {
             chan_init,
             pseudos: Vec::new(),
             handles: HashMap::new(),
+            flushed: HashSet::new(),
             next_fh: 1,
             zones,
             default_zone: Some(0),
@@ -442,6 +448,18 @@ impl Dahdi {
 
     /// `dahdi_specchan_open`: exclusive open of a configured channel.
     fn open_chan(&mut self, channo: u32, fh: u64, nonblock: bool) -> Result<(), i32> {
+        // A holder that has closed its file but whose RELEASE is still in
+        // flight no longer counts (see `flushed`): finish its close now.
+        if let Some(owner) = self.chan(channo).and_then(|c| c.open_fh) {
+            if self.flushed.remove(&owner) {
+                if let Some(c) = self.chan_mut(channo) {
+                    c.close();
+                }
+                if let Some(h) = self.handles.get_mut(&owner) {
+                    h.0 = Handle::Gone;
+                }
+            }
+        }
         let default_zone = self.default_zone;
         let cadence = self.zone_cadence(default_zone);
         let c = self.chan_mut(channo).ok_or(libc::ENXIO)?;
@@ -464,8 +482,16 @@ impl Dahdi {
         Ok(())
     }
 
+    /// close(2) of a file (FUSE FLUSH); the RELEASE follows asynchronously.
+    pub fn flushed(&mut self, fh: u64) {
+        if self.handles.contains_key(&fh) {
+            self.flushed.insert(fh);
+        }
+    }
+
     /// release(2): the last close of a handle.
     pub fn release(&mut self, fh: u64) {
+        self.flushed.remove(&fh);
         let Some((h, _)) = self.handles.remove(&fh) else { return };
         match h {
             Handle::Channel(Some(c)) | Handle::Chan(c) => {
