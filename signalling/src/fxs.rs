@@ -1,0 +1,612 @@
+//! FXS port: a phone is plugged into Tandem.
+//!
+//! Outgoing: the phone goes off-hook → dial tone ([`Tone::StutterDialTone`]
+//! while message waiting is set); the first digit stops the tone; digits (DTMF
+//! or pulse, decoded by the shell) are collected against the [`DialPlan`] with
+//! first-digit and inter-digit timeouts and an optional terminator (`#`).
+//! A complete number is reported as [`CallEvent::Dialed`]; a number no pattern
+//! can match, or a timeout with nothing matched, gives reorder tone (lockout)
+//! until the phone hangs up.
+//!
+//! Incoming: [`Command::Alert`] rings the phone with a cadence, sending caller
+//! ID before the first ring or in the first silence, per
+//! [`FxsConfig::caller_id`]. Off-hook answers ([`CallEvent::Answered`]).
+//!
+//! During a call: an on-hook shorter than [`FxsConfig::hookflash_min`] is a
+//! bounce (ignored); one shorter than [`FxsConfig::hookflash_max`] is a hook
+//! flash ([`CallEvent::Flash`], as is [`LineInput::WinkFlash`]); a longer one is
+//! a hangup ([`CallEvent::Hangup`], reported when `hookflash_max` expires).
+//! A far-end [`Command::Hangup`] is signalled to the phone by polarity
+//! reversal and/or an open-loop disconnect (battery removed), per
+//! [`FxsConfig::hangup`], followed by reorder tone until the phone hangs up.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use crate::{
+    Cadence, CallEvent, CallerIdInfo, CallerIdWhen, Command, DialPlan, Error, HangupReason,
+    LineCommand, LineInput, MAX_TIMER_STEPS, Output, PlanMatch, Tone, at,
+};
+
+/// Shortest ring / silence phase honoured (shorter cadence values are raised to this).
+pub const MIN_PHASE: Duration = Duration::from_millis(1);
+
+/// When (if at all) caller ID is sent to the phone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CallerIdTiming {
+    /// Never send caller ID.
+    Off,
+    /// Before the first ring.
+    BeforeFirstRing,
+    /// In the silence after the first ring (Bellcore). Default.
+    #[default]
+    AfterFirstRing,
+}
+
+/// How a far-end disconnect is signalled to the phone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HangupSignalling {
+    /// Reverse polarity (or restore it, if answer reversed it). Default false.
+    pub polarity_reversal: bool,
+    /// Remove battery for this long (open loop disconnect). Default 750 ms.
+    pub open_loop: Option<Duration>,
+}
+
+impl Default for HangupSignalling {
+    fn default() -> Self {
+        HangupSignalling {
+            polarity_reversal: false,
+            open_loop: Some(Duration::from_millis(750)),
+        }
+    }
+}
+
+/// FXS configuration. All durations have the documented defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FxsConfig {
+    /// Dial plan. Default [`DialPlan::any`].
+    pub dial_plan: DialPlan,
+    /// Digit that ends dialling early (not part of the number). Default `#`.
+    pub terminator: Option<char>,
+    /// Wait for the first digit after dial tone. Default 10 s.
+    pub first_digit_timeout: Duration,
+    /// Wait between digits. Default 4 s.
+    pub inter_digit_timeout: Duration,
+    /// Most digits collected before the number is rejected. Default 32.
+    pub max_digits: usize,
+    /// Default ring cadence. Default 2 s on / 4 s off. Phases shorter than
+    /// [`MIN_PHASE`] are raised to it.
+    pub ring_cadence: Cadence,
+    /// Caller ID timing. Default after the first ring.
+    pub caller_id: CallerIdTiming,
+    /// Gap between sending caller ID and the first ring (before-first-ring
+    /// mode). Default 2 s.
+    pub cid_before_ring_gap: Duration,
+    /// Delay after the end of the first ring before sending caller ID
+    /// (after-first-ring mode). Default 500 ms.
+    pub cid_after_ring_delay: Duration,
+    /// Reverse polarity when the far end answers (answer supervision to the
+    /// phone or a PBX). Default false.
+    pub answer_polarity: bool,
+    /// Far-end disconnect signalling.
+    pub hangup: HangupSignalling,
+    /// On-hook shorter than this is contact bounce. Default 80 ms.
+    pub hookflash_min: Duration,
+    /// On-hook up to this long is a hook flash; longer is a hangup. Default 700 ms.
+    pub hookflash_max: Duration,
+}
+
+impl Default for FxsConfig {
+    fn default() -> Self {
+        FxsConfig {
+            dial_plan: DialPlan::any(),
+            terminator: Some('#'),
+            first_digit_timeout: Duration::from_secs(10),
+            inter_digit_timeout: Duration::from_secs(4),
+            max_digits: 32,
+            ring_cadence: Cadence::default(),
+            caller_id: CallerIdTiming::AfterFirstRing,
+            cid_before_ring_gap: Duration::from_secs(2),
+            cid_after_ring_delay: Duration::from_millis(500),
+            answer_polarity: false,
+            hangup: HangupSignalling::default(),
+            hookflash_min: Duration::from_millis(80),
+            hookflash_max: Duration::from_millis(700),
+        }
+    }
+}
+
+/// Observable FXS state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FxsState {
+    /// Phone on-hook, nothing happening.
+    Idle,
+    /// Off-hook, collecting digits.
+    Collecting,
+    /// Number dialled, waiting for call control (answer / hangup).
+    Outgoing,
+    /// Ringing the phone.
+    Alerting,
+    /// Call up.
+    Connected,
+    /// Open-loop disconnect in progress (battery removed).
+    Disconnecting,
+    /// Off-hook with no call: reorder tone until on-hook.
+    Lockout,
+}
+
+#[derive(Debug, Clone)]
+struct Alerting {
+    cadence: Cadence,
+    ringing: bool,
+    next: Instant,
+    cid_after: Option<CallerIdInfo>,
+    cid_due: Option<Instant>,
+}
+
+#[derive(Debug, Clone)]
+enum State {
+    Idle,
+    Collecting {
+        digits: String,
+        deadline: Instant,
+        complete_on_timeout: bool,
+    },
+    Outgoing,
+    Alerting(Alerting),
+    Connected,
+    Disconnecting {
+        until: Instant,
+        on_hook: bool,
+    },
+    Lockout,
+}
+
+/// Sans-IO FXS port. See the [module docs](self) and the [crate docs](crate).
+#[derive(Debug)]
+pub struct FxsPort {
+    config: FxsConfig,
+    state: State,
+    out: VecDeque<Output>,
+    tone: Option<Tone>,
+    reversed: bool,
+    mwi: bool,
+    mwi_dirty: bool,
+    /// When the phone went on-hook during a call (flash or hangup pending).
+    hook_down: Option<Instant>,
+}
+
+impl FxsPort {
+    /// A new idle port (phone assumed on-hook, normal polarity, battery on).
+    pub fn new(config: FxsConfig) -> Self {
+        FxsPort {
+            config,
+            state: State::Idle,
+            out: VecDeque::new(),
+            tone: None,
+            reversed: false,
+            mwi: false,
+            mwi_dirty: false,
+            hook_down: None,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &FxsConfig {
+        &self.config
+    }
+
+    /// Current state.
+    pub fn state(&self) -> FxsState {
+        match self.state {
+            State::Idle => FxsState::Idle,
+            State::Collecting { .. } => FxsState::Collecting,
+            State::Outgoing => FxsState::Outgoing,
+            State::Alerting(_) => FxsState::Alerting,
+            State::Connected => FxsState::Connected,
+            State::Disconnecting { .. } => FxsState::Disconnecting,
+            State::Lockout => FxsState::Lockout,
+        }
+    }
+
+    /// Whether the port is idle.
+    pub fn is_idle(&self) -> bool {
+        matches!(self.state, State::Idle)
+    }
+
+    /// Current message-waiting state.
+    pub fn mwi(&self) -> bool {
+        self.mwi
+    }
+
+    /// Next output, if any.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let hook = self.hook_down.map(|t| at(t, self.config.hookflash_max));
+        let state = match &self.state {
+            State::Collecting { deadline, .. } => Some(*deadline),
+            State::Alerting(a) => Some(a.cid_due.map_or(a.next, |c| c.min(a.next))),
+            State::Disconnecting { until, .. } => Some(*until),
+            State::Idle | State::Outgoing | State::Connected | State::Lockout => None,
+        };
+        match (hook, state) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Fires every timer due at or before `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for _ in 0..MAX_TIMER_STEPS {
+            match self.poll_timeout() {
+                Some(t) if t <= now => self.on_timer(t, now),
+                _ => return,
+            }
+        }
+    }
+
+    fn on_timer(&mut self, due: Instant, now: Instant) {
+        if let Some(down) = self.hook_down
+            && at(down, self.config.hookflash_max) <= due
+        {
+            // On-hook too long for a flash: the phone hung up.
+            self.emit_call(CallEvent::Hangup {
+                reason: HangupReason::Normal,
+            });
+            self.go_idle();
+            return;
+        }
+        let c = &self.config;
+        match &mut self.state {
+            State::Collecting {
+                digits,
+                complete_on_timeout,
+                ..
+            } => {
+                if *complete_on_timeout {
+                    let number = std::mem::take(digits);
+                    self.dialed(number);
+                } else {
+                    self.lockout();
+                }
+            }
+            State::Alerting(a) => {
+                if let Some(cid_due) = a.cid_due
+                    && cid_due <= due
+                    && cid_due <= a.next
+                {
+                    a.cid_due = None;
+                    if let Some(info) = a.cid_after.take() {
+                        self.emit_line(LineCommand::SendCallerId(
+                            info,
+                            CallerIdWhen::AfterFirstRing,
+                        ));
+                    }
+                    return;
+                }
+                if a.ringing {
+                    a.ringing = false;
+                    a.next = at(now, a.cadence.off);
+                    if a.cid_after.is_some() {
+                        a.cid_due = Some(at(now, c.cid_after_ring_delay));
+                    }
+                    self.emit_line(LineCommand::RingOff);
+                } else {
+                    // Caller ID not sent in time is dropped rather than overlap a ring.
+                    a.cid_due = None;
+                    a.cid_after = None;
+                    a.ringing = true;
+                    a.next = at(now, a.cadence.on);
+                    self.emit_line(LineCommand::Ring);
+                }
+            }
+            State::Disconnecting { on_hook, .. } => {
+                let on_hook = *on_hook;
+                self.emit_line(LineCommand::Battery(true));
+                if on_hook {
+                    self.go_idle();
+                } else {
+                    self.lockout();
+                }
+            }
+            // No timers: unreachable through poll_timeout, but harmless.
+            State::Idle | State::Outgoing | State::Connected | State::Lockout => {}
+        }
+    }
+
+    /// Processes a line event detected by the shell.
+    pub fn handle_input(&mut self, input: LineInput, now: Instant) {
+        self.handle_timeout(now);
+        self.on_input(input, now);
+        // Zero-length timers started by the input fire now.
+        self.handle_timeout(now);
+    }
+
+    fn on_input(&mut self, input: LineInput, now: Instant) {
+        let c = &self.config;
+        match &mut self.state {
+            State::Idle => {
+                if input == LineInput::OffHook {
+                    let deadline = at(now, c.first_digit_timeout);
+                    let tone = if self.mwi {
+                        Tone::StutterDialTone
+                    } else {
+                        Tone::DialTone
+                    };
+                    self.play(tone);
+                    self.state = State::Collecting {
+                        digits: String::new(),
+                        deadline,
+                        complete_on_timeout: false,
+                    };
+                }
+            }
+            State::Collecting { .. } => match input {
+                LineInput::Digit(ch) | LineInput::PulseDigit(ch) => self.collect_digit(ch, now),
+                LineInput::OnHook => self.go_idle(),
+                _ => {}
+            },
+            State::Outgoing | State::Connected => match input {
+                LineInput::OnHook if self.hook_down.is_none() => self.hook_down = Some(now),
+                LineInput::OffHook => {
+                    if let Some(down) = self.hook_down.take()
+                        && now.saturating_duration_since(down) >= c.hookflash_min
+                    {
+                        self.emit_call(CallEvent::Flash);
+                    }
+                }
+                LineInput::WinkFlash if self.hook_down.is_none() => {
+                    self.emit_call(CallEvent::Flash)
+                }
+                LineInput::Digit(ch) | LineInput::PulseDigit(ch) if self.hook_down.is_none() => {
+                    self.emit_call(CallEvent::Digit(ch))
+                }
+                _ => {}
+            },
+            State::Alerting(a) => {
+                if input == LineInput::OffHook {
+                    if a.ringing {
+                        self.emit_line(LineCommand::RingOff);
+                    }
+                    self.emit_call(CallEvent::Answered);
+                    self.state = State::Connected;
+                }
+            }
+            State::Disconnecting { on_hook, .. } => match input {
+                LineInput::OnHook => *on_hook = true,
+                LineInput::OffHook => *on_hook = false,
+                _ => {}
+            },
+            State::Lockout => {
+                if input == LineInput::OnHook {
+                    self.go_idle();
+                }
+            }
+        }
+    }
+
+    /// Processes a command from call control. On error the state is unchanged.
+    pub fn handle_command(&mut self, cmd: Command, now: Instant) -> Result<(), Error> {
+        self.handle_timeout(now);
+        let result = self.on_command(cmd, now);
+        self.handle_timeout(now);
+        result
+    }
+
+    fn on_command(&mut self, cmd: Command, now: Instant) -> Result<(), Error> {
+        let invalid = Error::InvalidState {
+            command: cmd.name(),
+            state: self.state_name(),
+        };
+        match cmd {
+            Command::Dial(_) => Err(Error::Unsupported("Dial")),
+            Command::Flash => Err(Error::Unsupported("Flash")),
+            Command::Mwi(on) => {
+                self.mwi = on;
+                if self.is_idle() {
+                    self.emit_line(LineCommand::Vmwi(on));
+                } else {
+                    self.mwi_dirty = true;
+                }
+                Ok(())
+            }
+            Command::Alert { caller_id, cadence } => {
+                if !self.is_idle() {
+                    return Err(invalid);
+                }
+                let cadence = cadence.unwrap_or(self.config.ring_cadence);
+                // A zero-length phase would spin; 1 ms is the shortest honoured.
+                let cadence = Cadence {
+                    on: cadence.on.max(MIN_PHASE),
+                    off: cadence.off.max(MIN_PHASE),
+                };
+                let caller_id = match self.config.caller_id {
+                    CallerIdTiming::Off => None,
+                    _ => caller_id,
+                };
+                let mut a = Alerting {
+                    cadence,
+                    ringing: false,
+                    next: now,
+                    cid_after: None,
+                    cid_due: None,
+                };
+                match (self.config.caller_id, caller_id) {
+                    (CallerIdTiming::BeforeFirstRing, Some(info)) => {
+                        self.emit_line(LineCommand::SendCallerId(
+                            info,
+                            CallerIdWhen::BeforeFirstRing,
+                        ));
+                        a.next = at(now, self.config.cid_before_ring_gap);
+                    }
+                    (_, info) => {
+                        self.emit_line(LineCommand::Ring);
+                        a.ringing = true;
+                        a.next = at(now, cadence.on);
+                        a.cid_after = info;
+                    }
+                }
+                self.state = State::Alerting(a);
+                Ok(())
+            }
+            Command::Answer => match self.state {
+                State::Outgoing => {
+                    if self.config.answer_polarity && !self.reversed {
+                        self.reversed = true;
+                        self.emit_line(LineCommand::Polarity(true));
+                    }
+                    self.state = State::Connected;
+                    Ok(())
+                }
+                State::Connected => Ok(()),
+                _ => Err(invalid),
+            },
+            Command::Hangup => {
+                match self.state {
+                    State::Idle | State::Disconnecting { .. } | State::Lockout => {}
+                    State::Alerting(ref a) => {
+                        if a.ringing {
+                            self.emit_line(LineCommand::RingOff);
+                        }
+                        self.go_idle();
+                    }
+                    // No call exists yet: the phone is still dialling.
+                    State::Collecting { .. } => return Err(invalid),
+                    State::Outgoing | State::Connected => self.far_end_hangup(now),
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn collect_digit(&mut self, ch: char, now: Instant) {
+        let State::Collecting { digits, .. } = &mut self.state else {
+            return;
+        };
+        let first = digits.is_empty();
+        if Some(ch) == self.config.terminator && !first {
+            let number = std::mem::take(digits);
+            match self.config.dial_plan.classify(&number) {
+                PlanMatch::Complete | PlanMatch::Ambiguous => self.dialed(number),
+                PlanMatch::Partial | PlanMatch::NoMatch => self.lockout(),
+            }
+            return;
+        }
+        digits.push(ch);
+        let too_long = digits.chars().count() > self.config.max_digits;
+        let m = self.config.dial_plan.classify(digits);
+        if first {
+            self.stop_tone();
+        }
+        let State::Collecting {
+            digits,
+            deadline,
+            complete_on_timeout,
+        } = &mut self.state
+        else {
+            return;
+        };
+        if too_long {
+            self.lockout();
+            return;
+        }
+        match m {
+            PlanMatch::Complete => {
+                let number = std::mem::take(digits);
+                self.dialed(number);
+            }
+            PlanMatch::NoMatch => self.lockout(),
+            PlanMatch::Partial | PlanMatch::Ambiguous => {
+                *deadline = at(now, self.config.inter_digit_timeout);
+                *complete_on_timeout = m == PlanMatch::Ambiguous;
+            }
+        }
+    }
+
+    fn state_name(&self) -> &'static str {
+        match self.state() {
+            FxsState::Idle => "Idle",
+            FxsState::Collecting => "Collecting",
+            FxsState::Outgoing => "Outgoing",
+            FxsState::Alerting => "Alerting",
+            FxsState::Connected => "Connected",
+            FxsState::Disconnecting => "Disconnecting",
+            FxsState::Lockout => "Lockout",
+        }
+    }
+
+    fn far_end_hangup(&mut self, now: Instant) {
+        if self.hook_down.is_some() {
+            // The phone is already on-hook (flash window): nothing to signal.
+            self.go_idle();
+            return;
+        }
+        let h = self.config.hangup;
+        if h.polarity_reversal || (self.reversed && h.open_loop.is_none()) {
+            self.reversed = !self.reversed;
+            self.emit_line(LineCommand::Polarity(self.reversed));
+        }
+        match h.open_loop {
+            Some(d) => {
+                self.emit_line(LineCommand::Battery(false));
+                self.state = State::Disconnecting {
+                    until: at(now, d),
+                    on_hook: false,
+                };
+            }
+            None => self.lockout(),
+        }
+    }
+
+    fn dialed(&mut self, number: String) {
+        self.emit_call(CallEvent::Dialed { number });
+        self.state = State::Outgoing;
+    }
+
+    fn lockout(&mut self) {
+        self.play(Tone::Reorder);
+        self.state = State::Lockout;
+    }
+
+    fn go_idle(&mut self) {
+        self.stop_tone();
+        if self.reversed {
+            self.reversed = false;
+            self.emit_line(LineCommand::Polarity(false));
+        }
+        if self.mwi_dirty {
+            self.mwi_dirty = false;
+            self.emit_line(LineCommand::Vmwi(self.mwi));
+        }
+        self.hook_down = None;
+        self.state = State::Idle;
+    }
+
+    fn play(&mut self, tone: Tone) {
+        if self.tone != Some(tone) {
+            self.tone = Some(tone);
+            self.emit_line(LineCommand::PlayTone(tone));
+        }
+    }
+
+    fn stop_tone(&mut self) {
+        if self.tone.take().is_some() {
+            self.emit_line(LineCommand::StopTone);
+        }
+    }
+
+    fn emit_line(&mut self, c: LineCommand) {
+        self.out.push_back(Output::Line(c));
+    }
+
+    fn emit_call(&mut self, e: CallEvent) {
+        self.out.push_back(Output::Call(e));
+    }
+}
+
+#[cfg(test)]
+mod tests;
