@@ -30,9 +30,7 @@ fn main() {
     println!("cargo:rerun-if-changed=build/header_scan.rs");
     println!("cargo:rerun-if-env-changed=DAHDI_INCLUDE_DIR");
 
-    let include_dir = env::var_os("DAHDI_INCLUDE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/include"));
+    let include_dir = env::var_os("DAHDI_INCLUDE_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/include"));
     let header = include_dir.join("dahdi").join("user.h");
     println!("cargo:rerun-if-changed={}", header.display());
 
@@ -40,14 +38,9 @@ fn main() {
         Ok(t) => t,
         Err(e) => {
             eprintln!();
-            eprintln!(
-                "error: dahdi-sys: cannot read the DAHDI header {}: {e}",
-                header.display()
-            );
+            eprintln!("error: dahdi-sys: cannot read the DAHDI header {}: {e}", header.display());
             eprintln!("error: dahdi-sys: install dahdi-source: scripts/setup.sh");
-            eprintln!(
-                "error: dahdi-sys: (or point DAHDI_INCLUDE_DIR at a directory containing dahdi/user.h)"
-            );
+            eprintln!("error: dahdi-sys: (or point DAHDI_INCLUDE_DIR at a directory containing dahdi/user.h)");
             eprintln!();
             std::process::exit(1);
         }
@@ -85,17 +78,12 @@ fn main() {
     let bindings = match bindings {
         Ok(b) => b,
         Err(e) => {
-            eprintln!(
-                "error: dahdi-sys: bindgen failed on {}: {e}",
-                header.display()
-            );
+            eprintln!("error: dahdi-sys: bindgen failed on {}: {e}", header.display());
             eprintln!("error: dahdi-sys: is libclang-dev installed? (scripts/setup.sh)");
             std::process::exit(1);
         }
     };
-    bindings
-        .write_to_file(out_dir.join("bindings.rs"))
-        .expect("write bindings.rs");
+    bindings.write_to_file(out_dir.join("bindings.rs")).expect("write bindings.rs");
 
     let mut sizes = String::from(
         "/// `(name, size_of)` of every `struct dahdi_*` defined in `<dahdi/user.h>`,\n\

@@ -83,24 +83,16 @@ pub fn struct_names(src: &str) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     let mut rest = src.as_str();
     while let Some(pos) = rest.find("struct") {
-        let before_ok = rest[..pos]
-            .chars()
-            .next_back()
-            .is_none_or(|c| !is_ident_char(c));
+        let before_ok = rest[..pos].chars().next_back().is_none_or(|c| !is_ident_char(c));
         let after = &rest[pos + "struct".len()..];
         rest = after;
         if !before_ok || !after.starts_with(char::is_whitespace) {
             continue;
         }
         let after = after.trim_start();
-        let end = after
-            .find(|c: char| !is_ident_char(c))
-            .unwrap_or(after.len());
+        let end = after.find(|c: char| !is_ident_char(c)).unwrap_or(after.len());
         let name = &after[..end];
-        if name.starts_with("dahdi_")
-            && after[end..].trim_start().starts_with('{')
-            && !names.iter().any(|n| n == name)
-        {
+        if name.starts_with("dahdi_") && after[end..].trim_start().starts_with('{') && !names.iter().any(|n| n == name) {
             names.push(name.to_string());
         }
     }
@@ -146,10 +138,7 @@ pub fn ioctl_defines(src: &str) -> Vec<IoctlDefine> {
         let Some(close) = args.rfind(')') else {
             continue;
         };
-        let parts: Vec<String> = args[..close]
-            .split(',')
-            .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
-            .collect();
+        let parts: Vec<String> = args[..close].split(',').map(|p| p.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
         let arity_ok = match dir {
             Dir::None => parts.len() == 2,
             _ => parts.len() == 3,
@@ -157,13 +146,7 @@ pub fn ioctl_defines(src: &str) -> Vec<IoctlDefine> {
         if !arity_ok {
             continue;
         }
-        out.push(IoctlDefine {
-            name: name.to_string(),
-            dir,
-            code: parts[0].clone(),
-            nr: parts[1].clone(),
-            arg: parts.get(2).cloned(),
-        });
+        out.push(IoctlDefine { name: name.to_string(), dir, code: parts[0].clone(), nr: parts[1].clone(), arg: parts.get(2).cloned() });
     }
     out
 }

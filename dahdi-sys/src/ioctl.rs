@@ -45,12 +45,10 @@
 //! them too. `DAHDI_INDIRECT` carries a pointer that the kernel follows.
 
 use crate::{
-    DAHDI_CODE, DAHDI_TC_CODE, dahdi_attach_echocan, dahdi_bufferinfo, dahdi_chanconfig,
-    dahdi_confinfo, dahdi_dialoperation, dahdi_dialparams, dahdi_dynamic_span, dahdi_echocanparams,
-    dahdi_gains, dahdi_hwgain, dahdi_indirect_data, dahdi_lineconfig, dahdi_maintinfo,
-    dahdi_params, dahdi_radio_param, dahdi_radio_stat, dahdi_ring_cadence, dahdi_sfconfig,
-    dahdi_spaninfo, dahdi_spaninfo_v1, dahdi_tone_def_header, dahdi_transcoder_formats,
-    dahdi_transcoder_info, dahdi_versioninfo, dahdi_vmwi_info,
+    DAHDI_CODE, DAHDI_TC_CODE, dahdi_attach_echocan, dahdi_bufferinfo, dahdi_chanconfig, dahdi_confinfo, dahdi_dialoperation, dahdi_dialparams,
+    dahdi_dynamic_span, dahdi_echocanparams, dahdi_gains, dahdi_hwgain, dahdi_indirect_data, dahdi_lineconfig, dahdi_maintinfo, dahdi_params,
+    dahdi_radio_param, dahdi_radio_stat, dahdi_ring_cadence, dahdi_sfconfig, dahdi_spaninfo, dahdi_spaninfo_v1, dahdi_tone_def_header,
+    dahdi_transcoder_formats, dahdi_transcoder_info, dahdi_versioninfo, dahdi_vmwi_info,
 };
 use libc::c_int;
 

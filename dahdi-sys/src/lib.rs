@@ -56,15 +56,7 @@
 
 /// The bindgen output, kept in its own module so lints for generated code
 /// can be relaxed without touching the hand-written parts.
-#[allow(
-    dead_code,
-    missing_docs,
-    clippy::all,
-    clippy::pedantic,
-    clippy::missing_safety_doc,
-    unsafe_op_in_unsafe_fn,
-    unnecessary_transmutes
-)]
+#[allow(dead_code, missing_docs, clippy::all, clippy::pedantic, clippy::missing_safety_doc, unsafe_op_in_unsafe_fn, unnecessary_transmutes)]
 mod bindings {
     include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
 }
@@ -112,19 +104,10 @@ mod tests {
 
     #[test]
     fn struct_sizes_table_is_consistent() {
-        let get = |n: &str| {
-            STRUCT_SIZES
-                .iter()
-                .find(|(name, _)| *name == n)
-                .map(|(_, s)| *s)
-        };
+        let get = |n: &str| STRUCT_SIZES.iter().find(|(name, _)| *name == n).map(|(_, s)| *s);
         assert_eq!(get("dahdi_params"), Some(136));
         assert_eq!(get("dahdi_spaninfo"), Some(314));
-        assert!(
-            STRUCT_SIZES.len() >= 27,
-            "only {} structs",
-            STRUCT_SIZES.len()
-        );
+        assert!(STRUCT_SIZES.len() >= 27, "only {} structs", STRUCT_SIZES.len());
     }
 
     #[test]

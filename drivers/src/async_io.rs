@@ -69,11 +69,7 @@ impl AsyncChannel {
     pub async fn write(&self, buf: &[u8]) -> Result<Result<usize, LineEvent>> {
         loop {
             let ch = self.inner.get_ref();
-            let mut guard = self
-                .inner
-                .ready(Interest::WRITABLE)
-                .await
-                .map_err(|e| Error::Invalid { target: ch.target(), msg: format!("reactor: {e}") })?;
+            let mut guard = self.inner.ready(Interest::WRITABLE).await.map_err(|e| Error::Invalid { target: ch.target(), msg: format!("reactor: {e}") })?;
             match ch.write(buf)? {
                 Io::Done(n) => return Ok(Ok(n)),
                 Io::Event => {
@@ -93,11 +89,7 @@ impl AsyncChannel {
             if let Some(ev) = ch.next_event()? {
                 return Ok(ev);
             }
-            let mut guard = self
-                .inner
-                .ready(Interest::PRIORITY)
-                .await
-                .map_err(|e| Error::Invalid { target: ch.target(), msg: format!("reactor: {e}") })?;
+            let mut guard = self.inner.ready(Interest::PRIORITY).await.map_err(|e| Error::Invalid { target: ch.target(), msg: format!("reactor: {e}") })?;
             if let Some(ev) = ch.next_event()? {
                 return Ok(ev);
             }

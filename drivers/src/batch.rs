@@ -33,8 +33,7 @@ pub struct Batch {
 
 impl Batch {
     pub fn new() -> Result<Batch> {
-        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)
-            .map_err(|e| Error::Device { target: Target::Ctl, op: "epoll_create", errno: e })?;
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC).map_err(|e| Error::Device { target: Target::Ctl, op: "epoll_create", errno: e })?;
         Ok(Batch { epoll, chans: Vec::new(), events: Vec::new() })
     }
 

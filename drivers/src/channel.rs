@@ -381,14 +381,8 @@ impl Channel {
 
     /// DAHDI_SET_BUFINFO (read-only fields are ignored).
     pub fn set_buffers(&self, tx: Policy, rx: Policy, numbufs: u32, bufsize: u32) -> Result<()> {
-        let b = d::dahdi_bufferinfo {
-            txbufpolicy: tx.raw(),
-            rxbufpolicy: rx.raw(),
-            numbufs: numbufs as i32,
-            bufsize: bufsize as i32,
-            readbufs: 0,
-            writebufs: 0,
-        };
+        let b =
+            d::dahdi_bufferinfo { txbufpolicy: tx.raw(), rxbufpolicy: rx.raw(), numbufs: numbufs as i32, bufsize: bufsize as i32, readbufs: 0, writebufs: 0 };
         // SAFETY: SET_BUFINFO copies in a dahdi_bufferinfo.
         unsafe { rq::set_bufinfo(self.raw(), &b) }.map(|_| ()).map_err(self.err("SET_BUFINFO"))
     }

@@ -47,11 +47,7 @@ impl Ctl {
     /// Open `<dir>/ctl`.
     pub fn open(dir: &Path) -> Result<Ctl> {
         let path = dir.join("ctl");
-        let f = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::Open { path: path.display().to_string(), source: e })?;
+        let f = OpenOptions::new().read(true).write(true).open(&path).map_err(|e| Error::Open { path: path.display().to_string(), source: e })?;
         Ok(Ctl { fd: f.into(), dir: dir.to_path_buf() })
     }
 
@@ -117,13 +113,8 @@ impl Ctl {
 
     /// DAHDI_SPANCONFIG.
     pub fn configure_span(&self, lc: &LineConfig, name: &str) -> Result<()> {
-        let mut c = d::dahdi_lineconfig {
-            span: lc.span as i32,
-            lbo: lc.lbo as i32,
-            lineconfig: lc.lineconfig as i32,
-            sync: lc.timing as i32,
-            ..Default::default()
-        };
+        let mut c =
+            d::dahdi_lineconfig { span: lc.span as i32, lbo: lc.lbo as i32, lineconfig: lc.lineconfig as i32, sync: lc.timing as i32, ..Default::default() };
         for (o, b) in c.name.iter_mut().zip(name.bytes().take(19)) {
             *o = b as std::os::raw::c_char;
         }

@@ -206,11 +206,7 @@ impl FromStr for Signalling {
             "hdlc_fcs" => Some(Signalling::HdlcFcs),
             "hdlc_raw" => Some(Signalling::HdlcRaw),
             "none" => Some(Signalling::None),
-            _ => s
-                .strip_prefix("fxs_")
-                .and_then(start)
-                .map(Signalling::Fxs)
-                .or_else(|| s.strip_prefix("fxo_").and_then(start).map(Signalling::Fxo)),
+            _ => s.strip_prefix("fxs_").and_then(start).map(Signalling::Fxs).or_else(|| s.strip_prefix("fxo_").and_then(start).map(Signalling::Fxo)),
         };
         r.ok_or_else(|| {
             format!(

@@ -47,11 +47,7 @@ impl Alarms {
 
 impl std::fmt::Display for Alarms {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.is_ok() {
-            f.write_str("ok")
-        } else {
-            f.write_str(&self.names().join(","))
-        }
+        if self.is_ok() { f.write_str("ok") } else { f.write_str(&self.names().join(",")) }
     }
 }
 

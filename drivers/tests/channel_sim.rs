@@ -50,7 +50,9 @@ impl Rig {
     /// two T1 spans with `sig` on channels 1-23 and a D-channel on 24.
     fn configure(&self, t1: Signalling) {
         let ctl = self.ctl();
-        for (ch, s) in [(1, Signalling::Fxs(Start::Kewl)), (2, Signalling::Fxs(Start::Kewl)), (3, Signalling::Fxo(Start::Kewl)), (4, Signalling::Fxo(Start::Kewl))] {
+        for (ch, s) in
+            [(1, Signalling::Fxs(Start::Kewl)), (2, Signalling::Fxs(Start::Kewl)), (3, Signalling::Fxo(Start::Kewl)), (4, Signalling::Fxo(Start::Kewl))]
+        {
             ctl.configure_channel(&ChanConfig { chan: ch, signalling: s, law: None, idle_bits: 0 }).unwrap();
         }
         for span in [2u32, 3] {
@@ -159,7 +161,11 @@ fn events_arrive_while_audio_flows_and_elast_is_reported_as_an_event() {
     }
     assert_eq!(blocks, 5);
     // The phone goes off-hook: reads now report the pending event (ELAST).
-    rig.with_line(1, |l, now| if let Line::Phone(p) = l { p.set_hook(now + 1, true) });
+    rig.with_line(1, |l, now| {
+        if let Line::Phone(p) = l {
+            p.set_hook(now + 1, true)
+        }
+    });
     std::thread::sleep(Duration::from_millis(50));
     assert_eq!(ch.read(&mut buf).unwrap(), Io::Event);
     assert_eq!(ch.write(&buf).unwrap(), Io::Event);
@@ -271,7 +277,11 @@ fn the_async_form_delivers_audio_and_events() {
             let r = tokio::time::timeout(Duration::from_secs(1), ach.read(&mut buf)).await.expect("audio in time").unwrap();
             assert_eq!(r, Input::Audio(160));
         }
-        rig.with_line(2, |l, now| if let Line::Phone(p) = l { p.set_hook(now + 1, true) });
+        rig.with_line(2, |l, now| {
+            if let Line::Phone(p) = l {
+                p.set_hook(now + 1, true)
+            }
+        });
         let deadline = Instant::now() + Duration::from_secs(2);
         loop {
             let r = tokio::time::timeout(Duration::from_secs(1), ach.read(&mut buf)).await.expect("input in time").unwrap();

@@ -144,16 +144,8 @@ impl Format {
     /// The format's message types and layout.
     pub const fn spec(self) -> FormatSpec {
         match self {
-            Format::Sdmf => FormatSpec {
-                call_type: MSG_SDMF_CALLER_ID,
-                mwi_type: MSG_SDMF_MWI,
-                parameters: false,
-            },
-            Format::Mdmf | Format::Etsi => FormatSpec {
-                call_type: MSG_MDMF_CALL_SETUP,
-                mwi_type: MSG_MDMF_MWI,
-                parameters: true,
-            },
+            Format::Sdmf => FormatSpec { call_type: MSG_SDMF_CALLER_ID, mwi_type: MSG_SDMF_MWI, parameters: false },
+            Format::Mdmf | Format::Etsi => FormatSpec { call_type: MSG_MDMF_CALL_SETUP, mwi_type: MSG_MDMF_MWI, parameters: true },
         }
     }
 }
@@ -198,8 +190,7 @@ pub fn checksum(bytes: &[u8]) -> u8 {
 
 fn push_text(out: &mut Vec<u8>, s: &str) -> Result<(), Error> {
     for c in s.chars() {
-        let b = u8::try_from(u32::from(c))
-            .map_err(|_| Error::NotRepresentable("character outside Latin-1"))?;
+        let b = u8::try_from(u32::from(c)).map_err(|_| Error::NotRepresentable("character outside Latin-1"))?;
         out.push(b);
     }
     Ok(())
@@ -235,8 +226,7 @@ fn parse_datetime(b: &[u8]) -> Result<(u8, u8, u8, u8), Error> {
 }
 
 fn push_param(out: &mut Vec<u8>, id: u8, value: &[u8]) -> Result<(), Error> {
-    let len = u8::try_from(value.len())
-        .map_err(|_| Error::NotRepresentable("parameter longer than 255 bytes"))?;
+    let len = u8::try_from(value.len()).map_err(|_| Error::NotRepresentable("parameter longer than 255 bytes"))?;
     out.push(id);
     out.push(len);
     out.extend_from_slice(value);
@@ -247,16 +237,12 @@ fn encode_sdmf_body(c: &CallerId, body: &mut Vec<u8>) -> Result<(), Error> {
     if c.name.is_some() || c.name_absence.is_some() {
         return Err(Error::NotRepresentable("SDMF carries no name"));
     }
-    let dt = c
-        .datetime
-        .ok_or(Error::NotRepresentable("SDMF needs a date and time"))?;
+    let dt = c.datetime.ok_or(Error::NotRepresentable("SDMF needs a date and time"))?;
     push_datetime(body, dt)?;
     match (&c.number, c.number_absence) {
         (Some(n), None) => {
             if n.is_empty() || n == "P" || n == "O" {
-                return Err(Error::NotRepresentable(
-                    "SDMF number is empty or looks like a reason code",
-                ));
+                return Err(Error::NotRepresentable("SDMF number is empty or looks like a reason code"));
             }
             push_text(body, n)
         }
@@ -264,12 +250,8 @@ fn encode_sdmf_body(c: &CallerId, body: &mut Vec<u8>) -> Result<(), Error> {
             body.push(a.code());
             Ok(())
         }
-        (None, None) => Err(Error::NotRepresentable(
-            "SDMF needs a number or an absence reason",
-        )),
-        (Some(_), Some(_)) => Err(Error::NotRepresentable(
-            "SDMF cannot carry both a number and an absence reason",
-        )),
+        (None, None) => Err(Error::NotRepresentable("SDMF needs a number or an absence reason")),
+        (Some(_), Some(_)) => Err(Error::NotRepresentable("SDMF cannot carry both a number and an absence reason")),
     }
 }
 
@@ -318,19 +300,14 @@ pub fn encode(msg: &CallerIdMessage, format: Format) -> Result<Vec<u8>, Error> {
         }
         CallerIdMessage::MessageWaiting(on) => {
             if spec.parameters {
-                push_param(
-                    &mut body,
-                    PARAM_VMWI,
-                    &[if *on { VMWI_ON } else { VMWI_OFF }],
-                )?;
+                push_param(&mut body, PARAM_VMWI, &[if *on { VMWI_ON } else { VMWI_OFF }])?;
             } else {
                 body.extend_from_slice(&[if *on { SDMF_MWI_ON } else { SDMF_MWI_OFF }; 3]);
             }
             spec.mwi_type
         }
     };
-    let len = u8::try_from(body.len())
-        .map_err(|_| Error::NotRepresentable("message longer than 255 bytes"))?;
+    let len = u8::try_from(body.len()).map_err(|_| Error::NotRepresentable("message longer than 255 bytes"))?;
     let mut out = Vec::with_capacity(body.len() + 3);
     out.push(ty);
     out.push(len);
@@ -346,31 +323,19 @@ pub fn decode(bytes: &[u8]) -> Result<CallerIdMessage, Error> {
 
 /// Whether `b` is a message type [`decode`] understands.
 pub fn is_message_type(b: u8) -> bool {
-    matches!(
-        b,
-        MSG_SDMF_CALLER_ID | MSG_SDMF_MWI | MSG_MDMF_CALL_SETUP | MSG_MDMF_MWI
-    )
+    matches!(b, MSG_SDMF_CALLER_ID | MSG_SDMF_MWI | MSG_MDMF_CALL_SETUP | MSG_MDMF_MWI)
 }
 
 /// Decode one message at the start of `bytes`; also returns its length.
 pub fn decode_prefix(bytes: &[u8]) -> Result<(CallerIdMessage, usize), Error> {
-    let (&ty, rest) = bytes.split_first().ok_or(Error::Truncated {
-        needed: 3,
-        have: bytes.len(),
-    })?;
+    let (&ty, rest) = bytes.split_first().ok_or(Error::Truncated { needed: 3, have: bytes.len() })?;
     if !is_message_type(ty) {
         return Err(Error::UnknownType(ty));
     }
-    let &len = rest.first().ok_or(Error::Truncated {
-        needed: 3,
-        have: bytes.len(),
-    })?;
+    let &len = rest.first().ok_or(Error::Truncated { needed: 3, have: bytes.len() })?;
     let total = usize::from(len) + 3;
     if bytes.len() < total {
-        return Err(Error::Truncated {
-            needed: total,
-            have: bytes.len(),
-        });
+        return Err(Error::Truncated { needed: total, have: bytes.len() });
     }
     let received = bytes[total - 1];
     let computed = checksum(&bytes[..total - 1]);
@@ -398,9 +363,7 @@ pub fn decode_prefix(bytes: &[u8]) -> Result<(CallerIdMessage, usize), Error> {
                     });
                 }
             }
-            CallerIdMessage::MessageWaiting(state.ok_or(Error::Malformed(
-                "message-waiting message without indicator",
-            ))?)
+            CallerIdMessage::MessageWaiting(state.ok_or(Error::Malformed("message-waiting message without indicator"))?)
         }
     };
     Ok((msg, total))
@@ -410,15 +373,10 @@ fn decode_sdmf_body(body: &[u8]) -> Result<CallerId, Error> {
     if body.len() < 8 {
         return Err(Error::Malformed("SDMF date/time"));
     }
-    let mut c = CallerId {
-        datetime: Some(parse_datetime(&body[..8])?),
-        ..CallerId::default()
-    };
+    let mut c = CallerId { datetime: Some(parse_datetime(&body[..8])?), ..CallerId::default() };
     match &body[8..] {
         [] => {}
-        [code] if Absence::from_code(*code).is_some() => {
-            c.number_absence = Absence::from_code(*code)
-        }
+        [code] if Absence::from_code(*code).is_some() => c.number_absence = Absence::from_code(*code),
         number => c.number = Some(text(number)),
     }
     Ok(c)
@@ -472,18 +430,11 @@ fn decode_params(body: &[u8]) -> Result<CallerId, Error> {
 /// starts with seizure bytes and may contain garbage). Returns the message and
 /// the index just past it.
 pub fn find_message(bytes: &[u8]) -> Option<(CallerIdMessage, usize)> {
-    (0..bytes.len())
-        .filter(|&i| is_message_type(bytes[i]))
-        .find_map(|i| decode_prefix(&bytes[i..]).ok().map(|(m, n)| (m, i + n)))
+    (0..bytes.len()).filter(|&i| is_message_type(bytes[i])).find_map(|i| decode_prefix(&bytes[i..]).ok().map(|(m, n)| (m, i + n)))
 }
 
 /// Encode `msg` and modulate it as FSK: channel seizure, mark, message bytes.
-pub fn generate_fsk_callerid(
-    msg: &CallerIdMessage,
-    format: Format,
-    standard: Standard,
-    level_dbm0: f32,
-) -> Result<Vec<i16>, Error> {
+pub fn generate_fsk_callerid(msg: &CallerIdMessage, format: Format, standard: Standard, level_dbm0: f32) -> Result<Vec<i16>, Error> {
     let bytes = encode(msg, format)?;
     Ok(fsk::transmit(standard, &bytes, level_dbm0))
 }
@@ -491,9 +442,7 @@ pub fn generate_fsk_callerid(
 /// Demodulate and decode the first valid message in `samples`, trying Bell 202
 /// and then V.23.
 pub fn detect_fsk_callerid(samples: &[i16]) -> Option<CallerIdMessage> {
-    [Standard::Bell202, Standard::V23]
-        .into_iter()
-        .find_map(|s| detect_fsk_callerid_with(samples, s))
+    [Standard::Bell202, Standard::V23].into_iter().find_map(|s| detect_fsk_callerid_with(samples, s))
 }
 
 /// Like [`detect_fsk_callerid`] for one standard.
@@ -515,10 +464,7 @@ pub struct FskCallerIdReceiver {
 impl FskCallerIdReceiver {
     /// A receiver for `standard`.
     pub fn new(standard: Standard) -> Self {
-        FskCallerIdReceiver {
-            demod: FskDemodulator::new(standard.modem()),
-            bytes: Vec::with_capacity(RECEIVER_BUFFER),
-        }
+        FskCallerIdReceiver { demod: FskDemodulator::new(standard.modem()), bytes: Vec::with_capacity(RECEIVER_BUFFER) }
     }
 
     /// Feed samples; returns a message once one has been received completely.
@@ -566,17 +512,13 @@ pub fn encode_dtmf(cid: &CallerId) -> Result<String, Error> {
     match (&cid.number, cid.number_absence) {
         (Some(n), _) => {
             if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
-                return Err(Error::NotRepresentable(
-                    "DTMF caller ID number must be digits 0-9",
-                ));
+                return Err(Error::NotRepresentable("DTMF caller ID number must be digits 0-9"));
             }
             Ok(format!("A{n}C"))
         }
         (None, Some(Absence::Unavailable)) => Ok("B00C".to_string()),
         (None, Some(Absence::Private)) => Ok("B10C".to_string()),
-        (None, None) => Err(Error::NotRepresentable(
-            "DTMF caller ID needs a number or an absence reason",
-        )),
+        (None, None) => Err(Error::NotRepresentable("DTMF caller ID needs a number or an absence reason")),
     }
 }
 
@@ -592,10 +534,7 @@ pub fn decode_dtmf(s: &str) -> Result<CallerId, Error> {
             if body.is_empty() || !body.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(bad());
             }
-            Ok(CallerId {
-                number: Some(body),
-                ..CallerId::default()
-            })
+            Ok(CallerId { number: Some(body), ..CallerId::default() })
         }
         'B' => {
             let absence = match body.as_str() {
@@ -603,10 +542,7 @@ pub fn decode_dtmf(s: &str) -> Result<CallerId, Error> {
                 "10" => Absence::Private,
                 _ => return Err(bad()),
             };
-            Ok(CallerId {
-                number_absence: Some(absence),
-                ..CallerId::default()
-            })
+            Ok(CallerId { number_absence: Some(absence), ..CallerId::default() })
         }
         _ => Err(bad()),
     }
@@ -614,12 +550,7 @@ pub fn decode_dtmf(s: &str) -> Result<CallerId, Error> {
 
 /// DTMF timing used for DTMF caller ID by [`generate_dtmf_callerid`] callers
 /// who have no national value: 70 ms on, 70 ms off.
-pub const DTMF_CALLERID_CONFIG: DtmfConfig = DtmfConfig {
-    on_ms: 70,
-    off_ms: 70,
-    low_level_dbm0: -7.0,
-    high_level_dbm0: -5.0,
-};
+pub const DTMF_CALLERID_CONFIG: DtmfConfig = DtmfConfig { on_ms: 70, off_ms: 70, low_level_dbm0: -7.0, high_level_dbm0: -5.0 };
 
 /// Generate DTMF caller ID for `cid` with the given digit timing and levels.
 pub fn generate_dtmf_callerid(cid: &CallerId, config: &DtmfConfig) -> Result<Vec<i16>, Error> {
@@ -631,10 +562,7 @@ pub fn generate_dtmf_callerid(cid: &CallerId, config: &DtmfConfig) -> Result<Vec
 /// `A`, `B` or `D` that [`decode_dtmf`] accepts.
 pub fn detect_dtmf_callerid(samples: &[i16]) -> Option<CallerId> {
     let digits = dtmf::detect_digits(samples);
-    digits
-        .char_indices()
-        .filter(|&(_, c)| matches!(c, 'A' | 'B' | 'D'))
-        .find_map(|(i, _)| decode_dtmf(&digits[i..]).ok())
+    digits.char_indices().filter(|&(_, c)| matches!(c, 'A' | 'B' | 'D')).find_map(|(i, _)| decode_dtmf(&digits[i..]).ok())
 }
 
 #[cfg(test)]
@@ -644,18 +572,11 @@ mod tests {
     use crate::test_util::{Rng, add, white_noise};
 
     fn hex(s: &str) -> Vec<u8> {
-        s.split_whitespace()
-            .map(|h| u8::from_str_radix(h, 16).unwrap())
-            .collect()
+        s.split_whitespace().map(|h| u8::from_str_radix(h, 16).unwrap()).collect()
     }
 
     fn full() -> CallerId {
-        CallerId {
-            number: Some("2125551212".into()),
-            name: Some("DOE JOHN".into()),
-            datetime: Some((12, 31, 23, 59)),
-            ..CallerId::default()
-        }
+        CallerId { number: Some("2125551212".into()), name: Some("DOE JOHN".into()), datetime: Some((12, 31, 23, 59)), ..CallerId::default() }
     }
 
     fn through_ulaw(mut s: Vec<i16>) -> Vec<i16> {
@@ -678,78 +599,39 @@ mod tests {
     #[test]
     fn sdmf_matches_the_published_example() {
         let bytes = hex("04 12 30 39 33 30 31 32 32 34 36 30 39 35 35 35 31 32 31 32 51");
-        let cid = CallerId {
-            number: Some("6095551212".into()),
-            datetime: Some((9, 30, 12, 24)),
-            ..CallerId::default()
-        };
+        let cid = CallerId { number: Some("6095551212".into()), datetime: Some((9, 30, 12, 24)), ..CallerId::default() };
         assert_eq!(decode(&bytes), Ok(CallerIdMessage::CallerId(cid.clone())));
-        assert_eq!(
-            encode(&CallerIdMessage::CallerId(cid), Format::Sdmf).unwrap(),
-            bytes
-        );
+        assert_eq!(encode(&CallerIdMessage::CallerId(cid), Format::Sdmf).unwrap(), bytes);
     }
 
     #[test]
     fn sdmf_private_number_is_a_single_p() {
         let mut bytes = hex("04 09 30 39 33 30 31 32 32 34 50");
         bytes.push(checksum(&bytes));
-        let cid = CallerId {
-            datetime: Some((9, 30, 12, 24)),
-            number_absence: Some(Absence::Private),
-            ..CallerId::default()
-        };
+        let cid = CallerId { datetime: Some((9, 30, 12, 24)), number_absence: Some(Absence::Private), ..CallerId::default() };
         assert_eq!(decode(&bytes), Ok(CallerIdMessage::CallerId(cid.clone())));
-        assert_eq!(
-            encode(&CallerIdMessage::CallerId(cid), Format::Sdmf).unwrap(),
-            bytes
-        );
+        assert_eq!(encode(&CallerIdMessage::CallerId(cid), Format::Sdmf).unwrap(), bytes);
     }
 
     #[test]
     fn mdmf_decodes_the_published_example_in_any_parameter_order() {
         // The widely copied example; its printed checksum byte is not
         // consistent with its contents, so it is recomputed here.
-        let mut bytes = hex(
-            "80 20 01 08 30 33 32 34 30 39 30 32 07 08 4A 4F 48 4E 20 44 4F 45 \
-             02 0A 38 30 30 35 35 35 31 32 31 32",
-        );
+        let mut bytes = hex("80 20 01 08 30 33 32 34 30 39 30 32 07 08 4A 4F 48 4E 20 44 4F 45 \
+             02 0A 38 30 30 35 35 35 31 32 31 32");
         bytes.push(checksum(&bytes));
-        let expected = CallerId {
-            number: Some("8005551212".into()),
-            name: Some("JOHN DOE".into()),
-            datetime: Some((3, 24, 9, 2)),
-            ..CallerId::default()
-        };
+        let expected = CallerId { number: Some("8005551212".into()), name: Some("JOHN DOE".into()), datetime: Some((3, 24, 9, 2)), ..CallerId::default() };
         assert_eq!(decode(&bytes), Ok(CallerIdMessage::CallerId(expected)));
     }
 
     #[test]
     fn every_format_round_trips_its_messages() {
-        let private = CallerId {
-            datetime: Some((1, 2, 3, 4)),
-            number_absence: Some(Absence::Private),
-            name_absence: Some(Absence::Private),
-            ..CallerId::default()
-        };
-        let unavailable = CallerId {
-            number_absence: Some(Absence::Unavailable),
-            name_absence: Some(Absence::Unavailable),
-            ..CallerId::default()
-        };
-        let latin1 = CallerId {
-            number: Some("+33123456789".into()),
-            name: Some("Ærøskøbing Café".into()),
-            ..CallerId::default()
-        };
+        let private =
+            CallerId { datetime: Some((1, 2, 3, 4)), number_absence: Some(Absence::Private), name_absence: Some(Absence::Private), ..CallerId::default() };
+        let unavailable = CallerId { number_absence: Some(Absence::Unavailable), name_absence: Some(Absence::Unavailable), ..CallerId::default() };
+        let latin1 = CallerId { number: Some("+33123456789".into()), name: Some("Ærøskøbing Café".into()), ..CallerId::default() };
         for format in [Format::Mdmf, Format::Etsi] {
-            for c in [
-                full(),
-                private.clone(),
-                unavailable.clone(),
-                latin1.clone(),
-                CallerId::default(),
-            ] {
+            for c in [full(), private.clone(), unavailable.clone(), latin1.clone(), CallerId::default()] {
                 let m = CallerIdMessage::CallerId(c);
                 assert_eq!(decode(&encode(&m, format).unwrap()), Ok(m));
             }
@@ -762,28 +644,14 @@ mod tests {
                 assert_eq!(decode(&bytes), Ok(m));
             }
         }
-        let sdmf = CallerIdMessage::CallerId(CallerId {
-            number: Some("5551234".into()),
-            datetime: Some((7, 4, 0, 0)),
-            ..CallerId::default()
-        });
+        let sdmf = CallerIdMessage::CallerId(CallerId { number: Some("5551234".into()), datetime: Some((7, 4, 0, 0)), ..CallerId::default() });
         assert_eq!(decode(&encode(&sdmf, Format::Sdmf).unwrap()), Ok(sdmf));
     }
 
     #[test]
     fn mwi_messages_have_the_standard_bytes() {
         let on = encode(&CallerIdMessage::MessageWaiting(true), Format::Sdmf).unwrap();
-        assert_eq!(
-            on,
-            vec![
-                0x06,
-                0x03,
-                0x42,
-                0x42,
-                0x42,
-                checksum(&[0x06, 0x03, 0x42, 0x42, 0x42])
-            ]
-        );
+        assert_eq!(on, vec![0x06, 0x03, 0x42, 0x42, 0x42, checksum(&[0x06, 0x03, 0x42, 0x42, 0x42])]);
         let off = encode(&CallerIdMessage::MessageWaiting(false), Format::Etsi).unwrap();
         assert_eq!(off[..5], [0x82, 0x03, 0x0B, 0x01, 0x00]);
     }
@@ -791,35 +659,16 @@ mod tests {
     #[test]
     fn unrepresentable_data_is_refused() {
         let enc = |c: CallerId, f| encode(&CallerIdMessage::CallerId(c), f);
-        assert!(matches!(
-            enc(full(), Format::Sdmf),
-            Err(Error::NotRepresentable(_))
-        ));
-        let no_date = CallerId {
-            number: Some("1".into()),
-            ..CallerId::default()
-        };
+        assert!(matches!(enc(full(), Format::Sdmf), Err(Error::NotRepresentable(_))));
+        let no_date = CallerId { number: Some("1".into()), ..CallerId::default() };
         assert!(enc(no_date, Format::Sdmf).is_err());
-        let bad_date = CallerId {
-            datetime: Some((13, 1, 0, 0)),
-            ..CallerId::default()
-        };
+        let bad_date = CallerId { datetime: Some((13, 1, 0, 0)), ..CallerId::default() };
         assert!(enc(bad_date, Format::Mdmf).is_err());
-        let wide = CallerId {
-            name: Some("名前".into()),
-            ..CallerId::default()
-        };
+        let wide = CallerId { name: Some("名前".into()), ..CallerId::default() };
         assert!(enc(wide, Format::Etsi).is_err());
-        let long = CallerId {
-            name: Some("x".repeat(300)),
-            ..CallerId::default()
-        };
+        let long = CallerId { name: Some("x".repeat(300)), ..CallerId::default() };
         assert!(enc(long, Format::Mdmf).is_err());
-        let too_much = CallerId {
-            name: Some("x".repeat(200)),
-            number: Some("1".repeat(100)),
-            ..CallerId::default()
-        };
+        let too_much = CallerId { name: Some("x".repeat(200)), number: Some("1".repeat(100)), ..CallerId::default() };
         assert!(enc(too_much, Format::Mdmf).is_err());
     }
 
@@ -827,10 +676,7 @@ mod tests {
     fn corrupted_and_truncated_messages_are_errors() {
         let good = encode(&CallerIdMessage::CallerId(full()), Format::Mdmf).unwrap();
         for i in 0..good.len() {
-            assert!(matches!(
-                decode(&good[..i]),
-                Err(Error::Truncated { .. }) | Err(Error::UnknownType(_))
-            ));
+            assert!(matches!(decode(&good[..i]), Err(Error::Truncated { .. }) | Err(Error::UnknownType(_))));
         }
         let mut bad = good.clone();
         bad[5] ^= 0x01;
@@ -865,11 +711,7 @@ mod tests {
 
     #[test]
     fn fsk_sdmf_round_trips_through_ulaw_at_minus_13_dbm0() {
-        let m = CallerIdMessage::CallerId(CallerId {
-            number: Some("6095551212".into()),
-            datetime: Some((9, 30, 12, 24)),
-            ..CallerId::default()
-        });
+        let m = CallerIdMessage::CallerId(CallerId { number: Some("6095551212".into()), datetime: Some((9, 30, 12, 24)), ..CallerId::default() });
         let s = generate_fsk_callerid(&m, Format::Sdmf, Standard::Bell202, -13.0).unwrap();
         assert_eq!(detect_fsk_callerid(&through_ulaw(s)), Some(m));
     }
@@ -878,21 +720,14 @@ mod tests {
     fn fsk_mdmf_with_number_name_and_date_round_trips() {
         let m = CallerIdMessage::CallerId(full());
         let s = generate_fsk_callerid(&m, Format::Mdmf, Standard::Bell202, -13.0).unwrap();
-        assert_eq!(
-            detect_fsk_callerid_with(&through_ulaw(s), Standard::Bell202),
-            Some(m)
-        );
+        assert_eq!(detect_fsk_callerid_with(&through_ulaw(s), Standard::Bell202), Some(m));
     }
 
     #[test]
     fn fsk_private_and_unavailable_round_trip() {
         for a in [Absence::Private, Absence::Unavailable] {
-            let m = CallerIdMessage::CallerId(CallerId {
-                datetime: Some((2, 29, 8, 15)),
-                number_absence: Some(a),
-                name_absence: Some(a),
-                ..CallerId::default()
-            });
+            let m =
+                CallerIdMessage::CallerId(CallerId { datetime: Some((2, 29, 8, 15)), number_absence: Some(a), name_absence: Some(a), ..CallerId::default() });
             let s = generate_fsk_callerid(&m, Format::Mdmf, Standard::Bell202, -13.0).unwrap();
             assert_eq!(detect_fsk_callerid(&through_ulaw(s)), Some(m));
         }
@@ -907,10 +742,7 @@ mod tests {
             ..CallerId::default()
         });
         let mut s = generate_fsk_callerid(&m, Format::Etsi, Standard::V23, -13.0).unwrap();
-        assert_eq!(
-            detect_fsk_callerid_with(&through_ulaw(s.clone()), Standard::V23),
-            Some(m.clone())
-        );
+        assert_eq!(detect_fsk_callerid_with(&through_ulaw(s.clone()), Standard::V23), Some(m.clone()));
         let noise = white_noise(s.len(), -40.0, 5);
         add(&mut s, &noise);
         Law::Alaw.compand_in_place(&mut s);
@@ -920,30 +752,20 @@ mod tests {
     #[test]
     fn fsk_callerid_survives_10_db_snr_at_minus_20_dbm0() {
         let m = CallerIdMessage::CallerId(full());
-        for (format, std) in [
-            (Format::Mdmf, Standard::Bell202),
-            (Format::Etsi, Standard::V23),
-        ] {
+        for (format, std) in [(Format::Mdmf, Standard::Bell202), (Format::Etsi, Standard::V23)] {
             for seed in 0..5 {
                 let mut s = generate_fsk_callerid(&m, format, std, -20.0).unwrap();
                 let noise = white_noise(s.len(), -30.0, seed);
                 add(&mut s, &noise);
                 Law::Mulaw.compand_in_place(&mut s);
-                assert_eq!(
-                    detect_fsk_callerid_with(&s, std),
-                    Some(m.clone()),
-                    "{std:?} seed {seed}"
-                );
+                assert_eq!(detect_fsk_callerid_with(&s, std), Some(m.clone()), "{std:?} seed {seed}");
             }
         }
     }
 
     #[test]
     fn fsk_mwi_round_trips() {
-        for (format, std) in [
-            (Format::Sdmf, Standard::Bell202),
-            (Format::Etsi, Standard::V23),
-        ] {
+        for (format, std) in [(Format::Sdmf, Standard::Bell202), (Format::Etsi, Standard::V23)] {
             let m = CallerIdMessage::MessageWaiting(true);
             let s = generate_fsk_callerid(&m, format, std, -13.0).unwrap();
             assert_eq!(detect_fsk_callerid(&through_ulaw(s)), Some(m));
@@ -953,9 +775,7 @@ mod tests {
     #[test]
     fn streaming_receiver_finds_the_message_in_small_chunks() {
         let m = CallerIdMessage::CallerId(full());
-        let s = through_ulaw(
-            generate_fsk_callerid(&m, Format::Mdmf, Standard::Bell202, -13.0).unwrap(),
-        );
+        let s = through_ulaw(generate_fsk_callerid(&m, Format::Mdmf, Standard::Bell202, -13.0).unwrap());
         let mut r = FskCallerIdReceiver::new(Standard::Bell202);
         let mut got = None;
         for c in s.chunks(8) {
@@ -977,22 +797,13 @@ mod tests {
 
     #[test]
     fn dtmf_strings_follow_the_documented_mapping() {
-        let c = CallerId {
-            number: Some("0123456789".into()),
-            ..CallerId::default()
-        };
+        let c = CallerId { number: Some("0123456789".into()), ..CallerId::default() };
         assert_eq!(encode_dtmf(&c).unwrap(), "A0123456789C");
         assert_eq!(decode_dtmf("A0123456789C").unwrap(), c);
         assert_eq!(decode_dtmf("d0123456789#").unwrap(), c);
         assert_eq!(decode_dtmf("A0123456789").unwrap(), c);
-        let p = CallerId {
-            number_absence: Some(Absence::Private),
-            ..CallerId::default()
-        };
-        let u = CallerId {
-            number_absence: Some(Absence::Unavailable),
-            ..CallerId::default()
-        };
+        let p = CallerId { number_absence: Some(Absence::Private), ..CallerId::default() };
+        let u = CallerId { number_absence: Some(Absence::Unavailable), ..CallerId::default() };
         assert_eq!(encode_dtmf(&p).unwrap(), "B10C");
         assert_eq!(encode_dtmf(&u).unwrap(), "B00C");
         assert_eq!(decode_dtmf("B10C").unwrap(), p);
@@ -1001,30 +812,15 @@ mod tests {
             assert!(decode_dtmf(bad).is_err(), "{bad}");
         }
         assert!(encode_dtmf(&CallerId::default()).is_err());
-        assert!(
-            encode_dtmf(&CallerId {
-                number: Some("12a".into()),
-                ..CallerId::default()
-            })
-            .is_err()
-        );
+        assert!(encode_dtmf(&CallerId { number: Some("12a".into()), ..CallerId::default() }).is_err());
     }
 
     #[test]
     fn dtmf_callerid_round_trips_through_ulaw() {
         let cases = [
-            CallerId {
-                number: Some("4930123456".into()),
-                ..CallerId::default()
-            },
-            CallerId {
-                number_absence: Some(Absence::Private),
-                ..CallerId::default()
-            },
-            CallerId {
-                number_absence: Some(Absence::Unavailable),
-                ..CallerId::default()
-            },
+            CallerId { number: Some("4930123456".into()), ..CallerId::default() },
+            CallerId { number_absence: Some(Absence::Private), ..CallerId::default() },
+            CallerId { number_absence: Some(Absence::Unavailable), ..CallerId::default() },
         ];
         for c in cases {
             let s = generate_dtmf_callerid(&c, &DTMF_CALLERID_CONFIG).unwrap();

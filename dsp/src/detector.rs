@@ -26,13 +26,7 @@ pub(crate) struct BlockResult<const K: usize> {
 
 impl<const K: usize> GoertzelBank<K> {
     pub fn new(freqs: &[f32; K], block_len: usize) -> Self {
-        GoertzelBank {
-            filters: std::array::from_fn(|i| Goertzel::new(freqs[i])),
-            block_len: block_len.max(1),
-            count: 0,
-            energy: 0.0,
-            position: 0,
-        }
+        GoertzelBank { filters: std::array::from_fn(|i| Goertzel::new(freqs[i])), block_len: block_len.max(1), count: 0, energy: 0.0, position: 0 }
     }
 
     /// Feed one sample; returns the analysis when a block completes.
@@ -89,21 +83,10 @@ pub(crate) struct Debouncer<S> {
 
 impl<S: Copy + PartialEq> Debouncer<S> {
     pub fn new(min_blocks: u32) -> Self {
-        Debouncer {
-            min_blocks: min_blocks.max(1),
-            last: None,
-            run: 0,
-            run_start: 0,
-            current: None,
-        }
+        Debouncer { min_blocks: min_blocks.max(1), last: None, run: 0, run_start: 0, current: None }
     }
 
-    pub fn block(
-        &mut self,
-        result: Option<S>,
-        block_start: u64,
-        emit: &mut impl FnMut(DigitEvent<S>),
-    ) {
+    pub fn block(&mut self, result: Option<S>, block_start: u64, emit: &mut impl FnMut(DigitEvent<S>)) {
         if result == self.last {
             self.run = self.run.saturating_add(1);
         } else {
@@ -113,16 +96,10 @@ impl<S: Copy + PartialEq> Debouncer<S> {
         }
         if self.run >= self.min_blocks && self.current != result {
             if let Some(digit) = self.current.take() {
-                emit(DigitEvent::DigitUp {
-                    digit,
-                    at: self.run_start,
-                });
+                emit(DigitEvent::DigitUp { digit, at: self.run_start });
             }
             if let Some(digit) = result {
-                emit(DigitEvent::DigitDown {
-                    digit,
-                    at: self.run_start,
-                });
+                emit(DigitEvent::DigitDown { digit, at: self.run_start });
             }
             self.current = result;
         }

@@ -24,12 +24,7 @@ pub const ROW_FREQS: [f32; 4] = [697.0, 770.0, 852.0, 941.0];
 /// High-group (column) frequencies in Hz.
 pub const COL_FREQS: [f32; 4] = [1209.0, 1336.0, 1477.0, 1633.0];
 
-const KEYPAD: [[char; 4]; 4] = [
-    ['1', '2', '3', 'A'],
-    ['4', '5', '6', 'B'],
-    ['7', '8', '9', 'C'],
-    ['*', '0', '#', 'D'],
-];
+const KEYPAD: [[char; 4]; 4] = [['1', '2', '3', 'A'], ['4', '5', '6', 'B'], ['7', '8', '9', 'C'], ['*', '0', '#', 'D']];
 
 /// All sixteen DTMF digits.
 pub const DIGITS: &str = "0123456789*#ABCD";
@@ -41,10 +36,7 @@ pub struct InvalidDigit(pub char);
 
 fn position_of(digit: char) -> Option<(usize, usize)> {
     let d = digit.to_ascii_uppercase();
-    KEYPAD
-        .iter()
-        .enumerate()
-        .find_map(|(r, row)| row.iter().position(|&c| c == d).map(|col| (r, col)))
+    KEYPAD.iter().enumerate().find_map(|(r, row)| row.iter().position(|&c| c == d).map(|col| (r, col)))
 }
 
 /// The (low, high) frequency pair of a digit.
@@ -78,12 +70,7 @@ pub struct DtmfConfig {
 impl Default for DtmfConfig {
     /// 100 ms on, 100 ms off, −7 dBm0 low group, −5 dBm0 high group.
     fn default() -> Self {
-        DtmfConfig {
-            on_ms: 100,
-            off_ms: 100,
-            low_level_dbm0: -7.0,
-            high_level_dbm0: -5.0,
-        }
+        DtmfConfig { on_ms: 100, off_ms: 100, low_level_dbm0: -7.0, high_level_dbm0: -5.0 }
     }
 }
 
@@ -91,13 +78,7 @@ impl DtmfConfig {
     /// The tone (with its on/off burst) for one digit.
     pub fn tone(&self, digit: char) -> Result<ToneSpec, InvalidDigit> {
         let (lo, hi) = tone_pair(digit).ok_or(InvalidDigit(digit))?;
-        Ok(ToneSpec::dual_levels(
-            lo,
-            self.low_level_dbm0,
-            hi,
-            self.high_level_dbm0,
-            Cadence::burst(self.on_ms, self.off_ms),
-        ))
+        Ok(ToneSpec::dual_levels(lo, self.low_level_dbm0, hi, self.high_level_dbm0, Cadence::burst(self.on_ms, self.off_ms)))
     }
 
     /// The tones for a digit string; fails on the first invalid character.
@@ -112,8 +93,7 @@ impl DtmfConfig {
 pub fn generate(digits: &str, config: &DtmfConfig) -> Result<Vec<i16>, InvalidDigit> {
     let mut g = DtmfGenerator::new(*config);
     g.dial(digits)?;
-    let per_digit =
-        crate::tone::ms_to_samples(config.on_ms) + crate::tone::ms_to_samples(config.off_ms);
+    let per_digit = crate::tone::ms_to_samples(config.on_ms) + crate::tone::ms_to_samples(config.off_ms);
     let total = per_digit.saturating_mul(digits.chars().count() as u64);
     let mut out = vec![0; usize::try_from(total).unwrap_or(0)];
     g.fill(&mut out);
@@ -130,10 +110,7 @@ pub struct DtmfGenerator {
 impl DtmfGenerator {
     /// A generator with the given timing and levels.
     pub fn new(config: DtmfConfig) -> Self {
-        DtmfGenerator {
-            config,
-            sequencer: ToneSequencer::new(),
-        }
+        DtmfGenerator { config, sequencer: ToneSequencer::new() }
     }
 
     /// Queue digits. Nothing is queued if any character is invalid.
@@ -278,12 +255,7 @@ impl DtmfDetector {
         if c > r * self.normal_twist || r > c * self.reverse_twist {
             return None;
         }
-        let beats = |group: &[f32], best: usize, peak: f32| {
-            group
-                .iter()
-                .enumerate()
-                .all(|(i, &q)| i == best || q * self.relative_peak <= peak)
-        };
+        let beats = |group: &[f32], best: usize, peak: f32| group.iter().enumerate().all(|(i, &q)| i == best || q * self.relative_peak <= peak);
         if !beats(&p[..4], row, r) || !beats(&p[4..], col, c) {
             return None;
         }
@@ -403,12 +375,7 @@ mod tests {
         let s = generate("42", &DtmfConfig::default()).unwrap();
         let ev = events_for(&s, 160);
         assert_eq!(ev.len(), 4);
-        let expect = [
-            (true, '4', 0u64),
-            (false, '4', 800),
-            (true, '2', 1600),
-            (false, '2', 2400),
-        ];
+        let expect = [(true, '4', 0u64), (false, '4', 800), (true, '2', 1600), (false, '2', 2400)];
         for (e, &(down, digit, at)) in ev.iter().zip(&expect) {
             assert_eq!(e.is_down(), down);
             assert_eq!(e.digit(), digit);
@@ -420,22 +387,11 @@ mod tests {
     fn frequency_deviation_within_1_5_percent_is_accepted_and_3_5_percent_rejected() {
         let with_offset = |d: char, dev: f32| {
             let (lo, hi) = tone_pair(d).unwrap();
-            ToneSpec::dual_levels(
-                lo * (1.0 + dev),
-                -7.0,
-                hi * (1.0 + dev),
-                -5.0,
-                Cadence::burst(100, 100),
-            )
-            .render(1600)
+            ToneSpec::dual_levels(lo * (1.0 + dev), -7.0, hi * (1.0 + dev), -5.0, Cadence::burst(100, 100)).render(1600)
         };
         for d in DIGITS.chars() {
             for dev in [-0.015, 0.015] {
-                assert_eq!(
-                    detect_digits(&with_offset(d, dev)),
-                    d.to_string(),
-                    "{d} {dev}"
-                );
+                assert_eq!(detect_digits(&with_offset(d, dev)), d.to_string(), "{d} {dev}");
             }
             for dev in [-0.035, 0.035] {
                 assert_eq!(detect_digits(&with_offset(d, dev)), "", "{d} {dev}");
@@ -445,74 +401,40 @@ mod tests {
 
     #[test]
     fn short_tones_and_gaps_follow_the_two_block_rule() {
-        let cfg = DtmfConfig {
-            on_ms: 40,
-            off_ms: 40,
-            ..DtmfConfig::default()
-        };
+        let cfg = DtmfConfig { on_ms: 40, off_ms: 40, ..DtmfConfig::default() };
         let s = generate("123", &cfg).unwrap();
         assert_eq!(detect_digits(&s), "123");
-        let cfg = DtmfConfig {
-            on_ms: 20,
-            off_ms: 40,
-            ..DtmfConfig::default()
-        };
+        let cfg = DtmfConfig { on_ms: 20, off_ms: 40, ..DtmfConfig::default() };
         let s = generate("123", &cfg).unwrap();
         assert_eq!(detect_digits(&s), "");
     }
 
     #[test]
     fn a_held_digit_is_released_by_finish() {
-        let cfg = DtmfConfig {
-            on_ms: 200,
-            off_ms: 0,
-            ..DtmfConfig::default()
-        };
+        let cfg = DtmfConfig { on_ms: 200, off_ms: 0, ..DtmfConfig::default() };
         let s = generate("7", &cfg).unwrap();
         let mut d = DtmfDetector::new();
         let mut ev = Vec::new();
         d.process(&s, &mut ev);
         assert_eq!(d.current(), Some('7'));
         d.finish(&mut ev);
-        assert_eq!(
-            ev.last(),
-            Some(&DigitEvent::DigitUp {
-                digit: '7',
-                at: 1600
-            })
-        );
+        assert_eq!(ev.last(), Some(&DigitEvent::DigitUp { digit: '7', at: 1600 }));
         assert_eq!(d.current(), None);
     }
 
     #[test]
     fn excessive_twist_is_rejected() {
-        let cfg = DtmfConfig {
-            low_level_dbm0: -3.0,
-            high_level_dbm0: -20.0,
-            ..DtmfConfig::default()
-        };
+        let cfg = DtmfConfig { low_level_dbm0: -3.0, high_level_dbm0: -20.0, ..DtmfConfig::default() };
         assert_eq!(detect_digits(&generate("5", &cfg).unwrap()), "");
-        let cfg = DtmfConfig {
-            low_level_dbm0: -20.0,
-            high_level_dbm0: -3.0,
-            ..DtmfConfig::default()
-        };
+        let cfg = DtmfConfig { low_level_dbm0: -20.0, high_level_dbm0: -3.0, ..DtmfConfig::default() };
         assert_eq!(detect_digits(&generate("5", &cfg).unwrap()), "");
     }
 
     #[test]
     fn quiet_digits_below_the_minimum_level_are_ignored() {
-        let cfg = DtmfConfig {
-            low_level_dbm0: -40.0,
-            high_level_dbm0: -40.0,
-            ..DtmfConfig::default()
-        };
+        let cfg = DtmfConfig { low_level_dbm0: -40.0, high_level_dbm0: -40.0, ..DtmfConfig::default() };
         assert_eq!(detect_digits(&generate("5", &cfg).unwrap()), "");
-        let cfg = DtmfConfig {
-            low_level_dbm0: -25.0,
-            high_level_dbm0: -25.0,
-            ..DtmfConfig::default()
-        };
+        let cfg = DtmfConfig { low_level_dbm0: -25.0, high_level_dbm0: -25.0, ..DtmfConfig::default() };
         assert_eq!(detect_digits(&generate("5", &cfg).unwrap()), "5");
     }
 
@@ -541,9 +463,7 @@ mod tests {
 
     #[test]
     fn full_scale_garbage_does_not_panic() {
-        let mut s: Vec<i16> = (0..20_000)
-            .map(|i| if i % 3 == 0 { i16::MAX } else { i16::MIN })
-            .collect();
+        let mut s: Vec<i16> = (0..20_000).map(|i| if i % 3 == 0 { i16::MAX } else { i16::MIN }).collect();
         s.extend(std::iter::repeat_n(dbm0_to_peak(3.0) as i16, 1000));
         let _ = detect_digits(&s);
         let _ = detect_digits(&[]);

@@ -34,18 +34,10 @@ pub struct FskModem {
 }
 
 /// Bell 202: mark 1200 Hz, space 2200 Hz, 1200 baud.
-pub const BELL_202: FskModem = FskModem {
-    mark_hz: 1200.0,
-    space_hz: 2200.0,
-    baud: 1200,
-};
+pub const BELL_202: FskModem = FskModem { mark_hz: 1200.0, space_hz: 2200.0, baud: 1200 };
 
 /// ITU-T V.23 forward channel: mark 1300 Hz, space 2100 Hz, 1200 baud.
-pub const V23: FskModem = FskModem {
-    mark_hz: 1300.0,
-    space_hz: 2100.0,
-    baud: 1200,
-};
+pub const V23: FskModem = FskModem { mark_hz: 1300.0, space_hz: 2100.0, baud: 1200 };
 
 /// A caller-ID FSK transmission standard: modem plus preamble lengths.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -91,12 +83,7 @@ pub struct FskModulator {
 impl FskModulator {
     /// A modulator for `modem` at `level_dbm0`.
     pub fn new(modem: FskModem, level_dbm0: f32) -> Self {
-        FskModulator {
-            modem,
-            osc: Oscillator::with_amplitude(modem.mark_hz, dbm0_to_peak(level_dbm0)),
-            bits: 0,
-            samples: 0,
-        }
+        FskModulator { modem, osc: Oscillator::with_amplitude(modem.mark_hz, dbm0_to_peak(level_dbm0)), bits: 0, samples: 0 }
     }
 
     /// Bits sent so far.
@@ -112,11 +99,7 @@ impl FskModulator {
         let end = self.bits.saturating_mul(u64::from(SAMPLE_RATE)) / baud;
         let n = end.saturating_sub(self.samples);
         self.samples = end;
-        self.osc.set_frequency(if bit {
-            self.modem.mark_hz
-        } else {
-            self.modem.space_hz
-        });
+        self.osc.set_frequency(if bit { self.modem.mark_hz } else { self.modem.space_hz });
         for _ in 0..n {
             out.push(crate::tone::to_i16(self.osc.next_sample()));
         }
@@ -234,11 +217,7 @@ impl FskDemodulator {
             space_cos: table(modem.space_hz, false),
             space_sin: table(modem.space_hz, true),
             samples_per_bit: spb,
-            carrier_threshold: if threshold.is_finite() {
-                threshold
-            } else {
-                0.0
-            },
+            carrier_threshold: if threshold.is_finite() { threshold } else { 0.0 },
             carrier: false,
             prev_d: 0.0,
             history: [0.0; 3],
@@ -306,11 +285,7 @@ impl FskDemodulator {
         let energy = em + es;
         let prev_carrier = self.carrier;
         self.carrier = energy > self.carrier_threshold && energy > 0.0;
-        let d = if self.carrier {
-            (em - es) / energy
-        } else {
-            0.0
-        };
+        let d = if self.carrier { (em - es) / energy } else { 0.0 };
         let prev_d = self.prev_d;
         self.prev_d = d;
         self.history = [self.history[1], self.history[2], d];
@@ -332,21 +307,13 @@ impl FskDemodulator {
                     None
                 };
                 self.uart = match edge {
-                    Some(edge) => Uart::Frame {
-                        bit: 0,
-                        byte: 0,
-                        next_at: edge + 0.5 * self.samples_per_bit,
-                    },
+                    Some(edge) => Uart::Frame { bit: 0, byte: 0, next_at: edge + 0.5 * self.samples_per_bit },
                     // At mark: the next start bit shows as a transition.
                     None => Uart::Idle { expected: None },
                 };
                 None
             }
-            Uart::Frame {
-                bit,
-                mut byte,
-                next_at,
-            } => {
+            Uart::Frame { bit, mut byte, next_at } => {
                 // Vote over the samples around the bit centre, so wait for
                 // one sample past it.
                 if (n as f64) < next_at.round() + 1.0 {
@@ -363,18 +330,12 @@ impl FskDemodulator {
                         if bit > 0 && mark {
                             byte |= 1 << (bit - 1);
                         }
-                        self.uart = Uart::Frame {
-                            bit: bit + 1,
-                            byte,
-                            next_at: next_at + self.samples_per_bit,
-                        };
+                        self.uart = Uart::Frame { bit: bit + 1, byte, next_at: next_at + self.samples_per_bit };
                         None
                     }
                     _ => {
                         if mark {
-                            self.uart = Uart::Idle {
-                                expected: Some(next_at + 0.5 * self.samples_per_bit),
-                            };
+                            self.uart = Uart::Idle { expected: Some(next_at + 0.5 * self.samples_per_bit) };
                             Some(byte)
                         } else {
                             self.uart = Uart::Idle { expected: None };
@@ -521,16 +482,10 @@ mod tests {
 
     #[test]
     fn garbage_input_does_not_panic() {
-        let mut s: Vec<i16> = (0..5000)
-            .map(|i| if i % 5 < 2 { i16::MAX } else { i16::MIN })
-            .collect();
+        let mut s: Vec<i16> = (0..5000).map(|i| if i % 5 < 2 { i16::MAX } else { i16::MIN }).collect();
         s.extend(white_noise(5000, 0.0, 2));
         let _ = receive(BELL_202, &s);
-        let weird = FskModem {
-            mark_hz: f32::NAN,
-            space_hz: -1.0,
-            baud: 0,
-        };
+        let weird = FskModem { mark_hz: f32::NAN, space_hz: -1.0, baud: 0 };
         let _ = receive(weird, &s);
         let mut m = FskModulator::new(weird, f32::NAN);
         let mut out = Vec::new();

@@ -36,11 +36,7 @@ const fn ulaw_decode_calc(code: u8) -> i16 {
     let exponent = (c >> 4) & 0x07;
     let mantissa = (c & 0x0F) as i32;
     let magnitude = (((mantissa << 3) + ULAW_BIAS) << exponent) - ULAW_BIAS;
-    if c & 0x80 != 0 {
-        -magnitude as i16
-    } else {
-        magnitude as i16
-    }
+    if c & 0x80 != 0 { -magnitude as i16 } else { magnitude as i16 }
 }
 
 const fn alaw_decode_calc(code: u8) -> i16 {
@@ -48,17 +44,9 @@ const fn alaw_decode_calc(code: u8) -> i16 {
     let segment = (c >> 4) & 0x07;
     let mantissa = (c & 0x0F) as i32;
     // 13-bit magnitude at the centre of the quantisation interval.
-    let magnitude = if segment == 0 {
-        (mantissa << 1) + 1
-    } else {
-        ((mantissa << 1) + 33) << (segment - 1)
-    };
+    let magnitude = if segment == 0 { (mantissa << 1) + 1 } else { ((mantissa << 1) + 33) << (segment - 1) };
     let linear = magnitude << 3;
-    if c & 0x80 != 0 {
-        linear as i16
-    } else {
-        -linear as i16
-    }
+    if c & 0x80 != 0 { linear as i16 } else { -linear as i16 }
 }
 
 /// Encode one linear sample to µ-law (G.711 §2, 16-bit scaled).
@@ -66,11 +54,7 @@ const fn alaw_decode_calc(code: u8) -> i16 {
 pub const fn ulaw_encode(sample: i16) -> u8 {
     let x = sample as i32;
     let (sign, magnitude) = if x < 0 { (0x80u8, -x) } else { (0u8, x) };
-    let clipped = if magnitude > ULAW_CLIP {
-        ULAW_CLIP
-    } else {
-        magnitude
-    };
+    let clipped = if magnitude > ULAW_CLIP { ULAW_CLIP } else { magnitude };
     let biased = clipped + ULAW_BIAS; // 132..=32767, so bit 7..=14 is the top bit
     let exponent = (31 - biased.leading_zeros()) as i32 - 7;
     let mantissa = (biased >> (exponent + 3)) & 0x0F;
@@ -393,16 +377,10 @@ mod tests {
         for c in 0..=255u8 {
             let lin = ulaw_decode(c) as i32;
             let via = alaw_decode(ulaw_to_alaw(c)) as i32;
-            assert!(
-                (lin - via).abs() <= alaw_max_error(lin as i16),
-                "code {c:#04x}"
-            );
+            assert!((lin - via).abs() <= alaw_max_error(lin as i16), "code {c:#04x}");
             let lin = alaw_decode(c) as i32;
             let via = ulaw_decode(alaw_to_ulaw(c)) as i32;
-            assert!(
-                (lin - via).abs() <= ulaw_max_error(lin as i16),
-                "code {c:#04x}"
-            );
+            assert!((lin - via).abs() <= ulaw_max_error(lin as i16), "code {c:#04x}");
         }
     }
 

@@ -24,12 +24,7 @@ impl Goertzel {
     pub fn new(freq_hz: f32) -> Self {
         let w = std::f64::consts::TAU * freq_hz as f64 / SAMPLE_RATE as f64;
         let coeff = 2.0 * w.cos();
-        Goertzel {
-            coeff: if coeff.is_finite() { coeff } else { 0.0 },
-            s1: 0.0,
-            s2: 0.0,
-            n: 0,
-        }
+        Goertzel { coeff: if coeff.is_finite() { coeff } else { 0.0 }, s1: 0.0, s2: 0.0, n: 0 }
     }
 
     /// Feed one sample.
@@ -276,12 +271,7 @@ mod tests {
 
     #[test]
     fn estimate_frequency_survives_ulaw_and_low_levels() {
-        for &(f, level) in &[
-            (350.0, -13.0),
-            (1004.0, -30.0),
-            (2600.0, -40.0),
-            (3400.0, 0.0),
-        ] {
+        for &(f, level) in &[(350.0, -13.0), (1004.0, -30.0), (2600.0, -40.0), (3400.0, 0.0)] {
             let mut s = sine(f, level, 1600);
             Law::Mulaw.compand_in_place(&mut s);
             let est = estimate_frequency(&s).unwrap();

@@ -86,14 +86,8 @@ impl<S: Copy> DigitEvent<S> {
     /// The same event with the signal mapped.
     pub fn map<T>(self, f: impl FnOnce(S) -> T) -> DigitEvent<T> {
         match self {
-            DigitEvent::DigitDown { digit, at } => DigitEvent::DigitDown {
-                digit: f(digit),
-                at,
-            },
-            DigitEvent::DigitUp { digit, at } => DigitEvent::DigitUp {
-                digit: f(digit),
-                at,
-            },
+            DigitEvent::DigitDown { digit, at } => DigitEvent::DigitDown { digit: f(digit), at },
+            DigitEvent::DigitUp { digit, at } => DigitEvent::DigitUp { digit: f(digit), at },
         }
     }
 }
@@ -136,9 +130,7 @@ pub(crate) mod test_util {
     pub fn white_noise(n: usize, dbm0: f32, seed: u64) -> Vec<i16> {
         let mut rng = Rng::new(seed);
         let rms = dbm0_to_rms(dbm0);
-        (0..n)
-            .map(|_| (rng.gaussian() * rms).round() as i16)
-            .collect()
+        (0..n).map(|_| (rng.gaussian() * rms).round() as i16).collect()
     }
 
     /// Add `noise` to `signal` sample by sample (saturating).

@@ -26,23 +26,8 @@ use crate::detector::{Debouncer, GoertzelBank, db_to_power_ratio};
 use crate::tone::{Cadence, ToneSequencer, ToneSpec, dbm0_to_rms, ms_to_samples};
 
 /// Frequency index pairs of signals 1..=15 (`PAIRS[code - 1]`).
-pub const PAIRS: [(usize, usize); 15] = [
-    (0, 1),
-    (0, 2),
-    (1, 2),
-    (0, 3),
-    (1, 3),
-    (2, 3),
-    (0, 4),
-    (1, 4),
-    (2, 4),
-    (3, 4),
-    (0, 5),
-    (1, 5),
-    (2, 5),
-    (3, 5),
-    (4, 5),
-];
+pub const PAIRS: [(usize, usize); 15] =
+    [(0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3), (0, 4), (1, 4), (2, 4), (3, 4), (0, 5), (1, 5), (2, 5), (3, 5), (4, 5)];
 
 /// The frequency indices of signal `code` (1..=15).
 pub fn pair_for_code(code: u8) -> Option<(usize, usize)> {
@@ -133,15 +118,8 @@ impl MfSet {
 
     /// The tone for signal `code` with explicit timing.
     pub fn tone(&self, code: u8, on_ms: u32, off_ms: u32) -> Result<ToneSpec, InvalidSignal> {
-        let (a, b) = self
-            .frequencies(code)
-            .ok_or_else(|| InvalidSignal(code.to_string()))?;
-        Ok(ToneSpec::dual(
-            a,
-            b,
-            self.level_dbm0,
-            Cadence::burst(on_ms, off_ms),
-        ))
+        let (a, b) = self.frequencies(code).ok_or_else(|| InvalidSignal(code.to_string()))?;
+        Ok(ToneSpec::dual(a, b, self.level_dbm0, Cadence::burst(on_ms, off_ms)))
     }
 }
 
@@ -193,11 +171,7 @@ impl R1Signal {
 
     /// Default tone duration: 100 ms for KP, 68 ms otherwise.
     pub fn default_on_ms(self) -> u32 {
-        if self == R1Signal::Kp {
-            R1_KP_MS
-        } else {
-            R1.on_ms
-        }
+        if self == R1Signal::Kp { R1_KP_MS } else { R1.on_ms }
     }
 
     /// All fifteen signals.
@@ -232,9 +206,7 @@ impl FromStr for R1Signal {
             "ST'" | "STP" => R1Signal::StPrime,
             "ST''" | "ST2P" => R1Signal::St2Prime,
             "ST'''" | "ST3P" => R1Signal::St3Prime,
-            d if d.len() == 1 && d.as_bytes()[0].is_ascii_digit() => {
-                R1Signal::Digit(d.as_bytes()[0] - b'0')
-            }
+            d if d.len() == 1 && d.as_bytes()[0].is_ascii_digit() => R1Signal::Digit(d.as_bytes()[0] - b'0'),
             _ => return Err(InvalidSignal(s.to_string())),
         })
     }
@@ -263,10 +235,7 @@ pub fn parse_r1_sequence(s: &str) -> Result<Vec<R1Signal>, InvalidSignal> {
         } else if let Some(d) = c.to_digit(10) {
             out.push(R1Signal::Digit(d as u8));
             rest = &rest[1..];
-        } else if let Some(&(word, sig)) = WORDS.iter().find(|(w, _)| {
-            rest.get(..w.len())
-                .is_some_and(|head| head.eq_ignore_ascii_case(w))
-        }) {
+        } else if let Some(&(word, sig)) = WORDS.iter().find(|(w, _)| rest.get(..w.len()).is_some_and(|head| head.eq_ignore_ascii_case(w))) {
             out.push(sig);
             rest = &rest[word.len()..];
         } else {
@@ -287,10 +256,7 @@ pub struct MfGenerator {
 impl MfGenerator {
     /// A generator for `set`.
     pub fn new(set: MfSet) -> Self {
-        MfGenerator {
-            set,
-            sequencer: ToneSequencer::new(),
-        }
+        MfGenerator { set, sequencer: ToneSequencer::new() }
     }
 
     /// Queue signal `code` (1..=15) with the set's default timing.
@@ -308,9 +274,7 @@ impl MfGenerator {
     /// Queue an R1 signal with R1 timing (KP 100 ms, others 68 ms, 68 ms gaps),
     /// using this generator's frequency set (normally [`R1`]).
     pub fn send_r1(&mut self, signal: R1Signal) -> Result<(), InvalidSignal> {
-        let code = signal
-            .code()
-            .ok_or_else(|| InvalidSignal(signal.to_string()))?;
+        let code = signal.code().ok_or_else(|| InvalidSignal(signal.to_string()))?;
         self.send_timed(code, signal.default_on_ms(), R1.off_ms)
     }
 
@@ -458,9 +422,7 @@ impl Default for R1Detector {
 impl R1Detector {
     /// A detector for the [`R1`] set.
     pub fn new() -> Self {
-        R1Detector {
-            inner: MfDetector::new(R1),
-        }
+        R1Detector { inner: MfDetector::new(R1) }
     }
 
     /// Feed samples; events are appended to `events`.
@@ -469,11 +431,7 @@ impl R1Detector {
     }
 
     /// Feed samples; events go to `on_event`.
-    pub fn process_with(
-        &mut self,
-        samples: &[i16],
-        mut on_event: impl FnMut(DigitEvent<R1Signal>),
-    ) {
+    pub fn process_with(&mut self, samples: &[i16], mut on_event: impl FnMut(DigitEvent<R1Signal>)) {
         self.inner.process_with(samples, |e| {
             if let Some(s) = R1Signal::from_code(e.digit()) {
                 on_event(e.map(|_| s));
@@ -485,10 +443,7 @@ impl R1Detector {
     pub fn finish(&mut self, events: &mut Vec<DigitEvent<R1Signal>>) {
         let mut raw = Vec::new();
         self.inner.finish(&mut raw);
-        events.extend(
-            raw.into_iter()
-                .filter_map(|e| R1Signal::from_code(e.digit()).map(|s| e.map(|_| s))),
-        );
+        events.extend(raw.into_iter().filter_map(|e| R1Signal::from_code(e.digit()).map(|s| e.map(|_| s))));
     }
 
     /// The signal currently present.
@@ -516,10 +471,7 @@ pub fn detect_codes(set: &MfSet, samples: &[i16]) -> Vec<u8> {
 
 /// Detect the R1 signals in a complete recording.
 pub fn detect_r1(samples: &[i16]) -> Vec<R1Signal> {
-    detect_codes(&R1, samples)
-        .into_iter()
-        .filter_map(R1Signal::from_code)
-        .collect()
+    detect_codes(&R1, samples).into_iter().filter_map(R1Signal::from_code).collect()
 }
 
 #[cfg(test)]
@@ -568,12 +520,7 @@ mod tests {
     fn r1_every_signal_round_trips_through_ulaw() {
         let mut seq = vec![R1Signal::Kp];
         seq.extend((0..=9).map(R1Signal::Digit));
-        seq.extend([
-            R1Signal::St,
-            R1Signal::StPrime,
-            R1Signal::St2Prime,
-            R1Signal::St3Prime,
-        ]);
+        seq.extend([R1Signal::St, R1Signal::StPrime, R1Signal::St2Prime, R1Signal::St3Prime]);
         let mut s = generate_r1(&seq).unwrap();
         Law::Mulaw.compand_in_place(&mut s);
         assert_eq!(detect_r1(&s), seq);
@@ -613,11 +560,7 @@ mod tests {
                 for c in s.chunks(chunk) {
                     d.process(c, &mut ev);
                 }
-                let got: Vec<u8> = ev
-                    .iter()
-                    .filter(|e| e.is_down())
-                    .map(|e| e.digit())
-                    .collect();
+                let got: Vec<u8> = ev.iter().filter(|e| e.is_down()).map(|e| e.digit()).collect();
                 assert_eq!(got, codes, "{} chunk {chunk}", set.name);
             }
         }
@@ -688,10 +631,7 @@ mod tests {
                 R1Signal::St3Prime
             ]
         );
-        assert_eq!(
-            parse_r1_sequence("KP 1 ST2 ").unwrap().last(),
-            Some(&R1Signal::Digit(2))
-        );
+        assert_eq!(parse_r1_sequence("KP 1 ST2 ").unwrap().last(), Some(&R1Signal::Digit(2)));
         assert!(parse_r1_sequence("KP X").is_err());
         assert!(parse_r1_sequence("KP #").is_err());
         let text: Vec<String> = seq.iter().map(|s| s.to_string()).collect();

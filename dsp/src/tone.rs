@@ -81,11 +81,7 @@ impl Oscillator {
 
     /// An oscillator with an explicit linear peak amplitude.
     pub fn with_amplitude(freq_hz: f32, peak: f32) -> Self {
-        Oscillator {
-            phase: 0,
-            step: phase_step(freq_hz),
-            amplitude: if peak.is_finite() { peak } else { 0.0 },
-        }
+        Oscillator { phase: 0, step: phase_step(freq_hz), amplitude: if peak.is_finite() { peak } else { 0.0 } }
     }
 
     /// Change the frequency, keeping the current phase.
@@ -156,10 +152,7 @@ pub struct Component {
 impl Component {
     /// A component at `freq_hz` and `level_dbm0`.
     pub const fn new(freq_hz: f32, level_dbm0: f32) -> Self {
-        Component {
-            freq_hz,
-            level_dbm0,
-        }
+        Component { freq_hz, level_dbm0 }
     }
 }
 
@@ -183,41 +176,26 @@ impl Default for Cadence {
 
 impl Cadence {
     /// Always on.
-    pub const CONTINUOUS: Cadence = Cadence {
-        segments: Cow::Borrowed(&[(1000, 0)]),
-        repeat_from: Some(0),
-    };
+    pub const CONTINUOUS: Cadence = Cadence { segments: Cow::Borrowed(&[(1000, 0)]), repeat_from: Some(0) };
 
     /// The segments repeated for ever.
     pub const fn repeating(segments: &'static [(u32, u32)]) -> Self {
-        Cadence {
-            segments: Cow::Borrowed(segments),
-            repeat_from: Some(0),
-        }
+        Cadence { segments: Cow::Borrowed(segments), repeat_from: Some(0) }
     }
 
     /// The segments played once.
     pub const fn once(segments: &'static [(u32, u32)]) -> Self {
-        Cadence {
-            segments: Cow::Borrowed(segments),
-            repeat_from: None,
-        }
+        Cadence { segments: Cow::Borrowed(segments), repeat_from: None }
     }
 
     /// All segments once, then segments `repeat_from..` for ever.
     pub const fn looping_from(segments: &'static [(u32, u32)], repeat_from: usize) -> Self {
-        Cadence {
-            segments: Cow::Borrowed(segments),
-            repeat_from: Some(repeat_from),
-        }
+        Cadence { segments: Cow::Borrowed(segments), repeat_from: Some(repeat_from) }
     }
 
     /// A cadence from owned segments.
     pub fn from_vec(segments: Vec<(u32, u32)>, repeat_from: Option<usize>) -> Self {
-        Cadence {
-            segments: Cow::Owned(segments),
-            repeat_from,
-        }
+        Cadence { segments: Cow::Owned(segments), repeat_from }
     }
 
     /// A single burst: `on_ms` of tone then `off_ms` of silence, once.
@@ -228,9 +206,7 @@ impl Cadence {
     /// Whether the pattern never ends (repeats a part that has non-zero length).
     pub fn is_infinite(&self) -> bool {
         match self.repeat_from {
-            Some(r) if r < self.segments.len() => self.segments[r..]
-                .iter()
-                .any(|&(on, off)| on as u64 + off as u64 > 0),
+            Some(r) if r < self.segments.len() => self.segments[r..].iter().any(|&(on, off)| on as u64 + off as u64 > 0),
             _ => false,
         }
     }
@@ -240,9 +216,7 @@ impl Cadence {
         if self.is_infinite() {
             return None;
         }
-        Some(self.segments.iter().fold(0u64, |acc, &(on, off)| {
-            acc.saturating_add(ms_to_samples(on) + ms_to_samples(off))
-        }))
+        Some(self.segments.iter().fold(0u64, |acc, &(on, off)| acc.saturating_add(ms_to_samples(on) + ms_to_samples(off))))
     }
 }
 
@@ -258,16 +232,7 @@ pub struct ToneSpec {
 impl ToneSpec {
     /// A single frequency.
     pub const fn single(freq_hz: f32, level_dbm0: f32, cadence: Cadence) -> Self {
-        ToneSpec {
-            components: [
-                Component::new(freq_hz, level_dbm0),
-                NO_COMPONENT,
-                NO_COMPONENT,
-                NO_COMPONENT,
-            ],
-            count: 1,
-            cadence,
-        }
+        ToneSpec { components: [Component::new(freq_hz, level_dbm0), NO_COMPONENT, NO_COMPONENT, NO_COMPONENT], count: 1, cadence }
     }
 
     /// Two frequencies, each at `level_dbm0`.
@@ -277,16 +242,7 @@ impl ToneSpec {
 
     /// Two frequencies with their own levels (e.g. DTMF with twist).
     pub const fn dual_levels(f1: f32, l1: f32, f2: f32, l2: f32, cadence: Cadence) -> Self {
-        ToneSpec {
-            components: [
-                Component::new(f1, l1),
-                Component::new(f2, l2),
-                NO_COMPONENT,
-                NO_COMPONENT,
-            ],
-            count: 2,
-            cadence,
-        }
+        ToneSpec { components: [Component::new(f1, l1), Component::new(f2, l2), NO_COMPONENT, NO_COMPONENT], count: 2, cadence }
     }
 
     /// Any number of components; those past [`MAX_COMPONENTS`] are ignored.
@@ -295,11 +251,7 @@ impl ToneSpec {
         let mut c = [NO_COMPONENT; MAX_COMPONENTS];
         let count = components.len().min(MAX_COMPONENTS);
         c[..count].copy_from_slice(&components[..count]);
-        ToneSpec {
-            components: c,
-            count,
-            cadence,
-        }
+        ToneSpec { components: c, count, cadence }
     }
 
     /// The frequencies and levels.
@@ -356,8 +308,7 @@ pub struct ToneGenerator {
 impl ToneGenerator {
     /// A generator at the start of `spec`.
     pub fn new(spec: &ToneSpec) -> Self {
-        let mut oscillators: [Oscillator; MAX_COMPONENTS] =
-            std::array::from_fn(|_| Oscillator::with_amplitude(0.0, 0.0));
+        let mut oscillators: [Oscillator; MAX_COMPONENTS] = std::array::from_fn(|_| Oscillator::with_amplitude(0.0, 0.0));
         let comps = spec.components();
         for (o, c) in oscillators.iter_mut().zip(comps) {
             *o = Oscillator::new(c.freq_hz, c.level_dbm0);
@@ -406,11 +357,7 @@ impl ToneGenerator {
                 continue;
             }
             self.empty_run = 0;
-            let (tone_on, remaining) = if self.position < on {
-                (true, on - self.position)
-            } else {
-                (false, len - self.position)
-            };
+            let (tone_on, remaining) = if self.position < on { (true, on - self.position) } else { (false, len - self.position) };
             let n = remaining.min((out.len() - i) as u64) as usize;
             let chunk = &mut out[i..i + n];
             if tone_on {
@@ -542,19 +489,7 @@ pub const NORTH_AMERICA: TonePlan = TonePlan {
         440.0,
         -13.0,
         Cadence::looping_from(
-            &[
-                (100, 100),
-                (100, 100),
-                (100, 100),
-                (100, 100),
-                (100, 100),
-                (100, 100),
-                (100, 100),
-                (100, 100),
-                (100, 100),
-                (100, 100),
-                (1000, 0),
-            ],
+            &[(100, 100), (100, 100), (100, 100), (100, 100), (100, 100), (100, 100), (100, 100), (100, 100), (100, 100), (100, 100), (1000, 0)],
             10,
         ),
     )),
@@ -577,12 +512,7 @@ pub const ETSI: TonePlan = TonePlan {
 pub const UK: TonePlan = TonePlan {
     name: "uk",
     dial: ToneSpec::dual(350.0, 450.0, -13.0, Cadence::CONTINUOUS),
-    ringback: ToneSpec::dual(
-        400.0,
-        450.0,
-        -19.0,
-        Cadence::repeating(&[(400, 200), (400, 2000)]),
-    ),
+    ringback: ToneSpec::dual(400.0, 450.0, -19.0, Cadence::repeating(&[(400, 200), (400, 2000)])),
     busy: ToneSpec::single(400.0, -19.0, Cadence::repeating(&[(375, 375)])),
     reorder: ToneSpec::single(400.0, -19.0, Cadence::repeating(&[(400, 350), (225, 525)])),
     stutter_dial: None,
@@ -594,10 +524,7 @@ pub const PLANS: [&TonePlan; 3] = [&NORTH_AMERICA, &ETSI, &UK];
 
 /// Look a plan up by its [`TonePlan::name`] (case-insensitive).
 pub fn plan_by_name(name: &str) -> Option<&'static TonePlan> {
-    PLANS
-        .iter()
-        .copied()
-        .find(|p| p.name.eq_ignore_ascii_case(name))
+    PLANS.iter().copied().find(|p| p.name.eq_ignore_ascii_case(name))
 }
 
 #[cfg(test)]
@@ -757,9 +684,7 @@ mod tests {
 
     #[test]
     fn tone_spec_new_ignores_extra_components() {
-        let comps: Vec<Component> = (0..6)
-            .map(|i| Component::new(300.0 + i as f32, -20.0))
-            .collect();
+        let comps: Vec<Component> = (0..6).map(|i| Component::new(300.0 + i as f32, -20.0)).collect();
         let spec = ToneSpec::new(&comps, Cadence::CONTINUOUS);
         assert_eq!(spec.components().len(), MAX_COMPONENTS);
         let silent = ToneSpec::new(&[], Cadence::CONTINUOUS).render(32);
@@ -768,14 +693,8 @@ mod tests {
 
     #[test]
     fn plans_are_found_by_name_and_have_sane_values() {
-        assert_eq!(
-            plan_by_name("US").unwrap().dial.components()[0].freq_hz,
-            350.0
-        );
-        assert_eq!(
-            plan_by_name("etsi").unwrap().busy.components()[0].freq_hz,
-            425.0
-        );
+        assert_eq!(plan_by_name("US").unwrap().dial.components()[0].freq_hz, 350.0);
+        assert_eq!(plan_by_name("etsi").unwrap().busy.components()[0].freq_hz, 425.0);
         assert!(plan_by_name("mars").is_none());
         for plan in PLANS {
             for t in [&plan.dial, &plan.ringback, &plan.busy, &plan.reorder] {

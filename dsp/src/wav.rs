@@ -216,13 +216,7 @@ fn parse_fmt(body: &[u8]) -> Result<WavFormat, WavError> {
 pub fn read_wav<R: Read>(mut r: R) -> Result<Wav, WavError> {
     let mut riff = [0u8; 12];
     if !read_full(&mut r, &mut riff)? {
-        return Err(
-            if riff.starts_with(b"RIFF") || riff.iter().all(|&b| b == 0) {
-                WavError::Truncated("RIFF header")
-            } else {
-                WavError::NotRiff
-            },
-        );
+        return Err(if riff.starts_with(b"RIFF") || riff.iter().all(|&b| b == 0) { WavError::Truncated("RIFF header") } else { WavError::NotRiff });
     }
     if &riff[..4] != b"RIFF" {
         return Err(WavError::NotRiff);
@@ -234,11 +228,7 @@ pub fn read_wav<R: Read>(mut r: R) -> Result<Wav, WavError> {
     loop {
         let mut header = [0u8; 8];
         if !read_full(&mut r, &mut header)? {
-            return Err(if format.is_some() {
-                WavError::MissingData
-            } else {
-                WavError::MissingFormat
-            });
+            return Err(if format.is_some() { WavError::MissingData } else { WavError::MissingFormat });
         }
         let id = [header[0], header[1], header[2], header[3]];
         let size = le32(&header, 4);
@@ -260,10 +250,7 @@ pub fn read_wav<R: Read>(mut r: R) -> Result<Wav, WavError> {
                     return Err(WavError::Truncated("data chunk"));
                 }
                 let samples = match format {
-                    WavFormat::Pcm16 => data
-                        .chunks_exact(2)
-                        .map(|b| i16::from_le_bytes([b[0], b[1]]))
-                        .collect(),
+                    WavFormat::Pcm16 => data.chunks_exact(2).map(|b| i16::from_le_bytes([b[0], b[1]])).collect(),
                     WavFormat::Mulaw => Law::Mulaw.decode_vec(&data),
                     WavFormat::Alaw => Law::Alaw.decode_vec(&data),
                 };
@@ -329,14 +316,7 @@ mod tests {
             let wav = read_wav_bytes(&file).unwrap();
             let expected: Vec<i16> = codes[..255].iter().map(|&c| law.decode(c)).collect();
             assert_eq!(wav.samples, expected);
-            assert_eq!(
-                wav.format,
-                if law == Law::Mulaw {
-                    WavFormat::Mulaw
-                } else {
-                    WavFormat::Alaw
-                }
-            );
+            assert_eq!(wav.format, if law == Law::Mulaw { WavFormat::Mulaw } else { WavFormat::Alaw });
         }
     }
 
@@ -379,22 +359,10 @@ mod tests {
         };
         assert!(matches!(patch(0, b"RIFX"), WavError::NotRiff));
         assert!(matches!(patch(8, b"AVI "), WavError::NotWave));
-        assert!(matches!(
-            patch(20, &3u16.to_le_bytes()),
-            WavError::UnsupportedFormat(3)
-        ));
-        assert!(matches!(
-            patch(22, &2u16.to_le_bytes()),
-            WavError::UnsupportedChannels(2)
-        ));
-        assert!(matches!(
-            patch(24, &16_000u32.to_le_bytes()),
-            WavError::UnsupportedSampleRate(16_000)
-        ));
-        assert!(matches!(
-            patch(34, &8u16.to_le_bytes()),
-            WavError::UnsupportedBits { bits: 8, .. }
-        ));
+        assert!(matches!(patch(20, &3u16.to_le_bytes()), WavError::UnsupportedFormat(3)));
+        assert!(matches!(patch(22, &2u16.to_le_bytes()), WavError::UnsupportedChannels(2)));
+        assert!(matches!(patch(24, &16_000u32.to_le_bytes()), WavError::UnsupportedSampleRate(16_000)));
+        assert!(matches!(patch(34, &8u16.to_le_bytes()), WavError::UnsupportedBits { bits: 8, .. }));
         assert!(matches!(patch(12, b"junk"), WavError::MissingFormat));
     }
 
@@ -404,18 +372,9 @@ mod tests {
         for n in 0..file.len() {
             assert!(read_wav_bytes(&file[..n]).is_err(), "length {n}");
         }
-        assert!(matches!(
-            read_wav_bytes(&file[..30]),
-            Err(WavError::Truncated("fmt chunk"))
-        ));
-        assert!(matches!(
-            read_wav_bytes(&file[..46]),
-            Err(WavError::Truncated("data chunk"))
-        ));
-        assert!(matches!(
-            read_wav_bytes(&file[..36]),
-            Err(WavError::MissingData)
-        ));
+        assert!(matches!(read_wav_bytes(&file[..30]), Err(WavError::Truncated("fmt chunk"))));
+        assert!(matches!(read_wav_bytes(&file[..46]), Err(WavError::Truncated("data chunk"))));
+        assert!(matches!(read_wav_bytes(&file[..36]), Err(WavError::MissingData)));
     }
 
     #[test]
@@ -449,10 +408,7 @@ mod tests {
         f.extend_from_slice(b"fmt ");
         f.extend_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
         f.extend_from_slice(&[0; 16]);
-        assert!(matches!(
-            read_wav_bytes(&f),
-            Err(WavError::Truncated("fmt chunk"))
-        ));
+        assert!(matches!(read_wav_bytes(&f), Err(WavError::Truncated("fmt chunk"))));
     }
 
     #[test]

@@ -280,10 +280,7 @@ fn find_sim() -> Result<PathBuf, String> {
         return Ok(PathBuf::from(p));
     }
     println!("building tandem-sim: cargo build --release -p hw-sim --bin tandem-sim");
-    let st = Command::new(env!("CARGO"))
-        .args(["build", "--release", "-p", "hw-sim", "--bin", "tandem-sim"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status();
+    let st = Command::new(env!("CARGO")).args(["build", "--release", "-p", "hw-sim", "--bin", "tandem-sim"]).current_dir(env!("CARGO_MANIFEST_DIR")).status();
     match st {
         Ok(s) if s.success() => {}
         Ok(s) => println!("warning: cargo build --release failed ({s}); looking for an existing binary"),
@@ -628,12 +625,7 @@ fn run_size(bin: &Path, n: u32, warmup: Duration, window: Duration, pump: Pump, 
     let mut chans = Vec::with_capacity(layout.open.len());
     for c in &layout.open {
         let path = sim.mount.join(format!("chan/{:03}/{:03}", c.spanno, c.pos));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(&path)
-            .map_err(|e| format!("open {}: {e}", path.display()))?;
+        let file = OpenOptions::new().read(true).write(true).custom_flags(libc::O_NONBLOCK).open(&path).map_err(|e| format!("open {}: {e}", path.display()))?;
         let bs: libc::c_int = BLOCK as i32;
         // SAFETY: open channel fd; SET_BLOCKSIZE reads one int.
         unsafe { rq::set_blocksize(file.as_raw_fd(), &bs) }.map_err(|e| format!("SET_BLOCKSIZE channel {}: {e}", c.channo))?;
@@ -866,7 +858,12 @@ fn print_result(r: &RunResult) {
     println!("   overruns: bufinfo   {} of {} samples had readbufs == numbufs", c.bufinfo_full, c.bufinfo_samples);
     println!("   tx underrun bytes   {}  (silence inside a stream: the peer's write was late)", c.underrun_bytes);
     println!("   read EAGAIN         {}  (woken but nothing to read), ELAST {}, errors {}", c.read_eagain, c.read_elast, c.read_err);
-    println!("   pump wake-ups       {}  ({:.0}/s, {:.1} blocks per wake)", c.epoll_waits, c.epoll_waits as f64 / r.secs, c.reads as f64 / c.epoll_waits.max(1) as f64);
+    println!(
+        "   pump wake-ups       {}  ({:.0}/s, {:.1} blocks per wake)",
+        c.epoll_waits,
+        c.epoll_waits as f64 / r.secs,
+        c.reads as f64 / c.epoll_waits.max(1) as f64
+    );
     println!("   lateness p50/p99/max {:.2} / {:.2} / {:.2} ms", r.late_p50 as f64 / 1000.0, r.late_p99 as f64 / 1000.0, r.late_max as f64 / 1000.0);
     println!("   simulator CPU       {:.1} %  (100 % = one core)", r.sim_cpu);
     for (name, p) in &r.sim_threads {
@@ -1001,19 +998,14 @@ fn run_micro(sizes: &[u32]) {
         runs.sort_by(|a, b| a.tick_us.total_cmp(&b.tick_us));
         let m = &runs[2];
         let load = (m.tick_us + m.service_us) / 1000.0 * 100.0 + m.pump_us / 20_000.0 * 100.0;
-        println!(
-            "{:>6} {:>14.2} {:>12.2} {:>14.2} {:>16.1} {:>12} {:>13.2}%",
-            m.n, m.idle_tick_us, m.tick_us, m.service_us, m.pump_us, m.reads, load
-        );
+        println!("{:>6} {:>14.2} {:>12.2} {:>14.2} {:>16.1} {:>12} {:>13.2}%", m.n, m.idle_tick_us, m.tick_us, m.service_us, m.pump_us, m.reads, load);
     }
     println!("   (model load = share of one core the model alone needs in real time: ticks + service each ms, reads/writes each 20 ms)");
 }
 
 fn main() {
-    let sizes: Vec<u32> = std::env::var("CAPACITY_SIZES")
-        .ok()
-        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
-        .unwrap_or_else(|| vec![24, 240, 512, 1024]);
+    let sizes: Vec<u32> =
+        std::env::var("CAPACITY_SIZES").ok().map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect()).unwrap_or_else(|| vec![24, 240, 512, 1024]);
     for &n in &sizes {
         if n < 2 || n % 2 != 0 || n > 1024 {
             eprintln!("capacity: size {n} must be even and between 2 and 1024 (DAHDI's maximum)");

@@ -166,10 +166,7 @@ impl Client {
         self.writer.write_all(line.as_bytes())?;
         let mut buf = String::new();
         if self.reader.read_line(&mut buf)? == 0 {
-            return Err(ClientError::Io(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "the simulator closed the control connection",
-            )));
+            return Err(ClientError::Io(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the simulator closed the control connection")));
         }
         let v: Value = serde_json::from_str(&buf).map_err(|e| ClientError::BadReply(format!("{e}: {buf:?}")))?;
         if v.get("id").is_some_and(|r| *r != json!(id)) {
@@ -178,10 +175,7 @@ impl Client {
         if v.get("ok") == Some(&Value::Bool(true)) {
             Ok(v.get("result").cloned().unwrap_or(Value::Null))
         } else {
-            Err(ClientError::Refused {
-                op: op.into(),
-                msg: v.get("error").and_then(Value::as_str).unwrap_or("?").into(),
-            })
+            Err(ClientError::Refused { op: op.into(), msg: v.get("error").and_then(Value::as_str).unwrap_or("?").into() })
         }
     }
 
@@ -289,13 +283,7 @@ impl Client {
     /// 2 s on / 4 s off), `count` cycles (`None`: until answered or stopped),
     /// and optional caller ID (`{"number", "name", "datetime", "standard",
     /// "format", "timing", ...}`, see the protocol document).
-    pub fn co_ring(
-        &mut self,
-        chan: u32,
-        cadence: &[(u32, u32)],
-        count: Option<u32>,
-        cid: Option<Value>,
-    ) -> Result<(), ClientError> {
+    pub fn co_ring(&mut self, chan: u32, cadence: &[(u32, u32)], count: Option<u32>, cid: Option<Value>) -> Result<(), ClientError> {
         let mut args = json!({"chan": chan, "count": count, "cid": cid});
         if !cadence.is_empty() {
             args["cadence"] = json!(cadence.iter().map(|(a, b)| [*a, *b]).collect::<Vec<_>>());
@@ -348,18 +336,9 @@ impl Client {
     }
 
     /// Play a tone with an on/off cadence of (on, off) ms pairs.
-    pub fn audio_play_cadenced(
-        &mut self,
-        chan: u32,
-        freqs: &[f32],
-        level_dbm0: f32,
-        cadence: &[(u32, u32)],
-    ) -> Result<(), ClientError> {
+    pub fn audio_play_cadenced(&mut self, chan: u32, freqs: &[f32], level_dbm0: f32, cadence: &[(u32, u32)]) -> Result<(), ClientError> {
         let cad: Vec<[u32; 2]> = cadence.iter().map(|(a, b)| [*a, *b]).collect();
-        self.call_unit(
-            "audio.play",
-            json!({"chan": chan, "tone": {"freqs": freqs, "level_dbm0": level_dbm0, "cadence": cad}}),
-        )
+        self.call_unit("audio.play", json!({"chan": chan, "tone": {"freqs": freqs, "level_dbm0": level_dbm0, "cadence": cad}}))
     }
 
     /// Play a WAV file (8 kHz mono; PCM16, µ-law or A-law) as seen by the simulator.

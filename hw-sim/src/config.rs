@@ -35,7 +35,7 @@
 
 use serde::Deserialize;
 
-use crate::model::span::{SpanKind, SpanFar};
+use crate::model::span::{SpanFar, SpanKind};
 use crate::model::{Dahdi, DeviceSpec, SpanSpec};
 use tandem_dsp::g711::Law;
 
@@ -313,10 +313,16 @@ impl SimConfig {
                         return Err(ConfigError::Other { path: path.into(), msg: format!("span {spanno}: peer = {p} must be another T1/E1/J1 span") });
                     }
                     if kinds[pi - 1] != kinds[i] {
-                        return Err(ConfigError::Other { path: path.into(), msg: format!("span {spanno}: cannot cross-connect {:?} to {:?}", kinds[i], kinds[pi - 1]) });
+                        return Err(ConfigError::Other {
+                            path: path.into(),
+                            msg: format!("span {spanno}: cannot cross-connect {:?} to {:?}", kinds[i], kinds[pi - 1]),
+                        });
                     }
                     if fars[pi - 1].0 != FarEndCfg::Cross || fars[pi - 1].1 != Some(spanno as u32) {
-                        return Err(ConfigError::Other { path: path.into(), msg: format!("span {spanno}: peer span {p} must also say far_end = \"cross\", peer = {spanno}") });
+                        return Err(ConfigError::Other {
+                            path: path.into(),
+                            msg: format!("span {spanno}: peer span {p} must also say far_end = \"cross\", peer = {spanno}"),
+                        });
                     }
                     dahdi.set_far(i, SpanFar::Cross(pi - 1));
                 }

@@ -26,10 +26,7 @@ use std::sync::Arc;
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout};
-use nix::sys::socket::{
-    AddressFamily, Backlog, MsgFlags, Shutdown, SockFlag, SockType, UnixAddr, accept4, bind, listen, recv, send,
-    shutdown, socket,
-};
+use nix::sys::socket::{AddressFamily, Backlog, MsgFlags, Shutdown, SockFlag, SockType, UnixAddr, accept4, bind, listen, recv, send, shutdown, socket};
 use parking_lot::Mutex;
 use serde_json::{Map, Value, json};
 use tandem_dsp::callerid::{self, Absence, CallerId, CallerIdMessage, Format, Standard};
@@ -100,8 +97,7 @@ const OPS: &[(&str, &[&str])] = &[
     ("card.unplug", &["card"]),
 ];
 
-const CID_KEYS: &[&str] =
-    &["number", "name", "datetime", "number_absent", "name_absent", "standard", "format", "timing"];
+const CID_KEYS: &[&str] = &["number", "name", "datetime", "number_absent", "name_absent", "standard", "format", "timing"];
 const TONE_KEYS: &[&str] = &["freqs", "level_dbm0", "cadence"];
 
 const ALARM_NAMES: &[(&str, u32)] = &[
@@ -140,15 +136,8 @@ const SIG_NAMES: &[(&str, u32)] = &[
     ("dacs_rbs", SIG_DACS_RBS),
 ];
 
-const LINECONFIG_NAMES: &[(&str, u32)] = &[
-    ("d4", CONFIG_D4),
-    ("esf", CONFIG_ESF),
-    ("ami", CONFIG_AMI),
-    ("b8zs", CONFIG_B8ZS),
-    ("ccs", CONFIG_CCS),
-    ("hdb3", CONFIG_HDB3),
-    ("crc4", CONFIG_CRC4),
-];
+const LINECONFIG_NAMES: &[(&str, u32)] =
+    &[("d4", CONFIG_D4), ("esf", CONFIG_ESF), ("ami", CONFIG_AMI), ("b8zs", CONFIG_B8ZS), ("ccs", CONFIG_CCS), ("hdb3", CONFIG_HDB3), ("crc4", CONFIG_CRC4)];
 
 // ---- serving ------------------------------------------------------------
 
@@ -165,11 +154,7 @@ const LINECONFIG_NAMES: &[(&str, u32)] = &[
 /// every tick and sends each frame to its span's client (dropped when no
 /// client is connected or its socket is full). Dropping the hooks (when the
 /// clock stops) removes the D-channel socket files.
-pub fn serve(
-    path: &str,
-    state: Arc<Mutex<State>>,
-    externals: &[ExternalSpan],
-) -> std::io::Result<Vec<crate::clock::AfterTick>> {
+pub fn serve(path: &str, state: Arc<Mutex<State>>, externals: &[ExternalSpan]) -> std::io::Result<Vec<crate::clock::AfterTick>> {
     remove_stale_socket(Path::new(path))?;
     let listener = UnixListener::bind(path)?;
     let hooks = serve_dchan(path, state.clone(), externals)?;
@@ -185,8 +170,7 @@ pub fn serve(
                 }
             };
             let st = st.clone();
-            if let Err(e) = std::thread::Builder::new().name("control-conn".into()).spawn(move || handle_conn(conn, &st))
-            {
+            if let Err(e) = std::thread::Builder::new().name("control-conn".into()).spawn(move || handle_conn(conn, &st)) {
                 tracing::warn!("control socket: cannot start a connection thread: {e}");
             }
         }
@@ -254,10 +238,7 @@ pub fn handle_line(line: &[u8], state: &Mutex<State>) -> Value {
     let text = match std::str::from_utf8(line) {
         Ok(t) => t,
         Err(e) => {
-            return error_reply(
-                None,
-                format!("request is not valid UTF-8 (bad byte at offset {}); send one JSON object per line", e.valid_up_to()),
-            );
+            return error_reply(None, format!("request is not valid UTF-8 (bad byte at offset {}); send one JSON object per line", e.valid_up_to()));
         }
     };
     let req: Value = match serde_json::from_str(text) {
@@ -265,10 +246,7 @@ pub fn handle_line(line: &[u8], state: &Mutex<State>) -> Value {
         Err(e) => return error_reply(None, format!("bad JSON: {e}; send one JSON object per line, e.g. {{\"op\": \"ping\"}}")),
     };
     let Value::Object(map) = req else {
-        return error_reply(
-            None,
-            format!("a request must be a JSON object like {{\"op\": \"ping\"}}, got {}", json_kind(&req)),
-        );
+        return error_reply(None, format!("a request must be a JSON object like {{\"op\": \"ping\"}}, got {}", json_kind(&req)));
     };
     let id = map.get("id").cloned();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_request(&map, state)))
@@ -577,9 +555,7 @@ fn int_value(k: &str, v: &Value, min: i64, max: i64) -> Result<i64, String> {
     match as_int(v) {
         Some(n) if (min..=max).contains(&n) => Ok(n),
         Some(n) => Err(format!("{k} = {n} is out of range; it must be an integer from {min} to {max}")),
-        None if is_integral(v) => {
-            Err(format!("{k} = {} is out of range; it must be an integer from {min} to {max}", show(v)))
-        }
+        None if is_integral(v) => Err(format!("{k} = {} is out of range; it must be an integer from {min} to {max}", show(v))),
         None => Err(format!("{k} must be an integer from {min} to {max}, got {}", show(v))),
     }
 }
@@ -772,9 +748,7 @@ fn dispatch(args: &Args<'_>, st: &mut State, pre: Prepared) -> Result<Done, Stri
         "span.alarm" => {
             let si = args.span(d)?;
             let v = args.req("alarms", "a list of alarm names, [] to clear")?;
-            let list = v.as_array().ok_or_else(|| {
-                format!("alarms must be a list of names ({}), got {}", SETTABLE_ALARMS.join(", "), show(v))
-            })?;
+            let list = v.as_array().ok_or_else(|| format!("alarms must be a list of names ({}), got {}", SETTABLE_ALARMS.join(", "), show(v)))?;
             if list.len() > 32 {
                 return Err("alarms: too many entries".into());
             }
@@ -816,11 +790,8 @@ fn dispatch(args: &Args<'_>, st: &mut State, pre: Prepared) -> Result<Done, Stri
         "frames.get" => {
             let span = args.span_opt(d)?;
             let since = args.int_opt("since_ms", 0, i64::MAX)?.unwrap_or(0) as u64;
-            let frames: Vec<&crate::model::FrameTrace> = d
-                .frame_trace
-                .iter()
-                .filter(|f| f.ms >= since && span.is_none_or(|s| f.span == d.spans[s].spanno))
-                .collect();
+            let frames: Vec<&crate::model::FrameTrace> =
+                d.frame_trace.iter().filter(|f| f.ms >= since && span.is_none_or(|s| f.span == d.spans[s].spanno)).collect();
             Ok(Done::Reply(json!({"frames": frames})))
         }
         "dchan.send" => {
@@ -1168,10 +1139,7 @@ fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
         return Err(format!("the frame is {} bytes; at most {MAX_DCHAN_FRAME}", digits.len() / 2));
     }
     let val = |b: u8| -> Result<u8, String> {
-        char::from(b)
-            .to_digit(16)
-            .map(|v| v as u8)
-            .ok_or_else(|| format!("hex contains {:?}, which is not a hex digit", char::from(b)))
+        char::from(b).to_digit(16).map(|v| v as u8).ok_or_else(|| format!("hex contains {:?}, which is not a hex digit", char::from(b)))
     };
     digits.chunks_exact(2).map(|p| Ok(val(p[0])? << 4 | val(p[1])?)).collect()
 }
@@ -1195,9 +1163,7 @@ fn parse_cadence(k: &str, v: &Value) -> Result<Vec<(u32, u32)>, String> {
 
 /// Parse `audio.play`'s `tone` object.
 fn parse_tone(v: &Value) -> Result<Source, String> {
-    let m = v
-        .as_object()
-        .ok_or_else(|| format!("tone must be an object like {{\"freqs\": [350, 440], \"level_dbm0\": -13}}, got {}", show(v)))?;
+    let m = v.as_object().ok_or_else(|| format!("tone must be an object like {{\"freqs\": [350, 440], \"level_dbm0\": -13}}, got {}", show(v)))?;
     if let Some(k) = m.keys().find(|k| !TONE_KEYS.contains(&k.as_str())) {
         return Err(format!("tone has no field {} (it takes {})", show_str(k), TONE_KEYS.join(", ")));
     }
@@ -1235,9 +1201,7 @@ fn parse_tone(v: &Value) -> Result<Source, String> {
 
 /// Build caller-ID audio for `co.ring` from its `cid` object.
 fn build_cid(v: &Value) -> Result<(CidTiming, Vec<i16>), String> {
-    let m = v.as_object().ok_or_else(|| {
-        format!("cid must be an object like {{\"number\": \"5551234\", \"name\": \"ALICE\"}}, got {}", show(v))
-    })?;
+    let m = v.as_object().ok_or_else(|| format!("cid must be an object like {{\"number\": \"5551234\", \"name\": \"ALICE\"}}, got {}", show(v)))?;
     if let Some(k) = m.keys().find(|k| !CID_KEYS.contains(&k.as_str())) {
         return Err(format!("cid has no field {} (it takes {})", show_str(k), CID_KEYS.join(", ")));
     }
@@ -1281,10 +1245,7 @@ fn build_cid(v: &Value) -> Result<(CidTiming, Vec<i16>), String> {
         "before_first_ring" => CidTiming::BeforeFirstRing,
         "before_first_ring_no_reversal" => CidTiming::BeforeFirstRingNoReversal,
         x => {
-            return Err(format!(
-                "cid timing must be \"after_first_ring\", \"before_first_ring\" or \"before_first_ring_no_reversal\", got {}",
-                show_str(x)
-            ));
+            return Err(format!("cid timing must be \"after_first_ring\", \"before_first_ring\" or \"before_first_ring_no_reversal\", got {}", show_str(x)));
         }
     };
     let cid = CallerId { number, name, datetime, number_absence, name_absence };
@@ -1293,8 +1254,7 @@ fn build_cid(v: &Value) -> Result<(CidTiming, Vec<i16>), String> {
             if format.is_some() {
                 return Err("cid format applies to FSK (bell202, v23) only, not dtmf".into());
             }
-            callerid::generate_dtmf_callerid(&cid, &callerid::DTMF_CALLERID_CONFIG)
-                .map_err(|e| format!("cannot send this caller ID as DTMF: {e}"))?
+            callerid::generate_dtmf_callerid(&cid, &callerid::DTMF_CALLERID_CONFIG).map_err(|e| format!("cannot send this caller ID as DTMF: {e}"))?
         }
         "bell202" | "v23" => {
             let std = if standard == "v23" { Standard::V23 } else { Standard::Bell202 };
@@ -1344,11 +1304,7 @@ impl Drop for SocketFiles {
 
 /// Create the listening `SOCK_SEQPACKET` sockets of the external spans and
 /// return the clock hook that forwards the host's frames to them.
-fn serve_dchan(
-    control: &str,
-    state: Arc<Mutex<State>>,
-    externals: &[ExternalSpan],
-) -> std::io::Result<Vec<crate::clock::AfterTick>> {
+fn serve_dchan(control: &str, state: Arc<Mutex<State>>, externals: &[ExternalSpan]) -> std::io::Result<Vec<crate::clock::AfterTick>> {
     if externals.is_empty() {
         return Ok(Vec::new());
     }
@@ -1361,8 +1317,8 @@ fn serve_dchan(
             return Err(std::io::Error::other(format!("external span {spanno} does not exist")));
         }
         let path = e.socket.clone().unwrap_or_else(|| format!("{control}.span{spanno}"));
-        let lfd = listen_seqpacket(Path::new(&path))
-            .map_err(|err| std::io::Error::new(err.kind(), format!("D-channel socket {path} (span {spanno}): {err}")))?;
+        let lfd =
+            listen_seqpacket(Path::new(&path)).map_err(|err| std::io::Error::new(err.kind(), format!("D-channel socket {path} (span {spanno}): {err}")))?;
         files.0.push(PathBuf::from(&path));
         let slot = Slot::default();
         slots.insert(e.span_index, slot.clone());
@@ -1425,9 +1381,7 @@ fn accept_loop(lfd: OwnedFd, si: usize, state: Arc<Mutex<State>>, slot: Slot) {
             let _ = shutdown(old.as_raw_fd(), Shutdown::Both);
         }
         let (st, sl) = (state.clone(), slot.clone());
-        let spawned = std::thread::Builder::new()
-            .name(format!("dchan-rx{}", si + 1))
-            .spawn(move || read_client(fd, si, st, sl));
+        let spawned = std::thread::Builder::new().name(format!("dchan-rx{}", si + 1)).spawn(move || read_client(fd, si, st, sl));
         if let Err(e) = spawned {
             tracing::warn!(span = si + 1, "cannot start a D-channel reader: {e}");
             slot.lock().take();
@@ -1546,10 +1500,7 @@ type = "t1"
         assert!(err(&st, r#"{"op": "phone.hook", "chan": 1, "offhook": "yes"}"#).contains("true or false"));
         assert!(err(&st, r#"{"op": "phone.hook", "chan": "one", "offhook": true}"#).contains("must be an integer"));
         assert!(err(&st, r#"{"op": "phone.hook", "chan": 1.5, "offhook": true}"#).contains("must be an integer"));
-        assert_eq!(
-            err(&st, r#"{"op": "phone.hook", "chan": 99, "offhook": true}"#),
-            "chan 99 does not exist (channels 1-52)"
-        );
+        assert_eq!(err(&st, r#"{"op": "phone.hook", "chan": 99, "offhook": true}"#), "chan 99 does not exist (channels 1-52)");
         assert!(err(&st, r#"{"op": "chan.get", "chan": -1}"#).contains("does not exist"));
         assert!(err(&st, r#"{"op": "chan.get", "chan": 0}"#).contains("does not exist"));
         assert!(err(&st, r#"{"op": "chan.get", "chan": 18446744073709551616}"#).contains("does not exist"));
@@ -1564,10 +1515,7 @@ type = "t1"
         assert!(err(&st, r#"{"op": "trunk.bits", "chan": 5, "bits": 16}"#).contains("out of range"));
         assert!(err(&st, r#"{"op": "audio.analyze", "chan": 1, "ms": -5}"#).contains("out of range"));
         // Wrong kinds of line.
-        assert_eq!(
-            err(&st, r#"{"op": "phone.hook", "chan": 3, "offhook": true}"#),
-            "phone.* needs an FXS port; chan 3 is an FXO port (CO line)"
-        );
+        assert_eq!(err(&st, r#"{"op": "phone.hook", "chan": 3, "offhook": true}"#), "phone.* needs an FXS port; chan 3 is an FXO port (CO line)");
         assert!(err(&st, r#"{"op": "co.get", "chan": 1}"#).contains("co.* needs an FXO port; chan 1 is an FXS port"));
         assert!(err(&st, r#"{"op": "trunk.get", "chan": 1}"#).contains("far_end = \"external\""));
         let e = err(&st, r#"{"op": "trunk.get", "chan": 30}"#);
@@ -1737,9 +1685,7 @@ type = "t1"
 
     #[test]
     fn analyze_measures_a_tone() {
-        let s: Vec<i16> = (0..1600)
-            .map(|i| (10_000.0 * (std::f64::consts::TAU * 1004.0 * i as f64 / 8000.0).sin()) as i16)
-            .collect();
+        let s: Vec<i16> = (0..1600).map(|i| (10_000.0 * (std::f64::consts::TAU * 1004.0 * i as f64 / 8000.0).sin()) as i16).collect();
         let a = analyze(&s);
         let f = a["frequency_hz"].as_f64().unwrap();
         assert!((f - 1004.0).abs() < 2.0, "{a}");
@@ -1854,8 +1800,7 @@ type = "t1"
         let c2 = connect();
         wait(&mut || {
             let mut fds = [PollFd::new(c1.as_fd(), PollFlags::POLLIN)];
-            nix::poll::poll(&mut fds, PollTimeout::ZERO).unwrap() > 0
-                && fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLHUP))
+            nix::poll::poll(&mut fds, PollTimeout::ZERO).unwrap() > 0 && fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLHUP))
         });
         state.lock().dahdi.dchan_in.clear();
         send(c2.as_raw_fd(), &[0x02, 0x01, 0x01, 0x01], MsgFlags::empty()).unwrap();

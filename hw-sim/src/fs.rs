@@ -21,9 +21,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use fuser::{
-    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, INodeNo, IoctlFlags, LockOwner, OpenFlags, PollEvents,
-    PollFlags, PollNotifier, ReplyAttr, ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyIoctl, ReplyOpen,
-    ReplyPoll, ReplyWrite, Request, WriteFlags,
+    Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, INodeNo, IoctlFlags, LockOwner, OpenFlags, PollEvents, PollFlags, PollNotifier, ReplyAttr,
+    ReplyData, ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyIoctl, ReplyOpen, ReplyPoll, ReplyWrite, Request, WriteFlags,
 };
 use parking_lot::Mutex;
 
@@ -49,11 +48,24 @@ const TTL: Duration = Duration::from_secs(1);
 
 /// A request held until its handle is ready.
 enum Pending {
-    Read { size: u32, reply: ReplyData },
-    Write { data: Vec<u8>, reply: ReplyWrite },
-    Ioctl { cmd: u32, data: Vec<u8>, reply: ReplyIoctl },
+    Read {
+        size: u32,
+        reply: ReplyData,
+    },
+    Write {
+        data: Vec<u8>,
+        reply: ReplyWrite,
+    },
+    Ioctl {
+        cmd: u32,
+        data: Vec<u8>,
+        reply: ReplyIoctl,
+    },
     /// A blocking WINK/FLASH waiting for the transmit state to settle.
-    Hook { wait: i32, reply: ReplyIoctl },
+    Hook {
+        wait: i32,
+        reply: ReplyIoctl,
+    },
 }
 
 struct Held {
@@ -233,11 +245,7 @@ impl DahdiFs {
             i if i >= INO_CHAN_BASE => {
                 let st = self.state.lock();
                 let (spanno, pos) = chan_ino_parts(i);
-                st.dahdi
-                    .chan_at(spanno, pos)
-                    .and_then(|ch| st.dahdi.chan(ch))
-                    .filter(|c| !c.removed && c.span.is_some())
-                    .map(|_| false)
+                st.dahdi.chan_at(spanno, pos).and_then(|ch| st.dahdi.chan(ch)).filter(|c| !c.removed && c.span.is_some()).map(|_| false)
             }
             _ => None,
         }
@@ -303,10 +311,7 @@ impl Filesystem for DahdiFs {
     }
 
     fn readdir(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, mut reply: ReplyDirectory) {
-        let mut entries: Vec<(u64, FileType, String)> = vec![
-            (ino.0, FileType::Directory, ".".into()),
-            (INO_ROOT, FileType::Directory, "..".into()),
-        ];
+        let mut entries: Vec<(u64, FileType, String)> = vec![(ino.0, FileType::Directory, ".".into()), (INO_ROOT, FileType::Directory, "..".into())];
         {
             let st = self.state.lock();
             match ino.0 {
@@ -382,24 +387,12 @@ impl Filesystem for DahdiFs {
         let r = st.dahdi.open(node, nonblock);
         drop(st);
         match r {
-            Ok(fh) => reply.opened(
-                FileHandle(fh),
-                FopenFlags::FOPEN_DIRECT_IO | FopenFlags::FOPEN_NONSEEKABLE | FopenFlags::FOPEN_STREAM,
-            ),
+            Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::FOPEN_DIRECT_IO | FopenFlags::FOPEN_NONSEEKABLE | FopenFlags::FOPEN_STREAM),
             Err(e) => reply.error(errno(e)),
         }
     }
 
-    fn release(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        fh: FileHandle,
-        _flags: OpenFlags,
-        _lock_owner: Option<LockOwner>,
-        _flush: bool,
-        reply: ReplyEmpty,
-    ) {
+    fn release(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _flags: OpenFlags, _lock_owner: Option<LockOwner>, _flush: bool, reply: ReplyEmpty) {
         let mut st = self.state.lock();
         st.drop_handle(fh.0);
         st.dahdi.release(fh.0);
@@ -484,17 +477,7 @@ impl Filesystem for DahdiFs {
         }
     }
 
-    fn ioctl(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        fh: FileHandle,
-        _flags: IoctlFlags,
-        cmd: u32,
-        in_data: &[u8],
-        out_size: u32,
-        reply: ReplyIoctl,
-    ) {
+    fn ioctl(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, _flags: IoctlFlags, cmd: u32, in_data: &[u8], out_size: u32, reply: ReplyIoctl) {
         let mut st = self.state.lock();
         match st.dahdi.ioctl(fh.0, cmd, in_data) {
             Io::Done((r, _)) if r == crate::model::ioctl::HOOK_WAIT_ONHOOK || r == crate::model::ioctl::HOOK_WAIT_OFFHOOK => {
@@ -511,16 +494,7 @@ impl Filesystem for DahdiFs {
         st.service();
     }
 
-    fn poll(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        fh: FileHandle,
-        ph: PollNotifier,
-        events: PollEvents,
-        _flags: PollFlags,
-        reply: ReplyPoll,
-    ) {
+    fn poll(&self, _req: &Request, _ino: INodeNo, fh: FileHandle, ph: PollNotifier, events: PollEvents, _flags: PollFlags, reply: ReplyPoll) {
         let mut st = self.state.lock();
         let r = ready_events(&st.dahdi, fh.0);
         if r.is_ok() {

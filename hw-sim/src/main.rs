@@ -95,10 +95,7 @@ EXTERNAL D-CHANNEL
 
 fn main() {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(&args.log))
-        .with_writer(std::io::stderr)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::new(&args.log)).with_writer(std::io::stderr).init();
     if let Err(e) = run(args) {
         eprintln!("tandem-sim: {e}");
         std::process::exit(1);

@@ -53,11 +53,8 @@ impl Sim {
         let state = Arc::new(Mutex::new(State::new(dahdi, Duration::from_millis(cfg.sim.hold_limit_ms))));
         std::fs::create_dir_all(mount).map_err(|e| format!("{}: {e}", mount.display()))?;
         let mut fcfg = fuser::Config::default();
-        fcfg.mount_options = vec![
-            fuser::MountOption::FSName("tandem-sim".into()),
-            fuser::MountOption::Subtype("dahdi".into()),
-            fuser::MountOption::DefaultPermissions,
-        ];
+        fcfg.mount_options =
+            vec![fuser::MountOption::FSName("tandem-sim".into()), fuser::MountOption::Subtype("dahdi".into()), fuser::MountOption::DefaultPermissions];
         fcfg.acl = fuser::SessionACL::All;
         let threads = cfg.sim.fuse_threads.clamp(1, 16);
         fcfg.n_threads = Some(threads);
@@ -69,8 +66,7 @@ impl Sim {
             None => None,
         };
         let control_s = control.to_string_lossy().into_owned();
-        let mut after = crate::control::serve(&control_s, state.clone(), &externals)
-            .map_err(|e| format!("control socket {}: {e}", control.display()))?;
+        let mut after = crate::control::serve(&control_s, state.clone(), &externals).map_err(|e| format!("control socket {}: {e}", control.display()))?;
         let hcfg = crate::sysfs::HotplugConfig {
             program: opts.hotplug.clone().or_else(|| cfg.sim.hotplug.clone()),
             env: cfg.sim.hotplug_env.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
@@ -82,10 +78,7 @@ impl Sim {
         let stop = Arc::new(AtomicBool::new(false));
         let clock = {
             let (state, stop) = (state.clone(), stop.clone());
-            std::thread::Builder::new()
-                .name("clock".into())
-                .spawn(move || crate::clock::run(state, stop, after))
-                .map_err(|e| e.to_string())?
+            std::thread::Builder::new().name("clock".into()).spawn(move || crate::clock::run(state, stop, after)).map_err(|e| e.to_string())?
         };
         // Wait until the kernel shows the mount.
         let deadline = Instant::now() + Duration::from_secs(10);

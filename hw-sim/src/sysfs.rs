@@ -44,8 +44,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use fuser::{
-    BsdFileFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, INodeNo, LockOwner, OpenFlags, ReplyAttr, ReplyData,
-    ReplyDirectory, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyWrite, Request, TimeOrNow, WriteFlags,
+    BsdFileFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, INodeNo, LockOwner, OpenFlags, ReplyAttr, ReplyData, ReplyDirectory,
+    ReplyEmpty, ReplyEntry, ReplyOpen, ReplyWrite, Request, TimeOrNow, WriteFlags,
 };
 use parking_lot::Mutex;
 
@@ -178,12 +178,8 @@ fn resolve(d: &Dahdi, path: &[&str]) -> Option<(Entry, Option<Target>)> {
             Some((Entry::Symlink(format!("{}{}", ups(3), dev_components(d, dev).join("/"))), None))
         }
         ["bus", "dahdi_spans", "devices"] => {
-            let v = d
-                .span_list()
-                .into_iter()
-                .filter(|&si| d.devices[d.spans[si].device].present)
-                .map(|si| (format!("span-{}", d.spans[si].spanno), L))
-                .collect();
+            let v =
+                d.span_list().into_iter().filter(|&si| d.devices[d.spans[si].device].present).map(|si| (format!("span-{}", d.spans[si].spanno), L)).collect();
             Some((Entry::Dir(v), None))
         }
         ["bus", "dahdi_spans", "devices", name] => {
@@ -191,10 +187,7 @@ fn resolve(d: &Dahdi, path: &[&str]) -> Option<(Entry, Option<Target>)> {
             let si = d.span_index(n)?;
             let dev = d.spans[si].device;
             d.devices[dev].present.then_some(())?;
-            Some((
-                Entry::Symlink(format!("{}{}/{name}", ups(3), dev_components(d, dev).join("/"))),
-                None,
-            ))
+            Some((Entry::Symlink(format!("{}{}/{name}", ups(3), dev_components(d, dev).join("/"))), None))
         }
         ["module"] => dir(vec![("dahdi", D)]),
         ["module", "dahdi"] => dir(vec![("parameters", D)]),
@@ -288,11 +281,7 @@ fn show(d: &Dahdi, t: Target) -> Result<String, i32> {
                 DevAttr::SpanCount => format!("{}\n", dv.spans.len()),
                 DevAttr::HardwareId => format!("{}\n", dv.hardware_id),
                 DevAttr::Location => format!("{}\n", dv.location),
-                DevAttr::Spantype => dv
-                    .spans
-                    .iter()
-                    .map(|&si| format!("{}:{}\n", d.spans[si].local, spantype_name(d.spans[si].kind)))
-                    .collect(),
+                DevAttr::Spantype => dv.spans.iter().map(|&si| format!("{}:{}\n", d.spans[si].local, spantype_name(d.spans[si].kind))).collect(),
                 DevAttr::RegistrationTime => {
                     let t = dv.registration_time;
                     format!("{:010}.{:09}\n", t.as_secs(), t.subsec_nanos())
@@ -431,10 +420,7 @@ fn store(d: &mut Dahdi, t: Target, data: &[u8]) -> Result<(), i32> {
 /// `kobject_synth_uevent`: the action written to a `uevent` file.
 fn synth_action(text: &str) -> Result<&'static str, i32> {
     let word = text.split_whitespace().next().unwrap_or("");
-    ["add", "remove", "change", "move", "online", "offline", "bind", "unbind"]
-        .into_iter()
-        .find(|a| *a == word)
-        .ok_or(libc::EINVAL)
+    ["add", "remove", "change", "move", "online", "offline", "bind", "unbind"].into_iter().find(|a| *a == word).ok_or(libc::EINVAL)
 }
 
 /// The sysfs filesystem handed to fuser.
@@ -449,11 +435,7 @@ impl SysFs {
     pub fn new(state: Arc<Mutex<State>>) -> SysFs {
         let mut map = HashMap::new();
         map.insert(String::new(), 1);
-        SysFs {
-            state,
-            started: SystemTime::now(),
-            inodes: Mutex::new((map, vec![String::new(), String::new()])),
-        }
+        SysFs { state, started: SystemTime::now(), inodes: Mutex::new((map, vec![String::new(), String::new()])) }
     }
 
     fn ino_of(&self, path: &str) -> u64 {
@@ -516,11 +498,7 @@ impl Filesystem for SysFs {
             return reply.error(Errno::ENOENT);
         };
         let name = name.to_string_lossy();
-        let path = if ppath.is_empty() {
-            name.to_string()
-        } else {
-            format!("{ppath}/{name}")
-        };
+        let path = if ppath.is_empty() { name.to_string() } else { format!("{ppath}/{name}") };
         let comps: Vec<&str> = path.split('/').collect();
         let found = {
             let st = self.state.lock();
@@ -584,10 +562,7 @@ impl Filesystem for SysFs {
             Some(i) => self.ino_of(&path[..i]),
             None => 1,
         };
-        let mut entries = vec![
-            (ino.0, FileType::Directory, ".".to_string()),
-            (parent, FileType::Directory, "..".to_string()),
-        ];
+        let mut entries = vec![(ino.0, FileType::Directory, ".".to_string()), (parent, FileType::Directory, "..".to_string())];
         for (name, kind) in kids {
             let p = if path.is_empty() { name.clone() } else { format!("{path}/{name}") };
             entries.push((self.ino_of(&p), kind, name));
@@ -616,17 +591,7 @@ impl Filesystem for SysFs {
         reply.opened(FileHandle(0), FopenFlags::FOPEN_DIRECT_IO);
     }
 
-    fn read(
-        &self,
-        _req: &Request,
-        ino: INodeNo,
-        _fh: FileHandle,
-        offset: u64,
-        size: u32,
-        _flags: OpenFlags,
-        _lock_owner: Option<LockOwner>,
-        reply: ReplyData,
-    ) {
+    fn read(&self, _req: &Request, ino: INodeNo, _fh: FileHandle, offset: u64, size: u32, _flags: OpenFlags, _lock_owner: Option<LockOwner>, reply: ReplyData) {
         let Some((_, _, Some(t))) = self.lookup_ino(ino.0) else {
             return reply.error(Errno::ENODEV);
         };
@@ -678,16 +643,7 @@ impl Filesystem for SysFs {
         }
     }
 
-    fn release(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _fh: FileHandle,
-        _flags: OpenFlags,
-        _lock_owner: Option<LockOwner>,
-        _flush: bool,
-        reply: ReplyEmpty,
-    ) {
+    fn release(&self, _req: &Request, _ino: INodeNo, _fh: FileHandle, _flags: OpenFlags, _lock_owner: Option<LockOwner>, _flush: bool, reply: ReplyEmpty) {
         reply.ok();
     }
 
@@ -713,15 +669,11 @@ impl Filesystem for SysFs {
 pub fn mount(state: Arc<Mutex<State>>, dir: &Path) -> Result<fuser::BackgroundSession, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut fcfg = fuser::Config::default();
-    fcfg.mount_options = vec![
-        fuser::MountOption::FSName("tandem-sim".into()),
-        fuser::MountOption::Subtype("sysfs".into()),
-        fuser::MountOption::DefaultPermissions,
-    ];
+    fcfg.mount_options =
+        vec![fuser::MountOption::FSName("tandem-sim".into()), fuser::MountOption::Subtype("sysfs".into()), fuser::MountOption::DefaultPermissions];
     fcfg.acl = fuser::SessionACL::All;
     fcfg.n_threads = Some(2);
-    let session = fuser::spawn_mount(SysFs::new(state), dir, &fcfg)
-        .map_err(|e| format!("cannot mount the sysfs emulation at {}: {e}", dir.display()))?;
+    let session = fuser::spawn_mount(SysFs::new(state), dir, &fcfg).map_err(|e| format!("cannot mount the sysfs emulation at {}: {e}", dir.display()))?;
     let deadline = Instant::now() + Duration::from_secs(10);
     while !dir.join("module/dahdi/parameters/auto_assign_spans").exists() {
         if Instant::now() > deadline {
@@ -785,13 +737,7 @@ impl Udev {
                 let _ = tx.send(ev);
             }
         });
-        Ok((
-            Udev {
-                stop,
-                thread: Some(thread),
-            },
-            hook,
-        ))
+        Ok((Udev { stop, thread: Some(thread) }, hook))
     }
 
     /// Stop: kill a program still running and wait for the thread (it ends
@@ -914,9 +860,7 @@ type = "e1"
     fn layout_values_and_assignment() {
         let mut d = dahdi();
         let dev = "devices/pci0000:00/0000:00:02.0/pci:0000:00:02.0";
-        assert!(
-            matches!(res(&d, "bus/dahdi_devices/devices/pci:0000:00:02.0"), Some((Entry::Symlink(t), _)) if t == format!("../../../{dev}"))
-        );
+        assert!(matches!(res(&d, "bus/dahdi_devices/devices/pci:0000:00:02.0"), Some((Entry::Symlink(t), _)) if t == format!("../../../{dev}")));
         assert_eq!(read(&d, &format!("{dev}/hardware_id")), "TE2-XYZ\n");
         assert_eq!(read(&d, &format!("{dev}/spantype")), "1:T1\n2:E1\n");
         assert_eq!(read(&d, &format!("{dev}/span_count")), "2\n");
@@ -925,11 +869,7 @@ type = "e1"
         let (_, t) = res(&d, &format!("{dev}/assign_span")).unwrap();
         assert_eq!(store(&mut d, t.unwrap(), b"2:5:100\n"), Ok(()));
         assert_eq!(store(&mut d, t.unwrap(), b"2:6:200\n"), Err(libc::EINVAL), "already assigned");
-        assert_eq!(
-            store(&mut d, t.unwrap(), b"1:4:90\n"),
-            Err(libc::EINVAL),
-            "basechan too low for a span after"
-        );
+        assert_eq!(store(&mut d, t.unwrap(), b"1:4:90\n"), Err(libc::EINVAL), "basechan too low for a span after");
         assert_eq!(store(&mut d, t.unwrap(), b"1:6:101\n"), Err(libc::EINVAL), "overlaps span 5");
         assert_eq!(store(&mut d, t.unwrap(), b"1:5:131\n"), Err(libc::EFAULT), "span 5 taken");
         assert_eq!(store(&mut d, t.unwrap(), b"1:7:0\n"), Err(libc::EINVAL), "basechan 0");
@@ -950,10 +890,7 @@ type = "e1"
         assert_eq!(store(&mut d, t.unwrap(), b"1\n"), Ok(()));
         assert_eq!(read(&d, "devices/pci0000:00/0000:00:01.0/pci:0000:00:01.0/span-1/basechan"), "1\n");
         assert_eq!(read(&d, "devices/pci0000:00/0000:00:01.0/pci:0000:00:01.0/span-1/lineconfig"), "\n");
-        assert_eq!(
-            read(&d, "devices/pci0000:00/0000:00:01.0/pci:0000:00:01.0/span-1/is_digital"),
-            "0\n"
-        );
+        assert_eq!(read(&d, "devices/pci0000:00/0000:00:01.0/pci:0000:00:01.0/span-1/is_digital"), "0\n");
         // Spans 1 (1-2) and 5 (100-130): local span 1 of the T1 card can go at 2 with 3-26.
         let (_, t) = res(&d, &format!("{dev}/assign_span")).unwrap();
         assert_eq!(store(&mut d, t.unwrap(), b"1:2:3"), Ok(()));
@@ -967,10 +904,7 @@ type = "e1"
         assert!(res(&d, &format!("{dev}/span-5")).is_none());
         let ev = d.take_uevents();
         assert_eq!(ev.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["offline", "remove"]);
-        assert!(
-            ev[1].env().contains(&("SPAN_NUM".into(), "0".into())),
-            "the kernel clears the number first"
-        );
+        assert!(ev[1].env().contains(&("SPAN_NUM".into(), "0".into())), "the kernel clears the number first");
         assert!(ev[1].devpath.ends_with("/span-5"));
     }
 

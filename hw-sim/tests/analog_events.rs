@@ -48,10 +48,7 @@ fn phone_hook_changes_give_ringoffhook_onhook_after_rxflashtime_and_winkflash() 
     assert_eq!(evs.len(), 1, "events after on-hook: {:?}", names(&evs));
     let (e, at) = evs[0];
     assert_eq!(e, d::DAHDI_EVENT_ONHOOK as i32, "got {}", ev_name(e));
-    assert!(
-        at >= Duration::from_millis(1150) && at <= Duration::from_millis(1450),
-        "ONHOOK after {at:?}, expected rxflashtime 1250 ms"
-    );
+    assert!(at >= Duration::from_millis(1150) && at <= Duration::from_millis(1450), "ONHOOK after {at:?}, expected rxflashtime 1250 ms");
 
     // Off-hook again, then a short on-hook (600 ms < 1250 ms): WINKFLASH
     // when the loop closes again, and no ONHOOK.
@@ -143,10 +140,7 @@ fn iomux_waits_for_events_and_nowait_returns_at_once() {
     let woke = t0.elapsed();
     lifter.join().unwrap();
     assert_eq!(r as u32, d::DAHDI_IOMUX_SIGEVENT);
-    assert!(
-        woke >= Duration::from_millis(280) && woke <= Duration::from_millis(600),
-        "IOMUX woke after {woke:?}; the phone went off-hook after 300 ms"
-    );
+    assert!(woke >= Duration::from_millis(280) && woke <= Duration::from_millis(600), "IOMUX woke after {woke:?}; the phone went off-hook after 300 ms");
     assert_eq!(getevent(&ch), d::DAHDI_EVENT_RINGOFFHOOK as i32);
     // With the event consumed, NOWAIT reports nothing again.
     assert_eq!(iomux(&ch, d::DAHDI_IOMUX_SIGEVENT | d::DAHDI_IOMUX_NOWAIT).unwrap(), 0);
@@ -201,12 +195,7 @@ fn poll_and_epoll_report_events_as_pri_and_blocks_as_in() {
         let ep = libc::epoll_create1(libc::EPOLL_CLOEXEC);
         assert!(ep >= 0);
         let mut ev = libc::epoll_event { events: (libc::EPOLLPRI) as u32, u64: 7 };
-        assert_eq!(
-            libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, ch.as_raw_fd(), &mut ev),
-            0,
-            "epoll_ctl: {}",
-            Errno::last()
-        );
+        assert_eq!(libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, ch.as_raw_fd(), &mut ev), 0, "epoll_ctl: {}", Errno::last());
         let mut out = [libc::epoll_event { events: 0, u64: 0 }; 4];
         // Nothing pending yet.
         assert_eq!(libc::epoll_wait(ep, out.as_mut_ptr(), 4, 0), 0);
@@ -218,10 +207,7 @@ fn poll_and_epoll_report_events_as_pri_and_blocks_as_in() {
         let (events, data) = (out[0].events, out[0].u64);
         assert_eq!(data, 7);
         assert_ne!(events & libc::EPOLLPRI as u32, 0, "events {events:#x}");
-        assert!(
-            woke >= Duration::from_millis(1100) && woke <= Duration::from_millis(1600),
-            "ONHOOK woke epoll after {woke:?}"
-        );
+        assert!(woke >= Duration::from_millis(1100) && woke <= Duration::from_millis(1600), "ONHOOK woke epoll after {woke:?}");
         assert_eq!(getevent(&ch), d::DAHDI_EVENT_ONHOOK as i32);
 
         // EPOLLIN for blocks.

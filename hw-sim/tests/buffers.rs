@@ -109,15 +109,11 @@ fn blocking_reads_arrive_every_20_ms() {
     }
     let start = Instant::now();
     for i in 0..50 {
-        let b =
-            read_block(&ch, 160, Duration::from_secs(2)).unwrap_or_else(|e| panic!("read {i}: {}", Errno::from_raw(e)));
+        let b = read_block(&ch, 160, Duration::from_secs(2)).unwrap_or_else(|e| panic!("read {i}: {}", Errno::from_raw(e)));
         assert_eq!(b.len(), 160, "read {i}");
     }
     let t = start.elapsed();
-    assert!(
-        t >= Duration::from_millis(900) && t <= Duration::from_millis(1100),
-        "50 blocks of 160 samples took {t:?}, expected 1 s ± 10 %"
-    );
+    assert!(t >= Duration::from_millis(900) && t <= Duration::from_millis(1100), "50 blocks of 160 samples took {t:?}, expected 1 s ± 10 %");
 }
 
 #[test]

@@ -27,12 +27,7 @@ far_end = "cross"
 peer = 2
 "#;
 
-const FXS_SIGCAP: u32 = d::DAHDI_SIG_FXOKS
-    | d::DAHDI_SIG_FXOLS
-    | d::DAHDI_SIG_FXOGS
-    | d::DAHDI_SIG_SF
-    | d::DAHDI_SIG_EM
-    | d::DAHDI_SIG_CLEAR;
+const FXS_SIGCAP: u32 = d::DAHDI_SIG_FXOKS | d::DAHDI_SIG_FXOLS | d::DAHDI_SIG_FXOGS | d::DAHDI_SIG_SF | d::DAHDI_SIG_EM | d::DAHDI_SIG_CLEAR;
 const FXO_SIGCAP: u32 = d::DAHDI_SIG_FXSKS | d::DAHDI_SIG_FXSLS | d::DAHDI_SIG_SF | d::DAHDI_SIG_CLEAR;
 
 #[test]
@@ -87,21 +82,10 @@ fn get_params_through_ctl_reports_each_channels_identity() {
         let p = get_params(&ctl, chan).expect("GET_PARAMS T1");
         assert_eq!((p.channo, p.spanno, p.chanpos), (chan, span, pos));
         let sigcap = p.sigcap as u32;
-        for s in [
-            d::DAHDI_SIG_EM,
-            d::DAHDI_SIG_CAS,
-            d::DAHDI_SIG_CLEAR,
-            d::DAHDI_SIG_HARDHDLC,
-            d::DAHDI_SIG_FXSKS,
-            d::DAHDI_SIG_FXOKS,
-        ] {
+        for s in [d::DAHDI_SIG_EM, d::DAHDI_SIG_CAS, d::DAHDI_SIG_CLEAR, d::DAHDI_SIG_HARDHDLC, d::DAHDI_SIG_FXSKS, d::DAHDI_SIG_FXOKS] {
             assert_eq!(sigcap & s, s, "T1 chan {chan} sigcap {sigcap:#x} lacks {s:#x}");
         }
-        assert_eq!(
-            cstr_to_string(&p.name),
-            format!("TE2/0/{}/{}", span - 1, pos),
-            "wct4xxp names spans TE<spans on the card>/<card>/<span>"
-        );
+        assert_eq!(cstr_to_string(&p.name), format!("TE2/0/{}/{}", span - 1, pos), "wct4xxp names spans TE<spans on the card>/<card>/<span>");
     }
 
     // CHANCONFIG shows in sigtype; a signalling the port cannot do is EINVAL.

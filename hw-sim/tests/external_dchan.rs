@@ -21,8 +21,7 @@ far_end = "external"
 fn connect_seqpacket(path: &std::path::Path) -> OwnedFd {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let fd =
-            socket::socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None).expect("socket");
+        let fd = socket::socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None).expect("socket");
         let addr = UnixAddr::new(path).expect("address");
         match socket::connect(fd.as_raw_fd(), &addr) {
             Ok(()) => {
@@ -41,8 +40,7 @@ fn connect_seqpacket(path: &std::path::Path) -> OwnedFd {
 
 fn recv_packet(fd: &OwnedFd) -> Vec<u8> {
     let mut buf = vec![0u8; 8192];
-    let n = socket::recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty())
-        .expect("recv from the D-channel socket (2 s timeout)");
+    let n = socket::recv(fd.as_raw_fd(), &mut buf, MsgFlags::empty()).expect("recv from the D-channel socket (2 s timeout)");
     buf.truncate(n);
     buf
 }
@@ -93,8 +91,7 @@ fn frames_cross_the_external_socket_in_both_directions() {
     assert_eq!(read_raw(&dch, 1024), Err(libc::EAGAIN));
 
     // Host -> far end: the two trailing placeholder bytes are not sent.
-    let from_host: Vec<Vec<u8>> =
-        vec![vec![0x00, 0x01, 0x73], vec![0x02, 0x01, 0x00, 0x00, 0x08, 0x02], vec![0x7e; 40]];
+    let from_host: Vec<Vec<u8>> = vec![vec![0x00, 0x01, 0x73], vec![0x02, 0x01, 0x00, 0x00, 0x08, 0x02], vec![0x7e; 40]];
     for f in &from_host {
         let mut w = f.clone();
         w.extend_from_slice(&[0x55, 0xaa]);

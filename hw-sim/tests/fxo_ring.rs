@@ -90,8 +90,7 @@ fn co_ring_gives_ringbegin_and_ringoffhook_per_ring_with_mdmf_caller_id_after_th
     // Caller ID is in the audio between the end of the first ring and the
     // start of the second.
     let cid_audio = mulaw_decode(&audio[evs[1].2..evs[2].2]);
-    let msg =
-        tandem_dsp::callerid::detect_fsk_callerid(&cid_audio).expect("no caller ID in the audio after the first ring");
+    let msg = tandem_dsp::callerid::detect_fsk_callerid(&cid_audio).expect("no caller ID in the audio after the first ring");
     let want = CallerId {
         number: Some("5551234567".into()),
         name: Some("TANDEM TEST".into()),
@@ -127,12 +126,7 @@ fn answering_during_the_ring_stops_it() {
     let t1 = Instant::now();
     // Ring voltage goes away; after the trailer the ring is over.
     let evs = collect_events(&ch, t1, Duration::from_millis(800));
-    assert_eq!(
-        evs.iter().map(|e| e.0).collect::<Vec<_>>(),
-        vec![d::DAHDI_EVENT_RINGOFFHOOK as i32],
-        "{:?}",
-        names(&evs)
-    );
+    assert_eq!(evs.iter().map(|e| e.0).collect::<Vec<_>>(), vec![d::DAHDI_EVENT_RINGOFFHOOK as i32], "{:?}", names(&evs));
     let v = call(&mut c, "co.get", json!({"chan": 2}));
     assert_eq!(v["answered"], json!(true));
     assert_eq!(v["ringing"], json!(false));

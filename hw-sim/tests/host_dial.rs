@@ -47,17 +47,9 @@ fn dtmf_dial_string_reaches_the_co_and_ends_with_dialcomplete() {
     assert_eq!(dialing(&ch), 1, "DIALING while the string plays");
     // Four digits of 100 ms tone + 100 ms silence.
     let evs = collect_events(&ch, t0, Duration::from_millis(1300));
-    assert_eq!(
-        evs.iter().map(|e| e.0).collect::<Vec<_>>(),
-        vec![d::DAHDI_EVENT_DIALCOMPLETE as i32],
-        "{:?}",
-        names(&evs)
-    );
+    assert_eq!(evs.iter().map(|e| e.0).collect::<Vec<_>>(), vec![d::DAHDI_EVENT_DIALCOMPLETE as i32], "{:?}", names(&evs));
     let at = evs[0].1;
-    assert!(
-        at >= Duration::from_millis(750) && at <= Duration::from_millis(1000),
-        "DIALCOMPLETE at {at:?}, expected ~800 ms"
-    );
+    assert!(at >= Duration::from_millis(750) && at <= Duration::from_millis(1000), "DIALCOMPLETE at {at:?}, expected ~800 ms");
     assert_eq!(dialing(&ch), 0);
     let co = call(&mut c, "co.get", json!({"chan": 1}));
     assert_eq!(co["digits"], json!("1234"), "{co}");
@@ -85,17 +77,9 @@ fn pulse_dial_string_is_counted_by_the_co() {
     let t0 = Instant::now();
     // '1': one 50/50 ms break/make, 750 ms after-time; '9': nine, 750 ms.
     let evs = collect_events(&ch, t0, Duration::from_millis(3000));
-    assert_eq!(
-        evs.iter().map(|e| e.0).collect::<Vec<_>>(),
-        vec![d::DAHDI_EVENT_DIALCOMPLETE as i32],
-        "{:?}",
-        names(&evs)
-    );
+    assert_eq!(evs.iter().map(|e| e.0).collect::<Vec<_>>(), vec![d::DAHDI_EVENT_DIALCOMPLETE as i32], "{:?}", names(&evs));
     let at = evs[0].1;
-    assert!(
-        at >= Duration::from_millis(2300) && at <= Duration::from_millis(2700),
-        "DIALCOMPLETE at {at:?}, expected ~2.5 s"
-    );
+    assert!(at >= Duration::from_millis(2300) && at <= Duration::from_millis(2700), "DIALCOMPLETE at {at:?}, expected ~2.5 s");
     let co = call(&mut c, "co.get", json!({"chan": 2}));
     assert_eq!(co["digits"], json!("19"), "{co}");
     assert_eq!(co["seizures"], json!(1), "dial pulses are not new seizures: {co}");

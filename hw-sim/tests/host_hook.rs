@@ -148,12 +148,7 @@ fn nonblocking_wink_and_flash_give_einprogress_then_hookcomplete() {
     assert_eq!(hook(&near, d::DAHDI_WINK), Err(Errno::EINPROGRESS));
     assert!(t0.elapsed() < Duration::from_millis(100), "O_NONBLOCK WINK must not wait");
     let evs = collect_events(&near, t0, Duration::from_millis(400));
-    assert_eq!(
-        evs.iter().map(|e| e.0).collect::<Vec<_>>(),
-        vec![d::DAHDI_EVENT_HOOKCOMPLETE as i32],
-        "{:?}",
-        names(&evs)
-    );
+    assert_eq!(evs.iter().map(|e| e.0).collect::<Vec<_>>(), vec![d::DAHDI_EVENT_HOOKCOMPLETE as i32], "{:?}", names(&evs));
     let at = evs[0].1;
     assert!(at >= Duration::from_millis(180) && at <= Duration::from_millis(300), "HOOKCOMPLETE at {at:?}");
     expect_event(&far, d::DAHDI_EVENT_WINKFLASH, Duration::from_millis(100));
@@ -165,12 +160,7 @@ fn nonblocking_wink_and_flash_give_einprogress_then_hookcomplete() {
     let t0 = Instant::now();
     assert_eq!(hook(&near, d::DAHDI_FLASH), Err(Errno::EINPROGRESS));
     let evs = collect_events(&near, t0, Duration::from_millis(1000));
-    assert_eq!(
-        evs.iter().map(|e| e.0).collect::<Vec<_>>(),
-        vec![d::DAHDI_EVENT_HOOKCOMPLETE as i32],
-        "{:?}",
-        names(&evs)
-    );
+    assert_eq!(evs.iter().map(|e| e.0).collect::<Vec<_>>(), vec![d::DAHDI_EVENT_HOOKCOMPLETE as i32], "{:?}", names(&evs));
     let at = evs[0].1;
     assert!(at >= Duration::from_millis(760) && at <= Duration::from_millis(900), "HOOKCOMPLETE at {at:?}");
 

@@ -61,10 +61,7 @@ fn removed_channel_gives_enodev_to_open_handles_and_disappears() {
 
     // The device file is gone, and reopening fails.
     assert!(!sim.chan_path(1, 1).exists(), "chan/001/001 still exists");
-    let listed: Vec<String> = std::fs::read_dir(sim.path("chan/001"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
+    let listed: Vec<String> = std::fs::read_dir(sim.path("chan/001")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert_eq!(listed, vec!["002".to_string()]);
     assert!(sim.try_open_chan(1, 1, false).is_err());
     drop(ch);

@@ -59,12 +59,7 @@ fn phone_pulse_dialling_gives_pulse_start_and_pulsedigit_events() {
     // (pulsecount == 1); DAHDI_PULSETIMEOUT after the last make the digit is
     // queued and pulsecount returns to 0. Breaks are shorter than rxflashtime:
     // no ONHOOK and no WINKFLASH.
-    assert_eq!(
-        evs.iter().map(|e| e.0).collect::<Vec<_>>(),
-        vec![start, pd | '3' as i32, start, pd | '5' as i32],
-        "events: {:?}",
-        names(&evs)
-    );
+    assert_eq!(evs.iter().map(|e| e.0).collect::<Vec<_>>(), vec![start, pd | '3' as i32, start, pd | '5' as i32], "events: {:?}", names(&evs));
     // The digit comes DAHDI_PULSETIMEOUT (250 ms) after its last make:
     // '3' ends at ~260 ms, '5' (starting after a 700 ms pause) at ~1460 ms.
     let ms = |i: usize| evs[i].1.as_millis() as i64;

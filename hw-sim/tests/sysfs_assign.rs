@@ -68,14 +68,7 @@ impl SysSim {
             .stderr(out)
             .spawn()
             .expect("spawn tandem-sim");
-        let mut s = SysSim {
-            child: Some(child),
-            mount,
-            sysfs,
-            control,
-            log,
-            _dir: dir,
-        };
+        let mut s = SysSim { child: Some(child), mount, sysfs, control, log, _dir: dir };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(st) = s.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
@@ -106,13 +99,8 @@ impl SysSim {
     /// Write an attribute as `echo value > attr` does; the errno on failure.
     fn write(&self, rel: &str, value: &str) -> Result<(), i32> {
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .truncate(true)
-            .open(self.sys(rel))
-            .map_err(|e| e.raw_os_error().unwrap_or(0))?;
-        f.write_all(format!("{value}\n").as_bytes())
-            .map_err(|e| e.raw_os_error().unwrap_or(0))
+        let mut f = std::fs::OpenOptions::new().write(true).truncate(true).open(self.sys(rel)).map_err(|e| e.raw_os_error().unwrap_or(0))?;
+        f.write_all(format!("{value}\n").as_bytes()).map_err(|e| e.raw_os_error().unwrap_or(0))
     }
 
     fn ctl(&self) -> File {
@@ -120,10 +108,7 @@ impl SysSim {
     }
 
     fn chan_dirs(&self) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(self.mount.join("chan"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
+        let mut v: Vec<String> = std::fs::read_dir(self.mount.join("chan")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         v.sort();
         v
     }
@@ -168,29 +153,16 @@ fn spans_wait_for_assign_span_and_unassign_cuts_channels_off() {
     // ---- nothing is assigned: no span, no channel, no device file.
     assert_eq!(sim.read("module/dahdi/parameters/auto_assign_spans"), "0\n");
     for s in 1..=3 {
-        assert_eq!(
-            errno_of_nix(spanstat(&ctl, s)),
-            Some(Errno::EINVAL),
-            "SPANSTAT {s} before assignment"
-        );
+        assert_eq!(errno_of_nix(spanstat(&ctl, s)), Some(Errno::EINVAL), "SPANSTAT {s} before assignment");
     }
-    assert_eq!(
-        errno_of_nix(get_params(&ctl, 1)),
-        Some(Errno::EINVAL),
-        "GET_PARAMS 1 before assignment"
-    );
+    assert_eq!(errno_of_nix(get_params(&ctl, 1)), Some(Errno::EINVAL), "GET_PARAMS 1 before assignment");
     assert!(sim.chan_dirs().is_empty());
     assert_eq!(std::fs::read_dir(sim.sys("bus/dahdi_spans/devices")).unwrap().count(), 0);
-    let mut devs: Vec<String> = std::fs::read_dir(sim.sys("bus/dahdi_devices/devices"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let mut devs: Vec<String> =
+        std::fs::read_dir(sim.sys("bus/dahdi_devices/devices")).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     devs.sort();
     assert_eq!(devs, ["pci:0000:00:01.0", "pci:0000:00:02.0"]);
-    assert_eq!(
-        std::fs::read_link(sim.sys("bus/dahdi_devices/devices/pci:0000:00:02.0")).unwrap(),
-        Path::new(&format!("../../../{TE}"))
-    );
+    assert_eq!(std::fs::read_link(sim.sys("bus/dahdi_devices/devices/pci:0000:00:02.0")).unwrap(), Path::new(&format!("../../../{TE}")));
     assert_eq!(sim.read(&format!("{TE}/hardware_id")), "TE2-SYSFS\n");
     assert_eq!(sim.read(&format!("{TE}/location")), "pci0000:00/0000:00:02.0\n");
     assert_eq!(sim.read(&format!("{TE}/manufacturer")), "Digium\n");
@@ -199,38 +171,19 @@ fn spans_wait_for_assign_span_and_unassign_cuts_channels_off() {
     assert_eq!(sim.read(&format!("{TE}/spantype")), "1:T1\n2:T1\n");
     assert_eq!(sim.read(&format!("{ANALOG}/hardware_id")), "SIM-TDM410P-1\n");
     let rt = sim.read(&format!("{TE}/registration_time"));
-    assert!(
-        rt.len() == 21 && rt.as_bytes()[10] == b'.',
-        "registration_time {rt:?} is %010lld.%09ld"
-    );
+    assert!(rt.len() == 21 && rt.as_bytes()[10] == b'.', "registration_time {rt:?} is %010lld.%09ld");
 
     // ---- assign the T1 card's spans at chosen numbers, the analog card automatically.
     assert_eq!(sim.write(&format!("{TE}/assign_span"), "2:5:100"), Ok(()));
     assert_eq!(sim.write(&format!("{TE}/assign_span"), "1:2:10"), Ok(()));
     assert_eq!(sim.write(&format!("{ANALOG}/auto_assign"), "1"), Ok(()));
     // The kernel's checks, with its errnos.
-    assert_eq!(
-        sim.write(&format!("{TE}/assign_span"), "1:9:500"),
-        Err(libc::EINVAL),
-        "already assigned"
-    );
-    assert_eq!(
-        sim.write(&format!("{TE}/assign_span"), "3:9:500"),
-        Err(libc::EINVAL),
-        "no local span 3"
-    );
+    assert_eq!(sim.write(&format!("{TE}/assign_span"), "1:9:500"), Err(libc::EINVAL), "already assigned");
+    assert_eq!(sim.write(&format!("{TE}/assign_span"), "3:9:500"), Err(libc::EINVAL), "no local span 3");
     assert_eq!(sim.write(&format!("{TE}/assign_span"), "garbage"), Err(libc::EINVAL));
     assert_eq!(sim.write(&format!("{TE}/unassign_span"), "7"), Err(libc::EINVAL), "no local span 7");
-    assert_eq!(
-        sim.write(&format!("{TE}/hardware_id"), "x"),
-        Err(libc::EACCES),
-        "read-only attribute"
-    );
-    assert_eq!(
-        std::fs::read(sim.sys(&format!("{TE}/assign_span"))).unwrap_err().raw_os_error(),
-        Some(libc::EACCES),
-        "write-only attribute"
-    );
+    assert_eq!(sim.write(&format!("{TE}/hardware_id"), "x"), Err(libc::EACCES), "read-only attribute");
+    assert_eq!(std::fs::read(sim.sys(&format!("{TE}/assign_span"))).unwrap_err().raw_os_error(), Some(libc::EACCES), "write-only attribute");
 
     // SPANSTAT, GET_PARAMS and the device files follow the assignment.
     let s5 = spanstat(&ctl, 5).expect("SPANSTAT 5");
@@ -253,11 +206,7 @@ fn spans_wait_for_assign_span_and_unassign_cuts_channels_off() {
     let p = get_params(&ctl, 4).expect("GET_PARAMS 4");
     assert_eq!((p.spanno, p.chanpos), (1, 4));
     for c in [5, 9, 34, 99, 124] {
-        assert_eq!(
-            errno_of_nix(get_params(&ctl, c)),
-            Some(Errno::EINVAL),
-            "GET_PARAMS {c} is no channel"
-        );
+        assert_eq!(errno_of_nix(get_params(&ctl, c)), Some(Errno::EINVAL), "GET_PARAMS {c} is no channel");
     }
     assert_eq!(sim.chan_dirs(), ["001", "002", "005"]);
     assert_eq!(std::fs::read_dir(sim.mount.join("chan/005")).unwrap().count(), 24);
@@ -274,28 +223,14 @@ fn spans_wait_for_assign_span_and_unassign_cuts_channels_off() {
     assert_eq!(sim.read(&format!("{span5}/is_digital")), "1\n");
     assert_eq!(sim.read(&format!("{ANALOG}/span-1/basechan")), "1\n");
     assert_eq!(sim.read(&format!("{ANALOG}/span-1/spantype")), "ANALOG_MIXED\n");
-    assert_eq!(
-        std::fs::canonicalize(sim.sys("bus/dahdi_spans/devices/span-5")).unwrap(),
-        sim.sysfs.canonicalize().unwrap().join(&span5)
-    );
-    assert_eq!(
-        std::fs::canonicalize(sim.sys(&format!("{span5}/ddev"))).unwrap(),
-        sim.sysfs.canonicalize().unwrap().join(TE)
-    );
+    assert_eq!(std::fs::canonicalize(sim.sys("bus/dahdi_spans/devices/span-5")).unwrap(), sim.sysfs.canonicalize().unwrap().join(&span5));
+    assert_eq!(std::fs::canonicalize(sim.sys(&format!("{span5}/ddev"))).unwrap(), sim.sysfs.canonicalize().unwrap().join(TE));
     let mut c = sim.client();
     let cards = call(&mut c, "card.list", json!({}));
     assert_eq!(cards["auto_assign_spans"], json!(false));
-    assert_eq!(
-        cards["cards"][1]["spans"][1],
-        json!({"local": 2, "span": 5, "basechan": 100, "channels": 24, "name": "TE2/0/2", "type": "t1"})
-    );
+    assert_eq!(cards["cards"][1]["spans"][1], json!({"local": 2, "span": 5, "basechan": 100, "channels": 24, "name": "TE2/0/2", "type": "t1"}));
     let st = call(&mut c, "status", json!({}));
-    let spans: Vec<i64> = st["spans"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["span"].as_i64().unwrap())
-        .collect();
+    let spans: Vec<i64> = st["spans"].as_array().unwrap().iter().map(|s| s["span"].as_i64().unwrap()).collect();
     assert_eq!(spans, [1, 2, 5]);
     assert_eq!(call(&mut c, "chan.get", json!({"chan": 100}))["span"], json!(5));
     assert!(c.call("chan.get", json!({"chan": 50})).is_err(), "channel 50 does not exist");
@@ -306,11 +241,7 @@ fn spans_wait_for_assign_span_and_unassign_cuts_channels_off() {
     let p = get_params(&ch, 0).expect("GET_PARAMS on the open channel");
     assert_eq!(p.channo, 100);
     assert_eq!(sim.write(&format!("{TE}/unassign_span"), "2"), Ok(()));
-    assert_eq!(
-        sim.write(&format!("{TE}/unassign_span"), "2"),
-        Err(libc::EINVAL),
-        "already unassigned"
-    );
+    assert_eq!(sim.write(&format!("{TE}/unassign_span"), "2"), Err(libc::EINVAL), "already unassigned");
     assert_eq!(read_raw(&ch, 160), Err(libc::ENODEV));
     assert_eq!(write_raw(&ch, &[0xff; 160]), Err(libc::ENODEV));
     assert_eq!(get_params(&ch, 0).err(), Some(Errno::ENODEV));
@@ -338,12 +269,7 @@ fn spans_wait_for_assign_span_and_unassign_cuts_channels_off() {
     assert!(!sim.sys(TE).exists());
     assert!(!sim.sys("bus/dahdi_devices/devices/pci:0000:00:02.0").exists());
     assert_eq!(sim.chan_dirs(), ["001"]);
-    assert!(
-        c.call("card.unplug", json!({"card": 2}))
-            .unwrap_err()
-            .to_string()
-            .contains("already unplugged")
-    );
+    assert!(c.call("card.unplug", json!({"card": 2})).unwrap_err().to_string().contains("already unplugged"));
     call(&mut c, "card.plug", json!({"card": 2}));
     assert_eq!(sim.read(&format!("{TE}/spantype")), "1:T1\n2:T1\n");
     assert_eq!(sim.chan_dirs(), ["001"]);
@@ -354,12 +280,7 @@ fn spans_wait_for_assign_span_and_unassign_cuts_channels_off() {
     call(&mut c, "card.unplug", json!({"card": 2}));
     call(&mut c, "card.plug", json!({"card": 2}));
     let st = call(&mut c, "status", json!({}));
-    let spans: Vec<i64> = st["spans"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["span"].as_i64().unwrap())
-        .collect();
+    let spans: Vec<i64> = st["spans"].as_array().unwrap().iter().map(|s| s["span"].as_i64().unwrap()).collect();
     assert_eq!(spans, [1, 2, 3], "auto-assigned at the first free places");
     assert_eq!(get_params(&ctl, 5).expect("GET_PARAMS 5").spanno, 2);
     let log = sim.log_text();

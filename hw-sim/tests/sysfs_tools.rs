@@ -46,10 +46,7 @@ fn repo() -> PathBuf {
 /// sim-ns.sh's own timeout and a 120 s kill here.
 fn run_in_ns(dir: &Path, script: &str) -> (bool, String, String) {
     assert_eq!(unsafe { libc::geteuid() }, 0, "needs root (FUSE and mount namespaces)");
-    assert!(
-        Path::new("/usr/sbin/dahdi_span_assignments").exists(),
-        "dahdi_span_assignments missing: install the dahdi package (scripts/setup.sh does)"
-    );
+    assert!(Path::new("/usr/sbin/dahdi_span_assignments").exists(), "dahdi_span_assignments missing: install the dahdi package (scripts/setup.sh does)");
     let cfg = dir.join("sim.toml");
     std::fs::write(&cfg, CONFIG).unwrap();
     std::fs::write(dir.join("assigned-spans.conf"), ASSIGNED).unwrap();
@@ -139,15 +136,8 @@ echo "=== end"
         ]
     );
     let dump0 = section(&out, "dump0");
-    assert!(
-        dump0.contains(&format!("# Device: [TE2-TOOLS] @pci0000:00/0000:00:02.0 {DEV2}")),
-        "{dump0:?}"
-    );
-    assert_eq!(
-        dump0.iter().filter(|l| l.starts_with("#   Skipped unassigned local span")).count(),
-        3,
-        "{dump0:?}"
-    );
+    assert!(dump0.contains(&format!("# Device: [TE2-TOOLS] @pci0000:00/0000:00:02.0 {DEV2}")), "{dump0:?}");
+    assert_eq!(dump0.iter().filter(|l| l.starts_with("#   Skipped unassigned local span")).count(), 3, "{dump0:?}");
 
     let add = section(&out, "add");
     for want in [
@@ -167,11 +157,7 @@ echo "=== end"
         ]
     );
     let dump1 = section(&out, "dump1");
-    for want in [
-        "@pci0000:00/0000:00:01.0       1:8:120",
-        "@pci0000:00/0000:00:02.0       1:3:49",
-        "@pci0000:00/0000:00:02.0       2:4:73",
-    ] {
+    for want in ["@pci0000:00/0000:00:01.0       1:8:120", "@pci0000:00/0000:00:02.0       1:3:49", "@pci0000:00/0000:00:02.0       2:4:73"] {
         assert!(dump1.iter().any(|l| l == want), "dumpconfig -k location lacks {want:?}: {dump1:?}");
     }
     // dahdi-tools' `matched` compares only the first local span of each
@@ -182,17 +168,9 @@ echo "=== end"
     assert_eq!(section(&out, "chan"), ["003", "004", "008"]);
     assert_eq!(section(&out, "basechan"), ["73", "120"]);
     let readd = section(&out, "readd");
-    assert!(
-        readd.iter().any(|l| l.contains("[1] already assigned to span 3. Skipping...")),
-        "{readd:?}"
-    );
+    assert!(readd.iter().any(|l| l.contains("[1] already assigned to span 3. Skipping...")), "{readd:?}");
     let remove = section(&out, "remove");
-    assert!(
-        remove
-            .iter()
-            .any(|l| l == "unassign /sys/bus/dahdi_devices/devices/pci:0000:00:02.0 1"),
-        "{remove:?}"
-    );
+    assert!(remove.iter().any(|l| l == "unassign /sys/bus/dahdi_devices/devices/pci:0000:00:02.0 1"), "{remove:?}");
     assert!(!remove.iter().any(|l| l.contains("failed")), "{remove:?}");
     assert_eq!(
         section(&out, "list2"),

@@ -96,17 +96,9 @@ fn em_seizure_crosses_after_rxwinktime_and_audio_crosses_intact() {
     hook(&a, d::DAHDI_OFFHOOK).expect("HOOK OFFHOOK");
     let t0 = Instant::now();
     let evs = collect_events(&b, t0, Duration::from_millis(500));
-    assert_eq!(
-        evs.iter().map(|e| e.0).collect::<Vec<_>>(),
-        vec![d::DAHDI_EVENT_RINGOFFHOOK as i32],
-        "{:?}",
-        names(&evs)
-    );
+    assert_eq!(evs.iter().map(|e| e.0).collect::<Vec<_>>(), vec![d::DAHDI_EVENT_RINGOFFHOOK as i32], "{:?}", names(&evs));
     let at = evs[0].1;
-    assert!(
-        at >= Duration::from_millis(230) && at <= Duration::from_millis(400),
-        "RINGOFFHOOK at {at:?}, rxwinktime is 250 ms"
-    );
+    assert!(at >= Duration::from_millis(230) && at <= Duration::from_millis(400), "RINGOFFHOOK at {at:?}, rxwinktime is 250 ms");
     let p = get_params(&b, 0).unwrap();
     assert_eq!(p.rxisoffhook, 1);
     assert_eq!(p.rxbits as u32 & d::DAHDI_ABIT, d::DAHDI_ABIT, "E&M off-hook sends the A bit");
@@ -164,11 +156,8 @@ fn hdlc_frames_cross_whole_with_their_fcs() {
     drain_events(&b);
     assert_eq!(read_raw(&b, 1024), Err(libc::EAGAIN), "no frame yet");
 
-    let payloads: Vec<Vec<u8>> = [3usize, 4, 17, 1, 64, 260, 5, 1000, 2]
-        .iter()
-        .enumerate()
-        .map(|(k, &n)| (0..n).map(|i| (i * 7 + k * 31) as u8).collect())
-        .collect();
+    let payloads: Vec<Vec<u8>> =
+        [3usize, 4, 17, 1, 64, 260, 5, 1000, 2].iter().enumerate().map(|(k, &n)| (0..n).map(|i| (i * 7 + k * 31) as u8).collect()).collect();
     for p in &payloads {
         // As libpri does: two bytes for the FCS that the hardware fills in.
         let mut f = p.clone();
@@ -184,11 +173,7 @@ fn hdlc_frames_cross_whole_with_their_fcs() {
         assert_eq!(got.len(), p.len() + 2, "frame {k}: one read returns exactly one frame plus FCS");
         assert_eq!(&got[..p.len()], &p[..], "frame {k} payload");
         let fcs = crc16_x25(p);
-        assert_eq!(
-            (got[p.len()], got[p.len() + 1]),
-            ((fcs & 0xff) as u8, (fcs >> 8) as u8),
-            "frame {k}: FCS, low byte first"
-        );
+        assert_eq!((got[p.len()], got[p.len() + 1]), ((fcs & 0xff) as u8, (fcs >> 8) as u8), "frame {k}: FCS, low byte first");
     }
     std::thread::sleep(Duration::from_millis(30));
     assert_eq!(read_raw(&b, 2048), Err(libc::EAGAIN), "no more frames than were sent");

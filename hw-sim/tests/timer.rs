@@ -57,10 +57,7 @@ fn timer_expires_every_160_samples_and_is_acknowledged() {
     assert_eq!(getevent(&t), d::DAHDI_EVENT_TIMER_EXPIRED as i32, "GETEVENT while expired");
     timerack(&t, 1).unwrap();
     let took = time_expiries(&t, 50);
-    assert!(
-        took >= Duration::from_millis(900) && took <= Duration::from_millis(1100),
-        "50 expiries of 160 samples took {took:?}, expected 1 s ± 10 %"
-    );
+    assert!(took >= Duration::from_millis(900) && took <= Duration::from_millis(1100), "50 expiries of 160 samples took {took:?}, expected 1 s ± 10 %");
 
     // Unacknowledged expiries accumulate; TIMERACK with 0 (or too many)
     // acknowledges them all, and POLLPRI clears.
@@ -82,10 +79,7 @@ fn timer_expires_every_160_samples_and_is_acknowledged() {
     assert!(pollpri(&t, 1000));
     timerack(&t, 0).unwrap();
     let took = time_expiries(&t, 100);
-    assert!(
-        took >= Duration::from_millis(1265) && took <= Duration::from_millis(1420),
-        "100 expiries of 100 samples took {took:?}, expected 1.3 s"
-    );
+    assert!(took >= Duration::from_millis(1265) && took <= Duration::from_millis(1420), "100 expiries of 100 samples took {took:?}, expected 1.3 s");
 
     // 0 (or a negative period) stops the timer.
     timerconfig(&t, -5).expect("a negative period is taken as 0");

@@ -33,10 +33,7 @@ use std::time::Instant;
 
 use crate::q921::pcap::Direction;
 use crate::q921::{self, LinkEvent, Role};
-use crate::q931::{
-    CallControl, CallId, Command, CommandError, Config, ConfigError, Event, LinkId, SetupRequest,
-    Side,
-};
+use crate::q931::{CallControl, CallId, Command, CommandError, Config, ConfigError, Event, LinkId, SetupRequest, Side};
 
 /// One D-channel data link.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,17 +47,10 @@ pub struct LinkConfig {
 
 impl LinkConfig {
     pub fn primary(id: LinkId) -> LinkConfig {
-        LinkConfig {
-            id,
-            backup: false,
-            q921: q921::Config::default(),
-        }
+        LinkConfig { id, backup: false, q921: q921::Config::default() }
     }
     pub fn backup(id: LinkId) -> LinkConfig {
-        LinkConfig {
-            backup: true,
-            ..LinkConfig::primary(id)
-        }
+        LinkConfig { backup: true, ..LinkConfig::primary(id) }
     }
 }
 
@@ -88,12 +78,7 @@ pub struct PriConfig {
 impl PriConfig {
     /// One D-channel, link id 0, no trace.
     pub fn new(q931: Config) -> PriConfig {
-        PriConfig {
-            q931,
-            links: vec![LinkConfig::primary(0)],
-            backup_mode: BackupMode::Cold,
-            trace: false,
-        }
+        PriConfig { q931, links: vec![LinkConfig::primary(0)], backup_mode: BackupMode::Cold, trace: false }
     }
 }
 
@@ -164,12 +149,7 @@ impl Pri {
                 if l.backup && config.backup_mode == BackupMode::Cold {
                     c.auto_establish = false;
                 }
-                Slot {
-                    id: l.id,
-                    backup: l.backup,
-                    link: q921::Link::new(role, c, now),
-                    up: false,
-                }
+                Slot { id: l.id, backup: l.backup, link: q921::Link::new(role, c, now), up: false }
             })
             .collect();
         let mut pri = Pri {
@@ -196,12 +176,7 @@ impl Pri {
             return;
         };
         if self.trace {
-            self.out.push_back(Output::Trace(Trace {
-                link,
-                direction: Direction::Received,
-                frame: frame.to_vec(),
-                at: now,
-            }));
+            self.out.push_back(Output::Trace(Trace { link, direction: Direction::Received, frame: frame.to_vec(), at: now }));
         }
         self.links[i].link.handle_frame(frame, now);
         self.pump(now);
@@ -243,11 +218,7 @@ impl Pri {
 
     /// When [`handle_timeout`](Pri::handle_timeout) should next run.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.links
-            .iter()
-            .filter_map(|s| s.link.poll_timeout())
-            .chain(self.cc.poll_timeout())
-            .min()
+        self.links.iter().filter_map(|s| s.link.poll_timeout()).chain(self.cc.poll_timeout()).min()
     }
 
     /// The call-control entity (read only: states, channels, memory).
@@ -278,8 +249,7 @@ impl Pri {
         if self.active != i {
             self.active = i;
             let link = i.map(|i| self.links[i].id);
-            self.out
-                .push_back(Output::Event(Event::ActiveLink { link }));
+            self.out.push_back(Output::Event(Event::ActiveLink { link }));
         }
     }
 
@@ -295,12 +265,7 @@ impl Pri {
                         q921::Output::Transmit(frame) => {
                             let link = self.links[i].id;
                             if self.trace {
-                                self.out.push_back(Output::Trace(Trace {
-                                    link,
-                                    direction: Direction::Sent,
-                                    frame: frame.clone(),
-                                    at: now,
-                                }));
+                                self.out.push_back(Output::Trace(Trace { link, direction: Direction::Sent, frame: frame.clone(), at: now }));
                             }
                             self.out.push_back(Output::Transmit { link, frame });
                         }
@@ -313,11 +278,7 @@ impl Pri {
                 match o {
                     crate::q931::Output::Send(msg) => match self.active {
                         Some(a) => {
-                            if self.links[a]
-                                .link
-                                .command(q921::Command::Send(msg), now)
-                                .is_err()
-                            {
+                            if self.links[a].link.command(q921::Command::Send(msg), now).is_err() {
                                 self.dropped += 1;
                             }
                         }
@@ -337,8 +298,7 @@ impl Pri {
         match e {
             LinkEvent::Established => {
                 self.links[i].up = true;
-                self.out
-                    .push_back(Output::Event(Event::LinkUp { link: id }));
+                self.out.push_back(Output::Event(Event::LinkUp { link: id }));
                 if self.active.is_none() {
                     self.set_active(Some(i));
                     self.cc.link_up(now);
@@ -353,8 +313,7 @@ impl Pri {
             LinkEvent::Released => {
                 let was_up = std::mem::replace(&mut self.links[i].up, false);
                 if was_up {
-                    self.out
-                        .push_back(Output::Event(Event::LinkDown { link: id }));
+                    self.out.push_back(Output::Event(Event::LinkDown { link: id }));
                 }
                 if self.active == Some(i) {
                     match self.links.iter().position(|s| s.up) {

@@ -10,10 +10,7 @@ use isdn_q931::q921::{Command, Config, LinkEvent, LinkState, MdlError};
 use q921_harness::{Bench, Fate, Kind, Side, classify, is_command, message, millis, secs};
 
 fn manual() -> Config {
-    Config {
-        auto_establish: false,
-        ..Config::default()
-    }
+    Config { auto_establish: false, ..Config::default() }
 }
 
 fn established_bench() -> Bench {
@@ -144,20 +141,14 @@ fn sender_never_has_more_than_k_i_frames_outstanding() {
 
 #[test]
 fn smaller_window_is_respected() {
-    let config = Config {
-        k: 2,
-        ..Config::default()
-    };
+    let config = Config { k: 2, ..Config::default() };
     let mut b = Bench::with_configs(config.clone(), config);
     b.run_until_established(secs(1));
     b.sent.clear();
     for n in 0..5 {
         b.send(Side::Net, &message(n));
     }
-    assert_eq!(
-        b.frames_from(Side::Net).iter().filter(|k| is_i(k)).count(),
-        2
-    );
+    assert_eq!(b.frames_from(Side::Net).iter().filter(|k| is_i(k)).count(), 2);
     b.run_for(secs(1));
     assert_eq!(b.received(Side::User).len(), 5);
 }
@@ -194,16 +185,8 @@ fn lost_i_frame_is_recovered_by_rej_without_waiting_for_t200() {
         b.send(Side::Net, &message(n));
     }
     b.run_for(millis(100));
-    assert_eq!(
-        b.received(Side::User),
-        (0..6).map(message).collect::<Vec<_>>()
-    );
-    assert!(
-        b.frames_from(Side::User)
-            .contains(&Kind::Rej { nr: 2, pf: false }),
-        "user sent REJ(2): {:?}",
-        b.frames_from(Side::User)
-    );
+    assert_eq!(b.received(Side::User), (0..6).map(message).collect::<Vec<_>>());
+    assert!(b.frames_from(Side::User).contains(&Kind::Rej { nr: 2, pf: false }), "user sent REJ(2): {:?}", b.frames_from(Side::User));
     assert!(b.status_events(Side::Net).is_empty());
     assert!(b.status_events(Side::User).is_empty());
 }
@@ -227,15 +210,8 @@ fn lost_last_i_frame_is_recovered_by_t200_poll() {
     b.run_for(millis(200));
     assert_eq!(b.received(Side::Net), [message(7)]);
     // Retransmitted with P=1 after T200, answered with F=1.
-    assert!(b.frames_from(Side::User).contains(&Kind::I {
-        ns: 0,
-        nr: 0,
-        p: true
-    }));
-    assert!(
-        b.frames_from(Side::Net)
-            .contains(&Kind::Rr { nr: 1, pf: true })
-    );
+    assert!(b.frames_from(Side::User).contains(&Kind::I { ns: 0, nr: 0, p: true }));
+    assert!(b.frames_from(Side::Net).contains(&Kind::Rr { nr: 1, pf: true }));
     assert_eq!(b.user.state(), LinkState::MultipleFrameEstablished);
     assert!(b.status_events(Side::User).is_empty());
 }
@@ -278,10 +254,7 @@ fn reordered_i_frames_are_delivered_in_order() {
         b.send(Side::Net, &message(n));
     }
     b.run_for(secs(3));
-    assert_eq!(
-        b.received(Side::User),
-        (0..4).map(message).collect::<Vec<_>>()
-    );
+    assert_eq!(b.received(Side::User), (0..4).map(message).collect::<Vec<_>>());
 }
 
 #[test]
@@ -293,14 +266,8 @@ fn duplicated_frames_are_delivered_once() {
         b.send(Side::User, &message(50 + n));
     }
     b.run_for(secs(5));
-    assert_eq!(
-        b.received(Side::User),
-        (0..10).map(message).collect::<Vec<_>>()
-    );
-    assert_eq!(
-        b.received(Side::Net),
-        (50..60).map(message).collect::<Vec<_>>()
-    );
+    assert_eq!(b.received(Side::User), (0..10).map(message).collect::<Vec<_>>());
+    assert_eq!(b.received(Side::Net), (50..60).map(message).collect::<Vec<_>>());
 }
 
 #[test]
@@ -315,19 +282,9 @@ fn total_loss_beyond_t200_times_n200_reports_errors_releases_then_recovers() {
     b.run_for(secs(25));
     for side in [Side::Net, Side::User] {
         let events = b.status_events(side);
-        assert!(
-            events.contains(&LinkEvent::Error(MdlError::StatusEnquiryRetriesExhausted)),
-            "{side:?}: {events:?}"
-        );
-        assert!(
-            events.contains(&LinkEvent::Error(MdlError::SabmeRetriesExhausted)),
-            "{side:?}: {events:?}"
-        );
-        assert_eq!(
-            events.iter().filter(|e| **e == LinkEvent::Released).count(),
-            1,
-            "{side:?} reports the link down once: {events:?}"
-        );
+        assert!(events.contains(&LinkEvent::Error(MdlError::StatusEnquiryRetriesExhausted)), "{side:?}: {events:?}");
+        assert!(events.contains(&LinkEvent::Error(MdlError::SabmeRetriesExhausted)), "{side:?}: {events:?}");
+        assert_eq!(events.iter().filter(|e| **e == LinkEvent::Released).count(), 1, "{side:?} reports the link down once: {events:?}");
         assert!(!b.link(side).is_established());
     }
     // The message in flight when the line died is gone, not kept for later.
@@ -337,10 +294,7 @@ fn total_loss_beyond_t200_times_n200_reports_errors_releases_then_recovers() {
     b.run_for(secs(10));
     assert!(b.net.is_established() && b.user.is_established());
     assert!(b.status_events(Side::Net).contains(&LinkEvent::Established));
-    assert!(
-        b.status_events(Side::User)
-            .contains(&LinkEvent::Established)
-    );
+    assert!(b.status_events(Side::User).contains(&LinkEvent::Established));
     assert!(b.received(Side::User).is_empty());
     b.send(Side::Net, &message(2));
     b.run_for(secs(1));
@@ -353,22 +307,10 @@ fn idle_link_is_polled_after_t203_and_stays_up() {
     b.run_for(millis(9_990));
     assert!(b.sent.is_empty(), "quiet before T203");
     b.run_for(millis(100));
-    let polls: Vec<_> = b
-        .sent
-        .iter()
-        .filter(|s| {
-            is_command(s.from, &s.bytes) && classify(&s.bytes) == Kind::Rr { nr: 0, pf: true }
-        })
-        .collect();
+    let polls: Vec<_> = b.sent.iter().filter(|s| is_command(s.from, &s.bytes) && classify(&s.bytes) == Kind::Rr { nr: 0, pf: true }).collect();
     assert!(!polls.is_empty(), "RR command P=1 after T203: {:?}", b.sent);
-    assert!(
-        b.frames_from(Side::Net)
-            .contains(&Kind::Rr { nr: 0, pf: true })
-    );
-    assert!(
-        b.frames_from(Side::User)
-            .contains(&Kind::Rr { nr: 0, pf: true })
-    );
+    assert!(b.frames_from(Side::Net).contains(&Kind::Rr { nr: 0, pf: true }));
+    assert!(b.frames_from(Side::User).contains(&Kind::Rr { nr: 0, pf: true }));
     assert_eq!(b.net.state(), LinkState::MultipleFrameEstablished);
     assert_eq!(b.user.state(), LinkState::MultipleFrameEstablished);
     // And so on every T203, without errors.
@@ -380,23 +322,14 @@ fn idle_link_is_polled_after_t203_and_stays_up() {
 #[test]
 fn t203_poll_of_one_sided_idle_link_gets_final_response() {
     // Only the network polls (the user's T203 is longer).
-    let user = Config {
-        t203: secs(30),
-        ..Config::default()
-    };
+    let user = Config { t203: secs(30), ..Config::default() };
     let mut b = Bench::with_configs(Config::default(), user);
     b.run_until_established(secs(1));
     b.sent.clear();
     b.run_for(secs(11));
     assert_eq!(
-        b.sent
-            .iter()
-            .map(|s| (s.from, is_command(s.from, &s.bytes), classify(&s.bytes)))
-            .collect::<Vec<_>>(),
-        [
-            (Side::Net, true, Kind::Rr { nr: 0, pf: true }),
-            (Side::User, false, Kind::Rr { nr: 0, pf: true }),
-        ]
+        b.sent.iter().map(|s| (s.from, is_command(s.from, &s.bytes), classify(&s.bytes))).collect::<Vec<_>>(),
+        [(Side::Net, true, Kind::Rr { nr: 0, pf: true }), (Side::User, false, Kind::Rr { nr: 0, pf: true }),]
     );
 }
 
@@ -410,23 +343,14 @@ fn peer_busy_pauses_sending_until_cleared() {
         b.send(Side::Net, &message(n));
     }
     b.run_for(secs(5));
-    assert!(
-        !b.frames_from(Side::Net).iter().any(is_i),
-        "no I frames while the peer is busy"
-    );
+    assert!(!b.frames_from(Side::Net).iter().any(is_i), "no I frames while the peer is busy");
     assert!(b.received(Side::User).is_empty());
     // The network keeps polling and the link stays up.
-    assert!(
-        b.frames_from(Side::User)
-            .contains(&Kind::Rnr { nr: 0, pf: true })
-    );
+    assert!(b.frames_from(Side::User).contains(&Kind::Rnr { nr: 0, pf: true }));
     assert!(b.net.is_established());
     b.command(Side::User, Command::ReceiverBusy(false));
     b.run_for(secs(2));
-    assert_eq!(
-        b.received(Side::User),
-        (0..5).map(message).collect::<Vec<_>>()
-    );
+    assert_eq!(b.received(Side::User), (0..5).map(message).collect::<Vec<_>>());
     assert!(b.status_events(Side::Net).is_empty());
     assert!(b.status_events(Side::User).is_empty());
 }
@@ -444,10 +368,7 @@ fn frames_in_flight_when_peer_becomes_busy_are_resent_after() {
     assert!(b.received(Side::User).is_empty());
     b.command(Side::User, Command::ReceiverBusy(false));
     b.run_for(secs(5));
-    assert_eq!(
-        b.received(Side::User),
-        (0..3).map(message).collect::<Vec<_>>()
-    );
+    assert_eq!(b.received(Side::User), (0..3).map(message).collect::<Vec<_>>());
 }
 
 #[test]
@@ -462,23 +383,13 @@ fn sabme_on_established_link_resets_and_reports_reestablished() {
     // The user re-establishes (as after a restart of its layer 2).
     b.command(Side::User, Command::Establish);
     b.run_for(millis(100));
-    assert_eq!(
-        b.status_events(Side::Net),
-        [
-            LinkEvent::Error(MdlError::PeerInitiatedReestablishment),
-            LinkEvent::Reestablished
-        ]
-    );
+    assert_eq!(b.status_events(Side::Net), [LinkEvent::Error(MdlError::PeerInitiatedReestablishment), LinkEvent::Reestablished]);
     assert_eq!(b.status_events(Side::User), [LinkEvent::Reestablished]);
     // Sequence numbers start again from 0 on both sides.
     b.send(Side::Net, &message(10));
     b.send(Side::User, &message(11));
     b.run_for(millis(100));
-    assert!(b.frames_from(Side::Net).contains(&Kind::I {
-        ns: 0,
-        nr: 0,
-        p: false
-    }));
+    assert!(b.frames_from(Side::Net).contains(&Kind::I { ns: 0, nr: 0, p: false }));
     assert_eq!(b.received(Side::User), [message(10)]);
     assert_eq!(b.received(Side::Net), [message(11)]);
 }
@@ -487,13 +398,7 @@ fn sabme_on_established_link_resets_and_reports_reestablished() {
 fn unacknowledged_frames_are_dropped_by_peer_reestablishment() {
     let mut b = established_bench();
     // The user's acknowledgements are lost; then the user re-establishes.
-    b.set_filter(|s| {
-        if s.from == Side::User && matches!(classify(&s.bytes), Kind::Rr { .. }) {
-            Fate::Drop
-        } else {
-            Fate::Deliver
-        }
-    });
+    b.set_filter(|s| if s.from == Side::User && matches!(classify(&s.bytes), Kind::Rr { .. }) { Fate::Drop } else { Fate::Deliver });
     b.send(Side::Net, &message(1));
     b.run_for(millis(50));
     assert_eq!(b.net.queued(), 1, "sent, not acknowledged");
@@ -535,19 +440,9 @@ fn release_with_peer_gone_gives_up_after_n200_disc() {
     b.set_filter(|_| Fate::Drop);
     b.command(Side::Net, Command::Release);
     b.run_for(secs(5));
-    let discs = b
-        .frames_from(Side::Net)
-        .iter()
-        .filter(|k| **k == Kind::Disc)
-        .count();
+    let discs = b.frames_from(Side::Net).iter().filter(|k| **k == Kind::Disc).count();
     assert_eq!(discs, 4);
-    assert_eq!(
-        b.status_events(Side::Net),
-        [
-            LinkEvent::Error(MdlError::DiscRetriesExhausted),
-            LinkEvent::Released
-        ]
-    );
+    assert_eq!(b.status_events(Side::Net), [LinkEvent::Error(MdlError::DiscRetriesExhausted), LinkEvent::Released]);
 }
 
 #[test]
@@ -591,27 +486,15 @@ fn undefined_control_field_re_establishes_with_error_l() {
     // From the user: C/R=0, control 0x0D (not a LAPD S frame).
     b.net.handle_frame(&[0x00, 0x01, 0x0D, 0x00], now);
     b.run_for(millis(100));
-    assert_eq!(
-        b.status_events(Side::Net),
-        [
-            LinkEvent::Error(MdlError::UndefinedControlField),
-            LinkEvent::Reestablished
-        ]
-    );
+    assert_eq!(b.status_events(Side::Net), [LinkEvent::Error(MdlError::UndefinedControlField), LinkEvent::Reestablished]);
     assert!(b.net.is_established() && b.user.is_established());
 }
 
 #[test]
 fn unit_data_is_delivered_unacknowledged() {
     let mut b = established_bench();
-    b.command(
-        Side::Net,
-        Command::SendUnitdata(vec![0x08, 0x01, 0x00, 0x7D]),
-    );
+    b.command(Side::Net, Command::SendUnitdata(vec![0x08, 0x01, 0x00, 0x7D]));
     b.run_for(millis(10));
-    assert_eq!(
-        b.events(Side::User),
-        [LinkEvent::UnitData(vec![0x08, 0x01, 0x00, 0x7D])]
-    );
+    assert_eq!(b.events(Side::User), [LinkEvent::UnitData(vec![0x08, 0x01, 0x00, 0x7D])]);
     assert_eq!(b.frames_from(Side::User), []);
 }

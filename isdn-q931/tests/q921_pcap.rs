@@ -49,11 +49,7 @@ fn capture(path: &PathBuf, role: Role) -> (usize, usize) {
     };
     let epoch = Duration::from_secs(1_700_000_000);
     for s in &b.sent {
-        let direction = if s.from == us {
-            Direction::Sent
-        } else {
-            Direction::Received
-        };
+        let direction = if s.from == us { Direction::Sent } else { Direction::Received };
         w.write_frame(epoch + s.at, direction, &s.bytes).unwrap();
     }
     w.flush().unwrap();
@@ -63,9 +59,7 @@ fn capture(path: &PathBuf, role: Role) -> (usize, usize) {
 
 fn tshark() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("tshark"))
-        .find(|p| p.is_file())
+    std::env::split_paths(&path).map(|d| d.join("tshark")).find(|p| p.is_file())
 }
 
 #[test]
@@ -79,36 +73,21 @@ fn tshark_decodes_user_side_capture_without_malformed_packets() {
 }
 
 fn check_with_tshark(role: Role) {
-    let path = std::env::temp_dir().join(format!(
-        "q921-pcap-test-{}-{role:?}.pcap",
-        std::process::id()
-    ));
+    let path = std::env::temp_dir().join(format!("q921-pcap-test-{}-{role:?}.pcap", std::process::id()));
     let (frames, from_net) = capture(&path, role);
     assert!(frames >= 10, "{frames} frames");
     let size = std::fs::metadata(&path).unwrap().len();
     assert!(size > 24);
 
     let tshark = tshark().expect("tshark is not installed: run scripts/setup.sh (the decode check needs it)");
-    let output = Process::new(tshark)
-        .arg("-r")
-        .arg(&path)
-        .arg("-V")
-        .env("HOME", std::env::temp_dir())
-        .output()
-        .expect("run tshark");
+    let output = Process::new(tshark).arg("-r").arg(&path).arg("-V").env("HOME", std::env::temp_dir()).output().expect("run tshark");
     std::fs::remove_file(&path).ok();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "tshark failed: {stderr}");
     assert!(!stdout.contains("Malformed"), "malformed packet:\n{stdout}");
-    assert!(
-        !stdout.contains("Expert Info (Error"),
-        "decode error:\n{stdout}"
-    );
-    assert!(
-        stdout.contains("Link Access Procedure, Channel D (LAPD)"),
-        "{stdout}"
-    );
+    assert!(!stdout.contains("Expert Info (Error"), "decode error:\n{stdout}");
+    assert!(stdout.contains("Link Access Procedure, Channel D (LAPD)"), "{stdout}");
     for needle in [
         "func=SABME",
         "func=UA",
@@ -121,21 +100,10 @@ fn check_with_tshark(role: Role) {
         "Message type: CONNECT ACKNOWLEDGE (0x0f)",
         "Called party number: '1234'",
     ] {
-        assert!(
-            stdout.contains(needle),
-            "no {needle:?} in tshark output:\n{stdout}"
-        );
+        assert!(stdout.contains(needle), "no {needle:?} in tshark output:\n{stdout}");
     }
     // Direction and network-side flag were understood: each frame is
     // attributed to the side that sent it.
-    assert_eq!(
-        stdout.matches("[Direction: Network->User").count(),
-        from_net,
-        "{stdout}"
-    );
-    assert_eq!(
-        stdout.matches("[Direction: User->Network").count(),
-        frames - from_net,
-        "{stdout}"
-    );
+    assert_eq!(stdout.matches("[Direction: Network->User").count(), from_net, "{stdout}");
+    assert_eq!(stdout.matches("[Direction: User->Network").count(), frames - from_net, "{stdout}");
 }

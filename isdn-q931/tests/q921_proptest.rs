@@ -16,21 +16,11 @@ use q921_harness::{Bench, Fate, Side, classify, message, millis, secs};
 fn frame() -> impl Strategy<Value = Vec<u8>> {
     let control = prop_oneof![
         // I frame
-        (0u8..8, 0u8..8, any::<bool>())
-            .prop_map(|(ns, nr, p)| vec![ns << 1, (nr << 1) | u8::from(p)]),
+        (0u8..8, 0u8..8, any::<bool>()).prop_map(|(ns, nr, p)| vec![ns << 1, (nr << 1) | u8::from(p)]),
         // S frame
-        (
-            prop::sample::select(vec![0x01u8, 0x05, 0x09, 0x0D]),
-            0u8..8,
-            any::<bool>()
-        )
-            .prop_map(|(s, nr, pf)| vec![s, (nr << 1) | u8::from(pf)]),
+        (prop::sample::select(vec![0x01u8, 0x05, 0x09, 0x0D]), 0u8..8, any::<bool>()).prop_map(|(s, nr, pf)| vec![s, (nr << 1) | u8::from(pf)]),
         // U frame
-        (
-            prop::sample::select(vec![0x6Fu8, 0x0F, 0x03, 0x43, 0x63, 0x87, 0xAF, 0x2F]),
-            any::<bool>()
-        )
-            .prop_map(|(u, pf)| vec![u | if pf { 0x10 } else { 0 }]),
+        (prop::sample::select(vec![0x6Fu8, 0x0F, 0x03, 0x43, 0x63, 0x87, 0xAF, 0x2F]), any::<bool>()).prop_map(|(u, pf)| vec![u | if pf { 0x10 } else { 0 }]),
         any::<u8>().prop_map(|c| vec![c]),
     ];
     let info = prop_oneof![
@@ -165,12 +155,7 @@ fn index(msg: &[u8]) -> u16 {
 fn assert_increasing(side: Side, delivered: &[Vec<u8>]) -> Result<(), TestCaseError> {
     let indices: Vec<u16> = delivered.iter().map(|m| index(m)).collect();
     for pair in indices.windows(2) {
-        prop_assert!(
-            pair[0] < pair[1],
-            "{:?} got a duplicate or out-of-order message: {:?}",
-            side,
-            indices
-        );
+        prop_assert!(pair[0] < pair[1], "{:?} got a duplicate or out-of-order message: {:?}", side, indices);
     }
     Ok(())
 }

@@ -5,8 +5,8 @@
 mod q931_harness;
 
 use isdn_q931::q931::{
-    CallState, ChannelPref, ChannelRef, Command, Config, Event, Initiator, InterfaceConfig,
-    InterfaceKind, RestartTarget, SetupRequest, Side, SwitchType, SwitchVariant,
+    CallState, ChannelPref, ChannelRef, Command, Config, Event, Initiator, InterfaceConfig, InterfaceKind, RestartTarget, SetupRequest, Side, SwitchType,
+    SwitchVariant,
 };
 use isdn_q931::wire::ie::{RestartClass, ServiceStatus};
 use isdn_q931::wire::{CauseValue, IeRepr, MessageType};
@@ -39,37 +39,13 @@ fn b_channel_glare_exclusive_network_wins() {
             .collect();
         assert_eq!(setups, [1, 1], "{s:?}");
         let ic = b.incoming(End::User);
-        assert_eq!(
-            ic.channel, ch,
-            "{s:?}: the network's call keeps the channel"
-        );
-        assert_eq!(
-            b.released(End::User, u).map(|c| c.value),
-            Some(CauseValue::REQUESTED_CHANNEL_NOT_AVAILABLE),
-            "{s:?}"
-        );
-        assert!(
-            b.events(End::Net)
-                .iter()
-                .all(|e| !matches!(e, Event::IncomingCall(_)))
-        );
-        b.command(
-            End::User,
-            Command::Connect {
-                call: ic.call,
-                connected: None,
-            },
-        );
+        assert_eq!(ic.channel, ch, "{s:?}: the network's call keeps the channel");
+        assert_eq!(b.released(End::User, u).map(|c| c.value), Some(CauseValue::REQUESTED_CHANNEL_NOT_AVAILABLE), "{s:?}");
+        assert!(b.events(End::Net).iter().all(|e| !matches!(e, Event::IncomingCall(_))));
+        b.command(End::User, Command::Connect { call: ic.call, connected: None });
         b.settle();
         assert_eq!(b.state(End::Net, n), Some(CallState::Active));
-        b.command(
-            End::Net,
-            Command::Disconnect {
-                call: n,
-                cause: CauseValue::NORMAL_CLEARING,
-                inband: false,
-            },
-        );
+        b.command(End::Net, Command::Disconnect { call: n, cause: CauseValue::NORMAL_CLEARING, inband: false });
         b.settle();
         b.assert_idle();
     }
@@ -81,63 +57,29 @@ fn b_channel_glare_preferred_moves_the_users_call() {
         let v = SwitchVariant::for_switch(s);
         let mut b = bench(s);
         let ch = ChannelRef::new(0, 3);
-        let u = b.setup(
-            End::User,
-            SetupRequest::new("100").channel(ChannelPref::Preferred(ch)),
-        );
-        let n = b.setup(
-            End::Net,
-            SetupRequest::new("200").channel(ChannelPref::Exclusive(ch)),
-        );
+        let u = b.setup(End::User, SetupRequest::new("100").channel(ChannelPref::Preferred(ch)));
+        let n = b.setup(End::Net, SetupRequest::new("200").channel(ChannelPref::Exclusive(ch)));
         b.settle();
         let at_user = b.incoming(End::User);
         assert_eq!(at_user.channel, ch);
         if !v.preferred_channel {
             // 4ESS: channels are always exclusive.
-            assert_eq!(
-                b.released(End::User, u).map(|c| c.value),
-                Some(CauseValue::REQUESTED_CHANNEL_NOT_AVAILABLE)
-            );
+            assert_eq!(b.released(End::User, u).map(|c| c.value), Some(CauseValue::REQUESTED_CHANNEL_NOT_AVAILABLE));
             continue;
         }
         let at_net = b.incoming(End::Net);
-        assert_ne!(
-            at_net.channel, ch,
-            "{s:?}: the network picks another channel"
-        );
-        b.command(
-            End::Net,
-            Command::Proceeding {
-                call: at_net.call,
-                inband: false,
-            },
-        );
-        b.command(
-            End::User,
-            Command::Alerting {
-                call: at_user.call,
-                inband: false,
-            },
-        );
+        assert_ne!(at_net.channel, ch, "{s:?}: the network picks another channel");
+        b.command(End::Net, Command::Proceeding { call: at_net.call, inband: false });
+        b.command(End::User, Command::Alerting { call: at_user.call, inband: false });
         b.settle();
         assert!(b.events(End::User).iter().any(|e| matches!(
             e,
             Event::Proceeding { call, channel, .. } if *call == u && *channel == at_net.channel
         )));
-        assert_eq!(
-            b.pri_ref(End::User).call_control().call_channel(u),
-            Some(at_net.channel)
-        );
+        assert_eq!(b.pri_ref(End::User).call_control().call_channel(u), Some(at_net.channel));
         assert_eq!(b.state(End::Net, n), Some(CallState::CallReceived));
         for (end, call) in [(End::User, u), (End::Net, n)] {
-            b.command(
-                end,
-                Command::Disconnect {
-                    call,
-                    cause: CauseValue::NORMAL_CLEARING,
-                    inband: false,
-                },
-            );
+            b.command(end, Command::Disconnect { call, cause: CauseValue::NORMAL_CLEARING, inband: false });
         }
         b.settle();
         b.assert_idle();
@@ -180,19 +122,10 @@ fn restart_interface_and_all_with_the_variants_classes() {
         let v = SwitchVariant::for_switch(s);
         for (target, expect) in [
             (RestartTarget::Interface(0), RestartClass::SingleInterface),
-            (
-                RestartTarget::All,
-                if v.uses_restart_class(RestartClass::AllInterfaces) {
-                    RestartClass::AllInterfaces
-                } else {
-                    RestartClass::SingleInterface
-                },
-            ),
+            (RestartTarget::All, if v.uses_restart_class(RestartClass::AllInterfaces) { RestartClass::AllInterfaces } else { RestartClass::SingleInterface }),
         ] {
             let mut b = bench(s);
-            let calls: Vec<_> = (0..3)
-                .map(|_| b.connected_call(End::Net, SetupRequest::new("2")))
-                .collect();
+            let calls: Vec<_> = (0..3).map(|_| b.connected_call(End::Net, SetupRequest::new("2"))).collect();
             b.clear();
             b.command(End::Net, Command::Restart(target.clone()));
             b.settle();
@@ -211,11 +144,7 @@ fn restart_interface_and_all_with_the_variants_classes() {
                 e,
                 Event::ChannelsRestarted { channels, .. } if *channels == all
             )));
-            assert!(
-                b.events(End::Net)
-                    .iter()
-                    .any(|e| matches!(e, Event::RestartCompleted { .. }))
-            );
+            assert!(b.events(End::Net).iter().any(|e| matches!(e, Event::RestartCompleted { .. })));
             b.assert_idle();
         }
     }
@@ -227,47 +156,25 @@ fn unanswered_restart_is_retried_then_given_up() {
     let mut b = Bench::raw(SwitchType::Ni2, End::Net);
     b.establish();
     let ch = ChannelRef::new(0, 7);
-    b.command(
-        End::Net,
-        Command::Restart(RestartTarget::Channels(vec![ch])),
-    );
-    assert!(
-        !b.pri_ref(End::Net).call_control().channels().is_free(ch),
-        "restarting"
-    );
+    b.command(End::Net, Command::Restart(RestartTarget::Channels(vec![ch])));
+    assert!(!b.pri_ref(End::Net).call_control().channels().is_free(ch), "restarting");
     b.run_for(secs(125));
-    assert_eq!(
-        b.raw_take(End::User).len(),
-        2,
-        "T316 expired once: sent again"
-    );
+    assert_eq!(b.raw_take(End::User).len(), 2, "T316 expired once: sent again");
     assert_eq!(b.pri_ref(End::Net).call_control().pending_restarts(), 1);
     b.run_for(secs(250));
     assert_eq!(b.raw_take(End::User).len(), 1);
-    assert!(
-        b.events(End::Net)
-            .iter()
-            .any(|e| matches!(e, Event::RestartFailed { .. }))
-    );
+    assert!(b.events(End::Net).iter().any(|e| matches!(e, Event::RestartFailed { .. })));
     b.assert_idle();
 }
 
 /// Runs until both stacks report the link down, then returns.
 fn wait_link_down(b: &mut Bench) {
-    let ok = b.run_until(secs(60), |b| {
-        [End::Net, End::User]
-            .iter()
-            .all(|e| b.pri_ref(*e).active_link().is_none())
-    });
+    let ok = b.run_until(secs(60), |b| [End::Net, End::User].iter().all(|e| b.pri_ref(*e).active_link().is_none()));
     assert!(ok, "link failure not detected");
 }
 
 fn wait_link_up(b: &mut Bench) {
-    let ok = b.run_until(secs(30), |b| {
-        [End::Net, End::User]
-            .iter()
-            .all(|e| b.pri_ref(*e).active_link().is_some())
-    });
+    let ok = b.run_until(secs(30), |b| [End::Net, End::User].iter().all(|e| b.pri_ref(*e).active_link().is_some()));
     assert!(ok, "link did not come back");
     b.settle();
 }
@@ -286,16 +193,9 @@ fn short_d_channel_outage_keeps_active_calls() {
         b.cut_links = vec![0];
         // The first side to notice clears its ringing call and starts
         // T309 for the active one.
-        let ok = b.run_until(secs(60), |b| {
-            [End::Net, End::User]
-                .iter()
-                .any(|e| b.pri_ref(*e).active_link().is_none())
-        });
+        let ok = b.run_until(secs(60), |b| [End::Net, End::User].iter().any(|e| b.pri_ref(*e).active_link().is_none()));
         assert!(ok, "link failure not detected");
-        assert!(
-            b.released(End::User, ringing).is_some() || b.released(End::Net, ring_in).is_some(),
-            "{s:?}"
-        );
+        assert!(b.released(End::User, ringing).is_some() || b.released(End::Net, ring_in).is_some(), "{s:?}");
         assert_eq!(b.state(End::User, a), Some(CallState::Active));
         let t309 = SwitchVariant::for_switch(s).user_timers.t309;
         b.run_for((t309 / 4).min(secs(1)));
@@ -305,22 +205,12 @@ fn short_d_channel_outage_keeps_active_calls() {
         assert!(b.released(End::Net, ring_in).is_some(), "{s:?}");
         assert_eq!(b.state(End::User, a), Some(CallState::Active), "{s:?}");
         assert_eq!(b.state(End::Net, c), Some(CallState::Active), "{s:?}");
-        assert!(
-            b.types_from(End::User)
-                .contains(&MessageType::StatusEnquiry)
-        );
+        assert!(b.types_from(End::User).contains(&MessageType::StatusEnquiry));
         assert!(b.types_from(End::Net).contains(&MessageType::Status));
         // And long after, nothing was cleared.
         b.run_for(secs(200));
         assert_eq!(b.state(End::User, a), Some(CallState::Active));
-        b.command(
-            End::User,
-            Command::Disconnect {
-                call: a,
-                cause: CauseValue::NORMAL_CLEARING,
-                inband: false,
-            },
-        );
+        b.command(End::User, Command::Disconnect { call: a, cause: CauseValue::NORMAL_CLEARING, inband: false });
         b.settle();
         b.assert_idle();
     }
@@ -337,11 +227,7 @@ fn long_d_channel_outage_clears_active_calls_with_cause_27() {
         let t309 = SwitchVariant::for_switch(s).user_timers.t309;
         b.run_for(t309 + secs(1));
         for (end, call) in [(End::Net, a), (End::User, c)] {
-            assert_eq!(
-                b.released(end, call).map(|c| c.value),
-                Some(CauseValue::DESTINATION_OUT_OF_ORDER),
-                "{s:?} {end:?}"
-            );
+            assert_eq!(b.released(end, call).map(|c| c.value), Some(CauseValue::DESTINATION_OUT_OF_ORDER), "{s:?} {end:?}");
         }
         b.cut_links.clear();
         wait_link_up(&mut b);
@@ -369,17 +255,10 @@ fn nfas_backup_d_channel_takes_over() {
     assert_eq!(b.pri_ref(End::Net).active_link(), Some(0));
     // A call on the span without a D-channel (channel 24 exists there).
     let ch = ChannelRef::new(1, 24);
-    let (a, c) = b.connected_call(
-        End::User,
-        SetupRequest::new("1").channel(ChannelPref::Exclusive(ch)),
-    );
+    let (a, c) = b.connected_call(End::User, SetupRequest::new("1").channel(ChannelPref::Exclusive(ch)));
     assert_eq!(b.pri_ref(End::Net).call_control().call_channel(c), Some(ch));
     // The interface identifier is explicit in the channel identification.
-    let setup = b
-        .messages_from(End::User)
-        .into_iter()
-        .find(|m| m.msg_type == MessageType::Setup)
-        .unwrap();
+    let setup = b.messages_from(End::User).into_iter().find(|m| m.msg_type == MessageType::Setup).unwrap();
     let cid = setup.ies.iter().find_map(|ie| match ie {
         IeRepr::ChannelId(c) => Some(c.clone()),
         _ => None,
@@ -388,20 +267,13 @@ fn nfas_backup_d_channel_takes_over() {
     b.clear();
     // The primary D-channel fails; the backup comes up and carries on.
     b.cut_links = vec![0];
-    let ok = b.run_until(secs(60), |b| {
-        [End::Net, End::User]
-            .iter()
-            .all(|e| b.pri_ref(*e).active_link() == Some(2))
-    });
+    let ok = b.run_until(secs(60), |b| [End::Net, End::User].iter().all(|e| b.pri_ref(*e).active_link() == Some(2)));
     assert!(ok, "backup did not take over: {:?}", b.events);
     b.settle();
     assert_eq!(b.state(End::User, a), Some(CallState::Active));
     assert_eq!(b.state(End::Net, c), Some(CallState::Active));
     // Calls are checked on the new link.
-    assert!(b.sent.iter().any(|s| s.link == 2
-        && s.from == End::User
-        && s.bytes.len() > 4
-        && s.bytes[4..].get(4) == Some(&0x75)));
+    assert!(b.sent.iter().any(|s| s.link == 2 && s.from == End::User && s.bytes.len() > 4 && s.bytes[4..].get(4) == Some(&0x75)));
     // New calls use the backup link.
     let (a2, _) = b.connected_call(End::Net, SetupRequest::new("2"));
     let _ = a2;
@@ -409,18 +281,8 @@ fn nfas_backup_d_channel_takes_over() {
     b.cut_links.clear();
     b.run_for(secs(10));
     assert_eq!(b.pri_ref(End::User).active_link(), Some(2));
-    assert_eq!(
-        b.pri_ref(End::Net).link_state(0).map(|s| s.number()),
-        Some(7)
-    );
-    b.command(
-        End::User,
-        Command::Disconnect {
-            call: a,
-            cause: CauseValue::NORMAL_CLEARING,
-            inband: false,
-        },
-    );
+    assert_eq!(b.pri_ref(End::Net).link_state(0).map(|s| s.number()), Some(7));
+    b.command(End::User, Command::Disconnect { call: a, cause: CauseValue::NORMAL_CLEARING, inband: false });
     b.command(End::Net, Command::Restart(RestartTarget::All));
     b.settle();
     b.assert_idle();
@@ -432,13 +294,7 @@ fn service_messages_take_channels_out_of_service() {
         let v = SwitchVariant::for_switch(s);
         let mut b = bench(s);
         let ch = ChannelRef::new(0, 5);
-        let r = b.try_command(
-            End::Net,
-            Command::Service {
-                target: RestartTarget::Channels(vec![ch]),
-                status: ServiceStatus::OutOfService,
-            },
-        );
+        let r = b.try_command(End::Net, Command::Service { target: RestartTarget::Channels(vec![ch]), status: ServiceStatus::OutOfService });
         let Some(pd) = v.service_pd else {
             assert!(r.is_err(), "{s:?}");
             continue;
@@ -448,44 +304,15 @@ fn service_messages_take_channels_out_of_service() {
         let sent = b.messages_from(End::Net);
         assert_eq!(sent[0].pd, pd);
         assert_eq!(sent[0].msg_type, MessageType::Service);
-        assert_eq!(
-            b.messages_from(End::User)[0].msg_type,
-            MessageType::ServiceAcknowledge
-        );
-        assert!(b.events(End::User).iter().any(|e| matches!(
-            e,
-            Event::ServiceChanged {
-                status: ServiceStatus::OutOfService,
-                initiator: Initiator::Peer,
-                ..
-            }
-        )));
-        assert!(b.events(End::Net).iter().any(|e| matches!(
-            e,
-            Event::ServiceChanged {
-                initiator: Initiator::Application,
-                ..
-            }
-        )));
+        assert_eq!(b.messages_from(End::User)[0].msg_type, MessageType::ServiceAcknowledge);
+        assert!(b.events(End::User).iter().any(|e| matches!(e, Event::ServiceChanged { status: ServiceStatus::OutOfService, initiator: Initiator::Peer, .. })));
+        assert!(b.events(End::Net).iter().any(|e| matches!(e, Event::ServiceChanged { initiator: Initiator::Application, .. })));
         for end in [End::Net, End::User] {
             assert!(!b.pri_ref(end).call_control().channels().is_free(ch));
         }
         let now = b.now;
-        assert!(
-            b.pri(End::User)
-                .setup(
-                    SetupRequest::new("1").channel(ChannelPref::Exclusive(ch)),
-                    now
-                )
-                .is_err()
-        );
-        b.command(
-            End::User,
-            Command::Service {
-                target: RestartTarget::Channels(vec![ch]),
-                status: ServiceStatus::InService,
-            },
-        );
+        assert!(b.pri(End::User).setup(SetupRequest::new("1").channel(ChannelPref::Exclusive(ch)), now).is_err());
+        b.command(End::User, Command::Service { target: RestartTarget::Channels(vec![ch]), status: ServiceStatus::InService });
         b.settle();
         b.assert_idle();
     }
@@ -508,21 +335,11 @@ fn nfas_hot_standby_moves_call_control_at_once() {
     let ringing = b.setup(End::User, SetupRequest::new("2"));
     b.settle();
     let ring_in = b.incoming(End::Net).call;
-    b.command(
-        End::Net,
-        Command::Alerting {
-            call: ring_in,
-            inband: false,
-        },
-    );
+    b.command(End::Net, Command::Alerting { call: ring_in, inband: false });
     b.settle();
     b.clear();
     b.cut_links = vec![0];
-    let ok = b.run_until(secs(60), |b| {
-        [End::Net, End::User]
-            .iter()
-            .all(|e| b.pri_ref(*e).active_link() == Some(2))
-    });
+    let ok = b.run_until(secs(60), |b| [End::Net, End::User].iter().all(|e| b.pri_ref(*e).active_link() == Some(2)));
     assert!(ok);
     b.settle();
     // No data link failure as far as call control is concerned: even the
@@ -530,20 +347,9 @@ fn nfas_hot_standby_moves_call_control_at_once() {
     assert_eq!(b.state(End::Net, a), Some(CallState::Active));
     assert_eq!(b.state(End::User, c), Some(CallState::Active));
     assert_eq!(b.state(End::User, ringing), Some(CallState::CallDelivered));
-    assert!(
-        b.events
-            .iter()
-            .all(|(_, _, e)| !matches!(e, Event::Released { .. }))
-    );
+    assert!(b.events.iter().all(|(_, _, e)| !matches!(e, Event::Released { .. })));
     for (end, call) in [(End::Net, a), (End::User, ringing)] {
-        b.command(
-            end,
-            Command::Disconnect {
-                call,
-                cause: CauseValue::NORMAL_CLEARING,
-                inband: false,
-            },
-        );
+        b.command(end, Command::Disconnect { call, cause: CauseValue::NORMAL_CLEARING, inband: false });
     }
     b.settle();
     b.run_for(secs(10));

@@ -9,19 +9,13 @@ mod q931_harness;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use isdn_q931::q931::{
-    CallControl, CallId, ChannelPref, ChannelRef, Command, Config, Event, Output, RestartTarget,
-    SetupRequest, Side, SwitchType,
-};
+use isdn_q931::q931::{CallControl, CallId, ChannelPref, ChannelRef, Command, Config, Event, Output, RestartTarget, SetupRequest, Side, SwitchType};
 use isdn_q931::wire::ie::{
-    BearerCapabilityRepr, CallStateRepr, CallStateValue, CauseRepr, ChangeStatusRepr,
-    ChannelIdRepr, InfoTransferCapability, KeypadFacilityRepr, Layer1Protocol, Location,
-    NumberingPlan, PartyNumberRepr, ProgressDescription, ProgressIndicatorRepr, RawIe,
-    RestartClass, RestartIndicatorRepr, ServiceStatus, TypeOfNumber,
+    BearerCapabilityRepr, CallStateRepr, CallStateValue, CauseRepr, ChangeStatusRepr, ChannelIdRepr, InfoTransferCapability, KeypadFacilityRepr,
+    Layer1Protocol, Location, NumberingPlan, PartyNumberRepr, ProgressDescription, ProgressIndicatorRepr, RawIe, RestartClass, RestartIndicatorRepr,
+    ServiceStatus, TypeOfNumber,
 };
-use isdn_q931::wire::{
-    CallRef, CallRefFlag, CauseValue, IeRepr, MessageRepr, MessageType, ProtocolDiscriminator,
-};
+use isdn_q931::wire::{CallRef, CallRefFlag, CauseValue, IeRepr, MessageRepr, MessageType, ProtocolDiscriminator};
 use proptest::prelude::*;
 use q931_harness::{Bench, End, secs};
 
@@ -51,15 +45,8 @@ const TYPES: &[MessageType] = &[
 
 fn ie() -> impl Strategy<Value = IeRepr> {
     prop_oneof![
-        Just(IeRepr::BearerCapability(BearerCapabilityRepr::voice(
-            InfoTransferCapability::Speech,
-            Layer1Protocol::G711Ulaw
-        ))),
-        Just(IeRepr::Malformed(RawIe {
-            codeset: 0,
-            id: 0x04,
-            data: vec![0x80]
-        })),
+        Just(IeRepr::BearerCapability(BearerCapabilityRepr::voice(InfoTransferCapability::Speech, Layer1Protocol::G711Ulaw))),
+        Just(IeRepr::Malformed(RawIe { codeset: 0, id: 0x04, data: vec![0x80] })),
         (1u8..32, any::<bool>(), proptest::option::of(0u8..3)).prop_map(|(c, ex, i)| {
             let r = ChannelIdRepr::pri_channel(c, ex);
             IeRepr::ChannelId(match i {
@@ -68,51 +55,22 @@ fn ie() -> impl Strategy<Value = IeRepr> {
             })
         }),
         Just(IeRepr::ChannelId(ChannelIdRepr::pri_any())),
-        (0u8..128)
-            .prop_map(|v| IeRepr::Cause(CauseRepr::new(Location::PublicLocal, CauseValue(v)))),
-        prop::sample::select(vec![
-            0u8, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 15, 19, 22, 25, 61, 62
-        ])
-        .prop_map(|s| IeRepr::CallState(CallStateRepr::new(CallStateValue::from_bits(s)))),
-        Just(IeRepr::ProgressIndicator(ProgressIndicatorRepr::new(
-            Location::PublicLocal,
-            ProgressDescription::InbandAvailable
-        ))),
-        prop::sample::select(vec![0u8, 6, 7, 3]).prop_map(|c| IeRepr::RestartIndicator(
-            RestartIndicatorRepr {
-                class: RestartClass::from_bits(c)
-            }
-        )),
-        "[0-9]{0,6}".prop_map(|d| IeRepr::CalledNumber(PartyNumberRepr::new(
-            TypeOfNumber::Unknown,
-            NumberingPlan::Isdn,
-            &d
-        ))),
+        (0u8..128).prop_map(|v| IeRepr::Cause(CauseRepr::new(Location::PublicLocal, CauseValue(v)))),
+        prop::sample::select(vec![0u8, 1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 15, 19, 22, 25, 61, 62])
+            .prop_map(|s| IeRepr::CallState(CallStateRepr::new(CallStateValue::from_bits(s)))),
+        Just(IeRepr::ProgressIndicator(ProgressIndicatorRepr::new(Location::PublicLocal, ProgressDescription::InbandAvailable))),
+        prop::sample::select(vec![0u8, 6, 7, 3]).prop_map(|c| IeRepr::RestartIndicator(RestartIndicatorRepr { class: RestartClass::from_bits(c) })),
+        "[0-9]{0,6}".prop_map(|d| IeRepr::CalledNumber(PartyNumberRepr::new(TypeOfNumber::Unknown, NumberingPlan::Isdn, &d))),
         Just(IeRepr::SendingComplete),
-        Just(IeRepr::KeypadFacility(KeypadFacilityRepr {
-            digits: "1".into()
-        })),
-        (any::<u8>(), any::<bool>()).prop_map(|(id, cs6)| IeRepr::Unknown(RawIe {
-            codeset: if cs6 { 6 } else { 0 },
-            id: id & 0x7F,
-            data: vec![1]
-        })),
-        (any::<bool>(), 0u8..3).prop_map(|(p, s)| IeRepr::ChangeStatus(ChangeStatusRepr {
-            channel_preference: p,
-            status: ServiceStatus::from_bits(s)
-        })),
+        Just(IeRepr::KeypadFacility(KeypadFacilityRepr { digits: "1".into() })),
+        (any::<u8>(), any::<bool>()).prop_map(|(id, cs6)| IeRepr::Unknown(RawIe { codeset: if cs6 { 6 } else { 0 }, id: id & 0x7F, data: vec![1] })),
+        (any::<bool>(), 0u8..3).prop_map(|(p, s)| IeRepr::ChangeStatus(ChangeStatusRepr { channel_preference: p, status: ServiceStatus::from_bits(s) })),
     ]
 }
 
 #[derive(Debug, Clone)]
 enum Input {
-    Msg {
-        cr: u16,
-        flag: bool,
-        mt: MessageType,
-        ies: Vec<IeRepr>,
-        maintenance: bool,
-    },
+    Msg { cr: u16, flag: bool, mt: MessageType, ies: Vec<IeRepr>, maintenance: bool },
     Bytes(Vec<u8>),
     LinkDown,
     LinkUp,
@@ -128,41 +86,18 @@ fn typical_ies(mt: MessageType, ch: u8, state: u8, cause: u8) -> Vec<IeRepr> {
     let cause = IeRepr::Cause(CauseRepr::new(Location::PublicLocal, CauseValue(cause)));
     match mt {
         MessageType::Setup => vec![
-            IeRepr::BearerCapability(BearerCapabilityRepr::voice(
-                InfoTransferCapability::Speech,
-                Layer1Protocol::G711Ulaw,
-            )),
+            IeRepr::BearerCapability(BearerCapabilityRepr::voice(InfoTransferCapability::Speech, Layer1Protocol::G711Ulaw)),
             chan,
-            IeRepr::CalledNumber(PartyNumberRepr::new(
-                TypeOfNumber::Unknown,
-                NumberingPlan::Isdn,
-                "100",
-            )),
+            IeRepr::CalledNumber(PartyNumberRepr::new(TypeOfNumber::Unknown, NumberingPlan::Isdn, "100")),
         ],
-        MessageType::SetupAcknowledge
-        | MessageType::CallProceeding
-        | MessageType::Alerting
-        | MessageType::Connect => vec![chan],
+        MessageType::SetupAcknowledge | MessageType::CallProceeding | MessageType::Alerting | MessageType::Connect => vec![chan],
         MessageType::Disconnect | MessageType::Release | MessageType::ReleaseComplete => {
             vec![cause]
         }
-        MessageType::Status => vec![
-            cause,
-            IeRepr::CallState(CallStateRepr::new(CallStateValue::from_bits(state))),
-        ],
-        MessageType::Progress => vec![IeRepr::ProgressIndicator(ProgressIndicatorRepr::new(
-            Location::PublicLocal,
-            ProgressDescription::InbandAvailable,
-        ))],
-        MessageType::Information => vec![IeRepr::KeypadFacility(KeypadFacilityRepr {
-            digits: "1".into(),
-        })],
-        MessageType::Restart | MessageType::RestartAcknowledge => vec![
-            IeRepr::RestartIndicator(RestartIndicatorRepr {
-                class: RestartClass::Indicated,
-            }),
-            chan,
-        ],
+        MessageType::Status => vec![cause, IeRepr::CallState(CallStateRepr::new(CallStateValue::from_bits(state)))],
+        MessageType::Progress => vec![IeRepr::ProgressIndicator(ProgressIndicatorRepr::new(Location::PublicLocal, ProgressDescription::InbandAvailable))],
+        MessageType::Information => vec![IeRepr::KeypadFacility(KeypadFacilityRepr { digits: "1".into() })],
+        MessageType::Restart | MessageType::RestartAcknowledge => vec![IeRepr::RestartIndicator(RestartIndicatorRepr { class: RestartClass::Indicated }), chan],
         _ => vec![],
     }
 }
@@ -182,19 +117,8 @@ fn input() -> impl Strategy<Value = Input> {
         any::<bool>(),
     )
         .prop_map(|(cr, flag, mt, ch, st, cause, global)| {
-            let cr =
-                if global && matches!(mt, MessageType::Restart | MessageType::RestartAcknowledge) {
-                    0
-                } else {
-                    cr
-                };
-            Input::Msg {
-                cr,
-                flag,
-                mt,
-                ies: typical_ies(mt, ch, st, cause),
-                maintenance: false,
-            }
+            let cr = if global && matches!(mt, MessageType::Restart | MessageType::RestartAcknowledge) { 0 } else { cr };
+            Input::Msg { cr, flag, mt, ies: typical_ies(mt, ch, st, cause), maintenance: false }
         });
     prop_oneof![
         12 => typical,
@@ -242,14 +166,8 @@ impl App {
             prop_assert!(self.known.insert(ic.call), "call id reused");
         }
         if let Some(call) = e.call() {
-            prop_assert!(
-                self.known.contains(&call),
-                "event for unknown {call}: {e:?}"
-            );
-            prop_assert!(
-                !self.released.contains(&call),
-                "event after Released: {e:?}"
-            );
+            prop_assert!(self.known.contains(&call), "event for unknown {call}: {e:?}");
+            prop_assert!(!self.released.contains(&call), "event after Released: {e:?}");
         }
         if let Event::Released { call, .. } = e {
             self.released.insert(*call);
@@ -282,34 +200,14 @@ fn command(kind: u8, call: CallId, x: u8) -> Command {
     let cause = CauseValue([16, 17, 1, 34, 41][usize::from(x) % 5]);
     match kind {
         0 => Command::SetupAck { call },
-        1 => Command::Proceeding {
-            call,
-            inband: x & 1 != 0,
-        },
-        2 => Command::Alerting {
-            call,
-            inband: x & 1 != 0,
-        },
-        3 => Command::Connect {
-            call,
-            connected: None,
-        },
-        4 => Command::Disconnect {
-            call,
-            cause,
-            inband: x & 1 != 0,
-        },
+        1 => Command::Proceeding { call, inband: x & 1 != 0 },
+        2 => Command::Alerting { call, inband: x & 1 != 0 },
+        3 => Command::Connect { call, connected: None },
+        4 => Command::Disconnect { call, cause, inband: x & 1 != 0 },
         5 => Command::Release { call, cause },
         6 => Command::StatusEnquiry { call },
-        7 => Command::Information {
-            call,
-            digits: "12".into(),
-            sending_complete: x & 1 != 0,
-        },
-        8 => Command::Progress {
-            call,
-            description: ProgressDescription::InbandAvailable,
-        },
+        7 => Command::Information { call, digits: "12".into(), sending_complete: x & 1 != 0 },
+        8 => Command::Progress { call, description: ProgressDescription::InbandAvailable },
         _ => Command::Release { call, cause },
     }
 }
@@ -321,43 +219,14 @@ fn run_sequence(switch: SwitchType, side: Side, inputs: Vec<Input>) -> Result<()
     cc.link_up(now);
     for input in inputs {
         match input {
-            Input::Msg {
-                cr,
-                flag,
-                mt,
-                ies,
-                maintenance,
-            } => {
-                let pd = if maintenance {
-                    ProtocolDiscriminator::NationalMaintenance
-                } else {
-                    ProtocolDiscriminator::Q931
-                };
+            Input::Msg { cr, flag, mt, ies, maintenance } => {
+                let pd = if maintenance { ProtocolDiscriminator::NationalMaintenance } else { ProtocolDiscriminator::Q931 };
                 let call_ref = if cr == 0 {
-                    CallRef::global(
-                        2,
-                        if flag {
-                            CallRefFlag::ToOriginator
-                        } else {
-                            CallRefFlag::FromOriginator
-                        },
-                    )
+                    CallRef::global(2, if flag { CallRefFlag::ToOriginator } else { CallRefFlag::FromOriginator })
                 } else {
-                    CallRef::pri(
-                        cr,
-                        if flag {
-                            CallRefFlag::ToOriginator
-                        } else {
-                            CallRefFlag::FromOriginator
-                        },
-                    )
+                    CallRef::pri(cr, if flag { CallRefFlag::ToOriginator } else { CallRefFlag::FromOriginator })
                 };
-                let m = MessageRepr {
-                    pd,
-                    call_ref,
-                    msg_type: mt,
-                    ies,
-                };
+                let m = MessageRepr { pd, call_ref, msg_type: mt, ies };
                 if let Ok(b) = m.to_vec() {
                     cc.handle_message(&b, now);
                 }
@@ -396,13 +265,7 @@ fn run_sequence(switch: SwitchType, side: Side, inputs: Vec<Input>) -> Result<()
                         }
                     }
                     12 => {
-                        let _ = cc.command(
-                            Command::Restart(RestartTarget::Channels(vec![ChannelRef::new(
-                                0,
-                                x % 23 + 1,
-                            )])),
-                            now,
-                        );
+                        let _ = cc.command(Command::Restart(RestartTarget::Channels(vec![ChannelRef::new(0, x % 23 + 1)])), now);
                     }
                     13 => {
                         let _ = cc.command(Command::Restart(RestartTarget::All), now);
@@ -422,23 +285,11 @@ fn run_sequence(switch: SwitchType, side: Side, inputs: Vec<Input>) -> Result<()
     cc.link_up(now);
     drain(&mut cc, &mut app)?;
     for call in app.live() {
-        let _ = cc.command(
-            Command::Release {
-                call,
-                cause: CauseValue::NORMAL_CLEARING,
-            },
-            now,
-        );
+        let _ = cc.command(Command::Release { call, cause: CauseValue::NORMAL_CLEARING }, now);
         drain(&mut cc, &mut app)?;
     }
     if cc.config().variant.service_pd.is_some() {
-        let _ = cc.command(
-            Command::Service {
-                target: RestartTarget::All,
-                status: ServiceStatus::InService,
-            },
-            now,
-        );
+        let _ = cc.command(Command::Service { target: RestartTarget::All, status: ServiceStatus::InService }, now);
     }
     let end = now + Duration::from_secs(3600);
     while let Some(t) = cc.poll_timeout() {
@@ -450,11 +301,7 @@ fn run_sequence(switch: SwitchType, side: Side, inputs: Vec<Input>) -> Result<()
     prop_assert!(cc.calls().is_empty(), "calls left: {:?}", cc.calls());
     let (busy, restarting, _) = cc.channels().counts();
     prop_assert_eq!((busy, restarting), (0, 0), "channels stuck");
-    prop_assert_eq!(
-        &app.known,
-        &app.released,
-        "every call ends with one Released"
-    );
+    prop_assert_eq!(&app.known, &app.released, "every call ends with one Released");
     Ok(())
 }
 
@@ -497,12 +344,7 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 fn live(b: &Bench, end: End) -> Vec<CallId> {
-    b.pri_ref(end)
-        .call_control()
-        .calls()
-        .into_iter()
-        .map(|(c, _)| c)
-        .collect()
+    b.pri_ref(end).call_control().calls().into_iter().map(|(c, _)| c).collect()
 }
 
 fn run_pair(switch: SwitchType, steps: Vec<Step>) -> Result<(), TestCaseError> {
@@ -527,13 +369,7 @@ fn run_pair(switch: SwitchType, steps: Vec<Step>) -> Result<(), TestCaseError> {
                         let _ = b.pri(end).setup(req, now);
                     }
                     12 => {
-                        let _ = b.try_command(
-                            end,
-                            Command::Restart(RestartTarget::Channels(vec![ChannelRef::new(
-                                0,
-                                x % 23 + 1,
-                            )])),
-                        );
+                        let _ = b.try_command(end, Command::Restart(RestartTarget::Channels(vec![ChannelRef::new(0, x % 23 + 1)])));
                     }
                     13 => {
                         let _ = b.try_command(end, Command::Restart(RestartTarget::Interface(0)));
@@ -568,11 +404,7 @@ fn run_pair(switch: SwitchType, steps: Vec<Step>) -> Result<(), TestCaseError> {
     }
     // Quiesce.
     b.cut_links.clear();
-    let up = b.run_until(secs(60), |b| {
-        [End::Net, End::User]
-            .iter()
-            .all(|e| b.pri_ref(*e).active_link().is_some())
-    });
+    let up = b.run_until(secs(60), |b| [End::Net, End::User].iter().all(|e| b.pri_ref(*e).active_link().is_some()));
     prop_assert!(up, "links did not come back");
     // The application releases whatever it has, again for calls offered
     // meanwhile (a retransmitted SETUP can arrive after the first copy was
@@ -580,31 +412,16 @@ fn run_pair(switch: SwitchType, steps: Vec<Step>) -> Result<(), TestCaseError> {
     for _ in 0..5 {
         for end in [End::Net, End::User] {
             for call in live(&b, end) {
-                let _ = b.try_command(
-                    end,
-                    Command::Release {
-                        call,
-                        cause: CauseValue::NORMAL_CLEARING,
-                    },
-                );
+                let _ = b.try_command(end, Command::Release { call, cause: CauseValue::NORMAL_CLEARING });
             }
         }
         b.run_for(secs(600));
     }
     for end in [End::Net, End::User] {
         let cc = b.pri_ref(end).call_control();
-        prop_assert!(
-            cc.calls().is_empty(),
-            "{end:?} calls left: {:?}",
-            cc.calls()
-        );
+        prop_assert!(cc.calls().is_empty(), "{end:?} calls left: {:?}", cc.calls());
         let (busy, restarting, oos) = cc.channels().counts();
-        prop_assert_eq!(
-            (busy, restarting, oos),
-            (0, 0, 0),
-            "{:?} channels stuck",
-            end
-        );
+        prop_assert_eq!((busy, restarting, oos), (0, 0, 0), "{:?} channels stuck", end);
     }
     // Every call either side learnt of ended exactly once.
     for end in [End::Net, End::User] {
@@ -617,17 +434,8 @@ fn run_pair(switch: SwitchType, steps: Vec<Step>) -> Result<(), TestCaseError> {
                 app.known.insert(ic.call);
             }
         }
-        let releases = b
-            .events(end)
-            .iter()
-            .filter(|e| matches!(e, Event::Released { .. }))
-            .count();
-        prop_assert_eq!(
-            releases,
-            app.known.len(),
-            "{:?}: one Released per call",
-            end
-        );
+        let releases = b.events(end).iter().filter(|e| matches!(e, Event::Released { .. })).count();
+        prop_assert_eq!(releases, app.known.len(), "{:?}: one Released per call", end);
     }
     Ok(())
 }

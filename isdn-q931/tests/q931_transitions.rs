@@ -4,18 +4,12 @@
 
 use std::time::{Duration, Instant};
 
-use isdn_q931::q931::{
-    CallControl, CallId, CallState, ChannelRef, Command, Config, Event, Output, RestartTarget,
-    SetupRequest, Side, SwitchType,
-};
+use isdn_q931::q931::{CallControl, CallId, CallState, ChannelRef, Command, Config, Event, Output, RestartTarget, SetupRequest, Side, SwitchType};
 use isdn_q931::wire::ie::{
-    BearerCapabilityRepr, CauseRepr, ChannelIdRepr, InfoTransferCapability, Layer1Protocol,
-    Location, NumberingPlan, PartyNumberRepr, ProgressDescription, ProgressIndicatorRepr,
-    RestartClass, RestartIndicatorRepr, ServiceStatus, TypeOfNumber,
+    BearerCapabilityRepr, CauseRepr, ChannelIdRepr, InfoTransferCapability, Layer1Protocol, Location, NumberingPlan, PartyNumberRepr, ProgressDescription,
+    ProgressIndicatorRepr, RestartClass, RestartIndicatorRepr, ServiceStatus, TypeOfNumber,
 };
-use isdn_q931::wire::{
-    CallRef, CallRefFlag, CauseValue, IeRepr, MessageRepr, MessageType, ProtocolDiscriminator,
-};
+use isdn_q931::wire::{CallRef, CallRefFlag, CauseValue, IeRepr, MessageRepr, MessageType, ProtocolDiscriminator};
 
 /// A call-control entity with the link up, a fake clock and what it
 /// produced.
@@ -35,12 +29,7 @@ impl Cc {
         let now = Instant::now();
         let mut cc = CallControl::new(config, now).unwrap();
         cc.link_up(now);
-        let mut c = Cc {
-            cc,
-            now,
-            sent: Vec::new(),
-            events: Vec::new(),
-        };
+        let mut c = Cc { cc, now, sent: Vec::new(), events: Vec::new() };
         c.drain();
         c
     }
@@ -61,10 +50,7 @@ impl Cc {
     }
 
     fn cmd(&mut self, c: Command) -> Option<CallId> {
-        let r = self
-            .cc
-            .command(c.clone(), self.now)
-            .unwrap_or_else(|e| panic!("{c:?}: {e}"));
+        let r = self.cc.command(c.clone(), self.now).unwrap_or_else(|e| panic!("{c:?}: {e}"));
         self.drain();
         r
     }
@@ -84,10 +70,7 @@ impl Cc {
     }
 
     fn take_sent(&mut self) -> Vec<MessageType> {
-        std::mem::take(&mut self.sent)
-            .into_iter()
-            .map(|m| m.msg_type)
-            .collect()
+        std::mem::take(&mut self.sent).into_iter().map(|m| m.msg_type).collect()
     }
 
     fn state(&self, call: CallId) -> u8 {
@@ -107,14 +90,7 @@ impl Cc {
 fn peer(cr: u16, ours: bool, mt: MessageType, ies: Vec<IeRepr>) -> MessageRepr {
     MessageRepr {
         pd: ProtocolDiscriminator::Q931,
-        call_ref: CallRef::pri(
-            cr,
-            if ours {
-                CallRefFlag::ToOriginator
-            } else {
-                CallRefFlag::FromOriginator
-            },
-        ),
+        call_ref: CallRef::pri(cr, if ours { CallRefFlag::ToOriginator } else { CallRefFlag::FromOriginator }),
         msg_type: mt,
         ies,
     }
@@ -129,24 +105,14 @@ fn cause(v: CauseValue) -> IeRepr {
 }
 
 fn inband() -> IeRepr {
-    IeRepr::ProgressIndicator(ProgressIndicatorRepr::new(
-        Location::PublicLocal,
-        ProgressDescription::InbandAvailable,
-    ))
+    IeRepr::ProgressIndicator(ProgressIndicatorRepr::new(Location::PublicLocal, ProgressDescription::InbandAvailable))
 }
 
 fn setup_ies() -> Vec<IeRepr> {
     vec![
-        IeRepr::BearerCapability(BearerCapabilityRepr::voice(
-            InfoTransferCapability::Speech,
-            Layer1Protocol::G711Alaw,
-        )),
+        IeRepr::BearerCapability(BearerCapabilityRepr::voice(InfoTransferCapability::Speech, Layer1Protocol::G711Alaw)),
         chan(1),
-        IeRepr::CalledNumber(PartyNumberRepr::new(
-            TypeOfNumber::Unknown,
-            NumberingPlan::Isdn,
-            "123",
-        )),
+        IeRepr::CalledNumber(PartyNumberRepr::new(TypeOfNumber::Unknown, NumberingPlan::Isdn, "123")),
     ]
 }
 
@@ -213,12 +179,7 @@ fn reach(c: &mut Cc, start: Start) -> (Option<CallId>, bool) {
         Start::OutOverlap => {
             let id = out(c, true);
             let ch = c.cc.call_channel(id).unwrap().channel;
-            c.feed(&peer(
-                1,
-                true,
-                MessageType::SetupAcknowledge,
-                vec![chan(ch)],
-            ));
+            c.feed(&peer(1, true, MessageType::SetupAcknowledge, vec![chan(ch)]));
             (Some(id), true)
         }
         Start::OutProceeding | Start::OutAlerting | Start::OutActive => {
@@ -237,28 +198,16 @@ fn reach(c: &mut Cc, start: Start) -> (Option<CallId>, bool) {
             let id = incoming(c);
             let cmd = match start {
                 Start::InOverlap => Command::SetupAck { call: id },
-                Start::InProceeding => Command::Proceeding {
-                    call: id,
-                    inband: false,
-                },
-                Start::InAlerting => Command::Alerting {
-                    call: id,
-                    inband: false,
-                },
-                _ => Command::Connect {
-                    call: id,
-                    connected: None,
-                },
+                Start::InProceeding => Command::Proceeding { call: id, inband: false },
+                Start::InAlerting => Command::Alerting { call: id, inband: false },
+                _ => Command::Connect { call: id, connected: None },
             };
             c.cmd(cmd);
             (Some(id), false)
         }
         Start::InActive => {
             let id = incoming(c);
-            c.cmd(Command::Connect {
-                call: id,
-                connected: None,
-            });
+            c.cmd(Command::Connect { call: id, connected: None });
             if user {
                 c.feed(&peer(1, false, MessageType::ConnectAcknowledge, vec![]));
             }
@@ -268,36 +217,20 @@ fn reach(c: &mut Cc, start: Start) -> (Option<CallId>, bool) {
             let (id, ours) = reach(c, Start::OutActive);
             let id = id.unwrap();
             c.cmd(if matches!(start, Start::DisconnectSent) {
-                Command::Disconnect {
-                    call: id,
-                    cause: CauseValue::NORMAL_CLEARING,
-                    inband: false,
-                }
+                Command::Disconnect { call: id, cause: CauseValue::NORMAL_CLEARING, inband: false }
             } else {
-                Command::Release {
-                    call: id,
-                    cause: CauseValue::NORMAL_CLEARING,
-                }
+                Command::Release { call: id, cause: CauseValue::NORMAL_CLEARING }
             });
             (Some(id), ours)
         }
         Start::DisconnectReceived => {
             let (id, ours) = reach(c, Start::OutActive);
-            c.feed(&peer(
-                1,
-                true,
-                MessageType::Disconnect,
-                vec![cause(CauseValue::USER_BUSY), inband()],
-            ));
+            c.feed(&peer(1, true, MessageType::Disconnect, vec![cause(CauseValue::USER_BUSY), inband()]));
             (id, ours)
         }
         Start::Abort => {
             let id = out(c, false);
-            c.cmd(Command::Disconnect {
-                call: id,
-                cause: CauseValue::NORMAL_CLEARING,
-                inband: false,
-            });
+            c.cmd(Command::Disconnect { call: id, cause: CauseValue::NORMAL_CLEARING, inband: false });
             (Some(id), true)
         }
     };
@@ -314,16 +247,9 @@ fn apply(c: &mut Cc, call: Option<CallId>, ours: bool, input: Input) -> Option<C
                     vec![cause(CauseValue::NORMAL_CLEARING)]
                 }
                 MessageType::Progress => vec![inband()],
-                MessageType::Information => vec![IeRepr::CalledNumber(PartyNumberRepr::new(
-                    TypeOfNumber::Unknown,
-                    NumberingPlan::Unknown,
-                    "4",
-                ))],
+                MessageType::Information => vec![IeRepr::CalledNumber(PartyNumberRepr::new(TypeOfNumber::Unknown, NumberingPlan::Unknown, "4"))],
                 MessageType::Setup => setup_ies(),
-                MessageType::SetupAcknowledge
-                | MessageType::CallProceeding
-                | MessageType::Alerting
-                | MessageType::Connect => {
+                MessageType::SetupAcknowledge | MessageType::CallProceeding | MessageType::Alerting | MessageType::Connect => {
                     let ch = c.cc.call_channel(id(call)).unwrap().channel;
                     vec![chan(ch)]
                 }
@@ -337,12 +263,7 @@ fn apply(c: &mut Cc, call: Option<CallId>, ours: bool, input: Input) -> Option<C
                 });
             }
         }
-        Input::PeerInband(mt) => c.feed(&peer(
-            1,
-            ours,
-            mt,
-            vec![cause(CauseValue::USER_BUSY), inband()],
-        )),
+        Input::PeerInband(mt) => c.feed(&peer(1, ours, mt, vec![cause(CauseValue::USER_BUSY), inband()])),
         Input::Setup => {
             return c.cmd(Command::Setup(Box::new(SetupRequest::new("5"))));
         }
@@ -350,42 +271,22 @@ fn apply(c: &mut Cc, call: Option<CallId>, ours: bool, input: Input) -> Option<C
             c.cmd(Command::SetupAck { call: id(call) });
         }
         Input::Proceeding => {
-            c.cmd(Command::Proceeding {
-                call: id(call),
-                inband: false,
-            });
+            c.cmd(Command::Proceeding { call: id(call), inband: false });
         }
         Input::Alerting => {
-            c.cmd(Command::Alerting {
-                call: id(call),
-                inband: false,
-            });
+            c.cmd(Command::Alerting { call: id(call), inband: false });
         }
         Input::Connect => {
-            c.cmd(Command::Connect {
-                call: id(call),
-                connected: None,
-            });
+            c.cmd(Command::Connect { call: id(call), connected: None });
         }
         Input::Disconnect => {
-            c.cmd(Command::Disconnect {
-                call: id(call),
-                cause: CauseValue::NORMAL_CLEARING,
-                inband: false,
-            });
+            c.cmd(Command::Disconnect { call: id(call), cause: CauseValue::NORMAL_CLEARING, inband: false });
         }
         Input::Release => {
-            c.cmd(Command::Release {
-                call: id(call),
-                cause: CauseValue::NORMAL_CLEARING,
-            });
+            c.cmd(Command::Release { call: id(call), cause: CauseValue::NORMAL_CLEARING });
         }
         Input::Info => {
-            c.cmd(Command::Information {
-                call: id(call),
-                digits: "9".into(),
-                sending_complete: false,
-            });
+            c.cmd(Command::Information { call: id(call), digits: "9".into(), sending_complete: false });
         }
     }
     call
@@ -403,38 +304,18 @@ const USER_ROWS: &[Row] = &[
     (S::OutSetup, I::Peer(M::SetupAcknowledge), 2, &[]),
     (S::OutSetup, I::Peer(M::CallProceeding), 3, &[]),
     (S::OutSetup, I::Peer(M::Alerting), 4, &[]),
-    (
-        S::OutSetup,
-        I::Peer(M::Connect),
-        10,
-        &[M::ConnectAcknowledge],
-    ),
+    (S::OutSetup, I::Peer(M::Connect), 10, &[M::ConnectAcknowledge]),
     (S::OutSetup, I::Peer(M::ReleaseComplete), 0, &[]),
     (S::OutSetup, I::Peer(M::Disconnect), 19, &[M::Release]),
     (S::OutSetup, I::Disconnect, 11, &[M::Disconnect]),
     (S::OutOverlap, I::Info, 2, &[M::Information]),
     (S::OutOverlap, I::Peer(M::CallProceeding), 3, &[]),
     (S::OutOverlap, I::Peer(M::Alerting), 4, &[]),
-    (
-        S::OutOverlap,
-        I::Peer(M::Connect),
-        10,
-        &[M::ConnectAcknowledge],
-    ),
+    (S::OutOverlap, I::Peer(M::Connect), 10, &[M::ConnectAcknowledge]),
     (S::OutProceeding, I::Peer(M::Alerting), 4, &[]),
-    (
-        S::OutProceeding,
-        I::Peer(M::Connect),
-        10,
-        &[M::ConnectAcknowledge],
-    ),
+    (S::OutProceeding, I::Peer(M::Connect), 10, &[M::ConnectAcknowledge]),
     (S::OutProceeding, I::Peer(M::Progress), 3, &[]),
-    (
-        S::OutAlerting,
-        I::Peer(M::Connect),
-        10,
-        &[M::ConnectAcknowledge],
-    ),
+    (S::OutAlerting, I::Peer(M::Connect), 10, &[M::ConnectAcknowledge]),
     (S::OutAlerting, I::Disconnect, 11, &[M::Disconnect]),
     (S::Null, I::Peer(M::Setup), 6, &[]),
     (S::InSetup, I::SetupAck, 25, &[M::SetupAcknowledge]),
@@ -464,28 +345,13 @@ const USER_ROWS: &[Row] = &[
     (S::OutActive, I::Peer(M::Connect), 10, &[M::Status]),
     (S::OutActive, I::Peer(M::ConnectAcknowledge), 10, &[]),
     (S::OutActive, I::PeerInband(M::Disconnect), 12, &[]),
-    (
-        S::InAlerting,
-        I::Peer(M::ConnectAcknowledge),
-        7,
-        &[M::Status],
-    ),
-    (
-        S::DisconnectSent,
-        I::Peer(M::Release),
-        0,
-        &[M::ReleaseComplete],
-    ),
+    (S::InAlerting, I::Peer(M::ConnectAcknowledge), 7, &[M::Status]),
+    (S::DisconnectSent, I::Peer(M::Release), 0, &[M::ReleaseComplete]),
     (S::DisconnectSent, I::Peer(M::Disconnect), 19, &[M::Release]),
     (S::DisconnectSent, I::Disconnect, 11, &[]),
     (S::DisconnectReceived, I::Release, 19, &[M::Release]),
     (S::DisconnectReceived, I::Disconnect, 19, &[M::Release]),
-    (
-        S::DisconnectReceived,
-        I::Peer(M::Release),
-        0,
-        &[M::ReleaseComplete],
-    ),
+    (S::DisconnectReceived, I::Peer(M::Release), 0, &[M::ReleaseComplete]),
     (S::ReleaseSent, I::Peer(M::ReleaseComplete), 0, &[]),
     (S::ReleaseSent, I::Peer(M::Release), 0, &[]),
     (S::ReleaseSent, I::Peer(M::Disconnect), 19, &[]),
@@ -497,12 +363,7 @@ const NETWORK_ROWS: &[Row] = &[
     (S::OutSetup, I::Peer(M::SetupAcknowledge), 25, &[]),
     (S::OutSetup, I::Peer(M::CallProceeding), 9, &[]),
     (S::OutSetup, I::Peer(M::Alerting), 7, &[]),
-    (
-        S::OutSetup,
-        I::Peer(M::Connect),
-        10,
-        &[M::ConnectAcknowledge],
-    ),
+    (S::OutSetup, I::Peer(M::Connect), 10, &[M::ConnectAcknowledge]),
     (S::OutSetup, I::Peer(M::ReleaseComplete), 0, &[]),
     (S::OutSetup, I::Disconnect, 22, &[]),
     (S::Abort, I::Peer(M::CallProceeding), 19, &[M::Release]),
@@ -512,12 +373,7 @@ const NETWORK_ROWS: &[Row] = &[
     (S::OutOverlap, I::Info, 25, &[M::Information]),
     (S::OutOverlap, I::Peer(M::CallProceeding), 9, &[]),
     (S::OutProceeding, I::Peer(M::Alerting), 7, &[]),
-    (
-        S::OutAlerting,
-        I::Peer(M::Connect),
-        10,
-        &[M::ConnectAcknowledge],
-    ),
+    (S::OutAlerting, I::Peer(M::Connect), 10, &[M::ConnectAcknowledge]),
     (S::Null, I::Peer(M::Setup), 1, &[]),
     (S::InSetup, I::SetupAck, 2, &[M::SetupAcknowledge]),
     (S::InSetup, I::Proceeding, 3, &[M::CallProceeding]),
@@ -534,12 +390,7 @@ const NETWORK_ROWS: &[Row] = &[
     (S::InActive, I::PeerInband(M::Disconnect), 11, &[]),
     (S::InActive, I::Disconnect, 12, &[M::Disconnect]),
     (S::InActive, I::Release, 19, &[M::Release]),
-    (
-        S::DisconnectSent,
-        I::Peer(M::Release),
-        0,
-        &[M::ReleaseComplete],
-    ),
+    (S::DisconnectSent, I::Peer(M::Release), 0, &[M::ReleaseComplete]),
     (S::DisconnectSent, I::Peer(M::Disconnect), 19, &[M::Release]),
     (S::DisconnectReceived, I::Release, 19, &[M::Release]),
     (S::ReleaseSent, I::Peer(M::ReleaseComplete), 0, &[]),
@@ -555,16 +406,8 @@ fn run_rows(side: Side, rows: &[Row]) {
         let before = call.map(|id| c.state(id));
         let call = apply(&mut c, call, ours, input);
         let after = call.map_or(0, |id| c.state(id));
-        assert_eq!(
-            after, state,
-            "row {i}: {side:?} {start:?} (state {before:?}) + {input:?}: events {:?}",
-            c.events
-        );
-        assert_eq!(
-            c.take_sent(),
-            sent,
-            "row {i}: {side:?} {start:?} + {input:?} sent"
-        );
+        assert_eq!(after, state, "row {i}: {side:?} {start:?} (state {before:?}) + {input:?}: events {:?}", c.events);
+        assert_eq!(c.take_sent(), sent, "row {i}: {side:?} {start:?} + {input:?} sent");
         if state == 0
             && let Some(id) = call
         {
@@ -589,33 +432,14 @@ fn commands_in_wrong_states_are_refused() {
     let (call, _) = reach(&mut c, Start::OutSetup);
     let call = call.unwrap();
     for cmd in [
-        Command::Connect {
-            call,
-            connected: None,
-        },
-        Command::Alerting {
-            call,
-            inband: false,
-        },
+        Command::Connect { call, connected: None },
+        Command::Alerting { call, inband: false },
         Command::SetupAck { call },
-        Command::Information {
-            call,
-            digits: "1".into(),
-            sending_complete: false,
-        },
+        Command::Information { call, digits: "1".into(), sending_complete: false },
     ] {
         assert!(c.cc.command(cmd, c.now).is_err());
     }
-    assert!(
-        c.cc.command(
-            Command::Connect {
-                call: CallId(999),
-                connected: None
-            },
-            c.now
-        )
-        .is_err()
-    );
+    assert!(c.cc.command(Command::Connect { call: CallId(999), connected: None }, c.now).is_err());
     c.cc.link_down(c.now);
     assert!(c.cc.setup(SetupRequest::new("1"), c.now).is_err());
 }
@@ -636,13 +460,7 @@ fn t303_retransmits_setup_once_then_clears_with_102() {
         c.advance(Duration::from_secs(4));
         let rc = std::mem::take(&mut c.sent);
         assert_eq!(rc[0].msg_type, M::ReleaseComplete);
-        assert_eq!(
-            rc[0].ies,
-            [IeRepr::Cause(CauseRepr::new(
-                c.cc.config().location,
-                CauseValue(102)
-            ))]
-        );
+        assert_eq!(rc[0].ies, [IeRepr::Cause(CauseRepr::new(c.cc.config().location, CauseValue(102)))]);
         let expect = if side == Side::User { 102 } else { 18 };
         assert_eq!(c.released(call), Some(expect));
         assert_eq!(c.cc.channels().counts(), (0, 0, 0));
@@ -666,20 +484,14 @@ fn t305_sends_release_with_the_disconnect_cause() {
     let mut c = Cc::new(SwitchType::Ni2, Side::User);
     let (call, _) = reach(&mut c, Start::InActive);
     let call = call.unwrap();
-    c.cmd(Command::Disconnect {
-        call,
-        cause: CauseValue::USER_BUSY,
-        inband: false,
-    });
+    c.cmd(Command::Disconnect { call, cause: CauseValue::USER_BUSY, inband: false });
     c.sent.clear();
     c.advance(Duration::from_secs(29));
     assert!(c.sent.is_empty());
     c.advance(Duration::from_secs(1));
     assert_eq!(c.sent[0].msg_type, M::Release);
     assert_eq!(c.sent[0].ies.len(), 1);
-    let IeRepr::Cause(cause) = &c.sent[0].ies[0] else {
-        panic!()
-    };
+    let IeRepr::Cause(cause) = &c.sent[0].ies[0] else { panic!() };
     assert_eq!(cause.value, CauseValue::USER_BUSY);
     assert_eq!(c.state(call), 19);
 }
@@ -689,17 +501,8 @@ fn t306_network_disconnect_with_tones() {
     let mut c = Cc::new(SwitchType::EuroIsdnE1, Side::Network);
     let (call, _) = reach(&mut c, Start::InActive);
     let call = call.unwrap();
-    c.cmd(Command::Disconnect {
-        call,
-        cause: CauseValue::NORMAL_CLEARING,
-        inband: true,
-    });
-    assert!(
-        c.sent[0]
-            .ies
-            .iter()
-            .any(|ie| matches!(ie, IeRepr::ProgressIndicator(_)))
-    );
+    c.cmd(Command::Disconnect { call, cause: CauseValue::NORMAL_CLEARING, inband: true });
+    assert!(c.sent[0].ies.iter().any(|ie| matches!(ie, IeRepr::ProgressIndicator(_))));
     c.sent.clear();
     c.advance(Duration::from_secs(30));
     assert_eq!(c.take_sent(), [M::Release]);
@@ -725,19 +528,10 @@ fn t308_retransmits_release_then_restarts_the_channel() {
         pd: ProtocolDiscriminator::Q931,
         call_ref: CallRef::global(2, CallRefFlag::ToOriginator),
         msg_type: M::RestartAcknowledge,
-        ies: vec![
-            chan(ch.channel),
-            IeRepr::RestartIndicator(RestartIndicatorRepr {
-                class: RestartClass::Indicated,
-            }),
-        ],
+        ies: vec![chan(ch.channel), IeRepr::RestartIndicator(RestartIndicatorRepr { class: RestartClass::Indicated })],
     });
     assert!(c.cc.channels().is_free(ch));
-    assert!(
-        c.events
-            .iter()
-            .any(|e| matches!(e, Event::RestartCompleted { .. }))
-    );
+    assert!(c.events.iter().any(|e| matches!(e, Event::RestartCompleted { .. })));
 }
 
 #[test]
@@ -762,15 +556,9 @@ fn t310_t313_t301_t304_clear_with_102() {
         c.advance(Duration::from_millis(1));
         let d = std::mem::take(&mut c.sent);
         assert_eq!(d[0].msg_type, M::Disconnect, "{start:?} {side:?}");
-        let IeRepr::Cause(cause) = &d[0].ies[0] else {
-            panic!()
-        };
+        let IeRepr::Cause(cause) = &d[0].ies[0] else { panic!() };
         assert_eq!(cause.value, CauseValue::RECOVERY_ON_TIMER_EXPIRY);
-        assert!(
-            c.events
-                .iter()
-                .any(|e| matches!(e, Event::Disconnecting { .. }))
-        );
+        assert!(c.events.iter().any(|e| matches!(e, Event::Disconnecting { .. })));
     }
 }
 
@@ -780,28 +568,11 @@ fn t302_reports_digit_timeout_and_restarts_on_information() {
     let (call, _) = reach(&mut c, Start::InOverlap);
     let call = call.unwrap();
     c.advance(Duration::from_secs(10));
-    c.feed(&peer(
-        1,
-        false,
-        M::Information,
-        vec![IeRepr::CalledNumber(PartyNumberRepr::new(
-            TypeOfNumber::Unknown,
-            NumberingPlan::Unknown,
-            "7",
-        ))],
-    ));
+    c.feed(&peer(1, false, M::Information, vec![IeRepr::CalledNumber(PartyNumberRepr::new(TypeOfNumber::Unknown, NumberingPlan::Unknown, "7"))]));
     c.advance(Duration::from_secs(14));
-    assert!(
-        !c.events
-            .iter()
-            .any(|e| matches!(e, Event::DigitTimeout { .. }))
-    );
+    assert!(!c.events.iter().any(|e| matches!(e, Event::DigitTimeout { .. })));
     c.advance(Duration::from_secs(1));
-    assert!(
-        c.events
-            .iter()
-            .any(|e| matches!(e, Event::DigitTimeout { call: x } if *x == call))
-    );
+    assert!(c.events.iter().any(|e| matches!(e, Event::DigitTimeout { call: x } if *x == call)));
     assert_eq!(c.state(call), 2);
 }
 
@@ -812,16 +583,11 @@ fn t322_status_enquiry_retries_then_clears_with_41() {
     let call = call.unwrap();
     c.cmd(Command::StatusEnquiry { call });
     c.advance(Duration::from_secs(8));
-    assert_eq!(
-        c.take_sent(),
-        [M::StatusEnquiry, M::StatusEnquiry, M::StatusEnquiry]
-    );
+    assert_eq!(c.take_sent(), [M::StatusEnquiry, M::StatusEnquiry, M::StatusEnquiry]);
     c.advance(Duration::from_secs(4));
     let d = std::mem::take(&mut c.sent);
     assert_eq!(d[0].msg_type, M::Disconnect);
-    let IeRepr::Cause(cause) = &d[0].ies[0] else {
-        panic!()
-    };
+    let IeRepr::Cause(cause) = &d[0].ies[0] else { panic!() };
     assert_eq!(cause.value, CauseValue::TEMPORARY_FAILURE);
 }
 
@@ -830,9 +596,7 @@ fn t309_keeps_active_calls_over_a_short_link_failure() {
     let mut c = Cc::new(SwitchType::Ni2, Side::Network);
     let (active, _) = reach(&mut c, Start::InActive);
     let active = active.unwrap();
-    let ringing = c
-        .cmd(Command::Setup(Box::new(SetupRequest::new("2"))))
-        .unwrap();
+    let ringing = c.cmd(Command::Setup(Box::new(SetupRequest::new("2")))).unwrap();
     c.sent.clear();
     c.cc.link_down(c.now);
     c.drain();
@@ -858,9 +622,7 @@ fn t309_keeps_active_calls_over_a_short_link_failure() {
         M::Status,
         vec![
             cause(CauseValue::RESPONSE_TO_STATUS_ENQUIRY),
-            IeRepr::CallState(isdn_q931::wire::ie::CallStateRepr::new(
-                isdn_q931::wire::ie::CallStateValue::Active,
-            )),
+            IeRepr::CallState(isdn_q931::wire::ie::CallStateRepr::new(isdn_q931::wire::ie::CallStateValue::Active)),
         ],
     ));
     c.advance(Duration::from_secs(300));
@@ -889,26 +651,15 @@ fn t309_expiry_clears_with_27() {
 fn t316_and_t3m1_retry_then_give_up() {
     let mut c = Cc::new(SwitchType::Att4ess, Side::Network);
     c.cmd(Command::Restart(RestartTarget::Interface(0)));
-    c.cmd(Command::Service {
-        target: RestartTarget::Channels(vec![ChannelRef::new(0, 2)]),
-        status: ServiceStatus::OutOfService,
-    });
+    c.cmd(Command::Service { target: RestartTarget::Channels(vec![ChannelRef::new(0, 2)]), status: ServiceStatus::OutOfService });
     assert_eq!(c.take_sent(), [M::Restart, M::Service]);
     assert_eq!(c.sent.len(), 0);
     c.advance(Duration::from_secs(120));
     assert_eq!(c.take_sent(), [M::Restart, M::Service]);
     c.advance(Duration::from_secs(240));
     assert_eq!(c.take_sent(), [M::Restart, M::Service]);
-    assert!(
-        c.events
-            .iter()
-            .any(|e| matches!(e, Event::RestartFailed { .. }))
-    );
-    assert!(
-        c.events
-            .iter()
-            .any(|e| matches!(e, Event::ServiceFailed { .. }))
-    );
+    assert!(c.events.iter().any(|e| matches!(e, Event::RestartFailed { .. })));
+    assert!(c.events.iter().any(|e| matches!(e, Event::ServiceFailed { .. })));
     assert_eq!(c.cc.channels().counts(), (0, 0, 1), "out of service stays");
     assert!(c.cc.poll_timeout().is_none());
 }

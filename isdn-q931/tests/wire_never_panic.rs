@@ -8,73 +8,41 @@ use isdn_q931::wire::q931::{IeIter, Message, MessageRepr};
 use proptest::prelude::*;
 
 /// Every codeset-0 identifier with a typed decoder, and a few without.
-const IDS: &[u8] = &[
-    0x01, 0x04, 0x08, 0x14, 0x18, 0x1C, 0x1E, 0x27, 0x28, 0x29, 0x2C, 0x34, 0x4C, 0x6C, 0x70, 0x74,
-    0x79, 0x7C, 0x7D, 0x7E, 0x00, 0x0B, 0x6D, 0x7F,
-];
+const IDS: &[u8] =
+    &[0x01, 0x04, 0x08, 0x14, 0x18, 0x1C, 0x1E, 0x27, 0x28, 0x29, 0x2C, 0x34, 0x4C, 0x6C, 0x70, 0x74, 0x79, 0x7C, 0x7D, 0x7E, 0x00, 0x0B, 0x6D, 0x7F];
 
 /// Message-shaped input: a plausible header, then IE-ish octets, so the
 /// walk gets past the header most of the time.
 fn message_bytes() -> impl Strategy<Value = Vec<u8>> {
     let ie = prop_oneof![
         // Variable-length IE with a correct length.
-        (
-            prop::sample::select(IDS),
-            prop::collection::vec(any::<u8>(), 0..12)
-        )
-            .prop_map(|(id, data)| {
-                let mut v = vec![id, data.len() as u8];
-                v.extend(data);
-                v
-            }),
+        (prop::sample::select(IDS), prop::collection::vec(any::<u8>(), 0..12)).prop_map(|(id, data)| {
+            let mut v = vec![id, data.len() as u8];
+            v.extend(data);
+            v
+        }),
         // Shifts and other single-octet IEs.
         (0x80..=0xFFu8).prop_map(|b| vec![b]),
         // Garbage.
         prop::collection::vec(any::<u8>(), 0..6),
     ];
-    (
-        prop::sample::select(vec![0x08u8, 0x03, 0x43, 0x00]),
-        0..=3u8,
-        any::<[u8; 3]>(),
-        prop::collection::vec(ie, 0..10),
-    )
-        .prop_map(|(pd, crlen, hdr, ies)| {
-            let mut v = vec![pd, crlen];
-            v.extend_from_slice(&hdr[..usize::from(crlen.min(2)) + 1]);
-            for ie in ies {
-                v.extend(ie);
-            }
-            v
-        })
+    (prop::sample::select(vec![0x08u8, 0x03, 0x43, 0x00]), 0..=3u8, any::<[u8; 3]>(), prop::collection::vec(ie, 0..10)).prop_map(|(pd, crlen, hdr, ies)| {
+        let mut v = vec![pd, crlen];
+        v.extend_from_slice(&hdr[..usize::from(crlen.min(2)) + 1]);
+        for ie in ies {
+            v.extend(ie);
+        }
+        v
+    })
 }
 
 fn touch_ie_views(d: &[u8]) {
     let b = BearerCapability::new_unchecked(d);
-    let _ = (
-        b.coding_standard(),
-        b.itc(),
-        b.transfer_rate(),
-        b.rate_multiplier(),
-        b.layer(1),
-        b.layer1_protocol(),
-    );
+    let _ = (b.coding_standard(), b.itc(), b.transfer_rate(), b.rate_multiplier(), b.layer(1), b.layer1_protocol());
     let c = ChannelId::new_unchecked(d);
-    let _ = (
-        c.interface_id(),
-        c.selection(),
-        c.units(),
-        c.is_map(),
-        c.channel_octets(),
-        c.has_channel_spec(),
-    );
+    let _ = (c.interface_id(), c.selection(), c.units(), c.is_map(), c.channel_octets(), c.has_channel_spec());
     let n = PartyNumber::new_unchecked(d);
-    let _ = (
-        n.type_of_number(),
-        n.presentation(),
-        n.screening(),
-        n.reason(),
-        n.digits(),
-    );
+    let _ = (n.type_of_number(), n.presentation(), n.screening(), n.reason(), n.digits());
     let c = Cause::new_unchecked(d);
     let _ = (c.location(), c.recommendation(), c.value(), c.diagnostics());
     let p = ProgressIndicator::new_unchecked(d);

@@ -5,9 +5,7 @@
 use isdn_q931::wire::ie::facility::{Name, NameData, NameOperation, NameStyle};
 use isdn_q931::wire::ie::*;
 use isdn_q931::wire::lapd::{Frame, FrameKind, FrameRepr};
-use isdn_q931::wire::q931::{
-    CallRef, CallRefFlag, MessageRepr, MessageType, ProtocolDiscriminator,
-};
+use isdn_q931::wire::q931::{CallRef, CallRefFlag, MessageRepr, MessageType, ProtocolDiscriminator};
 use proptest::prelude::*;
 use proptest::sample::select;
 
@@ -20,8 +18,7 @@ fn location() -> impl Strategy<Value = Location> {
 }
 
 fn ia5(min: usize, max: usize) -> impl Strategy<Value = String> {
-    prop::collection::vec(0..0x80u8, min..=max)
-        .prop_map(|v| v.into_iter().map(char::from).collect())
+    prop::collection::vec(0..0x80u8, min..=max).prop_map(|v| v.into_iter().map(char::from).collect())
 }
 
 fn seven_bit_vec(max: usize) -> impl Strategy<Value = Vec<u8>> {
@@ -63,79 +60,40 @@ fn channel_id() -> impl Strategy<Value = ChannelIdRepr> {
         prop::collection::vec(0..0x80u8, 1..5).prop_map(ChannelList::Numbers),
         prop::collection::vec(any::<u8>(), 1..5).prop_map(ChannelList::Map),
     ];
-    let spec = (coding_standard(), 0..0x10u8, list).prop_map(|(cs, units, list)| ChannelSpec {
-        coding_standard: cs,
-        units: ChannelUnits::from_bits(units),
-        list,
-    });
-    (
-        any::<bool>(),
-        prop::option::of(0..0x80u8),
-        any::<bool>(),
-        any::<bool>(),
-        0..4u8,
-        prop::option::of(spec),
+    let spec =
+        (coding_standard(), 0..0x10u8, list).prop_map(|(cs, units, list)| ChannelSpec { coding_standard: cs, units: ChannelUnits::from_bits(units), list });
+    (any::<bool>(), prop::option::of(0..0x80u8), any::<bool>(), any::<bool>(), 0..4u8, prop::option::of(spec)).prop_map(
+        |(primary, interface_id, exclusive, d_channel, sel, channels)| ChannelIdRepr {
+            interface_type: if primary { InterfaceType::Primary } else { InterfaceType::Basic },
+            interface_id,
+            exclusive,
+            d_channel,
+            selection: ChannelSelection::from_bits(sel),
+            channels: if primary { channels } else { None },
+        },
     )
-        .prop_map(
-            |(primary, interface_id, exclusive, d_channel, sel, channels)| ChannelIdRepr {
-                interface_type: if primary {
-                    InterfaceType::Primary
-                } else {
-                    InterfaceType::Basic
-                },
-                interface_id,
-                exclusive,
-                d_channel,
-                selection: ChannelSelection::from_bits(sel),
-                channels: if primary { channels } else { None },
-            },
-        )
 }
 
 fn number(kind: NumberKind) -> impl Strategy<Value = PartyNumberRepr> {
-    (
-        any::<u8>(),
-        any::<u8>(),
-        prop::option::of((0..4u8, 0..4u8)),
-        prop::option::of(any::<u8>()),
-        ia5(0, 20),
-    )
-        .prop_map(move |(ton, npi, pres, reason, digits)| {
+    (any::<u8>(), any::<u8>(), prop::option::of((0..4u8, 0..4u8)), prop::option::of(any::<u8>()), ia5(0, 20)).prop_map(
+        move |(ton, npi, pres, reason, digits)| {
             let presentation = match kind {
                 NumberKind::Called => None,
                 _ => pres.map(|(p, s)| (Presentation::from_bits(p), Screening::from_bits(s))),
             };
             let reason = match kind {
-                NumberKind::Redirecting if presentation.is_some() => {
-                    reason.map(RedirectReason::from_bits)
-                }
+                NumberKind::Redirecting if presentation.is_some() => reason.map(RedirectReason::from_bits),
                 _ => None,
             };
-            PartyNumberRepr {
-                type_of_number: TypeOfNumber::from_bits(ton),
-                numbering_plan: NumberingPlan::from_bits(npi),
-                presentation,
-                reason,
-                digits,
-            }
-        })
+            PartyNumberRepr { type_of_number: TypeOfNumber::from_bits(ton), numbering_plan: NumberingPlan::from_bits(npi), presentation, reason, digits }
+        },
+    )
 }
 
 fn cause() -> impl Strategy<Value = CauseRepr> {
-    (
-        coding_standard(),
-        location(),
-        prop::option::of(0..0x80u8),
-        0..0x80u8,
-        prop::collection::vec(any::<u8>(), 0..8),
+    (coding_standard(), location(), prop::option::of(0..0x80u8), 0..0x80u8, prop::collection::vec(any::<u8>(), 0..8)).prop_map(
+        |(cs, loc, rec, value, diagnostics)| CauseRepr { coding_standard: cs, location: loc, recommendation: rec, value: CauseValue(value), diagnostics },
     )
-        .prop_map(|(cs, loc, rec, value, diagnostics)| CauseRepr {
-            coding_standard: cs,
-            location: loc,
-            recommendation: rec,
-            value: CauseValue(value),
-            diagnostics,
-        })
 }
 
 fn progress() -> impl Strategy<Value = ProgressIndicatorRepr> {
@@ -147,24 +105,16 @@ fn progress() -> impl Strategy<Value = ProgressIndicatorRepr> {
 }
 
 fn display() -> impl Strategy<Value = DisplayRepr> {
-    (
-        prop::option::of(0x80..=0xFFu8),
-        prop::collection::vec(any::<u8>(), 1..30),
-    )
-        .prop_map(|(t, mut text)| {
-            if t.is_none() {
-                text[0] &= 0x7F;
-            }
-            DisplayRepr {
-                display_type: t,
-                text,
-            }
-        })
+    (prop::option::of(0x80..=0xFFu8), prop::collection::vec(any::<u8>(), 1..30)).prop_map(|(t, mut text)| {
+        if t.is_none() {
+            text[0] &= 0x7F;
+        }
+        DisplayRepr { display_type: t, text }
+    })
 }
 
 fn notification() -> impl Strategy<Value = NotificationIndicatorRepr> {
-    (0..0x80u8, prop::collection::vec(any::<u8>(), 0..8))
-        .prop_map(|(description, data)| NotificationIndicatorRepr { description, data })
+    (0..0x80u8, prop::collection::vec(any::<u8>(), 0..8)).prop_map(|(description, data)| NotificationIndicatorRepr { description, data })
 }
 
 fn date_time() -> impl Strategy<Value = DateTimeRepr> {
@@ -180,98 +130,51 @@ fn date_time() -> impl Strategy<Value = DateTimeRepr> {
 
 fn hlc() -> impl Strategy<Value = HighLayerCompatRepr> {
     (0..0x80u8, any::<u8>(), 0..0x80u8).prop_map(|(o3, o4, o4a)| {
-        let contents = if o4 & 0x80 != 0 {
-            vec![0x80 | o3, o4]
-        } else {
-            vec![0x80 | o3, o4, 0x80 | o4a]
-        };
+        let contents = if o4 & 0x80 != 0 { vec![0x80 | o3, o4] } else { vec![0x80 | o3, o4, 0x80 | o4a] };
         HighLayerCompatRepr { contents }
     })
 }
 
 fn llc() -> impl Strategy<Value = LowLayerCompatRepr> {
-    (
-        any::<u8>(),
-        0..0x80u8,
-        any::<u8>(),
-        prop::collection::vec(any::<u8>(), 0..6),
-    )
-        .prop_map(|(o3, o3a, o4, rest)| {
-            let mut contents = vec![o3];
-            if o3 & 0x80 == 0 {
-                contents.push(0x80 | o3a);
-            }
-            contents.push(o4);
-            contents.extend(rest);
-            LowLayerCompatRepr { contents }
-        })
+    (any::<u8>(), 0..0x80u8, any::<u8>(), prop::collection::vec(any::<u8>(), 0..6)).prop_map(|(o3, o3a, o4, rest)| {
+        let mut contents = vec![o3];
+        if o3 & 0x80 == 0 {
+            contents.push(0x80 | o3a);
+        }
+        contents.push(o4);
+        contents.extend(rest);
+        LowLayerCompatRepr { contents }
+    })
 }
 
 fn name() -> impl Strategy<Value = Name> {
-    let data = (
-        prop::collection::vec(any::<u8>(), 1..50),
-        prop::option::of(any::<i64>()),
-    )
-        .prop_map(|(name, character_set)| NameData {
-            name,
-            character_set,
-        });
-    prop_oneof![
-        data.clone().prop_map(Name::Allowed),
-        data.prop_map(Name::Restricted),
-        Just(Name::RestrictedNull),
-        Just(Name::NotAvailable),
-    ]
+    let data = (prop::collection::vec(any::<u8>(), 1..50), prop::option::of(any::<i64>())).prop_map(|(name, character_set)| NameData { name, character_set });
+    prop_oneof![data.clone().prop_map(Name::Allowed), data.prop_map(Name::Restricted), Just(Name::RestrictedNull), Just(Name::NotAvailable),]
 }
 
 fn facility() -> impl Strategy<Value = FacilityRepr> {
     prop_oneof![
-        (
-            0..0x20u8,
-            prop::option::of(0..0x80u8),
-            prop::collection::vec(any::<u8>(), 0..40)
-        )
-            .prop_map(|(protocol_profile, service_id, components)| FacilityRepr {
-                protocol_profile,
-                service_id,
-                components,
-            }),
+        (0..0x20u8, prop::option::of(0..0x80u8), prop::collection::vec(any::<u8>(), 0..40))
+            .prop_map(|(protocol_profile, service_id, components)| FacilityRepr { protocol_profile, service_id, components }),
         (any::<bool>(), any::<i16>(), name()).prop_map(|(qsig, id, name)| {
-            let style = if qsig {
-                NameStyle::Qsig
-            } else {
-                NameStyle::Ni2
-            };
+            let style = if qsig { NameStyle::Qsig } else { NameStyle::Ni2 };
             FacilityRepr::with_calling_name(style, i64::from(id), &name)
         }),
     ]
 }
 
 /// Typed codeset-0 identifiers (never generated as `Unknown`).
-const TYPED_IDS: &[u8] = &[
-    0x01, 0x04, 0x08, 0x14, 0x18, 0x1C, 0x1E, 0x27, 0x28, 0x29, 0x2C, 0x34, 0x4C, 0x6C, 0x70, 0x74,
-    0x79, 0x7C, 0x7D, 0x7E,
-];
+const TYPED_IDS: &[u8] = &[0x01, 0x04, 0x08, 0x14, 0x18, 0x1C, 0x1E, 0x27, 0x28, 0x29, 0x2C, 0x34, 0x4C, 0x6C, 0x70, 0x74, 0x79, 0x7C, 0x7D, 0x7E];
 
 fn unknown() -> impl Strategy<Value = RawIe> {
-    let variable = (
-        select(vec![0u8, 4, 5, 6, 7]),
-        0..0x80u8,
-        prop::collection::vec(any::<u8>(), 1..10),
-    )
-        .prop_filter("typed identifier", |(cs, id, _)| {
-            *cs != 0 || !TYPED_IDS.contains(id)
-        })
+    let variable = (select(vec![0u8, 4, 5, 6, 7]), 0..0x80u8, prop::collection::vec(any::<u8>(), 1..10))
+        .prop_filter("typed identifier", |(cs, id, _)| *cs != 0 || !TYPED_IDS.contains(id))
         .prop_map(|(codeset, id, data)| RawIe { codeset, id, data });
-    let single = (
-        select(vec![0u8, 5, 6, 7]),
-        prop_oneof![0x80..=0x8Fu8, 0xA2..=0xAFu8, 0xC0..=0xCFu8, 0xE0..=0xFFu8],
-    )
-        .prop_map(|(codeset, id)| RawIe {
-            codeset,
-            id,
-            data: Vec::new(),
-        });
+    let single = (select(vec![0u8, 5, 6, 7]), prop_oneof![0x80..=0x8Fu8, 0xA2..=0xAFu8, 0xC0..=0xCFu8, 0xE0..=0xFFu8]).prop_map(|(codeset, id)| RawIe {
+        codeset,
+        id,
+        data: Vec::new(),
+    });
     prop_oneof![4 => variable, 1 => single]
 }
 
@@ -283,10 +186,7 @@ fn ie() -> impl Strategy<Value = IeRepr> {
         (0..0x10u8).prop_map(IeRepr::RepeatIndicator),
         bearer().prop_map(IeRepr::BearerCapability),
         cause().prop_map(IeRepr::Cause),
-        (coding_standard(), any::<u8>()).prop_map(|(cs, v)| IeRepr::CallState(CallStateRepr {
-            coding_standard: cs,
-            value: CallStateValue::from_bits(v),
-        })),
+        (coding_standard(), any::<u8>()).prop_map(|(cs, v)| IeRepr::CallState(CallStateRepr { coding_standard: cs, value: CallStateValue::from_bits(v) })),
         channel_id().prop_map(IeRepr::ChannelId),
         facility().prop_map(IeRepr::Facility),
         progress().prop_map(IeRepr::ProgressIndicator),
@@ -294,31 +194,19 @@ fn ie() -> impl Strategy<Value = IeRepr> {
         display().prop_map(IeRepr::Display),
         date_time().prop_map(IeRepr::DateTime),
         ia5(1, 20).prop_map(|digits| IeRepr::KeypadFacility(KeypadFacilityRepr { digits })),
-        any::<u8>().prop_map(|v| IeRepr::Signal(SignalRepr {
-            value: SignalValue::from_bits(v)
-        })),
+        any::<u8>().prop_map(|v| IeRepr::Signal(SignalRepr { value: SignalValue::from_bits(v) })),
         number(NumberKind::Connected).prop_map(IeRepr::ConnectedNumber),
         number(NumberKind::Calling).prop_map(IeRepr::CallingNumber),
         number(NumberKind::Called).prop_map(IeRepr::CalledNumber),
         number(NumberKind::Redirecting).prop_map(IeRepr::RedirectingNumber),
-        (0..8u8).prop_map(|c| IeRepr::RestartIndicator(RestartIndicatorRepr {
-            class: RestartClass::from_bits(c)
-        })),
-        (any::<bool>(), 0..8u8).prop_map(|(p, s)| IeRepr::ChangeStatus(ChangeStatusRepr {
-            channel_preference: p,
-            status: ServiceStatus::from_bits(s),
-        })),
+        (0..8u8).prop_map(|c| IeRepr::RestartIndicator(RestartIndicatorRepr { class: RestartClass::from_bits(c) })),
+        (any::<bool>(), 0..8u8).prop_map(|(p, s)| IeRepr::ChangeStatus(ChangeStatusRepr { channel_preference: p, status: ServiceStatus::from_bits(s) })),
         llc().prop_map(IeRepr::LowLayerCompat),
         hlc().prop_map(IeRepr::HighLayerCompat),
-        (any::<u8>(), prop::collection::vec(any::<u8>(), 0..10))
-            .prop_map(|(protocol, data)| IeRepr::UserUser(UserUserRepr { protocol, data })),
+        (any::<u8>(), prop::collection::vec(any::<u8>(), 0..10)).prop_map(|(protocol, data)| IeRepr::UserUser(UserUserRepr { protocol, data })),
         unknown().prop_map(IeRepr::Unknown),
         // Bearer capability with a lone octet 3: always malformed.
-        any::<u8>().prop_map(|b| IeRepr::Malformed(RawIe {
-            codeset: 0,
-            id: 0x04,
-            data: vec![b],
-        })),
+        any::<u8>().prop_map(|b| IeRepr::Malformed(RawIe { codeset: 0, id: 0x04, data: vec![b] })),
     ]
 }
 
@@ -334,31 +222,19 @@ fn pd() -> impl Strategy<Value = ProtocolDiscriminator> {
 fn call_ref() -> impl Strategy<Value = CallRef> {
     (0..=2u8, any::<u16>(), any::<bool>()).prop_map(|(len, value, to)| match len {
         0 => CallRef::dummy(),
-        _ => CallRef {
-            value: value & if len == 1 { 0x7F } else { 0x7FFF },
-            flag: if to {
-                CallRefFlag::ToOriginator
-            } else {
-                CallRefFlag::FromOriginator
-            },
-            len,
-        },
+        _ => {
+            CallRef { value: value & if len == 1 { 0x7F } else { 0x7FFF }, flag: if to { CallRefFlag::ToOriginator } else { CallRefFlag::FromOriginator }, len }
+        }
     })
 }
 
 fn message() -> impl Strategy<Value = MessageRepr> {
-    (
-        pd(),
-        call_ref(),
-        any::<u8>(),
-        prop::collection::vec(ie(), 0..12),
-    )
-        .prop_map(|(pd, call_ref, t, ies)| MessageRepr {
-            pd,
-            call_ref,
-            msg_type: MessageType::from_byte(pd, t),
-            ies,
-        })
+    (pd(), call_ref(), any::<u8>(), prop::collection::vec(ie(), 0..12)).prop_map(|(pd, call_ref, t, ies)| MessageRepr {
+        pd,
+        call_ref,
+        msg_type: MessageType::from_byte(pd, t),
+        ies,
+    })
 }
 
 /// `emit` then `parse` gives the IE back, and the octets are stable.

@@ -61,16 +61,7 @@ fn packets(repr_of: impl Fn(usize) -> (RtpRepr<'static>, Vec<u8>)) -> Vec<Vec<u8
 }
 
 fn plain(i: usize) -> (RtpRepr<'static>, Vec<u8>) {
-    let repr = RtpRepr {
-        marker: i % 50 == 0,
-        ..RtpRepr::new(
-            (i % 2 * 8) as u8,
-            i as u16,
-            (i * PAYLOAD) as u32,
-            0x1234_5678,
-            PAYLOAD,
-        )
-    };
+    let repr = RtpRepr { marker: i % 50 == 0, ..RtpRepr::new((i % 2 * 8) as u8, i as u16, (i * PAYLOAD) as u32, 0x1234_5678, PAYLOAD) };
     (repr, vec![(i % 251) as u8; PAYLOAD])
 }
 
@@ -79,10 +70,7 @@ static EXT: [u8; 8] = [0x10, 0xAA, 0, 0, 0x22, 0xBB, 0xCC, 0];
 fn full(i: usize) -> (RtpRepr<'static>, Vec<u8>) {
     let (mut repr, payload) = plain(i);
     repr.csrcs = Csrcs::from_ids(&[1, 2]).unwrap();
-    repr.extension = Some(RtpExtension {
-        profile: 0xBEDE,
-        data: &EXT,
-    });
+    repr.extension = Some(RtpExtension { profile: 0xBEDE, data: &EXT });
     repr.padding = 4;
     (repr, payload)
 }
@@ -90,13 +78,7 @@ fn full(i: usize) -> (RtpRepr<'static>, Vec<u8>) {
 fn parse_ours(batch: &[Vec<u8>]) {
     for p in batch {
         let r = RtpRepr::parse_bytes(black_box(p)).unwrap();
-        black_box((
-            r.marker,
-            r.payload_type,
-            r.sequence_number,
-            r.timestamp,
-            r.ssrc,
-        ));
+        black_box((r.marker, r.payload_type, r.sequence_number, r.timestamp, r.ssrc));
         black_box(r.payload_len);
     }
 }
@@ -104,13 +86,7 @@ fn parse_ours(batch: &[Vec<u8>]) {
 fn parse_ours_view(batch: &[Vec<u8>]) {
     for p in batch {
         let v = RtpPacket::new_checked(&black_box(p)[..]).unwrap();
-        black_box((
-            v.marker(),
-            v.payload_type(),
-            v.sequence_number(),
-            v.timestamp(),
-            v.ssrc(),
-        ));
+        black_box((v.marker(), v.payload_type(), v.sequence_number(), v.timestamp(), v.ssrc()));
         black_box(v.payload());
     }
 }
@@ -118,13 +94,7 @@ fn parse_ours_view(batch: &[Vec<u8>]) {
 fn parse_ours_full(batch: &[Vec<u8>]) {
     for p in batch {
         let r = RtpRepr::parse_bytes(black_box(p)).unwrap();
-        black_box((
-            r.marker,
-            r.payload_type,
-            r.sequence_number,
-            r.timestamp,
-            r.ssrc,
-        ));
+        black_box((r.marker, r.payload_type, r.sequence_number, r.timestamp, r.ssrc));
         black_box((r.csrcs.iter().sum::<u32>(), r.extension, r.payload_len));
     }
 }
@@ -132,13 +102,7 @@ fn parse_ours_full(batch: &[Vec<u8>]) {
 fn parse_theirs_full(batch: &[Vec<u8>]) {
     for p in batch {
         let v = TheirPacket::parse(black_box(p)).unwrap();
-        black_box((
-            v.marker_bit(),
-            v.payload_type(),
-            v.sequence_number(),
-            v.timestamp(),
-            v.ssrc(),
-        ));
+        black_box((v.marker_bit(), v.payload_type(), v.sequence_number(), v.timestamp(), v.ssrc()));
         black_box((v.csrc().sum::<u32>(), v.extension(), v.payload().len()));
     }
 }
@@ -146,13 +110,7 @@ fn parse_theirs_full(batch: &[Vec<u8>]) {
 fn parse_theirs(batch: &[Vec<u8>]) {
     for p in batch {
         let v = TheirPacket::parse(black_box(p)).unwrap();
-        black_box((
-            v.marker_bit(),
-            v.payload_type(),
-            v.sequence_number(),
-            v.timestamp(),
-            v.ssrc(),
-        ));
+        black_box((v.marker_bit(), v.payload_type(), v.sequence_number(), v.timestamp(), v.ssrc()));
         black_box(v.payload());
     }
 }
@@ -178,15 +136,8 @@ fn main() {
     let ours = measure(|| {
         for buf in bufs.iter_mut() {
             seq = seq.wrapping_add(1);
-            let repr = RtpRepr::new(
-                0,
-                black_box(seq),
-                u32::from(seq) * 160,
-                0x1234_5678,
-                PAYLOAD,
-            );
-            repr.emit(&mut RtpPacket::new_unchecked(&mut buf[..]))
-                .unwrap();
+            let repr = RtpRepr::new(0, black_box(seq), u32::from(seq) * 160, 0x1234_5678, PAYLOAD);
+            repr.emit(&mut RtpPacket::new_unchecked(&mut buf[..])).unwrap();
         }
         black_box(&mut bufs);
     });
@@ -194,11 +145,7 @@ fn main() {
     let theirs = measure(|| {
         for h in hdr.iter_mut() {
             seq = seq.wrapping_add(1);
-            let b = RtpPacketBuilder::<&[u8], &[u8]>::new()
-                .payload_type(0)
-                .sequence_number(black_box(seq))
-                .timestamp(u32::from(seq) * 160)
-                .ssrc(0x1234_5678);
+            let b = RtpPacketBuilder::<&[u8], &[u8]>::new().payload_type(0).sequence_number(black_box(seq)).timestamp(u32::from(seq) * 160).ssrc(0x1234_5678);
             b.write_into(&mut h[..]).unwrap();
         }
         black_box(&mut hdr);
@@ -208,13 +155,7 @@ fn main() {
     let ours = measure(|| {
         for buf in bufs.iter_mut() {
             seq = seq.wrapping_add(1);
-            let repr = RtpRepr::new(
-                0,
-                black_box(seq),
-                u32::from(seq) * 160,
-                0x1234_5678,
-                PAYLOAD,
-            );
+            let repr = RtpRepr::new(0, black_box(seq), u32::from(seq) * 160, 0x1234_5678, PAYLOAD);
             repr.emit_with_payload(&mut buf[..], &payload).unwrap();
         }
         black_box(&mut bufs);
@@ -234,14 +175,8 @@ fn main() {
     });
     rows.push(("emit, header + 160-octet payload", ours, theirs));
 
-    println!(
-        "{:<42} {:>12} {:>16} {:>16}",
-        "RTP (ns per packet, median of 9)", "tandem-media", "rtp-types 0.1.2", "rtp-types/ours"
-    );
+    println!("{:<42} {:>12} {:>16} {:>16}", "RTP (ns per packet, median of 9)", "tandem-media", "rtp-types 0.1.2", "rtp-types/ours");
     for (name, ours, theirs) in rows {
-        println!(
-            "{name:<42} {ours:>12.2} {theirs:>16.2} {:>15.2}x",
-            theirs / ours
-        );
+        println!("{name:<42} {ours:>12.2} {theirs:>16.2} {:>15.2}x", theirs / ours);
     }
 }

@@ -25,26 +25,14 @@ fn same_fields(data: &[u8]) -> Result<(), TestCaseError> {
     prop_assert_eq!(repr.sequence_number, theirs.sequence_number());
     prop_assert_eq!(repr.timestamp, theirs.timestamp());
     prop_assert_eq!(repr.ssrc, theirs.ssrc());
-    prop_assert_eq!(
-        repr.csrcs.iter().collect::<Vec<_>>(),
-        theirs.csrc().collect::<Vec<_>>()
-    );
-    prop_assert_eq!(
-        ours.csrcs().collect::<Vec<_>>(),
-        theirs.csrc().collect::<Vec<_>>()
-    );
-    prop_assert_eq!(
-        repr.extension.map(|e| (e.profile, e.data)),
-        theirs.extension()
-    );
+    prop_assert_eq!(repr.csrcs.iter().collect::<Vec<_>>(), theirs.csrc().collect::<Vec<_>>());
+    prop_assert_eq!(ours.csrcs().collect::<Vec<_>>(), theirs.csrc().collect::<Vec<_>>());
+    prop_assert_eq!(repr.extension.map(|e| (e.profile, e.data)), theirs.extension());
     prop_assert_eq!(ours.extension(), theirs.extension());
     prop_assert_eq!(ours.extension_data().len(), theirs.extension_len());
     prop_assert_eq!(ours.header_len(), theirs.payload_offset());
     prop_assert_eq!(repr.header_len(), theirs.payload_offset());
-    prop_assert_eq!(
-        (repr.padding != 0).then_some(repr.padding),
-        theirs.padding()
-    );
+    prop_assert_eq!((repr.padding != 0).then_some(repr.padding), theirs.padding());
     prop_assert_eq!(repr.payload_len, theirs.payload_len());
     prop_assert_eq!(ours.payload(), theirs.payload());
     Ok(())

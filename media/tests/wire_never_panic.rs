@@ -8,34 +8,15 @@ use common::*;
 use proptest::prelude::*;
 use std::hint::black_box;
 use tandem_media::wire::rfc4733::{TelephoneEvent, TelephoneEventCode, TelephoneEventRepr};
-use tandem_media::wire::rtcp::{
-    CompoundIter, CompoundRepr, RtcpPacket, RtcpPacketType, RtcpRepr, check_compound,
-};
+use tandem_media::wire::rtcp::{CompoundIter, CompoundRepr, RtcpPacket, RtcpPacketType, RtcpRepr, check_compound};
 use tandem_media::wire::rtp::{RtpPacket, RtpRepr};
 
 fn touch_rtp<T: AsRef<[u8]>>(p: &RtpPacket<T>) {
-    black_box((
-        p.version(),
-        p.csrc_count(),
-        p.payload_type(),
-        p.has_padding(),
-        p.has_extension(),
-    ));
+    black_box((p.version(), p.csrc_count(), p.payload_type(), p.has_padding(), p.has_extension()));
     black_box((p.marker(), p.sequence_number(), p.timestamp(), p.ssrc()));
     black_box((p.csrcs().count(), p.csrc(0), p.csrc(15), p.csrc(usize::MAX)));
-    black_box((
-        p.extension_profile(),
-        p.extension_len_words(),
-        p.extension_data(),
-        p.extension(),
-    ));
-    black_box((
-        p.header_len(),
-        p.padding_len(),
-        p.payload_len(),
-        p.payload(),
-        p.extension_offset(),
-    ));
+    black_box((p.extension_profile(), p.extension_len_words(), p.extension_data(), p.extension()));
+    black_box((p.header_len(), p.padding_len(), p.payload_len(), p.payload(), p.extension_offset()));
 }
 
 fn poke_rtp(data: &mut [u8]) {
@@ -72,59 +53,25 @@ fn rtp_reemit(data: &[u8]) -> Result<(), TestCaseError> {
         prop_assert_eq!(out.len(), data.len());
         let pad_start = data.len() - view.padding_len();
         prop_assert_eq!(&out[..pad_start], &data[..pad_start]);
-        prop_assert_eq!(
-            out.last(),
-            if repr.padding != 0 {
-                data.last()
-            } else {
-                out.last()
-            }
-        );
+        prop_assert_eq!(out.last(), if repr.padding != 0 { data.last() } else { out.last() });
         prop_assert_eq!(RtpRepr::parse_bytes(&out), Ok(repr));
     }
     Ok(())
 }
 
 fn touch_rtcp<T: AsRef<[u8]>>(p: &RtcpPacket<T>) {
-    black_box((
-        p.version(),
-        p.count(),
-        p.packet_type(),
-        p.has_padding(),
-        p.length(),
-    ));
-    black_box((
-        p.packet_len(),
-        p.padding_len(),
-        p.as_bytes(),
-        p.payload(),
-        p.ssrc(),
-    ));
-    black_box((
-        p.ntp_timestamp(),
-        p.rtp_timestamp(),
-        p.sender_packet_count(),
-        p.sender_octet_count(),
-    ));
+    black_box((p.version(), p.count(), p.packet_type(), p.has_padding(), p.length()));
+    black_box((p.packet_len(), p.padding_len(), p.as_bytes(), p.payload(), p.ssrc()));
+    black_box((p.ntp_timestamp(), p.rtp_timestamp(), p.sender_packet_count(), p.sender_octet_count()));
     for b in p.report_blocks() {
-        black_box((
-            b.ssrc(),
-            b.fraction_lost(),
-            b.cumulative_lost(),
-            b.extended_highest_seq(),
-        ));
+        black_box((b.ssrc(), b.fraction_lost(), b.cumulative_lost(), b.extended_highest_seq()));
         black_box((b.jitter(), b.last_sr(), b.delay_since_last_sr()));
     }
     black_box((p.report_block(31), p.report_extension()));
     for chunk in p.sdes_chunks().flatten() {
         black_box((chunk.ssrc, chunk.cname(), chunk.items().count()));
     }
-    black_box((
-        p.bye_sources().count(),
-        p.bye_reason().ok(),
-        p.app_name(),
-        p.app_data(),
-    ));
+    black_box((p.bye_sources().count(), p.bye_reason().ok(), p.app_name(), p.app_data()));
 }
 
 fn poke_rtcp(data: &mut [u8]) {
@@ -171,33 +118,23 @@ fn rtcp_reemit(data: &[u8]) -> Result<(), TestCaseError> {
 fn rtp_shaped() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         prop::collection::vec(any::<u8>(), 0..200),
-        (
-            prop::sample::select(vec![
-                0x80u8, 0x81, 0x8F, 0x90, 0x9F, 0xA0, 0xA3, 0xB0, 0xBF, 0x40, 0xC0
-            ]),
-            prop::collection::vec(any::<u8>(), 0..200)
-        )
-            .prop_map(|(b0, mut v)| {
+        (prop::sample::select(vec![0x80u8, 0x81, 0x8F, 0x90, 0x9F, 0xA0, 0xA3, 0xB0, 0xBF, 0x40, 0xC0]), prop::collection::vec(any::<u8>(), 0..200)).prop_map(
+            |(b0, mut v)| {
                 v.insert(0, b0);
                 v
-            }),
+            }
+        ),
         // Valid packets, then cut or with one octet changed.
-        (
-            rtp(),
-            any::<prop::sample::Index>(),
-            any::<u8>(),
-            any::<bool>()
-        )
-            .prop_map(|(p, i, x, cut)| {
-                let mut v = p.to_vec();
-                let at = i.index(v.len());
-                if cut {
-                    v.truncate(at)
-                } else {
-                    v[at] = x
-                }
-                v
-            }),
+        (rtp(), any::<prop::sample::Index>(), any::<u8>(), any::<bool>()).prop_map(|(p, i, x, cut)| {
+            let mut v = p.to_vec();
+            let at = i.index(v.len());
+            if cut {
+                v.truncate(at)
+            } else {
+                v[at] = x
+            }
+            v
+        }),
     ]
 }
 
@@ -210,32 +147,24 @@ fn rtcp_shaped() -> impl Strategy<Value = Vec<u8>> {
     });
     prop_oneof![
         prop::collection::vec(any::<u8>(), 0..200),
-        prop::collection::vec((header, prop::collection::vec(any::<u8>(), 0..40)), 1..5).prop_map(
-            |parts| {
-                let mut v = vec![];
-                for (h, body) in parts {
-                    v.extend(h);
-                    v.extend(body);
-                }
-                v
+        prop::collection::vec((header, prop::collection::vec(any::<u8>(), 0..40)), 1..5).prop_map(|parts| {
+            let mut v = vec![];
+            for (h, body) in parts {
+                v.extend(h);
+                v.extend(body);
             }
-        ),
-        (
-            rtcp_compound(),
-            any::<prop::sample::Index>(),
-            any::<u8>(),
-            0..3u8
-        )
-            .prop_map(|(c, i, x, how)| {
-                let mut v = compound_repr(&c).to_vec().unwrap();
-                let at = i.index(v.len());
-                match how {
-                    0 => v.truncate(at),
-                    1 => v[at] = x,
-                    _ => v[at] ^= 1 << (x % 8),
-                }
-                v
-            }),
+            v
+        }),
+        (rtcp_compound(), any::<prop::sample::Index>(), any::<u8>(), 0..3u8).prop_map(|(c, i, x, how)| {
+            let mut v = compound_repr(&c).to_vec().unwrap();
+            let at = i.index(v.len());
+            match how {
+                0 => v.truncate(at),
+                1 => v[at] = x,
+                _ => v[at] ^= 1 << (x % 8),
+            }
+            v
+        }),
     ]
 }
 

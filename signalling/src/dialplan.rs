@@ -85,10 +85,7 @@ impl Pattern {
                 '.' => tail = Tail::OneOrMore,
                 '!' => tail = Tail::ZeroOrMore,
                 _ => {
-                    return Err(DialPlanError::InvalidChar {
-                        pattern: s.to_owned(),
-                        ch,
-                    });
+                    return Err(DialPlanError::InvalidChar { pattern: s.to_owned(), ch });
                 }
             }
         }
@@ -130,13 +127,8 @@ impl DialPlan {
     }
 
     /// Parses a list of patterns.
-    pub fn new<S: AsRef<str>>(
-        patterns: impl IntoIterator<Item = S>,
-    ) -> Result<Self, DialPlanError> {
-        let patterns = patterns
-            .into_iter()
-            .map(|p| Pattern::parse(p.as_ref()))
-            .collect::<Result<_, _>>()?;
+    pub fn new<S: AsRef<str>>(patterns: impl IntoIterator<Item = S>) -> Result<Self, DialPlanError> {
+        let patterns = patterns.into_iter().map(|p| Pattern::parse(p.as_ref())).collect::<Result<_, _>>()?;
         Ok(DialPlan { patterns })
     }
 
@@ -148,11 +140,7 @@ impl DialPlan {
     /// Classifies `digits` against the plan.
     pub fn classify(&self, digits: &str) -> PlanMatch {
         if self.patterns.is_empty() {
-            return if digits.is_empty() {
-                PlanMatch::Partial
-            } else {
-                PlanMatch::Ambiguous
-            };
+            return if digits.is_empty() { PlanMatch::Partial } else { PlanMatch::Ambiguous };
         }
         let mut complete = false;
         let mut more = false;
@@ -238,13 +226,7 @@ mod tests {
     #[test]
     fn malformed_patterns_are_rejected() {
         assert_eq!(DialPlan::new([""]), Err(DialPlanError::Empty));
-        assert!(matches!(
-            DialPlan::new(["9Q"]),
-            Err(DialPlanError::InvalidChar { ch: 'Q', .. })
-        ));
-        assert!(matches!(
-            DialPlan::new(["9.1"]),
-            Err(DialPlanError::WildcardNotLast(_))
-        ));
+        assert!(matches!(DialPlan::new(["9Q"]), Err(DialPlanError::InvalidChar { ch: 'Q', .. })));
+        assert!(matches!(DialPlan::new(["9.1"]), Err(DialPlanError::WildcardNotLast(_))));
     }
 }

@@ -21,8 +21,7 @@
 use std::time::{Duration, Instant};
 
 use crate::{
-    CallEvent, CallerIdInfo, Command, DialMode, DisconnectMethod, Error, HangupReason, LineCommand,
-    LineInput, MAX_TIMER_STEPS, Output, Progress, Tone, at,
+    CallEvent, CallerIdInfo, Command, DialMode, DisconnectMethod, Error, HangupReason, LineCommand, LineInput, MAX_TIMER_STEPS, Output, Progress, Tone, at,
 };
 use std::collections::VecDeque;
 
@@ -70,14 +69,7 @@ pub struct DisconnectSupervision {
 
 impl Default for DisconnectSupervision {
     fn default() -> Self {
-        DisconnectSupervision {
-            open_loop: true,
-            open_loop_min: Duration::from_millis(300),
-            polarity: false,
-            busy: true,
-            reorder: true,
-            dial_tone: true,
-        }
+        DisconnectSupervision { open_loop: true, open_loop_min: Duration::from_millis(300), polarity: false, busy: true, reorder: true, dial_tone: true }
     }
 }
 
@@ -186,24 +178,11 @@ struct Ringing {
 enum State {
     Idle,
     Ringing(Ringing),
-    Seizing {
-        number: String,
-        since: Instant,
-        ground_ok: bool,
-    },
-    Dialing {
-        since: Instant,
-    },
-    AwaitingAnswer {
-        since: Instant,
-        ringback: bool,
-    },
-    Connected {
-        open_since: Option<Instant>,
-    },
-    Guard {
-        until: Instant,
-    },
+    Seizing { number: String, since: Instant, ground_ok: bool },
+    Dialing { since: Instant },
+    AwaitingAnswer { since: Instant, ringback: bool },
+    Connected { open_since: Option<Instant> },
+    Guard { until: Instant },
 }
 
 /// Sans-IO FXO port. See the [module docs](self) and the [crate docs](crate).
@@ -217,11 +196,7 @@ pub struct FxoPort {
 impl FxoPort {
     /// A new idle, on-hook port.
     pub fn new(config: FxoConfig) -> Self {
-        FxoPort {
-            config,
-            state: State::Idle,
-            out: VecDeque::new(),
-        }
+        FxoPort { config, state: State::Idle, out: VecDeque::new() }
     }
 
     /// The configuration.
@@ -264,9 +239,7 @@ impl FxoPort {
                     _ => Some(abandon),
                 }
             }
-            State::Seizing {
-                since, ground_ok, ..
-            } => {
+            State::Seizing { since, ground_ok, .. } => {
                 if *ground_ok && !c.wait_for_dial_tone {
                     Some(at(*since, c.blind_dial_delay))
                 } else {
@@ -279,9 +252,7 @@ impl FxoPort {
                 AnswerSupervision::AfterTimeout(d) => Some(at(*since, d)),
                 AnswerSupervision::Polarity => Some(at(*since, c.no_answer_timeout)),
             },
-            State::Connected { open_since } => {
-                open_since.map(|t| at(t, c.disconnect.open_loop_min))
-            }
+            State::Connected { open_since } => open_since.map(|t| at(t, c.disconnect.open_loop_min)),
             State::Guard { until } => Some(*until),
         }
     }
@@ -312,15 +283,11 @@ impl FxoPort {
                 // Ringing stopped for ring_timeout: abandoned.
                 let report = r.presented && !r.rejected;
                 if report {
-                    self.emit_call(CallEvent::Hangup {
-                        reason: HangupReason::Abandoned,
-                    });
+                    self.emit_call(CallEvent::Hangup { reason: HangupReason::Abandoned });
                 }
                 self.state = State::Idle;
             }
-            State::Seizing {
-                number, ground_ok, ..
-            } => {
+            State::Seizing { number, ground_ok, .. } => {
                 if *ground_ok && !c.wait_for_dial_tone {
                     let number = std::mem::take(number);
                     self.start_dialing(number, now);
@@ -330,9 +297,7 @@ impl FxoPort {
             }
             State::Dialing { .. } => self.dial_done(now),
             State::AwaitingAnswer { .. } => match c.answer {
-                AnswerSupervision::Immediate | AnswerSupervision::AfterTimeout(_) => {
-                    self.answered()
-                }
+                AnswerSupervision::Immediate | AnswerSupervision::AfterTimeout(_) => self.answered(),
                 AnswerSupervision::Polarity => self.fail(HangupReason::NoAnswer, now),
             },
             State::Connected { .. } => self.disconnect(DisconnectMethod::OpenLoop, now),
@@ -370,9 +335,7 @@ impl FxoPort {
                     r.last_seen = now;
                 }
                 LineInput::RingEnd => {
-                    let valid = r.ring_on.is_some_and(|on| {
-                        !r.counted && now.saturating_duration_since(on) >= c.min_ring_on
-                    });
+                    let valid = r.ring_on.is_some_and(|on| !r.counted && now.saturating_duration_since(on) >= c.min_ring_on);
                     r.ring_on = None;
                     r.last_seen = now;
                     if valid {
@@ -388,11 +351,7 @@ impl FxoPort {
                 }
                 _ => {}
             },
-            State::Seizing {
-                number,
-                since,
-                ground_ok,
-            } => match input {
+            State::Seizing { number, since, ground_ok } => match input {
                 LineInput::BatteryRestored if !*ground_ok => {
                     *ground_ok = true;
                     *since = now;
@@ -429,9 +388,7 @@ impl FxoPort {
                         *open_since = Some(now);
                     }
                     LineInput::BatteryRestored => *open_since = None,
-                    LineInput::Polarity if d.polarity => {
-                        self.disconnect(DisconnectMethod::Polarity, now)
-                    }
+                    LineInput::Polarity if d.polarity => self.disconnect(DisconnectMethod::Polarity, now),
                     LineInput::ToneDetected(t) => {
                         let enabled = match t {
                             Tone::Busy => d.busy,
@@ -443,9 +400,7 @@ impl FxoPort {
                             self.disconnect(DisconnectMethod::Tone(t), now);
                         }
                     }
-                    LineInput::Digit(ch) | LineInput::PulseDigit(ch) => {
-                        self.emit_call(CallEvent::Digit(ch))
-                    }
+                    LineInput::Digit(ch) | LineInput::PulseDigit(ch) => self.emit_call(CallEvent::Digit(ch)),
                     _ => {}
                 }
             }
@@ -463,20 +418,13 @@ impl FxoPort {
 
     fn on_command(&mut self, cmd: Command, now: Instant) -> Result<(), Error> {
         let state = self.state_name();
-        let invalid = Error::InvalidState {
-            command: cmd.name(),
-            state,
-        };
+        let invalid = Error::InvalidState { command: cmd.name(), state };
         match (cmd, &mut self.state) {
             (Command::Dial(number), State::Idle) => {
                 validate_dial_string(&number, self.config.dial_mode)?;
                 self.emit_line(LineCommand::OffHook);
                 let ground_ok = self.config.start != StartType::GroundStart;
-                self.state = State::Seizing {
-                    number,
-                    since: now,
-                    ground_ok,
-                };
+                self.state = State::Seizing { number, since: now, ground_ok };
                 Ok(())
             }
             (Command::Dial(_), _) => Err(invalid),
@@ -553,10 +501,7 @@ impl FxoPort {
 
     fn start_dialing(&mut self, digits: String, now: Instant) {
         self.emit_call(CallEvent::Progress(Progress::Dialing));
-        self.emit_line(LineCommand::Dial {
-            digits,
-            mode: self.config.dial_mode,
-        });
+        self.emit_line(LineCommand::Dial { digits, mode: self.config.dial_mode });
         self.state = State::Dialing { since: now };
     }
 
@@ -565,10 +510,7 @@ impl FxoPort {
         if self.config.answer == AnswerSupervision::Immediate {
             self.answered();
         } else {
-            self.state = State::AwaitingAnswer {
-                since: now,
-                ringback: false,
-            };
+            self.state = State::AwaitingAnswer { since: now, ringback: false };
         }
     }
 
@@ -579,9 +521,7 @@ impl FxoPort {
 
     fn disconnect(&mut self, method: DisconnectMethod, now: Instant) {
         self.go_on_hook(now);
-        self.emit_call(CallEvent::Hangup {
-            reason: HangupReason::RemoteDisconnect(method),
-        });
+        self.emit_call(CallEvent::Hangup { reason: HangupReason::RemoteDisconnect(method) });
     }
 
     fn fail(&mut self, reason: HangupReason, now: Instant) {
@@ -591,9 +531,7 @@ impl FxoPort {
 
     fn go_on_hook(&mut self, now: Instant) {
         self.emit_line(LineCommand::OnHook);
-        self.state = State::Guard {
-            until: at(now, self.config.hangup_guard),
-        };
+        self.state = State::Guard { until: at(now, self.config.hangup_guard) };
     }
 
     fn emit_line(&mut self, c: LineCommand) {
@@ -607,15 +545,7 @@ impl FxoPort {
 
 impl Ringing {
     fn new(now: Instant, ring_on: Option<Instant>, caller_id: Option<CallerIdInfo>) -> Self {
-        Ringing {
-            rings: 0,
-            ring_on,
-            counted: false,
-            last_seen: now,
-            caller_id,
-            presented: false,
-            rejected: false,
-        }
+        Ringing { rings: 0, ring_on, counted: false, last_seen: now, caller_id, presented: false, rejected: false }
     }
 }
 
@@ -625,11 +555,7 @@ fn validate_dial_string(s: &str, mode: DialMode) -> Result<(), Error> {
             DialMode::Dtmf => matches!(c, '0'..='9' | '*' | '#' | 'A'..='D' | ','),
             DialMode::Pulse => matches!(c, '0'..='9' | ','),
         });
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::InvalidDialString(s.to_owned()))
-    }
+    if ok { Ok(()) } else { Err(Error::InvalidDialString(s.to_owned())) }
 }
 
 #[cfg(test)]

@@ -24,8 +24,8 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::{
-    Cadence, CallEvent, CallerIdInfo, CallerIdWhen, Command, DialPlan, Error, HangupReason,
-    LineCommand, LineInput, MAX_TIMER_STEPS, Output, PlanMatch, Tone, at,
+    Cadence, CallEvent, CallerIdInfo, CallerIdWhen, Command, DialPlan, Error, HangupReason, LineCommand, LineInput, MAX_TIMER_STEPS, Output, PlanMatch, Tone,
+    at,
 };
 
 /// Shortest ring / silence phase honoured (shorter cadence values are raised to this).
@@ -54,10 +54,7 @@ pub struct HangupSignalling {
 
 impl Default for HangupSignalling {
     fn default() -> Self {
-        HangupSignalling {
-            polarity_reversal: false,
-            open_loop: Some(Duration::from_millis(750)),
-        }
+        HangupSignalling { polarity_reversal: false, open_loop: Some(Duration::from_millis(750)) }
     }
 }
 
@@ -147,18 +144,11 @@ struct Alerting {
 #[derive(Debug, Clone)]
 enum State {
     Idle,
-    Collecting {
-        digits: String,
-        deadline: Instant,
-        complete_on_timeout: bool,
-    },
+    Collecting { digits: String, deadline: Instant, complete_on_timeout: bool },
     Outgoing,
     Alerting(Alerting),
     Connected,
-    Disconnecting {
-        until: Instant,
-        on_hook: bool,
-    },
+    Disconnecting { until: Instant, on_hook: bool },
     Lockout,
 }
 
@@ -179,16 +169,7 @@ pub struct FxsPort {
 impl FxsPort {
     /// A new idle port (phone assumed on-hook, normal polarity, battery on).
     pub fn new(config: FxsConfig) -> Self {
-        FxsPort {
-            config,
-            state: State::Idle,
-            out: VecDeque::new(),
-            tone: None,
-            reversed: false,
-            mwi: false,
-            mwi_dirty: false,
-            hook_down: None,
-        }
+        FxsPort { config, state: State::Idle, out: VecDeque::new(), tone: None, reversed: false, mwi: false, mwi_dirty: false, hook_down: None }
     }
 
     /// The configuration.
@@ -254,19 +235,13 @@ impl FxsPort {
             && at(down, self.config.hookflash_max) <= due
         {
             // On-hook too long for a flash: the phone hung up.
-            self.emit_call(CallEvent::Hangup {
-                reason: HangupReason::Normal,
-            });
+            self.emit_call(CallEvent::Hangup { reason: HangupReason::Normal });
             self.go_idle();
             return;
         }
         let c = &self.config;
         match &mut self.state {
-            State::Collecting {
-                digits,
-                complete_on_timeout,
-                ..
-            } => {
+            State::Collecting { digits, complete_on_timeout, .. } => {
                 if *complete_on_timeout {
                     let number = std::mem::take(digits);
                     self.dialed(number);
@@ -281,10 +256,7 @@ impl FxsPort {
                 {
                     a.cid_due = None;
                     if let Some(info) = a.cid_after.take() {
-                        self.emit_line(LineCommand::SendCallerId(
-                            info,
-                            CallerIdWhen::AfterFirstRing,
-                        ));
+                        self.emit_line(LineCommand::SendCallerId(info, CallerIdWhen::AfterFirstRing));
                     }
                     return;
                 }
@@ -332,17 +304,9 @@ impl FxsPort {
             State::Idle => {
                 if input == LineInput::OffHook {
                     let deadline = at(now, c.first_digit_timeout);
-                    let tone = if self.mwi {
-                        Tone::StutterDialTone
-                    } else {
-                        Tone::DialTone
-                    };
+                    let tone = if self.mwi { Tone::StutterDialTone } else { Tone::DialTone };
                     self.play(tone);
-                    self.state = State::Collecting {
-                        digits: String::new(),
-                        deadline,
-                        complete_on_timeout: false,
-                    };
+                    self.state = State::Collecting { digits: String::new(), deadline, complete_on_timeout: false };
                 }
             }
             State::Collecting { .. } => match input {
@@ -359,12 +323,8 @@ impl FxsPort {
                         self.emit_call(CallEvent::Flash);
                     }
                 }
-                LineInput::WinkFlash if self.hook_down.is_none() => {
-                    self.emit_call(CallEvent::Flash)
-                }
-                LineInput::Digit(ch) | LineInput::PulseDigit(ch) if self.hook_down.is_none() => {
-                    self.emit_call(CallEvent::Digit(ch))
-                }
+                LineInput::WinkFlash if self.hook_down.is_none() => self.emit_call(CallEvent::Flash),
+                LineInput::Digit(ch) | LineInput::PulseDigit(ch) if self.hook_down.is_none() => self.emit_call(CallEvent::Digit(ch)),
                 _ => {}
             },
             State::Alerting(a) => {
@@ -398,10 +358,7 @@ impl FxsPort {
     }
 
     fn on_command(&mut self, cmd: Command, now: Instant) -> Result<(), Error> {
-        let invalid = Error::InvalidState {
-            command: cmd.name(),
-            state: self.state_name(),
-        };
+        let invalid = Error::InvalidState { command: cmd.name(), state: self.state_name() };
         match cmd {
             Command::Dial(_) => Err(Error::Unsupported("Dial")),
             Command::Flash => Err(Error::Unsupported("Flash")),
@@ -420,27 +377,15 @@ impl FxsPort {
                 }
                 let cadence = cadence.unwrap_or(self.config.ring_cadence);
                 // A zero-length phase would spin; 1 ms is the shortest honoured.
-                let cadence = Cadence {
-                    on: cadence.on.max(MIN_PHASE),
-                    off: cadence.off.max(MIN_PHASE),
-                };
+                let cadence = Cadence { on: cadence.on.max(MIN_PHASE), off: cadence.off.max(MIN_PHASE) };
                 let caller_id = match self.config.caller_id {
                     CallerIdTiming::Off => None,
                     _ => caller_id,
                 };
-                let mut a = Alerting {
-                    cadence,
-                    ringing: false,
-                    next: now,
-                    cid_after: None,
-                    cid_due: None,
-                };
+                let mut a = Alerting { cadence, ringing: false, next: now, cid_after: None, cid_due: None };
                 match (self.config.caller_id, caller_id) {
                     (CallerIdTiming::BeforeFirstRing, Some(info)) => {
-                        self.emit_line(LineCommand::SendCallerId(
-                            info,
-                            CallerIdWhen::BeforeFirstRing,
-                        ));
+                        self.emit_line(LineCommand::SendCallerId(info, CallerIdWhen::BeforeFirstRing));
                         a.next = at(now, self.config.cid_before_ring_gap);
                     }
                     (_, info) => {
@@ -502,12 +447,7 @@ impl FxsPort {
         if first {
             self.stop_tone();
         }
-        let State::Collecting {
-            digits,
-            deadline,
-            complete_on_timeout,
-        } = &mut self.state
-        else {
+        let State::Collecting { digits, deadline, complete_on_timeout } = &mut self.state else {
             return;
         };
         if too_long {
@@ -553,10 +493,7 @@ impl FxsPort {
         match h.open_loop {
             Some(d) => {
                 self.emit_line(LineCommand::Battery(false));
-                self.state = State::Disconnecting {
-                    until: at(now, d),
-                    on_hook: false,
-                };
+                self.state = State::Disconnecting { until: at(now, d), on_hook: false };
             }
             None => self.lockout(),
         }

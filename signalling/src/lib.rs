@@ -259,10 +259,7 @@ pub struct Cadence {
 impl Default for Cadence {
     /// North American standard: 2 s on, 4 s off.
     fn default() -> Self {
-        Cadence {
-            on: Duration::from_secs(2),
-            off: Duration::from_secs(4),
-        }
+        Cadence { on: Duration::from_secs(2), off: Duration::from_secs(4) }
     }
 }
 

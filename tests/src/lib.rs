@@ -21,10 +21,7 @@ use std::time::{Duration, Instant};
 
 /// The workspace root (the parent of this crate's folder).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
 }
 
 /// A file under the workspace root, e.g. `repo_path("examples/sim/basic.toml")`.
@@ -44,10 +41,7 @@ pub fn tandem_sim() -> PathBuf {
     }
     let mut candidates = Vec::new();
     // target/<profile>/deps/<test binary> -> target/<profile>/tandem-sim
-    if let Some(profile_dir) = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent()?.parent().map(Path::to_path_buf))
-    {
+    if let Some(profile_dir) = std::env::current_exe().ok().and_then(|e| e.parent()?.parent().map(Path::to_path_buf)) {
         candidates.push(profile_dir.join("tandem-sim"));
     }
     candidates.push(workspace_root().join("target/debug/tandem-sim"));
@@ -59,11 +53,7 @@ pub fn tandem_sim() -> PathBuf {
     panic!(
         "tandem-sim binary not found (looked at {}): run `cargo build -p hw-sim` first \
          (scripts/test.sh and .ci/run do), or set TANDEM_SIM",
-        candidates
-            .iter()
-            .map(|c| c.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
+        candidates.iter().map(|c| c.display().to_string()).collect::<Vec<_>>().join(", ")
     );
 }
 
@@ -71,10 +61,7 @@ pub fn tandem_sim() -> PathBuf {
 pub fn require_root() {
     // SAFETY: geteuid has no preconditions.
     let euid = unsafe { libc::geteuid() };
-    assert_eq!(
-        euid, 0,
-        "these tests mount FUSE in a private mount namespace and must run as root"
-    );
+    assert_eq!(euid, 0, "these tests mount FUSE in a private mount namespace and must run as root");
 }
 
 /// What a command run under the simulator produced.
@@ -88,13 +75,7 @@ pub struct NsOutput {
 impl NsOutput {
     /// Panic with the whole output unless the command exited 0.
     pub fn assert_success(&self, what: &str) -> &Self {
-        assert!(
-            self.status.success(),
-            "{what} failed: {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.status,
-            self.stdout,
-            self.stderr
-        );
+        assert!(self.status.success(), "{what} failed: {}\n--- stdout ---\n{}\n--- stderr ---\n{}", self.status, self.stdout, self.stderr);
         self
     }
 }
@@ -161,16 +142,9 @@ pub fn sim_ns(sim_toml: &Path, cmd: &[&str], envs: &[(&str, &str)], timeout: Dur
     let stdout = String::from_utf8_lossy(&out_t.join().unwrap_or_default()).into_owned();
     let stderr = String::from_utf8_lossy(&err_t.join().unwrap_or_default()).into_owned();
     if signalled.is_some() {
-        panic!(
-            "sim-ns.sh {} -- {cmd:?} did not finish in time and was killed\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
-            sim_toml.display()
-        );
+        panic!("sim-ns.sh {} -- {cmd:?} did not finish in time and was killed\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}", sim_toml.display());
     }
-    NsOutput {
-        status,
-        stdout,
-        stderr,
-    }
+    NsOutput { status, stdout, stderr }
 }
 
 /// Split output into sections introduced by marker lines `@@name`:
@@ -195,10 +169,5 @@ pub fn section<'a>(secs: &'a [(String, String)], name: &str) -> &'a str {
     secs.iter()
         .find(|(n, _)| n == name)
         .map(|(_, t)| t.as_str())
-        .unwrap_or_else(|| {
-            panic!(
-                "no @@{name} section in output; sections: {:?}",
-                secs.iter().map(|s| &s.0).collect::<Vec<_>>()
-            )
-        })
+        .unwrap_or_else(|| panic!("no @@{name} section in output; sections: {:?}", secs.iter().map(|s| &s.0).collect::<Vec<_>>()))
 }

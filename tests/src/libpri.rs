@@ -44,11 +44,7 @@ pub fn libpri_peer_source() -> PathBuf {
 pub fn cargo_target_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("CARGO_TARGET_DIR") {
         let d = PathBuf::from(d);
-        return if d.is_absolute() {
-            d
-        } else {
-            workspace_root().join(d)
-        };
+        return if d.is_absolute() { d } else { workspace_root().join(d) };
     }
     let from_exe = std::env::current_exe().ok().and_then(|exe| {
         let deps = exe.parent()?;
@@ -83,8 +79,7 @@ fn build_uncached() -> PathBuf {
     if up_to_date {
         return bin;
     }
-    std::fs::create_dir_all(&out_dir)
-        .unwrap_or_else(|e| panic!("create {}: {e}", out_dir.display()));
+    std::fs::create_dir_all(&out_dir).unwrap_or_else(|e| panic!("create {}: {e}", out_dir.display()));
     // Build beside the final name and rename, so that a concurrent build or
     // run never sees half a binary.
     let tmp = out_dir.join(format!("libpri-peer.tmp.{}", std::process::id()));
@@ -94,25 +89,16 @@ fn build_uncached() -> PathBuf {
         .arg(&src)
         .arg("-lpri")
         .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run the C compiler `cc` ({e}): run scripts/setup.sh (build-essential)")
-        });
+        .unwrap_or_else(|e| panic!("cannot run the C compiler `cc` ({e}): run scripts/setup.sh (build-essential)"));
     if !out.status.success() {
         let _ = std::fs::remove_file(&tmp);
         let stderr = String::from_utf8_lossy(&out.stderr);
         if stderr.contains("libpri.h") || stderr.contains("-lpri") {
-            panic!(
-                "libpri-dev is missing (cannot build tests/libpri-peer): run scripts/setup.sh\n{stderr}"
-            );
+            panic!("libpri-dev is missing (cannot build tests/libpri-peer): run scripts/setup.sh\n{stderr}");
         }
-        panic!(
-            "building {} failed ({}):\n{stderr}",
-            src.display(),
-            out.status
-        );
+        panic!("building {} failed ({}):\n{stderr}", src.display(), out.status);
     }
-    std::fs::rename(&tmp, &bin)
-        .unwrap_or_else(|e| panic!("rename {} -> {}: {e}", tmp.display(), bin.display()));
+    std::fs::rename(&tmp, &bin).unwrap_or_else(|e| panic!("rename {} -> {}: {e}", tmp.display(), bin.display()));
     bin
 }
 
@@ -189,9 +175,8 @@ impl LibpriPeer {
                 if trace {
                     eprintln!("[{tname}] {line}");
                 }
-                let v = serde_json::from_str::<Value>(&line).unwrap_or_else(|e| {
-                    serde_json::json!({"event": "garbage", "line": line, "parse_error": e.to_string()})
-                });
+                let v = serde_json::from_str::<Value>(&line)
+                    .unwrap_or_else(|e| serde_json::json!({"event": "garbage", "line": line, "parse_error": e.to_string()}));
                 if tx.send(Out::Event(v)).is_err() {
                     return;
                 }
@@ -220,10 +205,7 @@ impl LibpriPeer {
             }
         });
 
-        let listen_path = args
-            .windows(2)
-            .find(|w| w[0] == "--listen")
-            .map(|w| PathBuf::from(w[1]));
+        let listen_path = args.windows(2).find(|w| w[0] == "--listen").map(|w| PathBuf::from(w[1]));
         LibpriPeer {
             listen_path,
             name: name.to_string(),
@@ -258,11 +240,7 @@ impl LibpriPeer {
             None => false,
         };
         if !ok {
-            panic!(
-                "{}: cannot send {cmd:?}: stdin closed\n{}",
-                self.name,
-                self.context()
-            );
+            panic!("{}: cannot send {cmd:?}: stdin closed\n{}", self.name, self.context());
         }
     }
 
@@ -329,11 +307,7 @@ impl LibpriPeer {
             }
             match self.next_event(left) {
                 Some(v) if v["event"] == event => {
-                    panic!(
-                        "{}: unexpected {event:?} event: {v}\n{}",
-                        self.name,
-                        self.context()
-                    )
+                    panic!("{}: unexpected {event:?} event: {v}\n{}", self.name, self.context())
                 }
                 Some(v) => got.push(v),
                 None if self.eof => return got,
@@ -451,11 +425,7 @@ fn tail(s: &str, max: usize) -> &str {
 /// Two libpri-peers back to back on `switch`: the network side listens on a
 /// fresh socket path, the user side connects. Extra arguments go to each
 /// side. Returns once both report `dchan_up`.
-pub fn spawn_pair(
-    switch: &str,
-    network_extra: &[&str],
-    user_extra: &[&str],
-) -> (LibpriPeer, LibpriPeer) {
+pub fn spawn_pair(switch: &str, network_extra: &[&str], user_extra: &[&str]) -> (LibpriPeer, LibpriPeer) {
     let t = Duration::from_secs(10);
     let path = socket_path(switch);
     let path_s = path.to_str().expect("UTF-8 temp path").to_string();

@@ -58,12 +58,7 @@ pub fn q931_peer_bin() -> PathBuf {
             .current_dir(workspace_root())
             .output()
             .unwrap_or_else(|e| panic!("run {cargo:?} build -p isdn-q931 --bin q931-peer: {e}"));
-        assert!(
-            out.status.success(),
-            "cargo build -p isdn-q931 --bin q931-peer failed ({}):\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "cargo build -p isdn-q931 --bin q931-peer failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr));
         let bin = target.join("debug").join("q931-peer");
         assert!(bin.is_file(), "{} missing after the build", bin.display());
         bin
@@ -180,11 +175,7 @@ fn listen_seqpacket(path: &Path) -> Fd {
     let mut sa: libc::sockaddr_un = unsafe { std::mem::zeroed() };
     sa.sun_family = libc::AF_UNIX as libc::sa_family_t;
     let bytes = path.as_os_str().as_encoded_bytes();
-    assert!(
-        bytes.len() < sa.sun_path.len(),
-        "socket path too long: {}",
-        path.display()
-    );
+    assert!(bytes.len() < sa.sun_path.len(), "socket path too long: {}", path.display());
     for (d, s) in sa.sun_path.iter_mut().zip(bytes) {
         *d = *s as libc::c_char;
     }
@@ -194,19 +185,8 @@ fn listen_seqpacket(path: &Path) -> Fd {
         assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
         let fd = Fd(fd);
         let len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
-        assert_eq!(
-            libc::bind(fd.0, (&raw const sa).cast(), len),
-            0,
-            "bind {}: {}",
-            path.display(),
-            std::io::Error::last_os_error()
-        );
-        assert_eq!(
-            libc::listen(fd.0, 1),
-            0,
-            "listen: {}",
-            std::io::Error::last_os_error()
-        );
+        assert_eq!(libc::bind(fd.0, (&raw const sa).cast(), len), 0, "bind {}: {}", path.display(), std::io::Error::last_os_error());
+        assert_eq!(libc::listen(fd.0, 1), 0, "listen: {}", std::io::Error::last_os_error());
         fd
     }
 }
@@ -228,16 +208,8 @@ impl Relay {
             log: Mutex::new(Vec::new()),
         });
         let sh = Arc::clone(&shared);
-        let thread = std::thread::Builder::new()
-            .name(format!("relay-{tag}"))
-            .spawn(move || relay_loop(la, lb, &sh))
-            .expect("spawn relay thread");
-        Relay {
-            a,
-            b,
-            shared,
-            thread: Some(thread),
-        }
+        let thread = std::thread::Builder::new().name(format!("relay-{tag}")).spawn(move || relay_loop(la, lb, &sh)).expect("spawn relay thread");
+        Relay { a, b, shared, thread: Some(thread) }
     }
 
     pub fn path_a(&self) -> &Path {
@@ -271,11 +243,7 @@ impl Relay {
 
     /// Every frame seen so far.
     pub fn frames(&self) -> Vec<RelayFrame> {
-        self.shared
-            .log
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.shared.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// Waits until `pred` holds for the frames seen so far; false on
@@ -328,25 +296,16 @@ fn relay_loop(la: Fd, lb: Fd, sh: &Shared) {
                 }
             }
         }
-        sh.held
-            .store(queue[0].len() + queue[1].len(), Ordering::SeqCst);
+        sh.held.store(queue[0].len() + queue[1].len(), Ordering::SeqCst);
 
         let mut fds = Vec::new();
         let mut who = Vec::new();
         for i in 0..2 {
             if let Some(c) = &conn[i] {
-                fds.push(libc::pollfd {
-                    fd: c.0,
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
+                fds.push(libc::pollfd { fd: c.0, events: libc::POLLIN, revents: 0 });
                 who.push((i, true));
             } else if let Some(l) = &listen[i] {
-                fds.push(libc::pollfd {
-                    fd: l.0,
-                    events: libc::POLLIN,
-                    revents: 0,
-                });
+                fds.push(libc::pollfd { fd: l.0, events: libc::POLLIN, revents: 0 });
                 who.push((i, false));
             }
         }
@@ -365,14 +324,7 @@ fn relay_loop(la: Fd, lb: Fd, sh: &Shared) {
             if !is_conn {
                 let l = listen[i].as_ref().expect("listening");
                 // SAFETY: plain accept on our listening socket.
-                let fd = unsafe {
-                    libc::accept4(
-                        l.0,
-                        std::ptr::null_mut(),
-                        std::ptr::null_mut(),
-                        libc::SOCK_CLOEXEC,
-                    )
-                };
+                let fd = unsafe { libc::accept4(l.0, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC) };
                 if fd >= 0 {
                     conn[i] = Some(Fd(fd));
                     listen[i] = None;
@@ -383,22 +335,12 @@ fn relay_loop(la: Fd, lb: Fd, sh: &Shared) {
             let c = conn[i].as_ref().expect("connected");
             loop {
                 // SAFETY: buf is valid for its length.
-                let n = unsafe {
-                    libc::recv(c.0, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT)
-                };
+                let n = unsafe { libc::recv(c.0, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
                 if n > 0 {
                     let f = buf[..n as usize].to_vec();
                     let mode = RelayMode::from_u8(sh.mode.load(Ordering::SeqCst));
                     let dropped = mode == RelayMode::Drop;
-                    sh.log
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(RelayFrame {
-                            from_a: i == 0,
-                            bytes: f.clone(),
-                            dropped,
-                            at: Instant::now(),
-                        });
+                    sh.log.lock().unwrap_or_else(|p| p.into_inner()).push(RelayFrame { from_a: i == 0, bytes: f.clone(), dropped, at: Instant::now() });
                     if dropped {
                         continue;
                     }
@@ -408,11 +350,7 @@ fn relay_loop(la: Fd, lb: Fd, sh: &Shared) {
                     }
                     continue;
                 }
-                let again = n < 0
-                    && matches!(
-                        std::io::Error::last_os_error().raw_os_error(),
-                        Some(libc::EAGAIN | libc::EINTR)
-                    );
+                let again = n < 0 && matches!(std::io::Error::last_os_error().raw_os_error(), Some(libc::EAGAIN | libc::EINTR));
                 if !again {
                     // This side closed (or failed): close the other one too,
                     // so that its peer sees the end as on a direct socket.
@@ -424,8 +362,7 @@ fn relay_loop(la: Fd, lb: Fd, sh: &Shared) {
                 break;
             }
         }
-        sh.held
-            .store(queue[0].len() + queue[1].len(), Ordering::SeqCst);
+        sh.held.store(queue[0].len() + queue[1].len(), Ordering::SeqCst);
     }
 }
 
@@ -440,18 +377,12 @@ fn close_gracefully(fd: &Fd) {
         libc::shutdown(fd.0, libc::SHUT_WR);
         let deadline = Instant::now() + Duration::from_secs(2);
         while Instant::now() < deadline {
-            let mut p = libc::pollfd {
-                fd: fd.0,
-                events: libc::POLLIN,
-                revents: 0,
-            };
+            let mut p = libc::pollfd { fd: fd.0, events: libc::POLLIN, revents: 0 };
             if libc::poll(&mut p, 1, 50) <= 0 {
                 continue;
             }
             let n = libc::recv(fd.0, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT);
-            if n == 0
-                || (n < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EAGAIN))
-            {
+            if n == 0 || (n < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EAGAIN)) {
                 return;
             }
         }

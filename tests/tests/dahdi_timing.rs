@@ -21,10 +21,7 @@ fn parse_dahdi_test(text: &str) -> (Vec<f64>, Option<f64>) {
         if let Some(rest) = line.split("Cumulative Accuracy (not per pass):").nth(1) {
             cumulative = rest.trim().trim_end_matches('%').parse::<f64>().ok();
         } else if !line.contains(':') {
-            passes.extend(
-                line.split_whitespace()
-                    .filter_map(|w| w.strip_suffix('%')?.parse::<f64>().ok()),
-            );
+            passes.extend(line.split_whitespace().filter_map(|w| w.strip_suffix('%')?.parse::<f64>().ok()));
         }
     }
     (passes, cumulative)
@@ -46,47 +43,21 @@ fn dahdi_test_timing_is_accurate() {
     const PASSES: usize = 5;
     let mut report = String::new();
     for attempt in 1..=ATTEMPTS {
-        let out = sim_ns(
-            &repo_path("examples/sim/basic.toml"),
-            &["dahdi_test", "-c", &PASSES.to_string()],
-            &[],
-            Duration::from_secs(60),
-        );
+        let out = sim_ns(&repo_path("examples/sim/basic.toml"), &["dahdi_test", "-c", &PASSES.to_string()], &[], Duration::from_secs(60));
         out.assert_success("dahdi_test");
         let (passes, cumulative) = parse_dahdi_test(&out.stdout);
-        assert_eq!(
-            passes.len(),
-            PASSES,
-            "expected {PASSES} per-pass results:\n{}",
-            out.stdout
-        );
-        let cumulative = cumulative.unwrap_or_else(|| {
-            panic!(
-                "no cumulative accuracy in dahdi_test output:\n{}",
-                out.stdout
-            )
-        });
+        assert_eq!(passes.len(), PASSES, "expected {PASSES} per-pass results:\n{}", out.stdout);
+        let cumulative = cumulative.unwrap_or_else(|| panic!("no cumulative accuracy in dahdi_test output:\n{}", out.stdout));
         for p in &passes {
-            assert!(
-                (0.0..=100.0).contains(p),
-                "impossible accuracy {p}%:\n{}",
-                out.stdout
-            );
+            assert!((0.0..=100.0).contains(p), "impossible accuracy {p}%:\n{}", out.stdout);
         }
         if cumulative >= MIN_ACCURACY {
-            eprintln!(
-                "dahdi_test attempt {attempt}: cumulative accuracy {cumulative}% (passes {passes:?})"
-            );
+            eprintln!("dahdi_test attempt {attempt}: cumulative accuracy {cumulative}% (passes {passes:?})");
             return;
         }
-        report.push_str(&format!(
-            "--- attempt {attempt}: cumulative {cumulative}% ---\n{}",
-            out.stdout
-        ));
+        report.push_str(&format!("--- attempt {attempt}: cumulative {cumulative}% ---\n{}", out.stdout));
     }
-    panic!(
-        "dahdi_test cumulative accuracy stayed below {MIN_ACCURACY}% in {ATTEMPTS} attempts:\n{report}"
-    );
+    panic!("dahdi_test cumulative accuracy stayed below {MIN_ACCURACY}% in {ATTEMPTS} attempts:\n{report}");
 }
 
 #[test]

@@ -29,48 +29,26 @@ fn basic_toml() -> PathBuf {
 }
 
 fn basic_conf() -> String {
-    repo_path("examples/sim/basic-system.conf")
-        .display()
-        .to_string()
+    repo_path("examples/sim/basic-system.conf").display().to_string()
 }
 
 /// Run a shell script inside the namespace with `$CONF` (the system.conf)
 /// and `$DAHDI_PARAMS` (the GET_PARAMS checker) set.
 fn run_script(script: &str, timeout_s: u64) -> tandem_tests::NsOutput {
     let conf = basic_conf();
-    sim_ns(
-        &basic_toml(),
-        &["bash", "-c", script],
-        &[("CONF", conf.as_str()), ("DAHDI_PARAMS", DAHDI_PARAMS)],
-        Duration::from_secs(timeout_s),
-    )
+    sim_ns(&basic_toml(), &["bash", "-c", script], &[("CONF", conf.as_str()), ("DAHDI_PARAMS", DAHDI_PARAMS)], Duration::from_secs(timeout_s))
 }
 
 /// Parse one line of `dahdi-params` JSON into channo -> object.
 fn params_by_chan(json_text: &str) -> BTreeMap<i64, Value> {
-    let line = json_text
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .expect("dahdi-params printed nothing");
-    let v: Value = serde_json::from_str(line)
-        .unwrap_or_else(|e| panic!("dahdi-params output is not JSON ({e}): {line}"));
-    v["chans"]
-        .as_array()
-        .expect("\"chans\" array")
-        .iter()
-        .map(|c| (c["channo"].as_i64().expect("channo"), c.clone()))
-        .collect()
+    let line = json_text.lines().rev().find(|l| !l.trim().is_empty()).expect("dahdi-params printed nothing");
+    let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("dahdi-params output is not JSON ({e}): {line}"));
+    v["chans"].as_array().expect("\"chans\" array").iter().map(|c| (c["channo"].as_i64().expect("channo"), c.clone())).collect()
 }
 
 fn sigtype(params: &BTreeMap<i64, Value>, chan: i64) -> i64 {
-    let c = params
-        .get(&chan)
-        .unwrap_or_else(|| panic!("no GET_PARAMS result for channel {chan}"));
-    assert!(
-        c.get("error").is_none(),
-        "GET_PARAMS on channel {chan} failed: {c}"
-    );
+    let c = params.get(&chan).unwrap_or_else(|| panic!("no GET_PARAMS result for channel {chan}"));
+    assert!(c.get("error").is_none(), "GET_PARAMS on channel {chan} failed: {c}");
     c["sigtype"].as_i64().expect("sigtype")
 }
 
@@ -95,12 +73,7 @@ fn dahdi_cfg_configures_channels() {
     };
     let cfg = section(&secs, "cfg");
     assert_eq!(status_of("cfg-status"), "0", "dahdi_cfg -vv failed:\n{cfg}");
-    assert_eq!(
-        status_of("cfg2-status"),
-        "0",
-        "second dahdi_cfg run failed:\n{}",
-        section(&secs, "cfg2")
-    );
+    assert_eq!(status_of("cfg2-status"), "0", "second dahdi_cfg run failed:\n{}", section(&secs, "cfg2"));
 
     // What dahdi_cfg itself reports.
     for line in [
@@ -115,21 +88,14 @@ fn dahdi_cfg_configures_channels() {
         "Changing signalling on channel 3 from Unused to FXS Kewlstart",
         "Changing signalling on channel 52 from Unused to Hardware assisted D-channel",
     ] {
-        assert!(
-            cfg.contains(line),
-            "dahdi_cfg -vv output lacks {line:?}:\n{cfg}"
-        );
+        assert!(cfg.contains(line), "dahdi_cfg -vv output lacks {line:?}:\n{cfg}");
     }
 
     // Before: every channel exists and is unconfigured.
     let before = params_by_chan(section(&secs, "before"));
     assert_eq!(before.len(), 52);
     for chan in 1..=52 {
-        assert_eq!(
-            sigtype(&before, chan),
-            0,
-            "channel {chan} configured before dahdi_cfg ran"
-        );
+        assert_eq!(sigtype(&before, chan), 0, "channel {chan} configured before dahdi_cfg ran");
     }
 
     // After: GET_PARAMS shows the configuration took effect, also after a re-run.
@@ -150,31 +116,12 @@ fn dahdi_cfg_configures_channels() {
             _ => clear,
         };
         for chan in 1..=52 {
-            assert_eq!(
-                sigtype(&p, chan),
-                expect(chan),
-                "{name}: sigtype of channel {chan}"
-            );
+            assert_eq!(sigtype(&p, chan), expect(chan), "{name}: sigtype of channel {chan}");
         }
         // Channel numbering across spans.
-        for (chan, span, pos) in [
-            (1, 1, 1),
-            (4, 1, 4),
-            (5, 2, 1),
-            (28, 2, 24),
-            (29, 3, 1),
-            (52, 3, 24),
-        ] {
-            assert_eq!(
-                p[&chan]["spanno"].as_i64(),
-                Some(span),
-                "{name}: span of channel {chan}"
-            );
-            assert_eq!(
-                p[&chan]["chanpos"].as_i64(),
-                Some(pos),
-                "{name}: position of channel {chan}"
-            );
+        for (chan, span, pos) in [(1, 1, 1), (4, 1, 4), (5, 2, 1), (28, 2, 24), (29, 3, 1), (52, 3, 24)] {
+            assert_eq!(p[&chan]["spanno"].as_i64(), Some(span), "{name}: span of channel {chan}");
+            assert_eq!(p[&chan]["chanpos"].as_i64(), Some(pos), "{name}: position of channel {chan}");
         }
     }
 }
@@ -186,16 +133,11 @@ fn parse_scan(text: &str) -> BTreeMap<u32, Vec<(String, String)>> {
     for line in text.lines() {
         let line = line.trim();
         if let Some(n) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            let n: u32 = n
-                .parse()
-                .unwrap_or_else(|_| panic!("bad span header {line:?}"));
+            let n: u32 = n.parse().unwrap_or_else(|_| panic!("bad span header {line:?}"));
             spans.insert(n, Vec::new());
             cur = Some(n);
         } else if let (Some(n), Some((k, v))) = (cur, line.split_once('=')) {
-            spans
-                .get_mut(&n)
-                .expect("current span")
-                .push((k.to_string(), v.to_string()));
+            spans.get_mut(&n).expect("current span").push((k.to_string(), v.to_string()));
         }
     }
     spans
@@ -212,27 +154,11 @@ fn dahdi_scan_lists_spans() {
     );
     out.assert_success("dahdi_scan");
     let spans = parse_scan(&out.stdout);
-    assert_eq!(
-        spans.keys().copied().collect::<Vec<_>>(),
-        vec![1, 2, 3],
-        "spans listed by dahdi_scan:\n{}",
-        out.stdout
-    );
-    let get = |span: u32, key: &str| -> Vec<&str> {
-        spans[&span]
-            .iter()
-            .filter(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-            .collect()
-    };
+    assert_eq!(spans.keys().copied().collect::<Vec<_>>(), vec![1, 2, 3], "spans listed by dahdi_scan:\n{}", out.stdout);
+    let get = |span: u32, key: &str| -> Vec<&str> { spans[&span].iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect() };
     let one = |span: u32, key: &str| -> String {
         let v = get(span, key);
-        assert_eq!(
-            v.len(),
-            1,
-            "span {span}: expected one {key}= line, got {v:?}\n{}",
-            out.stdout
-        );
+        assert_eq!(v.len(), 1, "span {span}: expected one {key}= line, got {v:?}\n{}", out.stdout);
         v[0].to_string()
     };
 
@@ -241,10 +167,7 @@ fn dahdi_scan_lists_spans() {
         assert_eq!(one(span, "active"), "yes", "span {span}");
         assert_eq!(one(span, "alarms"), "OK", "span {span}");
         assert_eq!(one(span, "manufacturer"), "Digium", "span {span}");
-        assert!(
-            !one(span, "location").is_empty(),
-            "span {span}: empty location"
-        );
+        assert!(!one(span, "location").is_empty(), "span {span}: empty location");
         assert!(!one(span, "name").is_empty(), "span {span}: empty name");
     }
 
@@ -265,11 +188,7 @@ fn dahdi_scan_lists_spans() {
         assert_eq!(one(span, "coding"), "B8ZS", "span {span}");
         assert_eq!(one(span, "framing_opts"), "ESF,D4", "span {span}");
         assert_eq!(one(span, "coding_opts"), "B8ZS,AMI", "span {span}");
-        assert_eq!(
-            one(span, "lbo"),
-            "0 db (CSU)/0-133 feet (DSX-1)",
-            "span {span}"
-        );
+        assert_eq!(one(span, "lbo"), "0 db (CSU)/0-133 feet (DSX-1)", "span {span}");
         // Span 2 is the configured primary timing source (span=2,1,...).
         assert_eq!(one(span, "syncsrc"), "2", "span {span}");
     }

@@ -120,9 +120,7 @@ fn tandem_sees_complete(switch: &str, libpri_overlap: bool) -> bool {
 // Event helpers
 
 fn int(v: &Value, key: &str) -> i64 {
-    v[key]
-        .as_i64()
-        .unwrap_or_else(|| panic!("no integer {key:?} in {v}"))
+    v[key].as_i64().unwrap_or_else(|| panic!("no integer {key:?} in {v}"))
 }
 
 fn call_id(v: &Value) -> i64 {
@@ -138,11 +136,7 @@ fn wait_call(p: &mut LibpriPeer, event: &str, call: i64) -> Value {
         match p.next_event(left) {
             Some(v) if v["event"] == event && v["call"].as_i64() == Some(call) => return v,
             Some(_) if !left.is_zero() => {}
-            _ => panic!(
-                "{}: no {event:?} for call {call} within {T:?}\n{}",
-                p.name(),
-                p.context()
-            ),
+            _ => panic!("{}: no {event:?} for call {call} within {T:?}\n{}", p.name(), p.context()),
         }
     }
 }
@@ -150,22 +144,13 @@ fn wait_call(p: &mut LibpriPeer, event: &str, call: i64) -> Value {
 /// Waits for an `error` event whose message contains `what`.
 fn wait_error(p: &mut LibpriPeer, what: &str) -> Value {
     let e = p.wait_for("error", T);
-    assert!(
-        e["msg"].as_str().unwrap_or_default().contains(what),
-        "{}: error {e} does not mention {what:?}\n{}",
-        p.name(),
-        p.context()
-    );
+    assert!(e["msg"].as_str().unwrap_or_default().contains(what), "{}: error {e} does not mention {what:?}\n{}", p.name(), p.context());
     e
 }
 
 /// The events seen so far about one call, by name.
 fn call_events(p: &LibpriPeer, call: i64) -> Vec<String> {
-    p.events()
-        .iter()
-        .filter(|e| e["call"].as_i64() == Some(call))
-        .map(|e| e["event"].as_str().unwrap_or_default().to_string())
-        .collect()
+    p.events().iter().filter(|e| e["call"].as_i64() == Some(call)).map(|e| e["event"].as_str().unwrap_or_default().to_string()).collect()
 }
 
 /// Waits until `pred` holds for the peer's stderr (libpri's messages).
@@ -208,58 +193,27 @@ fn pcap_dir() -> PathBuf {
 }
 
 impl Rig {
-    fn start(
-        switch: &'static str,
-        side: Side,
-        part: &str,
-        libpri_extra: &[&str],
-        tandem_extra: &[&str],
-    ) -> Rig {
+    fn start(switch: &'static str, side: Side, part: &str, libpri_extra: &[&str], tandem_extra: &[&str]) -> Rig {
         let tag = format!("{switch}-tandem-{}-{part}", side.name());
         let relay = Relay::start(&tag);
         let pcap = pcap_dir().join(format!("{tag}.pcap"));
         let _ = std::fs::remove_file(&pcap);
         let path_a = relay.path_a().to_str().expect("UTF-8 path").to_string();
         let path_b = relay.path_b().to_str().expect("UTF-8 path").to_string();
-        let mut largs = vec![
-            "--role",
-            side.other().name(),
-            "--switch",
-            switch,
-            "--connect",
-            &path_a,
-        ];
+        let mut largs = vec!["--role", side.other().name(), "--switch", switch, "--connect", &path_a];
         // libpri's EuroISDN user side sends no name unless told to (quirk 7).
         if is_euro(switch) && side == Side::Network {
             largs.extend(["--display-send", "name"]);
         }
         largs.extend_from_slice(libpri_extra);
         let pcap_s = pcap.to_str().expect("UTF-8 path").to_string();
-        let mut targs = vec![
-            "--role",
-            side.name(),
-            "--switch",
-            switch,
-            "--connect",
-            &path_b,
-            "--pcap",
-            &pcap_s,
-        ];
+        let mut targs = vec!["--role", side.name(), "--switch", switch, "--connect", &path_b, "--pcap", &pcap_s];
         targs.extend_from_slice(tandem_extra);
         let mut l = LibpriPeer::spawn_named(&format!("libpri/{tag}"), &largs);
         let mut t = Q931Peer::spawn_named(&format!("tandem/{tag}"), &targs);
         l.wait_for("dchan_up", T);
         t.wait_for("link_up", T);
-        Rig {
-            tag,
-            switch,
-            side,
-            relay,
-            l,
-            t,
-            pcap,
-            expected_errors: Vec::new(),
-        }
+        Rig { tag, switch, side, relay, l, t, pcap, expected_errors: Vec::new() }
     }
 
     /// Tandem places a call; returns (Tandem's call, libpri's call, ring).
@@ -283,23 +237,11 @@ impl Rig {
     fn assert_idle(&mut self, when: &str) {
         self.t.send_line("status");
         let st = self.t.wait_for("status", T);
-        assert_eq!(
-            st["calls"].as_array().map(Vec::len),
-            Some(0),
-            "{}: Tandem has calls left {when}: {st}\n{}",
-            self.tag,
-            self.t.context()
-        );
+        assert_eq!(st["calls"].as_array().map(Vec::len), Some(0), "{}: Tandem has calls left {when}: {st}\n{}", self.tag, self.t.context());
         assert_eq!(st["link_up"], true, "{}: {st}", self.tag);
         self.l.send_line("status");
         let st = self.l.wait_for("status", T);
-        assert_eq!(
-            st["calls"].as_array().map(Vec::len),
-            Some(0),
-            "{}: libpri has calls left {when}: {st}\n{}",
-            self.tag,
-            self.l.context()
-        );
+        assert_eq!(st["calls"].as_array().map(Vec::len), Some(0), "{}: libpri has calls left {when}: {st}\n{}", self.tag, self.l.context());
     }
 
     /// Quits both peers, checks their exit and errors, and checks the
@@ -309,27 +251,15 @@ impl Rig {
         // libpri's own messages, next to the pcap.
         let _ = std::fs::write(self.pcap.with_extension("libpri.log"), self.l.stderr_text());
         let st = self.t.quit(T);
-        assert_eq!(
-            st.code(),
-            Some(0),
-            "{}: q931-peer exit\n{}",
-            self.tag,
-            self.t.context()
-        );
+        assert_eq!(st.code(), Some(0), "{}: q931-peer exit\n{}", self.tag, self.t.context());
         // libpri sees the socket close (the relay passes it on).
         let ex = self.l.wait_for("exit", T);
         assert_eq!(int(&ex, "status"), 3, "{}: {ex}", self.tag);
         for (who, p) in [("q931-peer", &*self.t), ("libpri-peer", &self.l)] {
             for e in p.events().iter().filter(|e| e["event"] == "error") {
                 let msg = e["msg"].as_str().unwrap_or_default();
-                let ok = msg.contains("socket closed by the other end")
-                    || self.expected_errors.iter().any(|x| msg.contains(x));
-                assert!(
-                    ok,
-                    "{}: unexpected error from {who}: {e}\n{}",
-                    self.tag,
-                    p.context()
-                );
+                let ok = msg.contains("socket closed by the other end") || self.expected_errors.iter().any(|x| msg.contains(x));
+                assert!(ok, "{}: unexpected error from {who}: {e}\n{}", self.tag, p.context());
             }
         }
         check_pcap(&self.pcap, self.switch, must_decode);
@@ -348,20 +278,9 @@ impl Rig {
 /// That one is allowed in frames Tandem received; every frame Tandem sent
 /// must decode cleanly.
 fn check_pcap(pcap: &Path, switch: &str, messages: &[&str]) {
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(pcap)
-        .arg("-V")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run tshark ({e}): run scripts/setup.sh"));
+    let out = Command::new("tshark").arg("-r").arg(pcap).arg("-V").output().unwrap_or_else(|e| panic!("cannot run tshark ({e}): run scripts/setup.sh"));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "tshark -r {} failed: {}\n{}",
-        pcap.display(),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "tshark -r {} failed: {}\n{}", pcap.display(), out.status, String::from_utf8_lossy(&out.stderr));
     let is_error = |l: &str| l.contains("Malformed") || l.contains("Expert Info (Error");
     for frame in text.split("\nFrame ") {
         if !frame.lines().any(is_error) {
@@ -377,36 +296,17 @@ fn check_pcap(pcap: &Path, switch: &str, messages: &[&str]) {
         assert!(
             received && dms100_rlt,
             "tshark finds errors in a frame {} in {}:\nFrame {frame}",
-            if received {
-                "Tandem received"
-            } else {
-                "Tandem sent"
-            },
+            if received { "Tandem received" } else { "Tandem sent" },
             pcap.display()
         );
     }
     let frames = text.matches("\nFrame ").count() + usize::from(text.starts_with("Frame "));
-    let lapd = text
-        .matches("Link Access Procedure, Channel D (LAPD)")
-        .count();
+    let lapd = text.matches("Link Access Procedure, Channel D (LAPD)").count();
     assert!(frames > 0, "{}: no frames", pcap.display());
-    assert_eq!(
-        lapd,
-        frames,
-        "{}: not every frame decodes as LAPD",
-        pcap.display()
-    );
-    assert!(
-        text.contains("\nQ.931\n"),
-        "{}: no Q.931 decoded",
-        pcap.display()
-    );
+    assert_eq!(lapd, frames, "{}: not every frame decodes as LAPD", pcap.display());
+    assert!(text.contains("\nQ.931\n"), "{}: no Q.931 decoded", pcap.display());
     for m in messages {
-        assert!(
-            text.contains(&format!("Message type: {m} (")),
-            "{}: tshark shows no {m} message",
-            pcap.display()
-        );
+        assert!(text.contains(&format!("Message type: {m} (")), "{}: tshark shows no {m} message", pcap.display());
     }
 }
 
@@ -414,14 +314,7 @@ fn check_pcap(pcap: &Path, switch: &str, messages: &[&str]) {
 /// side A) or from Tandem carrying a Q.931 message of type `msg_type`
 /// (PD 0x08, 2-octet call reference: the type is the frame's ninth octet).
 fn has_message(frames: &[RelayFrame], from_libpri: bool, msg_type: u8) -> bool {
-    frames.iter().any(|f| {
-        f.from_a == from_libpri
-            && !f.dropped
-            && f.bytes.len() > 8
-            && f.bytes[2] & 1 == 0
-            && f.bytes[4] == 0x08
-            && f.bytes[8] == msg_type
-    })
+    frames.iter().any(|f| f.from_a == from_libpri && !f.dropped && f.bytes.len() > 8 && f.bytes[2] & 1 == 0 && f.bytes[4] == 0x08 && f.bytes[8] == msg_type)
 }
 
 // ---------------------------------------------------------------------------
@@ -449,11 +342,7 @@ fn basic_calls(r: &mut Rig) {
     let exclusive = r.side == Side::Network || sw == "4ess";
     assert_eq!(ring["exclusive"], exclusive, "{ctx}");
     // The user side hunts upwards, the network side downwards.
-    let top = if sw == "euroisdn-e1" || sw == "qsig" {
-        31
-    } else {
-        23
-    };
+    let top = if sw == "euroisdn-e1" || sw == "qsig" { 31 } else { 23 };
     let expected_ch = if r.side == Side::User { 1 } else { top };
     assert_eq!(int(&ring, "channel"), expected_ch, "{ctx}");
     r.l.send_line(&format!("proceeding {lc}"));
@@ -508,11 +397,7 @@ fn basic_calls(r: &mut Rig) {
     assert_eq!(inc["name_presentation"], "allowed", "{ctx}");
     assert_eq!(inc["complete"], tandem_sees_complete(sw, false), "{ctx}");
     assert_eq!(inc["bearer"], "speech", "{ctx}");
-    let law = if sw == "euroisdn-e1" || sw == "qsig" {
-        "alaw"
-    } else {
-        "ulaw"
-    };
+    let law = if sw == "euroisdn-e1" || sw == "qsig" { "alaw" } else { "ulaw" };
     assert_eq!(inc["law"], law, "{ctx}");
     r.t.send_line(&format!("proceeding {tc}"));
     let p = wait_call(&mut r.l, "proceeding", lc);
@@ -587,10 +472,7 @@ fn rejections(r: &mut Rig) {
         assert_eq!(int(&rel, "cause"), cause, "{tag}: {rel}");
         if cause != 17 {
             let evs = call_events(&r.t, tc);
-            assert!(
-                !evs.iter().any(|e| e == "disconnecting"),
-                "{tag}: RELEASE COMPLETE gives only `released`: {evs:?}"
-            );
+            assert!(!evs.iter().any(|e| e == "disconnecting"), "{tag}: RELEASE COMPLETE gives only `released`: {evs:?}");
         }
 
         // Tandem rejects libpri's call before any reply: RELEASE COMPLETE.
@@ -684,11 +566,7 @@ fn early_clearing(r: &mut Rig) {
 /// RESTART both ways. libpri 1.6 can only restart one channel (quirk 9).
 fn restarts(r: &mut Rig) {
     let tag = r.tag.clone();
-    let all = if r.switch == "euroisdn-e1" || r.switch == "qsig" {
-        30
-    } else {
-        23
-    };
+    let all = if r.switch == "euroisdn-e1" || r.switch == "qsig" { 30 } else { 23 };
 
     // libpri restarts an idle channel.
     r.l.send_line("restart 1");
@@ -710,11 +588,7 @@ fn restarts(r: &mut Rig) {
     let rs = r.l.wait_for("restart", T);
     assert_eq!(int(&rs, "channel"), -1, "{tag}: {rs}");
     let ack = r.t.wait_for("restart_ack", T);
-    assert_eq!(
-        ack["channels"].as_array().map(Vec::len),
-        Some(all),
-        "{tag}: {ack}"
-    );
+    assert_eq!(ack["channels"].as_array().map(Vec::len), Some(all), "{tag}: {ack}");
 
     // Tandem restarts the channel of an active call: Tandem clears the
     // call at once (cause 41). libpri reports the RESTART and leaves its
@@ -781,12 +655,7 @@ fn restarts(r: &mut Rig) {
 fn glare(r: &mut Rig) {
     let tag = r.tag.clone();
     let seen = r.relay.frames().len();
-    let incoming = |p: &LibpriPeer| {
-        p.events()
-            .iter()
-            .filter(|e| e["event"] == "incoming")
-            .count()
-    };
+    let incoming = |p: &LibpriPeer| p.events().iter().filter(|e| e["event"] == "incoming").count();
     let incoming_before = incoming(&r.t);
     r.relay.set_mode(RelayMode::Hold);
     r.t.send_line("call 5551234 2000 chan 1");
@@ -794,9 +663,7 @@ fn glare(r: &mut Rig) {
     r.l.send_line("call 4441234 5551234 chan 1");
     let lc_out = call_id(&r.l.wait_for("dialing", T));
     // Both SETUPs are in the relay: let them cross.
-    let both = r.relay.wait_frames(T, |fs| {
-        has_message(&fs[seen..], true, 0x05) && has_message(&fs[seen..], false, 0x05)
-    });
+    let both = r.relay.wait_frames(T, |fs| has_message(&fs[seen..], true, 0x05) && has_message(&fs[seen..], false, 0x05));
     assert!(both, "{tag}: the two SETUPs did not reach the relay");
     r.relay.set_mode(RelayMode::Forward);
 
@@ -898,10 +765,7 @@ fn extras(r: &mut Rig) {
     assert_eq!(int(&h, "cause"), 16, "{tag}: {h}");
     let rel = wait_call(&mut r.t, "released", tc);
     assert_eq!(int(&rel, "cause"), 16, "{tag}: {rel}");
-    assert!(
-        !call_events(&r.t, tc).iter().any(|e| e == "disconnecting"),
-        "{tag}"
-    );
+    assert!(!call_events(&r.t, tc).iter().any(|e| e == "disconnecting"), "{tag}");
 
     // A 64 kbit/s unrestricted digital call (libpri's ctype 8, no layer 1).
     let (tc, lc, ring) = r.t_calls("5551234 2000 bearer data");
@@ -1010,8 +874,7 @@ fn overlap_calls(r: &mut Rig) {
 /// North American variants: no overlap dialling in Tandem's variant.
 fn no_overlap_calls(r: &mut Rig) {
     let tag = r.tag.clone();
-    r.expected_errors
-        .push("not supported by this switch variant: overlap dialling");
+    r.expected_errors.push("not supported by this switch variant: overlap dialling");
     r.t.send_line("call 55 2000 overlap");
     wait_error(&mut r.t, "overlap dialling");
     // libpri dials in overlap anyway: Tandem treats the SETUP as complete,
@@ -1053,13 +916,7 @@ fn part_overlap(switch: &'static str, side: Side) {
     if !has_overlap(switch) {
         // `q931-peer --overlap` turns overlap dialling on for a North
         // American variant.
-        let mut r = Rig::start(
-            switch,
-            side,
-            "overlap-forced",
-            &["--overlap"],
-            &["--overlap"],
-        );
+        let mut r = Rig::start(switch, side, "overlap-forced", &["--overlap"], &["--overlap"]);
         overlap_calls(&mut r);
         r.assert_idle("after forced overlap dialling");
         r.finish(&["SETUP", "SETUP ACKNOWLEDGE", "INFORMATION", "CONNECT"]);
@@ -1071,16 +928,7 @@ fn part_overlap(switch: &'static str, side: Side) {
 
 /// Short Q.921 timers on both sides, so that a failed link is noticed in
 /// about 3 s: T203 (idle poll) 600 ms, T200 300 ms, N200 3. T309 4 s.
-const OUTAGE_TIMERS: [&str; 8] = [
-    "--timer",
-    "T200=300",
-    "--timer",
-    "T203=600",
-    "--timer",
-    "N200=3",
-    "--timer",
-    "T309=4000",
-];
+const OUTAGE_TIMERS: [&str; 8] = ["--timer", "T200=300", "--timer", "T203=600", "--timer", "N200=3", "--timer", "T309=4000"];
 
 /// An answered call from libpri to Tandem (or the other way), active on
 /// both sides; returns (Tandem's call, libpri's call).
@@ -1092,9 +940,7 @@ fn active_call(r: &mut Rig, tandem_calls: bool) -> (i64, i64) {
         wait_call(&mut r.t, "connected", tc);
         // libpri reports no CONNECT ACKNOWLEDGE; it is active once Tandem's
         // has gone through.
-        let acked = r
-            .relay
-            .wait_frames(T, |fs| has_message(&fs[seen..], false, 0x0F));
+        let acked = r.relay.wait_frames(T, |fs| has_message(&fs[seen..], false, 0x0F));
         assert!(acked, "{}: no CONNECT ACKNOWLEDGE from Tandem", r.tag);
         (tc, lc)
     } else {
@@ -1128,27 +974,11 @@ fn part_outage(switch: &'static str, side: Side) {
     // The STATUS ENQUIRY was lost once and went through again.
     let fs = r.relay.frames();
     let enquiry = |f: &RelayFrame| !f.from_a && f.bytes.len() > 8 && f.bytes[8] == 0x75;
-    let lost = fs[seen..]
-        .iter()
-        .filter(|f| enquiry(f) && f.dropped)
-        .count();
-    let passed = fs[seen..]
-        .iter()
-        .filter(|f| enquiry(f) && !f.dropped)
-        .count();
-    assert!(
-        lost >= 1 && passed >= 1,
-        "{tag}: STATUS ENQUIRY lost {lost}, passed {passed}"
-    );
-    assert!(
-        !r.t.events().iter().any(|e| e["event"] == "link_down"),
-        "{tag}: the link failed in a short outage\n{}",
-        r.t.context()
-    );
-    assert!(
-        !r.l.events().iter().any(|e| e["event"] == "dchan_down"),
-        "{tag}"
-    );
+    let lost = fs[seen..].iter().filter(|f| enquiry(f) && f.dropped).count();
+    let passed = fs[seen..].iter().filter(|f| enquiry(f) && !f.dropped).count();
+    assert!(lost >= 1 && passed >= 1, "{tag}: STATUS ENQUIRY lost {lost}, passed {passed}");
+    assert!(!r.t.events().iter().any(|e| e["event"] == "link_down"), "{tag}: the link failed in a short outage\n{}", r.t.context());
+    assert!(!r.l.events().iter().any(|e| e["event"] == "dchan_down"), "{tag}");
     r.l.send_line(&format!("hangup 16 {lc}"));
     wait_call(&mut r.t, "released", tc);
     wait_call(&mut r.l, "hangup", lc);
@@ -1161,11 +991,7 @@ fn part_outage(switch: &'static str, side: Side) {
     let before = started(&r.l.stderr_text());
     r.relay.set_mode(RelayMode::Drop);
     r.t.wait_for("link_down", T);
-    assert!(
-        wait_stderr(&mut r.l, T, |s| started(s) > before),
-        "{tag}: libpri did not start T309\n{}",
-        r.l.context()
-    );
+    assert!(wait_stderr(&mut r.l, T, |s| started(s) > before), "{tag}: libpri did not start T309\n{}", r.l.context());
     r.relay.set_mode(RelayMode::Forward);
     r.t.wait_for("link_up", T);
     r.l.wait_for("dchan_up", T);
@@ -1173,18 +999,8 @@ fn part_outage(switch: &'static str, side: Side) {
     let st = wait_call(&mut r.t, "status_received", tc);
     assert_eq!(int(&st, "peer_state"), 10, "{tag}: {st}");
     std::thread::sleep(Duration::from_millis(200));
-    assert!(
-        !call_events(&r.t, tc).iter().any(|e| e == "released"),
-        "{tag}: Tandem cleared the call\n{}",
-        r.t.context()
-    );
-    assert!(
-        !call_events(&r.l, lc)
-            .iter()
-            .any(|e| e.starts_with("hangup")),
-        "{tag}: libpri cleared the call\n{}",
-        r.l.context()
-    );
+    assert!(!call_events(&r.t, tc).iter().any(|e| e == "released"), "{tag}: Tandem cleared the call\n{}", r.t.context());
+    assert!(!call_events(&r.l, lc).iter().any(|e| e.starts_with("hangup")), "{tag}: libpri cleared the call\n{}", r.l.context());
     r.t.send_line(&format!("hangup 16 {tc}"));
     wait_call(&mut r.l, "hangup_req", lc);
     wait_call(&mut r.l, "hangup_ack", lc);
@@ -1203,11 +1019,7 @@ fn part_outage(switch: &'static str, side: Side) {
     assert_eq!(int(&rel, "cause"), 27, "{tag}: {rel}");
     let h = wait_call(&mut r.l, "hangup", lc);
     assert_eq!(int(&h, "cause"), 27, "{tag}: {h}");
-    assert!(
-        wait_stderr(&mut r.l, T, |s| expired(s) > before),
-        "{tag}: libpri did not report T309 expiry\n{}",
-        r.l.context()
-    );
+    assert!(wait_stderr(&mut r.l, T, |s| expired(s) > before), "{tag}: libpri did not report T309 expiry\n{}", r.l.context());
     r.relay.set_mode(RelayMode::Forward);
     r.t.wait_for("link_up", T);
     r.l.wait_for("dchan_up", T);
@@ -1228,26 +1040,16 @@ fn part_outage(switch: &'static str, side: Side) {
 /// printed as it happens).
 fn matrix(switch: &'static str) {
     type Part = fn(&'static str, Side);
-    let parts: [(&str, Part); 3] = [
-        ("calls", part_calls),
-        ("overlap", part_overlap),
-        ("outage", part_outage),
-    ];
+    let parts: [(&str, Part); 3] = [("calls", part_calls), ("overlap", part_overlap), ("outage", part_outage)];
     let mut handles = Vec::new();
     for side in [Side::User, Side::Network] {
         for (name, f) in parts {
             let label = format!("{switch}/tandem-{}/{name}", side.name());
-            let h = std::thread::Builder::new()
-                .name(label.clone())
-                .spawn(move || f(switch, side))
-                .expect("spawn part thread");
+            let h = std::thread::Builder::new().name(label.clone()).spawn(move || f(switch, side)).expect("spawn part thread");
             handles.push((label, h));
         }
     }
-    let failed: Vec<String> = handles
-        .into_iter()
-        .filter_map(|(label, h)| h.join().is_err().then_some(label))
-        .collect();
+    let failed: Vec<String> = handles.into_iter().filter_map(|(label, h)| h.join().is_err().then_some(label)).collect();
     assert!(failed.is_empty(), "failed parts: {failed:?}");
 }
 
@@ -1294,13 +1096,7 @@ fn qsig() {
 /// time, CONNECT after it again.
 #[test]
 fn q931_peer_auto_answer_overlap() {
-    let mut r = Rig::start(
-        "euroisdn-e1",
-        Side::User,
-        "auto-answer",
-        &["--overlap"],
-        &["--auto-answer", "300"],
-    );
+    let mut r = Rig::start("euroisdn-e1", Side::User, "auto-answer", &["--overlap"], &["--auto-answer", "300"]);
     let (lc, tc, inc) = r.l_calls("66 5551234 overlap chan 2");
     assert_eq!(inc["complete"], false, "{inc}");
     wait_call(&mut r.l, "setup_ack", lc);
@@ -1309,12 +1105,7 @@ fn q931_peer_auto_answer_overlap() {
     wait_call(&mut r.l, "ringing", lc);
     wait_call(&mut r.t, "auto_answer", tc);
     wait_call(&mut r.l, "answer", lc);
-    let digits: String =
-        r.t.events()
-            .iter()
-            .filter(|e| e["event"] == "digits")
-            .filter_map(|e| e["digits"].as_str())
-            .collect();
+    let digits: String = r.t.events().iter().filter(|e| e["event"] == "digits").filter_map(|e| e["digits"].as_str()).collect();
     assert_eq!(digits, "78");
     // En bloc: proceeding and alerting at once, CONNECT after 300 ms.
     let (lc2, _, _) = r.l_calls("4441234 5551234 chan 3");
@@ -1330,10 +1121,7 @@ fn q931_peer_auto_answer_overlap() {
 #[test]
 fn q931_peer_usage() {
     let bin = tandem_tests::q931peer::q931_peer_bin();
-    let out = Command::new(&bin)
-        .arg("--help")
-        .output()
-        .expect("run q931-peer");
+    let out = Command::new(&bin).arg("--help").output().expect("run q931-peer");
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
     for word in [
@@ -1369,14 +1157,8 @@ fn q931_peer_usage() {
         .expect("run q931-peer");
     assert_eq!(out.status.code(), Some(0));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let events: Vec<Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("JSON line"))
-        .collect();
-    assert_eq!(
-        events.first().map(|e| e["event"].clone()),
-        Some("listening".into())
-    );
+    let events: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    assert_eq!(events.first().map(|e| e["event"].clone()), Some("listening".into()));
     assert_eq!(events.last().map(|e| e["status"].clone()), Some(0.into()));
     assert!(!path.exists(), "the socket path is removed at exit");
 
@@ -1384,14 +1166,9 @@ fn q931_peer_usage() {
         &["--role", "user"][..],
         &["--role", "user", "--switch", "nonesuch", "--listen", "/x"],
         &["--role", "user", "--switch", "ni2"],
-        &[
-            "--role", "user", "--switch", "ni2", "--listen", "/x", "--timer", "T999=1",
-        ],
+        &["--role", "user", "--switch", "ni2", "--listen", "/x", "--timer", "T999=1"],
     ] {
-        let out = Command::new(&bin)
-            .args(args)
-            .output()
-            .expect("run q931-peer");
+        let out = Command::new(&bin).args(args).output().expect("run q931-peer");
         assert_eq!(out.status.code(), Some(64), "{args:?}");
     }
 }

@@ -33,9 +33,7 @@ fn pres_seen(switch: &str) -> i64 {
 }
 
 fn int(v: &Value, key: &str) -> i64 {
-    v[key]
-        .as_i64()
-        .unwrap_or_else(|| panic!("no integer {key:?} in {v}"))
+    v[key].as_i64().unwrap_or_else(|| panic!("no integer {key:?} in {v}"))
 }
 
 /// The whole brief for one switch type: D-channel up, a call from the user
@@ -52,11 +50,7 @@ fn basic_flow(switch: &str) {
     let ring = net.wait_for("ring", T);
     assert_eq!(ring["called"], "5551234", "{ring}");
     assert_eq!(ring["calling"], "2000", "{ring}");
-    assert_eq!(
-        ring["calling_name"],
-        name_seen_by_network(switch, "Alice").as_str(),
-        "{ring}"
-    );
+    assert_eq!(ring["calling_name"], name_seen_by_network(switch, "Alice").as_str(), "{ring}");
     assert_eq!(int(&ring, "pres"), pres_seen(switch), "{ring}");
     assert_eq!(int(&ring, "channel"), 1, "{ring}");
     let ncall = int(&ring, "call");
@@ -153,10 +147,7 @@ fn euroisdn_user_name_with_display_send() {
     user.send_line("call 5551234 2000 name \"Alice Smith\"");
     let ring = net.wait_for("ring", T);
     assert_eq!(ring["calling_name"], "Alice Smith", "{ring}");
-    assert_eq!(
-        ring["complete"], true,
-        "EuroISDN sends Sending Complete: {ring}"
-    );
+    assert_eq!(ring["complete"], true, "EuroISDN sends Sending Complete: {ring}");
     net.send_line("hangup 34");
     user.wait_for("hangup", T);
 
@@ -190,11 +181,7 @@ fn calling_name_delivery() {
         let mut k = 0;
         for net_calls in [true, false] {
             for pres in ["allowed", "restricted"] {
-                let (caller, callee) = if net_calls {
-                    (&mut net, &mut user)
-                } else {
-                    (&mut user, &mut net)
-                };
+                let (caller, callee) = if net_calls { (&mut net, &mut user) } else { (&mut user, &mut net) };
                 caller.send_line(&format!("call 123 456 name Bob pres {pres}"));
                 let ring = callee.wait_for("ring", T);
                 let got = match ring["calling_name"].as_str().unwrap() {
@@ -202,12 +189,7 @@ fn calling_name_delivery() {
                     "Bob" => Some(int(&ring, "calling_name_pres")),
                     other => panic!("{switch}: name {other:?} in {ring}"),
                 };
-                assert_eq!(
-                    got,
-                    expect[k],
-                    "{switch}, {} calls, pres {pres}: {ring}",
-                    if net_calls { "network" } else { "user" }
-                );
+                assert_eq!(got, expect[k], "{switch}, {} calls, pres {pres}: {ring}", if net_calls { "network" } else { "user" });
                 callee.send_line("hangup 34");
                 caller.wait_for("hangup", T);
                 k += 1;
@@ -233,10 +215,7 @@ fn caller_clears_before_any_reply() {
     // The caller's clearing ends with RELEASE COMPLETE: hangup_ack.
     user.wait_for("hangup_ack", T);
     let seen: Vec<_> = net.events().iter().map(|e| e["event"].clone()).collect();
-    assert!(
-        !seen.iter().any(|e| e == "hangup_req"),
-        "network saw {seen:?}"
-    );
+    assert!(!seen.iter().any(|e| e == "hangup_req"), "network saw {seen:?}");
     net.send_line("status");
     let st = net.wait_for("status", T);
     assert_eq!(st["calls"].as_array().unwrap().len(), 0, "{st}");
@@ -247,22 +226,9 @@ fn caller_clears_before_any_reply() {
 #[test]
 fn trace_reports_frames() {
     let (net, _user) = spawn_pair("ni2", &["--trace"], &[]);
-    let frames: Vec<(String, String)> = net
-        .events()
-        .iter()
-        .filter(|e| e["event"] == "frame")
-        .map(|e| {
-            (
-                e["dir"].as_str().unwrap().into(),
-                e["hex"].as_str().unwrap().into(),
-            )
-        })
-        .collect();
-    let has = |dir: &str, ctl: &str| {
-        frames
-            .iter()
-            .any(|(d, h)| d == dir && h.len() == 6 && h.starts_with("0") && &h[4..6] == ctl)
-    };
+    let frames: Vec<(String, String)> =
+        net.events().iter().filter(|e| e["event"] == "frame").map(|e| (e["dir"].as_str().unwrap().into(), e["hex"].as_str().unwrap().into())).collect();
+    let has = |dir: &str, ctl: &str| frames.iter().any(|(d, h)| d == dir && h.len() == 6 && h.starts_with("0") && &h[4..6] == ctl);
     assert!(has("rx", "7f") || has("tx", "7f"), "no SABME in {frames:?}");
     assert!(has("rx", "73") || has("tx", "73"), "no UA in {frames:?}");
 }
@@ -278,10 +244,7 @@ fn reject_unanswered_incoming_call() {
         net.wait_for("ring", T);
         net.send_line("hangup 16");
         let err = net.wait_for("error", T);
-        assert!(
-            err["msg"].as_str().unwrap().contains("sends nothing"),
-            "{err}"
-        );
+        assert!(err["msg"].as_str().unwrap().contains("sends nothing"), "{err}");
         net.send_line(&format!("hangup {cause}"));
         let hup = user.wait_for("hangup", T);
         assert_eq!(int(&hup, "cause"), cause, "{hup}");
@@ -296,11 +259,7 @@ fn reject_unanswered_incoming_call() {
 /// a digit as the end of the number.
 #[test]
 fn overlap_dialling() {
-    let (mut net, mut user) = spawn_pair(
-        "euroisdn-e1",
-        &["--overlap", "--auto-answer", "300"],
-        &["--overlap"],
-    );
+    let (mut net, mut user) = spawn_pair("euroisdn-e1", &["--overlap", "--auto-answer", "300"], &["--overlap"]);
     user.send_line("call 55 2000 overlap");
     let ring = net.wait_for("ring", T);
     assert_eq!(ring["called"], "55", "{ring}");
@@ -346,13 +305,6 @@ fn bad_commands_report_errors() {
 /// Usage errors exit 64 before doing anything.
 #[test]
 fn usage_error_exits_64() {
-    let mut p = LibpriPeer::spawn(&[
-        "--role",
-        "network",
-        "--switch",
-        "nonesuch",
-        "--listen",
-        "/nonexistent/x",
-    ]);
+    let mut p = LibpriPeer::spawn(&["--role", "network", "--switch", "nonesuch", "--listen", "/nonexistent/x"]);
     assert_eq!(p.quit(T).code(), Some(64));
 }

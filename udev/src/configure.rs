@@ -40,10 +40,7 @@ pub fn span_only(cfg: &DahdiConfig, span: u32) -> Option<DahdiConfig> {
 /// does not mention is left alone (and that is not an error).
 pub fn configure_span(config_path: &Path, device_dir: Option<&Path>, span: u32) -> Result<String, String> {
     let Some(cfg) = load_dahdi_section(config_path)? else {
-        return Ok(format!(
-            "{} has no [dahdi] section; span {span} left as it is",
-            config_path.display()
-        ));
+        return Ok(format!("{} has no [dahdi] section; span {span} left as it is", config_path.display()));
     };
     let Some(one) = span_only(&cfg, span) else {
         return Ok(format!("{} does not configure span {span}; left as it is", config_path.display()));
@@ -58,11 +55,7 @@ pub fn configure_span(config_path: &Path, device_dir: Option<&Path>, span: u32) 
         config_path.display(),
         report.channels_configured.len(),
         report.channels_unchanged.len(),
-        if report.spans_started.contains(&span) {
-            ", span started"
-        } else {
-            ""
-        }
+        if report.spans_started.contains(&span) { ", span started" } else { "" }
     ))
 }
 

@@ -39,15 +39,8 @@ impl UdevEvent {
         let mut action = None;
         let mut subsystem = None;
         let mut devpath = None;
-        let mut ev = UdevEvent {
-            action: String::new(),
-            subsystem: String::new(),
-            devpath: String::new(),
-            hwid: None,
-            location: None,
-            span: None,
-            span_name: None,
-        };
+        let mut ev =
+            UdevEvent { action: String::new(), subsystem: String::new(), devpath: String::new(), hwid: None, location: None, span: None, span_name: None };
         for (k, v) in vars {
             match k.as_str() {
                 "ACTION" => action = Some(v),
@@ -138,15 +131,10 @@ pub fn plan(ev: &UdevEvent, cfg: &HotplugConfig) -> Vec<Action> {
                 let locals = local_spans(&dev);
                 for a in mine {
                     if !locals.is_empty() && !locals.contains(&a.local_span) {
-                        actions.push(Action::Skip {
-                            why: format!("{}: device has no local span {} (it has {:?})", a.device, a.local_span, locals),
-                        });
+                        actions.push(Action::Skip { why: format!("{}: device has no local span {} (it has {:?})", a.device, a.local_span, locals) });
                         continue;
                     }
-                    actions.push(Action::WriteAttr {
-                        path: dev.join("assign_span"),
-                        value: format!("{}:{}:{}", a.local_span, a.span, a.basechan),
-                    });
+                    actions.push(Action::WriteAttr { path: dev.join("assign_span"), value: format!("{}:{}:{}", a.local_span, a.span, a.basechan) });
                 }
             }
             actions.push(Action::Notify { op: "device.add".into(), span: None, device: Some(clean(&hwid)) });

@@ -107,11 +107,7 @@ impl Tandem {
                 }
             })
         };
-        Tandem {
-            got,
-            stop,
-            thread: Some(thread),
-        }
+        Tandem { got, stop, thread: Some(thread) }
     }
 
     fn messages(&self) -> Vec<Value> {
@@ -124,18 +120,12 @@ impl Tandem {
         let deadline = Instant::now() + limit;
         loop {
             let m = self.messages();
-            let seen = |op: &str, span: Option<u32>| {
-                m[from.min(m.len())..]
-                    .iter()
-                    .any(|v| v["op"] == json!(op) && (span.is_none() || v["span"] == json!(span)))
-            };
+            let seen =
+                |op: &str, span: Option<u32>| m[from.min(m.len())..].iter().any(|v| v["op"] == json!(op) && (span.is_none() || v["span"] == json!(span)));
             if want.iter().all(|(op, span)| seen(op, *span)) {
                 return m;
             }
-            assert!(
-                Instant::now() < deadline,
-                "tandem did not hear {want:?} within {limit:?}; it heard {m:?}"
-            );
+            assert!(Instant::now() < deadline, "tandem did not hear {want:?} within {limit:?}; it heard {m:?}");
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -165,12 +155,7 @@ fn start(sim_toml: &str, assigned: &str) -> Setup {
     assert_eq!(nix_euid(), 0, "needs root (FUSE)");
     let dir = tempfile::Builder::new().prefix("thp-").tempdir().unwrap();
     let root = dir.path().canonicalize().unwrap();
-    let (sysfs, assigned_p, config, sock) = (
-        root.join("sys"),
-        root.join("assigned-spans.conf"),
-        root.join("tandem.toml"),
-        root.join("tandem.sock"),
-    );
+    let (sysfs, assigned_p, config, sock) = (root.join("sys"), root.join("assigned-spans.conf"), root.join("tandem.toml"), root.join("tandem.sock"));
     std::fs::write(&assigned_p, assigned).unwrap();
     std::fs::write(&config, TANDEM_TOML).unwrap();
     let tandem = Tandem::listen(&sock);
@@ -180,20 +165,9 @@ fn start(sim_toml: &str, assigned: &str) -> Setup {
         .replace("@CONFIG@", &config.to_string_lossy())
         .replace("@SOCK@", &sock.to_string_lossy());
     let cfg = SimConfig::parse(&text, "sim.toml").expect("sim config");
-    let opts = SimOptions {
-        sysfs: Some(sysfs.clone()),
-        hotplug: None,
-    };
+    let opts = SimOptions { sysfs: Some(sysfs.clone()), hotplug: None };
     let sim = Sim::start_with(&cfg, "sim.toml", &root.join("dahdi"), &root.join("ctl.sock"), &opts).expect("start the simulator");
-    Setup {
-        sim,
-        tandem,
-        sysfs,
-        assigned: assigned_p,
-        config,
-        sock,
-        _dir: dir,
-    }
+    Setup { sim, tandem, sysfs, assigned: assigned_p, config, sock, _dir: dir }
 }
 
 fn nix_euid() -> u32 {
@@ -215,12 +189,7 @@ fn sig(c: &mut Client, chan: u32) -> String {
 }
 
 fn spans(c: &mut Client) -> Vec<u64> {
-    call(c, "status", json!({}))["spans"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["span"].as_u64().unwrap())
-        .collect()
+    call(c, "status", json!({}))["spans"].as_array().unwrap().iter().map(|s| s["span"].as_u64().unwrap()).collect()
 }
 
 /// Wait (bounded) until the simulator's spans are `want`.
@@ -268,24 +237,9 @@ fn the_simulator_runs_tandem_hotplug_on_plug_and_unplug() {
     // At start: both cards appear; the T1 card's spans are assigned from
     // the assignments file, the analog card (not in it) is auto-assigned,
     // every span is configured from tandem.toml and tandem hears of it.
-    let m = s.tandem.wait_for(
-        0,
-        &[
-            ("device.add", None),
-            ("span.up", Some(3)),
-            ("span.up", Some(4)),
-            ("span.up", Some(1)),
-        ],
-        limit,
-    );
-    assert!(
-        m.contains(&json!({"op": "device.add", "span": null, "device": "TE2-TEST"})),
-        "{m:?}"
-    );
-    assert!(
-        m.contains(&json!({"op": "device.add", "span": null, "device": "SIM-TDM410P-2"})),
-        "{m:?}"
-    );
+    let m = s.tandem.wait_for(0, &[("device.add", None), ("span.up", Some(3)), ("span.up", Some(4)), ("span.up", Some(1))], limit);
+    assert!(m.contains(&json!({"op": "device.add", "span": null, "device": "TE2-TEST"})), "{m:?}");
+    assert!(m.contains(&json!({"op": "device.add", "span": null, "device": "SIM-TDM410P-2"})), "{m:?}");
     wait_spans(&mut c, &[1, 3, 4], limit);
     let cards = call(&mut c, "card.list", json!({}));
     assert_eq!(cards["cards"][0]["spans"][0]["basechan"], json!(49));
@@ -297,35 +251,22 @@ fn the_simulator_runs_tandem_hotplug_on_plug_and_unplug() {
     assert_eq!(sig(&mut c, 1), "fxoks", "analog port 1 (fxs role)");
     assert_eq!(sig(&mut c, 4), "fxsks", "analog port 4 (fxo role)");
     let st = call(&mut c, "status", json!({}));
-    let span3 = st["spans"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|x| x["span"] == json!(3))
-        .unwrap()
-        .clone();
+    let span3 = st["spans"].as_array().unwrap().iter().find(|x| x["span"] == json!(3)).unwrap().clone();
     assert_eq!(span3["running"], json!(true), "STARTUP was applied: {span3}");
     assert_eq!(span3["alarms"], json!([]), "cross-connected and running: {span3}");
 
     // Unplug the T1 card: its spans go (remove events with SPAN_NUM=0), then the device.
     let n = s.tandem.messages().len();
     call(&mut c, "card.unplug", json!({"card": 1}));
-    let m = s
-        .tandem
-        .wait_for(n, &[("span.down", Some(3)), ("span.down", Some(4)), ("device.remove", None)], limit);
-    assert!(
-        m[n..].contains(&json!({"op": "device.remove", "span": null, "device": "TE2-TEST"})),
-        "{:?}",
-        &m[n..]
-    );
+    let m = s.tandem.wait_for(n, &[("span.down", Some(3)), ("span.down", Some(4)), ("device.remove", None)], limit);
+    assert!(m[n..].contains(&json!({"op": "device.remove", "span": null, "device": "TE2-TEST"})), "{:?}", &m[n..]);
     assert_eq!(spans(&mut c), [1]);
     assert!(c.call("chan.get", json!({"chan": 49})).is_err(), "channel 49 went with the card");
 
     // Plug it in again: fresh, unconfigured hardware, assigned and configured again.
     let n = s.tandem.messages().len();
     call(&mut c, "card.plug", json!({"card": 1}));
-    s.tandem
-        .wait_for(n, &[("device.add", None), ("span.up", Some(3)), ("span.up", Some(4))], limit);
+    s.tandem.wait_for(n, &[("device.add", None), ("span.up", Some(3)), ("span.up", Some(4))], limit);
     wait_spans(&mut c, &[1, 3, 4], limit);
     assert_eq!(sig(&mut c, 50), "clear");
     assert_eq!(sig(&mut c, 96), "hardhdlc");
@@ -366,10 +307,7 @@ fn run_hotplug(env: &[(&str, &str)]) -> (bool, String) {
         std::thread::sleep(Duration::from_millis(10));
     }
     let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
-    )
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
 #[test]
@@ -390,8 +328,7 @@ fn tandem_hotplug_by_hand_with_udev_variables() {
         ("TANDEM_CONFIG", config.as_str()),
         ("TANDEM_CONTROL_SOCKET", sock.as_str()),
     ];
-    let with =
-        |extra: &[(&'static str, &'static str)]| -> Vec<(&str, &str)> { common.iter().copied().chain(extra.iter().copied()).collect() };
+    let with = |extra: &[(&'static str, &'static str)]| -> Vec<(&str, &str)> { common.iter().copied().chain(extra.iter().copied()).collect() };
 
     // The card appears: only local span 2 has an assignment line.
     let (ok, out) = run_hotplug(&with(&[
@@ -405,11 +342,7 @@ fn tandem_hotplug_by_hand_with_udev_variables() {
     assert!(ok, "{out}");
     assert!(out.contains(&format!("wrote 2:6:200 to {sysfs}{devpath}/assign_span")), "{out}");
     let cards = call(&mut c, "card.list", json!({}));
-    assert_eq!(
-        cards["cards"][0]["spans"][0]["span"],
-        json!(null),
-        "local span 1 has no line: {cards}"
-    );
+    assert_eq!(cards["cards"][0]["spans"][0]["span"], json!(null), "local span 1 has no line: {cards}");
     assert_eq!(cards["cards"][0]["spans"][1]["span"], json!(6));
     assert_eq!(cards["cards"][0]["spans"][1]["basechan"], json!(200));
     s.tandem.wait_for(0, &[("device.add", None)], Duration::from_secs(5));
@@ -472,14 +405,7 @@ fn tandem_hotplug_by_hand_with_udev_variables() {
     // --help describes the variables.
     let help = Command::new(HOTPLUG).arg("--help").output().unwrap();
     let help = String::from_utf8_lossy(&help.stdout);
-    for v in [
-        "TANDEM_CONFIG",
-        "TANDEM_ASSIGNED_SPANS",
-        "TANDEM_SYSFS_ROOT",
-        "TANDEM_DEVICE_DIR",
-        "TANDEM_CONTROL_SOCKET",
-        "SPAN_NUM",
-    ] {
+    for v in ["TANDEM_CONFIG", "TANDEM_ASSIGNED_SPANS", "TANDEM_SYSFS_ROOT", "TANDEM_DEVICE_DIR", "TANDEM_CONTROL_SOCKET", "SPAN_NUM"] {
         assert!(help.contains(v), "--help lacks {v}");
     }
 }

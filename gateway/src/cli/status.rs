@@ -64,7 +64,13 @@ pub fn spans_text(inv: &Inventory) -> String {
         } else {
             "-".into()
         };
-        let sync = if st.sync_source == st.span { "source".to_string() } else if st.sync_source == 0 { "-".into() } else { format!("span {}", st.sync_source) };
+        let sync = if st.sync_source == st.span {
+            "source".to_string()
+        } else if st.sync_source == 0 {
+            "-".into()
+        } else {
+            format!("span {}", st.sync_source)
+        };
         let _ = writeln!(
             s,
             "{:<5} {:<14} {:<7} {:<14} {:<12} {:<8} {:>6} {:>6} {:>6} {:>6}  {}",
@@ -87,7 +93,11 @@ pub fn spans_text(inv: &Inventory) -> String {
 /// The `tandem channels` table.
 pub fn channels_text(inv: &Inventory) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{:<5} {:<5} {:<4} {:<16} {:<14} {:<8} {:<6} {:<5} {:<5} {:<8}", "CHAN", "SPAN", "POS", "NAME", "ROLE", "HOOK", "LAW", "RXABCD", "TXABCD", "ALARMS");
+    let _ = writeln!(
+        s,
+        "{:<5} {:<5} {:<4} {:<16} {:<14} {:<8} {:<6} {:<5} {:<5} {:<8}",
+        "CHAN", "SPAN", "POS", "NAME", "ROLE", "HOOK", "LAW", "RXABCD", "TXABCD", "ALARMS"
+    );
     for sp in &inv.spans {
         for p in &sp.channels {
             let bits = |b: Option<u8>| b.map(|v| format!("{v:04b}")).unwrap_or_else(|| "-".into());

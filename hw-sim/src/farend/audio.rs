@@ -162,9 +162,10 @@ impl AudioEnd {
 
     pub fn fill(&mut self, out: &mut [i16]) {
         if self.source.finished()
-            && let Some(next) = self.queue.pop_front() {
-                self.source = next;
-            }
+            && let Some(next) = self.queue.pop_front()
+        {
+            self.source = next;
+        }
         self.source.fill(out);
     }
 }

@@ -160,10 +160,11 @@ impl CoLine {
         let t = now - r.ring_start_ms;
         let cycle = t / period;
         if let Some(n) = r.cycles_left
-            && cycle >= u64::from(n) {
-                self.ringing = None;
-                return false;
-            }
+            && cycle >= u64::from(n)
+        {
+            self.ringing = None;
+            return false;
+        }
         let mut pos = t % period;
         for (on, off) in &r.cadence {
             if pos < *on {
@@ -215,10 +216,9 @@ impl CoLine {
             self.digit(d);
             self.pulses = 0;
         }
-        if closed
-            && let Some(d) = self.dtmf.feed(port.tx) {
-                self.digit(d);
-            }
+        if closed && let Some(d) = self.dtmf.feed(port.tx) {
+            self.digit(d);
+        }
         if !closed && self.giving_dial_tone {
             self.giving_dial_tone = false;
             self.audio.play(Source::Silence);
@@ -226,19 +226,20 @@ impl CoLine {
 
         // Ringing and caller ID.
         if let Some(r) = &mut self.ringing
-            && let Some((timing, samples)) = &r.cid {
-                let due = match timing {
-                    CidTiming::BeforeFirstRing => now == r.start_ms + 250,
-                    CidTiming::BeforeFirstRingNoReversal => now == r.start_ms + 100,
-                    CidTiming::AfterFirstRing => r.rings_done == 1 && !self.ring_voltage && now == self.ring_changed_ms + 500,
-                };
-                if due {
-                    self.pending_cid = samples.iter().copied().collect();
-                    if *timing != CidTiming::AfterFirstRing {
-                        r.cid = None;
-                    }
+            && let Some((timing, samples)) = &r.cid
+        {
+            let due = match timing {
+                CidTiming::BeforeFirstRing => now == r.start_ms + 250,
+                CidTiming::BeforeFirstRingNoReversal => now == r.start_ms + 100,
+                CidTiming::AfterFirstRing => r.rings_done == 1 && !self.ring_voltage && now == self.ring_changed_ms + 500,
+            };
+            if due {
+                self.pending_cid = samples.iter().copied().collect();
+                if *timing != CidTiming::AfterFirstRing {
+                    r.cid = None;
                 }
             }
+        }
         let v = self.ring_voltage_at(now);
         if v != self.ring_voltage {
             self.ring_voltage = v;
@@ -263,10 +264,11 @@ impl CoLine {
 
         // Polarity and battery.
         if let Some(t) = self.polarity_changed_ms
-            && now - t >= POLARITY_DEBOUNCE_MS {
-                self.polarity_changed_ms = None;
-                out.push(Signal::Event(EVENT_POLARITY));
-            }
+            && now - t >= POLARITY_DEBOUNCE_MS
+        {
+            self.polarity_changed_ms = None;
+            out.push(Signal::Event(EVENT_POLARITY));
+        }
         if let Some(t) = self.battery_changed_ms {
             let held = now - t;
             if self.view.battery && held >= BATTERY_DEBOUNCE_MS {

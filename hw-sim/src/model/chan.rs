@@ -590,10 +590,7 @@ impl Chan {
         }
         if self.sig == SIG_CAS {
             self.txsig = self.idlebits;
-        } else if self.sig == SIG_FXOKS
-            && self.txstate != TxState::OnHook
-            && !(self.rxhooksig == RXSIG_ONHOOK && self.itimer <= 0)
-        {
+        } else if self.sig == SIG_FXOKS && self.txstate != TxState::OnHook && !(self.rxhooksig == RXSIG_ONHOOK && self.itimer <= 0) {
             self.rbs_sethook(TXSIG_KEWL, TxState::Kewl, KEWLTIME);
         } else {
             self.rbs_sethook(TXSIG_ONHOOK, TxState::OnHook, 0);
@@ -842,13 +839,10 @@ impl Chan {
         }
         match self.sig {
             SIG_FXOGS if cursig & BBIT == 0 => self.hooksig(RXSIG_START),
-            SIG_FXOGS | SIG_EM_E1 | SIG_FXOLS | SIG_FXOKS => {
-                self.hooksig(if cursig & ABIT != 0 { RXSIG_OFFHOOK } else { RXSIG_ONHOOK })
+            SIG_FXOGS | SIG_EM_E1 | SIG_FXOLS | SIG_FXOKS => self.hooksig(if cursig & ABIT != 0 { RXSIG_OFFHOOK } else { RXSIG_ONHOOK }),
+            SIG_EM if (cursig & ABIT) != (self.rxsig & ABIT) => {
+                self.hooksig(if cursig & ABIT != 0 { RXSIG_OFFHOOK } else { RXSIG_ONHOOK });
             }
-            SIG_EM
-                if (cursig & ABIT) != (self.rxsig & ABIT) => {
-                    self.hooksig(if cursig & ABIT != 0 { RXSIG_OFFHOOK } else { RXSIG_ONHOOK });
-                }
             SIG_FXSKS | SIG_FXSGS | SIG_FXSLS => {
                 if cursig & BBIT == 0 {
                     self.hooksig(RXSIG_RING);

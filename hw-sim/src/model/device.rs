@@ -117,9 +117,7 @@ impl ChanInit {
 
 /// CLOCK_MONOTONIC now, as `ktime_get()`.
 pub fn monotonic_now() -> Duration {
-    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
-        .map(|t| Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32))
-        .unwrap_or_default()
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map(|t| Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32)).unwrap_or_default()
 }
 
 impl Dahdi {
@@ -144,8 +142,7 @@ impl Dahdi {
     /// The DEVPATH of a span's device directory (`.../<device>/span-N`), while assigned.
     pub fn span_devpath(&self, si: usize) -> Option<String> {
         let s = &self.spans[si];
-        s.assigned()
-            .then(|| format!("{}/span-{}", self.devices[s.device].devpath(), s.spanno))
+        s.assigned().then(|| format!("{}/span-{}", self.devices[s.device].devpath(), s.spanno))
     }
 
     // ---- uevents ------------------------------------------------------------
@@ -155,13 +152,7 @@ impl Dahdi {
         if self.uevents.len() >= UEVENT_CAP {
             self.uevents.remove(0);
         }
-        self.uevents.push(Uevent {
-            seqnum: self.seqnum,
-            action: action.to_string(),
-            subsystem,
-            devpath,
-            vars,
-        });
+        self.uevents.push(Uevent { seqnum: self.seqnum, action: action.to_string(), subsystem, devpath, vars });
     }
 
     /// The variables of a device's uevents (dahdi-sysfs.c `DEVICE_VAR_BLOCK`).
@@ -234,12 +225,7 @@ impl Dahdi {
     /// First channel number of the span at `list[k]` or of the first span
     /// after it that has channels (`_get_next_channo`), as u32::MAX for none (-1).
     fn next_channo(&self, list: &[usize], k: usize) -> u32 {
-        list[k..]
-            .iter()
-            .map(|&i| &self.spans[i])
-            .find(|s| s.nchans > 0)
-            .map(|s| s.first_chan)
-            .unwrap_or(u32::MAX)
+        list[k..].iter().map(|&i| &self.spans[i]).find(|s| s.nchans > 0).map(|s| s.first_chan).unwrap_or(u32::MAX)
     }
 
     /// `_assign_spanno_and_basechan`: the first place the span fits.
@@ -523,9 +509,5 @@ pub fn lineconfig_bit_name(bit: u32) -> Option<&'static str> {
 
 /// The `linecompat` attribute: bit names 4–12, space-separated.
 pub fn linecompat_str(linecompat: u32) -> String {
-    (4..=12)
-        .filter(|b| linecompat & (1 << b) != 0)
-        .filter_map(lineconfig_bit_name)
-        .collect::<Vec<_>>()
-        .join(" ")
+    (4..=12).filter(|b| linecompat & (1 << b) != 0).filter_map(lineconfig_bit_name).collect::<Vec<_>>().join(" ")
 }

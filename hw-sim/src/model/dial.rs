@@ -225,10 +225,8 @@ pub fn mf_r2_pair(c: u8, forward: bool) -> Option<(f32, f32)> {
         _ => return None,
     };
     // Signal n uses the n-th two-of-six combination, ordered by the higher frequency.
-    const COMBOS: [(usize, usize); 15] = [
-        (0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3), (0, 4), (1, 4), (2, 4), (3, 4),
-        (0, 5), (1, 5), (2, 5), (3, 5), (4, 5),
-    ];
+    const COMBOS: [(usize, usize); 15] =
+        [(0, 1), (0, 2), (1, 2), (0, 3), (1, 3), (2, 3), (0, 4), (1, 4), (2, 4), (3, 4), (0, 5), (1, 5), (2, 5), (3, 5), (4, 5)];
     let (a, b) = COMBOS[usize::from(n - 1)];
     let f = |i: usize| if forward { 1380.0 + 120.0 * i as f32 } else { 1140.0 - 120.0 * i as f32 };
     Some((f(a), f(b)))

@@ -69,9 +69,10 @@ fn cstr(s: &str, out: &mut [std::os::raw::c_char]) {
     for (i, o) in out.iter_mut().enumerate() {
         *o = 0;
         if i + 1 < n
-            && let Some(&b) = s.as_bytes().get(i) {
-                *o = b as std::os::raw::c_char;
-            }
+            && let Some(&b) = s.as_bytes().get(i)
+        {
+            *o = b as std::os::raw::c_char;
+        }
     }
 }
 
@@ -95,9 +96,10 @@ impl Dahdi {
         let is_timer = matches!(handle, Handle::Timer(_));
         let own = self.handle_chan(fh);
         if let Some(c) = own.and_then(|c| self.chan(c))
-            && c.removed {
-                return Io::Err(libc::ENODEV);
-            }
+            && c.removed
+        {
+            return Io::Err(libc::ENODEV);
+        }
         if is_timer {
             return self.timer_ioctl(fh, cmd, data);
         }
@@ -230,12 +232,7 @@ impl Dahdi {
             rq::DAHDI_SET_DIALPARAMS | rq::DAHDI_CHANDIAG | rq::DAHDI_CHANDIAG_V1 | rq::DAHDI_SFCONFIG | rq::DAHDI_CONFLINK => ok(),
             rq::DAHDI_GET_DIALPARAMS => {
                 let p = super::dial::Dialer::params();
-                let v = d::dahdi_dialparams {
-                    mfv1_tonelen: p.mfv1_tonelen,
-                    dtmf_tonelen: p.dtmf_tonelen,
-                    mfr2_tonelen: p.mfr2_tonelen,
-                    reserved: [0; 3],
-                };
+                let v = d::dahdi_dialparams { mfv1_tonelen: p.mfv1_tonelen, dtmf_tonelen: p.dtmf_tonelen, mfr2_tonelen: p.mfr2_tonelen, reserved: [0; 3] };
                 Io::Done((0, to_bytes(&v)))
             }
             rq::DAHDI_GETGAINS | rq::DAHDI_SETGAINS => {
@@ -377,11 +374,7 @@ impl Dahdi {
                 if mask & IOMUX_SIGEVENT != 0 && c.event_pending() {
                     r |= IOMUX_SIGEVENT;
                 }
-                if r != 0 || mask & IOMUX_NOWAIT != 0 {
-                    int_out(r as i32)
-                } else {
-                    Io::Block
-                }
+                if r != 0 || mask & IOMUX_NOWAIT != 0 { int_out(r as i32) } else { Io::Block }
             }
             rq::DAHDI_HOOK => hook(c, int_in(data), nonblock),
             rq::DAHDI_DIAL => {

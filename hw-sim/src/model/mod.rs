@@ -223,8 +223,19 @@ impl Dahdi {
                     } else {
                         (
                             Wiring::Digital,
-                            SIG_EM | SIG_CLEAR | SIG_EM_E1 | SIG_FXSLS | SIG_FXSGS | SIG_FXSKS | SIG_HARDHDLC | SIG_MTP2
-                                | SIG_FXOLS | SIG_FXOGS | SIG_FXOKS | SIG_CAS | SIG_SF,
+                            SIG_EM
+                                | SIG_CLEAR
+                                | SIG_EM_E1
+                                | SIG_FXSLS
+                                | SIG_FXSGS
+                                | SIG_FXSKS
+                                | SIG_HARDHDLC
+                                | SIG_MTP2
+                                | SIG_FXOLS
+                                | SIG_FXOGS
+                                | SIG_FXOKS
+                                | SIG_CAS
+                                | SIG_SF,
                             Line::Trunk(Box::default()),
                         )
                     };
@@ -496,9 +507,10 @@ impl Dahdi {
         match h {
             Handle::Channel(Some(c)) | Handle::Chan(c) => {
                 if let Some(ch) = self.chan_mut(c)
-                    && ch.open_fh == Some(fh) {
-                        ch.close();
-                    }
+                    && ch.open_fh == Some(fh)
+                {
+                    ch.close();
+                }
             }
             Handle::Pseudo(c) => {
                 let slot = (c - PSEUDO_BASE) as usize;
@@ -795,16 +807,17 @@ impl Dahdi {
         let mut timer_dirty = Vec::new();
         for (fh, (h, _)) in self.handles.iter_mut() {
             if let Handle::Timer(t) = h
-                && t.period > 0 {
-                    t.pos -= CHUNK as i32;
-                    if t.pos <= 0 {
-                        // dahdi-base.c process_timers(): `cur->pos = cur->ms`, so a
-                        // period that is not a whole number of chunks is rounded up.
-                        t.pos = t.period;
-                        t.tripped += 1;
-                        timer_dirty.push(*fh);
-                    }
+                && t.period > 0
+            {
+                t.pos -= CHUNK as i32;
+                if t.pos <= 0 {
+                    // dahdi-base.c process_timers(): `cur->pos = cur->ms`, so a
+                    // period that is not a whole number of chunks is rounded up.
+                    t.pos = t.period;
+                    t.tripped += 1;
+                    timer_dirty.push(*fh);
                 }
+            }
         }
         for fh in timer_dirty {
             self.mark(fh);
@@ -844,14 +857,7 @@ impl Dahdi {
         let law = self.chans[i].law;
         let lin: [i16; CHUNK] = self.tx_chunks[i].map(|b| law.decode(b));
         let c = &self.chans[i];
-        let port = PortIn {
-            tx: &lin,
-            txhooksig: c.txhooksig,
-            polarity: c.polarity,
-            vmwi: c.vmwi,
-            oht: c.onhooktransfer_ms > 0,
-            now_ms: now,
-        };
+        let port = PortIn { tx: &lin, txhooksig: c.txhooksig, polarity: c.polarity, vmwi: c.vmwi, oht: c.onhooktransfer_ms > 0, now_ms: now };
         let mut rx = [0i16; CHUNK];
         self.signals.clear();
         match &mut self.lines[i] {

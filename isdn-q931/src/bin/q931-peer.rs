@@ -21,14 +21,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use isdn_q931::q921::pcap::{Direction, PcapWriter};
 use isdn_q931::q921::{self, Role};
 use isdn_q931::q931::{
-    Bearer, CallId, CallState, Cause, ChannelPref, ChannelRef, Command, Config, Event,
-    IncomingCall, Initiator, InterfaceConfig, InterfaceKind, Law, Number, PartyName, RestartTarget,
-    SetupRequest, Side, SwitchType, Timers,
+    Bearer, CallId, CallState, Cause, ChannelPref, ChannelRef, Command, Config, Event, IncomingCall, Initiator, InterfaceConfig, InterfaceKind, Law, Number,
+    PartyName, RestartTarget, SetupRequest, Side, SwitchType, Timers,
 };
 use isdn_q931::wire::CauseValue;
-use isdn_q931::wire::ie::{
-    NumberingPlan, Presentation, ProgressDescription, Screening, ServiceStatus, TypeOfNumber,
-};
+use isdn_q931::wire::ie::{NumberingPlan, Presentation, ProgressDescription, Screening, ServiceStatus, TypeOfNumber};
 use isdn_q931::{Output, Pri, PriConfig};
 
 /// Exit statuses (the same as libpri-peer's).
@@ -228,11 +225,10 @@ fn parse_args() -> Options {
                         o.role_name = v.to_string();
                     }
                     "--switch" => {
-                        switch = Some(parse_switch(v).unwrap_or_else(|| {
-                            usage_error(&format!(
-                                "unknown switch type {v:?} (ni2 dms100 4ess 5ess euroisdn-e1 euroisdn-t1 qsig)"
-                            ))
-                        }));
+                        switch = Some(
+                            parse_switch(v)
+                                .unwrap_or_else(|| usage_error(&format!("unknown switch type {v:?} (ni2 dms100 4ess 5ess euroisdn-e1 euroisdn-t1 qsig)"))),
+                        );
                         o.switch_name = v.to_string();
                     }
                     "--listen" => o.listen = Some(v.to_string()),
@@ -263,10 +259,7 @@ fn parse_args() -> Options {
                             usage_error(&format!("bad timer value in {v:?}"));
                         };
                         if !TIMER_NAMES.contains(&name.as_str()) {
-                            usage_error(&format!(
-                                "unknown timer {name:?} (known: {})",
-                                TIMER_NAMES.join(" ")
-                            ));
+                            usage_error(&format!("unknown timer {name:?} (known: {})", TIMER_NAMES.join(" ")));
                         }
                         o.timers.push((name, ms));
                     }
@@ -289,10 +282,8 @@ fn parse_args() -> Options {
     o
 }
 
-const TIMER_NAMES: [&str; 18] = [
-    "T301", "T302", "T303", "T304", "T305", "T306", "T308", "T309", "T310", "T312", "T313", "T316",
-    "T317", "T322", "T3M1", "T200", "T203", "N200",
-];
+const TIMER_NAMES: [&str; 18] =
+    ["T301", "T302", "T303", "T304", "T305", "T306", "T308", "T309", "T310", "T312", "T313", "T316", "T317", "T322", "T3M1", "T200", "T203", "N200"];
 
 fn set_timer(t: &mut Timers, l2: &mut q921::Config, name: &str, v: u64) {
     let d = Duration::from_millis(v);
@@ -488,10 +479,7 @@ fn sockaddr(path: &str) -> Result<(libc::sockaddr_un, libc::socklen_t), String> 
     for (d, s) in sa.sun_path.iter_mut().zip(bytes) {
         *d = *s as libc::c_char;
     }
-    Ok((
-        sa,
-        std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
-    ))
+    Ok((sa, std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t))
 }
 
 fn seqpacket_socket() -> Result<Fd, String> {
@@ -545,14 +533,7 @@ fn connect_to(path: &str) -> Result<Fd, String> {
 
 fn accept_one(listen: &Fd) -> Result<Option<Fd>, String> {
     // SAFETY: plain system call; we do not want the peer address.
-    let fd = unsafe {
-        libc::accept4(
-            listen.0,
-            std::ptr::null_mut(),
-            std::ptr::null_mut(),
-            libc::SOCK_CLOEXEC,
-        )
-    };
+    let fd = unsafe { libc::accept4(listen.0, std::ptr::null_mut(), std::ptr::null_mut(), libc::SOCK_CLOEXEC) };
     if fd < 0 {
         let e = errno();
         return match e.raw_os_error() {
@@ -655,10 +636,7 @@ impl Peer {
     }
 
     fn error(&self, msg: &str, command: Option<&str>) {
-        self.ev("error")
-            .str("msg", msg)
-            .opt_str("command", command)
-            .emit();
+        self.ev("error").str("msg", msg).opt_str("command", command).emit();
     }
 
     fn pri_config(&self) -> PriConfig {
@@ -693,10 +671,7 @@ impl Peer {
                 return;
             }
         }
-        self.ev("started")
-            .str("role", &self.o.role_name)
-            .str("switch", &self.o.switch_name)
-            .emit();
+        self.ev("started").str("role", &self.o.role_name).str("switch", &self.o.switch_name).emit();
         self.pump();
     }
 
@@ -719,10 +694,7 @@ impl Peer {
                             Direction::Sent => "tx",
                             Direction::Received => "rx",
                         };
-                        self.ev("frame")
-                            .str("dir", dir)
-                            .str("hex", &hex(&t.frame))
-                            .emit();
+                        self.ev("frame").str("dir", dir).str("hex", &hex(&t.frame)).emit();
                     }
                     let ts = self.wall0 + t.at.saturating_duration_since(self.t0);
                     let ts = ts.duration_since(UNIX_EPOCH).unwrap_or_default();
@@ -766,124 +738,56 @@ impl Peer {
         match e {
             Event::LinkUp { link } => self.ev("link_up").num("link", link.into()).emit(),
             Event::LinkDown { link } => self.ev("link_down").num("link", link.into()).emit(),
-            Event::ActiveLink { link } => self
-                .ev("active_link")
-                .opt_num("link", link.map(i64::from))
-                .emit(),
+            Event::ActiveLink { link } => self.ev("active_link").opt_num("link", link.map(i64::from)).emit(),
             Event::IncomingCall(ic) => self.on_incoming(*ic, now),
-            Event::MoreDigits {
-                call,
-                digits,
-                sending_complete,
-            } => {
-                self.ev("digits")
-                    .num("call", call.0 as i64)
-                    .str("digits", &digits)
-                    .bool("complete", sending_complete)
-                    .emit();
+            Event::MoreDigits { call, digits, sending_complete } => {
+                self.ev("digits").num("call", call.0 as i64).str("digits", &digits).bool("complete", sending_complete).emit();
                 if let Some(info) = self.calls.get_mut(&call.0)
                     && let Some((Auto::Digits, _)) = info.auto
                 {
                     let wait = self.o.auto_answer.unwrap_or_default();
-                    info.auto = Some((
-                        Auto::Digits,
-                        if sending_complete { now } else { now + wait },
-                    ));
+                    info.auto = Some((Auto::Digits, if sending_complete { now } else { now + wait }));
                 }
             }
-            Event::DigitTimeout { call } => {
-                self.ev("digit_timeout").num("call", call.0 as i64).emit()
+            Event::DigitTimeout { call } => self.ev("digit_timeout").num("call", call.0 as i64).emit(),
+            Event::SetupAcknowledged { call, channel } => self.ev("setup_ack").num("call", call.0 as i64).num("channel", channel.channel.into()).emit(),
+            Event::Proceeding { call, channel, progress } => {
+                self.ev("proceeding").num("call", call.0 as i64).num("channel", channel.channel.into()).raw("progress", &progress_json(&progress)).emit()
             }
-            Event::SetupAcknowledged { call, channel } => self
-                .ev("setup_ack")
-                .num("call", call.0 as i64)
-                .num("channel", channel.channel.into())
-                .emit(),
-            Event::Proceeding {
-                call,
-                channel,
-                progress,
-            } => self
-                .ev("proceeding")
-                .num("call", call.0 as i64)
-                .num("channel", channel.channel.into())
-                .raw("progress", &progress_json(&progress))
-                .emit(),
-            Event::Alerting {
-                call,
-                channel,
-                inband,
-                progress,
-            } => self
+            Event::Alerting { call, channel, inband, progress } => self
                 .ev("alerting")
                 .num("call", call.0 as i64)
                 .num("channel", channel.channel.into())
                 .bool("inband", inband)
                 .raw("progress", &progress_json(&progress))
                 .emit(),
-            Event::Progress {
-                call,
-                progress,
-                inband,
-            } => self
-                .ev("progress")
-                .num("call", call.0 as i64)
-                .raw("progress", &progress_json(&progress))
-                .bool("inband", inband)
-                .emit(),
-            Event::Connected {
-                call,
-                channel,
-                connected,
-            } => self
+            Event::Progress { call, progress, inband } => {
+                self.ev("progress").num("call", call.0 as i64).raw("progress", &progress_json(&progress)).bool("inband", inband).emit()
+            }
+            Event::Connected { call, channel, connected } => self
                 .ev("connected")
                 .num("call", call.0 as i64)
                 .num("channel", channel.channel.into())
                 .opt_str("connected", connected.as_ref().map(|n| n.digits.as_str()))
                 .emit(),
-            Event::ConnectAcknowledged { call } => {
-                self.ev("connect_ack").num("call", call.0 as i64).emit()
+            Event::ConnectAcknowledged { call } => self.ev("connect_ack").num("call", call.0 as i64).emit(),
+            Event::CallingName { call, name } => {
+                self.ev("calling_name").num("call", call.0 as i64).str("name", &name.name).str("presentation", pres_name(name.presentation)).emit()
             }
-            Event::CallingName { call, name } => self
-                .ev("calling_name")
-                .num("call", call.0 as i64)
-                .str("name", &name.name)
-                .str("presentation", pres_name(name.presentation))
-                .emit(),
-            Event::Facility { call, .. } => self
-                .ev("facility")
-                .opt_num("call", call.map(|c| c.0 as i64))
-                .emit(),
-            Event::Notify { call, description } => self
-                .ev("notify")
-                .num("call", call.0 as i64)
-                .num("description", description.into())
-                .emit(),
-            Event::Disconnecting {
-                call,
-                cause,
-                inband,
-                initiator,
-            } => {
+            Event::Facility { call, .. } => self.ev("facility").opt_num("call", call.map(|c| c.0 as i64)).emit(),
+            Event::Notify { call, description } => self.ev("notify").num("call", call.0 as i64).num("description", description.into()).emit(),
+            Event::Disconnecting { call, cause, inband, initiator } => {
                 if let Some(info) = self.calls.get_mut(&call.0) {
                     info.releasing = true;
                     info.auto = None;
                 }
-                self.cause_event("disconnecting", call, cause)
-                    .bool("inband", inband)
-                    .str("initiator", initiator_name(initiator))
-                    .emit();
+                self.cause_event("disconnecting", call, cause).bool("inband", inband).str("initiator", initiator_name(initiator)).emit();
             }
             Event::Released { call, cause } => {
                 self.calls.remove(&call.0);
                 self.cause_event("released", call, cause).emit();
             }
-            Event::Status {
-                call,
-                cause,
-                peer_state,
-                our_state,
-            } => self
+            Event::Status { call, cause, peer_state, our_state } => self
                 .ev("status_received")
                 .opt_num("call", call.map(|c| c.0 as i64))
                 .num("cause", cause.value.0.into())
@@ -891,27 +795,12 @@ impl Peer {
                 .num("peer_state", peer_state.into())
                 .num("our_state", our_state.number().into())
                 .emit(),
-            Event::ChannelsRestarted {
-                channels,
-                initiator,
-            } => self
-                .ev("restart")
-                .raw("channels", &channels_json(&channels))
-                .str("initiator", initiator_name(initiator))
-                .emit(),
-            Event::RestartCompleted { channels } => self
-                .ev("restart_ack")
-                .raw("channels", &channels_json(&channels))
-                .emit(),
-            Event::RestartFailed { channels } => self
-                .ev("restart_failed")
-                .raw("channels", &channels_json(&channels))
-                .emit(),
-            Event::ServiceChanged {
-                channels,
-                status,
-                initiator,
-            } => self
+            Event::ChannelsRestarted { channels, initiator } => {
+                self.ev("restart").raw("channels", &channels_json(&channels)).str("initiator", initiator_name(initiator)).emit()
+            }
+            Event::RestartCompleted { channels } => self.ev("restart_ack").raw("channels", &channels_json(&channels)).emit(),
+            Event::RestartFailed { channels } => self.ev("restart_failed").raw("channels", &channels_json(&channels)).emit(),
+            Event::ServiceChanged { channels, status, initiator } => self
                 .ev("service")
                 .raw("channels", &channels_json(&channels))
                 .str(
@@ -925,18 +814,12 @@ impl Peer {
                 )
                 .str("initiator", initiator_name(initiator))
                 .emit(),
-            Event::ServiceFailed { channels } => self
-                .ev("service_failed")
-                .raw("channels", &channels_json(&channels))
-                .emit(),
+            Event::ServiceFailed { channels } => self.ev("service_failed").raw("channels", &channels_json(&channels)).emit(),
         }
     }
 
     fn cause_event(&self, event: &str, call: CallId, cause: Cause) -> J {
-        self.ev(event)
-            .num("call", call.0 as i64)
-            .num("cause", cause.value.0.into())
-            .num("location", cause.location.bits().into())
+        self.ev(event).num("call", call.0 as i64).num("cause", cause.value.0.into()).num("location", cause.location.bits().into())
     }
 
     fn on_incoming(&mut self, ic: IncomingCall, now: Instant) {
@@ -951,10 +834,7 @@ impl Peer {
             .opt_str("name", name.map(|n| n.name.as_str()))
             .opt_str("presentation", calling.map(|n| pres_name(n.presentation)))
             .opt_str("screening", calling.map(|n| screening_name(n.screening)))
-            .opt_num(
-                "pres",
-                calling.map(|n| i64::from(n.presentation.bits() << 5 | n.screening.bits())),
-            )
+            .opt_num("pres", calling.map(|n| i64::from(n.presentation.bits() << 5 | n.screening.bits())))
             .opt_num("ton", calling.map(|n| i64::from(n.ton.bits())))
             .opt_num("npi", calling.map(|n| i64::from(n.plan.bits())))
             .opt_str("name_presentation", name.map(|n| pres_name(n.presentation)))
@@ -964,21 +844,12 @@ impl Peer {
             .opt_str("law", law_name(ic.bearer.law))
             .raw("progress", &progress_json(&ic.progress));
         if let Some(r) = &ic.redirecting {
-            j = j
-                .str("redirecting", &r.number.digits)
-                .num("redirecting_reason", r.reason.bits().into());
+            j = j.str("redirecting", &r.number.digits).num("redirecting_reason", r.reason.bits().into());
         }
         j.emit();
-        let mut info = CallInfo {
-            outgoing: false,
-            releasing: false,
-            auto: None,
-        };
+        let mut info = CallInfo { outgoing: false, releasing: false, auto: None };
         if let Some(wait) = self.o.auto_answer {
-            let overlap = self
-                .pri
-                .as_ref()
-                .is_some_and(|p| p.call_control().config().variant.overlap_dialing);
+            let overlap = self.pri.as_ref().is_some_and(|p| p.call_control().config().variant.overlap_dialing);
             if overlap && !ic.sending_complete {
                 info.auto = Some((Auto::Digits, now + wait));
                 self.calls.insert(ic.call.0, info);
@@ -996,17 +867,7 @@ impl Peer {
     }
 
     fn proceed_and_alert(&mut self, call: CallId) {
-        let r = self
-            .command(Command::Proceeding {
-                call,
-                inband: false,
-            })
-            .and_then(|_| {
-                self.command(Command::Alerting {
-                    call,
-                    inband: false,
-                })
-            });
+        let r = self.command(Command::Proceeding { call, inband: false }).and_then(|_| self.command(Command::Alerting { call, inband: false }));
         if let Err(e) = r {
             self.error(&format!("auto-answer: {e}"), None);
         }
@@ -1036,10 +897,7 @@ impl Peer {
                         c.auto = None;
                     }
                     self.ev("auto_answer").num("call", id as i64).emit();
-                    if let Err(e) = self.command(Command::Connect {
-                        call,
-                        connected: None,
-                    }) {
+                    if let Err(e) = self.command(Command::Connect { call, connected: None }) {
                         self.error(&format!("auto-answer: answer: {e}"), None);
                     }
                 }
@@ -1049,11 +907,7 @@ impl Peer {
 
     fn next_deadline(&self) -> Option<Instant> {
         let stack = self.pri.as_ref().and_then(Pri::poll_timeout);
-        let auto = self
-            .calls
-            .values()
-            .filter_map(|c| c.auto.map(|a| a.1))
-            .min();
+        let auto = self.calls.values().filter_map(|c| c.auto.map(|a| a.1)).min();
         [stack, auto, self.quitting].into_iter().flatten().min()
     }
 
@@ -1062,17 +916,8 @@ impl Peer {
     /// The call a command names, or the newest one not being cleared.
     fn pick_call(&self, tok: Option<&str>) -> Result<CallId, String> {
         match tok {
-            Some(t) => t
-                .parse::<u64>()
-                .map(CallId)
-                .map_err(|_| format!("bad call id {t:?}")),
-            None => self
-                .calls
-                .iter()
-                .rev()
-                .find(|(_, c)| !c.releasing)
-                .map(|(id, _)| CallId(*id))
-                .ok_or_else(|| "no call".to_string()),
+            Some(t) => t.parse::<u64>().map(CallId).map_err(|_| format!("bad call id {t:?}")),
+            None => self.calls.iter().rev().find(|(_, c)| !c.releasing).map(|(id, _)| CallId(*id)).ok_or_else(|| "no call".to_string()),
         }
     }
 
@@ -1107,20 +952,12 @@ impl Peer {
             "proceeding" | "alerting" => {
                 let call = self.pick_call(callid(0))?;
                 let inband = flag("inband");
-                let cmd = if tok[0] == "proceeding" {
-                    Command::Proceeding { call, inband }
-                } else {
-                    Command::Alerting { call, inband }
-                };
+                let cmd = if tok[0] == "proceeding" { Command::Proceeding { call, inband } } else { Command::Alerting { call, inband } };
                 self.command(cmd).map(drop)
             }
             "progress" => {
                 let call = self.pick_call(callid(0))?;
-                self.command(Command::Progress {
-                    call,
-                    description: ProgressDescription::InbandAvailable,
-                })
-                .map(drop)
+                self.command(Command::Progress { call, description: ProgressDescription::InbandAvailable }).map(drop)
             }
             "setup_ack" => {
                 let call = self.pick_call(callid(0))?;
@@ -1131,32 +968,16 @@ impl Peer {
                 if let Some(c) = self.calls.get_mut(&call.0) {
                     c.auto = None;
                 }
-                self.command(Command::Connect {
-                    call,
-                    connected: None,
-                })
-                .map(drop)
+                self.command(Command::Connect { call, connected: None }).map(drop)
             }
             "hangup" | "release" => {
-                let cause = args
-                    .first()
-                    .and_then(|c| c.parse::<u8>().ok())
-                    .filter(|c| *c < 128)
-                    .ok_or("usage: hangup|release CAUSE [CALLID]")?;
+                let cause = args.first().and_then(|c| c.parse::<u8>().ok()).filter(|c| *c < 128).ok_or("usage: hangup|release CAUSE [CALLID]")?;
                 let call = self.pick_call(callid(1))?;
                 if self.calls.get(&call.0).is_some_and(|c| c.releasing) {
                     return Err(format!("call {} is already being cleared", call.0));
                 }
                 let cause = CauseValue(cause);
-                let cmd = if tok[0] == "hangup" {
-                    Command::Disconnect {
-                        call,
-                        cause,
-                        inband: false,
-                    }
-                } else {
-                    Command::Release { call, cause }
-                };
+                let cmd = if tok[0] == "hangup" { Command::Disconnect { call, cause, inband: false } } else { Command::Release { call, cause } };
                 self.command(cmd)?;
                 if let Some(c) = self.calls.get_mut(&call.0) {
                     c.releasing = true;
@@ -1165,16 +986,9 @@ impl Peer {
                 Ok(())
             }
             "info" => {
-                let digits = args
-                    .first()
-                    .ok_or("usage: info DIGITS [CALLID] [complete]")?;
+                let digits = args.first().ok_or("usage: info DIGITS [CALLID] [complete]")?;
                 let call = self.pick_call(callid(1))?;
-                self.command(Command::Information {
-                    call,
-                    digits: digits.to_string(),
-                    sending_complete: flag("complete"),
-                })
-                .map(drop)
+                self.command(Command::Information { call, digits: digits.to_string(), sending_complete: flag("complete") }).map(drop)
             }
             "enquiry" => {
                 let call = self.pick_call(callid(0))?;
@@ -1182,12 +996,7 @@ impl Peer {
             }
             "restart" => {
                 let target = match args.as_slice() {
-                    [] => RestartTarget::Interface(
-                        self.pri
-                            .as_ref()
-                            .and_then(|p| p.call_control().config().interfaces.first())
-                            .map_or(0, |i| i.id),
-                    ),
+                    [] => RestartTarget::Interface(self.pri.as_ref().and_then(|p| p.call_control().config().interfaces.first()).map_or(0, |i| i.id)),
                     ["all"] => RestartTarget::All,
                     list => {
                         let mut chs = Vec::new();
@@ -1236,14 +1045,9 @@ impl Peer {
                 "preferred" => preferred = true,
                 "overlap" => overlap = true,
                 _ => {
-                    let v = *args
-                        .get(i + 1)
-                        .ok_or_else(|| format!("{w}: value missing; {USAGE}"))?;
+                    let v = *args.get(i + 1).ok_or_else(|| format!("{w}: value missing; {USAGE}"))?;
                     i += 1;
-                    let num = |v: &str| {
-                        v.parse::<u8>()
-                            .map_err(|_| format!("{w}: bad number {v:?}"))
-                    };
+                    let num = |v: &str| v.parse::<u8>().map_err(|_| format!("{w}: bad number {v:?}"));
                     match w {
                         "name" => name = Some(v.to_string()),
                         "pres" => pres = parse_pres(v)?,
@@ -1253,10 +1057,7 @@ impl Peer {
                         "npi" => npi = NumberingPlan::from_bits(num(v)?),
                         "chan" => chan = Some(num(v)?),
                         "bearer" => {
-                            let law = self
-                                .pri
-                                .as_ref()
-                                .map_or(Law::Ulaw, |p| p.call_control().config().law);
+                            let law = self.pri.as_ref().map_or(Law::Ulaw, |p| p.call_control().config().law);
                             bearer = Some(match v {
                                 "speech" => Bearer::speech(law),
                                 "audio" => Bearer::audio(law),
@@ -1278,38 +1079,22 @@ impl Peer {
             req = req.calling(n);
         }
         if let Some(n) = name {
-            req = req.name(PartyName {
-                name: n,
-                presentation: name_pres.unwrap_or(pres),
-            });
+            req = req.name(PartyName { name: n, presentation: name_pres.unwrap_or(pres) });
         }
         if let Some(ch) = chan {
             let c = ChannelRef::new(0, ch);
-            req = req.channel(if preferred {
-                ChannelPref::Preferred(c)
-            } else {
-                ChannelPref::Exclusive(c)
-            });
+            req = req.channel(if preferred { ChannelPref::Preferred(c) } else { ChannelPref::Exclusive(c) });
         }
         if overlap {
             req = req.overlap();
         }
         req.bearer = bearer;
-        let call = self
-            .command(Command::Setup(Box::new(req)))?
-            .ok_or("the stack returned no call")?;
+        let call = self.command(Command::Setup(Box::new(req)))?.ok_or("the stack returned no call")?;
         let cc = self.pri.as_ref().map(Pri::call_control);
         let channel = cc.and_then(|cc| cc.call_channel(call));
         // (Unless the call is already gone again.)
         if cc.is_some_and(|cc| cc.call_state(call).is_some()) {
-            self.calls.insert(
-                call.0,
-                CallInfo {
-                    outgoing: true,
-                    releasing: false,
-                    auto: None,
-                },
-            );
+            self.calls.insert(call.0, CallInfo { outgoing: true, releasing: false, auto: None });
         }
         self.ev("dialing")
             .num("call", call.0 as i64)
@@ -1374,21 +1159,13 @@ impl Peer {
                 continue;
             }
             let incoming = !self.calls.get(&id.0).is_some_and(|c| c.outgoing);
-            let cause = if incoming && state == CallState::CallPresent {
-                CauseValue::NO_CIRCUIT_AVAILABLE
-            } else {
-                CauseValue::NORMAL_CLEARING
-            };
+            let cause = if incoming && state == CallState::CallPresent { CauseValue::NO_CIRCUIT_AVAILABLE } else { CauseValue::NORMAL_CLEARING };
             if let Some(c) = self.calls.get_mut(&id.0) {
                 c.releasing = true;
                 c.auto = None;
             }
             // A call already clearing refuses; that is fine.
-            let _ = self.command(Command::Disconnect {
-                call: id,
-                cause,
-                inband: false,
-            });
+            let _ = self.command(Command::Disconnect { call: id, cause, inband: false });
         }
     }
 
@@ -1396,10 +1173,7 @@ impl Peer {
         let Some(deadline) = self.quitting else {
             return false;
         };
-        let no_calls = self
-            .pri
-            .as_ref()
-            .is_none_or(|p| p.call_control().calls().is_empty());
+        let no_calls = self.pri.as_ref().is_none_or(|p| p.call_control().calls().is_empty());
         no_calls || now >= deadline
     }
 
@@ -1477,12 +1251,10 @@ fn main() {
             Side::Network => Role::Network,
             Side::User => Role::User,
         };
-        File::create(path)
-            .and_then(|f| PcapWriter::new(BufWriter::new(f), role))
-            .unwrap_or_else(|e| {
-                eprintln!("q931-peer: cannot write {path}: {e}");
-                std::process::exit(EXIT_USAGE)
-            })
+        File::create(path).and_then(|f| PcapWriter::new(BufWriter::new(f), role)).unwrap_or_else(|e| {
+            eprintln!("q931-peer: cannot write {path}: {e}");
+            std::process::exit(EXIT_USAGE)
+        })
     });
     let mut p = Peer {
         o,
@@ -1529,20 +1301,12 @@ fn main() {
         }
         let mut fds: Vec<libc::pollfd> = Vec::with_capacity(2);
         let stdin_idx = (stdin_open && p.quitting.is_none()).then(|| {
-            fds.push(libc::pollfd {
-                fd: libc::STDIN_FILENO,
-                events: libc::POLLIN,
-                revents: 0,
-            });
+            fds.push(libc::pollfd { fd: libc::STDIN_FILENO, events: libc::POLLIN, revents: 0 });
             fds.len() - 1
         });
         let sock_fd = p.sock.as_ref().or(p.listen.as_ref()).map(|f| f.0);
         let sock_idx = sock_fd.map(|fd| {
-            fds.push(libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
-            });
+            fds.push(libc::pollfd { fd, events: libc::POLLIN, revents: 0 });
             fds.len() - 1
         });
         p.flush_pcap();

@@ -97,26 +97,12 @@ const PF_U: u8 = 0x10;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Body<'a> {
     /// Information frame.
-    I {
-        ns: u8,
-        nr: u8,
-        p: bool,
-        info: &'a [u8],
-    },
+    I { ns: u8, nr: u8, p: bool, info: &'a [u8] },
     /// Supervisory frame; `extra` is whatever follows the control field
     /// (empty in a well-formed frame).
-    S {
-        kind: Supervisory,
-        nr: u8,
-        pf: bool,
-        extra: &'a [u8],
-    },
+    S { kind: Supervisory, nr: u8, pf: bool, extra: &'a [u8] },
     /// Unnumbered frame; `info` is whatever follows the control field.
-    U {
-        kind: Unnumbered,
-        pf: bool,
-        info: &'a [u8],
-    },
+    U { kind: Unnumbered, pf: bool, info: &'a [u8] },
 }
 
 /// A decoded frame.
@@ -156,37 +142,18 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Frame<'_>, DecodeError> {
         let [c1, info @ ..] = rest else {
             return Err(DecodeError::Invalid);
         };
-        Body::I {
-            ns: c0 >> 1,
-            nr: c1 >> 1,
-            p: c1 & 0x01 != 0,
-            info,
-        }
+        Body::I { ns: c0 >> 1, nr: c1 >> 1, p: c1 & 0x01 != 0, info }
     } else if c0 & 0x03 == 0x01 {
         let [c1, extra @ ..] = rest else {
             return Err(DecodeError::Invalid);
         };
         let kind = Supervisory::from_octet(*c0).ok_or(DecodeError::UndefinedControl)?;
-        Body::S {
-            kind,
-            nr: c1 >> 1,
-            pf: c1 & 0x01 != 0,
-            extra,
-        }
+        Body::S { kind, nr: c1 >> 1, pf: c1 & 0x01 != 0, extra }
     } else {
         let kind = Unnumbered::from_octet(*c0).ok_or(DecodeError::UndefinedControl)?;
-        Body::U {
-            kind,
-            pf: c0 & PF_U != 0,
-            info: rest,
-        }
+        Body::U { kind, pf: c0 & PF_U != 0, info: rest }
     };
-    Ok(Frame {
-        sapi,
-        cr,
-        tei,
-        body,
-    })
+    Ok(Frame { sapi, cr, tei, body })
 }
 
 /// The address field of the frames one side sends.
@@ -198,10 +165,7 @@ pub(super) struct Address {
 
 impl Address {
     fn octets(self, cr: bool) -> [u8; 2] {
-        [
-            ((self.sapi & 0x3F) << 2) | (u8::from(cr) << 1),
-            ((self.tei & 0x7F) << 1) | 0x01,
-        ]
+        [((self.sapi & 0x3F) << 2) | (u8::from(cr) << 1), ((self.tei & 0x7F) << 1) | 0x01]
     }
 
     /// An I frame (always a command).
@@ -239,18 +203,9 @@ mod tests {
     #[test]
     fn sabme_from_network_and_user_have_the_usual_octets() {
         // Network commands carry C/R=1, user commands C/R=0.
-        assert_eq!(
-            TEI0.u_frame(true, Unnumbered::Sabme, true, &[]),
-            [0x02, 0x01, 0x7F]
-        );
-        assert_eq!(
-            TEI0.u_frame(false, Unnumbered::Sabme, true, &[]),
-            [0x00, 0x01, 0x7F]
-        );
-        assert_eq!(
-            TEI0.u_frame(false, Unnumbered::Ua, true, &[]),
-            [0x00, 0x01, 0x73]
-        );
+        assert_eq!(TEI0.u_frame(true, Unnumbered::Sabme, true, &[]), [0x02, 0x01, 0x7F]);
+        assert_eq!(TEI0.u_frame(false, Unnumbered::Sabme, true, &[]), [0x00, 0x01, 0x7F]);
+        assert_eq!(TEI0.u_frame(false, Unnumbered::Ua, true, &[]), [0x00, 0x01, 0x73]);
     }
 
     #[test]
@@ -261,15 +216,7 @@ mod tests {
         assert_eq!(frame.sapi, 0);
         assert!(frame.cr);
         assert_eq!(frame.tei, 0);
-        assert_eq!(
-            frame.body,
-            Body::I {
-                ns: 127,
-                nr: 64,
-                p: true,
-                info: &[0x08, 0x02, 0x00, 0x01, 0x05]
-            }
-        );
+        assert_eq!(frame.body, Body::I { ns: 127, nr: 64, p: true, info: &[0x08, 0x02, 0x00, 0x01, 0x05] });
     }
 
     #[test]
@@ -279,15 +226,7 @@ mod tests {
                 let bytes = Address { sapi: 63, tei: 127 }.s_frame(false, kind, 5, pf);
                 let frame = decode(&bytes).unwrap();
                 assert_eq!((frame.sapi, frame.cr, frame.tei), (63, false, 127));
-                assert_eq!(
-                    frame.body,
-                    Body::S {
-                        kind,
-                        nr: 5,
-                        pf,
-                        extra: &[]
-                    }
-                );
+                assert_eq!(frame.body, Body::S { kind, nr: 5, pf, extra: &[] });
             }
         }
     }
@@ -298,14 +237,7 @@ mod tests {
         for kind in [Sabme, Dm, Ui, Disc, Ua, Frmr, Xid] {
             for pf in [false, true] {
                 let bytes = TEI0.u_frame(true, kind, pf, &[1, 2]);
-                assert_eq!(
-                    decode(&bytes).unwrap().body,
-                    Body::U {
-                        kind,
-                        pf,
-                        info: &[1, 2]
-                    }
-                );
+                assert_eq!(decode(&bytes).unwrap().body, Body::U { kind, pf, info: &[1, 2] });
             }
         }
     }
@@ -326,13 +258,7 @@ mod tests {
     #[test]
     fn undefined_control_fields_are_reported() {
         // SREJ-like supervisory code and SABM (modulo 8) are not LAPD.
-        assert_eq!(
-            decode(&[0x02, 0x01, 0x0D, 0x00]),
-            Err(DecodeError::UndefinedControl)
-        );
-        assert_eq!(
-            decode(&[0x02, 0x01, 0x3F]),
-            Err(DecodeError::UndefinedControl)
-        );
+        assert_eq!(decode(&[0x02, 0x01, 0x0D, 0x00]), Err(DecodeError::UndefinedControl));
+        assert_eq!(decode(&[0x02, 0x01, 0x3F]), Err(DecodeError::UndefinedControl));
     }
 }

@@ -316,10 +316,7 @@ impl Link {
     /// [`Config::auto_establish`] it starts establishing at once: its first
     /// output is a SABME.
     pub fn new(role: Role, config: Config, now: Instant) -> Link {
-        let address = Address {
-            sapi: config.sapi & 0x3F,
-            tei: config.tei & 0x7F,
-        };
+        let address = Address { sapi: config.sapi & 0x3F, tei: config.tei & 0x7F };
         let mut link = Link {
             role,
             config,
@@ -366,10 +363,7 @@ impl Link {
 
     /// Whether the link is in multiple-frame operation (states 7 and 8).
     pub fn is_established(&self) -> bool {
-        matches!(
-            self.state,
-            LinkState::MultipleFrameEstablished | LinkState::TimerRecovery
-        )
+        matches!(self.state, LinkState::MultipleFrameEstablished | LinkState::TimerRecovery)
     }
 
     /// Whether the peer said it is busy (RNR) and has not cleared it since.
@@ -392,13 +386,7 @@ impl Link {
                 if frame.sapi != self.address.sapi {
                     return;
                 }
-                let is_ui = matches!(
-                    frame.body,
-                    Body::U {
-                        kind: Unnumbered::Ui,
-                        ..
-                    }
-                );
+                let is_ui = matches!(frame.body, Body::U { kind: Unnumbered::Ui, .. });
                 if frame.tei != self.address.tei && !(is_ui && frame.tei == GROUP_TEI) {
                     return;
                 }
@@ -409,9 +397,7 @@ impl Link {
             Err(DecodeError::Invalid) => {}
             Err(DecodeError::UndefinedControl) => {
                 // Only if the frame was meant for this link.
-                if bytes.first().map(|a| a >> 2) == Some(self.address.sapi)
-                    && bytes.get(1).map(|a| a >> 1) == Some(self.address.tei)
-                {
+                if bytes.first().map(|a| a >> 2) == Some(self.address.sapi) && bytes.get(1).map(|a| a >> 1) == Some(self.address.tei) {
                     self.frame_rejection(MdlError::UndefinedControlField, now);
                 }
             }
@@ -462,9 +448,7 @@ impl Link {
                         self.event(LinkEvent::Released);
                     }
                     LinkState::AwaitingRelease => {}
-                    LinkState::AwaitingEstablishment
-                    | LinkState::MultipleFrameEstablished
-                    | LinkState::TimerRecovery => {
+                    LinkState::AwaitingEstablishment | LinkState::MultipleFrameEstablished | LinkState::TimerRecovery => {
                         self.clear_queue();
                         self.rc = 0;
                         self.tx_u(true, Unnumbered::Disc, true, &[]);
@@ -476,10 +460,7 @@ impl Link {
             }
             Command::Send(msg) => {
                 if msg.len() > self.config.n201 {
-                    return Err(CommandError::TooLong {
-                        len: msg.len(),
-                        max: self.config.n201,
-                    });
+                    return Err(CommandError::TooLong { len: msg.len(), max: self.config.n201 });
                 }
                 match self.state {
                     LinkState::AwaitingRelease => return Err(CommandError::Releasing),
@@ -494,10 +475,7 @@ impl Link {
             }
             Command::SendUnitdata(msg) => {
                 if msg.len() > self.config.n201 {
-                    return Err(CommandError::TooLong {
-                        len: msg.len(),
-                        max: self.config.n201,
-                    });
+                    return Err(CommandError::TooLong { len: msg.len(), max: self.config.n201 });
                 }
                 self.tx_u(true, Unnumbered::Ui, false, &msg);
             }
@@ -505,11 +483,7 @@ impl Link {
                 if busy != self.own_busy {
                     self.own_busy = busy;
                     if self.is_established() {
-                        let kind = if busy {
-                            Supervisory::Rnr
-                        } else {
-                            Supervisory::Rr
-                        };
+                        let kind = if busy { Supervisory::Rnr } else { Supervisory::Rr };
                         self.tx_s(false, kind, false);
                     }
                 }
@@ -526,10 +500,7 @@ impl Link {
 
     /// When [`Link::handle_timeout`] should next be called, if a timer runs.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        [self.t200, self.t203, self.retry]
-            .into_iter()
-            .flatten()
-            .min()
+        [self.t200, self.t203, self.retry].into_iter().flatten().min()
     }
 
     // ----- helpers -----
@@ -580,9 +551,7 @@ impl Link {
         let Some(info) = self.queue.get(index) else {
             return false;
         };
-        let bytes = self
-            .address
-            .i_frame(self.cr(true), self.vs, self.vr, p, info);
+        let bytes = self.address.i_frame(self.cr(true), self.vs, self.vr, p, info);
         self.out.push_back(Output::Transmit(bytes));
         self.vs = (self.vs + 1) & 0x7F;
         self.transmitted = self.transmitted.max(index + 1);
@@ -611,10 +580,7 @@ impl Link {
     /// Drops the frames transmitted and not acknowledged: whether the peer
     /// got them is unknown, so they are neither kept nor sent again.
     fn discard_transmitted(&mut self) {
-        let n = self
-            .transmitted
-            .max(self.outstanding())
-            .min(self.queue.len());
+        let n = self.transmitted.max(self.outstanding()).min(self.queue.len());
         self.queue.drain(..n);
         self.transmitted = 0;
         self.vs = self.va;
@@ -657,11 +623,7 @@ impl Link {
         self.t203 = Some(now + self.config.t203);
         self.state = LinkState::MultipleFrameEstablished;
         self.l3_initiated = false;
-        let event = if self.reported_up {
-            LinkEvent::Reestablished
-        } else {
-            LinkEvent::Established
-        };
+        let event = if self.reported_up { LinkEvent::Reestablished } else { LinkEvent::Established };
         self.reported_up = true;
         self.event(event);
         if self.own_busy {
@@ -707,11 +669,7 @@ impl Link {
 
     /// RR (or RNR while own receiver busy) command with P=1, and T200.
     fn transmit_enquiry(&mut self, now: Instant) {
-        let kind = if self.own_busy {
-            Supervisory::Rnr
-        } else {
-            Supervisory::Rr
-        };
+        let kind = if self.own_busy { Supervisory::Rnr } else { Supervisory::Rr };
         self.tx_s(true, kind, true);
         self.t203 = None;
         self.t200 = Some(now + self.config.t200);
@@ -719,11 +677,7 @@ impl Link {
 
     /// RR (or RNR) response with F=1 to a command with P=1.
     fn enquiry_response(&mut self) {
-        let kind = if self.own_busy {
-            Supervisory::Rnr
-        } else {
-            Supervisory::Rr
-        };
+        let kind = if self.own_busy { Supervisory::Rnr } else { Supervisory::Rr };
         self.tx_s(false, kind, true);
     }
 
@@ -825,12 +779,7 @@ impl Link {
                 }
                 self.on_i(ns, nr, p, info, now);
             }
-            Body::S {
-                kind,
-                nr,
-                pf,
-                extra,
-            } => {
+            Body::S { kind, nr, pf, extra } => {
                 if !extra.is_empty() {
                     self.frame_rejection(MdlError::WrongFrameSize, now);
                     return;
@@ -923,11 +872,7 @@ impl Link {
                 self.t200 = None;
                 self.enter_released(now, true);
             }
-            LinkState::TeiAssigned
-            | LinkState::MultipleFrameEstablished
-            | LinkState::TimerRecovery
-                if f =>
-            {
+            LinkState::TeiAssigned | LinkState::MultipleFrameEstablished | LinkState::TimerRecovery if f => {
                 self.error(MdlError::UnsolicitedUaResponseF1);
             }
             _ => self.error(MdlError::UnsolicitedUaResponseF0),
@@ -963,11 +908,7 @@ impl Link {
             LinkState::TimerRecovery => {
                 // A DM answering our poll: the peer is not in multiple
                 // frame operation any more.
-                let error = if f {
-                    MdlError::UnsolicitedDmResponse
-                } else {
-                    MdlError::DmResponse
-                };
+                let error = if f { MdlError::UnsolicitedDmResponse } else { MdlError::DmResponse };
                 self.reestablish(error, now);
             }
         }
@@ -1136,10 +1077,7 @@ mod tests {
     impl Fixture {
         fn network(config: Config) -> Fixture {
             let start = Instant::now();
-            Fixture {
-                link: Link::new(Role::Network, config, start),
-                start,
-            }
+            Fixture { link: Link::new(Role::Network, config, start), start }
         }
 
         fn at(&self, d: Duration) -> Instant {
@@ -1165,10 +1103,7 @@ mod tests {
 
         /// A network link brought up by the user's SABME.
         fn established() -> Fixture {
-            let mut fx = Fixture::network(Config {
-                auto_establish: false,
-                ..Config::default()
-            });
+            let mut fx = Fixture::network(Config { auto_establish: false, ..Config::default() });
             fx.feed(&from_user::SABME);
             let (frames, events) = fx.drain();
             assert_eq!(frames, [vec![0x00, 0x01, 0x73]]);
@@ -1183,8 +1118,7 @@ mod tests {
     }
 
     fn i_numbers(frame: &[u8]) -> Option<(u8, u8, bool)> {
-        (frame.len() >= 4 && frame[2] & 1 == 0)
-            .then(|| (frame[2] >> 1, frame[3] >> 1, frame[3] & 1 == 1))
+        (frame.len() >= 4 && frame[2] & 1 == 0).then(|| (frame[2] >> 1, frame[3] >> 1, frame[3] & 1 == 1))
     }
 
     #[test]
@@ -1325,10 +1259,7 @@ mod tests {
             fx.link.handle_timeout(fx.at(Duration::from_secs(s)));
         }
         let (frames, events) = fx.drain();
-        assert_eq!(
-            events,
-            [LinkEvent::Error(MdlError::StatusEnquiryRetriesExhausted)]
-        );
+        assert_eq!(events, [LinkEvent::Error(MdlError::StatusEnquiryRetriesExhausted)]);
         assert_eq!(frames.last().unwrap(), &vec![0x02, 0x01, 0x7F]);
         assert_eq!(fx.link.state(), LinkState::AwaitingEstablishment);
         // The unacknowledged message is dropped, never resent.
@@ -1378,13 +1309,7 @@ mod tests {
         fx.feed(&from_user::SABME);
         let (frames, events) = fx.drain();
         assert_eq!(frames, [vec![0x00, 0x01, 0x73]]);
-        assert_eq!(
-            events,
-            [
-                LinkEvent::Error(MdlError::PeerInitiatedReestablishment),
-                LinkEvent::Reestablished
-            ]
-        );
+        assert_eq!(events, [LinkEvent::Error(MdlError::PeerInitiatedReestablishment), LinkEvent::Reestablished]);
         assert_eq!(fx.link.queued(), 0);
         fx.send(b"c");
         assert_eq!(i_numbers(&fx.drain().0[0]), Some((0, 0, false)));
@@ -1510,10 +1435,7 @@ mod tests {
 
     #[test]
     fn send_in_tei_assigned_state_establishes_on_demand() {
-        let mut fx = Fixture::network(Config {
-            auto_establish: false,
-            ..Config::default()
-        });
+        let mut fx = Fixture::network(Config { auto_establish: false, ..Config::default() });
         assert!(fx.drain().0.is_empty());
         fx.send(b"setup");
         assert_eq!(fx.drain().0, [vec![0x02, 0x01, 0x7F]]);
@@ -1526,10 +1448,7 @@ mod tests {
     #[test]
     fn too_long_message_is_refused() {
         let mut fx = Fixture::established();
-        let err = fx
-            .link
-            .command(Command::Send(vec![0; 261]), fx.start)
-            .unwrap_err();
+        let err = fx.link.command(Command::Send(vec![0; 261]), fx.start).unwrap_err();
         assert_eq!(err, CommandError::TooLong { len: 261, max: 260 });
     }
 
@@ -1538,17 +1457,12 @@ mod tests {
         let mut fx = Fixture::established();
         fx.feed(&[0x00, 0x01, 0x03, 0xAA]);
         assert_eq!(fx.drain().1, [LinkEvent::UnitData(vec![0xAA])]);
-        fx.link
-            .command(Command::SendUnitdata(vec![0xBB]), fx.start)
-            .unwrap();
+        fx.link.command(Command::SendUnitdata(vec![0xBB]), fx.start).unwrap();
         assert_eq!(fx.drain().0, [vec![0x02, 0x01, 0x03, 0xBB]]);
     }
 
     #[test]
     fn mdl_error_display_names_the_code() {
-        assert_eq!(
-            MdlError::NrSequenceError.to_string(),
-            "MDL-ERROR J: N(R) sequence error"
-        );
+        assert_eq!(MdlError::NrSequenceError.to_string(), "MDL-ERROR J: N(R) sequence error");
     }
 }

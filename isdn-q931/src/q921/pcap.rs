@@ -64,21 +64,13 @@ impl<W: Write> PcapWriter<W> {
         header[16..20].copy_from_slice(&SNAPLEN.to_le_bytes());
         header[20..24].copy_from_slice(&LINKTYPE_LINUX_LAPD.to_le_bytes());
         out.write_all(&header)?;
-        Ok(PcapWriter {
-            out,
-            we_network: role == Role::Network,
-        })
+        Ok(PcapWriter { out, we_network: role == Role::Network })
     }
 
     /// Writes one frame (address, control, information; no flags, no FCS).
     /// `timestamp` is the time since the Unix epoch (the caller owns the
     /// clock).
-    pub fn write_frame(
-        &mut self,
-        timestamp: Duration,
-        direction: Direction,
-        frame: &[u8],
-    ) -> io::Result<()> {
+    pub fn write_frame(&mut self, timestamp: Duration, direction: Direction, frame: &[u8]) -> io::Result<()> {
         let mut pseudo = [0u8; PSEUDO_HEADER_LEN];
         let packet_type = match direction {
             Direction::Received => PACKET_HOST,
@@ -124,42 +116,27 @@ mod tests {
     #[test]
     fn file_header_is_classic_little_endian_linux_lapd() {
         let w = PcapWriter::new(Vec::new(), Role::User).unwrap();
-        assert_eq!(
-            w.into_inner(),
-            [
-                0xD4, 0xC3, 0xB2, 0xA1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0, 177,
-                0, 0, 0
-            ]
-        );
+        assert_eq!(w.into_inner(), [0xD4, 0xC3, 0xB2, 0xA1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0, 177, 0, 0, 0]);
     }
 
     #[test]
     fn record_carries_direction_network_flag_and_eth_p_lapd() {
         let mut w = PcapWriter::new(Vec::new(), Role::Network).unwrap();
-        w.write_frame(
-            Duration::new(1_700_000_000, 250_000_000),
-            Direction::Sent,
-            &[0x02, 0x01, 0x7F],
-        )
-        .unwrap();
+        w.write_frame(Duration::new(1_700_000_000, 250_000_000), Direction::Sent, &[0x02, 0x01, 0x7F]).unwrap();
         let bytes = w.into_inner();
         let rec = &bytes[24..];
         assert_eq!(rec[0..4], 1_700_000_000u32.to_le_bytes());
         assert_eq!(rec[4..8], 250_000u32.to_le_bytes());
         assert_eq!(rec[8..12], 19u32.to_le_bytes());
         assert_eq!(rec[12..16], 19u32.to_le_bytes());
-        assert_eq!(
-            rec[16..32],
-            [0, 4, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x30]
-        );
+        assert_eq!(rec[16..32], [0, 4, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0x00, 0x30]);
         assert_eq!(rec[32..], [0x02, 0x01, 0x7F]);
     }
 
     #[test]
     fn received_frame_on_user_side_has_type_0_and_flag_0() {
         let mut w = PcapWriter::new(Vec::new(), Role::User).unwrap();
-        w.write_frame(Duration::ZERO, Direction::Received, &[0x02, 0x01, 0x7F])
-            .unwrap();
+        w.write_frame(Duration::ZERO, Direction::Received, &[0x02, 0x01, 0x7F]).unwrap();
         let bytes = w.into_inner();
         assert_eq!(bytes[24 + 16..24 + 18], [0, 0]);
         assert_eq!(bytes[24 + 16 + 6], 0);

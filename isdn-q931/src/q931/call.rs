@@ -59,9 +59,7 @@ impl Phase {
             Phase::Null => S::Null,
             Phase::OutSetupSent => pick(user, S::CallInitiated, S::CallPresent),
             Phase::OutOverlap => pick(user, S::OverlapSending, S::OverlapReceiving),
-            Phase::OutProceeding => {
-                pick(user, S::OutgoingCallProceeding, S::IncomingCallProceeding)
-            }
+            Phase::OutProceeding => pick(user, S::OutgoingCallProceeding, S::IncomingCallProceeding),
             Phase::OutAlerting => pick(user, S::CallDelivered, S::CallReceived),
             Phase::OutConnectReceived => pick(user, S::Active, S::ConnectRequest),
             Phase::InSetupReceived => pick(user, S::CallPresent, S::CallInitiated),
@@ -105,10 +103,7 @@ impl Phase {
 
     /// Clearing phases.
     pub fn is_clearing(self) -> bool {
-        matches!(
-            self,
-            Phase::DisconnectSent | Phase::DisconnectReceived | Phase::ReleaseSent | Phase::Abort
-        )
+        matches!(self, Phase::DisconnectSent | Phase::DisconnectReceived | Phase::ReleaseSent | Phase::Abort)
     }
 
     /// `(we sent the SETUP, progress rank 1..=6)` for establishment phases
@@ -161,8 +156,7 @@ pub fn compatible(side: Side, ours: Phase, originated: bool, peer_state: u8) -> 
     if ours.is_clearing() || peer.is_clearing() {
         return true;
     }
-    let (Some((our_dir, our_rank)), Some((peer_dir, peer_rank))) = (ours.rank(), peer.rank())
-    else {
+    let (Some((our_dir, our_rank)), Some((peer_dir, peer_rank))) = (ours.rank(), peer.rank()) else {
         return false;
     };
     let we_caller = our_dir.unwrap_or(originated);
@@ -171,11 +165,7 @@ pub fn compatible(side: Side, ours: Phase, originated: bool, peer_state: u8) -> 
     {
         return false;
     }
-    let (caller, callee, callee_side) = if we_caller {
-        (our_rank, peer_rank, side.peer())
-    } else {
-        (peer_rank, our_rank, side)
-    };
+    let (caller, callee, callee_side) = if we_caller { (our_rank, peer_rank, side.peer()) } else { (peer_rank, our_rank, side) };
     // A user-side callee goes active on CONNECT ACKNOWLEDGE, i.e. after
     // the caller; a network-side callee as it sends CONNECT.
     if callee == 6 && callee_side == Side::User && caller != 6 {
@@ -270,10 +260,7 @@ impl Call {
 
     /// The earliest deadline of this call.
     pub fn deadline(&self) -> Option<Instant> {
-        [self.timer.map(|(_, t)| t), self.t309, self.t322]
-            .into_iter()
-            .flatten()
-            .min()
+        [self.timer.map(|(_, t)| t), self.t309, self.t322].into_iter().flatten().min()
     }
 
     /// Heap octets owned by this call.
@@ -311,19 +298,10 @@ mod tests {
             for p in ALL {
                 let s = p.state(side);
                 // Transient phases map onto a neighbour's number.
-                if matches!(
-                    (side, p),
-                    (Side::User, Phase::OutConnectReceived)
-                        | (Side::Network, Phase::InConnectSent)
-                        | (Side::User, Phase::Abort)
-                ) {
+                if matches!((side, p), (Side::User, Phase::OutConnectReceived) | (Side::Network, Phase::InConnectSent) | (Side::User, Phase::Abort)) {
                     continue;
                 }
-                assert_eq!(
-                    Phase::from_state(side, s.number()),
-                    Some(p),
-                    "{side:?} {p:?}"
-                );
+                assert_eq!(Phase::from_state(side, s.number()), Some(p), "{side:?} {p:?}");
             }
         }
         assert_eq!(Phase::OutSetupSent.state(Side::User).number(), 1);
@@ -340,10 +318,7 @@ mod tests {
         }
         // ... but not in an incoming-call state.
         for n in [6, 7, 9, 25, 8] {
-            assert!(
-                !compatible(Side::User, Phase::OutSetupSent, true, n),
-                "N{n}"
-            );
+            assert!(!compatible(Side::User, Phase::OutSetupSent, true, n), "N{n}");
         }
         // The network answered (N10); the user can still be in U1..U4.
         assert!(compatible(Side::Network, Phase::Active, false, 1));

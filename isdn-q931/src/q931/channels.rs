@@ -63,21 +63,11 @@ impl ChannelAllocator {
     }
 
     fn slot(&self, ch: ChannelRef) -> Option<&ChannelStatus> {
-        self.interfaces
-            .iter()
-            .find(|i| i.id == ch.interface)?
-            .slots
-            .get(usize::from(ch.channel))?
-            .as_ref()
+        self.interfaces.iter().find(|i| i.id == ch.interface)?.slots.get(usize::from(ch.channel))?.as_ref()
     }
 
     fn slot_mut(&mut self, ch: ChannelRef) -> Option<&mut ChannelStatus> {
-        self.interfaces
-            .iter_mut()
-            .find(|i| i.id == ch.interface)?
-            .slots
-            .get_mut(usize::from(ch.channel))?
-            .as_mut()
+        self.interfaces.iter_mut().find(|i| i.id == ch.interface)?.slots.get_mut(usize::from(ch.channel))?.as_mut()
     }
 
     /// Whether `ch` is a B-channel of a configured interface.
@@ -102,24 +92,12 @@ impl ChannelAllocator {
 
     /// Every B-channel, interface by interface, ascending.
     pub fn all(&self) -> Vec<ChannelRef> {
-        self.interfaces
-            .iter()
-            .flat_map(|i| {
-                i.slots
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| s.is_some())
-                    .map(move |(c, _)| ChannelRef::new(i.id, c as u8))
-            })
-            .collect()
+        self.interfaces.iter().flat_map(|i| i.slots.iter().enumerate().filter(|(_, s)| s.is_some()).map(move |(c, _)| ChannelRef::new(i.id, c as u8))).collect()
     }
 
     /// The B-channels of one interface, ascending (empty if unknown).
     pub fn of_interface(&self, id: u8) -> Vec<ChannelRef> {
-        self.all()
-            .into_iter()
-            .filter(|c| c.interface == id)
-            .collect()
+        self.all().into_iter().filter(|c| c.interface == id).collect()
     }
 
     /// Interface identifiers in configuration order.
@@ -179,11 +157,7 @@ impl ChannelAllocator {
     /// Channels held by a call, restarting, and out of service.
     pub fn counts(&self) -> (usize, usize, usize) {
         let mut c = (0, 0, 0);
-        for s in self
-            .interfaces
-            .iter()
-            .flat_map(|i| i.slots.iter().flatten())
-        {
+        for s in self.interfaces.iter().flat_map(|i| i.slots.iter().flatten()) {
             c.0 += usize::from(s.owner.is_some());
             c.1 += usize::from(s.restarting);
             c.2 += usize::from(s.out_of_service);
@@ -193,10 +167,7 @@ impl ChannelAllocator {
 
     /// Every channel and its owner, for consistency checks.
     pub fn owners(&self) -> Vec<(ChannelRef, CallId)> {
-        self.all()
-            .into_iter()
-            .filter_map(|c| Some((c, self.slot(c)?.owner?)))
-            .collect()
+        self.all().into_iter().filter_map(|c| Some((c, self.slot(c)?.owner?))).collect()
     }
 }
 
@@ -231,10 +202,7 @@ mod tests {
         let ch = ChannelRef::new(3, 1);
         assert_eq!(a.claim(ch, CallId(1)), Ok(()));
         assert_eq!(a.claim(ch, CallId(2)), Err(ClaimError::Unavailable));
-        assert_eq!(
-            a.claim(ChannelRef::new(3, 24), CallId(2)),
-            Err(ClaimError::NoSuchChannel)
-        );
+        assert_eq!(a.claim(ChannelRef::new(3, 24), CallId(2)), Err(ClaimError::NoSuchChannel));
         assert_eq!(a.hunt(HuntOrder::Ascending), Some(ChannelRef::new(3, 2)));
         a.release(ch, CallId(2));
         assert!(!a.is_free(ch), "only the owner frees");

@@ -5,8 +5,8 @@ use super::variant::NameEncoding;
 use crate::wire::IeRepr;
 use crate::wire::ie::facility::{Apdu, Code, Name, NameData, NameStyle, ber};
 use crate::wire::ie::{
-    BearerCapabilityRepr, ChannelIdRepr, DisplayRepr, FacilityRepr, Layer1Protocol, LayerInfo,
-    NumberingPlan, PartyNumberRepr, Presentation, ProgressDescription, Screening, TypeOfNumber,
+    BearerCapabilityRepr, ChannelIdRepr, DisplayRepr, FacilityRepr, Layer1Protocol, LayerInfo, NumberingPlan, PartyNumberRepr, Presentation,
+    ProgressDescription, Screening, TypeOfNumber,
 };
 use crate::wire::{IeId, MessageRepr};
 
@@ -37,22 +37,12 @@ pub(crate) fn number_ie(kind: NumberIe, n: &Number) -> IeRepr {
 
 /// Keeps IA5 characters only (the number IEs cannot carry others).
 fn ascii(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_ascii() && !c.is_ascii_control())
-        .collect()
+    s.chars().filter(|c| c.is_ascii() && !c.is_ascii_control()).collect()
 }
 
 pub(crate) fn number_from(r: &PartyNumberRepr) -> Number {
-    let (presentation, screening) = r
-        .presentation
-        .unwrap_or((Presentation::Allowed, Screening::UserNotScreened));
-    Number {
-        digits: r.digits.clone(),
-        ton: r.type_of_number,
-        plan: r.numbering_plan,
-        presentation,
-        screening,
-    }
+    let (presentation, screening) = r.presentation.unwrap_or((Presentation::Allowed, Screening::UserNotScreened));
+    Number { digits: r.digits.clone(), ton: r.type_of_number, plan: r.numbering_plan, presentation, screening }
 }
 
 /// An empty called number (overlap SETUP without digits).
@@ -89,19 +79,13 @@ pub(crate) fn bearer_from(r: &BearerCapabilityRepr) -> Bearer {
 /// 64 kbit/s.
 pub(crate) fn bearer_supported(r: &BearerCapabilityRepr) -> bool {
     use crate::wire::ie::{TransferMode, TransferRate};
-    r.transfer_mode == TransferMode::Circuit
-        && r.transfer_rate == TransferRate::Kbit64
-        && !matches!(bearer_from(r).kind, BearerKind::Other(_))
+    r.transfer_mode == TransferMode::Circuit && r.transfer_rate == TransferRate::Kbit64 && !matches!(bearer_from(r).kind, BearerKind::Other(_))
 }
 
 /// Channel identification for one B-channel.
 pub(crate) fn channel_repr(ch: ChannelRef, exclusive: bool, explicit: bool) -> ChannelIdRepr {
     let r = ChannelIdRepr::pri_channel(ch.channel, exclusive);
-    if explicit {
-        r.with_interface(ch.interface)
-    } else {
-        r
-    }
+    if explicit { r.with_interface(ch.interface) } else { r }
 }
 
 /// Channel identification naming only an interface (RESTART class 6,
@@ -121,29 +105,15 @@ fn latin1(bytes: &[u8]) -> String {
 }
 
 fn latin1_bytes(s: &str) -> Vec<u8> {
-    s.chars()
-        .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
-        .collect()
+    s.chars().map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?')).collect()
 }
 
 pub(crate) fn name_from(n: &Name) -> PartyName {
     match n {
-        Name::Allowed(d) => PartyName {
-            name: latin1(&d.name),
-            presentation: Presentation::Allowed,
-        },
-        Name::Restricted(d) => PartyName {
-            name: latin1(&d.name),
-            presentation: Presentation::Restricted,
-        },
-        Name::RestrictedNull => PartyName {
-            name: String::new(),
-            presentation: Presentation::Restricted,
-        },
-        Name::NotAvailable => PartyName {
-            name: String::new(),
-            presentation: Presentation::NotAvailable,
-        },
+        Name::Allowed(d) => PartyName { name: latin1(&d.name), presentation: Presentation::Allowed },
+        Name::Restricted(d) => PartyName { name: latin1(&d.name), presentation: Presentation::Restricted },
+        Name::RestrictedNull => PartyName { name: String::new(), presentation: Presentation::Restricted },
+        Name::NotAvailable => PartyName { name: String::new(), presentation: Presentation::NotAvailable },
     }
 }
 
@@ -158,40 +128,18 @@ fn name_value(p: &PartyName) -> Name {
 }
 
 /// The IEs carrying a calling (or, with `connected`, connected) name.
-pub(crate) fn name_ies(
-    encoding: NameEncoding,
-    name: &PartyName,
-    invoke_id: i64,
-    connected: bool,
-) -> Vec<IeRepr> {
+pub(crate) fn name_ies(encoding: NameEncoding, name: &PartyName, invoke_id: i64, connected: bool) -> Vec<IeRepr> {
     use crate::wire::ie::facility::NameOperation;
-    let op = if connected {
-        NameOperation::ConnectedName
-    } else {
-        NameOperation::CallingName
-    };
+    let op = if connected { NameOperation::ConnectedName } else { NameOperation::CallingName };
     match encoding {
         NameEncoding::Ni2Facility | NameEncoding::QsigFacility => {
-            let style = if encoding == NameEncoding::Ni2Facility {
-                NameStyle::Ni2
-            } else {
-                NameStyle::Qsig
-            };
-            vec![IeRepr::Facility(FacilityRepr::name_invoke(
-                style,
-                op,
-                invoke_id,
-                &name_value(name),
-            ))]
+            let style = if encoding == NameEncoding::Ni2Facility { NameStyle::Ni2 } else { NameStyle::Qsig };
+            vec![IeRepr::Facility(FacilityRepr::name_invoke(style, op, invoke_id, &name_value(name)))]
         }
         NameEncoding::Display => {
             let text = latin1_bytes(&name.name);
-            if name.presentation == Presentation::Allowed && !text.is_empty() && text[0] & 0x80 == 0
-            {
-                vec![IeRepr::Display(DisplayRepr {
-                    display_type: None,
-                    text: text.into_iter().take(34).collect(),
-                })]
+            if name.presentation == Presentation::Allowed && !text.is_empty() && text[0] & 0x80 == 0 {
+                vec![IeRepr::Display(DisplayRepr { display_type: None, text: text.into_iter().take(34).collect() })]
             } else {
                 Vec::new()
             }
@@ -205,25 +153,15 @@ pub(crate) fn name_ies(
 pub(crate) fn calling_name(m: &MessageRepr) -> Option<PartyName> {
     facility_name(m, crate::wire::ie::facility::NameOperation::CallingName).or_else(|| {
         m.ies.iter().find_map(|ie| match ie {
-            IeRepr::Display(d) if !d.text.is_empty() => Some(PartyName {
-                name: latin1(&d.text),
-                presentation: Presentation::Allowed,
-            }),
+            IeRepr::Display(d) if !d.text.is_empty() => Some(PartyName { name: latin1(&d.text), presentation: Presentation::Allowed }),
             _ => None,
         })
     })
 }
 
-pub(crate) fn facility_name(
-    m: &MessageRepr,
-    op: crate::wire::ie::facility::NameOperation,
-) -> Option<PartyName> {
+pub(crate) fn facility_name(m: &MessageRepr, op: crate::wire::ie::facility::NameOperation) -> Option<PartyName> {
     m.ies.iter().find_map(|ie| match ie {
-        IeRepr::Facility(f) => f
-            .names()
-            .into_iter()
-            .find(|(o, _)| *o == op)
-            .map(|(_, n)| name_from(&n)),
+        IeRepr::Facility(f) => f.names().into_iter().find(|(o, _)| *o == op).map(|(_, n)| name_from(&n)),
         _ => None,
     })
 }
@@ -283,19 +221,12 @@ pub(crate) fn progress(m: &MessageRepr) -> Vec<ProgressDescription> {
 
 /// In-band information available (progress #1 or #8).
 pub(crate) fn inband(p: &[ProgressDescription]) -> bool {
-    p.iter().any(|d| {
-        matches!(
-            d,
-            ProgressDescription::InbandAvailable | ProgressDescription::NotEndToEndIsdn
-        )
-    })
+    p.iter().any(|d| matches!(d, ProgressDescription::InbandAvailable | ProgressDescription::NotEndToEndIsdn))
 }
 
 /// The first typed IE with this identifier.
 pub(crate) fn find(m: &MessageRepr, id: IeId) -> Option<&IeRepr> {
-    m.ies
-        .iter()
-        .find(|ie| ie.id() == id && !matches!(ie, IeRepr::Malformed(_)))
+    m.ies.iter().find(|ie| ie.id() == id && !matches!(ie, IeRepr::Malformed(_)))
 }
 
 #[cfg(test)]
@@ -305,9 +236,7 @@ mod tests {
 
     #[test]
     fn numbers_round_trip() {
-        let n = Number::new("2125551234")
-            .with_ton(TypeOfNumber::National)
-            .with_presentation(Presentation::Restricted, Screening::NetworkProvided);
+        let n = Number::new("2125551234").with_ton(TypeOfNumber::National).with_presentation(Presentation::Restricted, Screening::NetworkProvided);
         let r = number_repr(NumberIe::Calling, &n);
         assert_eq!(number_from(&r), n);
         let called = number_repr(NumberIe::Called, &n);
@@ -331,24 +260,14 @@ mod tests {
         }
         let d = name_ies(NameEncoding::Display, &name, 1, false);
         assert!(matches!(&d[..], [IeRepr::Display(_)]));
-        let restricted = PartyName {
-            name: "X".into(),
-            presentation: Presentation::Restricted,
-        };
+        let restricted = PartyName { name: "X".into(), presentation: Presentation::Restricted };
         assert!(name_ies(NameEncoding::Display, &restricted, 1, false).is_empty());
-        assert_eq!(
-            name_from(&name_value(&restricted)).presentation,
-            Presentation::Restricted
-        );
+        assert_eq!(name_from(&name_value(&restricted)).presentation, Presentation::Restricted);
     }
 
     #[test]
     fn bearer_round_trip() {
-        for b in [
-            Bearer::speech(Law::Ulaw),
-            Bearer::audio(Law::Alaw),
-            Bearer::data(),
-        ] {
+        for b in [Bearer::speech(Law::Ulaw), Bearer::audio(Law::Alaw), Bearer::data()] {
             let r = bearer_repr(b);
             assert!(bearer_supported(&r));
             assert_eq!(bearer_from(&r), b);

@@ -88,11 +88,7 @@ pub enum Command {
     Setup(Box<SetupRequest>),
     /// Overlap sending: more called digits (after SETUP ACKNOWLEDGE), or
     /// keypad information in other states.
-    Information {
-        call: CallId,
-        digits: String,
-        sending_complete: bool,
-    },
+    Information { call: CallId, digits: String, sending_complete: bool },
     /// Ask the caller for more digits (SETUP ACKNOWLEDGE).
     SetupAck { call: CallId },
     /// CALL PROCEEDING; `inband`: announce in-band information (progress
@@ -101,31 +97,18 @@ pub enum Command {
     /// ALERTING; `inband`: ringback is played in band (progress #8).
     Alerting { call: CallId, inband: bool },
     /// PROGRESS with one indicator.
-    Progress {
-        call: CallId,
-        description: ProgressDescription,
-    },
+    Progress { call: CallId, description: ProgressDescription },
     /// Answer (CONNECT).
-    Connect {
-        call: CallId,
-        connected: Option<Number>,
-    },
+    Connect { call: CallId, connected: Option<Number> },
     /// Clear normally: DISCONNECT (RELEASE COMPLETE for a call not yet
     /// answered with anything, i.e. a rejected SETUP). `inband`: network
     /// side only, an announcement plays (progress #8, T306).
-    Disconnect {
-        call: CallId,
-        cause: CauseValue,
-        inband: bool,
-    },
+    Disconnect { call: CallId, cause: CauseValue, inband: bool },
     /// Clear at once: RELEASE (RELEASE COMPLETE for an unanswered incoming
     /// SETUP).
     Release { call: CallId, cause: CauseValue },
     /// FACILITY with the given IE.
-    Facility {
-        call: CallId,
-        facility: FacilityRepr,
-    },
+    Facility { call: CallId, facility: FacilityRepr },
     /// STATUS ENQUIRY (T322).
     StatusEnquiry { call: CallId },
     /// RESTART channels or interfaces (T316). Calls on them are released
@@ -133,10 +116,7 @@ pub enum Command {
     Restart(RestartTarget),
     /// SERVICE (where the variant supports it): channels or an interface
     /// in or out of service.
-    Service {
-        target: RestartTarget,
-        status: ServiceStatus,
-    },
+    Service { target: RestartTarget, status: ServiceStatus },
 }
 
 /// Why a command was refused.

@@ -19,9 +19,7 @@ impl InterfaceKind {
     pub fn b_channels(self, has_d_channel: bool) -> Vec<u8> {
         match self {
             InterfaceKind::T1 => (1..=if has_d_channel { 23 } else { 24 }).collect(),
-            InterfaceKind::E1 => (1..=31u8)
-                .filter(|&c| !(has_d_channel && c == 16))
-                .collect(),
+            InterfaceKind::E1 => (1..=31u8).filter(|&c| !(has_d_channel && c == 16)).collect(),
         }
     }
 
@@ -50,11 +48,7 @@ pub struct InterfaceConfig {
 
 impl InterfaceConfig {
     pub fn new(id: u8, kind: InterfaceKind, d_channel: bool) -> InterfaceConfig {
-        InterfaceConfig {
-            id,
-            kind,
-            d_channel,
-        }
+        InterfaceConfig { id, kind, d_channel }
     }
 }
 

@@ -1,8 +1,6 @@
 //! What the call-control entity reports to the application.
 
-use super::types::{
-    Bearer, CallId, CallState, Cause, ChannelRef, Initiator, LinkId, Number, PartyName, Redirecting,
-};
+use super::types::{Bearer, CallId, CallState, Cause, ChannelRef, Initiator, LinkId, Number, PartyName, Redirecting};
 use crate::wire::ie::{FacilityRepr, ProgressDescription, ServiceStatus};
 
 /// A new call from the peer (SETUP received and accepted: the channel is

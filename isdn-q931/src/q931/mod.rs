@@ -45,8 +45,5 @@ pub use command::{Command, CommandError, RestartTarget, SetupRequest};
 pub use config::{Config, ConfigError, HuntOrder, InterfaceConfig, InterfaceKind};
 pub use control::{CallControl, MAX_MESSAGE_LEN, MemoryStats, Output};
 pub use event::{Event, IncomingCall};
-pub use types::{
-    Bearer, BearerKind, CallId, CallState, Cause, ChannelPref, ChannelRef, Initiator, Law, LinkId,
-    Number, PartyName, Redirecting, Side,
-};
+pub use types::{Bearer, BearerKind, CallId, CallState, Cause, ChannelPref, ChannelRef, Initiator, Law, LinkId, Number, PartyName, Redirecting, Side};
 pub use variant::{MandatoryIes, NameEncoding, SwitchType, SwitchVariant, Timers};

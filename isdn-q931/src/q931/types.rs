@@ -4,10 +4,7 @@
 use core::fmt;
 
 use crate::wire::CauseValue;
-use crate::wire::ie::{
-    InfoTransferCapability, Layer1Protocol, Location, NumberingPlan, Presentation, RedirectReason,
-    Screening, TypeOfNumber,
-};
+use crate::wire::ie::{InfoTransferCapability, Layer1Protocol, Location, NumberingPlan, Presentation, RedirectReason, Screening, TypeOfNumber};
 
 /// Which side of the interface this stack is.
 ///
@@ -133,10 +130,7 @@ pub struct PartyName {
 impl PartyName {
     /// A presentation-allowed name.
     pub fn allowed(name: &str) -> PartyName {
-        PartyName {
-            name: name.to_owned(),
-            presentation: Presentation::Allowed,
-        }
+        PartyName { name: name.to_owned(), presentation: Presentation::Allowed }
     }
 }
 
@@ -179,24 +173,15 @@ pub struct Bearer {
 impl Bearer {
     /// Speech with the given law.
     pub const fn speech(law: Law) -> Bearer {
-        Bearer {
-            kind: BearerKind::Speech,
-            law: Some(law),
-        }
+        Bearer { kind: BearerKind::Speech, law: Some(law) }
     }
     /// 3.1 kHz audio with the given law.
     pub const fn audio(law: Law) -> Bearer {
-        Bearer {
-            kind: BearerKind::Audio3k1,
-            law: Some(law),
-        }
+        Bearer { kind: BearerKind::Audio3k1, law: Some(law) }
     }
     /// 64 kbit/s unrestricted digital information.
     pub const fn data() -> Bearer {
-        Bearer {
-            kind: BearerKind::UnrestrictedDigital,
-            law: None,
-        }
+        Bearer { kind: BearerKind::UnrestrictedDigital, law: None }
     }
 
     pub(crate) fn itc(self) -> InfoTransferCapability {
@@ -213,10 +198,7 @@ impl Bearer {
         let kind = match itc {
             InfoTransferCapability::Speech => BearerKind::Speech,
             InfoTransferCapability::Audio3k1 => BearerKind::Audio3k1,
-            InfoTransferCapability::UnrestrictedDigital
-            | InfoTransferCapability::UnrestrictedDigitalWithTones => {
-                BearerKind::UnrestrictedDigital
-            }
+            InfoTransferCapability::UnrestrictedDigital | InfoTransferCapability::UnrestrictedDigitalWithTones => BearerKind::UnrestrictedDigital,
             InfoTransferCapability::RestrictedDigital => BearerKind::RestrictedDigital,
             other => BearerKind::Other(other.bits()),
         };

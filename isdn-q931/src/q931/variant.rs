@@ -55,15 +55,8 @@ pub enum SwitchType {
 
 impl SwitchType {
     /// Every switch type, in table order.
-    pub const ALL: [SwitchType; 7] = [
-        SwitchType::Ni2,
-        SwitchType::Dms100,
-        SwitchType::Att4ess,
-        SwitchType::Lucent5ess,
-        SwitchType::EuroIsdnE1,
-        SwitchType::EuroIsdnT1,
-        SwitchType::Qsig,
-    ];
+    pub const ALL: [SwitchType; 7] =
+        [SwitchType::Ni2, SwitchType::Dms100, SwitchType::Att4ess, SwitchType::Lucent5ess, SwitchType::EuroIsdnE1, SwitchType::EuroIsdnT1, SwitchType::Qsig];
 }
 
 /// The layer 3 timers (Q.931 §9, Tables 9-1 and 9-2). Every one is
@@ -216,32 +209,18 @@ const BASE_MANDATORY: [MandatoryIes; 9] = [
     m(MessageType::Progress, None, &[IeId::PROGRESS_INDICATOR]),
     m(MessageType::Notify, None, &[IeId::NOTIFICATION_INDICATOR]),
     m(MessageType::Restart, None, &[IeId::RESTART_INDICATOR]),
-    m(
-        MessageType::RestartAcknowledge,
-        None,
-        &[IeId::RESTART_INDICATOR],
-    ),
+    m(MessageType::RestartAcknowledge, None, &[IeId::RESTART_INDICATOR]),
     m(MessageType::Facility, None, &[IeId::FACILITY]),
-    m(
-        MessageType::Service,
-        None,
-        &[IeId::CHANGE_STATUS, IeId::CHANNEL_ID],
-    ),
+    m(MessageType::Service, None, &[IeId::CHANGE_STATUS, IeId::CHANNEL_ID]),
 ];
 
 /// PRI SETUP from either side carries the channel (ANSI T1.607, NI-2,
 /// ECMA-143).
-const MANDATORY_CHANNEL_BOTH: [MandatoryIes; 10] = concat_rules(
-    BASE_MANDATORY,
-    m(MessageType::Setup, None, &[IeId::CHANNEL_ID]),
-);
+const MANDATORY_CHANNEL_BOTH: [MandatoryIes; 10] = concat_rules(BASE_MANDATORY, m(MessageType::Setup, None, &[IeId::CHANNEL_ID]));
 
 /// ETSI: the network's SETUP carries the channel, the user's may omit it
 /// ("any channel").
-const MANDATORY_CHANNEL_FROM_NETWORK: [MandatoryIes; 10] = concat_rules(
-    BASE_MANDATORY,
-    m(MessageType::Setup, Some(Side::Network), &[IeId::CHANNEL_ID]),
-);
+const MANDATORY_CHANNEL_FROM_NETWORK: [MandatoryIes; 10] = concat_rules(BASE_MANDATORY, m(MessageType::Setup, Some(Side::Network), &[IeId::CHANNEL_ID]));
 
 const fn concat_rules(base: [MandatoryIes; 9], extra: MandatoryIes) -> [MandatoryIes; 10] {
     let mut out = [extra; 10];
@@ -255,11 +234,7 @@ const fn concat_rules(base: [MandatoryIes; 9], extra: MandatoryIes) -> [Mandator
 
 /// RESTART classes by name, for the tables.
 const CLASSES_NA: &[RestartClass] = &[RestartClass::Indicated, RestartClass::SingleInterface];
-const CLASSES_ALL: &[RestartClass] = &[
-    RestartClass::Indicated,
-    RestartClass::SingleInterface,
-    RestartClass::AllInterfaces,
-];
+const CLASSES_ALL: &[RestartClass] = &[RestartClass::Indicated, RestartClass::SingleInterface, RestartClass::AllInterfaces];
 
 /// Everything that differs between switch types. See the module
 /// documentation for the table.
@@ -489,20 +464,11 @@ mod tests {
                 assert!(t.t317 < t.t316, "{s:?}");
                 assert!(t.t303 > Duration::ZERO);
             }
-            assert_eq!(
-                v.mandatory_ies(MessageType::Setup, Side::Network),
-                vec![IeId::BEARER_CAPABILITY, IeId::CHANNEL_ID]
-            );
+            assert_eq!(v.mandatory_ies(MessageType::Setup, Side::Network), vec![IeId::BEARER_CAPABILITY, IeId::CHANNEL_ID]);
             assert!(v.uses_restart_class(RestartClass::Indicated));
         }
         let e = SwitchVariant::EURO_E1;
-        assert_eq!(
-            e.mandatory_ies(MessageType::Setup, Side::User),
-            vec![IeId::BEARER_CAPABILITY]
-        );
-        assert_eq!(
-            SwitchVariant::NI2.mandatory_ies(MessageType::ServiceAcknowledge, Side::User),
-            vec![IeId::CHANGE_STATUS, IeId::CHANNEL_ID]
-        );
+        assert_eq!(e.mandatory_ies(MessageType::Setup, Side::User), vec![IeId::BEARER_CAPABILITY]);
+        assert_eq!(SwitchVariant::NI2.mandatory_ies(MessageType::ServiceAcknowledge, Side::User), vec![IeId::CHANGE_STATUS, IeId::CHANNEL_ID]);
     }
 }

@@ -87,11 +87,7 @@ impl Error {
     /// The information element at fault, for the cause diagnostic.
     pub fn ie(&self) -> Option<IeId> {
         match *self {
-            Error::IeOverrun(id)
-            | Error::InvalidIe(id)
-            | Error::UnrecognizedIe(id)
-            | Error::MandatoryIeMissing(id)
-            | Error::IeTooLong(id) => Some(id),
+            Error::IeOverrun(id) | Error::InvalidIe(id) | Error::UnrecognizedIe(id) | Error::MandatoryIeMissing(id) | Error::IeTooLong(id) => Some(id),
             _ => None,
         }
     }

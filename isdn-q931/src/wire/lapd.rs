@@ -89,10 +89,7 @@ impl CommandResponse {
     /// The C/R bit a frame of this kind carries when `sender` sends it
     /// (Q.921 §3.3.2 Table 1).
     pub const fn cr_bit(self, sender: Role) -> bool {
-        matches!(
-            (self, sender),
-            (CommandResponse::Command, Role::Network) | (CommandResponse::Response, Role::User)
-        )
+        matches!((self, sender), (CommandResponse::Command, Role::Network) | (CommandResponse::Response, Role::User))
     }
 
     /// Interprets a received C/R bit; `sender` is the role of the peer
@@ -154,11 +151,7 @@ impl<T: AsRef<[u8]>> Frame<T> {
     /// control field (one octet for U frames, two for I and S frames).
     pub fn check_len(&self) -> Result<(), Error> {
         let len = self.buffer.as_ref().len();
-        if len < ADDRESS_LEN + 1 || len < self.header_len() {
-            Err(Error::Truncated)
-        } else {
-            Ok(())
-        }
+        if len < ADDRESS_LEN + 1 || len < self.header_len() { Err(Error::Truncated) } else { Ok(()) }
     }
 
     /// Returns the underlying buffer.
@@ -304,12 +297,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Frame<T> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FrameKind<'a> {
     /// Information (command).
-    I {
-        ns: u8,
-        nr: u8,
-        p: bool,
-        info: &'a [u8],
-    },
+    I { ns: u8, nr: u8, p: bool, info: &'a [u8] },
     /// Receive ready (command or response).
     Rr { nr: u8, pf: bool },
     /// Receive not ready (command or response).
@@ -337,9 +325,7 @@ impl<'a> FrameKind<'a> {
     pub const fn format(&self) -> Format {
         match self {
             FrameKind::I { .. } => Format::Information,
-            FrameKind::Rr { .. } | FrameKind::Rnr { .. } | FrameKind::Rej { .. } => {
-                Format::Supervisory
-            }
+            FrameKind::Rr { .. } | FrameKind::Rnr { .. } | FrameKind::Rej { .. } => Format::Supervisory,
             _ => Format::Unnumbered,
         }
     }
@@ -347,25 +333,16 @@ impl<'a> FrameKind<'a> {
     /// The P or F bit, whichever this frame carries.
     pub const fn poll_final(&self) -> bool {
         match *self {
-            FrameKind::I { p, .. }
-            | FrameKind::Sabme { p }
-            | FrameKind::Ui { p, .. }
-            | FrameKind::Disc { p } => p,
+            FrameKind::I { p, .. } | FrameKind::Sabme { p } | FrameKind::Ui { p, .. } | FrameKind::Disc { p } => p,
             FrameKind::Dm { f } | FrameKind::Ua { f } | FrameKind::Frmr { f, .. } => f,
-            FrameKind::Rr { pf, .. }
-            | FrameKind::Rnr { pf, .. }
-            | FrameKind::Rej { pf, .. }
-            | FrameKind::Xid { pf, .. } => pf,
+            FrameKind::Rr { pf, .. } | FrameKind::Rnr { pf, .. } | FrameKind::Rej { pf, .. } | FrameKind::Xid { pf, .. } => pf,
         }
     }
 
     /// N(R), for I and S frames.
     pub const fn nr(&self) -> Option<u8> {
         match *self {
-            FrameKind::I { nr, .. }
-            | FrameKind::Rr { nr, .. }
-            | FrameKind::Rnr { nr, .. }
-            | FrameKind::Rej { nr, .. } => Some(nr),
+            FrameKind::I { nr, .. } | FrameKind::Rr { nr, .. } | FrameKind::Rnr { nr, .. } | FrameKind::Rej { nr, .. } => Some(nr),
             _ => None,
         }
     }
@@ -373,10 +350,7 @@ impl<'a> FrameKind<'a> {
     /// The information field (empty for frame types without one).
     pub const fn info(&self) -> &'a [u8] {
         match *self {
-            FrameKind::I { info, .. }
-            | FrameKind::Ui { info, .. }
-            | FrameKind::Frmr { info, .. }
-            | FrameKind::Xid { info, .. } => info,
+            FrameKind::I { info, .. } | FrameKind::Ui { info, .. } | FrameKind::Frmr { info, .. } | FrameKind::Xid { info, .. } => info,
             _ => &[],
         }
     }
@@ -387,10 +361,7 @@ impl<'a> FrameKind<'a> {
     /// is an "undefined" frame to the state machine (§5.8.5).
     pub const fn allowed_as(&self, cr: CommandResponse) -> bool {
         match self {
-            FrameKind::I { .. }
-            | FrameKind::Sabme { .. }
-            | FrameKind::Disc { .. }
-            | FrameKind::Ui { .. } => matches!(cr, CommandResponse::Command),
+            FrameKind::I { .. } | FrameKind::Sabme { .. } | FrameKind::Disc { .. } | FrameKind::Ui { .. } => matches!(cr, CommandResponse::Command),
             FrameKind::Dm { .. } | FrameKind::Ua { .. } | FrameKind::Frmr { .. } => {
                 matches!(cr, CommandResponse::Response)
             }
@@ -422,22 +393,12 @@ pub struct FrameRepr<'a> {
 impl<'a> FrameRepr<'a> {
     /// A frame that `sender` sends as a command.
     pub const fn command(sender: Role, sapi: u8, tei: u8, kind: FrameKind<'a>) -> FrameRepr<'a> {
-        FrameRepr {
-            sapi,
-            tei,
-            cr: CommandResponse::Command.cr_bit(sender),
-            kind,
-        }
+        FrameRepr { sapi, tei, cr: CommandResponse::Command.cr_bit(sender), kind }
     }
 
     /// A frame that `sender` sends as a response.
     pub const fn response(sender: Role, sapi: u8, tei: u8, kind: FrameKind<'a>) -> FrameRepr<'a> {
-        FrameRepr {
-            sapi,
-            tei,
-            cr: CommandResponse::Response.cr_bit(sender),
-            kind,
-        }
+        FrameRepr { sapi, tei, cr: CommandResponse::Response.cr_bit(sender), kind }
     }
 
     /// Whether this frame is a command or a response, given who sent it.
@@ -560,17 +521,8 @@ impl FrmrInfo {
 
     /// The five information field octets.
     pub fn to_bytes(&self) -> [u8; 5] {
-        let flags = u8::from(self.w)
-            | u8::from(self.x) << 1
-            | u8::from(self.y) << 2
-            | u8::from(self.z) << 3;
-        [
-            self.rejected_control[0],
-            self.rejected_control[1],
-            (self.vs & 0x7F) << 1,
-            (self.vr & 0x7F) << 1 | u8::from(self.cr),
-            flags,
-        ]
+        let flags = u8::from(self.w) | u8::from(self.x) << 1 | u8::from(self.y) << 2 | u8::from(self.z) << 3;
+        [self.rejected_control[0], self.rejected_control[1], (self.vs & 0x7F) << 1, (self.vr & 0x7F) << 1 | u8::from(self.cr), flags]
     }
 }
 
@@ -580,12 +532,7 @@ fn decode(data: &[u8]) -> Result<FrameRepr<'_>, Error> {
     let info = data.get(view.header_len()..).unwrap_or(&[]);
     let pf = view.poll_final();
     let kind = match view.format() {
-        Format::Information => FrameKind::I {
-            ns: view.ns(),
-            nr: view.nr(),
-            p: pf,
-            info,
-        },
+        Format::Information => FrameKind::I { ns: view.ns(), nr: view.nr(), p: pf, info },
         Format::Supervisory => {
             let nr = view.nr();
             let kind = match c {
@@ -610,22 +557,14 @@ fn decode(data: &[u8]) -> Result<FrameRepr<'_>, Error> {
                 control::XID => FrameKind::Xid { pf, info },
                 _ => return Err(Error::LapdControl(c)),
             };
-            let permits_info = matches!(
-                kind,
-                FrameKind::Ui { .. } | FrameKind::Frmr { .. } | FrameKind::Xid { .. }
-            );
+            let permits_info = matches!(kind, FrameKind::Ui { .. } | FrameKind::Frmr { .. } | FrameKind::Xid { .. });
             if !info.is_empty() && !permits_info {
                 return Err(Error::LapdInfoNotPermitted);
             }
             kind
         }
     };
-    Ok(FrameRepr {
-        sapi: view.sapi(),
-        tei: view.tei(),
-        cr: view.cr(),
-        kind,
-    })
+    Ok(FrameRepr { sapi: view.sapi(), tei: view.tei(), cr: view.cr(), kind })
 }
 
 #[cfg(test)]
@@ -641,10 +580,7 @@ mod tests {
         assert!(CommandResponse::Response.cr_bit(Role::User));
         for sender in [Role::User, Role::Network] {
             for kind in [CommandResponse::Command, CommandResponse::Response] {
-                assert_eq!(
-                    CommandResponse::from_cr_bit(kind.cr_bit(sender), sender),
-                    kind
-                );
+                assert_eq!(CommandResponse::from_cr_bit(kind.cr_bit(sender), sender), kind);
             }
         }
         assert_eq!(Role::User.peer(), Role::Network);
@@ -655,10 +591,7 @@ mod tests {
         // User-side SABME on SAPI 0, TEI 0, P=1: C/R = 0 for a user command.
         let bytes = [0x00, 0x01, 0x7F];
         let f = FrameRepr::parse_bytes(&bytes).unwrap();
-        assert_eq!(
-            f,
-            FrameRepr::command(Role::User, 0, 0, FrameKind::Sabme { p: true })
-        );
+        assert_eq!(f, FrameRepr::command(Role::User, 0, 0, FrameKind::Sabme { p: true }));
         assert_eq!(f.command_response(Role::User), CommandResponse::Command);
         assert_eq!(f.to_vec(), bytes);
         // The network answers UA F=1: response from the network, C/R = 0.
@@ -671,15 +604,7 @@ mod tests {
         // Network I frame: SAPI 0, C/R 1, TEI 0, N(S)=5, N(R)=3, P=0.
         let bytes = [0x02, 0x01, 0x0A, 0x06, 0x08, 0x02, 0x80, 0x01, 0x02];
         let f = FrameRepr::parse_bytes(&bytes).unwrap();
-        assert_eq!(
-            f.kind,
-            FrameKind::I {
-                ns: 5,
-                nr: 3,
-                p: false,
-                info: &bytes[4..]
-            }
-        );
+        assert_eq!(f.kind, FrameKind::I { ns: 5, nr: 3, p: false, info: &bytes[4..] });
         assert_eq!(f.command_response(Role::Network), CommandResponse::Command);
         assert_eq!(f.to_vec(), bytes);
         let v = Frame::new_checked(&bytes[..]).unwrap();
@@ -691,14 +616,8 @@ mod tests {
     fn supervisory_frames() {
         let cases: [(&[u8], FrameKind<'_>); 3] = [
             (&[0x00, 0x01, 0x01, 0x0B], FrameKind::Rr { nr: 5, pf: true }),
-            (
-                &[0x00, 0x01, 0x05, 0x00],
-                FrameKind::Rnr { nr: 0, pf: false },
-            ),
-            (
-                &[0x00, 0x01, 0x09, 0xFF],
-                FrameKind::Rej { nr: 127, pf: true },
-            ),
+            (&[0x00, 0x01, 0x05, 0x00], FrameKind::Rnr { nr: 0, pf: false }),
+            (&[0x00, 0x01, 0x09, 0xFF], FrameKind::Rej { nr: 127, pf: true }),
         ];
         for (bytes, kind) in cases {
             let f = FrameRepr::parse_bytes(bytes).unwrap();
@@ -706,14 +625,8 @@ mod tests {
             assert_eq!(f.to_vec(), bytes);
         }
         // Reserved S-frame code and S frame with an info field.
-        assert_eq!(
-            FrameRepr::parse_bytes(&[0, 1, 0x0D, 0]),
-            Err(Error::LapdControl(0x0D))
-        );
-        assert_eq!(
-            FrameRepr::parse_bytes(&[0, 1, 0x01, 0, 9]),
-            Err(Error::LapdInfoNotPermitted)
-        );
+        assert_eq!(FrameRepr::parse_bytes(&[0, 1, 0x0D, 0]), Err(Error::LapdControl(0x0D)));
+        assert_eq!(FrameRepr::parse_bytes(&[0, 1, 0x01, 0, 9]), Err(Error::LapdInfoNotPermitted));
     }
 
     #[test]
@@ -721,23 +634,11 @@ mod tests {
         let cases: [(u8, FrameKind<'_>); 7] = [
             (0x6F, FrameKind::Sabme { p: false }),
             (0x1F, FrameKind::Dm { f: true }),
-            (
-                0x03,
-                FrameKind::Ui {
-                    p: false,
-                    info: &[],
-                },
-            ),
+            (0x03, FrameKind::Ui { p: false, info: &[] }),
             (0x53, FrameKind::Disc { p: true }),
             (0x63, FrameKind::Ua { f: false }),
             (0x97, FrameKind::Frmr { f: true, info: &[] }),
-            (
-                0xAF,
-                FrameKind::Xid {
-                    pf: false,
-                    info: &[],
-                },
-            ),
+            (0xAF, FrameKind::Xid { pf: false, info: &[] }),
         ];
         for (c, kind) in cases {
             let bytes = [0xFC, 0xFF, c]; // SAPI 63, TEI 127
@@ -749,14 +650,8 @@ mod tests {
         let ui = [0xFC, 0xFF, 0x03, 0x0F, 0x12, 0x34, 0x01, 0xFF];
         let f = FrameRepr::parse_bytes(&ui).unwrap();
         assert_eq!(f.kind.info(), &ui[3..]);
-        assert_eq!(
-            FrameRepr::parse_bytes(&[0, 1, 0x7F, 0]),
-            Err(Error::LapdInfoNotPermitted)
-        );
-        assert_eq!(
-            FrameRepr::parse_bytes(&[0, 1, 0x2F]),
-            Err(Error::LapdControl(0x2F))
-        );
+        assert_eq!(FrameRepr::parse_bytes(&[0, 1, 0x7F, 0]), Err(Error::LapdInfoNotPermitted));
+        assert_eq!(FrameRepr::parse_bytes(&[0, 1, 0x2F]), Err(Error::LapdControl(0x2F)));
     }
 
     #[test]
@@ -764,14 +659,8 @@ mod tests {
         assert_eq!(FrameRepr::parse_bytes(&[]), Err(Error::Truncated));
         assert_eq!(FrameRepr::parse_bytes(&[0, 1]), Err(Error::Truncated));
         assert_eq!(FrameRepr::parse_bytes(&[0, 1, 0x00]), Err(Error::Truncated));
-        assert_eq!(
-            FrameRepr::parse_bytes(&[0x01, 0x01, 0x7F]),
-            Err(Error::LapdAddress)
-        );
-        assert_eq!(
-            FrameRepr::parse_bytes(&[0x00, 0x00, 0x7F]),
-            Err(Error::LapdAddress)
-        );
+        assert_eq!(FrameRepr::parse_bytes(&[0x01, 0x01, 0x7F]), Err(Error::LapdAddress));
+        assert_eq!(FrameRepr::parse_bytes(&[0x00, 0x00, 0x7F]), Err(Error::LapdAddress));
         // An unchecked short view does not panic either.
         let v = Frame::new_unchecked(&[][..]);
         assert_eq!((v.sapi(), v.tei(), v.info()), (0, 0, &[][..]));
@@ -788,22 +677,9 @@ mod tests {
 
     #[test]
     fn emit_into_view_and_setters() {
-        let repr = FrameRepr::command(
-            Role::Network,
-            0,
-            0,
-            FrameKind::I {
-                ns: 127,
-                nr: 64,
-                p: true,
-                info: b"abc",
-            },
-        );
+        let repr = FrameRepr::command(Role::Network, 0, 0, FrameKind::I { ns: 127, nr: 64, p: true, info: b"abc" });
         let mut buf = [0u8; 10];
-        assert_eq!(
-            repr.emit(&mut Frame::new_unchecked(&mut buf[..3])),
-            Err(Error::BufferTooSmall)
-        );
+        assert_eq!(repr.emit(&mut Frame::new_unchecked(&mut buf[..3])), Err(Error::BufferTooSmall));
         repr.emit(&mut Frame::new_unchecked(&mut buf[..])).unwrap();
         assert_eq!(&buf[..7], &[0x02, 0x01, 0xFE, 0x81, b'a', b'b', b'c']);
         let mut f = Frame::new_checked(&mut buf[..7]).unwrap();
@@ -811,10 +687,7 @@ mod tests {
         f.set_sapi(16);
         f.set_cr(false);
         f.info_mut()[0] = b'z';
-        assert_eq!(
-            (f.sapi(), f.cr(), f.tei(), f.ea0(), f.ea1()),
-            (16, false, 5, false, true)
-        );
+        assert_eq!((f.sapi(), f.cr(), f.tei(), f.ea0(), f.ea1()), (16, false, 5, false, true));
         assert_eq!(f.info(), b"zbc");
     }
 

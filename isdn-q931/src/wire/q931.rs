@@ -58,10 +58,7 @@ impl ProtocolDiscriminator {
     }
     /// One of the two maintenance discriminators.
     pub const fn is_maintenance(self) -> bool {
-        matches!(
-            self,
-            ProtocolDiscriminator::AttMaintenance | ProtocolDiscriminator::NationalMaintenance
-        )
+        matches!(self, ProtocolDiscriminator::AttMaintenance | ProtocolDiscriminator::NationalMaintenance)
     }
 }
 
@@ -99,28 +96,16 @@ pub struct CallRef {
 impl CallRef {
     /// A two-octet (PRI) call reference.
     pub const fn pri(value: u16, flag: CallRefFlag) -> CallRef {
-        CallRef {
-            value: value & 0x7FFF,
-            flag,
-            len: 2,
-        }
+        CallRef { value: value & 0x7FFF, flag, len: 2 }
     }
     /// The dummy call reference (length 0), Q.931 §4.3.
     pub const fn dummy() -> CallRef {
-        CallRef {
-            value: 0,
-            flag: CallRefFlag::FromOriginator,
-            len: 0,
-        }
+        CallRef { value: 0, flag: CallRefFlag::FromOriginator, len: 0 }
     }
     /// The global call reference (value 0) with the given length (2 on
     /// PRI), as used by RESTART.
     pub const fn global(len: u8, flag: CallRefFlag) -> CallRef {
-        CallRef {
-            value: 0,
-            flag,
-            len,
-        }
+        CallRef { value: 0, flag, len }
     }
     pub const fn is_dummy(&self) -> bool {
         self.len == 0
@@ -131,10 +116,7 @@ impl CallRef {
     }
     /// The same call reference as the other side writes it.
     pub const fn reversed(self) -> CallRef {
-        CallRef {
-            flag: self.flag.flipped(),
-            ..self
-        }
+        CallRef { flag: self.flag.flipped(), ..self }
     }
     fn max_value(len: u8) -> u16 {
         match len {
@@ -218,14 +200,9 @@ impl MessageType {
     /// 0x07 and SERVICE ACKNOWLEDGE 0x0F.
     pub fn from_byte(pd: ProtocolDiscriminator, b: u8) -> MessageType {
         match (pd, b) {
-            (ProtocolDiscriminator::AttMaintenance, 0x0F)
-            | (ProtocolDiscriminator::NationalMaintenance, 0x07) => MessageType::Service,
-            (ProtocolDiscriminator::AttMaintenance, 0x07)
-            | (ProtocolDiscriminator::NationalMaintenance, 0x0F) => MessageType::ServiceAcknowledge,
-            (ProtocolDiscriminator::Q931, b) => Q931_TYPES
-                .iter()
-                .find(|(code, _)| *code == b)
-                .map_or(MessageType::Unknown(b), |(_, t)| *t),
+            (ProtocolDiscriminator::AttMaintenance, 0x0F) | (ProtocolDiscriminator::NationalMaintenance, 0x07) => MessageType::Service,
+            (ProtocolDiscriminator::AttMaintenance, 0x07) | (ProtocolDiscriminator::NationalMaintenance, 0x0F) => MessageType::ServiceAcknowledge,
+            (ProtocolDiscriminator::Q931, b) => Q931_TYPES.iter().find(|(code, _)| *code == b).map_or(MessageType::Unknown(b), |(_, t)| *t),
             (_, b) => MessageType::Unknown(b),
         }
     }
@@ -250,10 +227,7 @@ impl MessageType {
                 }
             }
             MessageType::Unknown(b) => b,
-            t => Q931_TYPES
-                .iter()
-                .find(|(_, m)| *m == t)
-                .map_or(0, |(code, _)| *code),
+            t => Q931_TYPES.iter().find(|(_, m)| *m == t).map_or(0, |(code, _)| *code),
         }
     }
 
@@ -276,9 +250,7 @@ impl MessageType {
             MessageType::Notify => &[IeId::NOTIFICATION_INDICATOR],
             MessageType::Restart | MessageType::RestartAcknowledge => &[IeId::RESTART_INDICATOR],
             MessageType::Facility => &[IeId::FACILITY],
-            MessageType::Service | MessageType::ServiceAcknowledge => {
-                &[IeId::CHANGE_STATUS, IeId::CHANNEL_ID]
-            }
+            MessageType::Service | MessageType::ServiceAcknowledge => &[IeId::CHANGE_STATUS, IeId::CHANNEL_ID],
             _ => &[],
         }
     }
@@ -383,16 +355,8 @@ impl<T: AsRef<[u8]>> Message<T> {
         for i in 0..usize::from(len) {
             value = value << 8 | u16::from(self.byte(2 + i));
         }
-        let flag = if len > 0 && self.byte(2) & 0x80 != 0 {
-            CallRefFlag::ToOriginator
-        } else {
-            CallRefFlag::FromOriginator
-        };
-        CallRef {
-            value: value & CallRef::max_value(len),
-            flag,
-            len,
-        }
+        let flag = if len > 0 && self.byte(2) & 0x80 != 0 { CallRefFlag::ToOriginator } else { CallRefFlag::FromOriginator };
+        CallRef { value: value & CallRef::max_value(len), flag, len }
     }
 
     /// The raw message type octet.
@@ -432,11 +396,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Message<T> {
         let len = cr.len.min(2);
         self.set_byte(1, len);
         let value = cr.value & CallRef::max_value(len);
-        let flag = if cr.flag == CallRefFlag::ToOriginator {
-            0x80
-        } else {
-            0
-        };
+        let flag = if cr.flag == CallRefFlag::ToOriginator { 0x80 } else { 0 };
         match len {
             1 => self.set_byte(2, flag | value as u8),
             2 => {
@@ -472,11 +432,7 @@ pub struct RawIeRef<'a> {
 impl<'a> RawIeRef<'a> {
     /// The identifier in diagnostic form.
     pub fn ie_id(&self) -> IeId {
-        if self.id & 0x80 != 0 {
-            IeId::single_octet(self.codeset, self.id)
-        } else {
-            IeId::new(self.codeset, self.id)
-        }
+        if self.id & 0x80 != 0 { IeId::single_octet(self.codeset, self.id) } else { IeId::new(self.codeset, self.id) }
     }
     pub fn is_single_octet(&self) -> bool {
         self.id & 0x80 != 0
@@ -486,11 +442,7 @@ impl<'a> RawIeRef<'a> {
         IeRepr::parse(self.codeset, self.id, self.data)
     }
     pub fn to_owned(&self) -> RawIe {
-        RawIe {
-            codeset: self.codeset,
-            id: self.id,
-            data: self.data.to_vec(),
-        }
+        RawIe { codeset: self.codeset, id: self.id, data: self.data.to_vec() }
     }
 }
 
@@ -507,11 +459,7 @@ pub struct IeIter<'a> {
 
 impl<'a> IeIter<'a> {
     pub fn new(body: &'a [u8]) -> IeIter<'a> {
-        IeIter {
-            data: body,
-            locked: 0,
-            next_codeset: None,
-        }
+        IeIter { data: body, locked: 0, next_codeset: None }
     }
 
     /// The codeset currently locked in.
@@ -540,11 +488,7 @@ impl<'a> Iterator for IeIter<'a> {
             let codeset = self.next_codeset.take().unwrap_or(self.locked);
             if id & 0x80 != 0 {
                 self.data = rest;
-                return Some(Ok(RawIeRef {
-                    codeset,
-                    id,
-                    data: &[],
-                }));
+                return Some(Ok(RawIeRef { codeset, id, data: &[] }));
             }
             let overrun = || Some(Err(Error::IeOverrun(IeId::new(codeset, id))));
             let Some((&len, rest)) = rest.split_first() else {
@@ -582,12 +526,7 @@ pub struct MessageRepr {
 impl MessageRepr {
     /// A message without IEs.
     pub fn new(pd: ProtocolDiscriminator, call_ref: CallRef, msg_type: MessageType) -> MessageRepr {
-        MessageRepr {
-            pd,
-            call_ref,
-            msg_type,
-            ies: Vec::new(),
-        }
+        MessageRepr { pd, call_ref, msg_type, ies: Vec::new() }
     }
 
     /// Adds an IE (builder style).
@@ -614,12 +553,7 @@ impl MessageRepr {
             }
             ies.push(raw.to_repr());
         }
-        Ok(MessageRepr {
-            pd: msg.protocol_discriminator(),
-            call_ref: msg.call_ref(),
-            msg_type: msg.message_type(),
-            ies,
-        })
+        Ok(MessageRepr { pd: msg.protocol_discriminator(), call_ref: msg.call_ref(), msg_type: msg.message_type(), ies })
     }
 
     /// Decodes untrusted bytes.
@@ -691,13 +625,9 @@ impl MessageRepr {
             .enumerate()
             .map(|(i, ie)| {
                 if matches!(ie, IeRepr::RepeatIndicator(_)) {
-                    let target = self.ies[i + 1..]
-                        .iter()
-                        .find(|ie| !matches!(ie, IeRepr::RepeatIndicator(_)));
+                    let target = self.ies[i + 1..].iter().find(|ie| !matches!(ie, IeRepr::RepeatIndicator(_)));
                     match target {
-                        Some(next) if !next.is_single_octet() => {
-                            (next.codeset(), 1, next.id_octet(), 0)
-                        }
+                        Some(next) if !next.is_single_octet() => (next.codeset(), 1, next.id_octet(), 0),
                         // A repeat indicator repeating nothing goes last.
                         _ => (ORPHAN, 0, ie.id_octet(), 1),
                     }
@@ -710,19 +640,13 @@ impl MessageRepr {
             .collect();
         let mut order: Vec<usize> = (0..self.ies.len()).collect();
         order.sort_by_key(|&i| keys[i]);
-        order
-            .into_iter()
-            .map(|i| (keys[i].0, &self.ies[i]))
-            .collect()
+        order.into_iter().map(|i| (keys[i].0, &self.ies[i])).collect()
     }
 
     /// This message with its IEs in emission order: what
     /// `parse_bytes(&to_vec())` gives back.
     pub fn canonical(&self) -> MessageRepr {
-        MessageRepr {
-            ies: self.ordered_ies().into_iter().cloned().collect(),
-            ..self.clone()
-        }
+        MessageRepr { ies: self.ordered_ies().into_iter().cloned().collect(), ..self.clone() }
     }
 
     fn encode(&self, out: &mut Vec<u8>) -> Result<(), Error> {
@@ -730,11 +654,7 @@ impl MessageRepr {
         let len = self.call_ref.len.min(2);
         out.push(len);
         let value = self.call_ref.value & CallRef::max_value(len);
-        let flag = if self.call_ref.flag == CallRefFlag::ToOriginator {
-            0x80
-        } else {
-            0
-        };
+        let flag = if self.call_ref.flag == CallRefFlag::ToOriginator { 0x80 } else { 0 };
         match len {
             1 => out.push(flag | value as u8),
             2 => out.extend_from_slice(&[flag | (value >> 8) as u8, value as u8]),
@@ -804,10 +724,7 @@ mod tests {
         let mut m = vec![0x08, 0x02, 0x00, 0x01, 0x05, 0xA1];
         m.extend_from_slice(&[0x04, 0x03, 0x80, 0x90, 0xA2]);
         m.extend_from_slice(&[0x18, 0x03, 0xA9, 0x83, 0x81]);
-        m.extend_from_slice(&[
-            0x1C, 0x12, 0x9F, 0x8B, 0x01, 0x00, 0xA1, 0x0C, 0x02, 0x01, 0x01, 0x02, 0x01, 0x00,
-            0x80, 0x04,
-        ]);
+        m.extend_from_slice(&[0x1C, 0x12, 0x9F, 0x8B, 0x01, 0x00, 0xA1, 0x0C, 0x02, 0x01, 0x01, 0x02, 0x01, 0x00, 0x80, 0x04]);
         m.extend_from_slice(b"JOHN");
         m.extend_from_slice(&[0x1E, 0x02, 0x81, 0x83]);
         m.extend_from_slice(&[0x6C, 0x0C, 0x21, 0x83]);
@@ -823,10 +740,7 @@ mod tests {
         let bytes = ni2_setup();
         let view = Message::new_checked(&bytes[..]).unwrap();
         assert_eq!(view.protocol_discriminator(), ProtocolDiscriminator::Q931);
-        assert_eq!(
-            view.call_ref(),
-            CallRef::pri(1, CallRefFlag::FromOriginator)
-        );
+        assert_eq!(view.call_ref(), CallRef::pri(1, CallRefFlag::FromOriginator));
         assert_eq!(view.message_type(), MessageType::Setup);
         let ids: Vec<IeId> = view.ies().map(|ie| ie.unwrap().ie_id()).collect();
         assert_eq!(
@@ -855,10 +769,7 @@ mod tests {
         assert_eq!(fac.calling_name(), Some(Name::allowed("JOHN")));
         assert_eq!(
             m.find(IeId::BEARER_CAPABILITY),
-            Some(&IeRepr::BearerCapability(BearerCapabilityRepr::voice(
-                InfoTransferCapability::Speech,
-                Layer1Protocol::G711Ulaw
-            )))
+            Some(&IeRepr::BearerCapability(BearerCapabilityRepr::voice(InfoTransferCapability::Speech, Layer1Protocol::G711Ulaw)))
         );
         // The codeset-6 IE is kept and is the only "unrecognized" one.
         let errs: Vec<_> = m.ie_errors().collect();
@@ -870,58 +781,31 @@ mod tests {
 
     #[test]
     fn build_setup_in_any_order() {
-        let m = MessageRepr::new(
-            ProtocolDiscriminator::Q931,
-            CallRef::pri(1, CallRefFlag::FromOriginator),
-            MessageType::Setup,
-        )
-        .with(IeRepr::Unknown(RawIe {
-            codeset: 6,
-            id: 0x7B,
-            data: vec![0x81],
-        }))
-        .with(IeRepr::CalledNumber(PartyNumberRepr::new(
-            TypeOfNumber::National,
-            NumberingPlan::Isdn,
-            "2125551234",
-        )))
-        .with(IeRepr::CallingNumber(
-            PartyNumberRepr::new(TypeOfNumber::National, NumberingPlan::Isdn, "3035550100")
-                .with_presentation(Presentation::Allowed, Screening::NetworkProvided),
-        ))
-        .with(IeRepr::ProgressIndicator(ProgressIndicatorRepr::new(
-            Location::PrivateLocal,
-            ProgressDescription::OriginationNotIsdn,
-        )))
-        .with(IeRepr::Facility(FacilityRepr::with_calling_name(
-            NameStyle::Ni2,
-            1,
-            &Name::allowed("JOHN"),
-        )))
-        .with(IeRepr::ChannelId(ChannelIdRepr::pri_channel(1, true)))
-        .with(IeRepr::BearerCapability(BearerCapabilityRepr::voice(
-            InfoTransferCapability::Speech,
-            Layer1Protocol::G711Ulaw,
-        )))
-        .with(IeRepr::SendingComplete);
+        let m = MessageRepr::new(ProtocolDiscriminator::Q931, CallRef::pri(1, CallRefFlag::FromOriginator), MessageType::Setup)
+            .with(IeRepr::Unknown(RawIe { codeset: 6, id: 0x7B, data: vec![0x81] }))
+            .with(IeRepr::CalledNumber(PartyNumberRepr::new(TypeOfNumber::National, NumberingPlan::Isdn, "2125551234")))
+            .with(IeRepr::CallingNumber(
+                PartyNumberRepr::new(TypeOfNumber::National, NumberingPlan::Isdn, "3035550100")
+                    .with_presentation(Presentation::Allowed, Screening::NetworkProvided),
+            ))
+            .with(IeRepr::ProgressIndicator(ProgressIndicatorRepr::new(Location::PrivateLocal, ProgressDescription::OriginationNotIsdn)))
+            .with(IeRepr::Facility(FacilityRepr::with_calling_name(NameStyle::Ni2, 1, &Name::allowed("JOHN"))))
+            .with(IeRepr::ChannelId(ChannelIdRepr::pri_channel(1, true)))
+            .with(IeRepr::BearerCapability(BearerCapabilityRepr::voice(InfoTransferCapability::Speech, Layer1Protocol::G711Ulaw)))
+            .with(IeRepr::SendingComplete);
         assert_eq!(m.to_vec().unwrap(), ni2_setup());
         let back = MessageRepr::parse_bytes(&ni2_setup()).unwrap();
         assert_eq!(back, m.canonical());
         let mut buf = vec![0u8; m.buffer_len()];
         m.emit(&mut Message::new_unchecked(&mut buf[..])).unwrap();
         assert_eq!(buf, ni2_setup());
-        assert_eq!(
-            m.emit(&mut Message::new_unchecked(&mut buf[..10])),
-            Err(Error::BufferTooSmall)
-        );
+        assert_eq!(m.emit(&mut Message::new_unchecked(&mut buf[..10])), Err(Error::BufferTooSmall));
     }
 
     #[test]
     fn restart_and_service() {
         // RESTART of channel 5 from the network, global call reference.
-        let bytes = [
-            0x08, 0x02, 0x80, 0x00, 0x46, 0x18, 0x03, 0xA9, 0x83, 0x85, 0x79, 0x01, 0x80,
-        ];
+        let bytes = [0x08, 0x02, 0x80, 0x00, 0x46, 0x18, 0x03, 0xA9, 0x83, 0x85, 0x79, 0x01, 0x80];
         let m = MessageRepr::parse_bytes(&bytes).unwrap();
         assert!(m.call_ref.is_global());
         assert_eq!(m.call_ref.flag, CallRefFlag::ToOriginator);
@@ -930,35 +814,18 @@ mod tests {
         assert_eq!(m.to_vec().unwrap(), bytes);
 
         // AT&T maintenance SERVICE (0x0F) taking channel 3 out of service.
-        let bytes = [
-            0x03, 0x02, 0x00, 0x00, 0x0F, 0x01, 0x01, 0xC2, 0x18, 0x03, 0xA9, 0x83, 0x83,
-        ];
+        let bytes = [0x03, 0x02, 0x00, 0x00, 0x0F, 0x01, 0x01, 0xC2, 0x18, 0x03, 0xA9, 0x83, 0x83];
         let m = MessageRepr::parse_bytes(&bytes).unwrap();
         assert_eq!(m.pd, ProtocolDiscriminator::AttMaintenance);
         assert_eq!(m.msg_type, MessageType::Service);
         assert_eq!(m.validate(), Ok(()));
         assert_eq!(m.to_vec().unwrap(), bytes);
         // NI-2 national maintenance: the codes are mirrored.
-        assert_eq!(
-            MessageType::from_byte(ProtocolDiscriminator::NationalMaintenance, 0x07),
-            MessageType::Service
-        );
-        assert_eq!(
-            MessageType::from_byte(ProtocolDiscriminator::NationalMaintenance, 0x0F),
-            MessageType::ServiceAcknowledge
-        );
-        assert_eq!(
-            MessageType::from_byte(ProtocolDiscriminator::AttMaintenance, 0x07),
-            MessageType::ServiceAcknowledge
-        );
-        assert_eq!(
-            MessageType::ServiceAcknowledge.to_byte(ProtocolDiscriminator::NationalMaintenance),
-            0x0F
-        );
-        assert_eq!(
-            MessageType::from_byte(ProtocolDiscriminator::Q931, 0x0F),
-            MessageType::ConnectAcknowledge
-        );
+        assert_eq!(MessageType::from_byte(ProtocolDiscriminator::NationalMaintenance, 0x07), MessageType::Service);
+        assert_eq!(MessageType::from_byte(ProtocolDiscriminator::NationalMaintenance, 0x0F), MessageType::ServiceAcknowledge);
+        assert_eq!(MessageType::from_byte(ProtocolDiscriminator::AttMaintenance, 0x07), MessageType::ServiceAcknowledge);
+        assert_eq!(MessageType::ServiceAcknowledge.to_byte(ProtocolDiscriminator::NationalMaintenance), 0x0F);
+        assert_eq!(MessageType::from_byte(ProtocolDiscriminator::Q931, 0x0F), MessageType::ConnectAcknowledge);
     }
 
     #[test]
@@ -973,19 +840,14 @@ mod tests {
                 assert_eq!(MessageType::from_byte(pd, b).to_byte(pd), b);
             }
         }
-        assert_eq!(
-            MessageType::from_byte(ProtocolDiscriminator::Q931, 0x5A),
-            MessageType::ReleaseComplete
-        );
+        assert_eq!(MessageType::from_byte(ProtocolDiscriminator::Q931, 0x5A), MessageType::ReleaseComplete);
         assert_eq!(MessageType::ReleaseComplete.name(), "RELEASE COMPLETE");
     }
 
     #[test]
     fn status_and_disconnect() {
         // STATUS: cause 100 for channel id, call state 10 (active).
-        let bytes = [
-            0x08, 0x02, 0x80, 0x01, 0x7D, 0x08, 0x03, 0x80, 0xE4, 0x18, 0x14, 0x01, 0x0A,
-        ];
+        let bytes = [0x08, 0x02, 0x80, 0x01, 0x7D, 0x08, 0x03, 0x80, 0xE4, 0x18, 0x14, 0x01, 0x0A];
         let m = MessageRepr::parse_bytes(&bytes).unwrap();
         assert_eq!(m.msg_type, MessageType::Status);
         assert_eq!(m.validate(), Ok(()));
@@ -996,8 +858,7 @@ mod tests {
         assert_eq!(err, Error::MandatoryIeMissing(IeId::CAUSE));
         assert_eq!(err.cause(), Some(CauseValue::MANDATORY_IE_MISSING));
         // DISCONNECT with a broken cause: invalid contents of a mandatory IE.
-        let d =
-            MessageRepr::parse_bytes(&[0x08, 0x02, 0x00, 0x01, 0x45, 0x08, 0x01, 0x80]).unwrap();
+        let d = MessageRepr::parse_bytes(&[0x08, 0x02, 0x00, 0x01, 0x45, 0x08, 0x01, 0x80]).unwrap();
         assert_eq!(d.validate(), Err(Error::InvalidIe(IeId::CAUSE)));
         assert_eq!(d.ie_errors().next(), Some(Error::InvalidIe(IeId::CAUSE)));
         // Unknown message type.
@@ -1010,35 +871,16 @@ mod tests {
     #[test]
     fn header_errors() {
         assert_eq!(MessageRepr::parse_bytes(&[]), Err(Error::MessageTooShort));
-        assert_eq!(
-            MessageRepr::parse_bytes(&[0x08, 0x02]),
-            Err(Error::MessageTooShort)
-        );
-        assert_eq!(
-            MessageRepr::parse_bytes(&[0x08, 0x02, 0x00, 0x01]),
-            Err(Error::MessageTooShort)
-        );
-        assert_eq!(
-            MessageRepr::parse_bytes(&[0x08, 0x03, 0, 0, 0, 0x05]),
-            Err(Error::CallRefLength(3))
-        );
-        assert_eq!(
-            MessageRepr::parse_bytes(&[0x08, 0x12, 0, 0, 0x05]),
-            Err(Error::CallRefLength(0x12))
-        );
+        assert_eq!(MessageRepr::parse_bytes(&[0x08, 0x02]), Err(Error::MessageTooShort));
+        assert_eq!(MessageRepr::parse_bytes(&[0x08, 0x02, 0x00, 0x01]), Err(Error::MessageTooShort));
+        assert_eq!(MessageRepr::parse_bytes(&[0x08, 0x03, 0, 0, 0, 0x05]), Err(Error::CallRefLength(3)));
+        assert_eq!(MessageRepr::parse_bytes(&[0x08, 0x12, 0, 0, 0x05]), Err(Error::CallRefLength(0x12)));
         // Dummy and one-octet call references.
         let m = MessageRepr::parse_bytes(&[0x08, 0x00, 0x62]).unwrap();
         assert!(m.call_ref.is_dummy());
         assert_eq!(m.to_vec().unwrap(), vec![0x08, 0x00, 0x62]);
         let m = MessageRepr::parse_bytes(&[0x08, 0x01, 0x85, 0x4D]).unwrap();
-        assert_eq!(
-            m.call_ref,
-            CallRef {
-                value: 5,
-                flag: CallRefFlag::ToOriginator,
-                len: 1
-            }
-        );
+        assert_eq!(m.call_ref, CallRef { value: 5, flag: CallRefFlag::ToOriginator, len: 1 });
         assert_eq!(m.call_ref.reversed().flag, CallRefFlag::FromOriginator);
         assert_eq!(m.to_vec().unwrap(), vec![0x08, 0x01, 0x85, 0x4D]);
     }
@@ -1051,10 +893,7 @@ mod tests {
         assert_eq!(err.cause(), Some(CauseValue::INVALID_IE_CONTENTS));
         // Identifier without a length octet.
         let bytes = [0x08, 0x02, 0x00, 0x01, 0x05, 0x04];
-        assert_eq!(
-            MessageRepr::parse_bytes(&bytes),
-            Err(Error::IeOverrun(IeId::BEARER_CAPABILITY))
-        );
+        assert_eq!(MessageRepr::parse_bytes(&bytes), Err(Error::IeOverrun(IeId::BEARER_CAPABILITY)));
     }
 
     #[test]
@@ -1064,92 +903,38 @@ mod tests {
             m.extend_from_slice(body);
             m
         };
-        let ids = |bytes: &[u8]| -> Vec<IeId> {
-            Message::new_checked(bytes)
-                .unwrap()
-                .ies()
-                .map(|i| i.unwrap().ie_id())
-                .collect()
-        };
+        let ids = |bytes: &[u8]| -> Vec<IeId> { Message::new_checked(bytes).unwrap().ies().map(|i| i.unwrap().ie_id()).collect() };
         // Locking shift to 6, then a non-locking shift to 0 for one IE,
         // then back in codeset 6.
-        let b = view(&[
-            0x96, 0x7B, 0x01, 0x81, 0x98, 0x28, 0x01, b'A', 0x7C, 0x01, 0x80,
-        ]);
-        assert_eq!(
-            ids(&b),
-            vec![IeId::new(6, 0x7B), IeId::DISPLAY, IeId::new(6, 0x7C)]
-        );
+        let b = view(&[0x96, 0x7B, 0x01, 0x81, 0x98, 0x28, 0x01, b'A', 0x7C, 0x01, 0x80]);
+        assert_eq!(ids(&b), vec![IeId::new(6, 0x7B), IeId::DISPLAY, IeId::new(6, 0x7C)]);
         // Non-locking followed directly by locking: the locking one wins.
         let b = view(&[0x9D, 0x96, 0x28, 0x01, b'A']);
         assert_eq!(ids(&b), vec![IeId::new(6, 0x28)]);
         // Single-octet IE after a shift is still decoded.
         let b = view(&[0x96, 0xA1]);
-        assert_eq!(
-            MessageRepr::parse_bytes(&b).unwrap().ies,
-            vec![IeRepr::SendingComplete]
-        );
+        assert_eq!(MessageRepr::parse_bytes(&b).unwrap().ies, vec![IeRepr::SendingComplete]);
         // Emission: two codeset-6 IEs get a locking shift, a lone codeset-5
         // IE a non-locking one.
-        let m = MessageRepr::new(
-            ProtocolDiscriminator::Q931,
-            CallRef::pri(1, CallRefFlag::FromOriginator),
-            MessageType::Information,
-        )
-        .with(IeRepr::Unknown(RawIe {
-            codeset: 6,
-            id: 0x7C,
-            data: vec![0x80],
-        }))
-        .with(IeRepr::Unknown(RawIe {
-            codeset: 5,
-            id: 0x1D,
-            data: vec![0x81],
-        }))
-        .with(IeRepr::Unknown(RawIe {
-            codeset: 6,
-            id: 0x7B,
-            data: vec![0x81],
-        }))
-        .with(IeRepr::KeypadFacility(KeypadFacilityRepr {
-            digits: "5".into(),
-        }));
-        assert_eq!(
-            m.to_vec().unwrap(),
-            view(&[
-                0x2C, 0x01, b'5', 0x9D, 0x1D, 0x01, 0x81, 0x96, 0x7B, 0x01, 0x81, 0x7C, 0x01, 0x80
-            ])
-        );
-        assert_eq!(
-            MessageRepr::parse_bytes(&m.to_vec().unwrap()).unwrap(),
-            m.canonical()
-        );
+        let m = MessageRepr::new(ProtocolDiscriminator::Q931, CallRef::pri(1, CallRefFlag::FromOriginator), MessageType::Information)
+            .with(IeRepr::Unknown(RawIe { codeset: 6, id: 0x7C, data: vec![0x80] }))
+            .with(IeRepr::Unknown(RawIe { codeset: 5, id: 0x1D, data: vec![0x81] }))
+            .with(IeRepr::Unknown(RawIe { codeset: 6, id: 0x7B, data: vec![0x81] }))
+            .with(IeRepr::KeypadFacility(KeypadFacilityRepr { digits: "5".into() }));
+        assert_eq!(m.to_vec().unwrap(), view(&[0x2C, 0x01, b'5', 0x9D, 0x1D, 0x01, 0x81, 0x96, 0x7B, 0x01, 0x81, 0x7C, 0x01, 0x80]));
+        assert_eq!(MessageRepr::parse_bytes(&m.to_vec().unwrap()).unwrap(), m.canonical());
     }
 
     #[test]
     fn repeat_indicator_stays_with_its_ies() {
-        let bc = |law| {
-            IeRepr::BearerCapability(BearerCapabilityRepr::voice(
-                InfoTransferCapability::Speech,
-                law,
-            ))
-        };
-        let m = MessageRepr::new(
-            ProtocolDiscriminator::Q931,
-            CallRef::pri(9, CallRefFlag::FromOriginator),
-            MessageType::Setup,
-        )
-        .with(IeRepr::ChannelId(ChannelIdRepr::pri_any()))
-        .with(IeRepr::RepeatIndicator(2))
-        .with(bc(Layer1Protocol::G711Ulaw))
-        .with(bc(Layer1Protocol::G711Alaw));
+        let bc = |law| IeRepr::BearerCapability(BearerCapabilityRepr::voice(InfoTransferCapability::Speech, law));
+        let m = MessageRepr::new(ProtocolDiscriminator::Q931, CallRef::pri(9, CallRefFlag::FromOriginator), MessageType::Setup)
+            .with(IeRepr::ChannelId(ChannelIdRepr::pri_any()))
+            .with(IeRepr::RepeatIndicator(2))
+            .with(bc(Layer1Protocol::G711Ulaw))
+            .with(bc(Layer1Protocol::G711Alaw));
         let bytes = m.to_vec().unwrap();
-        assert_eq!(
-            &bytes[5..],
-            &[
-                0xD2, 0x04, 0x03, 0x80, 0x90, 0xA2, 0x04, 0x03, 0x80, 0x90, 0xA3, 0x18, 0x01, 0xA3
-            ]
-        );
+        assert_eq!(&bytes[5..], &[0xD2, 0x04, 0x03, 0x80, 0x90, 0xA2, 0x04, 0x03, 0x80, 0x90, 0xA3, 0x18, 0x01, 0xA3]);
         let back = MessageRepr::parse_bytes(&bytes).unwrap();
         assert_eq!(back, m.canonical());
         assert_eq!(back.find_all(IeId::BEARER_CAPABILITY).count(), 2);
@@ -1157,9 +942,7 @@ mod tests {
 
     #[test]
     fn empty_ie_is_absent() {
-        let bytes = [
-            0x08, 0x02, 0x00, 0x01, 0x05, 0x04, 0x03, 0x80, 0x90, 0xA2, 0x70, 0x00,
-        ];
+        let bytes = [0x08, 0x02, 0x00, 0x01, 0x05, 0x04, 0x03, 0x80, 0x90, 0xA2, 0x70, 0x00];
         let m = MessageRepr::parse_bytes(&bytes).unwrap();
         assert_eq!(m.ies.len(), 1);
         assert!(m.find(IeId::CALLED_NUMBER).is_none());
@@ -1172,24 +955,15 @@ mod tests {
         v.set_call_ref(CallRef::pri(0x1234, CallRefFlag::ToOriginator));
         v.set_message_type_byte(0x7B);
         v.set_protocol_discriminator(ProtocolDiscriminator::Q931);
-        assert_eq!(
-            v.call_ref(),
-            CallRef::pri(0x1234, CallRefFlag::ToOriginator)
-        );
+        assert_eq!(v.call_ref(), CallRef::pri(0x1234, CallRefFlag::ToOriginator));
         assert_eq!(v.message_type(), MessageType::Information);
         assert_eq!(&bytes[..5], &[0x08, 0x02, 0x92, 0x34, 0x7B]);
     }
 
     #[test]
     fn ie_too_long_is_reported() {
-        let m = MessageRepr::new(
-            ProtocolDiscriminator::Q931,
-            CallRef::dummy(),
-            MessageType::Information,
-        )
-        .with(IeRepr::KeypadFacility(KeypadFacilityRepr {
-            digits: "1".repeat(256),
-        }));
+        let m = MessageRepr::new(ProtocolDiscriminator::Q931, CallRef::dummy(), MessageType::Information)
+            .with(IeRepr::KeypadFacility(KeypadFacilityRepr { digits: "1".repeat(256) }));
         assert_eq!(m.to_vec(), Err(Error::IeTooLong(IeId::KEYPAD_FACILITY)));
         assert_eq!(m.buffer_len(), 0);
     }

@@ -74,11 +74,7 @@ pub fn classify(bytes: &[u8]) -> Kind {
         if bytes.len() < 4 {
             return Kind::Other;
         }
-        return Kind::I {
-            ns: c >> 1,
-            nr: bytes[3] >> 1,
-            p: bytes[3] & 1 == 1,
-        };
+        return Kind::I { ns: c >> 1, nr: bytes[3] >> 1, p: bytes[3] & 1 == 1 };
     }
     if c & 3 == 1 {
         if bytes.len() < 4 {
@@ -199,10 +195,7 @@ impl Bench {
 
     /// Events other than data.
     pub fn status_events(&self, side: Side) -> Vec<LinkEvent> {
-        self.events(side)
-            .into_iter()
-            .filter(|e| !matches!(e, LinkEvent::Data(_) | LinkEvent::UnitData(_)))
-            .collect()
+        self.events(side).into_iter().filter(|e| !matches!(e, LinkEvent::Data(_) | LinkEvent::UnitData(_))).collect()
     }
 
     /// DL-DATA indications received by `side`, in order.
@@ -223,11 +216,7 @@ impl Bench {
 
     /// Frames sent by `from`, classified.
     pub fn frames_from(&self, from: Side) -> Vec<Kind> {
-        self.sent
-            .iter()
-            .filter(|s| s.from == from)
-            .map(|s| classify(&s.bytes))
-            .collect()
+        self.sent.iter().filter(|s| s.from == from).map(|s| classify(&s.bytes)).collect()
     }
 
     /// Drains both links' outputs onto the wire and into the event logs.
@@ -249,12 +238,7 @@ impl Bench {
     }
 
     fn transmit(&mut self, from: Side, bytes: Vec<u8>) {
-        let mut sent = Sent {
-            at: self.elapsed(),
-            from,
-            bytes,
-            fate: Fate::Deliver,
-        };
+        let mut sent = Sent { at: self.elapsed(), from, bytes, fate: Fate::Deliver };
         if let Some(filter) = self.filter.as_mut() {
             sent.fate = filter(&sent);
         }
@@ -266,12 +250,7 @@ impl Bench {
         };
         for delay in copies {
             self.seq += 1;
-            self.wire.push(InFlight {
-                at: self.now + delay,
-                seq: self.seq,
-                to: from.other(),
-                bytes: sent.bytes.clone(),
-            });
+            self.wire.push(InFlight { at: self.now + delay, seq: self.seq, to: from.other(), bytes: sent.bytes.clone() });
         }
         self.sent.push(sent);
     }
@@ -289,16 +268,8 @@ impl Bench {
             steps += 1;
             assert!(steps < 1_000_000, "bench does not settle (livelock?)");
             self.collect();
-            let next_frame = self
-                .wire
-                .iter()
-                .enumerate()
-                .min_by_key(|(_, f)| (f.at, f.seq))
-                .map(|(i, f)| (i, f.at));
-            let next_timer = [self.net.poll_timeout(), self.user.poll_timeout()]
-                .into_iter()
-                .flatten()
-                .min();
+            let next_frame = self.wire.iter().enumerate().min_by_key(|(_, f)| (f.at, f.seq)).map(|(i, f)| (i, f.at));
+            let next_timer = [self.net.poll_timeout(), self.user.poll_timeout()].into_iter().flatten().min();
             let next = match (next_frame, next_timer) {
                 (Some((_, a)), Some(b)) => a.min(b),
                 (Some((_, a)), None) => a,
@@ -333,17 +304,11 @@ impl Bench {
         let end = self.now + limit;
         while self.now < end {
             self.run_for(Duration::from_millis(1));
-            if self.net.state() == LinkState::MultipleFrameEstablished
-                && self.user.state() == LinkState::MultipleFrameEstablished
-            {
+            if self.net.state() == LinkState::MultipleFrameEstablished && self.user.state() == LinkState::MultipleFrameEstablished {
                 return;
             }
         }
-        panic!(
-            "not established after {limit:?}: net {:?}, user {:?}",
-            self.net.state(),
-            self.user.state()
-        );
+        panic!("not established after {limit:?}: net {:?}, user {:?}", self.net.state(), self.user.state());
     }
 
     /// Whether nothing is in flight.

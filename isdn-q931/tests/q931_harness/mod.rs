@@ -11,12 +11,8 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use isdn_q931::q921::{self, Link, LinkEvent, Role};
-use isdn_q931::q931::{
-    CallId, CallState, Command, Config, Event, IncomingCall, LinkId, SetupRequest, Side, SwitchType,
-};
-use isdn_q931::wire::{
-    CallRef, CallRefFlag, IeRepr, MessageRepr, MessageType, ProtocolDiscriminator,
-};
+use isdn_q931::q931::{CallId, CallState, Command, Config, Event, IncomingCall, LinkId, SetupRequest, Side, SwitchType};
+use isdn_q931::wire::{CallRef, CallRefFlag, IeRepr, MessageRepr, MessageType, ProtocolDiscriminator};
 use isdn_q931::{Output, Pri, PriConfig};
 
 pub fn millis(ms: u64) -> Duration {
@@ -95,10 +91,7 @@ pub struct Bench {
 impl Bench {
     /// Network and user stacks of one switch type, one link each.
     pub fn new(switch: SwitchType) -> Bench {
-        Bench::with(
-            PriConfig::new(Config::new(switch, Side::Network)),
-            PriConfig::new(Config::new(switch, Side::User)),
-        )
+        Bench::with(PriConfig::new(Config::new(switch, Side::Network)), PriConfig::new(Config::new(switch, Side::User)))
     }
 
     /// Both ends from configurations.
@@ -106,10 +99,7 @@ impl Bench {
         let now = Instant::now();
         let net = Pri::new(net, now).expect("network config");
         let user = Pri::new(user, now).expect("user config");
-        Bench::from_nodes(
-            [Node::Stack(Box::new(net)), Node::Stack(Box::new(user))],
-            now,
-        )
+        Bench::from_nodes([Node::Stack(Box::new(net)), Node::Stack(Box::new(user))], now)
     }
 
     /// A stack of `switch` on `end`, a raw peer on the other end.
@@ -124,11 +114,7 @@ impl Bench {
             End::Net => Role::Network,
             End::User => Role::User,
         };
-        let raw = Node::Raw(Box::new(RawPeer {
-            link: Link::new(role, q921::Config::default(), now),
-            received: Vec::new(),
-            up: false,
-        }));
+        let raw = Node::Raw(Box::new(RawPeer { link: Link::new(role, q921::Config::default(), now), received: Vec::new(), up: false }));
         let nodes = match end {
             End::Net => [stack, raw],
             End::User => [raw, stack],
@@ -208,20 +194,9 @@ impl Bench {
                     None => break,
                     Some(Ok((link, bytes))) => {
                         let dropped = self.cut_links.contains(&link);
-                        self.sent.push(Sent {
-                            at: now - self.start,
-                            from: end,
-                            link,
-                            bytes: bytes.clone(),
-                            dropped,
-                        });
+                        self.sent.push(Sent { at: now - self.start, from: end, link, bytes: bytes.clone(), dropped });
                         if !dropped {
-                            self.in_flight.push_back((
-                                now + self.latency,
-                                end.other(),
-                                link,
-                                bytes,
-                            ));
+                            self.in_flight.push_back((now + self.latency, end.other(), link, bytes));
                         }
                     }
                     Some(Err(Some(e))) => self.events.push((now - self.start, end, e)),
@@ -331,19 +306,12 @@ impl Bench {
 
     pub fn command(&mut self, end: End, cmd: Command) -> Option<CallId> {
         let now = self.now;
-        let r = self
-            .pri(end)
-            .command(cmd.clone(), now)
-            .unwrap_or_else(|e| panic!("{end:?} {cmd:?}: {e}"));
+        let r = self.pri(end).command(cmd.clone(), now).unwrap_or_else(|e| panic!("{end:?} {cmd:?}: {e}"));
         self.collect();
         r
     }
 
-    pub fn try_command(
-        &mut self,
-        end: End,
-        cmd: Command,
-    ) -> Result<Option<CallId>, isdn_q931::q931::CommandError> {
+    pub fn try_command(&mut self, end: End, cmd: Command) -> Result<Option<CallId>, isdn_q931::q931::CommandError> {
         let now = self.now;
         let r = self.pri(end).command(cmd, now);
         self.collect();
@@ -352,10 +320,7 @@ impl Bench {
 
     pub fn setup(&mut self, end: End, req: SetupRequest) -> CallId {
         let now = self.now;
-        let id = self
-            .pri(end)
-            .setup(req, now)
-            .unwrap_or_else(|e| panic!("{end:?} setup: {e}"));
+        let id = self.pri(end).setup(req, now).unwrap_or_else(|e| panic!("{end:?} setup: {e}"));
         self.collect();
         id
     }
@@ -363,35 +328,23 @@ impl Bench {
     /// Sends a raw Q.931 message from the raw peer on `end`.
     pub fn raw_send(&mut self, end: End, msg: Vec<u8>) {
         let now = self.now;
-        self.raw_peer(end)
-            .link
-            .command(q921::Command::Send(msg), now)
-            .expect("raw send");
+        self.raw_peer(end).link.command(q921::Command::Send(msg), now).expect("raw send");
         self.collect();
     }
 
     /// Messages the raw peer on `end` received, decoded, and forgets them.
     pub fn raw_take(&mut self, end: End) -> Vec<MessageRepr> {
-        std::mem::take(&mut self.raw_peer(end).received)
-            .iter()
-            .map(|b| MessageRepr::parse_bytes(b).expect("stack sent a bad message"))
-            .collect()
+        std::mem::take(&mut self.raw_peer(end).received).iter().map(|b| MessageRepr::parse_bytes(b).expect("stack sent a bad message")).collect()
     }
 
     // ----- observation -----
 
     pub fn events(&self, end: End) -> Vec<Event> {
-        self.events
-            .iter()
-            .filter(|(_, e, _)| *e == end)
-            .map(|(_, _, ev)| ev.clone())
-            .collect()
+        self.events.iter().filter(|(_, e, _)| *e == end).map(|(_, _, ev)| ev.clone()).collect()
     }
 
     pub fn take_events(&mut self, end: End) -> Vec<Event> {
-        let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.events)
-            .into_iter()
-            .partition(|(_, e, _)| *e == end);
+        let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.events).into_iter().partition(|(_, e, _)| *e == end);
         self.events = rest;
         mine.into_iter().map(|(_, _, ev)| ev).collect()
     }
@@ -429,19 +382,14 @@ impl Bench {
             .filter(|s| s.from == from)
             .filter_map(|s| {
                 let b = &s.bytes;
-                (b.len() > 4 && b[2] & 1 == 0)
-                    .then(|| MessageRepr::parse_bytes(&b[4..]).ok())
-                    .flatten()
+                (b.len() > 4 && b[2] & 1 == 0).then(|| MessageRepr::parse_bytes(&b[4..]).ok()).flatten()
             })
             .collect()
     }
 
     /// The message types `from` transmitted.
     pub fn types_from(&self, from: End) -> Vec<MessageType> {
-        self.messages_from(from)
-            .iter()
-            .map(|m| m.msg_type)
-            .collect()
+        self.messages_from(from).iter().map(|m| m.msg_type).collect()
     }
 
     pub fn state(&self, end: End, call: CallId) -> Option<CallState> {
@@ -454,17 +402,9 @@ impl Bench {
             if let Node::Stack(p) = n {
                 let cc = p.call_control();
                 cc.check_consistency().unwrap();
-                assert!(
-                    cc.calls().is_empty(),
-                    "end {i}: calls left {:?}",
-                    cc.calls()
-                );
+                assert!(cc.calls().is_empty(), "end {i}: calls left {:?}", cc.calls());
                 let (busy, restarting, oos) = cc.channels().counts();
-                assert_eq!(
-                    (busy, restarting, oos),
-                    (0, 0, 0),
-                    "end {i}: channels stuck"
-                );
+                assert_eq!((busy, restarting, oos), (0, 0, 0), "end {i}: channels stuck");
             }
         }
     }
@@ -475,39 +415,18 @@ impl Bench {
         let a = self.setup(from, req);
         self.settle();
         let b = self.incoming(from.other()).call;
-        self.command(
-            from.other(),
-            Command::Connect {
-                call: b,
-                connected: None,
-            },
-        );
+        self.command(from.other(), Command::Connect { call: b, connected: None });
         self.settle();
         assert_eq!(self.state(from, a), Some(CallState::Active), "caller");
-        assert_eq!(
-            self.state(from.other(), b),
-            Some(CallState::Active),
-            "callee"
-        );
+        assert_eq!(self.state(from.other(), b), Some(CallState::Active), "callee");
         (a, b)
     }
 }
 
 /// A Q.931 message with a two-octet call reference.
 pub fn msg(cr: u16, flag_to_originator: bool, mt: MessageType, ies: Vec<IeRepr>) -> Vec<u8> {
-    let flag = if flag_to_originator {
-        CallRefFlag::ToOriginator
-    } else {
-        CallRefFlag::FromOriginator
-    };
-    MessageRepr {
-        pd: ProtocolDiscriminator::Q931,
-        call_ref: CallRef::pri(cr, flag),
-        msg_type: mt,
-        ies,
-    }
-    .to_vec()
-    .unwrap()
+    let flag = if flag_to_originator { CallRefFlag::ToOriginator } else { CallRefFlag::FromOriginator };
+    MessageRepr { pd: ProtocolDiscriminator::Q931, call_ref: CallRef::pri(cr, flag), msg_type: mt, ies }.to_vec().unwrap()
 }
 
 /// The cause value of a message, if any.

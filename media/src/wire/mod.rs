@@ -157,10 +157,7 @@ pub(crate) mod field {
     /// in practice.
     #[inline(always)]
     pub fn copy(data: &mut [u8], at: usize, src: &[u8]) {
-        if let Some(dst) = at
-            .checked_add(src.len())
-            .and_then(|end| data.get_mut(at..end))
-        {
+        if let Some(dst) = at.checked_add(src.len()).and_then(|end| data.get_mut(at..end)) {
             dst.copy_from_slice(src);
         }
     }

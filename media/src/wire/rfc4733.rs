@@ -126,11 +126,7 @@ impl<T: AsRef<[u8]>> TelephoneEvent<T> {
 
     /// Checks that the buffer holds the 4 octets.
     pub fn check_len(&self) -> Result<(), Error> {
-        if self.buffer.as_ref().len() < PAYLOAD_LEN {
-            Err(Error::Truncated)
-        } else {
-            Ok(())
-        }
+        if self.buffer.as_ref().len() < PAYLOAD_LEN { Err(Error::Truncated) } else { Ok(()) }
     }
 
     /// Returns the underlying buffer.
@@ -218,12 +214,7 @@ impl TelephoneEventRepr {
     /// Parses a payload (checked or not: this validates it again).
     pub fn parse<T: AsRef<[u8]>>(event: &TelephoneEvent<T>) -> Result<TelephoneEventRepr, Error> {
         event.check_len()?;
-        Ok(TelephoneEventRepr {
-            event: event.event(),
-            end: event.end(),
-            volume: event.volume(),
-            duration: event.duration(),
-        })
+        Ok(TelephoneEventRepr { event: event.event(), end: event.end(), volume: event.volume(), duration: event.duration() })
     }
 
     /// Parses an untrusted payload.
@@ -238,10 +229,7 @@ impl TelephoneEventRepr {
 
     /// Writes the payload (R = 0). [`Error::FieldRange`] for a volume
     /// above 63, [`Error::BufferTooSmall`] for fewer than 4 octets.
-    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(
-        &self,
-        event: &mut TelephoneEvent<T>,
-    ) -> Result<(), Error> {
+    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, event: &mut TelephoneEvent<T>) -> Result<(), Error> {
         if self.volume > MAX_VOLUME {
             return Err(Error::FieldRange);
         }
@@ -249,11 +237,7 @@ impl TelephoneEventRepr {
             return Err(Error::BufferTooSmall);
         }
         event.set_event(self.event);
-        field::set_u8(
-            event.buffer.as_mut(),
-            1,
-            u8::from(self.end) << 7 | self.volume,
-        );
+        field::set_u8(event.buffer.as_mut(), 1, u8::from(self.end) << 7 | self.volume);
         event.set_duration(self.duration);
         Ok(())
     }
@@ -295,12 +279,7 @@ mod tests {
             [0x0B, 0x87, 0x02, 0x80], // 640, end
         ];
         for (i, bytes) in expected.iter().enumerate() {
-            let r = TelephoneEventRepr {
-                event: TelephoneEventCode::from_dtmf_char('#').unwrap(),
-                end: i == 3,
-                volume: 7,
-                duration: 160 * (i as u16 + 1),
-            };
+            let r = TelephoneEventRepr { event: TelephoneEventCode::from_dtmf_char('#').unwrap(), end: i == 3, volume: 7, duration: 160 * (i as u16 + 1) };
             assert_eq!(&r.to_bytes().unwrap(), bytes);
             assert_eq!(TelephoneEventRepr::parse_bytes(bytes), Ok(r));
         }
@@ -330,17 +309,11 @@ mod tests {
             assert_eq!(e.dtmf_char(), Some(c));
             assert!(e.is_dtmf());
         }
-        assert_eq!(
-            TelephoneEventCode::from_dtmf_char('b'),
-            Some(TelephoneEventCode::B)
-        );
+        assert_eq!(TelephoneEventCode::from_dtmf_char('b'), Some(TelephoneEventCode::B));
         assert_eq!(TelephoneEventCode::from_dtmf_char('E'), None);
         assert_eq!(TelephoneEventCode::from(16), TelephoneEventCode::Flash);
         assert_eq!(TelephoneEventCode::Flash.dtmf_char(), None);
-        assert_eq!(
-            TelephoneEventCode::from(200),
-            TelephoneEventCode::Unknown(200)
-        );
+        assert_eq!(TelephoneEventCode::from(200), TelephoneEventCode::Unknown(200));
         for v in 0..=255u8 {
             assert_eq!(u8::from(TelephoneEventCode::from(v)), v);
         }
@@ -348,23 +321,12 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert_eq!(
-            TelephoneEventRepr::parse_bytes(&[1, 2, 3]),
-            Err(Error::Truncated)
-        );
-        let r = TelephoneEventRepr {
-            event: TelephoneEventCode::Digit1,
-            end: false,
-            volume: 64,
-            duration: 0,
-        };
+        assert_eq!(TelephoneEventRepr::parse_bytes(&[1, 2, 3]), Err(Error::Truncated));
+        let r = TelephoneEventRepr { event: TelephoneEventCode::Digit1, end: false, volume: 64, duration: 0 };
         assert_eq!(r.to_bytes(), Err(Error::FieldRange));
         let ok = TelephoneEventRepr { volume: 63, ..r };
         let mut short = [0u8; 3];
-        assert_eq!(
-            ok.emit(&mut TelephoneEvent::new_unchecked(&mut short[..])),
-            Err(Error::BufferTooSmall)
-        );
+        assert_eq!(ok.emit(&mut TelephoneEvent::new_unchecked(&mut short[..])), Err(Error::BufferTooSmall));
         let unchecked = TelephoneEvent::new_unchecked(&short[..1]);
         assert_eq!((unchecked.duration(), unchecked.volume()), (0, 0));
         assert_eq!(TelephoneEventRepr::parse(&unchecked), Err(Error::Truncated));

@@ -197,11 +197,7 @@ impl<T: AsRef<[u8]>> RtcpPacket<T> {
 
     /// Octets of padding, counting the count octet (0 without P).
     pub fn padding_len(&self) -> usize {
-        if self.has_padding() {
-            usize::from(u8_at(self.buffer.as_ref(), self.packet_len() - 1))
-        } else {
-            0
-        }
+        if self.has_padding() { usize::from(u8_at(self.buffer.as_ref(), self.packet_len() - 1)) } else { 0 }
     }
 
     /// End of the payload: the packet end less the padding.
@@ -271,31 +267,21 @@ impl<T: AsRef<[u8]>> RtcpPacket<T> {
     /// SR/RR: the profile-specific extension after the report blocks.
     pub fn report_extension(&self) -> &[u8] {
         match self.report_blocks_offset() {
-            Some(off) => self
-                .payload()
-                .get(off + REPORT_BLOCK_LEN * usize::from(self.count())..)
-                .unwrap_or(&[]),
+            Some(off) => self.payload().get(off + REPORT_BLOCK_LEN * usize::from(self.count())..).unwrap_or(&[]),
             None => &[],
         }
     }
 
     /// SDES: the chunks, zero-copy.
     pub fn sdes_chunks(&self) -> SdesChunks<'_> {
-        SdesChunks {
-            data: self.payload(),
-            pos: 0,
-            remaining: self.count(),
-        }
+        SdesChunks { data: self.payload(), pos: 0, remaining: self.count() }
     }
 
     /// BYE: the sources that are in the packet.
     pub fn bye_sources(&self) -> impl Iterator<Item = u32> + '_ {
         let n = usize::from(self.count());
         let p = self.payload();
-        p.get(..4 * n)
-            .unwrap_or(p)
-            .chunks_exact(4)
-            .map(|c| u32_at(c, 0))
+        p.get(..4 * n).unwrap_or(p).chunks_exact(4).map(|c| u32_at(c, 0))
     }
 
     /// BYE: the reason for leaving. `Ok(None)` without one,
@@ -303,15 +289,10 @@ impl<T: AsRef<[u8]>> RtcpPacket<T> {
     /// packet.
     pub fn bye_reason(&self) -> Result<Option<&[u8]>, Error> {
         let p = self.payload();
-        let rest = p
-            .get(4 * usize::from(self.count())..)
-            .ok_or(Error::Truncated)?;
+        let rest = p.get(4 * usize::from(self.count())..).ok_or(Error::Truncated)?;
         match rest.split_first() {
             None => Ok(None),
-            Some((&len, text)) => text
-                .get(..usize::from(len))
-                .map(Some)
-                .ok_or(Error::Truncated),
+            Some((&len, text)) => text.get(..usize::from(len)).map(Some).ok_or(Error::Truncated),
         }
     }
 
@@ -400,9 +381,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> RtcpPacket<T> {
             return None;
         }
         let start = self.report_blocks_offset()? + REPORT_BLOCK_LEN * index;
-        let block = self
-            .payload_mut()
-            .get_mut(start..start + REPORT_BLOCK_LEN)?;
+        let block = self.payload_mut().get_mut(start..start + REPORT_BLOCK_LEN)?;
         Some(ReportBlock::new_unchecked(block))
     }
 }
@@ -557,10 +536,7 @@ impl ReportBlockRepr {
     }
 
     /// Writes the block (cumulative lost clamped).
-    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(
-        &self,
-        block: &mut ReportBlock<T>,
-    ) -> Result<(), Error> {
+    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, block: &mut ReportBlock<T>) -> Result<(), Error> {
         if block.buffer.as_ref().len() < REPORT_BLOCK_LEN {
             return Err(Error::BufferTooSmall);
         }
@@ -614,9 +590,7 @@ impl<'a> SdesChunkRef<'a> {
 
     /// The first CNAME item's value.
     pub fn cname(&self) -> Option<&'a [u8]> {
-        self.items()
-            .find(|i| i.item_type == SdesItemType::Cname)
-            .map(|i| i.value)
+        self.items().find(|i| i.item_type == SdesItemType::Cname).map(|i| i.value)
     }
 }
 
@@ -633,10 +607,7 @@ impl<'a> Iterator for SdesItems<'a> {
         let (&len, rest) = rest.split_first()?;
         let value = rest.get(..usize::from(len))?;
         self.data = rest.get(usize::from(len)..).unwrap_or(&[]);
-        Some(SdesItem {
-            item_type: SdesItemType::from(t),
-            value,
-        })
+        Some(SdesItem { item_type: SdesItemType::from(t), value })
     }
 }
 
@@ -688,10 +659,7 @@ impl<'a> SdesChunks<'a> {
         // Skip the null octet(s) up to the next 32-bit boundary (lenient
         // where padding removal left the packet unaligned).
         self.pos = pad4(pos + 1).min(data.len());
-        Ok(SdesChunkRef {
-            ssrc: u32_at(ssrc_bytes, 0),
-            items,
-        })
+        Ok(SdesChunkRef { ssrc: u32_at(ssrc_bytes, 0), items })
     }
 }
 
@@ -731,28 +699,17 @@ pub struct SdesChunk<'a> {
 impl<'a> SdesChunk<'a> {
     /// A chunk with just a CNAME.
     pub fn cname(ssrc: u32, cname: &'a [u8]) -> SdesChunk<'a> {
-        SdesChunk {
-            ssrc,
-            items: vec![SdesItem {
-                item_type: SdesItemType::Cname,
-                value: cname,
-            }],
-        }
+        SdesChunk { ssrc, items: vec![SdesItem { item_type: SdesItemType::Cname, value: cname }] }
     }
 
     /// The first CNAME item's value.
     pub fn find_cname(&self) -> Option<&'a [u8]> {
-        self.items
-            .iter()
-            .find(|i| i.item_type == SdesItemType::Cname)
-            .map(|i| i.value)
+        self.items.iter().find(|i| i.item_type == SdesItemType::Cname).map(|i| i.value)
     }
 
     /// Octets on the wire: SSRC, items, END and null padding to a word.
     fn wire_len(&self) -> usize {
-        let items = self.items.iter().fold(0usize, |n, i| {
-            n.saturating_add(2).saturating_add(i.value.len())
-        });
+        let items = self.items.iter().fold(0usize, |n, i| n.saturating_add(2).saturating_add(i.value.len()));
         pad4(items.saturating_add(5).min(usize::MAX - 3))
     }
 }
@@ -811,25 +768,16 @@ pub enum RtcpRepr<'a> {
     },
 }
 
-fn parse_blocks(
-    payload: &[u8],
-    offset: usize,
-    count: u8,
-) -> Result<(Vec<ReportBlockRepr>, &[u8]), Error> {
+fn parse_blocks(payload: &[u8], offset: usize, count: u8) -> Result<(Vec<ReportBlockRepr>, &[u8]), Error> {
     let end = offset + REPORT_BLOCK_LEN * usize::from(count);
     let blocks = payload.get(offset..end).ok_or(Error::Truncated)?;
-    let reports = blocks
-        .chunks_exact(REPORT_BLOCK_LEN)
-        .map(|b| ReportBlockRepr::parse(&ReportBlock::new_unchecked(b)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let reports = blocks.chunks_exact(REPORT_BLOCK_LEN).map(|b| ReportBlockRepr::parse(&ReportBlock::new_unchecked(b))).collect::<Result<Vec<_>, _>>()?;
     Ok((reports, payload.get(end..).unwrap_or(&[])))
 }
 
 impl<'a> RtcpRepr<'a> {
     /// Parses one packet (checked or not: this validates it again).
-    pub fn parse<T: AsRef<[u8]> + ?Sized>(
-        packet: &RtcpPacket<&'a T>,
-    ) -> Result<RtcpRepr<'a>, Error> {
+    pub fn parse<T: AsRef<[u8]> + ?Sized>(packet: &RtcpPacket<&'a T>) -> Result<RtcpRepr<'a>, Error> {
         let buffer: &'a T = packet.buffer;
         let packet = RtcpPacket::new_checked(buffer.as_ref())?;
         let payload: &'a [u8] = slice(packet.buffer, HEADER_LEN, packet.payload_end());
@@ -857,26 +805,11 @@ impl<'a> RtcpRepr<'a> {
                     return Err(Error::Truncated);
                 }
                 let (reports, extension) = parse_blocks(payload, 4, count)?;
-                RtcpRepr::ReceiverReport(ReceiverReportRepr {
-                    ssrc: packet.ssrc(),
-                    reports,
-                    extension,
-                })
+                RtcpRepr::ReceiverReport(ReceiverReportRepr { ssrc: packet.ssrc(), reports, extension })
             }
             RtcpPacketType::SourceDescription => {
-                let chunks = SdesChunks {
-                    data: payload,
-                    pos: 0,
-                    remaining: count,
-                };
-                let chunks = chunks
-                    .map(|c| {
-                        c.map(|c| SdesChunk {
-                            ssrc: c.ssrc,
-                            items: c.items().collect(),
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
+                let chunks = SdesChunks { data: payload, pos: 0, remaining: count };
+                let chunks = chunks.map(|c| c.map(|c| SdesChunk { ssrc: c.ssrc, items: c.items().collect() })).collect::<Result<Vec<_>, _>>()?;
                 RtcpRepr::SourceDescription(SdesRepr { chunks })
             }
             RtcpPacketType::Goodbye => {
@@ -884,14 +817,9 @@ impl<'a> RtcpRepr<'a> {
                 let sources = payload.get(..n).ok_or(Error::Truncated)?;
                 let reason = match payload.get(n..).unwrap_or(&[]).split_first() {
                     None => None,
-                    Some((&len, text)) => {
-                        Some(text.get(..usize::from(len)).ok_or(Error::Truncated)?)
-                    }
+                    Some((&len, text)) => Some(text.get(..usize::from(len)).ok_or(Error::Truncated)?),
                 };
-                RtcpRepr::Goodbye(ByeRepr {
-                    sources: sources.chunks_exact(4).map(|c| u32_at(c, 0)).collect(),
-                    reason,
-                })
+                RtcpRepr::Goodbye(ByeRepr { sources: sources.chunks_exact(4).map(|c| u32_at(c, 0)).collect(), reason })
             }
             RtcpPacketType::App => {
                 if payload.len() < 8 {
@@ -904,11 +832,7 @@ impl<'a> RtcpRepr<'a> {
                     data: payload.get(8..).unwrap_or(&[]),
                 })
             }
-            RtcpPacketType::Unknown(packet_type) => RtcpRepr::Unknown {
-                packet_type,
-                count,
-                payload,
-            },
+            RtcpPacketType::Unknown(packet_type) => RtcpRepr::Unknown { packet_type, count, payload },
         })
     }
 
@@ -936,19 +860,10 @@ impl<'a> RtcpRepr<'a> {
 
     fn payload_len(&self) -> usize {
         match self {
-            RtcpRepr::SenderReport(sr) => {
-                4 + SENDER_INFO_LEN + REPORT_BLOCK_LEN * sr.reports.len() + sr.extension.len()
-            }
-            RtcpRepr::ReceiverReport(rr) => {
-                4 + REPORT_BLOCK_LEN * rr.reports.len() + rr.extension.len()
-            }
-            RtcpRepr::SourceDescription(sdes) => sdes
-                .chunks
-                .iter()
-                .fold(0usize, |n, c| n.saturating_add(c.wire_len())),
-            RtcpRepr::Goodbye(bye) => {
-                4 * bye.sources.len() + bye.reason.map_or(0, |r| pad4(1 + r.len()))
-            }
+            RtcpRepr::SenderReport(sr) => 4 + SENDER_INFO_LEN + REPORT_BLOCK_LEN * sr.reports.len() + sr.extension.len(),
+            RtcpRepr::ReceiverReport(rr) => 4 + REPORT_BLOCK_LEN * rr.reports.len() + rr.extension.len(),
+            RtcpRepr::SourceDescription(sdes) => sdes.chunks.iter().fold(0usize, |n, c| n.saturating_add(c.wire_len())),
+            RtcpRepr::Goodbye(bye) => 4 * bye.sources.len() + bye.reason.map_or(0, |r| pad4(1 + r.len())),
             RtcpRepr::App(app) => 8 + app.data.len(),
             RtcpRepr::Unknown { payload, .. } => payload.len(),
         }
@@ -965,10 +880,7 @@ impl<'a> RtcpRepr<'a> {
             RtcpRepr::App(app) => usize::from(app.subtype),
             RtcpRepr::Unknown { count, .. } => usize::from(*count),
         };
-        u8::try_from(n)
-            .ok()
-            .filter(|&n| usize::from(n) <= MAX_COUNT)
-            .ok_or(Error::FieldRange)
+        u8::try_from(n).ok().filter(|&n| usize::from(n) <= MAX_COUNT).ok_or(Error::FieldRange)
     }
 
     /// Checks what [`count`](Self::count) does not: word alignment of raw
@@ -976,22 +888,13 @@ impl<'a> RtcpRepr<'a> {
     fn check_fields(&self) -> Result<(), Error> {
         let aligned = |d: &[u8]| d.len() % 4 == 0;
         let ok = match self {
-            RtcpRepr::SenderReport(SenderReportRepr { extension, .. })
-            | RtcpRepr::ReceiverReport(ReceiverReportRepr { extension, .. }) => aligned(extension),
-            RtcpRepr::SourceDescription(sdes) => sdes.chunks.iter().all(|c| {
-                c.items
-                    .iter()
-                    .all(|i| u8::from(i.item_type) != 0 && i.value.len() <= 255)
-            }),
+            RtcpRepr::SenderReport(SenderReportRepr { extension, .. }) | RtcpRepr::ReceiverReport(ReceiverReportRepr { extension, .. }) => aligned(extension),
+            RtcpRepr::SourceDescription(sdes) => sdes.chunks.iter().all(|c| c.items.iter().all(|i| u8::from(i.item_type) != 0 && i.value.len() <= 255)),
             RtcpRepr::Goodbye(bye) => bye.reason.is_none_or(|r| r.len() <= 255),
             RtcpRepr::App(app) => aligned(app.data),
             RtcpRepr::Unknown { payload, .. } => aligned(payload),
         };
-        if ok && self.buffer_len() <= MAX_PACKET_LEN {
-            Ok(())
-        } else {
-            Err(Error::FieldRange)
-        }
+        if ok && self.buffer_len() <= MAX_PACKET_LEN { Ok(()) } else { Err(Error::FieldRange) }
     }
 
     /// Writes the packet at the start of `packet`'s buffer (no padding).
@@ -1001,10 +904,7 @@ impl<'a> RtcpRepr<'a> {
     /// data that is not a whole number of words, an SDES item of type 0 or
     /// over 255 octets, a BYE reason over 255 octets, or a packet over
     /// [`MAX_PACKET_LEN`].
-    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(
-        &self,
-        packet: &mut RtcpPacket<T>,
-    ) -> Result<(), Error> {
+    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, packet: &mut RtcpPacket<T>) -> Result<(), Error> {
         let count = self.count()?;
         self.check_fields()?;
         let len = self.buffer_len();
@@ -1143,10 +1043,7 @@ impl core::iter::FusedIterator for CompoundIter<'_> {}
 pub fn check_compound(data: &[u8]) -> Result<(), Error> {
     let mut iter = CompoundIter::new(data);
     let first = iter.next().ok_or(Error::Truncated)??;
-    if !matches!(
-        first.packet_type(),
-        RtcpPacketType::SenderReport | RtcpPacketType::ReceiverReport
-    ) {
+    if !matches!(first.packet_type(), RtcpPacketType::SenderReport | RtcpPacketType::ReceiverReport) {
         return Err(Error::Malformed);
     }
     if first.has_padding() && first.packet_len() != data.len() {
@@ -1170,80 +1067,45 @@ impl<'a> CompoundRepr<'a> {
     /// SR if `sender_info` is given (we sent RTP since the last report),
     /// else an RR, with `reports` about the sources we receive; then an
     /// SDES with our CNAME.
-    pub fn report(
-        ssrc: u32,
-        sender_info: Option<SenderInfo>,
-        reports: Vec<ReportBlockRepr>,
-        cname: &'a [u8],
-    ) -> CompoundRepr<'a> {
+    pub fn report(ssrc: u32, sender_info: Option<SenderInfo>, reports: Vec<ReportBlockRepr>, cname: &'a [u8]) -> CompoundRepr<'a> {
         let first = match sender_info {
-            Some(sender_info) => RtcpRepr::SenderReport(SenderReportRepr {
-                ssrc,
-                sender_info,
-                reports,
-                extension: &[],
-            }),
-            None => RtcpRepr::ReceiverReport(ReceiverReportRepr {
-                ssrc,
-                reports,
-                extension: &[],
-            }),
+            Some(sender_info) => RtcpRepr::SenderReport(SenderReportRepr { ssrc, sender_info, reports, extension: &[] }),
+            None => RtcpRepr::ReceiverReport(ReceiverReportRepr { ssrc, reports, extension: &[] }),
         };
-        CompoundRepr {
-            packets: vec![
-                first,
-                RtcpRepr::SourceDescription(SdesRepr {
-                    chunks: vec![SdesChunk::cname(ssrc, cname)],
-                }),
-            ],
-        }
+        CompoundRepr { packets: vec![first, RtcpRepr::SourceDescription(SdesRepr { chunks: vec![SdesChunk::cname(ssrc, cname)] })] }
     }
 
     /// Appends a BYE for `ssrc` (RFC 3550 §6.6), as sent at the end of a
     /// call.
     pub fn with_bye(mut self, ssrc: u32, reason: Option<&'a [u8]>) -> CompoundRepr<'a> {
-        self.packets.push(RtcpRepr::Goodbye(ByeRepr {
-            sources: vec![ssrc],
-            reason,
-        }));
+        self.packets.push(RtcpRepr::Goodbye(ByeRepr { sources: vec![ssrc], reason }));
         self
     }
 
     /// Parses a compound datagram (see [`check_compound`]).
     pub fn parse(data: &'a [u8]) -> Result<CompoundRepr<'a>, Error> {
         check_compound(data)?;
-        let packets = CompoundIter::new(data)
-            .map(|p| p.and_then(|p| RtcpRepr::parse(&p)))
-            .collect::<Result<Vec<_>, _>>()?;
+        let packets = CompoundIter::new(data).map(|p| p.and_then(|p| RtcpRepr::parse(&p))).collect::<Result<Vec<_>, _>>()?;
         Ok(CompoundRepr { packets })
     }
 
     /// The SDES CNAME of `ssrc`, if one of the packets carries it.
     pub fn cname(&self, ssrc: u32) -> Option<&'a [u8]> {
         self.packets.iter().find_map(|p| match p {
-            RtcpRepr::SourceDescription(sdes) => sdes
-                .chunks
-                .iter()
-                .filter(|c| c.ssrc == ssrc)
-                .find_map(SdesChunk::find_cname),
+            RtcpRepr::SourceDescription(sdes) => sdes.chunks.iter().filter(|c| c.ssrc == ssrc).find_map(SdesChunk::find_cname),
             _ => None,
         })
     }
 
     /// Length of the emitted datagram.
     pub fn buffer_len(&self) -> usize {
-        self.packets
-            .iter()
-            .fold(0usize, |n, p| n.saturating_add(p.buffer_len()))
+        self.packets.iter().fold(0usize, |n, p| n.saturating_add(p.buffer_len()))
     }
 
     /// Writes the packets back to back into `buf`; returns the length.
     /// [`Error::Malformed`] if the first packet is not an SR or RR.
     pub fn emit(&self, buf: &mut [u8]) -> Result<usize, Error> {
-        if !matches!(
-            self.packets.first(),
-            Some(RtcpRepr::SenderReport(_) | RtcpRepr::ReceiverReport(_))
-        ) {
+        if !matches!(self.packets.first(), Some(RtcpRepr::SenderReport(_) | RtcpRepr::ReceiverReport(_))) {
             return Err(Error::Malformed);
         }
         let mut at = 0;
@@ -1295,10 +1157,7 @@ mod tests {
         let mut iter = CompoundIter::new(&RR_SDES);
         let rr = iter.next().unwrap().unwrap();
         assert_eq!(rr.packet_type(), RtcpPacketType::ReceiverReport);
-        assert_eq!(
-            (rr.count(), rr.packet_len(), rr.ssrc()),
-            (1, 32, 0x1B2C_3D4E)
-        );
+        assert_eq!((rr.count(), rr.packet_len(), rr.ssrc()), (1, 32, 0x1B2C_3D4E));
         let b = rr.report_block(0).unwrap();
         assert_eq!(b.ssrc(), 0xA0B0_C0D0);
         assert_eq!(b.fraction_lost(), 0x19);
@@ -1335,12 +1194,7 @@ mod tests {
 
     #[test]
     fn sr_sdes_bye() {
-        let si = SenderInfo {
-            ntp_timestamp: 0xE9F0_1234_8000_0000,
-            rtp_timestamp: 160_000,
-            packet_count: 1000,
-            octet_count: 160_000,
-        };
+        let si = SenderInfo { ntp_timestamp: 0xE9F0_1234_8000_0000, rtp_timestamp: 160_000, packet_count: 1000, octet_count: 160_000 };
         let repr = CompoundRepr::report(7, Some(si), vec![], b"gw").with_bye(7, Some(b"hangup"));
         let bytes = repr.to_vec().unwrap();
         // SR 28; SDES 4 + (4 + 2+2 + END, padded to 12); BYE 4 + 4 + (1+6,
@@ -1367,17 +1221,11 @@ mod tests {
         assert_eq!(ReportBlock::new_unchecked(&b[..]).cumulative_lost(), -1);
         let mut v = ReportBlock::new_unchecked(&mut b[..]);
         v.set_cumulative_lost(i32::MAX);
-        assert_eq!(
-            ReportBlock::new_unchecked(&b[..]).cumulative_lost(),
-            CUMULATIVE_LOST_MAX
-        );
+        assert_eq!(ReportBlock::new_unchecked(&b[..]).cumulative_lost(), CUMULATIVE_LOST_MAX);
         let mut v = ReportBlock::new_unchecked(&mut b[..]);
         v.set_cumulative_lost(i32::MIN);
         assert_eq!(&b[5..8], &[0x80, 0, 0]);
-        assert_eq!(
-            ReportBlock::new_unchecked(&b[..]).cumulative_lost(),
-            CUMULATIVE_LOST_MIN
-        );
+        assert_eq!(ReportBlock::new_unchecked(&b[..]).cumulative_lost(), CUMULATIVE_LOST_MIN);
     }
 
     #[test]
@@ -1403,9 +1251,7 @@ mod tests {
         assert_eq!(check_compound(&RR_SDES[32..]), Err(Error::Malformed));
         assert_eq!(CompoundIter::new(&RR_SDES[32..]).count(), 1);
         // SDES without its END octet.
-        let sdes = [
-            0x81, 202, 0x00, 0x03, 0, 0, 0, 1, 1, 6, b'a', b'b', b'c', b'd', b'e', b'f',
-        ];
+        let sdes = [0x81, 202, 0x00, 0x03, 0, 0, 0, 1, 1, 6, b'a', b'b', b'c', b'd', b'e', b'f'];
         assert_eq!(RtcpRepr::parse_bytes(&sdes), Err(Error::Truncated));
         // RR claiming 2 report blocks with room for 1.
         let mut p = RR_SDES;
@@ -1423,13 +1269,7 @@ mod tests {
         let v = RtcpPacket::new_checked(&p[..]).unwrap();
         assert_eq!(v.padding_len(), 4);
         assert_eq!(v.payload(), &[0, 0, 0, 9]);
-        assert_eq!(
-            CompoundRepr::parse(&p).unwrap().packets,
-            [RtcpRepr::ReceiverReport(ReceiverReportRepr {
-                ssrc: 9,
-                ..Default::default()
-            })]
-        );
+        assert_eq!(CompoundRepr::parse(&p).unwrap().packets, [RtcpRepr::ReceiverReport(ReceiverReportRepr { ssrc: 9, ..Default::default() })]);
         let mut bad = p;
         bad[11] = 12; // more than the 8 octets after the header
         assert_eq!(RtcpPacket::new_checked(&bad[..]), Err(Error::Padding));
@@ -1441,85 +1281,43 @@ mod tests {
 
     #[test]
     fn app_and_unknown() {
-        let app = RtcpRepr::App(AppRepr {
-            subtype: 5,
-            ssrc: 1,
-            name: *b"TDMG",
-            data: &[1, 2, 3, 4],
-        });
+        let app = RtcpRepr::App(AppRepr { subtype: 5, ssrc: 1, name: *b"TDMG", data: &[1, 2, 3, 4] });
         let bytes = app.to_vec().unwrap();
         assert_eq!(&bytes[..4], &[0x85, 204, 0, 3]);
         assert_eq!(RtcpRepr::parse_bytes(&bytes), Ok(app));
         // RTPFB generic NACK (RFC 4585), kept raw.
-        let nack = [
-            0x81, 205, 0, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0x00, 0x10, 0x00, 0x00,
-        ];
+        let nack = [0x81, 205, 0, 3, 0, 0, 0, 1, 0, 0, 0, 2, 0x00, 0x10, 0x00, 0x00];
         let r = RtcpRepr::parse_bytes(&nack).unwrap();
-        assert_eq!(
-            r,
-            RtcpRepr::Unknown {
-                packet_type: 205,
-                count: 1,
-                payload: &nack[4..]
-            }
-        );
+        assert_eq!(r, RtcpRepr::Unknown { packet_type: 205, count: 1, payload: &nack[4..] });
         assert_eq!(r.to_vec().unwrap(), nack);
     }
 
     #[test]
     fn emit_errors() {
-        let too_many = RtcpRepr::ReceiverReport(ReceiverReportRepr {
-            ssrc: 0,
-            reports: vec![ReportBlockRepr::default(); 32],
-            extension: &[],
-        });
+        let too_many = RtcpRepr::ReceiverReport(ReceiverReportRepr { ssrc: 0, reports: vec![ReportBlockRepr::default(); 32], extension: &[] });
         assert_eq!(too_many.to_vec(), Err(Error::FieldRange));
         let end_item = RtcpRepr::SourceDescription(SdesRepr {
-            chunks: vec![SdesChunk {
-                ssrc: 0,
-                items: vec![SdesItem {
-                    item_type: SdesItemType::from(0),
-                    value: b"",
-                }],
-            }],
+            chunks: vec![SdesChunk { ssrc: 0, items: vec![SdesItem { item_type: SdesItemType::from(0), value: b"" }] }],
         });
         assert_eq!(end_item.to_vec(), Err(Error::FieldRange));
-        let unaligned = RtcpRepr::App(AppRepr {
-            data: &[1],
-            ..Default::default()
-        });
+        let unaligned = RtcpRepr::App(AppRepr { data: &[1], ..Default::default() });
         assert_eq!(unaligned.to_vec(), Err(Error::FieldRange));
         let mut small = [0u8; 8];
-        assert_eq!(
-            RtcpRepr::ReceiverReport(ReceiverReportRepr::default())
-                .emit(&mut RtcpPacket::new_unchecked(&mut small[..7])),
-            Err(Error::BufferTooSmall)
-        );
+        assert_eq!(RtcpRepr::ReceiverReport(ReceiverReportRepr::default()).emit(&mut RtcpPacket::new_unchecked(&mut small[..7])), Err(Error::BufferTooSmall));
         assert_eq!(CompoundRepr::default().to_vec(), Err(Error::Malformed));
     }
 
     #[test]
     fn unchecked_views_never_panic() {
         for len in 0..64 {
-            for (b0, b1) in [
-                (0x9F, 200),
-                (0xBF, 201),
-                (0x9F, 202),
-                (0xBF, 203),
-                (0x9F, 204),
-            ] {
+            for (b0, b1) in [(0x9F, 200), (0xBF, 201), (0x9F, 202), (0xBF, 203), (0x9F, 204)] {
                 let mut buf = vec![0x01u8; len];
                 if len > 1 {
                     buf[0] = b0;
                     buf[1] = b1;
                 }
                 let p = RtcpPacket::new_unchecked(&buf[..]);
-                let _ = (
-                    p.payload(),
-                    p.report_extension(),
-                    p.app_data(),
-                    p.bye_reason(),
-                );
+                let _ = (p.payload(), p.report_extension(), p.app_data(), p.bye_reason());
                 let _ = p.report_blocks().count() + p.bye_sources().count();
                 let _ = p.sdes_chunks().count();
                 let _ = p.report_block(30).map(|b| b.cumulative_lost());

@@ -205,19 +205,13 @@ impl<T: AsRef<[u8]>> RtpPacket<T> {
 
     /// CSRC identifier number `index` (0 when `index` ≥ CC).
     pub fn csrc(&self, index: usize) -> u32 {
-        if index < self.csrc_count_usize() {
-            u32_at(self.buffer.as_ref(), HEADER_LEN + 4 * index)
-        } else {
-            0
-        }
+        if index < self.csrc_count_usize() { u32_at(self.buffer.as_ref(), HEADER_LEN + 4 * index) } else { 0 }
     }
 
     /// The CSRC identifiers, in order.
     pub fn csrcs(&self) -> impl Iterator<Item = u32> + '_ {
         let end = HEADER_LEN + 4 * self.csrc_count_usize();
-        slice(self.buffer.as_ref(), HEADER_LEN, end)
-            .chunks_exact(4)
-            .map(|c| u32_at(c, 0))
+        slice(self.buffer.as_ref(), HEADER_LEN, end).chunks_exact(4).map(|c| u32_at(c, 0))
     }
 
     /// Offset of the header extension (or of the payload, without one).
@@ -229,21 +223,13 @@ impl<T: AsRef<[u8]>> RtpPacket<T> {
     /// The 16 "defined by profile" bits of the header extension (0 without
     /// one).
     pub fn extension_profile(&self) -> u16 {
-        if self.has_extension() {
-            u16_at(self.buffer.as_ref(), self.extension_offset())
-        } else {
-            0
-        }
+        if self.has_extension() { u16_at(self.buffer.as_ref(), self.extension_offset()) } else { 0 }
     }
 
     /// The extension length field: 32-bit words of extension data after
     /// the 4-octet extension header (0 without an extension).
     pub fn extension_len_words(&self) -> u16 {
-        if self.has_extension() {
-            u16_at(self.buffer.as_ref(), self.extension_offset() + 2)
-        } else {
-            0
-        }
+        if self.has_extension() { u16_at(self.buffer.as_ref(), self.extension_offset() + 2) } else { 0 }
     }
 
     /// The extension data (empty without an extension).
@@ -258,11 +244,7 @@ impl<T: AsRef<[u8]>> RtpPacket<T> {
 
     /// Profile bits and data of the header extension, if X is set.
     pub fn extension(&self) -> Option<(u16, &[u8])> {
-        if self.has_extension() {
-            Some((self.extension_profile(), self.extension_data()))
-        } else {
-            None
-        }
+        if self.has_extension() { Some((self.extension_profile(), self.extension_data())) } else { None }
     }
 
     /// Length of the whole header: fixed part, CSRC list and extension.
@@ -284,11 +266,7 @@ impl<T: AsRef<[u8]>> RtpPacket<T> {
     #[inline]
     pub fn padding_len(&self) -> usize {
         let data = self.buffer.as_ref();
-        if self.has_padding() {
-            data.last().map_or(0, |&c| usize::from(c))
-        } else {
-            0
-        }
+        if self.has_padding() { data.last().map_or(0, |&c| usize::from(c)) } else { 0 }
     }
 
     /// Payload octets between header and padding.
@@ -340,22 +318,14 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> RtpPacket<T> {
     /// Sets the marker bit.
     pub fn set_marker(&mut self, on: bool) {
         let b = u8_at(self.buffer.as_ref(), 1);
-        let b = if on {
-            b | bits::MARKER
-        } else {
-            b & !bits::MARKER
-        };
+        let b = if on { b | bits::MARKER } else { b & !bits::MARKER };
         field::set_u8(self.buffer.as_mut(), 1, b);
     }
 
     /// Sets the payload type (masked to 7 bits).
     pub fn set_payload_type(&mut self, pt: u8) {
         let b = u8_at(self.buffer.as_ref(), 1);
-        field::set_u8(
-            self.buffer.as_mut(),
-            1,
-            (b & bits::MARKER) | (pt & bits::PT),
-        );
+        field::set_u8(self.buffer.as_mut(), 1, (b & bits::MARKER) | (pt & bits::PT));
     }
 
     /// Sets the sequence number.
@@ -402,11 +372,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> RtpPacket<T> {
     #[inline]
     pub fn payload_mut(&mut self) -> &mut [u8] {
         let start = self.header_len();
-        let end = self
-            .buffer
-            .as_ref()
-            .len()
-            .saturating_sub(self.padding_len());
+        let end = self.buffer.as_ref().len().saturating_sub(self.padding_len());
         slice_mut(self.buffer.as_mut(), start, end)
     }
 }
@@ -432,21 +398,13 @@ impl<'a> Csrcs<'a> {
 
     /// Borrows `ids`; [`Error::FieldRange`] for more than 15.
     pub const fn from_ids(ids: &'a [u32]) -> Result<Csrcs<'a>, Error> {
-        if ids.len() > MAX_CSRC_COUNT {
-            Err(Error::FieldRange)
-        } else {
-            Ok(Csrcs(CsrcsInner::Ids(ids)))
-        }
+        if ids.len() > MAX_CSRC_COUNT { Err(Error::FieldRange) } else { Ok(Csrcs(CsrcsInner::Ids(ids))) }
     }
 
     /// Reads a CSRC list off the wire: `octets` is 4 × n octets, n ≤ 15
     /// ([`Error::FieldRange`] otherwise).
     pub const fn from_wire(octets: &'a [u8]) -> Result<Csrcs<'a>, Error> {
-        if octets.len() % 4 != 0 || octets.len() > 4 * MAX_CSRC_COUNT {
-            Err(Error::FieldRange)
-        } else {
-            Ok(Csrcs(CsrcsInner::Wire(octets)))
-        }
+        if octets.len() % 4 != 0 || octets.len() > 4 * MAX_CSRC_COUNT { Err(Error::FieldRange) } else { Ok(Csrcs(CsrcsInner::Wire(octets))) }
     }
 
     /// Number of identifiers (0–15).
@@ -476,9 +434,7 @@ impl<'a> Csrcs<'a> {
             CsrcsInner::Wire(w) => (w, &[]),
             CsrcsInner::Ids(ids) => (&[], ids),
         };
-        wire.chunks_exact(4)
-            .map(|c| u32_at(c, 0))
-            .chain(ids.iter().copied())
+        wire.chunks_exact(4).map(|c| u32_at(c, 0)).chain(ids.iter().copied())
     }
 }
 
@@ -551,24 +507,8 @@ pub struct RtpRepr<'a> {
 
 impl<'a> RtpRepr<'a> {
     /// A plain header (no marker, CSRC, extension or padding).
-    pub const fn new(
-        payload_type: u8,
-        sequence_number: u16,
-        timestamp: u32,
-        ssrc: u32,
-        payload_len: usize,
-    ) -> RtpRepr<'a> {
-        RtpRepr {
-            marker: false,
-            payload_type,
-            sequence_number,
-            timestamp,
-            ssrc,
-            csrcs: Csrcs::EMPTY,
-            extension: None,
-            payload_len,
-            padding: 0,
-        }
+    pub const fn new(payload_type: u8, sequence_number: u16, timestamp: u32, ssrc: u32, payload_len: usize) -> RtpRepr<'a> {
+        RtpRepr { marker: false, payload_type, sequence_number, timestamp, ssrc, csrcs: Csrcs::EMPTY, extension: None, payload_len, padding: 0 }
     }
 
     /// Parses a packet (checked or not: this validates it again, with the
@@ -609,16 +549,12 @@ impl<'a> RtpRepr<'a> {
                 return Err(Error::Version(b0 >> 6));
             }
         }
-        let (h, rest) = data
-            .split_first_chunk::<HEADER_LEN>()
-            .ok_or(Error::Truncated)?;
+        let (h, rest) = data.split_first_chunk::<HEADER_LEN>().ok_or(Error::Truncated)?;
         let cc = usize::from(h[0] & bits::CC);
         let (csrc_bytes, rest) = rest.split_at_checked(4 * cc).ok_or(Error::Truncated)?;
         let csrcs = Csrcs(CsrcsInner::Wire(csrc_bytes)); // 4 × cc ≤ 60 octets
         let (extension, rest) = if h[0] & bits::EXTENSION != 0 {
-            let (eh, rest) = rest
-                .split_first_chunk::<EXTENSION_HEADER_LEN>()
-                .ok_or(Error::Truncated)?;
+            let (eh, rest) = rest.split_first_chunk::<EXTENSION_HEADER_LEN>().ok_or(Error::Truncated)?;
             let words = usize::from(u16::from_be_bytes([eh[2], eh[3]]));
             let (ext, rest) = rest.split_at_checked(4 * words).ok_or(Error::Truncated)?;
             let profile = u16::from_be_bytes([eh[0], eh[1]]);
@@ -649,17 +585,13 @@ impl<'a> RtpRepr<'a> {
 
     /// Length of the header: fixed part, CSRCs, extension.
     pub fn header_len(&self) -> usize {
-        let ext = self
-            .extension
-            .map_or(0, |e| EXTENSION_HEADER_LEN.saturating_add(e.data.len()));
+        let ext = self.extension.map_or(0, |e| EXTENSION_HEADER_LEN.saturating_add(e.data.len()));
         (HEADER_LEN + 4 * self.csrcs.len()).saturating_add(ext)
     }
 
     /// Length of the whole packet: header, payload and padding.
     pub fn buffer_len(&self) -> usize {
-        self.header_len()
-            .saturating_add(self.payload_len)
-            .saturating_add(usize::from(self.padding))
+        self.header_len().saturating_add(self.payload_len).saturating_add(usize::from(self.padding))
     }
 
     /// Writes the header and the padding into `packet`, leaving the
@@ -671,10 +603,7 @@ impl<'a> RtpRepr<'a> {
     /// payload type above 127 or extension data that is not a whole number
     /// of words (at most 65 535).
     #[inline]
-    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(
-        &self,
-        packet: &mut RtpPacket<T>,
-    ) -> Result<(), Error> {
+    pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, packet: &mut RtpPacket<T>) -> Result<(), Error> {
         if self.payload_type > bits::PT {
             return Err(Error::FieldRange);
         }
@@ -710,10 +639,7 @@ impl<'a> RtpRepr<'a> {
     }
 
     #[inline(never)]
-    fn emit_slow<T: AsRef<[u8]> + AsMut<[u8]>>(
-        &self,
-        packet: &mut RtpPacket<T>,
-    ) -> Result<(), Error> {
+    fn emit_slow<T: AsRef<[u8]> + AsMut<[u8]>>(&self, packet: &mut RtpPacket<T>) -> Result<(), Error> {
         let words = match self.extension {
             Some(ext) => {
                 if ext.data.len() % 4 != 0 {
@@ -731,11 +657,7 @@ impl<'a> RtpRepr<'a> {
         packet.set_first(0xFF, VERSION << 6 | csrc_count);
         packet.set_padding(self.padding != 0);
         packet.set_extension(words.is_some());
-        field::set_u8(
-            packet.buffer.as_mut(),
-            1,
-            u8::from(self.marker) << 7 | self.payload_type,
-        );
+        field::set_u8(packet.buffer.as_mut(), 1, u8::from(self.marker) << 7 | self.payload_type);
         packet.set_sequence_number(self.sequence_number);
         packet.set_timestamp(self.timestamp);
         packet.set_ssrc(self.ssrc);
@@ -790,10 +712,7 @@ mod tests {
     /// A G.711 µ-law packet as a gateway sends it every 20 ms: V=2, PT 0,
     /// seq 0x1234, ts 0xDEADBEEF, SSRC 0x0A0B0C0D, 160 octets of payload
     /// (here 4, of µ-law silence 0xFF).
-    const PCMU: [u8; 16] = [
-        0x80, 0x00, 0x12, 0x34, 0xDE, 0xAD, 0xBE, 0xEF, 0x0A, 0x0B, 0x0C, 0x0D, 0xFF, 0xFF, 0xFF,
-        0xFF,
-    ];
+    const PCMU: [u8; 16] = [0x80, 0x00, 0x12, 0x34, 0xDE, 0xAD, 0xBE, 0xEF, 0x0A, 0x0B, 0x0C, 0x0D, 0xFF, 0xFF, 0xFF, 0xFF];
 
     /// Everything at once (RFC 3550 §5.1 / §5.3.1 layout): V=2, P, X,
     /// CC=2, M, PT 101; two CSRCs; an extension with profile 0xBEDE and
@@ -898,10 +817,7 @@ mod tests {
         h[11] = 1;
         assert_eq!(RtpPacket::new_checked(&h[..]), Err(Error::Padding));
         // Emitting a zero-length padding count is impossible: 0 means none.
-        let r = RtpRepr {
-            padding: 255,
-            ..RtpRepr::new(8, 1, 2, 3, 0)
-        };
+        let r = RtpRepr { padding: 255, ..RtpRepr::new(8, 1, 2, 3, 0) };
         let bytes = r.to_vec(&[]).unwrap();
         assert_eq!(bytes.len(), 12 + 255);
         assert_eq!(RtpRepr::parse_bytes(&bytes), Ok(r));
@@ -932,33 +848,15 @@ mod tests {
     fn emit_errors() {
         let mut buf = [0u8; 12];
         let r = RtpRepr::new(128, 0, 0, 0, 0);
-        assert_eq!(
-            r.emit(&mut RtpPacket::new_unchecked(&mut buf[..])),
-            Err(Error::FieldRange)
-        );
+        assert_eq!(r.emit(&mut RtpPacket::new_unchecked(&mut buf[..])), Err(Error::FieldRange));
         let r = RtpRepr::new(0, 0, 0, 0, 1);
-        assert_eq!(
-            r.emit(&mut RtpPacket::new_unchecked(&mut buf[..])),
-            Err(Error::BufferTooSmall)
-        );
-        let r = RtpRepr {
-            extension: Some(RtpExtension {
-                profile: 1,
-                data: &[1, 2, 3],
-            }),
-            ..RtpRepr::new(0, 0, 0, 0, 0)
-        };
+        assert_eq!(r.emit(&mut RtpPacket::new_unchecked(&mut buf[..])), Err(Error::BufferTooSmall));
+        let r = RtpRepr { extension: Some(RtpExtension { profile: 1, data: &[1, 2, 3] }), ..RtpRepr::new(0, 0, 0, 0, 0) };
         let mut big = [0u8; 64];
-        assert_eq!(
-            r.emit(&mut RtpPacket::new_unchecked(&mut big[..])),
-            Err(Error::FieldRange)
-        );
+        assert_eq!(r.emit(&mut RtpPacket::new_unchecked(&mut big[..])), Err(Error::FieldRange));
         assert_eq!(Csrcs::from_ids(&[0; 16]), Err(Error::FieldRange));
         assert_eq!(Csrcs::from_wire(&[0; 3]), Err(Error::FieldRange));
-        assert_eq!(
-            RtpRepr::new(0, 0, 0, 0, 2).to_vec(&[1]),
-            Err(Error::FieldRange)
-        );
+        assert_eq!(RtpRepr::new(0, 0, 0, 0, 2).to_vec(&[1]), Err(Error::FieldRange));
     }
 
     #[test]

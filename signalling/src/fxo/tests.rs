@@ -7,19 +7,12 @@ struct H {
 }
 
 fn cid(n: &str) -> CallerIdInfo {
-    CallerIdInfo {
-        number: Some(n.into()),
-        name: Some("ALICE".into()),
-        datetime: None,
-    }
+    CallerIdInfo { number: Some(n.into()), name: Some("ALICE".into()), datetime: None }
 }
 
 impl H {
     fn new(config: FxoConfig) -> Self {
-        H {
-            port: FxoPort::new(config),
-            base: Instant::now(),
-        }
+        H { port: FxoPort::new(config), base: Instant::now() }
     }
     fn t(&self, ms: u64) -> Instant {
         self.base + Duration::from_millis(ms)
@@ -29,9 +22,7 @@ impl H {
         self.drain()
     }
     fn cmd(&mut self, ms: u64, c: Command) -> Vec<Output> {
-        self.port
-            .handle_command(c, self.t(ms))
-            .expect("command accepted");
+        self.port.handle_command(c, self.t(ms)).expect("command accepted");
         self.drain()
     }
     fn tick(&mut self, ms: u64) -> Vec<Output> {
@@ -102,10 +93,7 @@ fn present_after_second_ring_without_caller_id() {
 
 #[test]
 fn ring_validated_by_timer_while_still_ringing() {
-    let mut h = H::new(FxoConfig {
-        present_after_rings: 1,
-        ..FxoConfig::default()
-    });
+    let mut h = H::new(FxoConfig { present_after_rings: 1, ..FxoConfig::default() });
     h.input(0, I::RingBegin);
     assert_eq!(h.tick(149), vec![]);
     assert_eq!(h.tick(150), vec![incoming(None)]);
@@ -115,11 +103,7 @@ fn ring_validated_by_timer_while_still_ringing() {
 
 #[test]
 fn min_ring_on_is_configurable() {
-    let mut h = H::new(FxoConfig {
-        min_ring_on: Duration::from_millis(500),
-        present_after_rings: 1,
-        ..FxoConfig::default()
-    });
+    let mut h = H::new(FxoConfig { min_ring_on: Duration::from_millis(500), present_after_rings: 1, ..FxoConfig::default() });
     assert_eq!(h.ring(0, 400), vec![]);
     assert_eq!(h.ring(1000, 600), vec![incoming(None)]);
 }
@@ -128,20 +112,14 @@ fn min_ring_on_is_configurable() {
 fn caller_id_between_rings_presents_call() {
     let mut h = H::new(FxoConfig::default());
     h.ring(0, 2000);
-    assert_eq!(
-        h.input(2500, I::CallerId(cid("5551234"))),
-        vec![incoming(Some(cid("5551234")))]
-    );
+    assert_eq!(h.input(2500, I::CallerId(cid("5551234"))), vec![incoming(Some(cid("5551234")))]);
     // Second ring adds nothing.
     assert_eq!(h.ring(6000, 2000), vec![]);
 }
 
 #[test]
 fn caller_id_is_waited_for_when_not_presenting_on_it() {
-    let mut h = H::new(FxoConfig {
-        present_on_caller_id: false,
-        ..FxoConfig::default()
-    });
+    let mut h = H::new(FxoConfig { present_on_caller_id: false, ..FxoConfig::default() });
     h.ring(0, 2000);
     assert_eq!(h.input(2500, I::CallerId(cid("1"))), vec![]);
     assert_eq!(h.ring(6000, 2000), vec![incoming(Some(cid("1")))]);
@@ -152,19 +130,13 @@ fn caller_id_before_first_ring_after_polarity_reversal() {
     let mut h = H::new(FxoConfig::default());
     assert_eq!(h.input(0, I::Polarity), vec![]);
     assert_eq!(h.state(), FxoState::Ringing);
-    assert_eq!(
-        h.input(300, I::CallerId(cid("2"))),
-        vec![incoming(Some(cid("2")))]
-    );
+    assert_eq!(h.input(300, I::CallerId(cid("2"))), vec![incoming(Some(cid("2")))]);
 }
 
 #[test]
 fn caller_id_in_idle_starts_a_call() {
     let mut h = H::new(FxoConfig::default());
-    assert_eq!(
-        h.input(0, I::CallerId(cid("3"))),
-        vec![incoming(Some(cid("3")))]
-    );
+    assert_eq!(h.input(0, I::CallerId(cid("3"))), vec![incoming(Some(cid("3")))]);
 }
 
 #[test]
@@ -198,31 +170,15 @@ fn answer_goes_off_hook_and_connects() {
 fn answer_before_presentation_is_rejected() {
     let mut h = H::new(FxoConfig::default());
     h.ring(0, 2000);
-    assert!(matches!(
-        h.port.handle_command(Command::Answer, h.t(2100)),
-        Err(Error::InvalidState {
-            command: "Answer",
-            state: "Ringing"
-        })
-    ));
+    assert!(matches!(h.port.handle_command(Command::Answer, h.t(2100)), Err(Error::InvalidState { command: "Answer", state: "Ringing" })));
 }
 
 #[test]
 fn early_answer_goes_off_hook_on_presentation() {
-    let mut h = H::new(FxoConfig {
-        early_answer: true,
-        ..FxoConfig::default()
-    });
+    let mut h = H::new(FxoConfig { early_answer: true, ..FxoConfig::default() });
     h.ring(0, 2000);
     let out = h.input(2500, I::CallerId(cid("4")));
-    assert_eq!(
-        out,
-        vec![
-            incoming(Some(cid("4"))),
-            Line(L::OffHook),
-            Call(E::Answered)
-        ]
-    );
+    assert_eq!(out, vec![incoming(Some(cid("4"))), Line(L::OffHook), Call(E::Answered)]);
     assert_eq!(h.state(), FxoState::Connected);
     // Answer after early answer is a harmless no-op.
     assert_eq!(h.cmd(3000, Command::Answer), vec![]);
@@ -244,10 +200,7 @@ fn hangup_while_ringing_ignores_the_rest_of_the_ringing() {
 #[test]
 fn dial_seizes_line() {
     let mut h = H::new(FxoConfig::default());
-    assert_eq!(
-        h.cmd(0, Command::Dial("123".into())),
-        vec![Line(L::OffHook)]
-    );
+    assert_eq!(h.cmd(0, Command::Dial("123".into())), vec![Line(L::OffHook)]);
     assert_eq!(h.state(), FxoState::Seizing);
 }
 
@@ -255,23 +208,10 @@ fn dial_seizes_line() {
 fn invalid_dial_strings_are_rejected() {
     let mut h = H::new(FxoConfig::default());
     let t = h.t(0);
-    assert!(matches!(
-        h.port.handle_command(Command::Dial("".into()), t),
-        Err(Error::InvalidDialString(_))
-    ));
-    assert!(matches!(
-        h.port.handle_command(Command::Dial("12x".into()), t),
-        Err(Error::InvalidDialString(_))
-    ));
-    let mut p = H::new(FxoConfig {
-        dial_mode: DialMode::Pulse,
-        ..FxoConfig::default()
-    });
-    assert!(
-        p.port
-            .handle_command(Command::Dial("12*".into()), t)
-            .is_err()
-    );
+    assert!(matches!(h.port.handle_command(Command::Dial("".into()), t), Err(Error::InvalidDialString(_))));
+    assert!(matches!(h.port.handle_command(Command::Dial("12x".into()), t), Err(Error::InvalidDialString(_))));
+    let mut p = H::new(FxoConfig { dial_mode: DialMode::Pulse, ..FxoConfig::default() });
+    assert!(p.port.handle_command(Command::Dial("12*".into()), t).is_err());
     assert!(p.port.is_idle());
     assert_eq!(p.drain(), vec![]);
 }
@@ -280,13 +220,7 @@ fn invalid_dial_strings_are_rejected() {
 fn dial_while_busy_is_rejected() {
     let mut h = H::new(FxoConfig::default());
     h.input(0, I::RingBegin);
-    assert!(matches!(
-        h.port.handle_command(Command::Dial("1".into()), h.t(10)),
-        Err(Error::InvalidState {
-            command: "Dial",
-            ..
-        })
-    ));
+    assert!(matches!(h.port.handle_command(Command::Dial("1".into()), h.t(10)), Err(Error::InvalidState { command: "Dial", .. })));
 }
 
 #[test]
@@ -294,16 +228,7 @@ fn dial_tone_starts_dialling() {
     let mut h = H::new(FxoConfig::default());
     h.cmd(0, Command::Dial("5551234".into()));
     let out = h.input(200, I::ToneDetected(Tone::DialTone));
-    assert_eq!(
-        out,
-        vec![
-            Call(E::Progress(Progress::Dialing)),
-            Line(L::Dial {
-                digits: "5551234".into(),
-                mode: DialMode::Dtmf
-            })
-        ]
-    );
+    assert_eq!(out, vec![Call(E::Progress(Progress::Dialing)), Line(L::Dial { digits: "5551234".into(), mode: DialMode::Dtmf })]);
     assert_eq!(h.state(), FxoState::Dialing);
 }
 
@@ -312,10 +237,7 @@ fn no_dial_tone_fails_the_call() {
     let mut h = H::new(FxoConfig::default());
     h.cmd(0, Command::Dial("1".into()));
     assert_eq!(h.tick(2999), vec![]);
-    assert_eq!(
-        h.tick(3000),
-        vec![Line(L::OnHook), hangup(HangupReason::NoDialTone)]
-    );
+    assert_eq!(h.tick(3000), vec![Line(L::OnHook), hangup(HangupReason::NoDialTone)]);
     assert_eq!(h.state(), FxoState::Guard);
     h.tick(3500);
     assert!(h.port.is_idle());
@@ -323,20 +245,10 @@ fn no_dial_tone_fails_the_call() {
 
 #[test]
 fn blind_dial_after_delay_when_not_waiting_for_dial_tone() {
-    let mut h = H::new(FxoConfig {
-        wait_for_dial_tone: false,
-        dial_mode: DialMode::Pulse,
-        ..FxoConfig::default()
-    });
+    let mut h = H::new(FxoConfig { wait_for_dial_tone: false, dial_mode: DialMode::Pulse, ..FxoConfig::default() });
     h.cmd(0, Command::Dial("42".into()));
     let out = h.tick(1000);
-    assert_eq!(
-        out[1],
-        Line(L::Dial {
-            digits: "42".into(),
-            mode: DialMode::Pulse
-        })
-    );
+    assert_eq!(out[1], Line(L::Dial { digits: "42".into(), mode: DialMode::Pulse }));
 }
 
 #[test]
@@ -355,30 +267,21 @@ fn ground_start_waits_for_tip_ground_before_dial_tone() {
 fn ground_start_without_acknowledgement_fails() {
     let mut h = H::new(FxoConfig::for_start(StartType::GroundStart));
     h.cmd(0, Command::Dial("1".into()));
-    assert_eq!(
-        h.tick(3000),
-        vec![Line(L::OnHook), hangup(HangupReason::NoDialTone)]
-    );
+    assert_eq!(h.tick(3000), vec![Line(L::OnHook), hangup(HangupReason::NoDialTone)]);
 }
 
 #[test]
 fn busy_while_seizing_fails_busy() {
     let mut h = H::new(FxoConfig::default());
     h.cmd(0, Command::Dial("1".into()));
-    assert_eq!(
-        h.input(10, I::ToneDetected(Tone::Busy)),
-        vec![Line(L::OnHook), hangup(HangupReason::Busy)]
-    );
+    assert_eq!(h.input(10, I::ToneDetected(Tone::Busy)), vec![Line(L::OnHook), hangup(HangupReason::Busy)]);
 }
 
 #[test]
 fn reorder_while_seizing_fails_reorder() {
     let mut h = H::new(FxoConfig::default());
     h.cmd(0, Command::Dial("1".into()));
-    assert_eq!(
-        h.input(10, I::ToneDetected(Tone::Reorder)),
-        vec![Line(L::OnHook), hangup(HangupReason::Reorder)]
-    );
+    assert_eq!(h.input(10, I::ToneDetected(Tone::Reorder)), vec![Line(L::OnHook), hangup(HangupReason::Reorder)]);
 }
 
 #[test]
@@ -386,10 +289,7 @@ fn busy_while_dialling_fails_busy() {
     let mut h = H::new(FxoConfig::default());
     h.cmd(0, Command::Dial("1".into()));
     h.input(100, I::ToneDetected(Tone::DialTone));
-    assert_eq!(
-        h.input(200, I::ToneDetected(Tone::Busy)),
-        vec![Line(L::OnHook), hangup(HangupReason::Busy)]
-    );
+    assert_eq!(h.input(200, I::ToneDetected(Tone::Busy)), vec![Line(L::OnHook), hangup(HangupReason::Busy)]);
 }
 
 #[test]
@@ -397,10 +297,7 @@ fn reorder_while_dialling_fails_reorder() {
     let mut h = H::new(FxoConfig::default());
     h.cmd(0, Command::Dial("1".into()));
     h.input(100, I::ToneDetected(Tone::DialTone));
-    assert_eq!(
-        h.input(200, I::ToneDetected(Tone::Reorder))[1],
-        hangup(HangupReason::Reorder)
-    );
+    assert_eq!(h.input(200, I::ToneDetected(Tone::Reorder))[1], hangup(HangupReason::Reorder));
 }
 
 #[test]
@@ -408,10 +305,7 @@ fn immediate_answer_supervision_connects_after_dialling() {
     let mut h = H::new(FxoConfig::default());
     h.cmd(0, Command::Dial("1".into()));
     h.input(100, I::ToneDetected(Tone::DialTone));
-    assert_eq!(
-        h.input(500, I::DialComplete),
-        vec![Call(E::Progress(Progress::Proceeding)), Call(E::Answered)]
-    );
+    assert_eq!(h.input(500, I::DialComplete), vec![Call(E::Progress(Progress::Proceeding)), Call(E::Answered)]);
     assert_eq!(h.state(), FxoState::Connected);
 }
 
@@ -425,21 +319,12 @@ fn missing_dial_complete_is_assumed_after_timeout() {
 
 #[test]
 fn polarity_answer_supervision() {
-    let mut h = H::new(FxoConfig {
-        answer: AnswerSupervision::Polarity,
-        ..FxoConfig::default()
-    });
+    let mut h = H::new(FxoConfig { answer: AnswerSupervision::Polarity, ..FxoConfig::default() });
     h.cmd(0, Command::Dial("1".into()));
     h.input(100, I::ToneDetected(Tone::DialTone));
-    assert_eq!(
-        h.input(500, I::DialComplete),
-        vec![Call(E::Progress(Progress::Proceeding))]
-    );
+    assert_eq!(h.input(500, I::DialComplete), vec![Call(E::Progress(Progress::Proceeding))]);
     assert_eq!(h.state(), FxoState::AwaitingAnswer);
-    assert_eq!(
-        h.input(1000, I::ToneDetected(Tone::Ringback)),
-        vec![Call(E::Progress(Progress::Ringback))]
-    );
+    assert_eq!(h.input(1000, I::ToneDetected(Tone::Ringback)), vec![Call(E::Progress(Progress::Ringback))]);
     // Reported once.
     assert_eq!(h.input(5000, I::ToneDetected(Tone::Ringback)), vec![]);
     assert_eq!(h.input(9000, I::Polarity), vec![Call(E::Answered)]);
@@ -448,25 +333,16 @@ fn polarity_answer_supervision() {
 
 #[test]
 fn polarity_answer_supervision_times_out_no_answer() {
-    let mut h = H::new(FxoConfig {
-        answer: AnswerSupervision::Polarity,
-        ..FxoConfig::default()
-    });
+    let mut h = H::new(FxoConfig { answer: AnswerSupervision::Polarity, ..FxoConfig::default() });
     h.cmd(0, Command::Dial("1".into()));
     h.input(100, I::ToneDetected(Tone::DialTone));
     h.input(500, I::DialComplete);
-    assert_eq!(
-        h.tick(60_500),
-        vec![Line(L::OnHook), hangup(HangupReason::NoAnswer)]
-    );
+    assert_eq!(h.tick(60_500), vec![Line(L::OnHook), hangup(HangupReason::NoAnswer)]);
 }
 
 #[test]
 fn answer_after_timeout_policy() {
-    let mut h = H::new(FxoConfig {
-        answer: AnswerSupervision::AfterTimeout(Duration::from_secs(5)),
-        ..FxoConfig::default()
-    });
+    let mut h = H::new(FxoConfig { answer: AnswerSupervision::AfterTimeout(Duration::from_secs(5)), ..FxoConfig::default() });
     h.cmd(0, Command::Dial("1".into()));
     h.input(100, I::ToneDetected(Tone::DialTone));
     h.input(500, I::DialComplete);
@@ -478,41 +354,26 @@ fn answer_after_timeout_policy() {
 
 #[test]
 fn busy_while_awaiting_answer_fails_busy() {
-    let mut h = H::new(FxoConfig {
-        answer: AnswerSupervision::Polarity,
-        ..FxoConfig::default()
-    });
+    let mut h = H::new(FxoConfig { answer: AnswerSupervision::Polarity, ..FxoConfig::default() });
     h.cmd(0, Command::Dial("1".into()));
     h.input(100, I::ToneDetected(Tone::DialTone));
     h.input(500, I::DialComplete);
-    assert_eq!(
-        h.input(900, I::ToneDetected(Tone::Busy)),
-        vec![Line(L::OnHook), hangup(HangupReason::Busy)]
-    );
+    assert_eq!(h.input(900, I::ToneDetected(Tone::Busy)), vec![Line(L::OnHook), hangup(HangupReason::Busy)]);
 }
 
 #[test]
 fn reorder_while_awaiting_answer_fails_reorder() {
-    let mut h = H::new(FxoConfig {
-        answer: AnswerSupervision::Polarity,
-        ..FxoConfig::default()
-    });
+    let mut h = H::new(FxoConfig { answer: AnswerSupervision::Polarity, ..FxoConfig::default() });
     h.cmd(0, Command::Dial("1".into()));
     h.input(100, I::ToneDetected(Tone::DialTone));
     h.input(500, I::DialComplete);
-    assert_eq!(
-        h.input(900, I::ToneDetected(Tone::Reorder))[1],
-        hangup(HangupReason::Reorder)
-    );
+    assert_eq!(h.input(900, I::ToneDetected(Tone::Reorder))[1], hangup(HangupReason::Reorder));
 }
 
 #[test]
 fn hangup_command_during_setup_goes_on_hook_without_event() {
     for stage in 0..3 {
-        let mut h = H::new(FxoConfig {
-            answer: AnswerSupervision::Polarity,
-            ..FxoConfig::default()
-        });
+        let mut h = H::new(FxoConfig { answer: AnswerSupervision::Polarity, ..FxoConfig::default() });
         h.cmd(0, Command::Dial("1".into()));
         if stage >= 1 {
             h.input(100, I::ToneDetected(Tone::DialTone));
@@ -533,13 +394,7 @@ fn open_loop_disconnect_after_min_duration() {
     h.connected_outgoing();
     assert_eq!(h.input(10_000, I::BatteryLost), vec![]);
     assert_eq!(h.tick(10_299), vec![]);
-    assert_eq!(
-        h.tick(10_300),
-        vec![
-            Line(L::OnHook),
-            hangup(HangupReason::RemoteDisconnect(DisconnectMethod::OpenLoop))
-        ]
-    );
+    assert_eq!(h.tick(10_300), vec![Line(L::OnHook), hangup(HangupReason::RemoteDisconnect(DisconnectMethod::OpenLoop))]);
 }
 
 #[test]
@@ -568,13 +423,7 @@ fn polarity_disconnect_when_enabled() {
     cfg.disconnect.polarity = true;
     let mut h = H::new(cfg);
     h.connected_outgoing();
-    assert_eq!(
-        h.input(5000, I::Polarity),
-        vec![
-            Line(L::OnHook),
-            hangup(HangupReason::RemoteDisconnect(DisconnectMethod::Polarity))
-        ]
-    );
+    assert_eq!(h.input(5000, I::Polarity), vec![Line(L::OnHook), hangup(HangupReason::RemoteDisconnect(DisconnectMethod::Polarity))]);
 }
 
 #[test]
@@ -589,13 +438,7 @@ fn tone_disconnects_each_configurable() {
     for tone in [Tone::Busy, Tone::Reorder, Tone::DialTone] {
         let mut h = H::new(FxoConfig::default());
         h.connected_outgoing();
-        assert_eq!(
-            h.input(5000, I::ToneDetected(tone)),
-            vec![
-                Line(L::OnHook),
-                hangup(HangupReason::RemoteDisconnect(DisconnectMethod::Tone(tone)))
-            ]
-        );
+        assert_eq!(h.input(5000, I::ToneDetected(tone)), vec![Line(L::OnHook), hangup(HangupReason::RemoteDisconnect(DisconnectMethod::Tone(tone)))]);
         let mut cfg = FxoConfig::default();
         cfg.disconnect.busy = false;
         cfg.disconnect.reorder = false;
@@ -641,20 +484,8 @@ fn local_hangup_then_guard_then_idle() {
 fn fxs_commands_are_unsupported() {
     let mut h = H::new(FxoConfig::default());
     let t = h.t(0);
-    assert_eq!(
-        h.port.handle_command(Command::Mwi(true), t),
-        Err(Error::Unsupported("Mwi"))
-    );
-    assert_eq!(
-        h.port.handle_command(
-            Command::Alert {
-                caller_id: None,
-                cadence: None
-            },
-            t
-        ),
-        Err(Error::Unsupported("Alert"))
-    );
+    assert_eq!(h.port.handle_command(Command::Mwi(true), t), Err(Error::Unsupported("Mwi")));
+    assert_eq!(h.port.handle_command(Command::Alert { caller_id: None, cadence: None }, t), Err(Error::Unsupported("Alert")));
 }
 
 #[test]
@@ -668,16 +499,10 @@ fn time_going_backwards_does_not_panic() {
 
 #[test]
 fn zero_length_timers_fire_within_the_same_call() {
-    let mut h = H::new(FxoConfig {
-        answer: AnswerSupervision::AfterTimeout(Duration::ZERO),
-        ..FxoConfig::default()
-    });
+    let mut h = H::new(FxoConfig { answer: AnswerSupervision::AfterTimeout(Duration::ZERO), ..FxoConfig::default() });
     h.cmd(0, Command::Dial("1".into()));
     h.input(100, I::ToneDetected(Tone::DialTone));
-    assert_eq!(
-        h.input(500, I::DialComplete),
-        vec![Call(E::Progress(Progress::Proceeding)), Call(E::Answered)]
-    );
+    assert_eq!(h.input(500, I::DialComplete), vec![Call(E::Progress(Progress::Proceeding)), Call(E::Answered)]);
 }
 
 #[test]

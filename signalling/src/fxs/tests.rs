@@ -7,19 +7,12 @@ struct H {
 }
 
 fn cid(n: &str) -> CallerIdInfo {
-    CallerIdInfo {
-        number: Some(n.into()),
-        name: None,
-        datetime: None,
-    }
+    CallerIdInfo { number: Some(n.into()), name: None, datetime: None }
 }
 
 impl H {
     fn new(config: FxsConfig) -> Self {
-        H {
-            port: FxsPort::new(config),
-            base: Instant::now(),
-        }
+        H { port: FxsPort::new(config), base: Instant::now() }
     }
     fn t(&self, ms: u64) -> Instant {
         self.base + Duration::from_millis(ms)
@@ -29,9 +22,7 @@ impl H {
         self.drain()
     }
     fn cmd(&mut self, ms: u64, c: Command) -> Vec<Output> {
-        self.port
-            .handle_command(c, self.t(ms))
-            .expect("command accepted");
+        self.port.handle_command(c, self.t(ms)).expect("command accepted");
         self.drain()
     }
     fn tick(&mut self, ms: u64) -> Vec<Output> {
@@ -62,10 +53,7 @@ impl H {
 }
 
 fn plan(p: &[&str]) -> FxsConfig {
-    FxsConfig {
-        dial_plan: DialPlan::new(p).unwrap(),
-        ..FxsConfig::default()
-    }
+    FxsConfig { dial_plan: DialPlan::new(p).unwrap(), ..FxsConfig::default() }
 }
 
 fn dialed(n: &str) -> Output {
@@ -84,10 +72,7 @@ fn idle_port_has_no_timer() {
 #[test]
 fn off_hook_gives_dial_tone() {
     let mut h = H::new(FxsConfig::default());
-    assert_eq!(
-        h.input(0, I::OffHook),
-        vec![Line(L::PlayTone(Tone::DialTone))]
-    );
+    assert_eq!(h.input(0, I::OffHook), vec![Line(L::PlayTone(Tone::DialTone))]);
     assert_eq!(h.state(), FxsState::Collecting);
     assert_eq!(h.port.poll_timeout(), Some(h.t(10_000)));
 }
@@ -97,10 +82,7 @@ fn off_hook_with_mwi_gives_stutter_dial_tone() {
     let mut h = H::new(FxsConfig::default());
     assert_eq!(h.cmd(0, Command::Mwi(true)), vec![Line(L::Vmwi(true))]);
     assert!(h.port.mwi());
-    assert_eq!(
-        h.input(10, I::OffHook),
-        vec![Line(L::PlayTone(Tone::StutterDialTone))]
-    );
+    assert_eq!(h.input(10, I::OffHook), vec![Line(L::PlayTone(Tone::StutterDialTone))]);
 }
 
 #[test]
@@ -143,20 +125,14 @@ fn complete_match_dials_immediately() {
 fn nanp_number_dials_on_last_digit() {
     let mut h = H::new(plan(&["911", "1NXXNXXXXXX"]));
     h.input(0, I::OffHook);
-    assert_eq!(
-        h.dial(1000, "12125551234").last(),
-        Some(&dialed("12125551234"))
-    );
+    assert_eq!(h.dial(1000, "12125551234").last(), Some(&dialed("12125551234")));
 }
 
 #[test]
 fn no_match_gives_reorder() {
     let mut h = H::new(plan(&["911"]));
     h.input(0, I::OffHook);
-    assert_eq!(
-        h.dial(1000, "8"),
-        vec![Line(L::StopTone), Line(L::PlayTone(Tone::Reorder))]
-    );
+    assert_eq!(h.dial(1000, "8"), vec![Line(L::StopTone), Line(L::PlayTone(Tone::Reorder))]);
     assert_eq!(h.state(), FxsState::Lockout);
 }
 
@@ -189,23 +165,14 @@ fn terminator_completes_a_matching_number() {
 fn terminator_on_partial_number_gives_reorder() {
     let mut h = H::new(plan(&["1NXXNXXXXXX"]));
     h.input(0, I::OffHook);
-    assert_eq!(
-        h.dial(1000, "12#").last(),
-        Some(&Line(L::PlayTone(Tone::Reorder)))
-    );
+    assert_eq!(h.dial(1000, "12#").last(), Some(&Line(L::PlayTone(Tone::Reorder))));
 }
 
 #[test]
 fn too_many_digits_gives_reorder() {
-    let mut h = H::new(FxsConfig {
-        max_digits: 3,
-        ..FxsConfig::default()
-    });
+    let mut h = H::new(FxsConfig { max_digits: 3, ..FxsConfig::default() });
     h.input(0, I::OffHook);
-    assert_eq!(
-        h.dial(1000, "1234").last(),
-        Some(&Line(L::PlayTone(Tone::Reorder)))
-    );
+    assert_eq!(h.dial(1000, "1234").last(), Some(&Line(L::PlayTone(Tone::Reorder))));
 }
 
 #[test]
@@ -224,13 +191,7 @@ fn on_hook_while_dialling_returns_to_idle_without_event() {
 fn hangup_command_while_dialling_is_rejected() {
     let mut h = H::new(FxsConfig::default());
     h.input(0, I::OffHook);
-    assert!(matches!(
-        h.port.handle_command(Command::Hangup, h.t(10)),
-        Err(Error::InvalidState {
-            command: "Hangup",
-            state: "Collecting"
-        })
-    ));
+    assert!(matches!(h.port.handle_command(Command::Hangup, h.t(10)), Err(Error::InvalidState { command: "Hangup", state: "Collecting" })));
 }
 
 // ---- outgoing: answer, flash, hangup ----
@@ -247,24 +208,13 @@ fn far_end_answer_connects() {
 
 #[test]
 fn far_end_answer_reverses_polarity_when_configured() {
-    let mut h = H::new(FxsConfig {
-        answer_polarity: true,
-        ..FxsConfig::default()
-    });
+    let mut h = H::new(FxsConfig { answer_polarity: true, ..FxsConfig::default() });
     h.input(0, I::OffHook);
     h.dial(1000, "1#");
     assert_eq!(h.cmd(2000, Command::Answer), vec![Line(L::Polarity(true))]);
     // Phone hangs up: polarity restored on return to idle.
     h.input(3000, I::OnHook);
-    assert_eq!(
-        h.tick(3700),
-        vec![
-            Call(E::Hangup {
-                reason: HangupReason::Normal
-            }),
-            Line(L::Polarity(false))
-        ]
-    );
+    assert_eq!(h.tick(3700), vec![Call(E::Hangup { reason: HangupReason::Normal }), Line(L::Polarity(false))]);
 }
 
 #[test]
@@ -279,12 +229,7 @@ fn phone_on_hook_during_call_is_hangup_after_flash_window() {
     h.connected();
     assert_eq!(h.input(5000, I::OnHook), vec![]);
     assert_eq!(h.port.poll_timeout(), Some(h.t(5700)));
-    assert_eq!(
-        h.tick(5700),
-        vec![Call(E::Hangup {
-            reason: HangupReason::Normal
-        })]
-    );
+    assert_eq!(h.tick(5700), vec![Call(E::Hangup { reason: HangupReason::Normal })]);
     assert!(h.port.is_idle());
 }
 
@@ -294,12 +239,7 @@ fn phone_on_hook_before_answer_is_hangup() {
     h.input(0, I::OffHook);
     h.dial(1000, "1#");
     h.input(2000, I::OnHook);
-    assert_eq!(
-        h.tick(2700),
-        vec![Call(E::Hangup {
-            reason: HangupReason::Normal
-        })]
-    );
+    assert_eq!(h.tick(2700), vec![Call(E::Hangup { reason: HangupReason::Normal })]);
 }
 
 #[test]
@@ -341,10 +281,7 @@ fn far_end_hangup_open_loop_then_reorder() {
     h.connected();
     assert_eq!(h.cmd(5000, Command::Hangup), vec![Line(L::Battery(false))]);
     assert_eq!(h.state(), FxsState::Disconnecting);
-    assert_eq!(
-        h.tick(5750),
-        vec![Line(L::Battery(true)), Line(L::PlayTone(Tone::Reorder))]
-    );
+    assert_eq!(h.tick(5750), vec![Line(L::Battery(true)), Line(L::PlayTone(Tone::Reorder))]);
     assert_eq!(h.state(), FxsState::Lockout);
     assert_eq!(h.input(9000, I::OnHook), vec![Line(L::StopTone)]);
     assert!(h.port.is_idle());
@@ -362,34 +299,15 @@ fn phone_hangs_up_during_open_loop_disconnect() {
 
 #[test]
 fn far_end_hangup_by_polarity_reversal_only() {
-    let mut h = H::new(FxsConfig {
-        hangup: HangupSignalling {
-            polarity_reversal: true,
-            open_loop: None,
-        },
-        ..FxsConfig::default()
-    });
+    let mut h = H::new(FxsConfig { hangup: HangupSignalling { polarity_reversal: true, open_loop: None }, ..FxsConfig::default() });
     h.connected();
-    assert_eq!(
-        h.cmd(5000, Command::Hangup),
-        vec![Line(L::Polarity(true)), Line(L::PlayTone(Tone::Reorder))]
-    );
-    assert_eq!(
-        h.input(6000, I::OnHook),
-        vec![Line(L::StopTone), Line(L::Polarity(false))]
-    );
+    assert_eq!(h.cmd(5000, Command::Hangup), vec![Line(L::Polarity(true)), Line(L::PlayTone(Tone::Reorder))]);
+    assert_eq!(h.input(6000, I::OnHook), vec![Line(L::StopTone), Line(L::Polarity(false))]);
 }
 
 #[test]
 fn far_end_hangup_restores_answer_polarity() {
-    let mut h = H::new(FxsConfig {
-        answer_polarity: true,
-        hangup: HangupSignalling {
-            polarity_reversal: false,
-            open_loop: None,
-        },
-        ..FxsConfig::default()
-    });
+    let mut h = H::new(FxsConfig { answer_polarity: true, hangup: HangupSignalling { polarity_reversal: false, open_loop: None }, ..FxsConfig::default() });
     h.input(0, I::OffHook);
     h.dial(1000, "1#");
     h.cmd(2000, Command::Answer);
@@ -410,16 +328,7 @@ fn far_end_hangup_during_flash_window_just_idles() {
 #[test]
 fn alert_rings_with_cadence() {
     let mut h = H::new(FxsConfig::default());
-    assert_eq!(
-        h.cmd(
-            0,
-            Command::Alert {
-                caller_id: None,
-                cadence: None
-            }
-        ),
-        vec![Line(L::Ring)]
-    );
+    assert_eq!(h.cmd(0, Command::Alert { caller_id: None, cadence: None }), vec![Line(L::Ring)]);
     assert_eq!(h.state(), FxsState::Alerting);
     assert_eq!(h.tick(2000), vec![Line(L::RingOff)]);
     assert_eq!(h.tick(5999), vec![]);
@@ -429,17 +338,8 @@ fn alert_rings_with_cadence() {
 #[test]
 fn alert_uses_given_cadence() {
     let mut h = H::new(FxsConfig::default());
-    let cadence = Cadence {
-        on: Duration::from_millis(400),
-        off: Duration::from_millis(200),
-    };
-    h.cmd(
-        0,
-        Command::Alert {
-            caller_id: None,
-            cadence: Some(cadence),
-        },
-    );
+    let cadence = Cadence { on: Duration::from_millis(400), off: Duration::from_millis(200) };
+    h.cmd(0, Command::Alert { caller_id: None, cadence: Some(cadence) });
     assert_eq!(h.tick(400), vec![Line(L::RingOff)]);
     assert_eq!(h.tick(600), vec![Line(L::Ring)]);
 }
@@ -447,21 +347,9 @@ fn alert_uses_given_cadence() {
 #[test]
 fn caller_id_after_first_ring() {
     let mut h = H::new(FxsConfig::default());
-    h.cmd(
-        0,
-        Command::Alert {
-            caller_id: Some(cid("1")),
-            cadence: None,
-        },
-    );
+    h.cmd(0, Command::Alert { caller_id: Some(cid("1")), cadence: None });
     assert_eq!(h.tick(2000), vec![Line(L::RingOff)]);
-    assert_eq!(
-        h.tick(2500),
-        vec![Line(L::SendCallerId(
-            cid("1"),
-            CallerIdWhen::AfterFirstRing
-        ))]
-    );
+    assert_eq!(h.tick(2500), vec![Line(L::SendCallerId(cid("1"), CallerIdWhen::AfterFirstRing))]);
     assert_eq!(h.tick(6000), vec![Line(L::Ring)]);
     // Sent only once.
     assert_eq!(h.tick(8500), vec![Line(L::RingOff)]);
@@ -470,40 +358,16 @@ fn caller_id_after_first_ring() {
 
 #[test]
 fn caller_id_before_first_ring() {
-    let mut h = H::new(FxsConfig {
-        caller_id: CallerIdTiming::BeforeFirstRing,
-        ..FxsConfig::default()
-    });
-    assert_eq!(
-        h.cmd(
-            0,
-            Command::Alert {
-                caller_id: Some(cid("2")),
-                cadence: None
-            }
-        ),
-        vec![Line(L::SendCallerId(
-            cid("2"),
-            CallerIdWhen::BeforeFirstRing
-        ))]
-    );
+    let mut h = H::new(FxsConfig { caller_id: CallerIdTiming::BeforeFirstRing, ..FxsConfig::default() });
+    assert_eq!(h.cmd(0, Command::Alert { caller_id: Some(cid("2")), cadence: None }), vec![Line(L::SendCallerId(cid("2"), CallerIdWhen::BeforeFirstRing))]);
     assert_eq!(h.tick(1999), vec![]);
     assert_eq!(h.tick(2000), vec![Line(L::Ring)]);
 }
 
 #[test]
 fn caller_id_off_is_not_sent() {
-    let mut h = H::new(FxsConfig {
-        caller_id: CallerIdTiming::Off,
-        ..FxsConfig::default()
-    });
-    h.cmd(
-        0,
-        Command::Alert {
-            caller_id: Some(cid("3")),
-            cadence: None,
-        },
-    );
+    let mut h = H::new(FxsConfig { caller_id: CallerIdTiming::Off, ..FxsConfig::default() });
+    h.cmd(0, Command::Alert { caller_id: Some(cid("3")), cadence: None });
     assert_eq!(h.tick(2000), vec![Line(L::RingOff)]);
     assert_eq!(h.tick(5999), vec![]);
 }
@@ -511,30 +375,15 @@ fn caller_id_off_is_not_sent() {
 #[test]
 fn off_hook_while_ringing_answers() {
     let mut h = H::new(FxsConfig::default());
-    h.cmd(
-        0,
-        Command::Alert {
-            caller_id: None,
-            cadence: None,
-        },
-    );
-    assert_eq!(
-        h.input(1000, I::OffHook),
-        vec![Line(L::RingOff), Call(E::Answered)]
-    );
+    h.cmd(0, Command::Alert { caller_id: None, cadence: None });
+    assert_eq!(h.input(1000, I::OffHook), vec![Line(L::RingOff), Call(E::Answered)]);
     assert_eq!(h.state(), FxsState::Connected);
 }
 
 #[test]
 fn off_hook_between_rings_answers() {
     let mut h = H::new(FxsConfig::default());
-    h.cmd(
-        0,
-        Command::Alert {
-            caller_id: None,
-            cadence: None,
-        },
-    );
+    h.cmd(0, Command::Alert { caller_id: None, cadence: None });
     h.tick(2000);
     assert_eq!(h.input(3000, I::OffHook), vec![Call(E::Answered)]);
 }
@@ -542,13 +391,7 @@ fn off_hook_between_rings_answers() {
 #[test]
 fn caller_cancels_alerting() {
     let mut h = H::new(FxsConfig::default());
-    h.cmd(
-        0,
-        Command::Alert {
-            caller_id: None,
-            cadence: None,
-        },
-    );
+    h.cmd(0, Command::Alert { caller_id: None, cadence: None });
     assert_eq!(h.cmd(1000, Command::Hangup), vec![Line(L::RingOff)]);
     assert!(h.port.is_idle());
     assert_eq!(h.port.poll_timeout(), None);
@@ -558,19 +401,7 @@ fn caller_cancels_alerting() {
 fn alert_when_busy_is_rejected() {
     let mut h = H::new(FxsConfig::default());
     h.input(0, I::OffHook);
-    assert!(matches!(
-        h.port.handle_command(
-            Command::Alert {
-                caller_id: None,
-                cadence: None
-            },
-            h.t(10)
-        ),
-        Err(Error::InvalidState {
-            command: "Alert",
-            ..
-        })
-    ));
+    assert!(matches!(h.port.handle_command(Command::Alert { caller_id: None, cadence: None }, h.t(10)), Err(Error::InvalidState { command: "Alert", .. })));
 }
 
 #[test]
@@ -578,24 +409,15 @@ fn mwi_change_while_busy_is_sent_when_idle() {
     let mut h = H::new(FxsConfig::default());
     h.input(0, I::OffHook);
     assert_eq!(h.cmd(10, Command::Mwi(true)), vec![]);
-    assert_eq!(
-        h.input(20, I::OnHook),
-        vec![Line(L::StopTone), Line(L::Vmwi(true))]
-    );
+    assert_eq!(h.input(20, I::OnHook), vec![Line(L::StopTone), Line(L::Vmwi(true))]);
 }
 
 #[test]
 fn fxo_commands_are_unsupported() {
     let mut h = H::new(FxsConfig::default());
     let t = h.t(0);
-    assert_eq!(
-        h.port.handle_command(Command::Dial("1".into()), t),
-        Err(Error::Unsupported("Dial"))
-    );
-    assert_eq!(
-        h.port.handle_command(Command::Flash, t),
-        Err(Error::Unsupported("Flash"))
-    );
+    assert_eq!(h.port.handle_command(Command::Dial("1".into()), t), Err(Error::Unsupported("Dial")));
+    assert_eq!(h.port.handle_command(Command::Flash, t), Err(Error::Unsupported("Flash")));
     assert_eq!(h.port.config().hookflash_max, Duration::from_millis(700));
 }
 
@@ -606,26 +428,14 @@ fn phone_back_off_hook_during_open_loop_disconnect_gets_reorder() {
     h.cmd(5000, Command::Hangup);
     h.input(5100, I::OnHook);
     h.input(5200, I::OffHook);
-    assert_eq!(
-        h.tick(5750),
-        vec![Line(L::Battery(true)), Line(L::PlayTone(Tone::Reorder))]
-    );
+    assert_eq!(h.tick(5750), vec![Line(L::Battery(true)), Line(L::PlayTone(Tone::Reorder))]);
     assert_eq!(h.state(), FxsState::Lockout);
 }
 
 #[test]
 fn zero_cadence_is_raised_to_min_phase() {
     let mut h = H::new(FxsConfig::default());
-    let cadence = Cadence {
-        on: Duration::ZERO,
-        off: Duration::ZERO,
-    };
-    h.cmd(
-        0,
-        Command::Alert {
-            caller_id: None,
-            cadence: Some(cadence),
-        },
-    );
+    let cadence = Cadence { on: Duration::ZERO, off: Duration::ZERO };
+    h.cmd(0, Command::Alert { caller_id: None, cadence: Some(cadence) });
     assert_eq!(h.port.poll_timeout(), Some(h.t(0) + MIN_PHASE));
 }

@@ -51,11 +51,7 @@ fn main() {
     if chans.is_empty() {
         usage();
     }
-    let ctl = match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&dev)
-    {
+    let ctl = match std::fs::OpenOptions::new().read(true).write(true).open(&dev) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("dahdi-params: cannot open {dev}: {e}");
@@ -65,19 +61,14 @@ fn main() {
     let mut ok = true;
     let mut list = Vec::new();
     for channo in chans {
-        let mut p = dahdi_params {
-            channo,
-            ..Default::default()
-        };
+        let mut p = dahdi_params { channo, ..Default::default() };
         // SAFETY: `ctl` is an open DAHDI file and `p` a valid dahdi_params.
         let r = unsafe { ioctl::get_params(ctl.as_raw_fd(), &mut p) };
         let v: Value = match r {
             Ok(_) => {
                 // SAFETY: the kernel (and the simulator) NUL-terminate `name`;
                 // the array is zeroed before the call.
-                let name = unsafe { CStr::from_ptr(p.name.as_ptr()) }
-                    .to_string_lossy()
-                    .into_owned();
+                let name = unsafe { CStr::from_ptr(p.name.as_ptr()) }.to_string_lossy().into_owned();
                 json!({
                     "channo": p.channo,
                     "spanno": p.spanno,

@@ -65,55 +65,28 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let chan: u32 = match args.as_slice() {
         [] => 3,
-        [flag, n] if flag == "--chan" => n
-            .parse()
-            .unwrap_or_else(|_| fail("--chan takes a channel number")),
+        [flag, n] if flag == "--chan" => n.parse().unwrap_or_else(|_| fail("--chan takes a channel number")),
         _ => fail("usage: sim-ring-demo [--chan N]   (inside scripts/sim-ns.sh, after dahdi_cfg)"),
     };
-    let control = std::env::var("SIM_CONTROL")
-        .unwrap_or_else(|_| fail("$SIM_CONTROL is not set; run me inside scripts/sim-ns.sh"));
+    let control = std::env::var("SIM_CONTROL").unwrap_or_else(|_| fail("$SIM_CONTROL is not set; run me inside scripts/sim-ns.sh"));
     let mut sim = Client::connect(&control).unwrap_or_else(|e| fail(format!("{control}: {e}")));
     let ping = sim.call("ping", Value::Null).unwrap_or_else(|e| fail(e));
     println!("control socket {control}: ping -> {ping}");
 
     // Find the channel's device file from its span and position.
-    let ctl = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/dahdi/ctl")
-        .unwrap_or_else(|e| fail(format!("/dev/dahdi/ctl: {e}")));
-    let mut p = dahdi_params {
-        channo: chan as i32,
-        ..Default::default()
-    };
+    let ctl = std::fs::OpenOptions::new().read(true).write(true).open("/dev/dahdi/ctl").unwrap_or_else(|e| fail(format!("/dev/dahdi/ctl: {e}")));
+    let mut p = dahdi_params { channo: chan as i32, ..Default::default() };
     // SAFETY: open DAHDI fd and a valid dahdi_params.
-    unsafe { ioctl::get_params(ctl.as_raw_fd(), &mut p) }
-        .unwrap_or_else(|e| fail(format!("GET_PARAMS({chan}): {e}")));
+    unsafe { ioctl::get_params(ctl.as_raw_fd(), &mut p) }.unwrap_or_else(|e| fail(format!("GET_PARAMS({chan}): {e}")));
     // SAFETY: `name` is NUL-terminated (zeroed before the call).
-    let name = unsafe { CStr::from_ptr(p.name.as_ptr()) }
-        .to_string_lossy()
-        .into_owned();
-    let fxs_sigs = [
-        dahdi_sys::DAHDI_SIG_FXSKS,
-        dahdi_sys::DAHDI_SIG_FXSLS,
-        dahdi_sys::DAHDI_SIG_FXSGS,
-    ];
+    let name = unsafe { CStr::from_ptr(p.name.as_ptr()) }.to_string_lossy().into_owned();
+    let fxs_sigs = [dahdi_sys::DAHDI_SIG_FXSKS, dahdi_sys::DAHDI_SIG_FXSLS, dahdi_sys::DAHDI_SIG_FXSGS];
     if !fxs_sigs.contains(&(p.sigtype as u32)) {
-        fail(format!(
-            "channel {chan} ({name}) has sigtype {:#x}; configure it with FXS signalling (fxsks) first",
-            p.sigtype
-        ));
+        fail(format!("channel {chan} ({name}) has sigtype {:#x}; configure it with FXS signalling (fxsks) first", p.sigtype));
     }
     let path = format!("/dev/dahdi/chan/{:03}/{:03}", p.spanno, p.chanpos);
-    let dev = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&path)
-        .unwrap_or_else(|e| fail(format!("{path}: {e}")));
-    println!(
-        "opened {path}: channel {chan} {name}, sigtype {:#x} (FXS signalling on an FXO port)",
-        p.sigtype
-    );
+    let dev = std::fs::OpenOptions::new().read(true).write(true).open(&path).unwrap_or_else(|e| fail(format!("{path}: {e}")));
+    println!("opened {path}: channel {chan} {name}, sigtype {:#x} (FXS signalling on an FXO port)", p.sigtype);
 
     // Opening a channel hangs it up, and DAHDI ignores rings on FXS-signalled
     // channels for RING_DEBOUNCE_TIME (2 s) after a hang-up.
@@ -125,9 +98,7 @@ fn main() {
     match sim.call("co.ring", ring.clone()) {
         Ok(_) => println!("{:>6} ms  control: co.ring {ring}", 0),
         Err(ClientError::Refused { msg, .. }) if msg.contains("unknown op") => {
-            println!(
-                "this tandem-sim does not implement co.ring yet ({msg}); skipping the ringing demo"
-            );
+            println!("this tandem-sim does not implement co.ring yet ({msg}); skipping the ringing demo");
             return;
         }
         Err(e) => fail(e),
@@ -136,12 +107,7 @@ fn main() {
     // Read events while the line rings, until the second ring has ended.
     let fd = dev.as_raw_fd();
     let mut events: Vec<String> = Vec::new();
-    let rings = |events: &[String]| {
-        events
-            .iter()
-            .filter(|e| e.as_str() == "RINGOFFHOOK")
-            .count()
-    };
+    let rings = |events: &[String]| events.iter().filter(|e| e.as_str() == "RINGOFFHOOK").count();
     while rings(&events) < 2 && t0.elapsed() < Duration::from_secs(6) {
         let mut ev: libc::c_int = 0;
         // SAFETY: open DAHDI fd and a valid int.
@@ -159,31 +125,20 @@ fn main() {
     let off = dahdi_sys::DAHDI_OFFHOOK as libc::c_int;
     // SAFETY: open DAHDI fd and a valid int.
     unsafe { ioctl::hook(fd, &off) }.unwrap_or_else(|e| fail(format!("HOOK(OFFHOOK): {e}")));
-    println!(
-        "{:>6} ms  host: DAHDI_HOOK off-hook (answer)",
-        t0.elapsed().as_millis()
-    );
+    println!("{:>6} ms  host: DAHDI_HOOK off-hook (answer)", t0.elapsed().as_millis());
     std::thread::sleep(Duration::from_millis(300));
     match sim.call("co.get", json!({"chan": chan})) {
         Ok(v) => println!("{:>6} ms  control: co.get -> {v}", t0.elapsed().as_millis()),
-        Err(e) => println!(
-            "{:>6} ms  control: co.get failed: {e}",
-            t0.elapsed().as_millis()
-        ),
+        Err(e) => println!("{:>6} ms  control: co.get failed: {e}", t0.elapsed().as_millis()),
     }
     let on = dahdi_sys::DAHDI_ONHOOK as libc::c_int;
     // SAFETY: as above.
     unsafe { ioctl::hook(fd, &on) }.unwrap_or_else(|e| fail(format!("HOOK(ONHOOK): {e}")));
-    println!(
-        "{:>6} ms  host: DAHDI_HOOK on-hook (hang up)",
-        t0.elapsed().as_millis()
-    );
+    println!("{:>6} ms  host: DAHDI_HOOK on-hook (hang up)", t0.elapsed().as_millis());
 
     let rings = rings(&events);
     if rings == 0 {
-        fail(format!(
-            "the CO rang but channel {chan} reported no RINGOFFHOOK event (events: {events:?})"
-        ));
+        fail(format!("the CO rang but channel {chan} reported no RINGOFFHOOK event (events: {events:?})"));
     }
     println!("ok: {rings} ring(s) detected on channel {chan}");
 }

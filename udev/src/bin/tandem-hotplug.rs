@@ -92,9 +92,7 @@ fn main() -> ExitCode {
     let device_dir = var("TANDEM_DEVICE_DIR").map(PathBuf::from);
     let cfg = HotplugConfig {
         sysfs_root: PathBuf::from(var("TANDEM_SYSFS_ROOT").unwrap_or_else(|| "/sys".into())),
-        device_dir: device_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(tandem_drivers::DEFAULT_DEVICE_DIR)),
+        device_dir: device_dir.clone().unwrap_or_else(|| PathBuf::from(tandem_drivers::DEFAULT_DEVICE_DIR)),
         control_socket: Some(PathBuf::from(var("TANDEM_CONTROL_SOCKET").unwrap_or_else(|| DEFAULT_SOCKET.into()))),
         assignments,
         configure_spans: config.is_some(),

@@ -27,21 +27,13 @@ impl CallControl {
         }
         match cmd {
             Command::Setup(req) => return self.setup(*req, now).map(Some),
-            Command::Information {
-                call,
-                digits,
-                sending_complete,
-            } => self.cmd_information(call, &digits, sending_complete, now)?,
+            Command::Information { call, digits, sending_complete } => self.cmd_information(call, &digits, sending_complete, now)?,
             Command::SetupAck { call } => self.cmd_setup_ack(call, now)?,
             Command::Proceeding { call, inband } => self.cmd_proceeding(call, inband, now)?,
             Command::Alerting { call, inband } => self.cmd_alerting(call, inband, now)?,
             Command::Progress { call, description } => self.cmd_progress(call, description)?,
             Command::Connect { call, connected } => self.cmd_connect(call, connected, now)?,
-            Command::Disconnect {
-                call,
-                cause,
-                inband,
-            } => {
+            Command::Disconnect { call, cause, inband } => {
                 if self.phase(call) == Phase::Null {
                     return Err(CommandError::WrongState(CallState::Null));
                 }
@@ -54,13 +46,7 @@ impl CallControl {
             }
             Command::Facility { call, facility } => {
                 self.require_link()?;
-                let m = self
-                    .call_message(
-                        call,
-                        MessageType::Facility,
-                        vec![IeRepr::Facility(facility)],
-                    )
-                    .ok_or(CommandError::UnknownCall(call))?;
+                let m = self.call_message(call, MessageType::Facility, vec![IeRepr::Facility(facility)]).ok_or(CommandError::UnknownCall(call))?;
                 let b = encode(&m)?;
                 self.transmit(b);
             }
@@ -88,11 +74,7 @@ impl CallControl {
     }
 
     pub(super) fn require_link(&self) -> Result<(), CommandError> {
-        if self.link_up {
-            Ok(())
-        } else {
-            Err(CommandError::NoDataLink)
-        }
+        if self.link_up { Ok(()) } else { Err(CommandError::NoDataLink) }
     }
 
     pub(super) fn wrong_state(&self, id: CallId) -> CommandError {
@@ -127,21 +109,12 @@ impl CallControl {
                 Ok(())
             }
         };
-        let hunt = |s: &Self| {
-            s.channels
-                .hunt(s.config.hunt)
-                .ok_or(CommandError::NoChannel)
-        };
+        let hunt = |s: &Self| s.channels.hunt(s.config.hunt).ok_or(CommandError::NoChannel);
         let (channel, exclusive) = match req.channel {
-            ChannelPref::Any => (
-                hunt(self)?,
-                !(v.preferred_channel && self.side() == Side::User),
-            ),
+            ChannelPref::Any => (hunt(self)?, !(v.preferred_channel && self.side() == Side::User)),
             ChannelPref::Preferred(c) => match free(self, c) {
                 Ok(()) => (c, !v.preferred_channel),
-                Err(CommandError::ChannelUnavailable(_)) if v.preferred_channel => {
-                    (hunt(self)?, false)
-                }
+                Err(CommandError::ChannelUnavailable(_)) if v.preferred_channel => (hunt(self)?, false),
                 Err(e) => return Err(e),
             },
             ChannelPref::Exclusive(c) => {
@@ -156,16 +129,9 @@ impl CallControl {
         }
         let bearer = req.bearer.unwrap_or(Bearer::speech(self.config.law));
         ies.push(IeRepr::BearerCapability(codec::bearer_repr(bearer)));
-        ies.push(IeRepr::ChannelId(codec::channel_repr(
-            channel,
-            exclusive,
-            self.explicit(),
-        )));
+        ies.push(IeRepr::ChannelId(codec::channel_repr(channel, exclusive, self.explicit())));
         for p in &req.progress {
-            ies.push(IeRepr::ProgressIndicator(ProgressIndicatorRepr::new(
-                self.config.location,
-                *p,
-            )));
+            ies.push(IeRepr::ProgressIndicator(ProgressIndicatorRepr::new(self.config.location, *p)));
         }
         if let Some(n) = &req.calling {
             ies.push(codec::number_ie(NumberIe::Calling, n));
@@ -182,18 +148,11 @@ impl CallControl {
             let invoke = self.next_invoke();
             ies.extend(codec::name_ies(v.name_encoding, name, invoke, false));
         }
-        let m = MessageRepr {
-            pd: ProtocolDiscriminator::Q931,
-            call_ref: CallRef::pri(cr, CallRefFlag::FromOriginator),
-            msg_type: MessageType::Setup,
-            ies,
-        };
+        let m = MessageRepr { pd: ProtocolDiscriminator::Q931, call_ref: CallRef::pri(cr, CallRefFlag::FromOriginator), msg_type: MessageType::Setup, ies };
         let bytes = encode(&m)?;
         let id = CallId(self.next_call);
         self.next_call += 1;
-        self.channels
-            .claim(channel, id)
-            .map_err(|_| CommandError::ChannelUnavailable(channel))?;
+        self.channels.claim(channel, id).map_err(|_| CommandError::ChannelUnavailable(channel))?;
         let mut call = Call::new(id, cr, 2, true, Phase::OutSetupSent);
         call.channel = Some(channel);
         call.exclusive = exclusive;
@@ -205,47 +164,30 @@ impl CallControl {
         Ok(id)
     }
 
-    pub(super) fn cmd_information(
-        &mut self,
-        id: CallId,
-        digits: &str,
-        sending_complete: bool,
-        now: Instant,
-    ) -> Result<(), CommandError> {
+    pub(super) fn cmd_information(&mut self, id: CallId, digits: &str, sending_complete: bool, now: Instant) -> Result<(), CommandError> {
         self.require_link()?;
         let phase = self.phase(id);
         let mut ies = Vec::new();
         match phase {
             Phase::OutOverlap => {
                 if !digits.is_empty() {
-                    ies.push(codec::number_ie(
-                        NumberIe::Called,
-                        &crate::q931::Number::new(digits),
-                    ));
+                    ies.push(codec::number_ie(NumberIe::Called, &crate::q931::Number::new(digits)));
                 }
                 if sending_complete && self.config.variant.sending_complete_ie {
                     ies.push(IeRepr::SendingComplete);
                 }
             }
-            Phase::Null
-            | Phase::ReleaseSent
-            | Phase::Abort
-            | Phase::OutSetupSent
-            | Phase::InSetupReceived => return Err(self.wrong_state(id)),
+            Phase::Null | Phase::ReleaseSent | Phase::Abort | Phase::OutSetupSent | Phase::InSetupReceived => return Err(self.wrong_state(id)),
             _ => {
                 if !digits.is_empty() {
-                    ies.push(IeRepr::KeypadFacility(KeypadFacilityRepr {
-                        digits: digits.chars().filter(char::is_ascii).collect(),
-                    }));
+                    ies.push(IeRepr::KeypadFacility(KeypadFacilityRepr { digits: digits.chars().filter(char::is_ascii).collect() }));
                 }
             }
         }
         if ies.is_empty() {
             return Ok(());
         }
-        let m = self
-            .call_message(id, MessageType::Information, ies)
-            .ok_or(CommandError::UnknownCall(id))?;
+        let m = self.call_message(id, MessageType::Information, ies).ok_or(CommandError::UnknownCall(id))?;
         let b = encode(&m)?;
         self.transmit(b);
         if phase == Phase::OutOverlap {
@@ -258,27 +200,16 @@ impl CallControl {
     /// sent, exclusive), or nothing once sent.
     pub(super) fn first_answer_ies(&self, id: CallId) -> Vec<IeRepr> {
         match self.calls.get(&id) {
-            Some(c) if !c.confirmed => c
-                .channel
-                .map(|ch| IeRepr::ChannelId(codec::channel_repr(ch, true, self.explicit())))
-                .into_iter()
-                .collect(),
+            Some(c) if !c.confirmed => c.channel.map(|ch| IeRepr::ChannelId(codec::channel_repr(ch, true, self.explicit()))).into_iter().collect(),
             _ => Vec::new(),
         }
     }
 
     /// Sends an answer to an incoming SETUP and marks the channel agreed.
-    pub(super) fn send_answer(
-        &mut self,
-        id: CallId,
-        mt: MessageType,
-        mut extra: Vec<IeRepr>,
-    ) -> Result<(), CommandError> {
+    pub(super) fn send_answer(&mut self, id: CallId, mt: MessageType, mut extra: Vec<IeRepr>) -> Result<(), CommandError> {
         let mut ies = self.first_answer_ies(id);
         ies.append(&mut extra);
-        let m = self
-            .call_message(id, mt, ies)
-            .ok_or(CommandError::UnknownCall(id))?;
+        let m = self.call_message(id, mt, ies).ok_or(CommandError::UnknownCall(id))?;
         let b = encode(&m)?;
         self.transmit(b);
         if let Some(c) = self.calls.get_mut(&id) {
@@ -288,10 +219,7 @@ impl CallControl {
     }
 
     pub(super) fn inband_ie(&self) -> IeRepr {
-        IeRepr::ProgressIndicator(ProgressIndicatorRepr::new(
-            self.config.location,
-            ProgressDescription::InbandAvailable,
-        ))
+        IeRepr::ProgressIndicator(ProgressIndicatorRepr::new(self.config.location, ProgressDescription::InbandAvailable))
     }
 
     pub(super) fn cmd_setup_ack(&mut self, id: CallId, now: Instant) -> Result<(), CommandError> {
@@ -308,22 +236,13 @@ impl CallControl {
         Ok(())
     }
 
-    pub(super) fn cmd_proceeding(
-        &mut self,
-        id: CallId,
-        inband: bool,
-        now: Instant,
-    ) -> Result<(), CommandError> {
+    pub(super) fn cmd_proceeding(&mut self, id: CallId, inband: bool, now: Instant) -> Result<(), CommandError> {
         self.require_link()?;
         if !matches!(self.phase(id), Phase::InSetupReceived | Phase::InOverlap) {
             return Err(self.wrong_state(id));
         }
         let in_cp = self.config.variant.progress_in_call_proceeding;
-        let extra = if inband && in_cp {
-            vec![self.inband_ie()]
-        } else {
-            Vec::new()
-        };
+        let extra = if inband && in_cp { vec![self.inband_ie()] } else { Vec::new() };
         self.send_answer(id, MessageType::CallProceeding, extra)?;
         if inband && !in_cp {
             let pi = self.inband_ie();
@@ -334,44 +253,21 @@ impl CallControl {
         Ok(())
     }
 
-    pub(super) fn cmd_alerting(
-        &mut self,
-        id: CallId,
-        inband: bool,
-        now: Instant,
-    ) -> Result<(), CommandError> {
+    pub(super) fn cmd_alerting(&mut self, id: CallId, inband: bool, now: Instant) -> Result<(), CommandError> {
         self.require_link()?;
-        if !matches!(
-            self.phase(id),
-            Phase::InSetupReceived | Phase::InOverlap | Phase::InProceeding
-        ) {
+        if !matches!(self.phase(id), Phase::InSetupReceived | Phase::InOverlap | Phase::InProceeding) {
             return Err(self.wrong_state(id));
         }
-        let extra = if inband {
-            vec![self.inband_ie()]
-        } else {
-            Vec::new()
-        };
+        let extra = if inband { vec![self.inband_ie()] } else { Vec::new() };
         self.send_answer(id, MessageType::Alerting, extra)?;
         self.set_phase(id, Phase::InAlerting);
         self.set_timer(id, None, now);
         Ok(())
     }
 
-    pub(super) fn cmd_progress(
-        &mut self,
-        id: CallId,
-        d: ProgressDescription,
-    ) -> Result<(), CommandError> {
+    pub(super) fn cmd_progress(&mut self, id: CallId, d: ProgressDescription) -> Result<(), CommandError> {
         self.require_link()?;
-        if matches!(
-            self.phase(id),
-            Phase::Null
-                | Phase::InSetupReceived
-                | Phase::OutSetupSent
-                | Phase::ReleaseSent
-                | Phase::Abort
-        ) {
+        if matches!(self.phase(id), Phase::Null | Phase::InSetupReceived | Phase::OutSetupSent | Phase::ReleaseSent | Phase::Abort) {
             return Err(self.wrong_state(id));
         }
         let pi = IeRepr::ProgressIndicator(ProgressIndicatorRepr::new(self.config.location, d));
@@ -379,23 +275,12 @@ impl CallControl {
         Ok(())
     }
 
-    pub(super) fn cmd_connect(
-        &mut self,
-        id: CallId,
-        connected: Option<crate::q931::Number>,
-        now: Instant,
-    ) -> Result<(), CommandError> {
+    pub(super) fn cmd_connect(&mut self, id: CallId, connected: Option<crate::q931::Number>, now: Instant) -> Result<(), CommandError> {
         self.require_link()?;
-        if !matches!(
-            self.phase(id),
-            Phase::InSetupReceived | Phase::InOverlap | Phase::InProceeding | Phase::InAlerting
-        ) {
+        if !matches!(self.phase(id), Phase::InSetupReceived | Phase::InOverlap | Phase::InProceeding | Phase::InAlerting) {
             return Err(self.wrong_state(id));
         }
-        let extra = connected
-            .iter()
-            .map(|n| codec::number_ie(NumberIe::Connected, n))
-            .collect();
+        let extra = connected.iter().map(|n| codec::number_ie(NumberIe::Connected, n)).collect();
         self.send_answer(id, MessageType::Connect, extra)?;
         match self.side() {
             Side::User => {

@@ -11,11 +11,7 @@ type RestartMessage = (RestartClass, Option<ChannelIdRepr>, Vec<ChannelRef>);
 
 impl CallControl {
     pub(super) fn global_state(&self) -> u8 {
-        if self.restarts.is_empty() {
-            0
-        } else {
-            CallStateValue::RestartRequest.bits()
-        }
+        if self.restarts.is_empty() { 0 } else { CallStateValue::RestartRequest.bits() }
     }
 
     pub(super) fn on_global(&mut self, msg: &MessageRepr, now: Instant) {
@@ -24,14 +20,8 @@ impl CallControl {
             MessageType::RestartAcknowledge => self.on_restart_ack(msg),
             MessageType::Status => {
                 if let Some(peer_state) = call_state_of(msg) {
-                    let cause = codec::cause(msg)
-                        .unwrap_or(Cause::new(CauseValue::NORMAL_UNSPECIFIED, Location::User));
-                    self.event(Event::Status {
-                        call: None,
-                        cause,
-                        peer_state,
-                        our_state: CallState::Null,
-                    });
+                    let cause = codec::cause(msg).unwrap_or(Cause::new(CauseValue::NORMAL_UNSPECIFIED, Location::User));
+                    self.event(Event::Status { call: None, cause, peer_state, our_state: CallState::Null });
                 }
             }
             _ => {
@@ -44,32 +34,16 @@ impl CallControl {
     }
 
     /// The channels a RESTART (or RESTART ACKNOWLEDGE) designates.
-    pub(super) fn restart_channels(
-        &self,
-        class: RestartClass,
-        ci: Option<&ChannelIdRepr>,
-    ) -> Result<Vec<ChannelRef>, WireError> {
+    pub(super) fn restart_channels(&self, class: RestartClass, ci: Option<&ChannelIdRepr>) -> Result<Vec<ChannelRef>, WireError> {
         match class {
             RestartClass::Indicated => {
                 let ci = ci.ok_or(WireError::MandatoryIeMissing(IeId::CHANNEL_ID))?;
-                let list = self
-                    .indicated(ci)
-                    .ok_or(WireError::InvalidIe(IeId::CHANNEL_ID))?;
-                if list.iter().all(|c| self.channels.exists(*c)) {
-                    Ok(list)
-                } else {
-                    Err(WireError::InvalidIe(IeId::CHANNEL_ID))
-                }
+                let list = self.indicated(ci).ok_or(WireError::InvalidIe(IeId::CHANNEL_ID))?;
+                if list.iter().all(|c| self.channels.exists(*c)) { Ok(list) } else { Err(WireError::InvalidIe(IeId::CHANNEL_ID)) }
             }
             RestartClass::SingleInterface => {
-                let iface = ci
-                    .and_then(|c| c.interface_id)
-                    .unwrap_or(self.implicit_interface());
-                if self.channels.has_interface(iface) {
-                    Ok(self.channels.of_interface(iface))
-                } else {
-                    Err(WireError::InvalidIe(IeId::CHANNEL_ID))
-                }
+                let iface = ci.and_then(|c| c.interface_id).unwrap_or(self.implicit_interface());
+                if self.channels.has_interface(iface) { Ok(self.channels.of_interface(iface)) } else { Err(WireError::InvalidIe(IeId::CHANNEL_ID)) }
             }
             RestartClass::AllInterfaces => Ok(self.channels.all()),
             RestartClass::Other(_) => Err(WireError::InvalidIe(IeId::RESTART_INDICATOR)),
@@ -112,10 +86,7 @@ impl CallControl {
                 self.finish(owner, cause);
             }
         }
-        self.event(Event::ChannelsRestarted {
-            channels,
-            initiator: Initiator::Peer,
-        });
+        self.event(Event::ChannelsRestarted { channels, initiator: Initiator::Peer });
         let mut ies = vec![IeRepr::RestartIndicator(ri)];
         if let Some(ci) = ci {
             ies.push(IeRepr::ChannelId(ci));
@@ -144,9 +115,7 @@ impl CallControl {
         };
         let p = self.restarts.remove(i);
         self.refresh_restarting(&p.channels);
-        self.event(Event::RestartCompleted {
-            channels: p.channels,
-        });
+        self.event(Event::RestartCompleted { channels: p.channels });
     }
 
     /// A channel is restarting while any pending RESTART covers it.
@@ -158,35 +127,17 @@ impl CallControl {
     }
 
     /// The RESTART messages for a target, as the variant sends them.
-    pub(super) fn restart_plan(
-        &self,
-        target: &RestartTarget,
-    ) -> Result<Vec<RestartMessage>, CommandError> {
+    pub(super) fn restart_plan(&self, target: &RestartTarget) -> Result<Vec<RestartMessage>, CommandError> {
         let v = &self.config.variant;
         let explicit = self.explicit();
         let per_interface = |i: u8| {
             let chans = self.channels.of_interface(i);
             if v.uses_restart_class(RestartClass::SingleInterface) {
-                vec![(
-                    RestartClass::SingleInterface,
-                    explicit.then(|| codec::interface_repr(i, true)),
-                    chans,
-                )]
-            } else if self.channels.interface_ids().len() == 1
-                && v.uses_restart_class(RestartClass::AllInterfaces)
-            {
+                vec![(RestartClass::SingleInterface, explicit.then(|| codec::interface_repr(i, true)), chans)]
+            } else if self.channels.interface_ids().len() == 1 && v.uses_restart_class(RestartClass::AllInterfaces) {
                 vec![(RestartClass::AllInterfaces, None, chans)]
             } else {
-                chans
-                    .into_iter()
-                    .map(|c| {
-                        (
-                            RestartClass::Indicated,
-                            Some(codec::channel_repr(c, true, explicit)),
-                            vec![c],
-                        )
-                    })
-                    .collect()
+                chans.into_iter().map(|c| (RestartClass::Indicated, Some(codec::channel_repr(c, true, explicit)), vec![c])).collect()
             }
         };
         Ok(match target {
@@ -196,11 +147,7 @@ impl CallControl {
                     if !self.channels.exists(c) {
                         return Err(CommandError::NoSuchChannel(c));
                     }
-                    out.push((
-                        RestartClass::Indicated,
-                        Some(codec::channel_repr(c, true, explicit)),
-                        vec![c],
-                    ));
+                    out.push((RestartClass::Indicated, Some(codec::channel_repr(c, true, explicit)), vec![c]));
                 }
                 out
             }
@@ -214,22 +161,13 @@ impl CallControl {
                 if v.uses_restart_class(RestartClass::AllInterfaces) {
                     vec![(RestartClass::AllInterfaces, None, self.channels.all())]
                 } else {
-                    self.channels
-                        .interface_ids()
-                        .into_iter()
-                        .flat_map(per_interface)
-                        .collect()
+                    self.channels.interface_ids().into_iter().flat_map(per_interface).collect()
                 }
             }
         })
     }
 
-    pub(super) fn restart(
-        &mut self,
-        target: RestartTarget,
-        _initiator: Initiator,
-        now: Instant,
-    ) -> Result<(), CommandError> {
+    pub(super) fn restart(&mut self, target: RestartTarget, _initiator: Initiator, now: Instant) -> Result<(), CommandError> {
         let plan = self.restart_plan(&target)?;
         let cause = self.our_cause(CauseValue::TEMPORARY_FAILURE);
         for (class, ci, channels) in plan {
@@ -237,12 +175,8 @@ impl CallControl {
             if let Some(ci) = ci {
                 ies.push(IeRepr::ChannelId(ci));
             }
-            let m = MessageRepr {
-                pd: ProtocolDiscriminator::Q931,
-                call_ref: CallRef::global(2, CallRefFlag::FromOriginator),
-                msg_type: MessageType::Restart,
-                ies,
-            };
+            let m =
+                MessageRepr { pd: ProtocolDiscriminator::Q931, call_ref: CallRef::global(2, CallRefFlag::FromOriginator), msg_type: MessageType::Restart, ies };
             let bytes = encode(&m)?;
             for ch in &channels {
                 if let Some(owner) = self.channels.status(*ch).and_then(|s| s.owner) {
@@ -253,35 +187,20 @@ impl CallControl {
             }
             let deadline = self.link_up.then(|| now + self.config.timers.t316);
             self.transmit(bytes.clone());
-            self.restarts.push(Pending {
-                channels,
-                class,
-                status: None,
-                bytes,
-                attempts: 1,
-                deadline,
-            });
+            self.restarts.push(Pending { channels, class, status: None, bytes, attempts: 1, deadline });
         }
         Ok(())
     }
 
     // ----- SERVICE (maintenance protocol discriminators) -----
 
-    pub(super) fn service_channels(
-        &self,
-        cs: &ChangeStatusRepr,
-        ci: &ChannelIdRepr,
-    ) -> Option<Vec<ChannelRef>> {
+    pub(super) fn service_channels(&self, cs: &ChangeStatusRepr, ci: &ChannelIdRepr) -> Option<Vec<ChannelRef>> {
         if cs.channel_preference {
             let list = self.indicated(ci)?;
-            list.iter()
-                .all(|c| self.channels.exists(*c))
-                .then_some(list)
+            list.iter().all(|c| self.channels.exists(*c)).then_some(list)
         } else {
             let iface = ci.interface_id.unwrap_or(self.implicit_interface());
-            self.channels
-                .has_interface(iface)
-                .then(|| self.channels.of_interface(iface))
+            self.channels.has_interface(iface).then(|| self.channels.of_interface(iface))
         }
     }
 
@@ -290,10 +209,8 @@ impl CallControl {
             return;
         }
         let msg = parse_lenient(view);
-        let (Some(IeRepr::ChangeStatus(cs)), Some(IeRepr::ChannelId(ci))) = (
-            codec::find(&msg, IeId::CHANGE_STATUS),
-            codec::find(&msg, IeId::CHANNEL_ID),
-        ) else {
+        let (Some(IeRepr::ChangeStatus(cs)), Some(IeRepr::ChannelId(ci))) = (codec::find(&msg, IeId::CHANGE_STATUS), codec::find(&msg, IeId::CHANNEL_ID))
+        else {
             return;
         };
         let (cs, ci) = (*cs, ci.clone());
@@ -303,14 +220,9 @@ impl CallControl {
         match msg.msg_type {
             MessageType::Service => {
                 for ch in &channels {
-                    self.channels
-                        .set_out_of_service(*ch, cs.status != ServiceStatus::InService);
+                    self.channels.set_out_of_service(*ch, cs.status != ServiceStatus::InService);
                 }
-                self.event(Event::ServiceChanged {
-                    channels,
-                    status: cs.status,
-                    initiator: Initiator::Peer,
-                });
+                self.event(Event::ServiceChanged { channels, status: cs.status, initiator: Initiator::Peer });
                 let reply = MessageRepr {
                     pd: msg.pd,
                     call_ref: msg.call_ref.reversed(),
@@ -320,30 +232,17 @@ impl CallControl {
                 self.send(&reply);
             }
             MessageType::ServiceAcknowledge => {
-                let Some(i) = self
-                    .services
-                    .iter()
-                    .position(|p| p.channels == channels && p.status == Some(cs.status))
-                else {
+                let Some(i) = self.services.iter().position(|p| p.channels == channels && p.status == Some(cs.status)) else {
                     return;
                 };
                 let p = self.services.remove(i);
-                self.event(Event::ServiceChanged {
-                    channels: p.channels,
-                    status: cs.status,
-                    initiator: Initiator::Application,
-                });
+                self.event(Event::ServiceChanged { channels: p.channels, status: cs.status, initiator: Initiator::Application });
             }
             _ => {}
         }
     }
 
-    pub(super) fn service(
-        &mut self,
-        target: RestartTarget,
-        status: ServiceStatus,
-        now: Instant,
-    ) -> Result<(), CommandError> {
+    pub(super) fn service(&mut self, target: RestartTarget, status: ServiceStatus, now: Instant) -> Result<(), CommandError> {
         let Some(pd) = self.config.variant.service_pd else {
             return Err(CommandError::NotSupported("SERVICE messages"));
         };
@@ -353,11 +252,7 @@ impl CallControl {
             if !s.channels.has_interface(i) {
                 return Err(CommandError::NoSuchChannel(ChannelRef::new(i, 0)));
             }
-            plan.push((
-                false,
-                codec::interface_repr(i, explicit),
-                s.channels.of_interface(i),
-            ));
+            plan.push((false, codec::interface_repr(i, explicit), s.channels.of_interface(i)));
             Ok(())
         };
         match &target {
@@ -381,18 +276,11 @@ impl CallControl {
                 pd,
                 call_ref: CallRef::global(2, CallRefFlag::FromOriginator),
                 msg_type: MessageType::Service,
-                ies: vec![
-                    IeRepr::ChangeStatus(ChangeStatusRepr {
-                        channel_preference: pref,
-                        status,
-                    }),
-                    IeRepr::ChannelId(ci),
-                ],
+                ies: vec![IeRepr::ChangeStatus(ChangeStatusRepr { channel_preference: pref, status }), IeRepr::ChannelId(ci)],
             };
             let bytes = encode(&m)?;
             for ch in &channels {
-                self.channels
-                    .set_out_of_service(*ch, status != ServiceStatus::InService);
+                self.channels.set_out_of_service(*ch, status != ServiceStatus::InService);
             }
             self.transmit(bytes.clone());
             self.services.push(Pending {

@@ -23,15 +23,10 @@ use super::config::{Config, ConfigError};
 use super::event::{Event, IncomingCall};
 use super::types::{Bearer, CallId, CallState, Cause, ChannelPref, ChannelRef, Initiator, Side};
 use crate::wire::ie::{
-    CallStateRepr, CallStateValue, CauseRepr, ChangeStatusRepr, ChannelIdRepr, ChannelSelection,
-    ChannelUnits, InterfaceType, KeypadFacilityRepr, Location, ProgressDescription,
-    ProgressIndicatorRepr, RawIe, RedirectReason, RestartClass, RestartIndicatorRepr,
-    ServiceStatus,
+    CallStateRepr, CallStateValue, CauseRepr, ChangeStatusRepr, ChannelIdRepr, ChannelSelection, ChannelUnits, InterfaceType, KeypadFacilityRepr, Location,
+    ProgressDescription, ProgressIndicatorRepr, RawIe, RedirectReason, RestartClass, RestartIndicatorRepr, ServiceStatus,
 };
-use crate::wire::{
-    CallRef, CallRefFlag, CauseValue, Error as WireError, IeId, IeRepr, Message, MessageRepr,
-    MessageType, ProtocolDiscriminator,
-};
+use crate::wire::{CallRef, CallRefFlag, CauseValue, Error as WireError, IeId, IeRepr, Message, MessageRepr, MessageType, ProtocolDiscriminator};
 
 /// Longest message handed to the data link (Q.921 N201 for a PRI).
 pub const MAX_MESSAGE_LEN: usize = 260;
@@ -157,11 +152,7 @@ impl CallControl {
     /// run.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let calls = self.calls.values().filter_map(Call::deadline);
-        let pending = self
-            .restarts
-            .iter()
-            .chain(&self.services)
-            .filter_map(|p| p.deadline);
+        let pending = self.restarts.iter().chain(&self.services).filter_map(|p| p.deadline);
         calls.chain(pending).min()
     }
 
@@ -177,10 +168,7 @@ impl CallControl {
 
     /// Every call in progress and its state.
     pub fn calls(&self) -> Vec<(CallId, CallState)> {
-        self.calls
-            .values()
-            .map(|c| (c.id, c.phase.state(self.side())))
-            .collect()
+        self.calls.values().map(|c| (c.id, c.phase.state(self.side()))).collect()
     }
 
     /// The channel allocator (read only).
@@ -204,11 +192,7 @@ impl CallControl {
         MemoryStats {
             calls: self.calls.len(),
             call_struct_bytes: size_of::<Call>(),
-            heap_bytes: self
-                .calls
-                .values()
-                .map(|c| c.heap_bytes() + size_of::<Call>() + index)
-                .sum(),
+            heap_bytes: self.calls.values().map(|c| c.heap_bytes() + size_of::<Call>() + index).sum(),
         }
     }
 
@@ -253,12 +237,7 @@ impl CallControl {
             return;
         }
         self.link_up = true;
-        let recovering: Vec<CallId> = self
-            .calls
-            .values()
-            .filter(|c| c.phase == Phase::Active)
-            .map(|c| c.id)
-            .collect();
+        let recovering: Vec<CallId> = self.calls.values().filter(|c| c.phase == Phase::Active).map(|c| c.id).collect();
         for id in recovering {
             if let Some(c) = self.calls.get_mut(&id) {
                 c.t309 = None;
@@ -295,12 +274,7 @@ impl CallControl {
             self.link_up(now);
             return;
         }
-        let active: Vec<CallId> = self
-            .calls
-            .values()
-            .filter(|c| !c.phase.is_clearing() && c.t322.is_none())
-            .map(|c| c.id)
-            .collect();
+        let active: Vec<CallId> = self.calls.values().filter(|c| !c.phase.is_clearing() && c.t322.is_none()).map(|c| c.id).collect();
         for id in active {
             self.recover_call(id, now);
         }
@@ -378,8 +352,7 @@ impl CallControl {
     }
 
     fn error_cause(&self, err: &WireError) -> CauseRepr {
-        CauseRepr::for_error(err, self.config.location)
-            .unwrap_or_else(|| self.cause_repr(CauseValue::INVALID_MESSAGE))
+        CauseRepr::for_error(err, self.config.location).unwrap_or_else(|| self.cause_repr(CauseValue::INVALID_MESSAGE))
     }
 
     fn peer(&self) -> Side {
@@ -400,25 +373,12 @@ impl CallControl {
     }
 
     fn call_ref(call: &Call) -> CallRef {
-        CallRef {
-            value: call.cr,
-            flag: if call.originated {
-                CallRefFlag::FromOriginator
-            } else {
-                CallRefFlag::ToOriginator
-            },
-            len: call.cr_len,
-        }
+        CallRef { value: call.cr, flag: if call.originated { CallRefFlag::FromOriginator } else { CallRefFlag::ToOriginator }, len: call.cr_len }
     }
 
     fn call_message(&self, id: CallId, mt: MessageType, ies: Vec<IeRepr>) -> Option<MessageRepr> {
         let call = self.calls.get(&id)?;
-        Some(MessageRepr {
-            pd: ProtocolDiscriminator::Q931,
-            call_ref: Self::call_ref(call),
-            msg_type: mt,
-            ies,
-        })
+        Some(MessageRepr { pd: ProtocolDiscriminator::Q931, call_ref: Self::call_ref(call), msg_type: mt, ies })
     }
 
     fn send_call(&mut self, id: CallId, mt: MessageType, ies: Vec<IeRepr>) {
@@ -429,31 +389,19 @@ impl CallControl {
 
     /// Answers a message on its own call reference (flag flipped).
     fn reply(&mut self, to: &MessageRepr, mt: MessageType, ies: Vec<IeRepr>) {
-        let m = MessageRepr {
-            pd: ProtocolDiscriminator::Q931,
-            call_ref: to.call_ref.reversed(),
-            msg_type: mt,
-            ies,
-        };
+        let m = MessageRepr { pd: ProtocolDiscriminator::Q931, call_ref: to.call_ref.reversed(), msg_type: mt, ies };
         self.send(&m);
     }
 
     fn status_ies(cause: CauseRepr, state: u8) -> Vec<IeRepr> {
-        vec![
-            IeRepr::Cause(cause),
-            IeRepr::CallState(CallStateRepr::new(CallStateValue::from_bits(state))),
-        ]
+        vec![IeRepr::Cause(cause), IeRepr::CallState(CallStateRepr::new(CallStateValue::from_bits(state)))]
     }
 
     fn send_status(&mut self, id: CallId, cause: CauseRepr) {
         let Some(state) = self.call_state(id) else {
             return;
         };
-        self.send_call(
-            id,
-            MessageType::Status,
-            Self::status_ies(cause, state.number()),
-        );
+        self.send_call(id, MessageType::Status, Self::status_ies(cause, state.number()));
     }
 
     fn set_timer(&mut self, id: CallId, t: Option<Timer>, now: Instant) {
@@ -488,11 +436,7 @@ impl CallControl {
     /// The cause to report at the end of a call: whoever started the
     /// clearing fixed it; else the one in the final message; else 31.
     fn end_cause(&self, id: CallId, msg: Option<Cause>) -> Cause {
-        self.calls
-            .get(&id)
-            .and_then(|c| c.cause)
-            .or(msg)
-            .unwrap_or(Cause::new(CauseValue::NORMAL_UNSPECIFIED, Location::User))
+        self.calls.get(&id).and_then(|c| c.cause).or(msg).unwrap_or(Cause::new(CauseValue::NORMAL_UNSPECIFIED, Location::User))
     }
 
     fn set_cause(&mut self, id: CallId, cause: Cause) {
@@ -518,12 +462,7 @@ impl CallControl {
     fn local_release(&mut self, id: CallId, v: CauseValue, now: Instant) {
         let cause = self.our_cause(v);
         if !self.phase(id).is_clearing() {
-            self.event(Event::Disconnecting {
-                call: id,
-                cause,
-                inband: false,
-                initiator: Initiator::Local,
-            });
+            self.event(Event::Disconnecting { call: id, cause, inband: false, initiator: Initiator::Local });
         }
         let repr = self.cause_repr(v);
         self.send_release(id, repr, now);
@@ -534,12 +473,7 @@ impl CallControl {
     fn local_disconnect(&mut self, id: CallId, v: CauseValue, now: Instant) {
         let cause = self.our_cause(v);
         if !self.phase(id).is_clearing() {
-            self.event(Event::Disconnecting {
-                call: id,
-                cause,
-                inband: false,
-                initiator: Initiator::Local,
-            });
+            self.event(Event::Disconnecting { call: id, cause, inband: false, initiator: Initiator::Local });
         }
         self.disconnect(id, cause, false, now);
     }
@@ -582,10 +516,7 @@ impl CallControl {
 
     fn ie_check(&self, msg: &MessageRepr, from: Side) -> IeCheck {
         let mandatory = self.config.variant.mandatory_ies(msg.msg_type, from);
-        let mut check = IeCheck {
-            fatal: msg.check_mandatory(&mandatory).err(),
-            report: None,
-        };
+        let mut check = IeCheck { fatal: msg.check_mandatory(&mandatory).err(), report: None };
         for ie in &msg.ies {
             match ie {
                 IeRepr::Malformed(raw) => {
@@ -654,9 +585,7 @@ impl CallControl {
             return;
         }
         let bearer = match codec::find(msg, IeId::BEARER_CAPABILITY) {
-            Some(IeRepr::BearerCapability(bc)) if codec::bearer_supported(bc) => {
-                codec::bearer_from(bc)
-            }
+            Some(IeRepr::BearerCapability(bc)) if codec::bearer_supported(bc) => codec::bearer_from(bc),
             _ => {
                 let c = self.cause_repr(CauseValue::BEARER_CAPABILITY_NOT_IMPLEMENTED);
                 self.reply(msg, MessageType::ReleaseComplete, vec![IeRepr::Cause(c)]);
@@ -673,29 +602,20 @@ impl CallControl {
             }
         };
         self.next_call += 1;
-        let mut call = Call::new(
-            id,
-            msg.call_ref.value,
-            msg.call_ref.len,
-            false,
-            Phase::InSetupReceived,
-        );
+        let mut call = Call::new(id, msg.call_ref.value, msg.call_ref.len, false, Phase::InSetupReceived);
         call.channel = Some(channel);
         self.by_cr.insert((call.cr, false), id);
         self.calls.insert(id, call);
 
         let number = |ie: IeId| match codec::find(msg, ie) {
-            Some(
-                IeRepr::CalledNumber(n) | IeRepr::CallingNumber(n) | IeRepr::RedirectingNumber(n),
-            ) => Some((codec::number_from(n), n.reason)),
+            Some(IeRepr::CalledNumber(n) | IeRepr::CallingNumber(n) | IeRepr::RedirectingNumber(n)) => Some((codec::number_from(n), n.reason)),
             _ => None,
         };
-        let redirecting =
-            number(IeId::REDIRECTING_NUMBER).map(|(n, reason)| super::types::Redirecting {
-                number: n,
-                reason: reason.unwrap_or(RedirectReason::Unknown),
-                count: codec::diversion_count(msg, self.config.variant.diversion_counter_operation),
-            });
+        let redirecting = number(IeId::REDIRECTING_NUMBER).map(|(n, reason)| super::types::Redirecting {
+            number: n,
+            reason: reason.unwrap_or(RedirectReason::Unknown),
+            count: codec::diversion_count(msg, self.config.variant.diversion_counter_operation),
+        });
         let incoming = IncomingCall {
             call: id,
             channel,
@@ -705,8 +625,7 @@ impl CallControl {
             name_follows: codec::name_follows(msg),
             redirecting,
             bearer,
-            sending_complete: msg.find(IeId::SENDING_COMPLETE).is_some()
-                || !self.config.variant.overlap_dialing,
+            sending_complete: msg.find(IeId::SENDING_COMPLETE).is_some() || !self.config.variant.overlap_dialing,
             progress: codec::progress(msg),
         };
         self.event(Event::IncomingCall(Box::new(incoming)));
@@ -719,10 +638,7 @@ impl CallControl {
     /// The channels a channel identification IE indicates (B-channel
     /// units, "as indicated"); `None` for "any channel" and the like.
     fn indicated(&self, ci: &ChannelIdRepr) -> Option<Vec<ChannelRef>> {
-        if ci.selection != ChannelSelection::AsIndicated
-            || ci.interface_type != InterfaceType::Primary
-            || ci.d_channel
-        {
+        if ci.selection != ChannelSelection::AsIndicated || ci.interface_type != InterfaceType::Primary || ci.d_channel {
             return None;
         }
         let spec = ci.channels.as_ref()?;
@@ -730,22 +646,13 @@ impl CallControl {
             return None;
         }
         let iface = ci.interface_id.unwrap_or(self.implicit_interface());
-        let list: Vec<ChannelRef> = ci
-            .channel_numbers()
-            .into_iter()
-            .map(|n| ChannelRef::new(iface, n))
-            .collect();
+        let list: Vec<ChannelRef> = ci.channel_numbers().into_iter().map(|n| ChannelRef::new(iface, n)).collect();
         (!list.is_empty()).then_some(list)
     }
 
     fn hunt_claim(&mut self, id: CallId) -> Result<ChannelRef, CauseValue> {
-        let ch = self
-            .channels
-            .hunt(self.config.hunt)
-            .ok_or(CauseValue::NO_CIRCUIT_AVAILABLE)?;
-        self.channels
-            .claim(ch, id)
-            .map_err(|_| CauseValue::NO_CIRCUIT_AVAILABLE)?;
+        let ch = self.channels.hunt(self.config.hunt).ok_or(CauseValue::NO_CIRCUIT_AVAILABLE)?;
+        self.channels.claim(ch, id).map_err(|_| CauseValue::NO_CIRCUIT_AVAILABLE)?;
         Ok(ch)
     }
 
@@ -753,11 +660,7 @@ impl CallControl {
     /// including B-channel glare: the network side keeps its own call and
     /// refuses (cause 44) or moves the peer's; the user side yields the
     /// channel of its unanswered outgoing call to the network's call.
-    fn select_incoming_channel(
-        &mut self,
-        msg: &MessageRepr,
-        id: CallId,
-    ) -> Result<ChannelRef, CauseValue> {
+    fn select_incoming_channel(&mut self, msg: &MessageRepr, id: CallId) -> Result<ChannelRef, CauseValue> {
         let ci = match codec::find(msg, IeId::CHANNEL_ID) {
             Some(IeRepr::ChannelId(ci)) => ci.clone(),
             _ => return self.hunt_claim(id),
@@ -780,12 +683,7 @@ impl CallControl {
         if !self.channels.has_interface(iface) {
             return Err(CauseValue::CHANNEL_DOES_NOT_EXIST);
         }
-        let list: Vec<ChannelRef> = ci
-            .channel_numbers()
-            .into_iter()
-            .map(|n| ChannelRef::new(iface, n))
-            .filter(|c| self.channels.exists(*c))
-            .collect();
+        let list: Vec<ChannelRef> = ci.channel_numbers().into_iter().map(|n| ChannelRef::new(iface, n)).filter(|c| self.channels.exists(*c)).collect();
         if list.is_empty() {
             return Err(CauseValue::CHANNEL_DOES_NOT_EXIST);
         }
@@ -803,10 +701,7 @@ impl CallControl {
                 && !st.restarting
                 && !st.out_of_service
                 && let Some(owner) = st.owner
-                && self
-                    .calls
-                    .get(&owner)
-                    .is_some_and(|c| c.originated && c.phase == Phase::OutSetupSent && !c.confirmed)
+                && self.calls.get(&owner).is_some_and(|c| c.originated && c.phase == Phase::OutSetupSent && !c.confirmed)
             {
                 self.channels.seize(ch, id);
                 if let Some(c) = self.calls.get_mut(&owner) {
@@ -826,10 +721,7 @@ impl CallControl {
             return;
         }
         let check = self.ie_check(msg, self.peer());
-        let clearing = matches!(
-            mt,
-            MessageType::Disconnect | MessageType::Release | MessageType::ReleaseComplete
-        );
+        let clearing = matches!(mt, MessageType::Disconnect | MessageType::Release | MessageType::ReleaseComplete);
         if let Some(err) = check.fatal
             && !clearing
         {
@@ -842,21 +734,14 @@ impl CallControl {
         match mt {
             // §5.8.3.2 e: SETUP for a known call reference is ignored.
             MessageType::Setup => return,
-            MessageType::SetupAcknowledge
-            | MessageType::CallProceeding
-            | MessageType::Alerting
-            | MessageType::Connect => self.rx_answer(id, msg, now),
+            MessageType::SetupAcknowledge | MessageType::CallProceeding | MessageType::Alerting | MessageType::Connect => self.rx_answer(id, msg, now),
             MessageType::ConnectAcknowledge => self.rx_connect_ack(id, msg, now),
             MessageType::Progress => self.rx_progress(id, msg, now),
             MessageType::Information => self.rx_information(id, msg, now),
             MessageType::Disconnect => self.rx_disconnect(id, msg, check.fatal, now),
             MessageType::Release => self.rx_release(id, msg, check.fatal, now),
             MessageType::ReleaseComplete => {
-                let c = if check.fatal.is_some() {
-                    None
-                } else {
-                    codec::cause(msg)
-                };
+                let c = if check.fatal.is_some() { None } else { codec::cause(msg) };
                 let cause = self.end_cause(id, c);
                 self.finish(id, cause);
             }
@@ -867,26 +752,17 @@ impl CallControl {
             }
             MessageType::Facility => self.rx_facility(id, msg),
             MessageType::Notify => {
-                if let Some(IeRepr::NotificationIndicator(n)) =
-                    codec::find(msg, IeId::NOTIFICATION_INDICATOR)
-                {
+                if let Some(IeRepr::NotificationIndicator(n)) = codec::find(msg, IeId::NOTIFICATION_INDICATOR) {
                     let description = n.description;
-                    self.event(Event::Notify {
-                        call: id,
-                        description,
-                    });
+                    self.event(Event::Notify { call: id, description });
                 }
             }
-            MessageType::Suspend
-                if self.side() == Side::Network && self.phase(id) == Phase::Active =>
-            {
+            MessageType::Suspend if self.side() == Side::Network && self.phase(id) == Phase::Active => {
                 // Suspend/resume is not offered (U15/U17 never entered).
                 let c = self.cause_repr(CauseValue::SERVICE_NOT_IMPLEMENTED);
                 self.send_call(id, MessageType::SuspendReject, vec![IeRepr::Cause(c)]);
             }
-            MessageType::UserInformation
-            | MessageType::Segment
-            | MessageType::CongestionControl => {
+            MessageType::UserInformation | MessageType::Segment | MessageType::CongestionControl => {
                 let c = self.error_cause(&WireError::UnknownMessageType(mt.to_byte(msg.pd)));
                 self.send_status(id, c);
             }
@@ -931,10 +807,7 @@ impl CallControl {
                 MessageType::Alerting => {
                     matches!(phase, P::OutSetupSent | P::OutOverlap | P::OutProceeding)
                 }
-                MessageType::Connect => matches!(
-                    phase,
-                    P::OutSetupSent | P::OutOverlap | P::OutProceeding | P::OutAlerting
-                ),
+                MessageType::Connect => matches!(phase, P::OutSetupSent | P::OutOverlap | P::OutProceeding | P::OutAlerting),
                 _ => false,
             };
         if !allowed {
@@ -959,21 +832,12 @@ impl CallControl {
             MessageType::CallProceeding => {
                 self.set_phase(id, P::OutProceeding);
                 self.set_timer(id, (!inband).then_some(Timer::T310), now);
-                self.event(Event::Proceeding {
-                    call: id,
-                    channel,
-                    progress,
-                });
+                self.event(Event::Proceeding { call: id, channel, progress });
             }
             MessageType::Alerting => {
                 self.set_phase(id, P::OutAlerting);
                 self.set_timer(id, Some(Timer::T301), now);
-                self.event(Event::Alerting {
-                    call: id,
-                    channel,
-                    inband,
-                    progress,
-                });
+                self.event(Event::Alerting { call: id, channel, inband, progress });
             }
             _ => {
                 self.set_timer(id, None, now);
@@ -983,11 +847,7 @@ impl CallControl {
                     Some(IeRepr::ConnectedNumber(n)) => Some(codec::number_from(n)),
                     _ => None,
                 };
-                self.event(Event::Connected {
-                    call: id,
-                    channel,
-                    connected,
-                });
+                self.event(Event::Connected { call: id, channel, connected });
             }
         }
         self.rx_facility_ies(id, msg);
@@ -996,12 +856,7 @@ impl CallControl {
     /// The channel in the first answer to our SETUP (§5.1.2, §5.2.3):
     /// ours, or another one if we offered ours as preferred (or lost it to
     /// glare). An unusable choice clears the call with RELEASE cause 6.
-    fn accept_channel(
-        &mut self,
-        id: CallId,
-        msg: &MessageRepr,
-        now: Instant,
-    ) -> Option<ChannelRef> {
+    fn accept_channel(&mut self, id: CallId, msg: &MessageRepr, now: Instant) -> Option<ChannelRef> {
         let call = self.calls.get(&id)?;
         if call.confirmed {
             return call.channel;
@@ -1061,11 +916,7 @@ impl CallControl {
         if inband && phase == Phase::OutProceeding {
             self.set_timer(id, None, now);
         }
-        self.event(Event::Progress {
-            call: id,
-            progress,
-            inband,
-        });
+        self.event(Event::Progress { call: id, progress, inband });
         self.rx_facility_ies(id, msg);
     }
 
@@ -1089,21 +940,11 @@ impl CallControl {
             self.set_timer(id, t, now);
         }
         if !digits.is_empty() || sending_complete {
-            self.event(Event::MoreDigits {
-                call: id,
-                digits,
-                sending_complete,
-            });
+            self.event(Event::MoreDigits { call: id, digits, sending_complete });
         }
     }
 
-    fn rx_disconnect(
-        &mut self,
-        id: CallId,
-        msg: &MessageRepr,
-        fatal: Option<WireError>,
-        now: Instant,
-    ) {
+    fn rx_disconnect(&mut self, id: CallId, msg: &MessageRepr, fatal: Option<WireError>, now: Instant) {
         let phase = self.phase(id);
         match phase {
             Phase::ReleaseSent | Phase::DisconnectReceived | Phase::Null => return,
@@ -1116,22 +957,13 @@ impl CallControl {
             _ => {}
         }
         // §5.8.6.1: a DISCONNECT without (valid) cause counts as cause 31.
-        let peer_cause = fatal
-            .is_none()
-            .then(|| codec::cause(msg))
-            .flatten()
-            .unwrap_or(Cause::new(CauseValue::NORMAL_UNSPECIFIED, Location::User));
+        let peer_cause = fatal.is_none().then(|| codec::cause(msg)).flatten().unwrap_or(Cause::new(CauseValue::NORMAL_UNSPECIFIED, Location::User));
         let collision = phase == Phase::DisconnectSent;
         self.set_cause(id, peer_cause);
         let progress = codec::progress(msg);
         let inband = progress.contains(&ProgressDescription::InbandAvailable);
         if !collision {
-            self.event(Event::Disconnecting {
-                call: id,
-                cause: peer_cause,
-                inband,
-                initiator: Initiator::Peer,
-            });
+            self.event(Event::Disconnecting { call: id, cause: peer_cause, inband, initiator: Initiator::Peer });
         }
         if let Some(c) = self.calls.get_mut(&id) {
             c.t322 = None;
@@ -1148,13 +980,7 @@ impl CallControl {
         }
     }
 
-    fn rx_release(
-        &mut self,
-        id: CallId,
-        msg: &MessageRepr,
-        fatal: Option<WireError>,
-        _now: Instant,
-    ) {
+    fn rx_release(&mut self, id: CallId, msg: &MessageRepr, fatal: Option<WireError>, _now: Instant) {
         let phase = self.phase(id);
         let msg_cause = fatal.is_none().then(|| codec::cause(msg)).flatten();
         if phase != Phase::ReleaseSent {
@@ -1184,8 +1010,7 @@ impl CallControl {
         call.t322 = None;
         call.enquiries = 0;
         let (phase, originated) = (call.phase, call.originated);
-        let cause =
-            codec::cause(msg).unwrap_or(Cause::new(CauseValue::NORMAL_UNSPECIFIED, Location::User));
+        let cause = codec::cause(msg).unwrap_or(Cause::new(CauseValue::NORMAL_UNSPECIFIED, Location::User));
         if peer_state == 0 {
             // §5.8.11 c: the peer has no such call: release everything.
             let c = self.end_cause(id, Some(self.our_cause(CauseValue::TEMPORARY_FAILURE)));
@@ -1200,21 +1025,13 @@ impl CallControl {
             return;
         }
         let our_state = phase.state(self.side());
-        self.event(Event::Status {
-            call: Some(id),
-            cause,
-            peer_state,
-            our_state,
-        });
+        self.event(Event::Status { call: Some(id), cause, peer_state, our_state });
     }
 
     fn rx_facility(&mut self, id: CallId, msg: &MessageRepr) {
         self.rx_facility_ies(id, msg);
         let incoming = self.calls.get(&id).is_some_and(|c| !c.originated);
-        if incoming
-            && let Some(name) =
-                codec::facility_name(msg, crate::wire::ie::facility::NameOperation::CallingName)
-        {
+        if incoming && let Some(name) = codec::facility_name(msg, crate::wire::ie::facility::NameOperation::CallingName) {
             self.event(Event::CallingName { call: id, name });
         }
     }
@@ -1222,10 +1039,7 @@ impl CallControl {
     fn rx_facility_ies(&mut self, id: CallId, msg: &MessageRepr) {
         for ie in &msg.ies {
             if let IeRepr::Facility(f) = ie {
-                self.event(Event::Facility {
-                    call: Some(id),
-                    facility: f.clone(),
-                });
+                self.event(Event::Facility { call: Some(id), facility: f.clone() });
             }
         }
     }
@@ -1255,22 +1069,13 @@ fn parse_lenient(view: &Message<&[u8]>) -> MessageRepr {
             }
             Err(e) => {
                 if let Some(id) = e.ie() {
-                    ies.push(IeRepr::Malformed(RawIe {
-                        codeset: id.codeset,
-                        id: id.id,
-                        data: Vec::new(),
-                    }));
+                    ies.push(IeRepr::Malformed(RawIe { codeset: id.codeset, id: id.id, data: Vec::new() }));
                 }
                 break;
             }
         }
     }
-    MessageRepr {
-        pd: view.protocol_discriminator(),
-        call_ref: view.call_ref(),
-        msg_type: view.message_type(),
-        ies,
-    }
+    MessageRepr { pd: view.protocol_discriminator(), call_ref: view.call_ref(), msg_type: view.message_type(), ies }
 }
 
 /// The call state number in a message's call state IE.

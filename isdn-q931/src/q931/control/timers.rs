@@ -7,12 +7,7 @@ use super::*;
 impl CallControl {
     /// Runs every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let due: Vec<CallId> = self
-            .calls
-            .values()
-            .filter(|c| c.deadline().is_some_and(|d| d <= now))
-            .map(|c| c.id)
-            .collect();
+        let due: Vec<CallId> = self.calls.values().filter(|c| c.deadline().is_some_and(|d| d <= now)).map(|c| c.id).collect();
         for id in due {
             let Some(c) = self.calls.get(&id) else {
                 continue;
@@ -111,8 +106,7 @@ impl CallControl {
                     if self.config.variant.restart_after_t308
                         && let Some(ch) = channel
                     {
-                        let _ =
-                            self.restart(RestartTarget::Channels(vec![ch]), Initiator::Local, now);
+                        let _ = self.restart(RestartTarget::Channels(vec![ch]), Initiator::Local, now);
                     }
                 }
             }
@@ -138,9 +132,7 @@ impl CallControl {
             } else {
                 let p = self.restarts.remove(i);
                 self.refresh_restarting(&p.channels);
-                self.event(Event::RestartFailed {
-                    channels: p.channels,
-                });
+                self.event(Event::RestartFailed { channels: p.channels });
             }
         }
         let t3m1 = self.config.timers.t3m1;
@@ -160,9 +152,7 @@ impl CallControl {
                 i += 1;
             } else {
                 let p = self.services.remove(i);
-                self.event(Event::ServiceFailed {
-                    channels: p.channels,
-                });
+                self.event(Event::ServiceFailed { channels: p.channels });
             }
         }
     }

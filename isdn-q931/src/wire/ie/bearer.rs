@@ -90,10 +90,7 @@ pub struct LayerInfo {
 impl LayerInfo {
     /// A group with just the protocol octet.
     pub fn new(protocol: u8) -> LayerInfo {
-        LayerInfo {
-            protocol,
-            extra: Vec::new(),
-        }
+        LayerInfo { protocol, extra: Vec::new() }
     }
 }
 
@@ -154,11 +151,7 @@ impl<T: AsRef<[u8]>> BearerCapability<T> {
     }
 
     fn layers_start(&self) -> usize {
-        if self.transfer_rate() == TransferRate::Multirate {
-            3
-        } else {
-            2
-        }
+        if self.transfer_rate() == TransferRate::Multirate { 3 } else { 2 }
     }
 
     /// The octets of user information layer `n` (1, 2 or 3), group head
@@ -248,20 +241,13 @@ impl BearerCapabilityRepr {
 
     /// The layer 1 protocol, if octet 5 is present.
     pub fn layer1_protocol(&self) -> Option<Layer1Protocol> {
-        self.layer1
-            .as_ref()
-            .map(|l| Layer1Protocol::from_bits(l.protocol))
+        self.layer1.as_ref().map(|l| Layer1Protocol::from_bits(l.protocol))
     }
 
     /// Decodes bearer capability contents.
     pub fn decode(contents: &[u8]) -> Result<BearerCapabilityRepr, Error> {
         let view = BearerCapability::new_checked(contents)?;
-        let group = |n| {
-            view.layer(n).map(|g: &[u8]| LayerInfo {
-                protocol: g[0] & 0x1F,
-                extra: g[1..].iter().map(|b| b & 0x7F).collect(),
-            })
-        };
+        let group = |n| view.layer(n).map(|g: &[u8]| LayerInfo { protocol: g[0] & 0x1F, extra: g[1..].iter().map(|b| b & 0x7F).collect() });
         Ok(BearerCapabilityRepr {
             coding_standard: view.coding_standard(),
             itc: view.itc(),
@@ -305,10 +291,7 @@ mod tests {
         // Typical NI-2 voice call: speech, circuit 64k, G.711 µ-law.
         let bytes = [0x80, 0x90, 0xA2];
         let bc = BearerCapabilityRepr::parse_bytes(&bytes).unwrap();
-        assert_eq!(
-            bc,
-            BearerCapabilityRepr::voice(InfoTransferCapability::Speech, Layer1Protocol::G711Ulaw)
-        );
+        assert_eq!(bc, BearerCapabilityRepr::voice(InfoTransferCapability::Speech, Layer1Protocol::G711Ulaw));
         assert_eq!(bc.to_vec(), bytes);
         assert_eq!(bc.buffer_len(), 3);
     }

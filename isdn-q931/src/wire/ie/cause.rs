@@ -85,9 +85,7 @@ impl CauseValue {
             95 => "invalid message, unspecified",
             96 => "mandatory information element is missing",
             97 => "message type non-existent or not implemented",
-            98 => {
-                "message not compatible with call state or message type non-existent or not implemented"
-            }
+            98 => "message not compatible with call state or message type non-existent or not implemented",
             99 => "information element/parameter non-existent or not implemented",
             100 => "invalid information element contents",
             101 => "message not compatible with call state",
@@ -203,13 +201,7 @@ pub struct CauseRepr {
 impl CauseRepr {
     /// An ITU-coded cause without diagnostics.
     pub fn new(location: Location, value: CauseValue) -> CauseRepr {
-        CauseRepr {
-            coding_standard: CodingStandard::Itu,
-            location,
-            recommendation: None,
-            value,
-            diagnostics: Vec::new(),
-        }
+        CauseRepr { coding_standard: CodingStandard::Itu, location, recommendation: None, value, diagnostics: Vec::new() }
     }
 
     /// The cause to send for a decoding error (STATUS, RELEASE COMPLETE),
@@ -240,11 +232,7 @@ impl CauseRepr {
 
     /// Appends the contents.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        let ext = if self.recommendation.is_some() {
-            0
-        } else {
-            0x80
-        };
+        let ext = if self.recommendation.is_some() { 0 } else { 0x80 };
         out.push(ext | self.coding_standard.bits() << 5 | self.location.bits());
         if let Some(r) = self.recommendation {
             out.push(0x80 | (r & 0x7F));
@@ -265,10 +253,7 @@ mod tests {
         // DISCONNECT cause: ITU, public network serving the remote user, 16.
         let bytes = [0x84, 0x90];
         let c = CauseRepr::parse_bytes(&bytes).unwrap();
-        assert_eq!(
-            c,
-            CauseRepr::new(Location::PublicRemote, CauseValue::NORMAL_CLEARING)
-        );
+        assert_eq!(c, CauseRepr::new(Location::PublicRemote, CauseValue::NORMAL_CLEARING));
         assert_eq!(c.to_vec(), bytes);
     }
 
@@ -291,14 +276,7 @@ mod tests {
         v.set_value(CauseValue::USER_BUSY);
         v.set_location(Location::PrivateLocal);
         assert_eq!(buf, [0x81, 0x91]);
-        for bad in [
-            &[][..],
-            &[0x80],
-            &[0x80, 0x10],
-            &[0x00, 0x90],
-            &[0x00, 0x00, 0x90],
-            &[0x90, 0x90],
-        ] {
+        for bad in [&[][..], &[0x80], &[0x80, 0x10], &[0x00, 0x90], &[0x00, 0x00, 0x90], &[0x90, 0x90]] {
             assert!(CauseRepr::parse_bytes(bad).is_err(), "{bad:x?}");
         }
     }

@@ -153,11 +153,7 @@ impl<T: AsRef<[u8]>> ChannelId<T> {
     }
 
     pub fn interface_type(&self) -> InterfaceType {
-        if self.o3() & 0x20 != 0 {
-            InterfaceType::Primary
-        } else {
-            InterfaceType::Basic
-        }
+        if self.o3() & 0x20 != 0 { InterfaceType::Primary } else { InterfaceType::Basic }
     }
 
     /// Only the indicated channel is acceptable.
@@ -251,11 +247,7 @@ impl ChannelIdRepr {
             exclusive,
             d_channel: false,
             selection: ChannelSelection::AsIndicated,
-            channels: Some(ChannelSpec {
-                coding_standard: CodingStandard::Itu,
-                units: ChannelUnits::BChannel,
-                list: ChannelList::Numbers(vec![channel]),
-            }),
+            channels: Some(ChannelSpec { coding_standard: CodingStandard::Itu, units: ChannelUnits::BChannel, list: ChannelList::Numbers(vec![channel]) }),
         }
     }
 
@@ -279,10 +271,7 @@ impl ChannelIdRepr {
 
     /// The indicated channel numbers (empty if none).
     pub fn channel_numbers(&self) -> Vec<u8> {
-        self.channels
-            .as_ref()
-            .map(|c| c.list.channels())
-            .unwrap_or_default()
+        self.channels.as_ref().map(|c| c.list.channels()).unwrap_or_default()
     }
 
     /// Decodes channel identification contents.
@@ -293,11 +282,7 @@ impl ChannelIdRepr {
             ChannelSpec {
                 coding_standard: v.spec_coding_standard(),
                 units: v.units(),
-                list: if v.is_map() {
-                    ChannelList::Map(octets.to_vec())
-                } else {
-                    ChannelList::Numbers(octets.iter().map(|b| b & 0x7F).collect())
-                },
+                list: if v.is_map() { ChannelList::Map(octets.to_vec()) } else { ChannelList::Numbers(octets.iter().map(|b| b & 0x7F).collect()) },
             }
         });
         Ok(ChannelIdRepr {
@@ -331,11 +316,7 @@ impl ChannelIdRepr {
         }
         if let Some(spec) = &self.channels {
             let map = matches!(spec.list, ChannelList::Map(_));
-            out.push(
-                0x80 | spec.coding_standard.bits() << 5
-                    | if map { 0x10 } else { 0 }
-                    | spec.units.bits(),
-            );
+            out.push(0x80 | spec.coding_standard.bits() << 5 | if map { 0x10 } else { 0 } | spec.units.bits());
             match &spec.list {
                 ChannelList::Map(m) => out.extend_from_slice(m),
                 ChannelList::Numbers(n) => {
@@ -394,10 +375,7 @@ mod tests {
 
     #[test]
     fn pri_any_and_bri() {
-        assert_eq!(
-            ChannelIdRepr::parse_bytes(&[0xA3]).unwrap(),
-            ChannelIdRepr::pri_any()
-        );
+        assert_eq!(ChannelIdRepr::parse_bytes(&[0xA3]).unwrap(), ChannelIdRepr::pri_any());
         let b1 = ChannelIdRepr::parse_bytes(&[0x89]).unwrap();
         assert_eq!(b1.interface_type, InterfaceType::Basic);
         assert_eq!(b1.selection, ChannelSelection::AsIndicated);

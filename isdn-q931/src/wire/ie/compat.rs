@@ -70,9 +70,7 @@ impl HighLayerCompatRepr {
 
     /// ITU coding, first interpretation, protocol profile, `characteristics`.
     pub fn new(characteristics: u8) -> HighLayerCompatRepr {
-        HighLayerCompatRepr {
-            contents: vec![0x91, 0x80 | (characteristics & 0x7F)],
-        }
+        HighLayerCompatRepr { contents: vec![0x91, 0x80 | (characteristics & 0x7F)] }
     }
     /// The view for the decoded fields.
     pub fn view(&self) -> HighLayerCompat<&[u8]> {
@@ -80,9 +78,7 @@ impl HighLayerCompatRepr {
     }
     pub fn decode(contents: &[u8]) -> Result<HighLayerCompatRepr, Error> {
         HighLayerCompat::new_checked(contents)?;
-        Ok(HighLayerCompatRepr {
-            contents: contents.to_vec(),
-        })
+        Ok(HighLayerCompatRepr { contents: contents.to_vec() })
     }
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.contents);
@@ -143,9 +139,7 @@ impl LowLayerCompatRepr {
     }
     pub fn decode(contents: &[u8]) -> Result<LowLayerCompatRepr, Error> {
         LowLayerCompat::new_checked(contents)?;
-        Ok(LowLayerCompatRepr {
-            contents: contents.to_vec(),
-        })
+        Ok(LowLayerCompatRepr { contents: contents.to_vec() })
     }
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.contents);
@@ -171,12 +165,7 @@ mod tests {
         // Maintenance (0x5E) with extended octet 4a.
         let h = HighLayerCompatRepr::parse_bytes(&[0x91, 0x5E, 0x81]).unwrap();
         assert_eq!(h.view().extended_characteristics(), Some(1));
-        for bad in [
-            &[0x91][..],
-            &[0x11, 0x81],
-            &[0x91, 0x5E],
-            &[0x91, 0x5E, 0x01],
-        ] {
+        for bad in [&[0x91][..], &[0x11, 0x81], &[0x91, 0x5E], &[0x91, 0x5E, 0x01]] {
             assert!(HighLayerCompatRepr::parse_bytes(bad).is_err(), "{bad:x?}");
         }
     }

@@ -252,12 +252,7 @@ impl<'a> Invoke<'a> {
         if it.next().is_some() {
             return Err(Error::Malformed);
         }
-        Ok(Invoke {
-            invoke_id,
-            linked_id,
-            operation,
-            argument,
-        })
+        Ok(Invoke { invoke_id, linked_id, operation, argument })
     }
 
     /// Appends the whole invoke component (tag A1).
@@ -333,10 +328,7 @@ impl<'a> Apdu<'a> {
                     }
                     Some(_) => return Err(Error::Malformed),
                 };
-                Apdu::ReturnResult(ReturnResult {
-                    invoke_id: ber::int(id.contents)?,
-                    result,
-                })
+                Apdu::ReturnResult(ReturnResult { invoke_id: ber::int(id.contents)?, result })
             }
             0xA3 => {
                 let mut it = t.children();
@@ -345,11 +337,7 @@ impl<'a> Apdu<'a> {
                     return Err(Error::Malformed);
                 }
                 let error = Code::from_tlv(it.next().ok_or(Error::Malformed)??)?;
-                Apdu::ReturnError(ReturnError {
-                    invoke_id: ber::int(id.contents)?,
-                    error,
-                    parameter: it.next().transpose()?,
-                })
+                Apdu::ReturnError(ReturnError { invoke_id: ber::int(id.contents)?, error, parameter: it.next().transpose()? })
             }
             0xA4 => Apdu::Reject(t.contents),
             _ => Apdu::Other(t),
@@ -397,10 +385,7 @@ pub struct NameData {
 
 impl NameData {
     pub fn simple(name: &[u8]) -> NameData {
-        NameData {
-            name: name.to_vec(),
-            character_set: None,
-        }
+        NameData { name: name.to_vec(), character_set: None }
     }
 }
 
@@ -436,11 +421,7 @@ impl Name {
     /// Decodes a `Name` value (or a SEQUENCE whose first element is one).
     pub fn decode(t: Tlv<'_>) -> Result<Name, Error> {
         let data = |d: &[u8]| {
-            if d.is_empty() {
-                Err(Error::Malformed)
-            } else {
-                Ok(NameData::simple(d))
-            }
+            if d.is_empty() { Err(Error::Malformed) } else { Ok(NameData::simple(d)) }
         };
         let set = |t: Tlv<'_>| -> Result<NameData, Error> {
             let mut it = t.children();
@@ -453,10 +434,7 @@ impl Name {
                 Some(_) => return Err(Error::Malformed),
                 None => None,
             };
-            Ok(NameData {
-                character_set: cs,
-                ..data(n.contents)?
-            })
+            Ok(NameData { character_set: cs, ..data(n.contents)? })
         };
         match t.tag {
             ber::SEQUENCE => Name::decode(t.children().next().ok_or(Error::Malformed)??),
@@ -549,11 +527,7 @@ pub struct FacilityRepr {
 impl FacilityRepr {
     pub fn decode(contents: &[u8]) -> Result<FacilityRepr, Error> {
         let v = Facility::new_checked(contents)?;
-        Ok(FacilityRepr {
-            protocol_profile: v.protocol_profile(),
-            service_id: v.service_id(),
-            components: v.apdu_octets().to_vec(),
-        })
+        Ok(FacilityRepr { protocol_profile: v.protocol_profile(), service_id: v.service_id(), components: v.apdu_octets().to_vec() })
     }
 
     pub fn encode(&self, out: &mut Vec<u8>) {
@@ -589,16 +563,12 @@ impl FacilityRepr {
 
     /// The calling name, if this facility carries one.
     pub fn calling_name(&self) -> Option<Name> {
-        self.names()
-            .into_iter()
-            .find(|(op, _)| *op == NameOperation::CallingName)
-            .map(|(_, n)| n)
+        self.names().into_iter().find(|(op, _)| *op == NameOperation::CallingName).map(|(_, n)| n)
     }
 
     /// True if an NI-2 InformationFollowing invoke is present.
     pub fn has_ni2_information_following(&self) -> bool {
-        self.apdus()
-            .any(|a| a.is_ok_and(|a| a.is_ni2_information_following()))
+        self.apdus().any(|a| a.is_ok_and(|a| a.is_ni2_information_following()))
     }
 
     fn extensions_header(style: NameStyle) -> Vec<u8> {
@@ -613,29 +583,14 @@ impl FacilityRepr {
     }
 
     /// A facility with one name-identification invoke.
-    pub fn name_invoke(
-        style: NameStyle,
-        op: NameOperation,
-        invoke_id: i64,
-        name: &Name,
-    ) -> FacilityRepr {
+    pub fn name_invoke(style: NameStyle, op: NameOperation, invoke_id: i64, name: &Name) -> FacilityRepr {
         let mut components = Self::extensions_header(style);
         let mut arg = Vec::new();
         name.encode(&mut arg);
         // `arg` holds exactly one TLV we just wrote.
         let argument = ber::read(&arg).ok().map(|(t, _)| t);
-        Invoke {
-            invoke_id,
-            linked_id: None,
-            operation: Code::Local(op as i64),
-            argument,
-        }
-        .encode(&mut components);
-        FacilityRepr {
-            protocol_profile: PROFILE_NETWORKING_EXTENSIONS,
-            service_id: None,
-            components,
-        }
+        Invoke { invoke_id, linked_id: None, operation: Code::Local(op as i64), argument }.encode(&mut components);
+        FacilityRepr { protocol_profile: PROFILE_NETWORKING_EXTENSIONS, service_id: None, components }
     }
 
     /// A facility carrying a callingName invoke.
@@ -651,17 +606,10 @@ impl FacilityRepr {
             invoke_id,
             linked_id: None,
             operation: Code::Global(NI2_INFORMATION_FOLLOWING_OID),
-            argument: Some(Tlv {
-                tag: ber::ENUMERATED,
-                contents: &[0x00],
-            }),
+            argument: Some(Tlv { tag: ber::ENUMERATED, contents: &[0x00] }),
         }
         .encode(&mut components);
-        FacilityRepr {
-            protocol_profile: PROFILE_ROSE,
-            service_id: None,
-            components,
-        }
+        FacilityRepr { protocol_profile: PROFILE_ROSE, service_id: None, components }
     }
 }
 
@@ -674,9 +622,7 @@ mod tests {
     #[test]
     fn ni2_calling_name() {
         // 9F 8B 01 00 A1 0F 02 01 01 02 01 00 80 07 "J SMITH"
-        let mut bytes = vec![
-            0x9F, 0x8B, 0x01, 0x00, 0xA1, 0x0F, 0x02, 0x01, 0x01, 0x02, 0x01, 0x00, 0x80, 0x07,
-        ];
+        let mut bytes = vec![0x9F, 0x8B, 0x01, 0x00, 0xA1, 0x0F, 0x02, 0x01, 0x01, 0x02, 0x01, 0x00, 0x80, 0x07];
         bytes.extend_from_slice(b"J SMITH");
         let f = FacilityRepr::parse_bytes(&bytes).unwrap();
         assert_eq!(f.protocol_profile, PROFILE_NETWORKING_EXTENSIONS);
@@ -691,9 +637,8 @@ mod tests {
         // QSIG: NFE, NPP, interpretation, invoke callingName with the
         // argument wrapped in a SEQUENCE (ECMA-164 2nd edition).
         let bytes = [
-            0x9F, 0xAA, 0x06, 0x80, 0x01, 0x00, 0x82, 0x01, 0x00, 0x92, 0x01, 0x00, 0x8B, 0x01,
-            0x00, 0xA1, 0x0E, 0x02, 0x02, 0x01, 0x2C, 0x02, 0x01, 0x00, 0x30, 0x05, 0x82, 0x03,
-            b'B', b'O', b'B',
+            0x9F, 0xAA, 0x06, 0x80, 0x01, 0x00, 0x82, 0x01, 0x00, 0x92, 0x01, 0x00, 0x8B, 0x01, 0x00, 0xA1, 0x0E, 0x02, 0x02, 0x01, 0x2C, 0x02, 0x01, 0x00,
+            0x30, 0x05, 0x82, 0x03, b'B', b'O', b'B',
         ];
         let f = FacilityRepr::parse_bytes(&bytes).unwrap();
         let apdus: Vec<_> = f.apdus().collect::<Result<_, _>>().unwrap();
@@ -714,44 +659,24 @@ mod tests {
         for name in [
             Name::allowed("Alice"),
             Name::Restricted(NameData::simple(b"X")),
-            Name::Allowed(NameData {
-                name: b"Zoe".to_vec(),
-                character_set: Some(1),
-            }),
+            Name::Allowed(NameData { name: b"Zoe".to_vec(), character_set: Some(1) }),
             Name::RestrictedNull,
             Name::NotAvailable,
         ] {
             let f = FacilityRepr::with_calling_name(NameStyle::Qsig, -5, &name);
             let back = FacilityRepr::parse_bytes(&f.to_vec()).unwrap();
             assert_eq!(back.calling_name(), Some(name.clone()));
-            assert!(matches!(
-                back.apdus().next(),
-                Some(Ok(Apdu::NetworkFacilityExtension(_)))
-            ));
+            assert!(matches!(back.apdus().next(), Some(Ok(Apdu::NetworkFacilityExtension(_)))));
         }
-        let f = FacilityRepr::name_invoke(
-            NameStyle::Ni2,
-            NameOperation::ConnectedName,
-            7,
-            &Name::allowed("C"),
-        );
+        let f = FacilityRepr::name_invoke(NameStyle::Ni2, NameOperation::ConnectedName, 7, &Name::allowed("C"));
         assert_eq!(f.calling_name(), None);
-        assert_eq!(
-            f.names(),
-            vec![(NameOperation::ConnectedName, Name::allowed("C"))]
-        );
+        assert_eq!(f.names(), vec![(NameOperation::ConnectedName, Name::allowed("C"))]);
     }
 
     #[test]
     fn ni2_information_following() {
         let f = FacilityRepr::ni2_information_following(2);
-        assert_eq!(
-            f.to_vec(),
-            vec![
-                0x91, 0xA1, 0x0F, 0x02, 0x01, 0x02, 0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x15, 0x00,
-                0x04, 0x0A, 0x01, 0x00
-            ]
-        );
+        assert_eq!(f.to_vec(), vec![0x91, 0xA1, 0x0F, 0x02, 0x01, 0x02, 0x06, 0x07, 0x2A, 0x86, 0x48, 0xCE, 0x15, 0x00, 0x04, 0x0A, 0x01, 0x00]);
         assert!(f.has_ni2_information_following());
         assert_eq!(f.calling_name(), None);
     }
@@ -760,28 +685,12 @@ mod tests {
     fn results_errors_and_dms_octet() {
         // Return result without value, return error with local code 0,
         // DMS-100 octet 3a.
-        let bytes = [
-            0x11, 0xBE, 0xA2, 0x03, 0x02, 0x01, 0x05, 0xA3, 0x06, 0x02, 0x01, 0x05, 0x02, 0x01,
-            0x00,
-        ];
+        let bytes = [0x11, 0xBE, 0xA2, 0x03, 0x02, 0x01, 0x05, 0xA3, 0x06, 0x02, 0x01, 0x05, 0x02, 0x01, 0x00];
         let f = FacilityRepr::parse_bytes(&bytes).unwrap();
         assert_eq!(f.service_id, Some(0x3E));
         let apdus: Vec<_> = f.apdus().collect::<Result<_, _>>().unwrap();
-        assert_eq!(
-            apdus[0],
-            Apdu::ReturnResult(ReturnResult {
-                invoke_id: 5,
-                result: None
-            })
-        );
-        assert_eq!(
-            apdus[1],
-            Apdu::ReturnError(ReturnError {
-                invoke_id: 5,
-                error: Code::Local(0),
-                parameter: None
-            })
-        );
+        assert_eq!(apdus[0], Apdu::ReturnResult(ReturnResult { invoke_id: 5, result: None }));
+        assert_eq!(apdus[1], Apdu::ReturnError(ReturnError { invoke_id: 5, error: Code::Local(0), parameter: None }));
         assert_eq!(f.to_vec(), bytes);
     }
 

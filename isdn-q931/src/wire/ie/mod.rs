@@ -21,27 +21,16 @@ pub mod facility;
 mod number;
 mod simple;
 
-pub use bearer::{
-    BearerCapability, BearerCapabilityRepr, InfoTransferCapability, Layer1Protocol, LayerInfo,
-    TransferMode, TransferRate,
-};
+pub use bearer::{BearerCapability, BearerCapabilityRepr, InfoTransferCapability, Layer1Protocol, LayerInfo, TransferMode, TransferRate};
 pub use cause::{Cause, CauseRepr, CauseValue};
-pub use channel::{
-    ChannelId, ChannelIdRepr, ChannelList, ChannelSelection, ChannelSpec, ChannelUnits,
-    InterfaceType,
-};
+pub use channel::{ChannelId, ChannelIdRepr, ChannelList, ChannelSelection, ChannelSpec, ChannelUnits, InterfaceType};
 pub use compat::{HighLayerCompat, HighLayerCompatRepr, LowLayerCompat, LowLayerCompatRepr};
 pub use facility::{Facility, FacilityRepr};
-pub use number::{
-    NumberKind, NumberingPlan, PartyNumber, PartyNumberRepr, Presentation, RedirectReason,
-    Screening, TypeOfNumber,
-};
+pub use number::{NumberKind, NumberingPlan, PartyNumber, PartyNumberRepr, Presentation, RedirectReason, Screening, TypeOfNumber};
 pub use simple::{
-    CallState, CallStateRepr, CallStateValue, ChangeStatus, ChangeStatusRepr, DateTime,
-    DateTimeRepr, Display, DisplayRepr, KeypadFacility, KeypadFacilityRepr, NotificationIndicator,
-    NotificationIndicatorRepr, ProgressDescription, ProgressIndicator, ProgressIndicatorRepr,
-    RestartClass, RestartIndicator, RestartIndicatorRepr, ServiceStatus, Signal, SignalRepr,
-    SignalValue, UserUser, UserUserRepr,
+    CallState, CallStateRepr, CallStateValue, ChangeStatus, ChangeStatusRepr, DateTime, DateTimeRepr, Display, DisplayRepr, KeypadFacility, KeypadFacilityRepr,
+    NotificationIndicator, NotificationIndicatorRepr, ProgressDescription, ProgressIndicator, ProgressIndicatorRepr, RestartClass, RestartIndicator,
+    RestartIndicatorRepr, ServiceStatus, Signal, SignalRepr, SignalValue, UserUser, UserUserRepr,
 };
 
 use super::Error;
@@ -117,11 +106,7 @@ impl IeId {
     /// The identifier of a single-octet IE octet `b` (bit 8 set): type 2
     /// IEs (0xA_) keep the whole octet, type 1 IEs keep the upper nibble.
     pub const fn single_octet(codeset: u8, b: u8) -> IeId {
-        if b & 0xF0 == 0xA0 {
-            IeId::new(codeset, b)
-        } else {
-            IeId::new(codeset, b & 0xF0)
-        }
+        if b & 0xF0 == 0xA0 { IeId::new(codeset, b) } else { IeId::new(codeset, b & 0xF0) }
     }
 
     /// Single-octet IE (bit 8 of the identifier set).
@@ -378,10 +363,7 @@ macro_rules! ie_repr {
             }
 
             /// Writes the contents at the start of the view's buffer.
-            pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(
-                &self,
-                view: &mut $view<T>,
-            ) -> Result<(), Error> {
+            pub fn emit<T: AsRef<[u8]> + AsMut<[u8]>>(&self, view: &mut $view<T>) -> Result<(), Error> {
                 let mut v = Vec::new();
                 self.encode(&mut v);
                 let out = view.contents_mut();
@@ -435,11 +417,7 @@ pub struct RawIe {
 impl RawIe {
     /// The identifier in cause-diagnostic form (see [`IeId`]).
     pub fn ie_id(&self) -> IeId {
-        if self.id & 0x80 != 0 {
-            IeId::single_octet(self.codeset, self.id)
-        } else {
-            IeId::new(self.codeset, self.id)
-        }
+        if self.id & 0x80 != 0 { IeId::single_octet(self.codeset, self.id) } else { IeId::new(self.codeset, self.id) }
     }
 
     /// Tries the typed decoder for this IE; `Err(UnrecognizedIe)` if there
@@ -501,16 +479,8 @@ impl IeRepr {
     pub fn parse(codeset: u8, id: u8, data: &[u8]) -> IeRepr {
         match IeRepr::decode(codeset, id, data) {
             Ok(ie) => ie,
-            Err(Error::UnrecognizedIe(_)) => IeRepr::Unknown(RawIe {
-                codeset,
-                id,
-                data: data.to_vec(),
-            }),
-            Err(_) => IeRepr::Malformed(RawIe {
-                codeset,
-                id,
-                data: data.to_vec(),
-            }),
+            Err(Error::UnrecognizedIe(_)) => IeRepr::Unknown(RawIe { codeset, id, data: data.to_vec() }),
+            Err(_) => IeRepr::Malformed(RawIe { codeset, id, data: data.to_vec() }),
         }
     }
 
@@ -540,25 +510,15 @@ impl IeRepr {
             0x18 => IeRepr::ChannelId(ChannelIdRepr::decode(data).map_err(bad)?),
             0x1C => IeRepr::Facility(FacilityRepr::decode(data).map_err(bad)?),
             0x1E => IeRepr::ProgressIndicator(ProgressIndicatorRepr::decode(data).map_err(bad)?),
-            0x27 => {
-                IeRepr::NotificationIndicator(NotificationIndicatorRepr::decode(data).map_err(bad)?)
-            }
+            0x27 => IeRepr::NotificationIndicator(NotificationIndicatorRepr::decode(data).map_err(bad)?),
             0x28 => IeRepr::Display(DisplayRepr::decode(data).map_err(bad)?),
             0x29 => IeRepr::DateTime(DateTimeRepr::decode(data).map_err(bad)?),
             0x2C => IeRepr::KeypadFacility(KeypadFacilityRepr::decode(data).map_err(bad)?),
             0x34 => IeRepr::Signal(SignalRepr::decode(data).map_err(bad)?),
-            0x4C => IeRepr::ConnectedNumber(
-                PartyNumberRepr::decode_as(NumberKind::Connected, data).map_err(bad)?,
-            ),
-            0x6C => IeRepr::CallingNumber(
-                PartyNumberRepr::decode_as(NumberKind::Calling, data).map_err(bad)?,
-            ),
-            0x70 => IeRepr::CalledNumber(
-                PartyNumberRepr::decode_as(NumberKind::Called, data).map_err(bad)?,
-            ),
-            0x74 => IeRepr::RedirectingNumber(
-                PartyNumberRepr::decode_as(NumberKind::Redirecting, data).map_err(bad)?,
-            ),
+            0x4C => IeRepr::ConnectedNumber(PartyNumberRepr::decode_as(NumberKind::Connected, data).map_err(bad)?),
+            0x6C => IeRepr::CallingNumber(PartyNumberRepr::decode_as(NumberKind::Calling, data).map_err(bad)?),
+            0x70 => IeRepr::CalledNumber(PartyNumberRepr::decode_as(NumberKind::Called, data).map_err(bad)?),
+            0x74 => IeRepr::RedirectingNumber(PartyNumberRepr::decode_as(NumberKind::Redirecting, data).map_err(bad)?),
             0x79 => IeRepr::RestartIndicator(RestartIndicatorRepr::decode(data).map_err(bad)?),
             0x7C => IeRepr::LowLayerCompat(LowLayerCompatRepr::decode(data).map_err(bad)?),
             0x7D => IeRepr::HighLayerCompat(HighLayerCompatRepr::decode(data).map_err(bad)?),
@@ -610,11 +570,7 @@ impl IeRepr {
     /// The IE identifier (codeset and identifier, diagnostic form).
     pub fn id(&self) -> IeId {
         let octet = self.id_octet();
-        if octet & 0x80 != 0 {
-            IeId::single_octet(self.codeset(), octet)
-        } else {
-            IeId::new(self.codeset(), octet)
-        }
+        if octet & 0x80 != 0 { IeId::single_octet(self.codeset(), octet) } else { IeId::new(self.codeset(), octet) }
     }
 
     /// True for single-octet IEs.
@@ -631,11 +587,7 @@ impl IeRepr {
             IeRepr::Malformed(raw) => Some(Error::InvalidIe(raw.ie_id())),
             IeRepr::Unknown(raw) => {
                 let id = raw.ie_id();
-                Some(if id.comprehension_required() {
-                    Error::MandatoryIeMissing(id)
-                } else {
-                    Error::UnrecognizedIe(id)
-                })
+                Some(if id.comprehension_required() { Error::MandatoryIeMissing(id) } else { Error::UnrecognizedIe(id) })
             }
             _ => None,
         }
@@ -644,10 +596,7 @@ impl IeRepr {
     /// Appends the contents (no identifier/length octets).
     pub fn encode_contents(&self, out: &mut Vec<u8>) {
         match self {
-            IeRepr::SendingComplete
-            | IeRepr::MoreData
-            | IeRepr::CongestionLevel(_)
-            | IeRepr::RepeatIndicator(_) => {}
+            IeRepr::SendingComplete | IeRepr::MoreData | IeRepr::CongestionLevel(_) | IeRepr::RepeatIndicator(_) => {}
             IeRepr::BearerCapability(r) => r.encode(out),
             IeRepr::Cause(r) => r.encode(out),
             IeRepr::CallState(r) => r.encode(out),
@@ -659,10 +608,7 @@ impl IeRepr {
             IeRepr::DateTime(r) => r.encode(out),
             IeRepr::KeypadFacility(r) => r.encode(out),
             IeRepr::Signal(r) => r.encode(out),
-            IeRepr::ConnectedNumber(r)
-            | IeRepr::CallingNumber(r)
-            | IeRepr::CalledNumber(r)
-            | IeRepr::RedirectingNumber(r) => r.encode(out),
+            IeRepr::ConnectedNumber(r) | IeRepr::CallingNumber(r) | IeRepr::CalledNumber(r) | IeRepr::RedirectingNumber(r) => r.encode(out),
             IeRepr::RestartIndicator(r) => r.encode(out),
             IeRepr::ChangeStatus(r) => r.encode(out),
             IeRepr::LowLayerCompat(r) => r.encode(out),
@@ -741,10 +687,7 @@ mod tests {
         // Bearer capability with a single octet is invalid contents.
         let bad = IeRepr::parse(0, 0x04, &[0x80]);
         assert!(matches!(bad, IeRepr::Malformed(_)));
-        assert_eq!(
-            bad.error().unwrap().cause(),
-            Some(CauseValue::INVALID_IE_CONTENTS)
-        );
+        assert_eq!(bad.error().unwrap().cause(), Some(CauseValue::INVALID_IE_CONTENTS));
         // Unknown comprehension-required IE: cause 96.
         let cr = IeRepr::parse(0, 0x0B, &[1]);
         assert_eq!(cr.error(), Some(Error::MandatoryIeMissing(IeId::cs0(0x0B))));
@@ -752,10 +695,7 @@ mod tests {
 
     #[test]
     fn too_long_ie_is_an_error_not_a_panic() {
-        let ie = IeRepr::Display(DisplayRepr {
-            display_type: None,
-            text: vec![b'x'; 300],
-        });
+        let ie = IeRepr::Display(DisplayRepr { display_type: None, text: vec![b'x'; 300] });
         assert_eq!(ie.to_vec(), Err(Error::IeTooLong(IeId::DISPLAY)));
     }
 

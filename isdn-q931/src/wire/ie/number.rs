@@ -164,10 +164,7 @@ impl<T: AsRef<[u8]>> PartyNumber<T> {
     /// (capped at 4, which `check` rejects).
     fn digits_index(&self) -> usize {
         let d = self.buffer.as_ref();
-        d.iter()
-            .take(4)
-            .position(|b| b & 0x80 != 0)
-            .map_or(4, |p| p + 1)
+        d.iter().take(4).position(|b| b & 0x80 != 0).map_or(4, |p| p + 1)
     }
 
     pub fn type_of_number(&self) -> TypeOfNumber {
@@ -230,13 +227,7 @@ pub struct PartyNumberRepr {
 impl PartyNumberRepr {
     /// A number with octet 3 only.
     pub fn new(ton: TypeOfNumber, npi: NumberingPlan, digits: &str) -> PartyNumberRepr {
-        PartyNumberRepr {
-            type_of_number: ton,
-            numbering_plan: npi,
-            presentation: None,
-            reason: None,
-            digits: digits.to_owned(),
-        }
+        PartyNumberRepr { type_of_number: ton, numbering_plan: npi, presentation: None, reason: None, digits: digits.to_owned() }
     }
 
     /// Adds octet 3a.
@@ -269,9 +260,7 @@ impl PartyNumberRepr {
     /// Appends the contents.
     pub fn encode(&self, out: &mut Vec<u8>) {
         let o3 = self.type_of_number.bits() << 4 | self.numbering_plan.bits();
-        let pres = self
-            .presentation
-            .or(self.reason.map(|_| Default::default()));
+        let pres = self.presentation.or(self.reason.map(|_| Default::default()));
         match pres {
             None => out.push(0x80 | o3),
             Some((p, s)) => {
@@ -302,10 +291,7 @@ mod tests {
         let mut bytes = vec![0xA1];
         bytes.extend_from_slice(b"2125551234");
         let n = PartyNumberRepr::decode_as(NumberKind::Called, &bytes).unwrap();
-        assert_eq!(
-            n,
-            PartyNumberRepr::new(TypeOfNumber::National, NumberingPlan::Isdn, "2125551234")
-        );
+        assert_eq!(n, PartyNumberRepr::new(TypeOfNumber::National, NumberingPlan::Isdn, "2125551234"));
         assert_eq!(n.to_vec(), bytes);
     }
 
@@ -315,18 +301,12 @@ mod tests {
         let mut bytes = vec![0x21, 0x83];
         bytes.extend_from_slice(b"3035550100");
         let n = PartyNumberRepr::decode_as(NumberKind::Calling, &bytes).unwrap();
-        assert_eq!(
-            n.presentation,
-            Some((Presentation::Allowed, Screening::NetworkProvided))
-        );
+        assert_eq!(n.presentation, Some((Presentation::Allowed, Screening::NetworkProvided)));
         assert_eq!(n.digits, "3035550100");
         assert_eq!(n.to_vec(), bytes);
         // Restricted, user provided not screened.
         let n = PartyNumberRepr::decode_as(NumberKind::Calling, &[0x21, 0xA0, b'5']).unwrap();
-        assert_eq!(
-            n.presentation,
-            Some((Presentation::Restricted, Screening::UserNotScreened))
-        );
+        assert_eq!(n.presentation, Some((Presentation::Restricted, Screening::UserNotScreened)));
         // Called party number must not have octet 3a.
         assert!(PartyNumberRepr::decode_as(NumberKind::Called, &[0x21, 0x83, b'5']).is_err());
     }
@@ -336,10 +316,7 @@ mod tests {
         let bytes = [0x21, 0x03, 0x8F, b'1', b'2'];
         let n = PartyNumberRepr::decode_as(NumberKind::Redirecting, &bytes).unwrap();
         assert_eq!(n.reason, Some(RedirectReason::Unconditional));
-        assert_eq!(
-            n.presentation,
-            Some((Presentation::Allowed, Screening::NetworkProvided))
-        );
+        assert_eq!(n.presentation, Some((Presentation::Allowed, Screening::NetworkProvided)));
         assert_eq!(n.to_vec(), bytes);
         assert!(PartyNumberRepr::decode_as(NumberKind::Calling, &bytes).is_err());
     }

@@ -76,19 +76,11 @@ pub struct ProgressIndicatorRepr {
 impl ProgressIndicatorRepr {
     /// An ITU-coded progress indicator.
     pub fn new(location: Location, description: ProgressDescription) -> ProgressIndicatorRepr {
-        ProgressIndicatorRepr {
-            coding_standard: CodingStandard::Itu,
-            location,
-            description,
-        }
+        ProgressIndicatorRepr { coding_standard: CodingStandard::Itu, location, description }
     }
     pub fn decode(contents: &[u8]) -> Result<ProgressIndicatorRepr, Error> {
         let v = ProgressIndicator::new_checked(contents)?;
-        Ok(ProgressIndicatorRepr {
-            coding_standard: v.coding_standard(),
-            location: v.location(),
-            description: v.description(),
-        })
+        Ok(ProgressIndicatorRepr { coding_standard: v.coding_standard(), location: v.location(), description: v.description() })
     }
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.push(0x80 | self.coding_standard.bits() << 5 | self.location.bits());
@@ -118,11 +110,7 @@ impl<T: AsRef<[u8]>> Display<T> {
     }
     /// The leading display-type octet (bit 8 set), if present.
     pub fn display_type(&self) -> Option<u8> {
-        self.buffer
-            .as_ref()
-            .first()
-            .copied()
-            .filter(|b| b & 0x80 != 0)
+        self.buffer.as_ref().first().copied().filter(|b| b & 0x80 != 0)
     }
     /// The display text.
     pub fn text(&self) -> &[u8] {
@@ -143,10 +131,7 @@ pub struct DisplayRepr {
 impl DisplayRepr {
     /// Plain Q.931 display text.
     pub fn new(text: &str) -> DisplayRepr {
-        DisplayRepr {
-            display_type: None,
-            text: text.as_bytes().to_vec(),
-        }
+        DisplayRepr { display_type: None, text: text.as_bytes().to_vec() }
     }
     /// The text, lossily as UTF-8 (Latin-1 bytes become U+FFFD).
     pub fn text_lossy(&self) -> String {
@@ -154,10 +139,7 @@ impl DisplayRepr {
     }
     pub fn decode(contents: &[u8]) -> Result<DisplayRepr, Error> {
         let v = Display::new_checked(contents)?;
-        Ok(DisplayRepr {
-            display_type: v.display_type(),
-            text: v.text().to_vec(),
-        })
+        Ok(DisplayRepr { display_type: v.display_type(), text: v.text().to_vec() })
     }
     pub fn encode(&self, out: &mut Vec<u8>) {
         if let Some(t) = self.display_type {
@@ -291,17 +273,11 @@ impl NotificationIndicatorRepr {
     pub const CALL_IS_DIVERTING: u8 = 0x7B;
 
     pub fn new(description: u8) -> NotificationIndicatorRepr {
-        NotificationIndicatorRepr {
-            description,
-            data: Vec::new(),
-        }
+        NotificationIndicatorRepr { description, data: Vec::new() }
     }
     pub fn decode(contents: &[u8]) -> Result<NotificationIndicatorRepr, Error> {
         let v = NotificationIndicator::new_checked(contents)?;
-        Ok(NotificationIndicatorRepr {
-            description: v.description(),
-            data: v.data().to_vec(),
-        })
+        Ok(NotificationIndicatorRepr { description: v.description(), data: v.data().to_vec() })
     }
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.push(0x80 | (self.description & 0x7F));
@@ -376,17 +352,11 @@ pub struct CallStateRepr {
 impl CallStateRepr {
     /// An ITU-coded call state.
     pub fn new(value: CallStateValue) -> CallStateRepr {
-        CallStateRepr {
-            coding_standard: CodingStandard::Itu,
-            value,
-        }
+        CallStateRepr { coding_standard: CodingStandard::Itu, value }
     }
     pub fn decode(contents: &[u8]) -> Result<CallStateRepr, Error> {
         let v = CallState::new_checked(contents)?;
-        Ok(CallStateRepr {
-            coding_standard: v.coding_standard(),
-            value: v.value(),
-        })
+        Ok(CallStateRepr { coding_standard: v.coding_standard(), value: v.value() })
     }
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.push(self.coding_standard.bits() << 6 | self.value.bits());
@@ -508,10 +478,7 @@ pub struct ChangeStatusRepr {
 impl ChangeStatusRepr {
     pub fn decode(contents: &[u8]) -> Result<ChangeStatusRepr, Error> {
         let v = ChangeStatus::new_checked(contents)?;
-        Ok(ChangeStatusRepr {
-            channel_preference: v.channel_preference(),
-            status: v.status(),
-        })
+        Ok(ChangeStatusRepr { channel_preference: v.channel_preference(), status: v.status() })
     }
     pub fn encode(&self, out: &mut Vec<u8>) {
         let pref = if self.channel_preference { 0x40 } else { 0 };
@@ -556,9 +523,7 @@ pub struct KeypadFacilityRepr {
 impl KeypadFacilityRepr {
     pub fn decode(contents: &[u8]) -> Result<KeypadFacilityRepr, Error> {
         let v = KeypadFacility::new_checked(contents)?;
-        Ok(KeypadFacilityRepr {
-            digits: v.digits().iter().map(|&b| b as char).collect(),
-        })
+        Ok(KeypadFacilityRepr { digits: v.digits().iter().map(|&b| b as char).collect() })
     }
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(self.digits.as_bytes());
@@ -577,11 +542,7 @@ ie_view! {
 
 impl<T: AsRef<[u8]>> UserUser<T> {
     pub fn check(&self) -> Result<(), Error> {
-        if self.buffer.as_ref().is_empty() {
-            Err(Error::Truncated)
-        } else {
-            Ok(())
-        }
+        if self.buffer.as_ref().is_empty() { Err(Error::Truncated) } else { Ok(()) }
     }
     /// Protocol discriminator (0x00 user-specific, 0x04 IA5, ...).
     pub fn protocol(&self) -> u8 {
@@ -605,10 +566,7 @@ impl UserUserRepr {
 
     pub fn decode(contents: &[u8]) -> Result<UserUserRepr, Error> {
         let v = UserUser::new_checked(contents)?;
-        Ok(UserUserRepr {
-            protocol: v.protocol(),
-            data: v.data().to_vec(),
-        })
+        Ok(UserUserRepr { protocol: v.protocol(), data: v.data().to_vec() })
     }
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.push(self.protocol);
@@ -671,14 +629,7 @@ pub struct DateTimeRepr {
 impl DateTimeRepr {
     pub fn decode(contents: &[u8]) -> Result<DateTimeRepr, Error> {
         let v = DateTime::new_checked(contents)?;
-        Ok(DateTimeRepr {
-            year: v.year(),
-            month: v.month(),
-            day: v.day(),
-            hour: v.hour(),
-            minute: v.minute(),
-            second: v.second(),
-        })
+        Ok(DateTimeRepr { year: v.year(), month: v.month(), day: v.day(), hour: v.hour(), minute: v.minute(), second: v.second() })
     }
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&[self.year, self.month, self.day]);
@@ -701,32 +652,16 @@ mod tests {
     fn progress_inband() {
         // PROGRESS from the public network: in-band info available.
         let p = ProgressIndicatorRepr::parse_bytes(&[0x82, 0x88]).unwrap();
-        assert_eq!(
-            p,
-            ProgressIndicatorRepr::new(Location::PublicLocal, ProgressDescription::InbandAvailable)
-        );
+        assert_eq!(p, ProgressIndicatorRepr::new(Location::PublicLocal, ProgressDescription::InbandAvailable));
         assert_eq!(p.to_vec(), vec![0x82, 0x88]);
         let p = ProgressIndicatorRepr::parse_bytes(&[0x81, 0x83]).unwrap();
         assert_eq!(p.description, ProgressDescription::OriginationNotIsdn);
-        assert_eq!(
-            ProgressIndicatorRepr::parse_bytes(&[0x8A, 0x81])
-                .unwrap()
-                .location,
-            Location::BeyondInterworking
-        );
-        for bad in [
-            &[0x82][..],
-            &[0x02, 0x88],
-            &[0x82, 0x08],
-            &[0x92, 0x88],
-            &[0x82, 0x88, 0x00],
-        ] {
+        assert_eq!(ProgressIndicatorRepr::parse_bytes(&[0x8A, 0x81]).unwrap().location, Location::BeyondInterworking);
+        for bad in [&[0x82][..], &[0x02, 0x88], &[0x82, 0x08], &[0x92, 0x88], &[0x82, 0x88, 0x00]] {
             assert!(ProgressIndicatorRepr::parse_bytes(bad).is_err(), "{bad:x?}");
         }
         let mut buf = [0x82, 0x88];
-        ProgressIndicator::new_checked(&mut buf[..])
-            .unwrap()
-            .set_description(ProgressDescription::NotEndToEndIsdn);
+        ProgressIndicator::new_checked(&mut buf[..]).unwrap().set_description(ProgressDescription::NotEndToEndIsdn);
         assert_eq!(buf, [0x82, 0x81]);
     }
 
@@ -745,30 +680,18 @@ mod tests {
 
     #[test]
     fn signal_call_state_restart_change_status() {
-        assert_eq!(
-            SignalRepr::parse_bytes(&[0x01]).unwrap().value,
-            SignalValue::RingBackToneOn
-        );
-        assert_eq!(
-            SignalRepr::parse_bytes(&[0x4F]).unwrap().value,
-            SignalValue::AlertingOff
-        );
+        assert_eq!(SignalRepr::parse_bytes(&[0x01]).unwrap().value, SignalValue::RingBackToneOn);
+        assert_eq!(SignalRepr::parse_bytes(&[0x4F]).unwrap().value, SignalValue::AlertingOff);
         assert!(SignalRepr::parse_bytes(&[0x01, 0x02]).is_err());
 
         let cs = CallStateRepr::parse_bytes(&[0x0A]).unwrap();
         assert_eq!(cs, CallStateRepr::new(CallStateValue::Active));
-        assert_eq!(
-            CallStateRepr::parse_bytes(&[0x3D]).unwrap().value,
-            CallStateValue::RestartRequest
-        );
+        assert_eq!(CallStateRepr::parse_bytes(&[0x3D]).unwrap().value, CallStateValue::RestartRequest);
         assert_eq!(cs.to_vec(), vec![0x0A]);
 
         let r = RestartIndicatorRepr::parse_bytes(&[0x87]).unwrap();
         assert_eq!(r.class, RestartClass::AllInterfaces);
-        assert_eq!(
-            RestartIndicatorRepr::parse_bytes(&[0x80]).unwrap().class,
-            RestartClass::Indicated
-        );
+        assert_eq!(RestartIndicatorRepr::parse_bytes(&[0x80]).unwrap().class, RestartClass::Indicated);
         assert!(RestartIndicatorRepr::parse_bytes(&[0x07]).is_err());
         assert!(RestartIndicatorRepr::parse_bytes(&[0x97]).is_err());
 
