@@ -16,7 +16,7 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use dahdi_sys::{dahdi_params, ioctl};
-use hw_sim::client::{Client, ClientError};
+use hw_sim::client::Client;
 use serde_json::{Value, json};
 
 fn event_name(e: i32) -> String {
@@ -97,10 +97,6 @@ fn main() {
     let ring = json!({"chan": chan, "cadence": [[800, 700]]});
     match sim.call("co.ring", ring.clone()) {
         Ok(_) => println!("{:>6} ms  control: co.ring {ring}", 0),
-        Err(ClientError::Refused { msg, .. }) if msg.contains("unknown op") => {
-            println!("this tandem-sim does not implement co.ring yet ({msg}); skipping the ringing demo");
-            return;
-        }
         Err(e) => fail(e),
     }
 
