@@ -169,30 +169,9 @@ fn ms(v: i32) -> u32 {
     (v.max(0) as u32) * 8
 }
 
-/// DTMF frequency pair (ITU-T Q.23).
+/// DTMF frequency pair (ITU-T Q.23), from tandem-dsp's keypad table.
 pub fn dtmf_pair(c: u8) -> Option<(f32, f32)> {
-    const ROWS: [f32; 4] = [697.0, 770.0, 852.0, 941.0];
-    const COLS: [f32; 4] = [1209.0, 1336.0, 1477.0, 1633.0];
-    let (r, col) = match c {
-        b'1' => (0, 0),
-        b'2' => (0, 1),
-        b'3' => (0, 2),
-        b'A' => (0, 3),
-        b'4' => (1, 0),
-        b'5' => (1, 1),
-        b'6' => (1, 2),
-        b'B' => (1, 3),
-        b'7' => (2, 0),
-        b'8' => (2, 1),
-        b'9' => (2, 2),
-        b'C' => (2, 3),
-        b'*' => (3, 0),
-        b'0' => (3, 1),
-        b'#' => (3, 2),
-        b'D' => (3, 3),
-        _ => return None,
-    };
-    Some((ROWS[r], COLS[col]))
+    tandem_dsp::dtmf::tone_pair(char::from(c))
 }
 
 /// Bell MF (R1) frequency pair (ITU-T Q.320 / Telcordia).
