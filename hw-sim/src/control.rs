@@ -211,6 +211,12 @@ fn handle_conn(conn: UnixStream, state: &Mutex<State>) {
             let reply = json!({"ok": false, "error": format!(
                 "request line longer than {MAX_LINE} bytes; closing the connection")});
             let _ = out.write_all(format!("{reply}\n").as_bytes());
+            // Close our side, then discard what the client is still sending
+            // (bounded in time and size): closing with unread input would
+            // reset the connection and the client could lose the reply.
+            let _ = out.shutdown(std::net::Shutdown::Write);
+            let _ = reader.get_ref().set_read_timeout(Some(std::time::Duration::from_millis(200)));
+            let _ = std::io::copy(&mut (&mut reader).take(64 << 20), &mut std::io::sink());
             return;
         }
         if line.last() == Some(&b'\r') {
