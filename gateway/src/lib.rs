@@ -3,4 +3,5 @@
 //! Today: the operator commands over the DAHDI layer (`tandem spans`,
 //! `tandem channels`). Call control, SIP, media and routing follow (issues 5–8).
 
+pub mod call;
 pub mod cli;

@@ -1,0 +1,7 @@
+//! Call control: the back-to-back agent that joins a TDM leg and a SIP leg.
+//!
+//! [`model`] is the leg-neutral vocabulary both kinds of leg speak.
+
+pub mod model;
+
+pub use model::*;
