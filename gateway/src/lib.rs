@@ -5,3 +5,4 @@
 
 pub mod call;
 pub mod cli;
+pub mod config;

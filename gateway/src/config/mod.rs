@@ -1,0 +1,3 @@
+//! `tandem.toml`: the daemon's configuration file.
+
+pub mod pri;
