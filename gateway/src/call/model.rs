@@ -62,20 +62,41 @@ pub enum LegSide {
     Outbound,
 }
 
-/// A leg: its call and which side.
+/// A leg: its call, which side, and (outbound) which attempt.
+///
+/// Call control may place several outbound legs one after the other for
+/// one call (failover to the next target of a route); each gets its own
+/// `attempt` number (1, 2, …) so that a late event from a failed attempt
+/// can never be mistaken for one from the current attempt. The inbound
+/// leg's attempt is always 0. Build them with [`LegRef::inbound`] and
+/// [`LegRef::outbound`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct LegRef {
     pub call: CallId,
     pub side: LegSide,
+    /// 0 for the inbound leg; 1 for the first outbound attempt, 2 for the next…
+    pub attempt: u8,
+}
+
+impl LegRef {
+    /// The inbound leg of `call`.
+    pub fn inbound(call: CallId) -> LegRef {
+        LegRef { call, side: LegSide::Inbound, attempt: 0 }
+    }
+
+    /// Outbound attempt `attempt` (from 1) of `call`.
+    pub fn outbound(call: CallId, attempt: u8) -> LegRef {
+        LegRef { call, side: LegSide::Outbound, attempt }
+    }
 }
 
 impl fmt::Display for LegRef {
+    /// `0000000100000001/in`, `0000000100000001/out1`, `…/out2`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = match self.side {
-            LegSide::Inbound => "in",
-            LegSide::Outbound => "out",
-        };
-        write!(f, "{}/{}", self.call, s)
+        match self.side {
+            LegSide::Inbound => write!(f, "{}/in", self.call),
+            LegSide::Outbound => write!(f, "{}/out{}", self.call, self.attempt),
+        }
     }
 }
 
