@@ -26,6 +26,12 @@ PACKAGES=(
     libpri-dev
     # decoding LAPD/Q.931 captures of the interop tests
     tshark
+    # real SIP peers for the gateway's end-to-end tests and the demo:
+    # sipp (sip-tester), kamailio as registrar/proxy with digest auth,
+    # baresip as a headless softphone
+    sip-tester kamailio kamailio-extra-modules baresip-core
+    # TLS test certificates
+    openssl
 )
 
 # tshark's wireshark-common asks whether non-root users may capture; answer
