@@ -1,0 +1,6 @@
+//! A sans-IO SIP core for the Tandem gateway.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod wire;
