@@ -1,0 +1,364 @@
+//! The media pump: B-channel PCM ⇄ RTP for many calls from one thread.
+//!
+//! # Design
+//!
+//! * **Sans-IO core, thin shell.** [`stream::Stream`] is one call's media as
+//!   a pure state machine (packetiser, transcoder, receive statistics,
+//!   [`jitter::JitterBuffer`] with PLC, RFC 4733 in both directions, RTCP).
+//!   The pump thread (`shell`) owns the DAHDI channels and UDP sockets and
+//!   feeds the cores.
+//! * **The TDM clock is the master.** The pump does not poll the channels:
+//!   like `hw-sim/benches/capacity.rs` it learns each channel's block phase
+//!   (reading every millisecond until a block shows up right after an
+//!   empty look) and then reads once per block, 1 ms after the block
+//!   completes. Each block read is packetised and answered with one block
+//!   written from the jitter buffer, so playout runs at exactly the TDM
+//!   rate; a remote clock that drifts makes the jitter buffer slip. Every
+//!   50th block the pump reads once more to catch a backlog (counted as an
+//!   overrun). UDP sockets are in an epoll set whose wait ends at the next
+//!   block due.
+//! * **Call control never waits on media.** [`PumpHandle`] is `Clone + Send
+//!   + Sync`; it binds sockets and opens the channel on the caller's thread
+//!   (so errors come back synchronously and the SIP leg knows its port
+//!   before the stream starts), then passes them to the pump thread over a
+//!   crossbeam channel. The pump thread never blocks on call control:
+//!   commands are drained without waiting, and figures are published in
+//!   atomics ([`StatsCell`]) that [`PumpHandle::stats`] reads.
+//! * **No allocation or lock per packet** on the media path: buffers are
+//!   preallocated per stream; RTCP (every ~5 s) allocates its report.
+//!
+//! Streams are spread over `threads` pump threads by id (one by default).
+
+mod jitter;
+mod shell;
+mod stats;
+pub mod stream;
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::Sender;
+use tandem_drivers::{Channel, OpenOptionsDahdi, Policy};
+
+pub use jitter::{JitterBuffer, JitterConfig, JitterStats};
+pub use stats::{StatsCell, StreamStats};
+
+use crate::codec::{Codec, Direction, Law, SAMPLES_PER_MS};
+
+/// How DTMF digits heard on the TDM side are carried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum DtmfMode {
+    /// Detect in-band digits and send them as RFC 4733 events (when the
+    /// stream has a telephone-event payload type), muting the audio while a
+    /// digit lasts.
+    #[default]
+    Rfc4733,
+    /// Leave digits in the audio. Received RFC 4733 events are played
+    /// either way.
+    Inband,
+}
+
+/// Settings of a pump.
+#[derive(Clone, Debug)]
+pub struct PumpConfig {
+    /// The DAHDI device directory (`/dev/dahdi`, or a simulator mount).
+    pub device_dir: PathBuf,
+    /// Local address the RTP sockets bind to.
+    pub rtp_ip: IpAddr,
+    /// Port range; each stream takes an even RTP port and RTCP = RTP + 1.
+    pub rtp_ports: RangeInclusive<u16>,
+    /// TDM block, ms (20: 160-byte reads and writes).
+    pub tdm_block_ms: u32,
+    /// Smallest jitter-buffer target, ms.
+    pub jitter_min_ms: u32,
+    /// Largest jitter-buffer depth, ms.
+    pub jitter_max_ms: u32,
+    /// DTMF handling towards RTP.
+    pub dtmf_mode: DtmfMode,
+    /// Pin the pump thread(s) to this CPU.
+    pub cpu: Option<usize>,
+    /// Pump threads (streams are spread over them by id).
+    pub threads: usize,
+    /// DAHDI buffers per direction (chan_dahdi uses 4).
+    pub numbufs: u32,
+}
+
+impl Default for PumpConfig {
+    fn default() -> Self {
+        PumpConfig {
+            device_dir: PathBuf::from("/dev/dahdi"),
+            rtp_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            rtp_ports: 10000..=20000,
+            tdm_block_ms: 20,
+            jitter_min_ms: 40,
+            jitter_max_ms: 200,
+            dtmf_mode: DtmfMode::Rfc4733,
+            cpu: None,
+            threads: 1,
+            numbufs: 4,
+        }
+    }
+}
+
+/// What one stream carries; given at start and on each re-INVITE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamSpec {
+    /// DAHDI channel number of the B-channel.
+    pub channo: u32,
+    /// G.711 law the channel is set to (the span's law).
+    pub tdm_law: Law,
+    /// The negotiated codec.
+    pub codec: Codec,
+    /// Its RTP payload type.
+    pub payload_type: u8,
+    /// Packet time, ms (10, 20 or 30; 40 and 60 also work).
+    pub ptime_ms: u8,
+    /// RFC 4733 telephone-event payload type, if negotiated.
+    pub dtmf_payload_type: Option<u8>,
+    /// Where to send RTP (RTCP goes to port + 1); `None` until known.
+    pub remote: Option<SocketAddr>,
+    /// Media direction from our side (hold: `SendOnly` or `Inactive`).
+    pub direction: Direction,
+    /// Symmetric RTP: latch onto the address the remote's packets come
+    /// from and send there.
+    pub symmetric: bool,
+}
+
+/// A bound RTP/RTCP socket pair, ready to be started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamPort {
+    /// The stream's id for all later calls.
+    pub id: u64,
+    /// The local RTP address (RTCP is port + 1); put it in the SDP.
+    pub local: SocketAddr,
+}
+
+/// Errors of the pump's control calls.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PumpError {
+    /// No stream with this id (never allocated, or stopped).
+    #[error("stream {0}: unknown")]
+    UnknownStream(u64),
+    /// `start` on a stream already started.
+    #[error("stream {0}: already started")]
+    AlreadyStarted(u64),
+    /// `update` on a stream that was allocated but not started.
+    #[error("stream {0}: not started")]
+    NotStarted(u64),
+    /// The DAHDI channel could not be opened or set up.
+    #[error("stream {id}: channel {channo}: {source}")]
+    Channel {
+        /// The stream.
+        id: u64,
+        /// The DAHDI channel number.
+        channo: u32,
+        /// What the driver layer said.
+        #[source]
+        source: tandem_drivers::Error,
+    },
+    /// The pump thread has stopped.
+    #[error("the pump has shut down")]
+    ShutDown,
+}
+
+/// A command to a pump thread.
+pub(crate) enum Command {
+    Start { id: u64, spec: StreamSpec, chan: Channel, rtp: UdpSocket, rtcp: UdpSocket, stats: Arc<StatsCell> },
+    Update { id: u64, spec: StreamSpec },
+    Stop { id: u64 },
+    Shutdown,
+}
+
+struct Entry {
+    port: u16,
+    sockets: Option<(UdpSocket, UdpSocket)>,
+    stats: Arc<StatsCell>,
+}
+
+struct Inner {
+    cfg: PumpConfig,
+    cmd: Vec<Sender<Command>>,
+    next_id: AtomicU64,
+    /// Next port to try, and the ports in use.
+    ports: Mutex<(u16, std::collections::HashSet<u16>)>,
+    streams: Mutex<HashMap<u64, Entry>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// The pump (see the module docs); [`Pump::start`] runs it.
+pub struct Pump;
+
+impl Pump {
+    /// Starts the pump thread(s).
+    pub fn start(cfg: PumpConfig) -> io::Result<PumpHandle> {
+        if cfg.rtp_ports.is_empty() || *cfg.rtp_ports.end() < 2 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty RTP port range"));
+        }
+        if !(10..=100).contains(&cfg.tdm_block_ms) {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "tdm_block_ms must be 10..=100"));
+        }
+        let mut cmd = Vec::new();
+        let mut threads = Vec::new();
+        for k in 0..cfg.threads.max(1) {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let sc = shell::ShellConfig {
+                block: (cfg.tdm_block_ms * SAMPLES_PER_MS) as usize,
+                jitter_min_ms: cfg.jitter_min_ms,
+                jitter_max_ms: cfg.jitter_max_ms,
+                dtmf_mode: cfg.dtmf_mode,
+                cpu: cfg.cpu,
+            };
+            let t = std::thread::Builder::new().name(format!("media-pump-{k}")).spawn(move || shell::run(sc, rx))?;
+            cmd.push(tx);
+            threads.push(t);
+        }
+        let first = *cfg.rtp_ports.start() + (*cfg.rtp_ports.start() & 1);
+        Ok(PumpHandle {
+            inner: Arc::new(Inner {
+                cfg,
+                cmd,
+                next_id: AtomicU64::new(1),
+                ports: Mutex::new((first, Default::default())),
+                streams: Mutex::new(HashMap::new()),
+                threads: Mutex::new(threads),
+            }),
+        })
+    }
+}
+
+/// Call control's handle on the pump: cheap to clone, usable from any
+/// thread, never blocked by the media path.
+#[derive(Clone)]
+pub struct PumpHandle {
+    inner: Arc<Inner>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl PumpHandle {
+    /// Binds an RTP/RTCP socket pair (even port, port + 1) from the range,
+    /// so its port can go into SDP before the stream starts.
+    pub fn allocate(&self) -> io::Result<StreamPort> {
+        let cfg = &self.inner.cfg;
+        let (lo, hi) = (*cfg.rtp_ports.start(), *cfg.rtp_ports.end());
+        let lo = lo + (lo & 1);
+        let pairs = (u32::from(hi.saturating_sub(lo)) + 1) / 2;
+        let mut ports = lock(&self.inner.ports);
+        for _ in 0..pairs {
+            let p = ports.0;
+            ports.0 = if u32::from(p) + 3 > u32::from(hi) { lo } else { p + 2 };
+            if ports.1.contains(&p) {
+                continue;
+            }
+            let Ok(rtp) = UdpSocket::bind(SocketAddr::new(cfg.rtp_ip, p)) else { continue };
+            let Ok(rtcp) = UdpSocket::bind(SocketAddr::new(cfg.rtp_ip, p + 1)) else { continue };
+            rtp.set_nonblocking(true)?;
+            rtcp.set_nonblocking(true)?;
+            let local = rtp.local_addr()?;
+            ports.1.insert(p);
+            drop(ports);
+            let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+            lock(&self.inner.streams).insert(id, Entry { port: p, sockets: Some((rtp, rtcp)), stats: Arc::new(StatsCell::default()) });
+            return Ok(StreamPort { id, local });
+        }
+        Err(io::Error::new(io::ErrorKind::AddrInUse, format!("no free RTP port pair in {lo}..={hi}")))
+    }
+
+    fn sender(&self, id: u64) -> &Sender<Command> {
+        &self.inner.cmd[(id % self.inner.cmd.len() as u64) as usize]
+    }
+
+    /// Opens the stream's B-channel and starts the media.
+    pub fn start(&self, id: u64, spec: StreamSpec) -> Result<(), PumpError> {
+        let (sockets, stats) = {
+            let mut streams = lock(&self.inner.streams);
+            let e = streams.get_mut(&id).ok_or(PumpError::UnknownStream(id))?;
+            (e.sockets.take().ok_or(PumpError::AlreadyStarted(id))?, e.stats.clone())
+        };
+        let chan = match self.open_channel(&spec) {
+            Ok(c) => c,
+            Err(source) => {
+                if let Some(e) = lock(&self.inner.streams).get_mut(&id) {
+                    e.sockets = Some(sockets);
+                }
+                return Err(PumpError::Channel { id, channo: spec.channo, source });
+            }
+        };
+        let (rtp, rtcp) = sockets;
+        self.sender(id).send(Command::Start { id, spec, chan, rtp, rtcp, stats }).map_err(|_| PumpError::ShutDown)
+    }
+
+    fn open_channel(&self, spec: &StreamSpec) -> tandem_drivers::Result<Channel> {
+        let cfg = &self.inner.cfg;
+        let block = cfg.tdm_block_ms * SAMPLES_PER_MS;
+        let chan = Channel::open(&cfg.device_dir, spec.channo, None, OpenOptionsDahdi { nonblocking: true })?;
+        chan.set_law(spec.tdm_law)?;
+        chan.set_blocksize(block)?;
+        if cfg.numbufs > 0 {
+            chan.set_buffers(Policy::Immediate, Policy::Immediate, cfg.numbufs, block)?;
+        }
+        Ok(chan)
+    }
+
+    /// Applies a re-INVITE (new remote, codec, direction; hold =
+    /// `SendOnly`/`Inactive`).
+    pub fn update(&self, id: u64, spec: StreamSpec) -> Result<(), PumpError> {
+        {
+            let streams = lock(&self.inner.streams);
+            let e = streams.get(&id).ok_or(PumpError::UnknownStream(id))?;
+            if e.sockets.is_some() {
+                return Err(PumpError::NotStarted(id));
+            }
+        }
+        self.sender(id).send(Command::Update { id, spec }).map_err(|_| PumpError::ShutDown)
+    }
+
+    /// Stops a started stream: the pump closes its channel and sockets and
+    /// the port pair becomes free.
+    pub fn stop(&self, id: u64) -> Result<(), PumpError> {
+        let e = lock(&self.inner.streams).remove(&id).ok_or(PumpError::UnknownStream(id))?;
+        lock(&self.inner.ports).1.remove(&e.port);
+        if e.sockets.is_none() {
+            self.sender(id).send(Command::Stop { id }).map_err(|_| PumpError::ShutDown)?;
+        }
+        Ok(())
+    }
+
+    /// Frees an allocated port pair that was never started (a failed call
+    /// setup). On a started stream it acts as [`stop`](PumpHandle::stop).
+    pub fn release(&self, id: u64) -> Result<(), PumpError> {
+        self.stop(id)
+    }
+
+    /// The stream's figures, as last published by the pump thread.
+    pub fn stats(&self, id: u64) -> Option<StreamStats> {
+        lock(&self.inner.streams).get(&id).map(|e| e.stats.load())
+    }
+
+    /// The stream's shared figures, to read without looking it up again.
+    pub fn stats_cell(&self, id: u64) -> Option<Arc<StatsCell>> {
+        lock(&self.inner.streams).get(&id).map(|e| e.stats.clone())
+    }
+
+    /// Stops every stream and the pump thread(s), and waits for them.
+    pub fn shutdown(&self) {
+        for tx in &self.inner.cmd {
+            let _ = tx.send(Command::Shutdown);
+        }
+        let threads = std::mem::take(&mut *lock(&self.inner.threads));
+        for t in threads {
+            let _ = t.join();
+        }
+        lock(&self.inner.streams).clear();
+        lock(&self.inner.ports).1.clear();
+    }
+}

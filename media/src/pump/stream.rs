@@ -1,0 +1,1004 @@
+//! One call's media, sans-IO: TDM blocks in, RTP/RTCP out, and the
+//! reverse, as a pure state machine.
+//!
+//! The pump thread owns the sockets and the DAHDI channel and feeds this
+//! core: [`Stream::tdm_block`] once per TDM block read (it returns the block
+//! to write back, so playout runs on the TDM clock), [`Stream::rtp_in`] and
+//! [`Stream::rtcp_in`] per datagram, [`Stream::handle_timeout`] when
+//! [`Stream::poll_timeout`] is due; it then drains
+//! [`Stream::poll_transmit`]. No clock, socket or allocation per packet
+//! inside (RTCP, every few seconds, allocates its report).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use tandem_dsp::DigitEvent;
+use tandem_dsp::dtmf::{DtmfDetector, tone_pair};
+use tandem_dsp::g711::Law as DspLaw;
+use tandem_dsp::tone::Oscillator;
+
+use super::jitter::{JitterBuffer, JitterConfig};
+use super::stats::StreamStats;
+use super::{DtmfMode, StreamSpec};
+use crate::codec::{Codec, SAMPLES_PER_MS, Transcoder, dsp_law};
+use crate::wire::rfc4733::{TelephoneEvent, TelephoneEventCode, TelephoneEventRepr};
+use crate::wire::rtcp::{CompoundRepr, ReportBlockRepr, RtcpRepr, SenderInfo};
+use crate::wire::rtp::{self, RtpPacket, RtpRepr};
+
+/// Largest payload handled: 60 ms of G.711.
+pub const MAX_PAYLOAD: usize = 480;
+/// Transmit buffer size (RTP header + payload, or an RTCP report).
+const TX_BUF: usize = 12 + MAX_PAYLOAD + 64;
+/// Transmit queue length.
+const TX_SLOTS: usize = 16;
+/// RTCP report interval (RFC 3550 §6.2: 5 s minimum), randomised ±50 % (§6.3.1).
+pub const RTCP_INTERVAL: Duration = Duration::from_secs(5);
+/// RFC 3550 Appendix A.1: a sequence jump beyond this restarts the statistics.
+const MAX_DROPOUT: u16 = 3000;
+/// RFC 3550 Appendix A.1: a jump back by at most this much is reordering.
+const MAX_MISORDER: u16 = 100;
+/// Comfort noise, RFC 3389 (static payload type 13, RFC 3551 Table 4).
+const PT_CN: u8 = 13;
+/// A received event not updated for this long is ended.
+const EVENT_TIMEOUT_SAMPLES: u32 = 80 * SAMPLES_PER_MS;
+/// Volume of the events we send (−dBm0, RFC 4733 §2.5.2.2).
+const SENT_EVENT_VOLUME: u8 = 10;
+/// RFC 4733 §2.5.1.4: the end packet is sent three times.
+const END_REPEATS: usize = 3;
+
+/// Maps `Instant`s to 64-bit NTP timestamps (RFC 3550 §4) from one
+/// reference pair the shell takes from the wall clock.
+#[derive(Clone, Copy, Debug)]
+pub struct NtpClock {
+    /// An instant.
+    pub at: Instant,
+    /// The NTP time at `at` (seconds since 1900 in the upper 32 bits).
+    pub ntp: u64,
+}
+
+impl NtpClock {
+    /// Reads the wall clock now.
+    pub fn now() -> NtpClock {
+        // RFC 5905 §6: NTP era 0 starts 2,208,988,800 s before the Unix epoch.
+        const UNIX_TO_NTP: u64 = 2_208_988_800;
+        let wall = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let frac = (u64::from(wall.subsec_nanos()) << 32) / 1_000_000_000;
+        NtpClock { at: Instant::now(), ntp: ((wall.as_secs() + UNIX_TO_NTP) << 32) | frac }
+    }
+
+    /// The NTP timestamp of `t`.
+    pub fn ntp(&self, t: Instant) -> u64 {
+        let d = t.saturating_duration_since(self.at);
+        let frac = (u128::from(d.subsec_nanos()) << 32) / 1_000_000_000;
+        self.ntp.wrapping_add((d.as_secs() << 32) | frac as u64)
+    }
+}
+
+/// A datagram to send.
+#[derive(Debug)]
+pub struct Transmit<'a> {
+    /// Destination.
+    pub dest: SocketAddr,
+    /// RTCP (send from the RTCP socket) rather than RTP.
+    pub rtcp: bool,
+    /// The datagram.
+    pub data: &'a [u8],
+}
+
+#[derive(Clone, Copy)]
+struct TxSlot {
+    data: [u8; TX_BUF],
+    len: usize,
+    rtcp: bool,
+}
+
+/// Receive statistics of the remote source (RFC 3550 Appendix A.1, A.3, A.8).
+#[derive(Clone, Copy, Debug, Default)]
+struct Source {
+    ssrc: u32,
+    base_seq: u16,
+    max_seq: u16,
+    cycles: u32,
+    received: u64,
+    expected_prior: u64,
+    received_prior: u64,
+    /// Interarrival jitter × 16 in timestamp units (A.8).
+    jitter16: u32,
+    transit: Option<i32>,
+}
+
+impl Source {
+    fn new(ssrc: u32, seq: u16) -> Source {
+        Source { ssrc, base_seq: seq, max_seq: seq, ..Default::default() }
+    }
+
+    fn extended_max(&self) -> u32 {
+        self.cycles.wrapping_add(u32::from(self.max_seq))
+    }
+
+    fn expected(&self) -> u64 {
+        u64::from(self.extended_max().wrapping_sub(u32::from(self.base_seq))) + 1
+    }
+
+    fn lost(&self) -> i64 {
+        self.expected() as i64 - self.received as i64
+    }
+}
+
+/// A received RFC 4733 event being played.
+#[derive(Clone, Debug)]
+struct PlayingEvent {
+    ts: u32,
+    low: Oscillator,
+    high: Oscillator,
+    played: u32,
+    duration: u32,
+    ended: bool,
+    idle: u32,
+}
+
+/// An in-band digit being sent as RFC 4733 events.
+#[derive(Clone, Copy, Debug)]
+struct SendingEvent {
+    code: TelephoneEventCode,
+    ts: u32,
+    start: u64,
+}
+
+/// One stream's media state.
+pub struct Stream {
+    spec: StreamSpec,
+    dtmf_mode: DtmfMode,
+    frame: usize,
+    ntp: NtpClock,
+    epoch: Instant,
+    // Sending.
+    ssrc: u32,
+    seq: u16,
+    ts_base: u32,
+    /// TDM samples consumed since the start.
+    samples: u64,
+    pk: [u8; MAX_PAYLOAD],
+    pk_len: usize,
+    pk_start: u64,
+    marker: bool,
+    to_codec: Transcoder,
+    tdm_decode: &'static [i16; 256],
+    detector: Option<DtmfDetector>,
+    lin: Box<[i16]>,
+    sending_event: Option<SendingEvent>,
+    sent_since_report: bool,
+    // Receiving.
+    latched: Option<SocketAddr>,
+    source: Option<Source>,
+    candidate: Option<(u32, u16)>,
+    jb: JitterBuffer,
+    jb_min: u32,
+    jb_max: u32,
+    to_tdm: Transcoder,
+    scratch: [u8; MAX_PAYLOAD],
+    playing: Option<PlayingEvent>,
+    last_event_ts: Option<u32>,
+    tdm_law: DspLaw,
+    // RTCP.
+    next_rtcp: Instant,
+    rng: u64,
+    lsr: u32,
+    lsr_at: Option<Instant>,
+    // Output.
+    tx: Box<[TxSlot]>,
+    tx_head: usize,
+    tx_len: usize,
+    stats: StreamStats,
+}
+
+impl Stream {
+    /// A stream starting now. `seed` randomises SSRC, sequence number,
+    /// timestamp and RTCP timing (RFC 3550 §5.1, §8).
+    pub fn new(spec: StreamSpec, jitter_min_ms: u32, jitter_max_ms: u32, dtmf_mode: DtmfMode, ntp: NtpClock, now: Instant, seed: u64) -> Stream {
+        let mut rng = seed | 1;
+        let r = xorshift(&mut rng);
+        let frame = frame_len(spec.ptime_ms);
+        let codec_law = dsp_law(spec.codec.law());
+        let jb = JitterBuffer::new(JitterConfig {
+            frame: frame as u32,
+            min_depth: jitter_min_ms * SAMPLES_PER_MS,
+            max_depth: jitter_max_ms * SAMPLES_PER_MS,
+            law: codec_law,
+        });
+        let mut s = Stream {
+            frame,
+            ntp,
+            epoch: now,
+            ssrc: r as u32,
+            seq: (r >> 32) as u16,
+            ts_base: (xorshift(&mut rng) >> 32) as u32,
+            samples: 0,
+            pk: [0; MAX_PAYLOAD],
+            pk_len: 0,
+            pk_start: 0,
+            marker: true,
+            to_codec: Transcoder::new(spec.tdm_law, spec.codec.law()),
+            tdm_decode: dsp_law(spec.tdm_law).decode_table(),
+            detector: None,
+            lin: vec![0; 1024].into_boxed_slice(),
+            sending_event: None,
+            sent_since_report: false,
+            latched: None,
+            source: None,
+            candidate: None,
+            jb,
+            jb_min: jitter_min_ms * SAMPLES_PER_MS,
+            jb_max: jitter_max_ms * SAMPLES_PER_MS,
+            to_tdm: Transcoder::new(spec.codec.law(), spec.tdm_law),
+            scratch: [0; MAX_PAYLOAD],
+            playing: None,
+            last_event_ts: None,
+            tdm_law: dsp_law(spec.tdm_law),
+            next_rtcp: now,
+            rng,
+            lsr: 0,
+            lsr_at: None,
+            tx: vec![TxSlot { data: [0; TX_BUF], len: 0, rtcp: false }; TX_SLOTS].into_boxed_slice(),
+            tx_head: 0,
+            tx_len: 0,
+            stats: StreamStats::default(),
+            dtmf_mode,
+            spec,
+        };
+        s.next_rtcp = now + s.rtcp_interval() / 2;
+        s.detector = s.wants_detector().then(DtmfDetector::new);
+        s
+    }
+
+    /// Our SSRC.
+    pub fn ssrc(&self) -> u32 {
+        self.ssrc
+    }
+
+    /// The spec in force.
+    pub fn spec(&self) -> &StreamSpec {
+        &self.spec
+    }
+
+    /// The RTP timestamp of the next TDM sample.
+    pub fn rtp_timestamp(&self) -> u32 {
+        self.ts_base.wrapping_add(self.samples as u32)
+    }
+
+    /// The sequence number of the next packet sent.
+    pub fn next_sequence(&self) -> u16 {
+        self.seq
+    }
+
+    fn wants_detector(&self) -> bool {
+        self.dtmf_mode == DtmfMode::Rfc4733 && self.spec.dtmf_payload_type.is_some()
+    }
+
+    fn rtcp_interval(&mut self) -> Duration {
+        // Uniform in [0.5, 1.5] × the interval.
+        let u = (xorshift(&mut self.rng) >> 11) as f64 / (1u64 << 53) as f64;
+        RTCP_INTERVAL.mul_f64(0.5 + u)
+    }
+
+    /// Applies a re-INVITE: new remote, codec, payload types or direction.
+    /// SSRC, sequence numbers and timestamps continue. The channel number
+    /// and TDM law cannot change.
+    pub fn update(&mut self, spec: StreamSpec) {
+        let spec = StreamSpec { tdm_law: self.spec.tdm_law, channo: self.spec.channo, ..spec };
+        let old = std::mem::replace(&mut self.spec, spec);
+        if spec.remote != old.remote || spec.symmetric != old.symmetric {
+            self.latched = None;
+        }
+        if spec.codec != old.codec || spec.ptime_ms != old.ptime_ms {
+            self.frame = frame_len(spec.ptime_ms);
+            self.to_codec = Transcoder::new(old.tdm_law, spec.codec.law());
+            self.to_tdm = Transcoder::new(spec.codec.law(), old.tdm_law);
+            self.jb =
+                JitterBuffer::new(JitterConfig { frame: self.frame as u32, min_depth: self.jb_min, max_depth: self.jb_max, law: dsp_law(spec.codec.law()) });
+            self.pk_len = 0;
+        }
+        if spec.direction.receives() && !old.direction.receives() {
+            self.jb.reset();
+        }
+        if spec.direction.sends() && !old.direction.sends() {
+            self.marker = true;
+        }
+        if self.wants_detector() {
+            if self.detector.is_none() {
+                self.detector = Some(DtmfDetector::new());
+            }
+        } else {
+            self.detector = None;
+            self.sending_event = None;
+        }
+    }
+
+    /// Where RTP goes: the latched source (symmetric RTP) or the SDP remote.
+    pub fn destination(&self) -> Option<SocketAddr> {
+        self.latched.or(self.spec.remote)
+    }
+
+    fn rtcp_destination(&self) -> Option<SocketAddr> {
+        self.destination().map(|mut a| {
+            a.set_port(a.port().wrapping_add(1));
+            a
+        })
+    }
+
+    // ---- output queue ---------------------------------------------------
+
+    fn tx_slot(&mut self) -> Option<&mut TxSlot> {
+        if self.tx_len == TX_SLOTS {
+            return None;
+        }
+        let i = (self.tx_head + self.tx_len) % TX_SLOTS;
+        self.tx_len += 1;
+        Some(&mut self.tx[i])
+    }
+
+    /// The next datagram to send, if any.
+    pub fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
+        while self.tx_len > 0 {
+            let i = self.tx_head;
+            self.tx_head = (self.tx_head + 1) % TX_SLOTS;
+            self.tx_len -= 1;
+            let rtcp = self.tx[i].rtcp;
+            let dest = if rtcp { self.rtcp_destination() } else { self.destination() };
+            if let Some(dest) = dest {
+                let slot = &self.tx[i];
+                return Some(Transmit { dest, rtcp, data: &slot.data[..slot.len] });
+            }
+        }
+        None
+    }
+
+    fn send_rtp(&mut self, pt: u8, marker: bool, ts: u32, payload: &[u8]) {
+        if self.destination().is_none() {
+            return;
+        }
+        let seq = self.seq;
+        let ssrc = self.ssrc;
+        let Some(slot) = self.tx_slot() else { return };
+        let mut repr = RtpRepr::new(pt, seq, ts, ssrc, payload.len());
+        repr.marker = marker;
+        match repr.emit_with_payload(&mut slot.data, payload) {
+            Ok(n) => {
+                slot.len = n;
+                slot.rtcp = false;
+            }
+            Err(_) => {
+                self.tx_len -= 1;
+                return;
+            }
+        }
+        self.seq = self.seq.wrapping_add(1);
+        self.stats.packets_sent += 1;
+        self.stats.octets_sent += payload.len() as u64;
+        self.sent_since_report = true;
+    }
+
+    // ---- TDM side -------------------------------------------------------
+
+    /// Handles one block read from the channel (TDM law) and fills `out`
+    /// (same length) with the block to write back.
+    pub fn tdm_block(&mut self, block: &[u8], out: &mut [u8]) {
+        self.stats.tdm_blocks += 1;
+        let n = block.len().min(out.len()).min(self.lin.len());
+        if self.detector.is_some() {
+            for (l, &c) in self.lin[..n].iter_mut().zip(&block[..n]) {
+                *l = self.tdm_decode[c as usize];
+            }
+            self.detect(n);
+        }
+        // Packetise.
+        let mut i = 0;
+        while i < n {
+            if self.pk_len == 0 {
+                self.pk_start = self.samples + i as u64;
+            }
+            let take = (self.frame - self.pk_len).min(n - i);
+            self.to_codec.copy(&block[i..i + take], &mut self.pk[self.pk_len..self.pk_len + take]);
+            self.pk_len += take;
+            i += take;
+            if self.pk_len == self.frame {
+                self.pk_len = 0;
+                if self.spec.direction.sends() && self.sending_event.is_none() {
+                    let ts = self.ts_base.wrapping_add(self.pk_start as u32);
+                    let marker = std::mem::take(&mut self.marker);
+                    let pk = self.pk;
+                    self.send_rtp(self.spec.payload_type, marker, ts, &pk[..self.frame]);
+                } else if !self.spec.direction.sends() {
+                    self.marker = true;
+                }
+            }
+        }
+        self.samples += n as u64;
+        if let Some(ev) = self.sending_event {
+            let duration = (self.samples - ev.start).min(u64::from(u16::MAX)) as u16;
+            self.send_event(ev, duration, false, false);
+        }
+        self.playout(&mut out[..n]);
+        out[n..].fill(self.tdm_law.silence());
+    }
+
+    fn detect(&mut self, n: usize) {
+        let Some(mut det) = self.detector.take() else { return };
+        let mut evs: [Option<DigitEvent>; 4] = [None; 4];
+        let mut k = 0;
+        det.process_with(&self.lin[..n], |e| {
+            if k < evs.len() {
+                evs[k] = Some(e);
+                k += 1;
+            }
+        });
+        self.detector = Some(det);
+        for e in evs.into_iter().flatten() {
+            match e {
+                DigitEvent::DigitDown { digit, at } => {
+                    let Some(code) = TelephoneEventCode::from_dtmf_char(digit) else { continue };
+                    if !self.spec.direction.sends() {
+                        continue;
+                    }
+                    let ev = SendingEvent { code, ts: self.ts_base.wrapping_add(at as u32), start: at };
+                    self.sending_event = Some(ev);
+                    self.stats.dtmf_sent += 1;
+                    let duration = (self.samples + n as u64).saturating_sub(at).min(u64::from(u16::MAX)) as u16;
+                    self.send_event(ev, duration, false, true);
+                }
+                DigitEvent::DigitUp { at, .. } => {
+                    if let Some(ev) = self.sending_event.take() {
+                        let duration = at.saturating_sub(ev.start).min(u64::from(u16::MAX)) as u16;
+                        for _ in 0..END_REPEATS {
+                            self.send_event(ev, duration, true, false);
+                        }
+                        self.marker = true;
+                    }
+                }
+            }
+        }
+    }
+
+    fn send_event(&mut self, ev: SendingEvent, duration: u16, end: bool, marker: bool) {
+        let Some(pt) = self.spec.dtmf_payload_type else { return };
+        let repr = TelephoneEventRepr { event: ev.code, end, volume: SENT_EVENT_VOLUME, duration };
+        let Ok(payload) = repr.to_bytes() else { return };
+        self.send_rtp(pt, marker, ev.ts, &payload);
+    }
+
+    fn playout(&mut self, out: &mut [u8]) {
+        if !self.spec.direction.receives() {
+            out.fill(self.tdm_law.silence());
+            return;
+        }
+        for chunk in out.chunks_mut(MAX_PAYLOAD) {
+            let n = chunk.len();
+            self.jb.pull(&mut self.scratch[..n]);
+            self.to_tdm.copy(&self.scratch[..n], chunk);
+        }
+        if let Some(mut ev) = self.playing.take() {
+            let mut i = 0;
+            let law = self.tdm_law;
+            while i < out.len() {
+                let limit = if ev.ended { ev.duration } else { ev.duration.saturating_add(EVENT_TIMEOUT_SAMPLES) };
+                if ev.played >= limit {
+                    break;
+                }
+                let s = ev.low.next_sample() + ev.high.next_sample();
+                out[i] = law.encode(s.clamp(-32768.0, 32767.0) as i16);
+                ev.played += 1;
+                i += 1;
+            }
+            ev.idle += out.len() as u32;
+            let limit = if ev.ended { ev.duration } else { ev.duration.saturating_add(EVENT_TIMEOUT_SAMPLES) };
+            self.playing = if ev.played >= limit || ev.idle > EVENT_TIMEOUT_SAMPLES * 4 { None } else { Some(ev) };
+        }
+    }
+
+    // ---- RTP in ---------------------------------------------------------
+
+    fn accept_from(&mut self, from: SocketAddr) -> bool {
+        if let Some(l) = self.latched {
+            return l == from;
+        }
+        if self.spec.symmetric {
+            self.latched = Some(from);
+            return true;
+        }
+        self.spec.remote == Some(from)
+    }
+
+    /// Handles a datagram received on the RTP socket.
+    pub fn rtp_in(&mut self, data: &[u8], from: SocketAddr, now: Instant) {
+        let Ok(packet) = RtpPacket::new_checked(data) else {
+            self.stats.bad += 1;
+            return;
+        };
+        let pt = packet.payload_type();
+        let audio = pt == self.spec.payload_type;
+        let event = !audio && Some(pt) == self.spec.dtmf_payload_type;
+        if !audio && !event {
+            if pt != PT_CN {
+                self.stats.bad += 1;
+            }
+            return;
+        }
+        if !self.accept_from(from) {
+            self.stats.foreign += 1;
+            return;
+        }
+        let (ssrc, seq, ts) = (packet.ssrc(), packet.sequence_number(), packet.timestamp());
+        match &mut self.source {
+            None => self.source = Some(Source::new(ssrc, seq)),
+            Some(s) if s.ssrc == ssrc => {}
+            Some(_) => {
+                // A new source: accept it after two packets in sequence.
+                match self.candidate {
+                    Some((c, last)) if c == ssrc && seq == last.wrapping_add(1) => {
+                        self.candidate = None;
+                        self.source = Some(Source::new(ssrc, seq));
+                        self.stats.ssrc_changes += 1;
+                        self.jb.reset();
+                        self.playing = None;
+                        self.last_event_ts = None;
+                    }
+                    _ => {
+                        self.candidate = Some((ssrc, seq));
+                        return;
+                    }
+                }
+            }
+        }
+        let Some(src) = self.source.as_mut() else { return };
+        // RFC 3550 Appendix A.1, simplified.
+        let delta = seq.wrapping_sub(src.max_seq);
+        if src.received == 0 {
+            src.max_seq = seq;
+        } else if delta == 0 {
+            // Duplicate: counted by the jitter buffer.
+        } else if delta < MAX_DROPOUT {
+            if seq < src.max_seq {
+                src.cycles = src.cycles.wrapping_add(1 << 16);
+            }
+            src.max_seq = seq;
+        } else if delta >= u16::MAX - MAX_MISORDER + 1 {
+            self.stats.reordered += 1;
+        } else {
+            // A large jump: the source restarted.
+            *src = Source::new(ssrc, seq);
+        }
+        src.received += 1;
+        let payload = packet.payload();
+        self.stats.packets_received += 1;
+        self.stats.octets_received += payload.len() as u64;
+        if audio {
+            // RFC 3550 Appendix A.8: interarrival jitter.
+            let arrival = (now.saturating_duration_since(self.epoch).as_micros() as u64 * u64::from(SAMPLES_PER_MS) / 1000) as u32;
+            let transit = arrival.wrapping_sub(ts) as i32;
+            if let Some(prev) = src.transit {
+                let d = transit.wrapping_sub(prev).unsigned_abs();
+                src.jitter16 = src.jitter16.wrapping_add(d).wrapping_sub((src.jitter16 + 8) >> 4);
+            }
+            src.transit = Some(transit);
+            if self.spec.direction.receives() && payload.len() <= MAX_PAYLOAD {
+                self.jb.push(ts, payload);
+            }
+        } else {
+            self.event_in(ts, payload);
+        }
+    }
+
+    fn event_in(&mut self, ts: u32, payload: &[u8]) {
+        let Ok(view) = TelephoneEvent::new_checked(payload) else {
+            self.stats.bad += 1;
+            return;
+        };
+        let Ok(ev) = TelephoneEventRepr::parse(&view) else {
+            self.stats.bad += 1;
+            return;
+        };
+        if !self.spec.direction.receives() {
+            return;
+        }
+        let Some((lo, hi)) = ev.event.dtmf_char().and_then(tone_pair) else { return };
+        let duration = u32::from(ev.duration);
+        match &mut self.playing {
+            Some(p) if p.ts == ts => {
+                p.duration = p.duration.max(duration);
+                p.ended |= ev.end;
+                p.idle = 0;
+            }
+            _ if self.last_event_ts == Some(ts) => {} // a repeated end packet
+            _ => {
+                // RFC 4733 §2.5.2.2: volume is the power level in −dBm0.
+                let v = f32::from(ev.volume.clamp(3, 36));
+                self.playing =
+                    Some(PlayingEvent { ts, low: Oscillator::new(lo, -v - 2.0), high: Oscillator::new(hi, -v), played: 0, duration, ended: ev.end, idle: 0 });
+                self.last_event_ts = Some(ts);
+                self.stats.dtmf_received += 1;
+            }
+        }
+    }
+
+    // ---- RTCP -----------------------------------------------------------
+
+    /// When [`handle_timeout`](Stream::handle_timeout) is next due.
+    pub fn poll_timeout(&self) -> Instant {
+        self.next_rtcp
+    }
+
+    /// Sends an RTCP report when it is due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if now < self.next_rtcp {
+            return;
+        }
+        self.next_rtcp = now + self.rtcp_interval();
+        let ntp_now = self.ntp.ntp(now);
+        let mut reports = Vec::new();
+        if let Some(src) = self.source.as_mut() {
+            let expected = src.expected();
+            let expected_interval = expected.saturating_sub(src.expected_prior);
+            let received_interval = src.received.saturating_sub(src.received_prior);
+            src.expected_prior = expected;
+            src.received_prior = src.received;
+            let lost_interval = expected_interval as i64 - received_interval as i64;
+            let fraction = if expected_interval == 0 || lost_interval <= 0 { 0 } else { ((lost_interval << 8) / expected_interval as i64).min(255) as u8 };
+            self.stats.fraction_lost = fraction;
+            let dlsr = match self.lsr_at {
+                Some(at) => (now.saturating_duration_since(at).as_micros() as u64 * 65536 / 1_000_000) as u32,
+                None => 0,
+            };
+            reports.push(ReportBlockRepr {
+                ssrc: src.ssrc,
+                fraction_lost: fraction,
+                cumulative_lost: src.lost().clamp(-0x80_0000, 0x7F_FFFF) as i32,
+                extended_highest_seq: src.extended_max(),
+                jitter: src.jitter16 >> 4,
+                last_sr: self.lsr,
+                delay_since_last_sr: dlsr,
+            });
+        }
+        let sender_info = self.sent_since_report.then(|| SenderInfo {
+            ntp_timestamp: ntp_now,
+            rtp_timestamp: self.rtp_timestamp(),
+            packet_count: self.stats.packets_sent as u32,
+            octet_count: self.stats.octets_sent as u32,
+        });
+        self.sent_since_report = false;
+        let repr = CompoundRepr::report(self.ssrc, sender_info, reports, b"tandem");
+        if self.rtcp_destination().is_none() {
+            return;
+        }
+        let Some(slot) = self.tx_slot() else { return };
+        match repr.emit(&mut slot.data) {
+            Ok(n) => {
+                slot.len = n;
+                slot.rtcp = true;
+                self.stats.rtcp_sent += 1;
+            }
+            Err(_) => self.tx_len -= 1,
+        }
+    }
+
+    /// Handles a datagram received on the RTCP socket.
+    pub fn rtcp_in(&mut self, data: &[u8], from: SocketAddr, now: Instant) {
+        let remote_ip = self.destination().map(|a| a.ip());
+        if remote_ip.is_some_and(|ip| ip != from.ip()) || (remote_ip.is_none() && !self.spec.symmetric) {
+            self.stats.foreign += 1;
+            return;
+        }
+        let Ok(compound) = CompoundRepr::parse(data) else {
+            self.stats.bad += 1;
+            return;
+        };
+        self.stats.rtcp_received += 1;
+        let ntp_now = self.ntp.ntp(now);
+        for p in &compound.packets {
+            let (blocks, sr) = match p {
+                RtcpRepr::SenderReport(sr) => (&sr.reports, Some(sr.sender_info.ntp_timestamp)),
+                RtcpRepr::ReceiverReport(rr) => (&rr.reports, None),
+                _ => continue,
+            };
+            if let Some(ntp) = sr {
+                self.lsr = (ntp >> 16) as u32;
+                self.lsr_at = Some(now);
+            }
+            for b in blocks.iter().filter(|b| b.ssrc == self.ssrc) {
+                self.stats.remote_fraction_lost = b.fraction_lost;
+                self.stats.remote_cumulative_lost = i64::from(b.cumulative_lost);
+                self.stats.remote_jitter_ms = f64::from(b.jitter) / f64::from(SAMPLES_PER_MS);
+                if b.last_sr != 0 {
+                    // RFC 3550 §6.4.1: RTT = A − LSR − DLSR, in 1/65536 s.
+                    let a = (ntp_now >> 16) as u32;
+                    let rtt = a.wrapping_sub(b.last_sr).wrapping_sub(b.delay_since_last_sr) as i32;
+                    if rtt >= 0 {
+                        self.stats.rtt_ms = Some(f64::from(rtt) * 1000.0 / 65536.0);
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- figures --------------------------------------------------------
+
+    /// The stream's figures now.
+    pub fn stats(&self) -> StreamStats {
+        let mut s = self.stats;
+        let jb = self.jb.stats();
+        s.late = jb.late + jb.duplicates;
+        s.plc_frames = jb.concealed_samples / self.frame as u64;
+        s.slips = jb.slips;
+        s.underruns = jb.underruns;
+        s.overruns += jb.overflows;
+        s.jitter_buffer_ms = self.jb.depth() / SAMPLES_PER_MS;
+        s.jitter_target_ms = self.jb.target() / SAMPLES_PER_MS;
+        if let Some(src) = &self.source {
+            s.lost = src.lost();
+            s.jitter_ms = f64::from(src.jitter16 >> 4) / f64::from(SAMPLES_PER_MS);
+        }
+        s
+    }
+
+    /// Counts a TDM overrun seen by the shell (more than one block waiting).
+    pub fn count_overrun(&mut self) {
+        self.stats.overruns += 1;
+    }
+
+    /// The codec in force.
+    pub fn codec(&self) -> Codec {
+        self.spec.codec
+    }
+}
+
+/// Samples per packet for a ptime (10, 20, 30, 40, 60 ms; others → 20).
+fn frame_len(ptime_ms: u8) -> usize {
+    match ptime_ms {
+        10 | 20 | 30 | 40 | 60 => usize::from(ptime_ms) * SAMPLES_PER_MS as usize,
+        _ => 20 * SAMPLES_PER_MS as usize,
+    }
+}
+
+fn xorshift(s: &mut u64) -> u64 {
+    // xorshift64* (Vigna): cheap, good enough for SSRCs and jitter.
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    s.wrapping_mul(0x2545_F491_4F6C_DD1D)
+}
+
+/// A seed from the OS-randomised hasher keys and the time.
+pub(crate) fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    h.finish()
+}
+
+#[allow(dead_code)]
+const _: () = assert!(rtp::HEADER_LEN == 12);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::{Direction, Law};
+
+    fn spec(remote: SocketAddr) -> StreamSpec {
+        StreamSpec {
+            channo: 1,
+            tdm_law: Law::Mulaw,
+            codec: Codec::Pcmu,
+            payload_type: 0,
+            ptime_ms: 20,
+            dtmf_payload_type: Some(101),
+            remote: Some(remote),
+            direction: Direction::SendRecv,
+            symmetric: false,
+        }
+    }
+
+    fn remote() -> SocketAddr {
+        "127.0.0.1:40000".parse().unwrap()
+    }
+
+    fn stream(s: StreamSpec) -> (Stream, Instant) {
+        let now = Instant::now();
+        (Stream::new(s, 20, 200, DtmfMode::Rfc4733, NtpClock { at: now, ntp: 1 << 40 }, now, 42), now)
+    }
+
+    fn sent(s: &mut Stream) -> Vec<(bool, Vec<u8>)> {
+        let mut v = Vec::new();
+        while let Some(t) = s.poll_transmit() {
+            v.push((t.rtcp, t.data.to_vec()));
+        }
+        v
+    }
+
+    #[test]
+    fn each_block_becomes_one_packet_with_advancing_seq_and_timestamp() {
+        let (mut s, _) = stream(spec(remote()));
+        let mut out = [0u8; 160];
+        let mut prev: Option<(u16, u32)> = None;
+        for k in 0..3 {
+            s.tdm_block(&[0x55; 160], &mut out);
+            let p = sent(&mut s);
+            assert_eq!(p.len(), 1);
+            let r = RtpRepr::parse_bytes(&p[0].1).unwrap();
+            assert_eq!(r.marker, k == 0, "marker on the first packet only");
+            if let Some((seq, ts)) = prev {
+                assert_eq!(r.sequence_number, seq.wrapping_add(1));
+                assert_eq!(r.timestamp, ts.wrapping_add(160));
+            }
+            prev = Some((r.sequence_number, r.timestamp));
+        }
+    }
+
+    #[test]
+    fn ptime_10_sends_two_packets_per_block_and_30_sends_three_per_two() {
+        let mut sp = spec(remote());
+        sp.ptime_ms = 10;
+        let (mut s, _) = stream(sp);
+        let mut out = [0u8; 160];
+        s.tdm_block(&[0x55; 160], &mut out);
+        assert_eq!(sent(&mut s).len(), 2);
+        sp.ptime_ms = 30;
+        let (mut s, _) = stream(sp);
+        s.tdm_block(&[0x55; 160], &mut out);
+        s.tdm_block(&[0x55; 160], &mut out);
+        s.tdm_block(&[0x55; 160], &mut out);
+        assert_eq!(sent(&mut s).len(), 2);
+    }
+
+    #[test]
+    fn alaw_channel_is_transcoded_to_pcmu() {
+        let mut sp = spec(remote());
+        sp.tdm_law = Law::Alaw;
+        let (mut s, _) = stream(sp);
+        let mut out = [0u8; 160];
+        s.tdm_block(&[0xD5; 160], &mut out);
+        let p = sent(&mut s);
+        let want = tandem_dsp::g711::alaw_to_ulaw(0xD5);
+        assert!(p[0].1[12..].iter().all(|&b| b == want), "A-law codes are mapped to µ-law");
+        assert!(out.iter().all(|&b| b == 0xD5), "nothing received: A-law silence to the channel");
+    }
+
+    #[test]
+    fn hold_keeps_timestamps_running_and_marks_the_resumed_talkspurt() {
+        let (mut s, _) = stream(spec(remote()));
+        let mut out = [0u8; 160];
+        s.tdm_block(&[0x55; 160], &mut out);
+        let first = RtpRepr::parse_bytes(&sent(&mut s)[0].1).map(|r| (r.sequence_number, r.timestamp)).unwrap();
+        let mut held = *s.spec();
+        held.direction = Direction::RecvOnly;
+        s.update(held);
+        for _ in 0..5 {
+            s.tdm_block(&[0x55; 160], &mut out);
+        }
+        assert!(sent(&mut s).is_empty());
+        held.direction = Direction::SendRecv;
+        s.update(held);
+        s.tdm_block(&[0x55; 160], &mut out);
+        let p = sent(&mut s);
+        let r = RtpRepr::parse_bytes(&p[0].1).unwrap();
+        assert_eq!(r.sequence_number, first.0.wrapping_add(1), "sequence continues");
+        assert_eq!(r.timestamp, first.1.wrapping_add(6 * 160), "timestamp counts held samples");
+        assert!(r.marker);
+    }
+
+    fn rtp(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
+        RtpRepr::new(pt, seq, ts, ssrc, payload.len()).to_vec(payload).unwrap()
+    }
+
+    #[test]
+    fn foreign_and_garbage_packets_are_counted_and_not_played() {
+        let (mut s, now) = stream(spec(remote()));
+        let other: SocketAddr = "127.0.0.1:40002".parse().unwrap();
+        s.rtp_in(&rtp(0, 1, 0, 7, &[1; 160]), other, now);
+        s.rtp_in(&[0x00, 1, 2], remote(), now);
+        s.rtp_in(&rtp(96, 1, 0, 7, &[1; 160]), remote(), now);
+        let st = s.stats();
+        assert_eq!((st.foreign, st.bad, st.packets_received), (1, 2, 0));
+    }
+
+    #[test]
+    fn symmetric_rtp_latches_on_the_first_source() {
+        let mut sp = spec(remote());
+        sp.symmetric = true;
+        let (mut s, now) = stream(sp);
+        let nat: SocketAddr = "127.0.0.1:50000".parse().unwrap();
+        s.rtp_in(&rtp(0, 1, 0, 7, &[1; 160]), nat, now);
+        s.rtp_in(&rtp(0, 2, 160, 7, &[1; 160]), remote(), now);
+        assert_eq!(s.destination(), Some(nat));
+        assert_eq!(s.stats().foreign, 1);
+    }
+
+    #[test]
+    fn a_new_ssrc_is_adopted_after_two_packets_in_sequence() {
+        let (mut s, now) = stream(spec(remote()));
+        s.rtp_in(&rtp(0, 1, 0, 7, &[1; 160]), remote(), now);
+        s.rtp_in(&rtp(0, 500, 9000, 8, &[1; 160]), remote(), now);
+        s.rtp_in(&rtp(0, 501, 9160, 8, &[1; 160]), remote(), now);
+        assert_eq!(s.stats().ssrc_changes, 1);
+    }
+
+    #[test]
+    fn telephone_event_plays_a_dtmf_tone_for_its_duration() {
+        let (mut s, now) = stream(spec(remote()));
+        let ev = |end: bool, dur: u16| {
+            TelephoneEventRepr { event: TelephoneEventCode::from_dtmf_char('5').unwrap(), end, volume: 10, duration: dur }.to_bytes().unwrap()
+        };
+        let mut out = [0u8; 160];
+        let mut heard = Vec::new();
+        for k in 0..5u16 {
+            s.rtp_in(&rtp(101, k, 8000, 7, &ev(k == 4, (k + 1) * 160)), remote(), now);
+            s.tdm_block(&[0xFF; 160], &mut out);
+            heard.extend(out.iter().map(|&c| tandem_dsp::g711::ulaw_decode(c)));
+        }
+        for _ in 0..3 {
+            s.tdm_block(&[0xFF; 160], &mut out);
+            heard.extend(out.iter().map(|&c| tandem_dsp::g711::ulaw_decode(c)));
+        }
+        assert_eq!(tandem_dsp::dtmf::detect_digits(&heard), "5");
+        assert!(out.iter().all(|&c| c == 0xFF), "tone stops after the end");
+        assert_eq!(s.stats().dtmf_received, 1);
+    }
+
+    #[test]
+    fn inband_digit_is_sent_as_rfc4733_start_updates_and_three_ends() {
+        let (mut s, _) = stream(spec(remote()));
+        let mut out = [0u8; 160];
+        let cfg = tandem_dsp::dtmf::DtmfConfig { on_ms: 120, off_ms: 200, ..Default::default() };
+        let lin = tandem_dsp::dtmf::generate("7", &cfg).unwrap();
+        let mut events = Vec::new();
+        for chunk in lin.chunks(160) {
+            let mut b = [0xFFu8; 160];
+            for (o, &x) in b.iter_mut().zip(chunk) {
+                *o = tandem_dsp::g711::Law::Mulaw.encode(x);
+            }
+            s.tdm_block(&b, &mut out);
+            for (_, p) in sent(&mut s) {
+                let r = RtpRepr::parse_bytes(&p).unwrap();
+                if r.payload_type == 101 {
+                    events.push((r.marker, r.timestamp, TelephoneEventRepr::parse_bytes(&p[12..]).unwrap()));
+                }
+            }
+        }
+        assert!(events.len() >= 5, "{events:?}");
+        assert!(events[0].0, "marker on the first event packet");
+        assert!(events.iter().all(|e| e.1 == events[0].1 && e.2.event.dtmf_char() == Some('7')));
+        let ends: Vec<_> = events.iter().filter(|e| e.2.end).collect();
+        assert_eq!(ends.len(), 3);
+        let d = ends[0].2.duration;
+        assert!((800..=1100).contains(&d), "end duration {d} ≈ 120 ms");
+        assert_eq!(s.stats().dtmf_sent, 1);
+    }
+
+    #[test]
+    fn rtcp_report_carries_a_report_block_and_rtt_is_computed_from_lsr_dlsr() {
+        let (mut s, now) = stream(spec(remote()));
+        let mut out = [0u8; 160];
+        for k in 0..10u16 {
+            s.rtp_in(&rtp(0, k, u32::from(k) * 160, 7, &[0xFF; 160]), remote(), now);
+            s.tdm_block(&[0xFF; 160], &mut out);
+        }
+        sent(&mut s);
+        let t = s.poll_timeout();
+        s.handle_timeout(t);
+        let p = sent(&mut s);
+        assert_eq!(p.len(), 1);
+        assert!(p[0].0);
+        let c = CompoundRepr::parse(&p[0].1).unwrap();
+        let RtcpRepr::SenderReport(sr) = &c.packets[0] else { panic!("SR expected: {c:?}") };
+        assert_eq!(sr.reports[0].ssrc, 7);
+        assert_eq!(sr.reports[0].extended_highest_seq, 9);
+        // The remote answers 100 ms later with LSR = our SR, DLSR = 60 ms.
+        let lsr = (sr.sender_info.ntp_timestamp >> 16) as u32;
+        let rb = ReportBlockRepr { ssrc: s.ssrc(), fraction_lost: 12, last_sr: lsr, delay_since_last_sr: 65536 * 60 / 1000, ..Default::default() };
+        let rr = CompoundRepr::report(7, None, vec![rb], b"peer").to_vec().unwrap();
+        let rtcp_from: SocketAddr = "127.0.0.1:40001".parse().unwrap();
+        s.rtcp_in(&rr, rtcp_from, t + Duration::from_millis(100));
+        let st = s.stats();
+        assert_eq!(st.remote_fraction_lost, 12);
+        let rtt = st.rtt_ms.unwrap();
+        assert!((rtt - 40.0).abs() < 1.0, "rtt {rtt}");
+    }
+}
