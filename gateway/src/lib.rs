@@ -6,3 +6,4 @@
 pub mod call;
 pub mod cli;
 pub mod config;
+pub mod tdm;

@@ -1,0 +1,921 @@
+//! A PRI interface as a TDM leg: a sans-IO adapter between call control's
+//! legs and the Q.931 stack ([`isdn_q931::Pri`]), user or network side, any
+//! switch type the stack knows.
+//!
+//! [`PriInterface`] owns one [`Pri`] (one D-channel and the spans it
+//! controls) and translates:
+//!
+//! | Q.931 (stack event) | leg |
+//! |---|---|
+//! | SETUP received (`IncomingCall`) | [`TdmOutput::Incoming`]: `Setup` (numbers normalised to E.164 by [`Numbering`]), `LegIdentity`, `MediaEndpoint::Tdm` |
+//! | INFORMATION (`MoreDigits`), T302 (`DigitTimeout`) | `Digits`, `DigitTimeout` |
+//! | CALL PROCEEDING, ALERTING, PROGRESS, CONNECT | `Proceeding`, `Alerting{inband}`, `Progress{inband}` (PI 1 or 8), `Answered{connected}` |
+//! | SETUP ACKNOWLEDGE | digits held by `LegCommand::Digits` go out as INFORMATION |
+//! | call gone (`Released`: DISCONNECT/RELEASE, T303/T309/T322 expiry, RESTART) | exactly one `Released` with the stack's cause |
+//!
+//! and back: `SetupAck`, `Proceeding`, `Alerting`, `Progress{inband}` (PI 8),
+//! `Answer`, `Digits` (INFORMATION), `Release` (DISCONNECT, or RELEASE
+//! COMPLETE before any answer, as the stack decides). Originating takes the
+//! channel a span group hunted ([`super::hunt`]).
+//!
+//! Every Q.931 message sent or received is logged as one readable line
+//! under the target `tandem::q931` (info with `trace = true`, else debug),
+//! carrying the gateway call id and the call reference; with a pcap file
+//! configured every frame also comes out as [`PriIo::Trace`] for the shell
+//! to record.
+//!
+//! A calling name that NI-2 sends after the SETUP (in a FACILITY) has no
+//! leg event yet and is logged at debug level only.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use isdn_q931::q921::pcap::Direction;
+use isdn_q931::q931::{
+    self, Bearer as QBearer, BearerKind, CallId as QCallId, ChannelPref, ChannelRef, Command, CommandError, Config, Event, InterfaceConfig, InterfaceKind,
+    Number, PartyName, SetupRequest, Side, SwitchType,
+};
+use isdn_q931::wire::ie::{ProgressDescription, RedirectReason as QReason, TypeOfNumber};
+use isdn_q931::wire::{CallRefFlag, CauseValue, FrameKind, FrameRepr, IeRepr, MessageRepr};
+use isdn_q931::{LinkConfig, Output, Pri, PriConfig as StackConfig, Trace};
+
+use super::numbering::Numbering;
+use super::{ChannelAddr, ChannelChoice, ChannelInfo, ChannelState, IncomingKey, TdmInput, TdmInterface, TdmIo, TdmOutput};
+use crate::call::model::{
+    Bearer, Cause, Law, LegCommand, LegEvent, LegIdentity, LegRef, MediaEndpoint, Party, Presentation, Redirect, RedirectReason, Release, Screening, Setup,
+};
+use crate::config::pri::{LawName, PriConfig};
+
+/// PRI I/O for the shell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PriIo {
+    /// Transmit this frame (address, control, information; no FCS) on the
+    /// D-channel of `link` (0: the only one).
+    Frame { link: u16, frame: Vec<u8> },
+    /// Record this frame in the capture (only with a pcap file configured).
+    Trace(Trace),
+}
+
+/// PRI input from the shell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PriInput {
+    /// A frame received on the D-channel of `link` (FCS removed).
+    Frame { link: u16, frame: Vec<u8> },
+}
+
+/// One span of a PRI interface, as discovery found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PriSpan {
+    /// DAHDI span number.
+    pub span: u32,
+    /// DAHDI channel number of position 1.
+    pub basechan: u32,
+    pub kind: InterfaceKind,
+}
+
+/// Everything a [`PriInterface`] needs: its configuration with the
+/// hardware facts filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PriSettings {
+    pub name: String,
+    /// The spans; the first carries the D-channel (NFAS interface
+    /// identifier = index).
+    pub spans: Vec<PriSpan>,
+    /// The stack's call-control configuration.
+    pub q931: Config,
+    /// Data link parameters.
+    pub q921: isdn_q931::q921::Config,
+    /// B-channel positions outbound calls may use (`None`: all).
+    pub bchannels: Option<Vec<u32>>,
+    pub law: Law,
+    /// Place outbound calls with incomplete numbers in overlap.
+    pub overlap: bool,
+    pub numbering: Numbering,
+    /// Log the Q.931 ladder at info level (else debug).
+    pub trace: bool,
+    /// Emit [`PriIo::Trace`] for a capture.
+    pub pcap: bool,
+}
+
+/// Why settings cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PriSettingsError {
+    #[error("PRI interface {name}: unknown switch type \"{switch}\"")]
+    UnknownSwitch { name: String, switch: String },
+    #[error("PRI interface {name}: no span")]
+    NoSpan { name: String },
+    #[error("PRI interface {name}: the D-channel must be at position {expected} on this span type (configured {got})")]
+    DChannelPosition { name: String, expected: u32, got: u32 },
+    #[error("PRI interface {name}: the stack refuses the configuration: {error}")]
+    Stack { name: String, error: q931::ConfigError },
+}
+
+impl PriSettings {
+    /// Defaults for `switch` and `side` on these spans: the variant's
+    /// timers, the span type's law, all B-channels, no numbering context.
+    pub fn new(name: &str, switch: SwitchType, side: Side, spans: Vec<PriSpan>) -> PriSettings {
+        let interfaces = spans.iter().enumerate().map(|(i, s)| InterfaceConfig::new(i as u8, s.kind, i == 0)).collect();
+        let mut q931 = Config::new(switch, side).with_interfaces(interfaces);
+        let kind = spans.first().map(|s| s.kind).unwrap_or(InterfaceKind::T1);
+        q931.law = kind.law();
+        PriSettings {
+            name: name.to_owned(),
+            law: law_of(kind.law()),
+            spans,
+            q931,
+            q921: isdn_q931::q921::Config::default(),
+            bchannels: None,
+            overlap: false,
+            numbering: Numbering::default(),
+            trace: false,
+            pcap: false,
+        }
+    }
+
+    /// Settings from a `[[pri]]` section and the spans discovery found
+    /// (in the section's order).
+    pub fn from_config(cfg: &PriConfig, spans: Vec<PriSpan>) -> Result<PriSettings, PriSettingsError> {
+        let name = cfg.name.get_ref().clone();
+        let switch = cfg.switch_type().ok_or_else(|| PriSettingsError::UnknownSwitch { name: name.clone(), switch: cfg.switch.get_ref().clone() })?;
+        let Some(first) = spans.first() else {
+            return Err(PriSettingsError::NoSpan { name });
+        };
+        let expected = dchannel_position(first.kind);
+        if let Some(d) = &cfg.dchannel
+            && *d.get_ref() != expected
+        {
+            return Err(PriSettingsError::DChannelPosition { name, expected, got: *d.get_ref() });
+        }
+        let mut s = PriSettings::new(&name, switch, cfg.side.get_ref().side(), spans);
+        if let Some(l) = &cfg.law {
+            let (law, ql) = match l.get_ref() {
+                LawName::Ulaw => (Law::Ulaw, q931::Law::Ulaw),
+                LawName::Alaw => (Law::Alaw, q931::Law::Alaw),
+            };
+            s.law = law;
+            s.q931.law = ql;
+        }
+        cfg.apply_l3_timers(&mut s.q931.timers);
+        cfg.apply_l2_timers(&mut s.q921);
+        s.bchannels = cfg.bchannel_positions();
+        s.overlap = cfg.overlap;
+        let text = |v: &Option<toml::Spanned<String>>| v.as_ref().map(|v| v.get_ref().clone());
+        s.numbering = Numbering {
+            country_code: text(&cfg.country_code),
+            national_prefix: text(&cfg.national_prefix),
+            international_prefix: text(&cfg.international_prefix),
+            area_code: text(&cfg.area_code),
+        };
+        s.trace = cfg.trace;
+        s.pcap = cfg.pcap.is_some();
+        s.q931.validate().map_err(|error| PriSettingsError::Stack { name: s.name.clone(), error })?;
+        Ok(s)
+    }
+
+    /// The DAHDI channel number of the D-channel.
+    pub fn dchannel_channo(&self) -> Option<u32> {
+        let s = self.spans.first()?;
+        Some(s.basechan + dchannel_position(s.kind) - 1)
+    }
+}
+
+/// Where the D-channel sits on a span of this type: T1 channel 24, E1 time slot 16.
+pub fn dchannel_position(kind: InterfaceKind) -> u32 {
+    match kind {
+        InterfaceKind::T1 => 24,
+        InterfaceKind::E1 => 16,
+    }
+}
+
+fn law_of(l: q931::Law) -> Law {
+    match l {
+        q931::Law::Ulaw => Law::Ulaw,
+        q931::Law::Alaw => Law::Alaw,
+    }
+}
+
+/// One Q.931 call and its leg.
+#[derive(Debug)]
+struct Call {
+    leg: Option<LegRef>,
+    outbound: bool,
+    channel: Option<ChannelRef>,
+    /// The call reference value, once seen in a trace.
+    cr: Option<u16>,
+    /// Events before `accept`.
+    held: Vec<LegEvent>,
+    /// Overlap sending: digits waiting for SETUP ACKNOWLEDGE.
+    digits: String,
+    digits_complete: bool,
+    acked: bool,
+    /// What we sent to clear, for the Released's `wire`.
+    sent_release: Option<String>,
+    /// What the peer sent to clear.
+    got_release: Option<String>,
+}
+
+impl Call {
+    fn new(leg: Option<LegRef>, outbound: bool) -> Call {
+        Call {
+            leg,
+            outbound,
+            channel: None,
+            cr: None,
+            held: Vec::new(),
+            digits: String::new(),
+            digits_complete: false,
+            acked: false,
+            sent_release: None,
+            got_release: None,
+        }
+    }
+}
+
+/// The PRI TDM interface. See the [module documentation](self).
+#[derive(Debug)]
+pub struct PriInterface {
+    s: PriSettings,
+    pri: Pri,
+    calls: HashMap<QCallId, Call>,
+    legs: HashMap<LegRef, QCallId>,
+    /// (call reference value, originated by us) → call.
+    by_cr: HashMap<(u16, bool), QCallId>,
+    /// Our SETUPs whose call reference is not yet seen.
+    awaiting_cr: VecDeque<QCallId>,
+    /// The call reference of the last SETUP received.
+    last_rx_setup: Option<u16>,
+    alarms: HashSet<u32>,
+    maintenance: HashSet<ChannelAddr>,
+    out: VecDeque<TdmOutput>,
+    /// The `now` of the input being handled.
+    now: Instant,
+}
+
+impl PriInterface {
+    /// A new interface; the D-channel starts establishing (frames to send
+    /// come out of [`TdmInterface::poll_output`]).
+    pub fn new(settings: PriSettings, now: Instant) -> Result<PriInterface, PriSettingsError> {
+        let mut link = LinkConfig::primary(0);
+        link.q921 = settings.q921.clone();
+        let cfg = StackConfig { q931: settings.q931.clone(), links: vec![link], backup_mode: Default::default(), trace: true };
+        let pri = Pri::new(cfg, now).map_err(|error| PriSettingsError::Stack { name: settings.name.clone(), error })?;
+        let mut p = PriInterface {
+            s: settings,
+            pri,
+            calls: HashMap::new(),
+            legs: HashMap::new(),
+            by_cr: HashMap::new(),
+            awaiting_cr: VecDeque::new(),
+            last_rx_setup: None,
+            alarms: HashSet::new(),
+            maintenance: HashSet::new(),
+            out: VecDeque::new(),
+            now,
+        };
+        p.drain();
+        Ok(p)
+    }
+
+    /// The settings in use.
+    pub fn settings(&self) -> &PriSettings {
+        &self.s
+    }
+
+    /// The stack (read only: call states, channel states, link state).
+    pub fn stack(&self) -> &Pri {
+        &self.pri
+    }
+
+    /// Blocks (or unblocks) a channel for outbound calls (operator maintenance).
+    pub fn set_maintenance(&mut self, addr: ChannelAddr, blocked: bool) {
+        if blocked {
+            self.maintenance.insert(addr);
+        } else {
+            self.maintenance.remove(&addr);
+        }
+    }
+
+    /// Sends a Q.931 command straight to the stack (RESTART, SERVICE…).
+    pub fn stack_command(&mut self, cmd: Command, now: Instant) -> Result<Option<QCallId>, CommandError> {
+        self.now = now;
+        let r = self.pri.command(cmd, now);
+        self.drain();
+        r
+    }
+
+    fn addr_of(&self, ch: ChannelRef) -> Option<(ChannelAddr, u32)> {
+        let s = self.s.spans.get(usize::from(ch.interface))?;
+        let pos = u32::from(ch.channel);
+        Some((ChannelAddr { span: s.span, pos }, s.basechan + pos - 1))
+    }
+
+    fn ref_of(&self, addr: ChannelAddr) -> Option<ChannelRef> {
+        let i = self.s.spans.iter().position(|s| s.span == addr.span)?;
+        Some(ChannelRef::new(i as u8, u8::try_from(addr.pos).ok()?))
+    }
+
+    fn identity(&self, ch: Option<ChannelRef>) -> LegIdentity {
+        let a = ch.and_then(|c| self.addr_of(c));
+        LegIdentity { interface: self.s.name.clone(), span: a.map(|a| a.0.span), channel: a.map(|a| a.0.pos), sip_call_id: None }
+    }
+
+    fn media(&self, ch: ChannelRef) -> Option<MediaEndpoint> {
+        self.addr_of(ch).map(|(_, channo)| MediaEndpoint::Tdm { channo, law: self.s.law })
+    }
+
+    fn emit(&mut self, q: QCallId, ev: LegEvent) {
+        let Some(c) = self.calls.get_mut(&q) else {
+            return;
+        };
+        match c.leg {
+            Some(leg) => self.out.push_back(TdmOutput::Leg(leg, ev)),
+            None => c.held.push(ev),
+        }
+    }
+
+    /// Notes the call's channel; a new or changed one is reported.
+    fn set_channel(&mut self, q: QCallId, ch: ChannelRef) {
+        let Some(c) = self.calls.get_mut(&q) else {
+            return;
+        };
+        if c.channel == Some(ch) {
+            return;
+        }
+        c.channel = Some(ch);
+        let id = self.identity(Some(ch));
+        self.emit(q, LegEvent::Identity(id));
+        if let Some(m) = self.media(ch) {
+            self.emit(q, LegEvent::Media(m));
+        }
+    }
+
+    fn leg_label(&self, q: QCallId) -> String {
+        match self.calls.get(&q).and_then(|c| c.leg) {
+            Some(l) => l.to_string(),
+            None => "-".into(),
+        }
+    }
+
+    fn cr_label(&self, q: QCallId) -> String {
+        match self.calls.get(&q).and_then(|c| c.cr) {
+            Some(cr) => format!("{cr:#06x}"),
+            None => "?".into(),
+        }
+    }
+
+    /// Moves everything the stack produced into our queue.
+    fn drain(&mut self) {
+        while let Some(o) = self.pri.poll_output() {
+            match o {
+                Output::Transmit { link, frame } => self.out.push_back(TdmOutput::Io(TdmIo::Pri(PriIo::Frame { link, frame }))),
+                Output::Trace(t) => {
+                    self.ladder(&t);
+                    if self.s.pcap {
+                        self.out.push_back(TdmOutput::Io(TdmIo::Pri(PriIo::Trace(t))));
+                    }
+                }
+                Output::Event(e) => self.on_event(e),
+            }
+        }
+    }
+
+    /// One readable line per Q.931 message; learns call references.
+    fn ladder(&mut self, t: &Trace) {
+        let Ok(f) = FrameRepr::parse_bytes(&t.frame) else {
+            return;
+        };
+        let info = match f.kind {
+            FrameKind::I { info, .. } | FrameKind::Ui { info, .. } => info,
+            _ => return,
+        };
+        let Ok(m) = MessageRepr::parse_bytes(info) else {
+            tracing::debug!(target: "tandem::q931", interface = %self.s.name, len = info.len(), "undecodable layer 3 message");
+            return;
+        };
+        let sent = t.direction == Direction::Sent;
+        let cr = m.call_ref;
+        let ours = (sent && cr.flag == CallRefFlag::FromOriginator) || (!sent && cr.flag == CallRefFlag::ToOriginator);
+        if m.msg_type == isdn_q931::wire::MessageType::Setup && !cr.is_dummy() && !cr.is_global() {
+            if sent {
+                if !self.by_cr.contains_key(&(cr.value, true))
+                    && let Some(q) = self.awaiting_cr.pop_front()
+                {
+                    self.by_cr.insert((cr.value, true), q);
+                    if let Some(c) = self.calls.get_mut(&q) {
+                        c.cr = Some(cr.value);
+                    }
+                }
+            } else {
+                self.last_rx_setup = Some(cr.value);
+            }
+        }
+        let call = self.by_cr.get(&(cr.value, ours)).map(|&q| self.leg_label(q)).unwrap_or_else(|| "-".into());
+        let line = describe(&m);
+        let arrow = if sent { "->" } else { "<-" };
+        if self.s.trace {
+            tracing::info!(target: "tandem::q931", interface = %self.s.name, call = %call, cr = %format!("{:#06x}", cr.value), "{arrow} {line}");
+        } else {
+            tracing::debug!(target: "tandem::q931", interface = %self.s.name, call = %call, cr = %format!("{:#06x}", cr.value), "{arrow} {line}");
+        }
+    }
+
+    fn on_event(&mut self, e: Event) {
+        let name = self.s.name.clone();
+        match e {
+            Event::LinkUp { link } => tracing::info!(interface = %name, link, "D-channel up"),
+            Event::LinkDown { link } => tracing::warn!(interface = %name, link, "D-channel down"),
+            Event::ActiveLink { link } => tracing::debug!(interface = %name, ?link, "active D-channel"),
+            Event::IncomingCall(ic) => self.on_incoming(*ic),
+            Event::MoreDigits { call, digits, sending_complete } => self.emit(call, LegEvent::Digits { digits, complete: sending_complete }),
+            Event::DigitTimeout { call } => self.emit(call, LegEvent::DigitTimeout),
+            Event::SetupAcknowledged { call, channel } => {
+                self.set_channel(call, channel);
+                let Some(c) = self.calls.get_mut(&call) else {
+                    return;
+                };
+                c.acked = true;
+                let digits = std::mem::take(&mut c.digits);
+                let complete = c.digits_complete;
+                if !digits.is_empty() || complete {
+                    self.send_digits(call, digits, complete);
+                }
+            }
+            Event::Proceeding { call, channel, progress } => {
+                self.set_channel(call, channel);
+                self.emit(call, LegEvent::Proceeding);
+                if inband(&progress) {
+                    self.emit(call, LegEvent::Progress { inband: true });
+                }
+            }
+            Event::Alerting { call, channel, inband: ib, progress } => {
+                self.set_channel(call, channel);
+                self.emit(call, LegEvent::Alerting { inband: ib || inband(&progress) });
+            }
+            Event::Progress { call, progress, inband: ib } => self.emit(call, LegEvent::Progress { inband: ib || inband(&progress) }),
+            Event::Connected { call, channel, connected } => {
+                self.set_channel(call, channel);
+                let connected = connected.map(|n| self.party(&n, None));
+                self.emit(call, LegEvent::Answered { connected });
+            }
+            Event::ConnectAcknowledged { .. } => {}
+            Event::CallingName { call, name: n } => {
+                tracing::debug!(interface = %name, call = %self.leg_label(call), cr = %self.cr_label(call), name = %n.name, "calling name after the SETUP: no leg event for it; dropped");
+            }
+            Event::Facility { call, .. } => tracing::debug!(interface = %name, ?call, "FACILITY ignored"),
+            Event::Notify { call, description } => tracing::debug!(interface = %name, call = %self.leg_label(call), description, "NOTIFY"),
+            Event::Disconnecting { call, cause, inband, initiator } => {
+                tracing::debug!(interface = %name, call = %self.leg_label(call), cr = %self.cr_label(call), cause = cause.value.0, inband, ?initiator, "clearing");
+                if let Some(c) = self.calls.get_mut(&call)
+                    && c.sent_release.is_none()
+                {
+                    c.got_release = Some(format!("DISCONNECT cause {}", cause.value.0));
+                }
+            }
+            Event::Released { call, cause } => self.on_released(call, cause.value),
+            Event::Status { call, cause, peer_state, our_state } => {
+                tracing::debug!(interface = %name, ?call, cause = cause.value.0, peer_state, ?our_state, "STATUS")
+            }
+            Event::ChannelsRestarted { channels, initiator } => tracing::info!(interface = %name, ?channels, ?initiator, "channels restarted"),
+            Event::RestartCompleted { channels } => tracing::info!(interface = %name, ?channels, "RESTART acknowledged"),
+            Event::RestartFailed { channels } => tracing::warn!(interface = %name, ?channels, "RESTART not acknowledged"),
+            Event::ServiceChanged { channels, status, initiator } => {
+                tracing::info!(interface = %name, ?channels, ?status, ?initiator, "service status changed")
+            }
+            Event::ServiceFailed { channels } => tracing::warn!(interface = %name, ?channels, "SERVICE not acknowledged"),
+        }
+    }
+
+    fn on_incoming(&mut self, ic: q931::IncomingCall) {
+        let q = ic.call;
+        let mut call = Call::new(None, false);
+        call.channel = Some(ic.channel);
+        if let Some(cr) = self.last_rx_setup.take() {
+            call.cr = Some(cr);
+            self.by_cr.insert((cr, false), q);
+        }
+        self.calls.insert(q, call);
+        let calling = match (&ic.calling, &ic.calling_name) {
+            (Some(n), name) => Some(self.party(n, name.as_ref())),
+            (None, Some(name)) => {
+                Some(Party { number: String::new(), name: Some(name.name.clone()), presentation: presentation(name.presentation), ..Party::default() })
+            }
+            (None, None) => None,
+        };
+        let redirect = ic.redirecting.as_ref().map(|r| Redirect { from: self.party(&r.number, None), reason: reason(r.reason), count: r.count.unwrap_or(1) });
+        let bearer = match ic.bearer.kind {
+            BearerKind::Audio3k1 => Bearer::Audio3k1,
+            BearerKind::UnrestrictedDigital | BearerKind::RestrictedDigital => Bearer::Digital,
+            _ => Bearer::Speech,
+        };
+        let setup = Setup { called: self.s.numbering.to_e164(&ic.called.digits, ic.called.ton), complete: ic.sending_complete, calling, redirect, bearer };
+        let identity = self.identity(Some(ic.channel));
+        let Some(media) = self.media(ic.channel) else {
+            // The stack accepted a channel it knows; this cannot happen with consistent settings.
+            tracing::error!(interface = %self.s.name, channel = %ic.channel, "incoming call on a channel outside the configured spans");
+            self.calls.remove(&q);
+            let _ = self.pri.command(Command::Disconnect { call: q, cause: CauseValue::CHANNEL_UNACCEPTABLE, inband: false }, self.now);
+            return;
+        };
+        tracing::info!(interface = %self.s.name, cr = %self.cr_label(q), called = %setup.called,
+            calling = %setup.calling.as_ref().map(|c| c.number.as_str()).unwrap_or("-"), channel = %ic.channel, "incoming call");
+        self.out.push_back(TdmOutput::Incoming { key: IncomingKey(q.0), setup, identity, media });
+    }
+
+    fn on_released(&mut self, q: QCallId, cause: CauseValue) {
+        let Some(c) = self.calls.remove(&q) else {
+            return;
+        };
+        if let Some(cr) = c.cr {
+            self.by_cr.remove(&(cr, c.outbound));
+        }
+        self.awaiting_cr.retain(|&a| a != q);
+        let wire = c.sent_release.clone().or(c.got_release.clone()).unwrap_or_else(|| format!("cleared, cause {}", cause.0));
+        let ev = LegEvent::Released(Release { cause: Cause(cause.0), wire: Some(wire) });
+        match c.leg {
+            Some(leg) => {
+                tracing::info!(interface = %self.s.name, call = %leg, cr = ?c.cr, cause = cause.0, "released");
+                self.legs.remove(&leg);
+                self.out.push_back(TdmOutput::Leg(leg, ev));
+            }
+            None => {
+                // Not yet accepted: keep the events for accept().
+                let mut c = c;
+                c.held.push(ev);
+                c.channel = None;
+                self.calls.insert(q, c);
+            }
+        }
+    }
+
+    fn party(&self, n: &Number, name: Option<&PartyName>) -> Party {
+        Party {
+            number: self.s.numbering.to_e164(&n.digits, n.ton),
+            name: name.filter(|n| !n.name.is_empty()).map(|n| n.name.clone()),
+            presentation: presentation(n.presentation),
+            screening: screening(n.screening),
+        }
+    }
+
+    fn number(&self, p: &Party) -> Option<Number> {
+        if p.number.is_empty() {
+            return None;
+        }
+        let (digits, ton) = self.s.numbering.to_wire(&p.number);
+        Some(Number::new(&digits).with_ton(ton).with_presentation(q_presentation(p.presentation), q_screening(p.screening)))
+    }
+
+    fn send_digits(&mut self, q: QCallId, digits: String, complete: bool) {
+        let now = self.now;
+        if let Err(e) = self.pri.command(Command::Information { call: q, digits, sending_complete: complete }, now) {
+            tracing::warn!(interface = %self.s.name, call = %self.leg_label(q), error = %e, "INFORMATION refused");
+        }
+    }
+
+    fn fail(&mut self, leg: LegRef, cause: Cause, why: String) {
+        tracing::info!(interface = %self.s.name, call = %leg, cause = cause.0, "{why}");
+        self.out.push_back(TdmOutput::Leg(leg, LegEvent::Released(Release { cause, wire: Some(why) })));
+    }
+
+    fn setup_request(&self, setup: &Setup, channel: ChannelPref) -> SetupRequest {
+        let (digits, ton) = self.s.numbering.to_wire(&setup.called);
+        let mut req = SetupRequest::new(&digits);
+        req.called = Number::new(&digits).with_ton(ton);
+        req.channel = channel;
+        if let Some(p) = &setup.calling {
+            req.calling = self.number(p);
+            req.calling_name = p.name.as_ref().map(|n| PartyName { name: n.clone(), presentation: q_presentation(p.presentation) });
+        }
+        if let Some(r) = &setup.redirect
+            && let Some(n) = self.number(&r.from)
+        {
+            req.redirecting = Some((n, q_reason(r.reason)));
+        }
+        let ql = match self.s.law {
+            Law::Ulaw => q931::Law::Ulaw,
+            Law::Alaw => q931::Law::Alaw,
+        };
+        req.bearer = match setup.bearer {
+            Bearer::Speech => None,
+            Bearer::Audio3k1 => Some(QBearer::audio(ql)),
+            Bearer::Digital => Some(QBearer::data()),
+        };
+        if self.s.overlap && !setup.complete {
+            req.overlap = true;
+            req.sending_complete = false;
+        }
+        req
+    }
+}
+
+fn inband(p: &[ProgressDescription]) -> bool {
+    p.iter().any(|d| matches!(d, ProgressDescription::NotEndToEndIsdn | ProgressDescription::InbandAvailable))
+}
+
+fn presentation(p: isdn_q931::wire::ie::Presentation) -> Presentation {
+    use isdn_q931::wire::ie::Presentation as P;
+    match p {
+        P::Allowed => Presentation::Allowed,
+        P::Restricted | P::Reserved => Presentation::Restricted,
+        P::NotAvailable => Presentation::Unavailable,
+    }
+}
+
+fn q_presentation(p: Presentation) -> isdn_q931::wire::ie::Presentation {
+    use isdn_q931::wire::ie::Presentation as P;
+    match p {
+        Presentation::Allowed => P::Allowed,
+        Presentation::Restricted => P::Restricted,
+        Presentation::Unavailable => P::NotAvailable,
+    }
+}
+
+fn screening(s: isdn_q931::wire::ie::Screening) -> Screening {
+    use isdn_q931::wire::ie::Screening as S;
+    match s {
+        S::UserNotScreened => Screening::UserNotScreened,
+        S::UserVerifiedPassed => Screening::UserVerifiedPassed,
+        S::UserVerifiedFailed => Screening::UserVerifiedFailed,
+        S::NetworkProvided => Screening::NetworkProvided,
+    }
+}
+
+fn q_screening(s: Screening) -> isdn_q931::wire::ie::Screening {
+    use isdn_q931::wire::ie::Screening as S;
+    match s {
+        Screening::UserNotScreened => S::UserNotScreened,
+        Screening::UserVerifiedPassed => S::UserVerifiedPassed,
+        Screening::UserVerifiedFailed => S::UserVerifiedFailed,
+        Screening::NetworkProvided => S::NetworkProvided,
+    }
+}
+
+fn reason(r: QReason) -> RedirectReason {
+    match r {
+        QReason::Busy => RedirectReason::Busy,
+        QReason::NoReply => RedirectReason::NoReply,
+        QReason::Deflection => RedirectReason::Deflection,
+        QReason::DteOutOfOrder => RedirectReason::Unavailable,
+        QReason::Unconditional | QReason::ForwardedByDte => RedirectReason::Unconditional,
+        _ => RedirectReason::Unknown,
+    }
+}
+
+fn q_reason(r: RedirectReason) -> QReason {
+    match r {
+        RedirectReason::Unknown => QReason::Unknown,
+        RedirectReason::Busy => QReason::Busy,
+        RedirectReason::NoReply => QReason::NoReply,
+        RedirectReason::Unconditional => QReason::Unconditional,
+        RedirectReason::Deflection => QReason::Deflection,
+        RedirectReason::Unavailable => QReason::DteOutOfOrder,
+    }
+}
+
+fn ton_name(t: TypeOfNumber) -> &'static str {
+    match t {
+        TypeOfNumber::Unknown => "unknown",
+        TypeOfNumber::International => "intl",
+        TypeOfNumber::National => "natl",
+        TypeOfNumber::NetworkSpecific => "netspec",
+        TypeOfNumber::Subscriber => "subscr",
+        TypeOfNumber::Abbreviated => "abbr",
+        TypeOfNumber::Other(_) => "other",
+    }
+}
+
+/// "SETUP called=2125551234/natl calling=… ch=1 cause=16 pi=8" for the ladder.
+pub fn describe(m: &MessageRepr) -> String {
+    let mut s = m.msg_type.name().to_owned();
+    for ie in &m.ies {
+        let _ = match ie {
+            IeRepr::CalledNumber(n) => write!(s, " called={}/{}", n.digits, ton_name(n.type_of_number)),
+            IeRepr::CallingNumber(n) => {
+                let pres = match n.presentation.map(|p| p.0) {
+                    Some(isdn_q931::wire::ie::Presentation::Restricted) => "/restricted",
+                    Some(isdn_q931::wire::ie::Presentation::NotAvailable) => "/unavailable",
+                    _ => "",
+                };
+                write!(s, " calling={}/{}{pres}", n.digits, ton_name(n.type_of_number))
+            }
+            IeRepr::ConnectedNumber(n) => write!(s, " connected={}/{}", n.digits, ton_name(n.type_of_number)),
+            IeRepr::RedirectingNumber(n) => write!(s, " redirecting={}/{}", n.digits, ton_name(n.type_of_number)),
+            IeRepr::Cause(c) => write!(s, " cause={}", c.value.0),
+            IeRepr::ProgressIndicator(p) => write!(s, " pi={}", p.description.bits()),
+            IeRepr::ChannelId(c) => match &c.channels {
+                Some(spec) => {
+                    let mode = if c.exclusive { "excl" } else { "pref" };
+                    match &spec.list {
+                        isdn_q931::wire::ie::ChannelList::Numbers(n) => write!(s, " ch={n:?}/{mode}"),
+                        isdn_q931::wire::ie::ChannelList::Map(_) => write!(s, " ch=map/{mode}"),
+                    }
+                }
+                None => write!(s, " ch=any"),
+            },
+            IeRepr::Display(d) => write!(s, " display={:?}", String::from_utf8_lossy(&d.text)),
+            IeRepr::SendingComplete => write!(s, " complete"),
+            IeRepr::KeypadFacility(_) => write!(s, " keypad"),
+            IeRepr::RestartIndicator(_) => write!(s, " restart"),
+            _ => Ok(()),
+        };
+    }
+    s
+}
+
+impl TdmInterface for PriInterface {
+    fn name(&self) -> &str {
+        &self.s.name
+    }
+
+    fn spans(&self) -> Vec<u32> {
+        self.s.spans.iter().map(|s| s.span).collect()
+    }
+
+    fn originate(&mut self, leg: LegRef, setup: &Setup, channel: ChannelChoice, now: Instant) {
+        self.now = now;
+        if self.legs.contains_key(&leg) {
+            tracing::warn!(interface = %self.s.name, call = %leg, "originate for a leg that already has a call; ignored");
+            return;
+        }
+        let pref = match channel {
+            ChannelChoice::Any => ChannelPref::Any,
+            ChannelChoice::Preferred(a) | ChannelChoice::Exclusive(a) => {
+                let Some(r) = self.ref_of(a) else {
+                    self.fail(leg, Cause::REQUESTED_CHANNEL_UNAVAILABLE, format!("channel {a} is not on interface {}", self.s.name));
+                    return;
+                };
+                if matches!(channel, ChannelChoice::Exclusive(_)) { ChannelPref::Exclusive(r) } else { ChannelPref::Preferred(r) }
+            }
+        };
+        let req = self.setup_request(setup, pref);
+        let overlap = req.overlap;
+        match self.pri.setup(req, now) {
+            Ok(q) => {
+                let mut c = Call::new(Some(leg), true);
+                c.acked = !overlap;
+                self.calls.insert(q, c);
+                self.legs.insert(leg, q);
+                self.awaiting_cr.push_back(q);
+                tracing::info!(interface = %self.s.name, call = %leg, called = %setup.called, "placing call");
+                self.drain();
+                if let Some(ch) = self.pri.call_control().call_channel(q) {
+                    self.set_channel(q, ch);
+                }
+            }
+            Err(e) => {
+                let cause = match e {
+                    CommandError::NoChannel => Cause::NO_CIRCUIT,
+                    CommandError::ChannelUnavailable(_) | CommandError::NoSuchChannel(_) => Cause::REQUESTED_CHANNEL_UNAVAILABLE,
+                    CommandError::NoDataLink => Cause::NETWORK_OUT_OF_ORDER,
+                    _ => Cause::TEMPORARY_FAILURE,
+                };
+                self.drain();
+                self.fail(leg, cause, format!("SETUP not sent: {e}"));
+            }
+        }
+    }
+
+    fn accept(&mut self, key: IncomingKey, leg: LegRef) {
+        let q = QCallId(key.0);
+        let Some(c) = self.calls.get_mut(&q) else {
+            tracing::warn!(interface = %self.s.name, call = %leg, "accept for an unknown incoming call");
+            self.out.push_back(TdmOutput::Leg(leg, LegEvent::Released(Release { cause: Cause::NORMAL_UNSPECIFIED, wire: None })));
+            return;
+        };
+        c.leg = Some(leg);
+        let held = std::mem::take(&mut c.held);
+        let gone = held.iter().any(|e| matches!(e, LegEvent::Released(_)));
+        if gone {
+            self.calls.remove(&q);
+        } else {
+            self.legs.insert(leg, q);
+        }
+        for e in held {
+            self.out.push_back(TdmOutput::Leg(leg, e));
+        }
+    }
+
+    fn command(&mut self, leg: LegRef, cmd: LegCommand, now: Instant) {
+        self.now = now;
+        let Some(&q) = self.legs.get(&leg) else {
+            tracing::debug!(interface = %self.s.name, call = %leg, ?cmd, "command for a leg that is gone");
+            return;
+        };
+        let cr = self.cr_label(q);
+        let qcmd = match cmd {
+            LegCommand::SetupAck => Command::SetupAck { call: q },
+            LegCommand::Proceeding => Command::Proceeding { call: q, inband: false },
+            LegCommand::Alerting { inband } => Command::Alerting { call: q, inband },
+            LegCommand::Progress { inband: true } => Command::Progress { call: q, description: ProgressDescription::InbandAvailable },
+            LegCommand::Progress { inband: false } => return,
+            LegCommand::Answer { connected } => Command::Connect { call: q, connected: connected.as_ref().and_then(|p| self.number(p)) },
+            LegCommand::Digits { digits, complete } => {
+                let Some(c) = self.calls.get_mut(&q) else {
+                    return;
+                };
+                if !c.acked {
+                    c.digits.push_str(&digits);
+                    c.digits_complete |= complete;
+                    return;
+                }
+                self.send_digits(q, digits, complete);
+                self.drain();
+                return;
+            }
+            LegCommand::Media(_) => return,
+            LegCommand::Dtmf { digit, .. } => {
+                tracing::debug!(interface = %self.s.name, call = %leg, %digit, "out-of-band DTMF is not sent on a PRI (it travels in band)");
+                return;
+            }
+            LegCommand::Release(r) => {
+                let cause = CauseValue(r.cause.0);
+                if let Some(c) = self.calls.get_mut(&q) {
+                    c.sent_release = Some(format!("sent DISCONNECT cause {}", r.cause.0));
+                }
+                let res = match self.pri.command(Command::Disconnect { call: q, cause, inband: false }, now) {
+                    Err(CommandError::WrongState(_)) => self.pri.command(Command::Release { call: q, cause }, now),
+                    other => other,
+                };
+                if let Err(e) = res {
+                    tracing::debug!(interface = %self.s.name, call = %leg, cr = %cr, error = %e, "clearing refused");
+                    if matches!(e, CommandError::UnknownCall(_)) {
+                        // The stack has forgotten the call: release the leg here.
+                        self.on_released(q, cause);
+                    }
+                }
+                self.drain();
+                return;
+            }
+        };
+        if let Err(e) = self.pri.command(qcmd, now) {
+            tracing::warn!(interface = %self.s.name, call = %leg, cr = %cr, error = %e, "command refused by the Q.931 stack");
+        }
+        self.drain();
+    }
+
+    fn handle_input(&mut self, input: TdmInput, now: Instant) {
+        self.now = now;
+        match input {
+            TdmInput::Pri(PriInput::Frame { link, frame }) => self.pri.handle_frame(link, &frame, now),
+            TdmInput::Alarm { span, in_alarm } => {
+                if in_alarm {
+                    tracing::warn!(interface = %self.s.name, span, "span in alarm: its channels are out of the hunt");
+                    self.alarms.insert(span);
+                } else {
+                    tracing::info!(interface = %self.s.name, span, "span alarm cleared");
+                    self.alarms.remove(&span);
+                }
+            }
+        }
+        self.drain();
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        self.pri.handle_timeout(now);
+        self.drain();
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        self.pri.poll_timeout()
+    }
+
+    fn poll_output(&mut self) -> Option<TdmOutput> {
+        self.out.pop_front()
+    }
+
+    fn channels(&self) -> Vec<ChannelInfo> {
+        let up = self.is_up();
+        let cc = self.pri.call_control();
+        let mut v = Vec::new();
+        for (i, s) in self.s.spans.iter().enumerate() {
+            for ch in cc.channels().of_interface(i as u8) {
+                let pos = u32::from(ch.channel);
+                if self.s.bchannels.as_ref().is_some_and(|b| !b.contains(&pos)) {
+                    continue;
+                }
+                let addr = ChannelAddr { span: s.span, pos };
+                let st = cc.channel_status(ch).unwrap_or_default();
+                let state = if self.alarms.contains(&s.span) {
+                    ChannelState::Alarm
+                } else if !up {
+                    ChannelState::Down
+                } else if st.owner.is_some() {
+                    ChannelState::Busy
+                } else if st.out_of_service {
+                    ChannelState::OutOfService
+                } else if st.restarting || self.maintenance.contains(&addr) {
+                    ChannelState::Maintenance
+                } else {
+                    ChannelState::Idle
+                };
+                v.push(ChannelInfo { addr, channo: s.basechan + pos - 1, state });
+            }
+        }
+        v
+    }
+
+    fn is_up(&self) -> bool {
+        self.pri.active_link().is_some()
+    }
+}

@@ -1,0 +1,268 @@
+//! The thin I/O shell of a PRI interface: the D-channel and the span
+//! alarms, moved between DAHDI (through `tandem-drivers`) and tokio
+//! channels. The protocol lives in [`super::pri::PriInterface`], which the
+//! integrator keeps in its call-control task; this shell only moves bytes.
+//!
+//! * [`resolve`] turns a `[[pri]]` section into [`PriSettings`] with the
+//!   hardware facts from discovery (span type, first channel number).
+//! * [`spawn_dchannel`] opens the D-channel (HDLC, non-blocking) and runs a
+//!   tokio task: received frames (FCS dropped) and line events come out of
+//!   the [`DChannel::rx`] receiver, frames sent into [`DChannel::tx`] are
+//!   written.
+//! * [`spawn_alarm_watch`] polls the spans' alarms (SPANSTAT through the
+//!   control device) from a thread and reports changes.
+//! * [`PcapSink`] writes [`PriIo::Trace`](super::pri::PriIo::Trace) records
+//!   to a pcap file.
+//!
+//! A run loop for one interface (the integrator's task holds many, through
+//! [`super::Tdm`]):
+//!
+//! ```no_run
+//! use std::time::{Duration, Instant};
+//! use tandem_gateway::tdm::{TdmInterface, TdmInput, TdmIo, TdmOutput};
+//! use tandem_gateway::tdm::pri::{PriInput, PriInterface, PriIo};
+//! use tandem_gateway::tdm::pri_io::{self, DChannelEvent};
+//!
+//! # async fn run(cfg: tandem_gateway::config::pri::PriConfig) -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = std::path::Path::new("/dev/dahdi");
+//! let settings = pri_io::resolve(&cfg, dir)?;
+//! let mut dch = pri_io::spawn_dchannel(dir, settings.dchannel_channo().unwrap())?;
+//! let mut alarms = pri_io::spawn_alarm_watch(dir, settings.spans.iter().map(|s| s.span).collect(), Duration::from_millis(500));
+//! let mut pri = PriInterface::new(settings, Instant::now())?;
+//! loop {
+//!     while let Some(out) = pri.poll_output() {
+//!         match out {
+//!             TdmOutput::Io(TdmIo::Pri(PriIo::Frame { frame, .. })) => { let _ = dch.tx.send(frame).await; }
+//!             TdmOutput::Io(TdmIo::Pri(PriIo::Trace(_))) => {}
+//!             TdmOutput::Incoming { .. } | TdmOutput::Leg(..) => { /* to call control */ }
+//!         }
+//!     }
+//!     let deadline = pri.poll_timeout().map(tokio::time::Instant::from_std);
+//!     tokio::select! {
+//!         Some(ev) = dch.rx.recv() => if let DChannelEvent::Frame(frame) = ev {
+//!             pri.handle_input(TdmInput::Pri(PriInput::Frame { link: 0, frame }), Instant::now());
+//!         },
+//!         Some(a) = alarms.recv() => pri.handle_input(TdmInput::Alarm { span: a.span, in_alarm: a.in_alarm }, Instant::now()),
+//!         _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => {
+//!             pri.handle_timeout(Instant::now());
+//!         }
+//!     }
+//! }
+//! # }
+//! ```
+
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use isdn_q931::Trace;
+use isdn_q931::q921::Role;
+use isdn_q931::q921::pcap::PcapWriter;
+use isdn_q931::q931::{InterfaceKind, Side};
+use tandem_drivers::{AsyncChannel, Channel, Ctl, Discovery, Input, LineEvent, OpenOptionsDahdi, Policy};
+use tokio::sync::mpsc;
+
+use super::pri::{PriSettings, PriSettingsError, PriSpan};
+use crate::config::pri::PriConfig;
+
+/// Why the PRI shell cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum PriIoError {
+    #[error("DAHDI: {0}")]
+    Dahdi(#[from] tandem_drivers::Error),
+    #[error("PRI interface {name}: span {span} does not exist")]
+    NoSpan { name: String, span: u32 },
+    #[error("PRI interface {name}: span {span} is {kind}, not a T1 or E1")]
+    NotDigital { name: String, span: u32, kind: String },
+    #[error(transparent)]
+    Settings(#[from] PriSettingsError),
+    #[error("{path}: {source}")]
+    Pcap { path: PathBuf, source: std::io::Error },
+}
+
+/// The settings of a `[[pri]]` section on this hardware: every span must
+/// exist and be a T1 (J1) or E1.
+pub fn resolve(cfg: &PriConfig, device_dir: &Path) -> Result<PriSettings, PriIoError> {
+    let inv = Discovery::new(device_dir).scan()?;
+    let name = cfg.name.get_ref().clone();
+    let mut spans = Vec::new();
+    for n in cfg.span_numbers() {
+        let Some(s) = inv.spans.iter().find(|s| s.status.span == n) else {
+            return Err(PriIoError::NoSpan { name, span: n });
+        };
+        let kind = match s.status.span_type.as_str() {
+            "T1" | "J1" => InterfaceKind::T1,
+            "E1" => InterfaceKind::E1,
+            other => return Err(PriIoError::NotDigital { name, span: n, kind: other.to_owned() }),
+        };
+        let basechan = s.basechan.or_else(|| s.channels.iter().map(|c| c.chan).min()).ok_or_else(|| PriIoError::NoSpan { name: name.clone(), span: n })?;
+        spans.push(PriSpan { span: n, basechan, kind });
+    }
+    Ok(PriSettings::from_config(cfg, spans)?)
+}
+
+/// What the D-channel task reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DChannelEvent {
+    /// A received frame (address, control, information; FCS dropped).
+    Frame(Vec<u8>),
+    /// A line event on the D-channel (alarm, bad FCS, abort…).
+    Line(LineEvent),
+    /// The task ended on an error (the channel is gone, for example).
+    Failed(String),
+}
+
+/// The two ends of a running D-channel task.
+pub struct DChannel {
+    pub rx: mpsc::Receiver<DChannelEvent>,
+    /// Frames to transmit (without FCS).
+    pub tx: mpsc::Sender<Vec<u8>>,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// HDLC buffers: frames up to 1 KiB, 16 of them each way.
+const HDLC_BUFS: u32 = 16;
+const HDLC_BUFSIZE: u32 = 1024;
+
+/// Opens DAHDI channel `channo` as a non-blocking HDLC
+/// D-channel and starts its task on the current tokio runtime. The task
+/// ends when both `rx` and `tx` are dropped, or on an error (reported as
+/// [`DChannelEvent::Failed`]).
+pub fn spawn_dchannel(device_dir: &Path, channo: u32) -> Result<DChannel, PriIoError> {
+    let ch = Channel::open(device_dir, channo, None, OpenOptionsDahdi { nonblocking: true })?;
+    ch.set_buffers(Policy::Immediate, Policy::Immediate, HDLC_BUFS, HDLC_BUFSIZE)?;
+    let ach = AsyncChannel::new(ch)?;
+    let (in_tx, in_rx) = mpsc::channel::<DChannelEvent>(256);
+    let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(256);
+    let task = tokio::spawn(async move {
+        let mut buf = vec![0u8; HDLC_BUFSIZE as usize + 8];
+        let mut out_open = true;
+        loop {
+            tokio::select! {
+                r = ach.read(&mut buf) => match r {
+                    Ok(Input::Audio(n)) => {
+                        // DAHDI hands over the frame followed by its 2 FCS octets.
+                        let frame = buf[..n.saturating_sub(2)].to_vec();
+                        if !frame.is_empty() && in_tx.send(DChannelEvent::Frame(frame)).await.is_err() && !out_open {
+                            return;
+                        }
+                    }
+                    Ok(Input::Event(ev)) => {
+                        tracing::debug!(chan = channo, ?ev, "D-channel event");
+                        let _ = in_tx.send(DChannelEvent::Line(ev)).await;
+                    }
+                    Err(e) => {
+                        tracing::error!(chan = channo, error = %e, "D-channel read failed");
+                        let _ = in_tx.send(DChannelEvent::Failed(e.to_string())).await;
+                        return;
+                    }
+                },
+                f = out_rx.recv(), if out_open => match f {
+                    Some(frame) => {
+                        let mut w = frame;
+                        // Room for the FCS, which the driver computes.
+                        w.extend_from_slice(&[0, 0]);
+                        match ach.write(&w).await {
+                            Ok(Ok(_)) => {}
+                            Ok(Err(ev)) => {
+                                tracing::debug!(chan = channo, ?ev, "D-channel event instead of a write; frame dropped");
+                                let _ = in_tx.send(DChannelEvent::Line(ev)).await;
+                            }
+                            Err(e) => {
+                                tracing::error!(chan = channo, error = %e, "D-channel write failed");
+                                let _ = in_tx.send(DChannelEvent::Failed(e.to_string())).await;
+                                return;
+                            }
+                        }
+                    }
+                    None => {
+                        out_open = false;
+                        if in_tx.is_closed() {
+                            return;
+                        }
+                    }
+                },
+            }
+        }
+    });
+    Ok(DChannel { rx: in_rx, tx: out_tx, task })
+}
+
+/// A span's alarm state changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlarmEvent {
+    pub span: u32,
+    pub in_alarm: bool,
+    /// DAHDI's names for the alarms now present ("RED", "BLUE"…).
+    pub alarms: Vec<&'static str>,
+}
+
+/// Polls the alarms of `spans` every `period` from a thread (SPANSTAT is a
+/// blocking ioctl). The first poll reports every span already in alarm.
+/// The thread ends when the receiver is dropped.
+pub fn spawn_alarm_watch(device_dir: &Path, spans: Vec<u32>, period: Duration) -> mpsc::UnboundedReceiver<AlarmEvent> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let dir = device_dir.to_path_buf();
+    let _ = std::thread::Builder::new().name("pri-alarms".into()).spawn(move || {
+        let mut last: std::collections::HashMap<u32, bool> = Default::default();
+        while !tx.is_closed() {
+            let started = Instant::now();
+            match Ctl::open(&dir) {
+                Ok(ctl) => {
+                    for &span in &spans {
+                        match ctl.span_status(span) {
+                            Ok(st) => {
+                                let in_alarm = !st.alarms.is_ok();
+                                let changed = match last.insert(span, in_alarm) {
+                                    None => in_alarm,
+                                    Some(before) => before != in_alarm,
+                                };
+                                if changed {
+                                    let ev = AlarmEvent { span, in_alarm, alarms: st.alarms.names() };
+                                    if tx.send(ev).is_err() {
+                                        return;
+                                    }
+                                }
+                            }
+                            Err(e) => tracing::debug!(span, error = %e, "SPANSTAT failed"),
+                        }
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot open the DAHDI control device"),
+            }
+            std::thread::sleep(period.saturating_sub(started.elapsed()));
+        }
+    });
+    rx
+}
+
+/// Writes a PRI interface's frames to a pcap file (LINUX_LAPD, link type 177).
+pub struct PcapSink {
+    w: PcapWriter<BufWriter<std::fs::File>>,
+    /// `Instant` and Unix time at creation, to stamp records.
+    start: (Instant, Duration),
+}
+
+impl PcapSink {
+    /// Creates (truncates) the file; `side` sets the pseudo-header's
+    /// network-side flag.
+    pub fn create(path: &Path, side: Side) -> Result<PcapSink, PriIoError> {
+        let err = |source| PriIoError::Pcap { path: path.to_path_buf(), source };
+        let f = std::fs::File::create(path).map_err(err)?;
+        let role = match side {
+            Side::Network => Role::Network,
+            Side::User => Role::User,
+        };
+        Ok(PcapSink {
+            w: PcapWriter::new(BufWriter::new(f), role).map_err(err)?,
+            start: (Instant::now(), SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default()),
+        })
+    }
+
+    /// Records one frame (and flushes, so the file is readable while running).
+    pub fn write(&mut self, t: &Trace) -> std::io::Result<()> {
+        let ts = self.start.1 + t.at.saturating_duration_since(self.start.0);
+        self.w.write_frame(ts, t.direction, &t.frame)?;
+        self.w.flush()
+    }
+}
