@@ -919,3 +919,283 @@ impl TdmInterface for PriInterface {
         self.pri.active_link().is_some()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use isdn_q931::wire::ie::{Presentation as QPres, Screening as QScreen};
+
+    use super::*;
+    use crate::call::model::CallId;
+
+    /// Our interface and a far-end stack, frames shuttled in memory.
+    struct Pair {
+        gw: PriInterface,
+        far: Pri,
+        now: Instant,
+        /// Drop frames both ways (a cut D-channel).
+        cut: bool,
+        incoming: Vec<(LegRef, Setup, LegIdentity, MediaEndpoint)>,
+        events: Vec<(LegRef, LegEvent)>,
+        far_events: Vec<Event>,
+        /// Accept incoming calls as they come (else they wait in `pending`).
+        auto_accept: bool,
+        pending: Vec<IncomingKey>,
+        next: u64,
+    }
+
+    impl Pair {
+        fn new(switch: SwitchType, side: Side) -> Pair {
+            let now = Instant::now();
+            let kind = SwitchVariant::for_switch(switch).interface_kind;
+            let mut s = PriSettings::new("p", switch, side, vec![PriSpan { span: 3, basechan: 49, kind }]);
+            s.numbering.country_code = Some("44".into());
+            s.overlap = true;
+            let gw = PriInterface::new(s, now).unwrap();
+            let far = Pri::new(StackConfig::new(Config::new(switch, side.peer())), now).unwrap();
+            let mut p = Pair {
+                gw,
+                far,
+                now,
+                cut: false,
+                incoming: Vec::new(),
+                events: Vec::new(),
+                far_events: Vec::new(),
+                auto_accept: true,
+                pending: Vec::new(),
+                next: 1,
+            };
+            p.shuttle();
+            assert!(p.gw.is_up() && p.far.active_link().is_some(), "link up");
+            p
+        }
+
+        fn shuttle(&mut self) {
+            for _ in 0..1000 {
+                let mut moved = false;
+                while let Some(o) = self.gw.poll_output() {
+                    match o {
+                        TdmOutput::Io(TdmIo::Pri(PriIo::Frame { frame, .. })) => {
+                            if !self.cut {
+                                self.far.handle_frame(0, &frame, self.now);
+                                moved = true;
+                            }
+                        }
+                        TdmOutput::Io(TdmIo::Pri(PriIo::Trace(_))) => {}
+                        TdmOutput::Incoming { key, setup, identity, media } => {
+                            let leg = LegRef::inbound(CallId(self.next));
+                            self.next += 1;
+                            if self.auto_accept {
+                                self.gw.accept(key, leg);
+                            } else {
+                                self.pending.push(key);
+                            }
+                            self.incoming.push((leg, setup, identity, media));
+                        }
+                        TdmOutput::Leg(leg, ev) => self.events.push((leg, ev)),
+                    }
+                }
+                while let Some(o) = self.far.poll_output() {
+                    match o {
+                        Output::Transmit { frame, .. } => {
+                            if !self.cut {
+                                self.gw.handle_input(TdmInput::Pri(PriInput::Frame { link: 0, frame }), self.now);
+                                moved = true;
+                            }
+                        }
+                        Output::Event(e) => self.far_events.push(e),
+                        Output::Trace(_) => {}
+                    }
+                }
+                if !moved {
+                    return;
+                }
+            }
+            panic!("frames kept flowing");
+        }
+
+        /// Lets `d` pass in 100 ms steps, running both sides' timers.
+        fn advance(&mut self, d: Duration) {
+            let end = self.now + d;
+            while self.now < end {
+                self.now += Duration::from_millis(100);
+                if self.gw.poll_timeout().is_some_and(|t| t <= self.now) {
+                    self.gw.handle_timeout(self.now);
+                }
+                if self.far.poll_timeout().is_some_and(|t| t <= self.now) {
+                    self.far.handle_timeout(self.now);
+                }
+                self.shuttle();
+            }
+        }
+
+        fn far(&mut self, cmd: Command) -> Option<QCallId> {
+            let r = self.far.command(cmd, self.now).expect("far-end command");
+            self.shuttle();
+            r
+        }
+
+        fn gw(&mut self, leg: LegRef, cmd: LegCommand) {
+            self.gw.command(leg, cmd, self.now);
+            self.shuttle();
+        }
+
+        fn of(&self, leg: LegRef) -> Vec<LegEvent> {
+            self.events.iter().filter(|(l, _)| *l == leg).map(|(_, e)| e.clone()).collect()
+        }
+
+        fn releases(&self, leg: LegRef) -> Vec<u8> {
+            self.of(leg)
+                .iter()
+                .filter_map(|e| match e {
+                    LegEvent::Released(r) => Some(r.cause.0),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        fn far_incoming(&self) -> q931::IncomingCall {
+            self.far_events
+                .iter()
+                .rev()
+                .find_map(|e| match e {
+                    Event::IncomingCall(ic) => Some((**ic).clone()),
+                    _ => None,
+                })
+                .expect("far end saw a SETUP")
+        }
+    }
+
+    use isdn_q931::q931::SwitchVariant;
+
+    #[test]
+    fn overlap_receiving_gives_an_incomplete_setup_then_digits_then_the_digit_timeout() {
+        let mut p = Pair::new(SwitchType::EuroIsdnE1, Side::User);
+        let req = SetupRequest::new("20").overlap();
+        let fc = p.far(Command::Setup(Box::new(req))).unwrap();
+        let (leg, s, id, media) = p.incoming[0].clone();
+        assert_eq!((s.called.as_str(), s.complete), ("20", false));
+        assert_eq!((id.span, id.channel), (Some(3), Some(31)), "the network hunts descending on an E1");
+        assert_eq!(media, MediaEndpoint::Tdm { channo: 49 + 30, law: Law::Alaw });
+        p.gw(leg, LegCommand::SetupAck);
+        p.far(Command::Information { call: fc, digits: "71".into(), sending_complete: false });
+        assert!(p.of(leg).contains(&LegEvent::Digits { digits: "71".into(), complete: false }), "{:?}", p.of(leg));
+        p.advance(Duration::from_secs(16)); // Q.931 T302 = 15 s
+        assert!(p.of(leg).contains(&LegEvent::DigitTimeout));
+        p.gw(leg, LegCommand::Release(Release::cause(Cause::INVALID_NUMBER_FORMAT)));
+        assert_eq!(p.releases(leg), [28]);
+    }
+
+    #[test]
+    fn outbound_overlap_digits_wait_for_setup_acknowledge_then_go_as_information() {
+        let mut p = Pair::new(SwitchType::EuroIsdnE1, Side::User);
+        let leg = LegRef::outbound(CallId(9), 1);
+        let s = Setup { called: "+44207".into(), complete: false, ..Setup::default() };
+        p.gw.originate(leg, &s, ChannelChoice::Any, p.now);
+        p.shuttle();
+        let ic = p.far_incoming();
+        assert_eq!((ic.called.digits.as_str(), ic.called.ton, ic.sending_complete), ("207", TypeOfNumber::National, false));
+        p.gw(leg, LegCommand::Digits { digits: "946".into(), complete: false });
+        p.far(Command::SetupAck { call: ic.call });
+        assert!(
+            p.far_events.iter().any(|e| matches!(e, Event::MoreDigits { digits, .. } if digits == "946")),
+            "digits held until SETUP ACKNOWLEDGE, then sent: {:?}",
+            p.far_events
+        );
+        p.gw(leg, LegCommand::Digits { digits: "0000".into(), complete: true });
+        assert!(p.far_events.iter().any(|e| matches!(e, Event::MoreDigits { digits, sending_complete: true, .. } if digits == "0000")));
+    }
+
+    #[test]
+    fn events_before_accept_are_held_and_a_call_gone_before_accept_still_ends_once() {
+        // We are the network side: the user's DISCONNECT before any answer clears at once.
+        let mut p = Pair::new(SwitchType::Ni2, Side::Network);
+        p.auto_accept = false;
+        let req = SetupRequest::new("5551234")
+            .calling(Number::new("2125550000").with_ton(TypeOfNumber::National).with_presentation(QPres::Allowed, QScreen::UserVerifiedPassed));
+        let fc = p.far(Command::Setup(Box::new(req))).unwrap();
+        p.far(Command::Disconnect { call: fc, cause: CauseValue::NORMAL_CLEARING, inband: false });
+        let key = p.pending[0];
+        let leg = p.incoming[0].0;
+        assert!(p.of(leg).is_empty());
+        p.gw.accept(key, leg);
+        p.shuttle();
+        assert_eq!(p.releases(leg), [16]);
+        p.gw(leg, LegCommand::Release(Release::cause(Cause::NORMAL_CLEARING)));
+        assert_eq!(p.releases(leg), [16], "a command for a leg that is gone is ignored");
+    }
+
+    #[test]
+    fn originate_without_a_data_link_releases_the_leg_at_once() {
+        let mut p = Pair::new(SwitchType::Ni2, Side::User);
+        p.cut = true;
+        p.advance(Duration::from_secs(20)); // T203 + T200 × N200: the link gives up
+        assert!(!p.gw.is_up());
+        assert!(p.gw.channels().iter().all(|c| c.state == ChannelState::Down));
+        let leg = LegRef::outbound(CallId(1), 1);
+        p.gw.originate(leg, &Setup { called: "411".into(), complete: true, ..Setup::default() }, ChannelChoice::Any, p.now);
+        p.shuttle();
+        assert_eq!(p.releases(leg), [38]);
+    }
+
+    #[test]
+    fn an_active_call_survives_a_link_failure_until_t309_then_ends_once() {
+        let mut p = Pair::new(SwitchType::EuroIsdnE1, Side::User); // T309 = 6 s
+        let leg = LegRef::outbound(CallId(2), 1);
+        p.gw.originate(leg, &Setup { called: "+4420".into(), complete: true, ..Setup::default() }, ChannelChoice::Any, p.now);
+        p.shuttle();
+        let fc = p.far_incoming().call;
+        p.far(Command::Connect { call: fc, connected: None });
+        assert!(p.of(leg).iter().any(|e| matches!(e, LegEvent::Answered { .. })));
+        p.cut = true;
+        p.advance(Duration::from_secs(12));
+        assert!(p.releases(leg).is_empty(), "alive under T309");
+        p.advance(Duration::from_secs(30));
+        assert_eq!(p.releases(leg).len(), 1, "{:?}", p.of(leg));
+    }
+
+    #[test]
+    fn a_restart_from_the_far_end_releases_the_calls_on_its_channels() {
+        let mut p = Pair::new(SwitchType::Ni2, Side::User);
+        let fc = p.far(Command::Setup(Box::new(SetupRequest::new("5551234")))).unwrap();
+        let (leg, ..) = p.incoming[0].clone();
+        let ch = p.far.call_control().call_channel(fc).unwrap();
+        p.far(Command::Restart(q931::RestartTarget::Channels(vec![ch])));
+        assert_eq!(p.releases(leg).len(), 1, "{:?}", p.of(leg));
+        assert!(p.gw.channels().iter().all(|c| c.state == ChannelState::Idle));
+    }
+
+    #[test]
+    fn exclusive_channel_choice_is_honoured_and_a_busy_one_fails_with_cause_44() {
+        let mut p = Pair::new(SwitchType::Ni2, Side::User);
+        let a = LegRef::outbound(CallId(1), 1);
+        let b = LegRef::outbound(CallId(2), 1);
+        let ch = ChannelAddr { span: 3, pos: 7 };
+        let s = Setup { called: "411".into(), complete: true, ..Setup::default() };
+        p.gw.originate(a, &s, ChannelChoice::Exclusive(ch), p.now);
+        p.shuttle();
+        assert_eq!(p.far_incoming().channel, ChannelRef::new(0, 7));
+        assert!(p.of(a).contains(&LegEvent::Media(MediaEndpoint::Tdm { channo: 55, law: Law::Ulaw })));
+        p.gw.originate(b, &s, ChannelChoice::Exclusive(ch), p.now);
+        p.shuttle();
+        assert_eq!(p.releases(b), [44]);
+        let busy = p.gw.channels().into_iter().find(|c| c.addr == ch).unwrap();
+        assert_eq!(busy.state, ChannelState::Busy);
+    }
+
+    #[test]
+    fn the_ladder_line_names_the_message_and_its_key_ies() {
+        let mut m = MessageRepr::new(
+            isdn_q931::wire::ProtocolDiscriminator::Q931,
+            isdn_q931::wire::CallRef::pri(5, CallRefFlag::FromOriginator),
+            isdn_q931::wire::MessageType::Disconnect,
+        );
+        m.ies.push(IeRepr::Cause(isdn_q931::wire::ie::CauseRepr::new(isdn_q931::wire::ie::Location::User, CauseValue::USER_BUSY)));
+        m.ies.push(IeRepr::ProgressIndicator(isdn_q931::wire::ie::ProgressIndicatorRepr::new(
+            isdn_q931::wire::ie::Location::User,
+            ProgressDescription::InbandAvailable,
+        )));
+        assert_eq!(describe(&m), "DISCONNECT cause=17 pi=8");
+    }
+}
