@@ -3,4 +3,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod ids;
+pub mod transaction;
 pub mod wire;
