@@ -6,4 +6,5 @@
 pub mod call;
 pub mod cli;
 pub mod config;
+pub mod route;
 pub mod tdm;

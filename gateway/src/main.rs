@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use tandem_drivers::{Discovery, config};
 use tandem_gateway::cli::status;
+use tandem_gateway::config::Config;
 
 /// Tandem: an open-source TDM-to-SIP media gateway.
 #[derive(Parser, Debug)]
@@ -115,8 +116,8 @@ fn run(cli: Cli) -> Result<(), String> {
             }
         }
         Command::Check(a) => {
-            let cfg = load(&a.config)?;
-            config::check(&cfg).map_err(|e| e.to_string())?;
+            let full = Config::load(&a.config).map_err(|d| diagnostics(&d))?;
+            let cfg = full.dahdi();
             if let Some(dir) = a.device_dir {
                 let ctl = tandem_drivers::Ctl::open(&dir).map_err(|e| e.to_string())?;
                 let hw = config::Hardware::discover(&ctl).map_err(|e| e.to_string())?;
@@ -128,8 +129,8 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Configure(a) => {
             let (cfg, name, hw, ctl, dir) = if let Some(path) = &a.source.config {
-                let cfg = load(path)?;
-                let dir = a.device_dir.clone().unwrap_or_else(|| cfg.device_dir());
+                let (cfg, dir) = load(path)?;
+                let dir = a.device_dir.clone().unwrap_or(dir);
                 let ctl = tandem_drivers::Ctl::open(&dir).map_err(|e| e.to_string())?;
                 let hw = config::Hardware::discover(&ctl).map_err(|e| e.to_string())?;
                 (cfg, path.clone(), hw, ctl, dir)
@@ -168,8 +169,15 @@ fn run(cli: Cli) -> Result<(), String> {
     Ok(())
 }
 
-/// Read the [dahdi] section of a configuration file.
-fn load(path: &std::path::Path) -> Result<config::DahdiConfig, String> {
+/// Read the [dahdi] section of a configuration file (the rest of the file
+/// must parse, but only `tandem check` checks it), and the device directory.
+fn load(path: &std::path::Path) -> Result<(config::DahdiConfig, PathBuf), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    config::DahdiConfig::from_toml(&text, &path.to_string_lossy()).map_err(|e| e.to_string())
+    let full = Config::parse(&text, &path.to_string_lossy()).map_err(|d| diagnostics(&d))?;
+    Ok((full.dahdi(), full.device_dir()))
+}
+
+/// Diagnostics, one per line (with their help lines).
+fn diagnostics(d: &[config::Diagnostic]) -> String {
+    d.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
 }

@@ -2,6 +2,7 @@
 //!
 //! [`model`] is the leg-neutral vocabulary both kinds of leg speak.
 
+pub mod causes;
 pub mod model;
 
 pub use model::*;
