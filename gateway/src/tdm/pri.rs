@@ -600,7 +600,7 @@ impl PriInterface {
             Bearer::Audio3k1 => Some(QBearer::audio(ql)),
             Bearer::Digital => Some(QBearer::data()),
         };
-        if self.s.overlap && !setup.complete {
+        if self.s.overlap && !setup.complete && self.s.q931.variant.overlap_dialing {
             req.overlap = true;
             req.sending_complete = false;
         }

@@ -266,3 +266,24 @@ impl PcapSink {
         self.w.flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use isdn_q931::q921::pcap::Direction;
+
+    #[test]
+    fn the_pcap_sink_writes_a_header_and_one_record_per_frame() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.pcap");
+        let mut sink = PcapSink::create(&path, Side::Network).unwrap();
+        let frame = vec![0x00, 0x01, 0x7F];
+        sink.write(&Trace { link: 0, direction: Direction::Sent, frame: frame.clone(), at: Instant::now() }).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        // File header 24, record header 16, LAPD pseudo-header 16, frame.
+        assert_eq!(bytes.len(), 24 + 16 + 16 + frame.len());
+        assert_eq!(u32::from_le_bytes(bytes[20..24].try_into().unwrap()), 177);
+        assert_eq!(bytes[24 + 16 + 6], 1, "network-side flag");
+        assert_eq!(&bytes[bytes.len() - 3..], &frame[..]);
+    }
+}
