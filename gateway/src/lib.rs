@@ -4,6 +4,7 @@
 //! `tandem channels`). Call control, SIP, media and routing follow (issues 5–8).
 
 pub mod call;
+pub mod cdr;
 pub mod cli;
 pub mod config;
 pub mod route;

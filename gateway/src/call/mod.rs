@@ -3,6 +3,7 @@
 //! [`model`] is the leg-neutral vocabulary both kinds of leg speak.
 
 pub mod causes;
+pub mod control;
 pub mod model;
 
 pub use model::*;
