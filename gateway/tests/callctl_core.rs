@@ -121,7 +121,7 @@ fn originate_leg(o: &[Output]) -> LegRef {
 fn cdrs(o: &[Output]) -> Vec<CdrRecord> {
     o.iter()
         .filter_map(|o| match o {
-            Output::Cdr(c) => Some(c.clone()),
+            Output::Cdr(c) => Some((**c).clone()),
             _ => None,
         })
         .collect()
@@ -479,4 +479,19 @@ fn every_call_gets_exactly_one_cdr() {
     }
     assert_eq!(total, 20);
     assert!(h.cc.is_idle());
+}
+
+#[test]
+fn inband_progress_reaches_the_caller_and_early_media_flows_before_answer() {
+    let mut h = H::new();
+    let inb = h.tdm_call("5551234", true, 0);
+    let out = originate_leg(&h.out());
+    h.ev(inb, LegEvent::Media(tdm(9)), 5);
+    assert_eq!(h.ev(out, LegEvent::Progress { inband: true }, 700), vec![cmd(inb, LegCommand::Progress { inband: true })]);
+    let o = h.ev(out, LegEvent::Media(MediaEndpoint::Rtp(rtp(3, Some("127.0.0.9:30000")))), 710);
+    assert!(matches!(&o[..], [Output::Media(MediaCommand::Connect { tdm_channo: 9, .. })]), "{o:?}");
+    assert_eq!(h.cc.poll_timeout(), Some(h.at(180_000)), "progress stops the setup timer; the no-answer timer runs");
+    h.ev(out, rel(18), 20_000);
+    let c = one_cdr(&h.ev(inb, rel(18), 20_010));
+    assert_eq!(c.pdd_s, Some(0.7));
 }

@@ -127,8 +127,8 @@ pub enum Output {
     Originate { leg: LegRef, target: Target, setup: Setup },
     /// Tell the media pump something.
     Media(MediaCommand),
-    /// A finished call's record.
-    Cdr(CdrRecord),
+    /// A finished call's record (boxed: it is much larger than the rest).
+    Cdr(Box<CdrRecord>),
 }
 
 /// Who ended a call.
@@ -257,7 +257,8 @@ impl CallControl {
     }
 
     /// A new call arrived on a leg; returns the inbound [`LegRef`] the leg
-    /// must use from now on. Every call ends in exactly one CDR, refused
+    /// must use from now on. (This takes the place of
+    /// [`LegEvent::Setup`], which [`CallControl::handle`] ignores.) Every call ends in exactly one CDR, refused
     /// ones included, once the leg has reported `Released`.
     pub fn incoming(&mut self, origin: Origin, mut setup: Setup, now: Instant) -> LegRef {
         let id = self.ids.next_id();
@@ -686,7 +687,7 @@ impl CallControl {
         self.disconnect_media(&mut call);
         let rec = self.cdr(&call, now);
         info!(call = %call.id, cause = rec.cause, released_by = rec.released_by, duration_s = rec.duration_s, "call ended");
-        self.out.push_back(Output::Cdr(rec));
+        self.out.push_back(Output::Cdr(Box::new(rec)));
     }
 
     fn wall(&self, t: Instant) -> SystemTime {

@@ -1088,6 +1088,18 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_uses_the_real_keys() {
+        let src = include_str!("mod.rs");
+        let doc: Vec<&str> = src.lines().take_while(|l| l.starts_with("//!")).map(|l| l.trim_start_matches("//!").strip_prefix(' ').unwrap_or("")).collect();
+        let start = doc.iter().position(|l| *l == "```toml").unwrap() + 1;
+        let end = start + doc[start..].iter().position(|l| *l == "```").unwrap();
+        let text = doc[start..end].join("\n");
+        let cfg = Config::parse(&text, "doc").unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(cfg.route.len(), 2);
+        assert_eq!(cfg.sip.unwrap().trunk[0].cause_overrides().cause_to_status.get(&17), Some(&486));
+    }
+
+    #[test]
     fn listeners_parse() {
         assert_eq!(Listen::parse("tls:[::]:5061").unwrap().transport, Transport::Tls);
         assert!(Listen::parse("sctp:0.0.0.0:5060").is_none());
