@@ -721,6 +721,21 @@ mod tests {
     }
 
     #[test]
+    fn odd_numbers_from_the_wire_never_panic_and_never_match_by_accident() {
+        let pats: Vec<Pattern> = ["5551000-5551999", "+15551000-+15551999", "NXX.", "911", "!", "[1-3]X"].iter().map(|s| p(s)).collect();
+        let r = Router::new(vec![Route::new("r", RouteFrom::Tdm(vec![]), &["5551000-5551999", "+1NXX.", "911"], vec![sip_target("a")]).unwrap()]);
+        for n in ["", "+", "++1", "é5551000", "5551000é", "555１000", "\u{0}", "*#", "5551000\n", "9999999999999999999999999999999999999999999"] {
+            for pat in &pats {
+                let _ = (pat.matches(n), pat.could_extend(n));
+            }
+            let _ = (r.lookup(&tdm(), n, true), r.lookup(&tdm(), n, false));
+            let _ = Translation { replace: Some(("é".into(), "".into())), strip: 2, prepend: "+".into() }.apply(n);
+        }
+        assert!(!p("5551000-5551999").matches("555１000"));
+        assert!(!p("!").matches("12a"));
+    }
+
+    #[test]
     fn uri_templates_take_the_numbers() {
         let t = RouteTarget { target: Target::Sip { trunk: "pbx".into(), uri: Some("sip:{called}@pbx.example.com;from={calling}".into()) } };
         assert_eq!(t.resolve("1000", "2000"), Target::Sip { trunk: "pbx".into(), uri: Some("sip:1000@pbx.example.com;from=2000".into()) });
