@@ -253,9 +253,12 @@ pub struct SipConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
+    /// SIP over UDP (the default).
     #[default]
     Udp,
+    /// SIP over TCP.
     Tcp,
+    /// SIP over TLS (RFC 3261 §26.2.1).
     Tls,
 }
 
@@ -282,7 +285,9 @@ impl Transport {
 /// A parsed `listen` entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Listen {
+    /// udp, tcp or tls.
     pub transport: Transport,
+    /// The local address and port to bind.
     pub addr: SocketAddr,
 }
 
@@ -392,7 +397,9 @@ pub enum Privacy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CodecName {
+    /// G.711 µ-law (payload type 0).
     Pcmu,
+    /// G.711 A-law (payload type 8).
     Pcma,
 }
 
@@ -409,7 +416,9 @@ impl From<CodecName> for Codec {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthInbound {
+    /// The username the peer must present.
     pub username: String,
+    /// Its password.
     pub password: String,
     /// The realm we challenge with (default: our host name).
     pub realm: Option<String>,
