@@ -15,7 +15,8 @@
 //!   written from the jitter buffer, so playout runs at exactly the TDM
 //!   rate; a remote clock that drifts makes the jitter buffer slip. Every
 //!   50th block the pump reads once more to catch a backlog (counted as an
-//!   overrun). UDP sockets are in an epoll set whose wait ends at the next
+//!   overrun). The transmit side is primed with two blocks of silence, so
+//!   RTP → TDM has one block of margin against late wake-ups. UDP sockets are in an epoll set whose wait ends at the next
 //!   block due.
 //! * **Call control never waits on media.** [`PumpHandle`] is `Clone + Send
 //!   + Sync`; it binds sockets and opens the channel on the caller's thread

@@ -24,6 +24,11 @@ const MAX_SLEEP: Duration = Duration::from_millis(5);
 const PROBE_EVERY: u32 = 50;
 /// Blocks drained at most per look while hunting for the phase.
 const MAX_DRAIN: usize = 8;
+/// Silence blocks written at start. The channel's transmit side starts
+/// draining at once while the first block is read only when it is complete
+/// (up to a block later), so one block of slack would run dry by the read
+/// delay every time; two leave a block of margin for a late wake-up.
+const PRIME_BLOCKS: usize = 2;
 
 /// What the pump thread needs from the [`PumpConfig`](super::PumpConfig).
 pub(crate) struct ShellConfig {
@@ -156,9 +161,10 @@ impl Shell {
                     tracing::error!(stream = id, error = %e, "media pump: epoll_ctl failed; stream not started");
                     return;
                 }
-                // Give the transmit side one block of slack.
                 let silence = vec![dsp_law(spec.tdm_law).silence(); self.cfg.block];
-                let _ = chan.write(&silence);
+                for _ in 0..PRIME_BLOCKS {
+                    let _ = chan.write(&silence);
+                }
                 let stream = Stream::new(spec, self.cfg.jitter_min_ms, self.cfg.jitter_max_ms, self.cfg.dtmf_mode, self.ntp, now, random_seed() ^ id);
                 stats.store(&stream.stats());
                 self.slots[i] = Some(Slot { id, stream, chan, rtp, rtcp, stats, due: now, hunt: Hunt::Start, since_probe: 0, dead: false });
