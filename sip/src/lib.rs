@@ -4,6 +4,9 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod dialog;
 pub mod ids;
+pub mod rel100;
+pub mod session_timer;
 pub mod transaction;
 pub mod wire;
