@@ -6,6 +6,8 @@
 pub mod auth;
 pub mod dialog;
 pub mod ids;
+pub mod options;
+pub mod registration;
 pub mod rel100;
 pub mod session_timer;
 pub mod transaction;
