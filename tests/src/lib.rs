@@ -12,6 +12,7 @@
 //! D-channel between two peers (`tests/interop_q931_libpri.rs`).
 
 pub mod libpri;
+pub mod gateway;
 pub mod q931peer;
 
 use std::io::Read;
