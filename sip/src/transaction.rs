@@ -252,6 +252,7 @@ pub enum TxError {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // the RFC's own names
 enum Kind {
     ClientInvite,
     ClientNonInvite,

@@ -15,8 +15,10 @@ fn invite(extra: &str) -> String {
 }
 
 /// (name, message, expected: Ok(()) or Err((status, can_respond)))
-fn table() -> Vec<(&'static str, Vec<u8>, Result<(), (u16, bool)>)> {
-    let mut t: Vec<(&'static str, Vec<u8>, Result<(), (u16, bool)>)> = vec![
+type Case = (&'static str, Vec<u8>, Result<(), (u16, bool)>);
+
+fn table() -> Vec<Case> {
+    let mut t: Vec<Case> = vec![
         ("plain invite", invite("").into_bytes(), Ok(())),
         (
             "compact forms, odd case, folding and tabs",

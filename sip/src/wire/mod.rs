@@ -31,7 +31,7 @@ pub use header::{
 pub use message::{Headers, Request, Response, reason_phrase};
 pub use parse::{Limits, MessageView, ParseError, ParseErrorKind, StartLine};
 pub use stream::{Frame, FramingError, StreamFramer};
-pub use uri::{Params, Scheme, Uri};
+pub use uri::{Params, Scheme, Uri, percent_decode};
 
 use std::fmt;
 
@@ -223,6 +223,7 @@ pub trait HeaderAccess {
     }
 
     /// The From header, if present and valid.
+    #[allow(clippy::wrong_self_convention)] // named after the From header, not a conversion
     fn from_addr(&self) -> Option<NameAddr> {
         self.typed("From").ok().flatten()
     }
