@@ -1,2 +1,482 @@
-//! Placeholder.
-fn main() {}
+//! Media pump benchmark: N simulated B-channels bridged to RTP, with a load
+//! generator standing in for N SIP peers.
+//!
+//! Run with `cargo bench -p tandem-media --bench pump` (as root: the
+//! simulator mounts FUSE). For each size (24, 240 and 1,024 channels by
+//! default) it:
+//!
+//! 1. starts `tandem-sim` in-process (`hw_sim::runner::Sim`) with enough
+//!    spans whose far end is scriptable (`far_end = "external"`): T1s up
+//!    to 1,008 channels, 16 E1 + 22 T1 for 1,024 (DAHDI's maximum),
+//!    configures them as clear channels and has every far end play a
+//!    1 kHz tone;
+//! 2. starts one pump (one thread) and N streams (PCMU, 20 ms, RFC 4733
+//!    detection on, which is the default and costs a DTMF detector per
+//!    channel) whose remote is the load generator;
+//! 3. runs the load generator on its own thread: every 20 ms one PCMU
+//!    packet to each stream, and it receives and counts everything the
+//!    pump sends;
+//! 4. after a warm-up, measures for a fixed window and prints:
+//!    * the pump thread's CPU (from `/proc/self/task/<tid>/stat`) as % of
+//!      one core and as µs per channel-second;
+//!    * RTP packets received by the generator vs. expected (window × 50 × N);
+//!    * the pumps' own counters summed over the streams: TDM blocks,
+//!      jitter-buffer underruns, PLC frames, slips, TDM overruns (backlog
+//!      found by the pump's probes), late packets;
+//!    * added latency, measured with probes on a few channels (one at a
+//!      time, repeatedly, during the window):
+//!      - TDM → RTP: the probe's far end switches from silence to a tone
+//!        at T0 (the control call's midpoint). The first packet carrying
+//!        the tone arrives at t1 with the onset at sample i; its block was
+//!        complete at T0 + (160 − i)/8 ms, so the latency added beyond
+//!        packetisation is t1 − T0 − (160 − i)/8 ms (±1 ms: the simulator
+//!        ticks every millisecond);
+//!      - RTP → TDM: the generator starts a tone at sample 0 of the packet
+//!        it sends at T0; 300 ms later `audio.save` fetches what the far end
+//!        heard, ending at T2 (the call's midpoint); the onset at sample j
+//!        of L puts it at T2 − (L − j)/8 ms, so the latency is that minus
+//!        T0. There is no packetisation on this side; the figure is the
+//!        jitter buffer (target 40 ms by default) plus the channel's
+//!        transmit queue (the pump keeps up to two blocks there) plus
+//!        network and scheduling;
+//!    * peak memory of the process (VmHWM; includes the in-process
+//!      simulator) and the RSS the N streams added.
+//!
+//! Nothing is asserted; figures are printed. Knobs: `PUMP_BENCH_SIZES`
+//! (comma-separated, default `24,240,1024`), `PUMP_BENCH_SECS` (window,
+//! default 10), `PUMP_BENCH_WARMUP` (default 3), `PUMP_BENCH_CPU` (the CPU
+//! for the simulator and the pump, default 0; the generator goes on the
+//! next one; `none` to not pin), `PUMP_BENCH_DTMF=inband` (no detectors).
+
+use std::collections::HashMap;
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use hw_sim::client::Client;
+use hw_sim::runner::Sim;
+use tandem_drivers::{ChanConfig, Ctl, LineConfig, Signalling};
+use tandem_dsp::g711::Law as DspLaw;
+use tandem_media::codec::{Codec, Direction, Law};
+use tandem_media::pump::{DtmfMode, Pump, PumpConfig, PumpHandle, StreamSpec, StreamStats};
+use tandem_media::wire::rtp::{RtpPacket, RtpRepr};
+
+// dahdi/user.h line configuration bits.
+const ESF: u32 = 32;
+const B8ZS: u32 = 128;
+const CCS: u32 = 256;
+const HDB3: u32 = 512;
+const CRC4: u32 = 1024;
+
+const BLOCK: usize = 160;
+const PROBES: usize = 4;
+/// A sample at least this loud marks a tone onset (the tone peaks near 10,000).
+const ONSET: i16 = 2000;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn pin(cpu: usize) {
+    let mut set = nix::sched::CpuSet::new();
+    if set.set(cpu).is_ok() {
+        let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set);
+    }
+}
+
+fn raise_nofile() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((_, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+    }
+}
+
+fn clk_tck() -> f64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten().map(|t| t as f64).unwrap_or(100.0)
+}
+
+/// utime + stime ticks from a /proc stat file.
+fn stat_ticks(path: &Path) -> Option<u64> {
+    let s = std::fs::read_to_string(path).ok()?;
+    let rest = &s[s.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+/// The stat file of this process's thread named `name`.
+fn thread_stat(name: &str) -> Option<std::path::PathBuf> {
+    for e in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        if std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == name) {
+            return Some(e.path().join("stat"));
+        }
+    }
+    None
+}
+
+fn status_kb(field: &str) -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn tone(freq: f32, n: usize, phase0: usize) -> Vec<u8> {
+    (0..n).map(|i| DspLaw::Mulaw.encode((10_000.0 * (std::f32::consts::TAU * freq * (i + phase0) as f32 / 8000.0).sin()) as i16)).collect()
+}
+
+/// Span kinds for a size.
+fn layout(n: u32) -> Vec<bool> {
+    // true = E1 (31 channels), false = T1 (24).
+    if n <= 1008 { vec![false; n.div_ceil(24) as usize] } else { [vec![true; 16], vec![false; 22]].concat() }
+}
+
+/// Shared between the main thread and the generator.
+struct Shared {
+    stop: AtomicBool,
+    counting: AtomicBool,
+    received: AtomicU64,
+    /// Per stream: send a tone (RTP → TDM probe), and when it started.
+    tone_on: Vec<AtomicBool>,
+    tone_t0: Mutex<HashMap<usize, Instant>>,
+    /// TDM → RTP probe: stream index → T0 of the far end's tone.
+    armed: Mutex<HashMap<usize, Instant>>,
+    tdm_to_rtp_ms: Mutex<Vec<f64>>,
+}
+
+fn generator(sock: UdpSocket, dests: Vec<SocketAddr>, by_port: HashMap<u16, usize>, sh: Arc<Shared>, cpu: Option<usize>) {
+    if let Some(c) = cpu {
+        pin(c);
+    }
+    let n = dests.len();
+    let silence = [0xFFu8; BLOCK];
+    let mut buf = [0u8; 2048];
+    let mut pkt = [0u8; 12 + BLOCK];
+    let start = Instant::now();
+    let mut k: u32 = 0;
+    let mut tone_pos = vec![0usize; n];
+    while !sh.stop.load(Ordering::Relaxed) {
+        let due = start + Duration::from_millis(20 * u64::from(k));
+        if Instant::now() >= due {
+            for (i, d) in dests.iter().enumerate() {
+                let on = sh.tone_on[i].load(Ordering::Relaxed);
+                let payload: Vec<u8>;
+                let p: &[u8] = if on {
+                    if tone_pos[i] == 0 {
+                        sh.tone_t0.lock().unwrap().insert(i, Instant::now());
+                    }
+                    payload = tone(700.0, BLOCK, tone_pos[i]);
+                    tone_pos[i] += BLOCK;
+                    &payload
+                } else {
+                    tone_pos[i] = 0;
+                    &silence
+                };
+                let repr = RtpRepr::new(0, k as u16, k.wrapping_mul(BLOCK as u32), 0x1000 + i as u32, BLOCK);
+                if let Ok(len) = repr.emit_with_payload(&mut pkt, p) {
+                    let _ = sock.send_to(&pkt[..len], d);
+                }
+            }
+            k += 1;
+        }
+        // Receive until the next send is due.
+        loop {
+            match sock.recv_from(&mut buf) {
+                Ok((len, from)) => {
+                    let t1 = Instant::now();
+                    if sh.counting.load(Ordering::Relaxed) {
+                        sh.received.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let Some(&i) = by_port.get(&from.port()) else { continue };
+                    let mut armed = sh.armed.lock().unwrap();
+                    if let Some(&t0) = armed.get(&i)
+                        && let Ok(p) = RtpPacket::new_checked(&buf[..len])
+                        && let Some(j) = p.payload().iter().position(|&c| DspLaw::Mulaw.decode(c).abs() >= ONSET)
+                    {
+                        let complete = t0 + Duration::from_micros((BLOCK - j) as u64 * 125);
+                        let ms = t1.saturating_duration_since(complete).as_secs_f64() * 1000.0 - complete.saturating_duration_since(t1).as_secs_f64() * 1000.0;
+                        sh.tdm_to_rtp_ms.lock().unwrap().push(ms);
+                        armed.remove(&i);
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
+}
+
+struct Result {
+    n: usize,
+    secs: f64,
+    cpu_pct: f64,
+    received: u64,
+    totals: StreamStats,
+    tdm_to_rtp: Vec<f64>,
+    rtp_to_tdm: Vec<f64>,
+    hwm_kb: u64,
+    rss_added_kb: i64,
+    jb_ms: Vec<f64>,
+}
+
+fn run(n: u32, warmup: Duration, window: Duration, cpu: Option<usize>, ncpu: usize, dtmf: DtmfMode) -> std::result::Result<Result, String> {
+    let spans = layout(n);
+    let dir = tempfile::Builder::new().prefix("pump-bench-").tempdir().map_err(|e| e.to_string())?;
+    let mount = dir.path().join("dahdi");
+    let control = dir.path().join("ctl.sock");
+    let mut toml = String::from("[sim]\nfuse_threads = 1\nhold_limit_ms = 1000\n");
+    for (i, &e1) in spans.iter().enumerate() {
+        if i % 4 == 0 {
+            toml.push_str("[[card]]\nmodel = \"te420p\"\n");
+        }
+        toml.push_str(&format!("[[card.span]]\ntype = \"{}\"\nfar_end = \"external\"\n", if e1 { "e1" } else { "t1" }));
+    }
+    let sim = Sim::start(&toml, "pump-bench.toml", &mount, &control)?;
+    let ctl = Ctl::open(&mount).map_err(|e| e.to_string())?;
+    let mut chans = Vec::new();
+    let mut first = 1;
+    for (i, &e1) in spans.iter().enumerate() {
+        let span = i as u32 + 1;
+        let count = if e1 { 31 } else { 24 };
+        let lineconfig = if e1 { CCS | HDB3 | CRC4 } else { ESF | B8ZS };
+        ctl.configure_span(&LineConfig { span, timing: 0, lbo: 0, lineconfig }, &format!("span{span}")).map_err(|e| e.to_string())?;
+        for c in first..first + count {
+            ctl.configure_channel(&ChanConfig { chan: c, signalling: Signalling::Clear, law: None, idle_bits: 0 }).map_err(|e| e.to_string())?;
+            if chans.len() < n as usize {
+                chans.push((c, if e1 { Law::Alaw } else { Law::Mulaw }));
+            }
+        }
+        ctl.startup(span).map_err(|e| e.to_string())?;
+        first += count;
+    }
+    let mut client = Client::connect_retry(&control, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+    let probes: Vec<usize> = (0..PROBES.min(chans.len())).map(|k| k * chans.len() / PROBES.min(chans.len())).collect();
+    for (i, &(c, _)) in chans.iter().enumerate() {
+        if !probes.contains(&i) {
+            client.audio_play_tone(c, &[1000.0], -10.0).map_err(|e| e.to_string())?;
+        }
+    }
+
+    let rss0 = status_kb("VmRSS:");
+    let pump: PumpHandle = Pump::start(PumpConfig {
+        device_dir: mount.clone(),
+        rtp_ip: "127.0.0.1".parse().unwrap(),
+        rtp_ports: 20000..=29999,
+        dtmf_mode: dtmf,
+        ..Default::default()
+    })
+    .map_err(|e| e.to_string())?;
+    let gen_sock = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    gen_sock.set_nonblocking(true).map_err(|e| e.to_string())?;
+    let _ = nix::sys::socket::setsockopt(&gen_sock, nix::sys::socket::sockopt::RcvBuf, &(8 << 20));
+    let gen_addr = gen_sock.local_addr().map_err(|e| e.to_string())?;
+    let mut ids = Vec::new();
+    let mut dests = Vec::new();
+    let mut by_port = HashMap::new();
+    for (i, &(c, law)) in chans.iter().enumerate() {
+        let p = pump.allocate().map_err(|e| e.to_string())?;
+        let spec = StreamSpec {
+            channo: c,
+            tdm_law: law,
+            codec: Codec::Pcmu,
+            payload_type: 0,
+            ptime_ms: 20,
+            dtmf_payload_type: Some(101),
+            remote: Some(gen_addr),
+            direction: Direction::SendRecv,
+            symmetric: false,
+        };
+        pump.start(p.id, spec).map_err(|e| e.to_string())?;
+        ids.push(p.id);
+        dests.push(p.local);
+        by_port.insert(p.local.port(), i);
+    }
+    let sh = Arc::new(Shared {
+        stop: AtomicBool::new(false),
+        counting: AtomicBool::new(false),
+        received: AtomicU64::new(0),
+        tone_on: (0..chans.len()).map(|_| AtomicBool::new(false)).collect(),
+        tone_t0: Mutex::new(HashMap::new()),
+        armed: Mutex::new(HashMap::new()),
+        tdm_to_rtp_ms: Mutex::new(Vec::new()),
+    });
+    let gen_thread = {
+        let sh = sh.clone();
+        let gcpu = cpu.map(|c| (c + 1) % ncpu.max(1));
+        std::thread::Builder::new().name("loadgen".into()).spawn(move || generator(gen_sock, dests, by_port, sh, gcpu)).map_err(|e| e.to_string())?
+    };
+    std::thread::sleep(warmup);
+    let tck = clk_tck();
+    let pump_stat = thread_stat("media-pump-0").ok_or("no media-pump-0 thread")?;
+    let before: Vec<StreamStats> = ids.iter().map(|&id| pump.stats(id).unwrap_or_default()).collect();
+    let t0_ticks = stat_ticks(&pump_stat).unwrap_or(0);
+    let win_start = Instant::now();
+    sh.counting.store(true, Ordering::Relaxed);
+
+    // Probes, one channel at a time, until the window ends.
+    let mut rtp_to_tdm = Vec::new();
+    let mut jb_ms = Vec::new();
+    let wav = dir.path().join("probe.wav");
+    let mut round = 0;
+    while win_start.elapsed() + Duration::from_millis(1300) < window {
+        let i = probes[round % probes.len()];
+        round += 1;
+        let chan = chans[i].0;
+        // TDM → RTP.
+        let a = Instant::now();
+        client.audio_play_tone(chan, &[700.0], -5.0).map_err(|e| e.to_string())?;
+        let b = Instant::now();
+        sh.armed.lock().unwrap().insert(i, a + (b - a) / 2);
+        std::thread::sleep(Duration::from_millis(200));
+        sh.armed.lock().unwrap().remove(&i);
+        client.audio_play_silence(chan).map_err(|e| e.to_string())?;
+        // RTP → TDM.
+        std::thread::sleep(Duration::from_millis(200));
+        sh.tone_on[i].store(true, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(300));
+        let a = Instant::now();
+        client.audio_save(chan, &wav, Some(500)).map_err(|e| e.to_string())?;
+        let b = Instant::now();
+        sh.tone_on[i].store(false, Ordering::Relaxed);
+        let t2 = a + (b - a) / 2;
+        let t0 = sh.tone_t0.lock().unwrap().remove(&i);
+        let samples =
+            tandem_dsp::wav::read_wav(std::io::BufReader::new(std::fs::File::open(&wav).map_err(|e| e.to_string())?)).map_err(|e| e.to_string())?.samples;
+        if let (Some(t0), Some(j)) = (t0, samples.iter().position(|s| s.abs() >= ONSET)) {
+            let onset_before_t2 = Duration::from_micros((samples.len() - j) as u64 * 125);
+            let onset = t2.checked_sub(onset_before_t2).unwrap_or(t2);
+            let ms = onset.saturating_duration_since(t0).as_secs_f64() * 1000.0 - t0.saturating_duration_since(onset).as_secs_f64() * 1000.0;
+            rtp_to_tdm.push(ms);
+        }
+        for &id in &ids {
+            if let Some(s) = pump.stats(id) {
+                jb_ms.push(f64::from(s.jitter_buffer_ms));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let remaining = window.saturating_sub(win_start.elapsed());
+    std::thread::sleep(remaining);
+    sh.counting.store(false, Ordering::Relaxed);
+    let t1_ticks = stat_ticks(&pump_stat).unwrap_or(0);
+    let secs = win_start.elapsed().as_secs_f64();
+    let after: Vec<StreamStats> = ids.iter().map(|&id| pump.stats(id).unwrap_or_default()).collect();
+    let rss1 = status_kb("VmRSS:");
+    let hwm = status_kb("VmHWM:");
+    sh.stop.store(true, Ordering::Relaxed);
+    let _ = gen_thread.join();
+    pump.shutdown();
+    drop(ctl);
+    drop(client);
+    if let Err(e) = sim.stop() {
+        eprintln!("pump bench: stopping the simulator: {e}");
+    }
+
+    let mut totals = StreamStats::default();
+    for (a, b) in after.iter().zip(&before) {
+        totals.tdm_blocks += a.tdm_blocks - b.tdm_blocks;
+        totals.packets_sent += a.packets_sent - b.packets_sent;
+        totals.packets_received += a.packets_received - b.packets_received;
+        totals.underruns += a.underruns - b.underruns;
+        totals.overruns += a.overruns - b.overruns;
+        totals.plc_frames += a.plc_frames - b.plc_frames;
+        totals.slips += a.slips - b.slips;
+        totals.late += a.late - b.late;
+        totals.lost += a.lost - b.lost;
+    }
+    let mut tdm_to_rtp = sh.tdm_to_rtp_ms.lock().unwrap().clone();
+    tdm_to_rtp.sort_by(f64::total_cmp);
+    rtp_to_tdm.sort_by(f64::total_cmp);
+    jb_ms.sort_by(f64::total_cmp);
+    Ok(Result {
+        n: chans.len(),
+        secs,
+        cpu_pct: (t1_ticks - t0_ticks) as f64 / tck / secs * 100.0,
+        received: sh.received.load(Ordering::Relaxed),
+        totals,
+        tdm_to_rtp,
+        rtp_to_tdm,
+        hwm_kb: hwm,
+        rss_added_kb: rss1 as i64 - rss0 as i64,
+        jb_ms,
+    })
+}
+
+fn print(r: &Result) {
+    let t = &r.totals;
+    let expected = r.secs * 50.0 * r.n as f64;
+    println!("   channels            {}", r.n);
+    println!("   window              {:.2} s", r.secs);
+    println!("   pump thread CPU     {:.1} % of one core  ({:.1} µs per channel-second)", r.cpu_pct, r.cpu_pct / 100.0 * 1e6 / r.n as f64);
+    println!("   TDM blocks read     {}  (expected {:.0})", t.tdm_blocks, expected);
+    println!(
+        "   RTP sent by pump    {}  received by the generator {}  ({:.2} % short)",
+        t.packets_sent,
+        r.received,
+        (expected - r.received as f64) / expected * 100.0
+    );
+    println!("   RTP received        {}  lost {}  late {}", t.packets_received, t.lost, t.late);
+    println!("   jitter buffer       underruns {}  PLC frames {}  slips {}", t.underruns, t.plc_frames, t.slips);
+    println!("   TDM overruns        {}  (a backlog found by the pump's probes)", t.overruns);
+    let show = |name: &str, v: &[f64]| {
+        println!(
+            "   {name:<19} p50 {:.1} ms  p99 {:.1} ms  (min {:.1}, max {:.1}, {} probes)",
+            percentile(v, 0.5),
+            percentile(v, 0.99),
+            v.first().copied().unwrap_or(f64::NAN),
+            v.last().copied().unwrap_or(f64::NAN),
+            v.len()
+        )
+    };
+    show("TDM→RTP added", &r.tdm_to_rtp);
+    show("RTP→TDM", &r.rtp_to_tdm);
+    println!("   jitter-buffer depth p50 {:.0} ms  p99 {:.0} ms  (all streams, sampled each probe)", percentile(&r.jb_ms, 0.5), percentile(&r.jb_ms, 0.99));
+    println!("   memory              peak {} MiB (process, simulator included); the streams added {} KiB RSS", r.hwm_kb / 1024, r.rss_added_kb);
+}
+
+fn main() {
+    let sizes: Vec<u32> =
+        std::env::var("PUMP_BENCH_SIZES").ok().map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect()).unwrap_or_else(|| vec![24, 240, 1024]);
+    let window = Duration::from_secs(env_u64("PUMP_BENCH_SECS", 10));
+    let warmup = Duration::from_secs(env_u64("PUMP_BENCH_WARMUP", 3));
+    let cpu = match std::env::var("PUMP_BENCH_CPU").as_deref() {
+        Ok("none") => None,
+        Ok(v) => v.parse().ok(),
+        Err(_) => Some(0),
+    };
+    let dtmf = if std::env::var("PUMP_BENCH_DTMF").is_ok_and(|v| v == "inband") { DtmfMode::Inband } else { DtmfMode::Rfc4733 };
+    raise_nofile();
+    let ncpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    if let Some(c) = cpu {
+        // The simulator's threads and the pump inherit this.
+        pin(c);
+    }
+    println!(
+        "media pump benchmark: {} CPU(s); simulator + pump on CPU {:?}, load generator on the next; DTMF {:?}; warm-up {} s, window {} s",
+        ncpu,
+        cpu,
+        dtmf,
+        warmup.as_secs(),
+        window.as_secs()
+    );
+    for n in sizes {
+        if !(1..=1024).contains(&n) {
+            eprintln!("pump bench: size {n} must be 1..=1024");
+            std::process::exit(2);
+        }
+        println!("\n== {n} channels");
+        match run(n, warmup, window, cpu, ncpu, dtmf) {
+            Ok(r) => print(&r),
+            Err(e) => {
+                eprintln!("pump bench: {n} channels: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+}
