@@ -606,7 +606,11 @@ impl Endpoint {
     }
 
     /// Handles one received message (a datagram, or one [`crate::wire::Frame::Message`] of a stream).
+    /// Datagrams holding only CR/LF (RFC 5626 §3.5.1-style keepalives) are ignored.
     pub fn handle_incoming(&mut self, bytes: &[u8], source: Peer, now: Instant) {
+        if !bytes.is_empty() && bytes.iter().all(|b| matches!(b, b'\r' | b'\n')) {
+            return;
+        }
         let limits = Limits { max_message_size: self.config.max_message_size, require_content_length: source.transport.is_stream() };
         let view = match MessageView::parse_with(bytes, limits) {
             Ok(v) => v,

@@ -745,6 +745,84 @@ impl fmt::Display for AuthParams {
     }
 }
 
+/// A Diversion value (RFC 5806): the address a call was diverted from,
+/// why (`reason`, e.g. `user-busy`, `no-answer`, `unconditional`) and how
+/// many times (`counter`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diversion {
+    /// The diverting address (its URI carries the number).
+    pub addr: NameAddr,
+    /// The `reason` parameter, unquoted.
+    pub reason: Option<String>,
+    /// The `counter` parameter.
+    pub counter: Option<u32>,
+}
+
+impl Diversion {
+    /// A Diversion for `uri` with a reason and counter.
+    pub fn new(uri: Uri, reason: &str, counter: u32) -> Diversion {
+        Diversion { addr: NameAddr::new(uri), reason: Some(reason.to_string()), counter: Some(counter) }
+    }
+}
+
+impl FromHeader for Diversion {
+    fn from_header(s: &str) -> Result<Self, HeaderError> {
+        let addr = NameAddr::from_header(s)?;
+        let reason = addr.params.get_unquoted("reason");
+        let counter = addr.params.get("counter").flatten().map(parse_u32).transpose()?;
+        Ok(Diversion { addr, reason, counter })
+    }
+}
+
+impl fmt::Display for Diversion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut a = self.addr.clone();
+        if let Some(r) = &self.reason {
+            let v = if is_token(r) { r.clone() } else { quote(r) };
+            a.params.set("reason", Some(&v));
+        }
+        if let Some(c) = self.counter {
+            a.params.set("counter", Some(&c.to_string()));
+        }
+        a.fmt(f)
+    }
+}
+
+/// One History-Info entry (RFC 7044): a target, its `index`, and the cause
+/// that moved the call on from it (RFC 4458 `cause` URI parameter, or a
+/// `Reason` header embedded in the URI).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryInfo {
+    /// The target (its URI carries the number).
+    pub addr: NameAddr,
+    /// The `index` parameter, e.g. `1.1`.
+    pub index: Option<String>,
+    /// The cause code, if any.
+    pub cause: Option<u16>,
+}
+
+impl FromHeader for HistoryInfo {
+    fn from_header(s: &str) -> Result<Self, HeaderError> {
+        let addr = NameAddr::from_header(s)?;
+        let index = addr.params.get("index").flatten().map(str::to_string);
+        let from_param = addr.uri.params.get("cause").flatten().and_then(|c| c.parse().ok());
+        let from_reason = addr
+            .uri
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("Reason"))
+            .and_then(|(_, v)| Reason::from_header(&super::uri::percent_decode(v)).ok())
+            .and_then(|r| r.cause);
+        Ok(HistoryInfo { addr, index, cause: from_param.or(from_reason) })
+    }
+}
+
+/// The values of a Privacy header (RFC 3323 §4.2: `id`, `header`,
+/// `session`, `user`, `none`, `critical`, separated by `;`), lower-cased.
+pub fn privacy_values(s: &str) -> Vec<String> {
+    s.split(';').map(|v| v.trim().to_ascii_lowercase()).filter(|v| !v.is_empty()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -801,6 +879,21 @@ mod tests {
         assert_eq!(a.get("algorithm"), Some("MD5"));
         assert_eq!(AuthParams::from_header(&a.to_string()).unwrap(), a);
         assert_eq!(RetryAfter::from_header("120 (I'm in a meeting);duration=60").unwrap(), RetryAfter { delta: 120, duration: Some(60) });
+    }
+
+    #[test]
+    fn diversion_history_info_and_privacy_carry_number_reason_counter() {
+        let d = Diversion::from_header("<sip:+15551000@pbx.example.com;user=phone>;reason=user-busy;counter=2;privacy=off").unwrap();
+        assert_eq!(d.addr.uri.number().as_deref(), Some("+15551000"));
+        assert_eq!((d.reason.as_deref(), d.counter), (Some("user-busy"), Some(2)));
+        assert_eq!(Diversion::from_header(&d.to_string()).unwrap(), d);
+        let built = Diversion::new(Uri::parse("tel:+15552000").unwrap(), "no-answer", 1).to_string();
+        assert_eq!(built, "<tel:+15552000>;reason=no-answer;counter=1");
+        let h = HistoryInfo::from_header("<sip:bob@example.com?Reason=SIP%3Bcause%3D302>;index=1.1").unwrap();
+        assert_eq!((h.index.as_deref(), h.cause), (Some("1.1"), Some(302)));
+        let h = HistoryInfo::from_header("<sip:+15553000@example.com;cause=486>;index=1.2").unwrap();
+        assert_eq!(h.cause, Some(486));
+        assert_eq!(privacy_values("id; Header ;user"), vec!["id", "header", "user"]);
     }
 
     #[test]

@@ -26,7 +26,8 @@ mod stream;
 mod uri;
 
 pub use header::{
-    AuthParams, CSeq, Contact, FromHeader, NameAddr, RAck, Reason, Refresher, RetryAfter, SessionExpires, Via, canonical_name, is_token, split_list, unquote,
+    AuthParams, CSeq, Contact, Diversion, FromHeader, HistoryInfo, NameAddr, RAck, Reason, Refresher, RetryAfter, SessionExpires, Via, canonical_name,
+    is_token, privacy_values, split_list, unquote,
 };
 pub use message::{Headers, Request, Response, reason_phrase};
 pub use parse::{Limits, MessageView, ParseError, ParseErrorKind, StartLine};
