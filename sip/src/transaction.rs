@@ -31,7 +31,10 @@
 //! What it leaves to the transaction user: answering CANCEL (200 to the
 //! CANCEL, 487 to the INVITE: [`TxEvent::Cancel`] names both transactions),
 //! sending the ACK for a 2xx (dialog layer, [`Endpoint::send_stateless`]),
-//! and giving up on an INVITE that stays in Proceeding.
+//! and giving up on an INVITE that stays in Proceeding: a provisional
+//! response stops Timer B, so the user cancels an unanswered call with
+//! [`Endpoint::send_cancel`], after which the INVITE transaction ends with
+//! [`TxEvent::Timeout`] if no final response comes within 64·T1 (§9.1).
 
 use crate::ids::IdGen;
 use crate::wire::{CSeq, FromHeader, HeaderAccess, Limits, MessageView, Method, NameAddr, Request, Response, Transport, Via};
@@ -461,7 +464,13 @@ impl Endpoint {
         c.headers.push("CSeq", CSeq { seq, method: Method::Cancel }.to_string());
         c.headers.push("Max-Forwards", "70");
         let peer = tx.peer;
-        self.send_request(c, peer, now)
+        let cancel = self.send_request(c, peer, now)?;
+        // RFC 3261 §9.1: with no final response 64*T1 after the CANCEL, the INVITE transaction is destroyed.
+        let deadline = now + 64 * self.config.t1;
+        if let Some(tx) = self.txs.get_mut(&invite) {
+            tx.deadline = Some(tx.deadline.map_or(deadline, |d| d.min(deadline)));
+        }
+        Ok(cancel)
     }
 
     /// Sends a request outside any transaction: the ACK for a 2xx (§13.2.2.4),
@@ -578,8 +587,8 @@ impl Endpoint {
                 if tx.deadline.is_some_and(|d| d <= now) {
                     tx.deadline = None;
                     match (tx.kind, tx.state) {
-                        // Timer B, Timer F, Timer H: give up.
-                        (Kind::ClientInvite, State::Calling)
+                        // Timer B, Timer F, Timer H, and an INVITE left unanswered after its CANCEL (§9.1): give up.
+                        (Kind::ClientInvite, State::Calling | State::Proceeding)
                         | (Kind::ClientNonInvite, State::Trying | State::Proceeding)
                         | (Kind::ServerInvite, State::Completed) => {
                             events.push(TxEvent::Timeout { key });

@@ -455,3 +455,25 @@ fn transport_error_ends_the_transaction() {
     assert_eq!(drain(&mut ep).1, vec![TxEvent::TransportError { key }, TxEvent::Terminated { key }]);
     assert_eq!(ep.poll_timeout(), None);
 }
+
+#[test]
+fn invite_left_in_proceeding_after_cancel_ends_64_t1_later() {
+    let mut ep = endpoint();
+    let t0 = Instant::now();
+    let key = ep.send_request(request(Method::Invite), Peer::udp(addr(BOB)), t0).unwrap();
+    let (sent, _) = drain(&mut ep);
+    ep.handle_incoming(&reply(&sent[0], 180, Some("b")), Peer::udp(addr(BOB)), t0);
+    drain(&mut ep);
+    assert_eq!(ep.poll_timeout(), None, "a ringing INVITE has no timer of its own");
+    let cancel = ep.send_cancel(key, t0 + Duration::from_secs(60)).unwrap();
+    let (c, _) = drain(&mut ep);
+    ep.handle_incoming(&reply(&c[0], 200, Some("b")), Peer::udp(addr(BOB)), t0 + Duration::from_secs(60));
+    drain(&mut ep);
+    ep.handle_timeout(t0 + Duration::from_secs(65));
+    assert_eq!(drain(&mut ep).1, vec![TxEvent::Terminated { key: cancel }], "Timer K ends the CANCEL");
+    ep.handle_timeout(t0 + Duration::from_secs(92) - ms(1));
+    assert!(drain(&mut ep).1.is_empty());
+    ep.handle_timeout(t0 + Duration::from_secs(92));
+    assert_eq!(drain(&mut ep).1, vec![TxEvent::Timeout { key }, TxEvent::Terminated { key }]);
+    assert_eq!(ep.transaction_count(), 0);
+}
