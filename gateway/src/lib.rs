@@ -8,4 +8,5 @@ pub mod cdr;
 pub mod cli;
 pub mod config;
 pub mod route;
+pub mod sip;
 pub mod tdm;

@@ -1,0 +1,3 @@
+//! The SIP side of the gateway.
+
+pub mod transport;
