@@ -46,7 +46,10 @@
 //! (comma-separated, default `24,240,1024`), `PUMP_BENCH_SECS` (window,
 //! default 10), `PUMP_BENCH_WARMUP` (default 3), `PUMP_BENCH_CPU` (the CPU
 //! for the simulator and the pump, default 0; the generator goes on the
-//! next one; `none` to not pin), `PUMP_BENCH_DTMF=inband` (no detectors).
+//! next one; `none` to not pin), `PUMP_BENCH_DTMF=inband` (no detectors),
+//! `PUMP_BENCH_CLOCK_CPU=n` (move the simulator's clock thread to CPU n),
+//! `PUMP_BENCH_FAR=silence` (far ends play silence instead of a tone: the
+//! simulator's tone generator is a sine per sample per channel).
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, UdpSocket};
@@ -60,6 +63,7 @@ use hw_sim::runner::Sim;
 use tandem_drivers::{ChanConfig, Ctl, LineConfig, Signalling};
 use tandem_dsp::g711::Law as DspLaw;
 use tandem_media::codec::{Codec, Direction, Law};
+use tandem_media::pump::stream::{NtpClock, Stream};
 use tandem_media::pump::{DtmfMode, Pump, PumpConfig, PumpHandle, StreamSpec, StreamStats};
 use tandem_media::wire::rtp::{RtpPacket, RtpRepr};
 
@@ -103,6 +107,19 @@ fn stat_ticks(path: &Path) -> Option<u64> {
     let rest = &s[s.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
     Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+/// CPU ticks of every thread of this process: tid → (name, ticks).
+fn all_threads() -> HashMap<String, (String, u64)> {
+    let mut m = HashMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return m };
+    for e in dir.flatten() {
+        let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default().trim().to_string();
+        if let Some(t) = stat_ticks(&e.path().join("stat")) {
+            m.insert(e.file_name().to_string_lossy().into_owned(), (comm, t));
+        }
+    }
+    m
 }
 
 /// The stat file of this process's thread named `name`.
@@ -223,9 +240,19 @@ struct Result {
     hwm_kb: u64,
     rss_added_kb: i64,
     jb_ms: Vec<f64>,
+    threads: Vec<(String, f64)>,
+    footprint: usize,
 }
 
-fn run(n: u32, warmup: Duration, window: Duration, cpu: Option<usize>, ncpu: usize, dtmf: DtmfMode) -> std::result::Result<Result, String> {
+fn run(
+    n: u32,
+    warmup: Duration,
+    window: Duration,
+    cpu: Option<usize>,
+    ncpu: usize,
+    dtmf: DtmfMode,
+    clock_cpu: Option<usize>,
+) -> std::result::Result<Result, String> {
     let spans = layout(n);
     let dir = tempfile::Builder::new().prefix("pump-bench-").tempdir().map_err(|e| e.to_string())?;
     let mount = dir.path().join("dahdi");
@@ -238,6 +265,17 @@ fn run(n: u32, warmup: Duration, window: Duration, cpu: Option<usize>, ncpu: usi
         toml.push_str(&format!("[[card.span]]\ntype = \"{}\"\nfar_end = \"external\"\n", if e1 { "e1" } else { "t1" }));
     }
     let sim = Sim::start(&toml, "pump-bench.toml", &mount, &control)?;
+    if let Some(c) = clock_cpu {
+        // The simulator's clock thread (the model's 1 ms tick) elsewhere.
+        if let Some(stat) = thread_stat("clock")
+            && let Some(tid) = stat.parent().and_then(|p| p.file_name()).and_then(|t| t.to_str()).and_then(|t| t.parse::<i32>().ok())
+        {
+            let mut set = nix::sched::CpuSet::new();
+            if set.set(c).is_ok() {
+                let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(tid), &set);
+            }
+        }
+    }
     let ctl = Ctl::open(&mount).map_err(|e| e.to_string())?;
     let mut chans = Vec::new();
     let mut first = 1;
@@ -257,8 +295,9 @@ fn run(n: u32, warmup: Duration, window: Duration, cpu: Option<usize>, ncpu: usi
     }
     let mut client = Client::connect_retry(&control, Duration::from_secs(5)).map_err(|e| e.to_string())?;
     let probes: Vec<usize> = (0..PROBES.min(chans.len())).map(|k| k * chans.len() / PROBES.min(chans.len())).collect();
+    let silent_far_ends = std::env::var("PUMP_BENCH_FAR").is_ok_and(|v| v == "silence");
     for (i, &(c, _)) in chans.iter().enumerate() {
-        if !probes.contains(&i) {
+        if !probes.contains(&i) && !silent_far_ends {
             client.audio_play_tone(c, &[1000.0], -10.0).map_err(|e| e.to_string())?;
         }
     }
@@ -316,6 +355,7 @@ fn run(n: u32, warmup: Duration, window: Duration, cpu: Option<usize>, ncpu: usi
     let pump_stat = thread_stat("media-pump-0").ok_or("no media-pump-0 thread")?;
     let before: Vec<StreamStats> = ids.iter().map(|&id| pump.stats(id).unwrap_or_default()).collect();
     let t0_ticks = stat_ticks(&pump_stat).unwrap_or(0);
+    let threads0 = all_threads();
     let win_start = Instant::now();
     sh.counting.store(true, Ordering::Relaxed);
 
@@ -366,6 +406,15 @@ fn run(n: u32, warmup: Duration, window: Duration, cpu: Option<usize>, ncpu: usi
     sh.counting.store(false, Ordering::Relaxed);
     let t1_ticks = stat_ticks(&pump_stat).unwrap_or(0);
     let secs = win_start.elapsed().as_secs_f64();
+    let mut threads: Vec<(String, f64)> = all_threads()
+        .into_iter()
+        .map(|(tid, (name, t1))| {
+            let t0 = threads0.get(&tid).map(|x| x.1).unwrap_or(0);
+            (format!("{name}[{tid}]"), (t1 - t0) as f64 / clk_tck() / secs * 100.0)
+        })
+        .filter(|(_, p)| *p >= 0.5)
+        .collect();
+    threads.sort_by(|a, b| b.1.total_cmp(&a.1));
     let after: Vec<StreamStats> = ids.iter().map(|&id| pump.stats(id).unwrap_or_default()).collect();
     let rss1 = status_kb("VmRSS:");
     let hwm = status_kb("VmHWM:");
@@ -405,6 +454,22 @@ fn run(n: u32, warmup: Duration, window: Duration, cpu: Option<usize>, ncpu: usi
         hwm_kb: hwm,
         rss_added_kb: rss1 as i64 - rss0 as i64,
         jb_ms,
+        threads,
+        footprint: {
+            let now = Instant::now();
+            let spec = StreamSpec {
+                channo: 1,
+                tdm_law: Law::Mulaw,
+                codec: Codec::Pcmu,
+                payload_type: 0,
+                ptime_ms: 20,
+                dtmf_payload_type: Some(101),
+                remote: None,
+                direction: Direction::SendRecv,
+                symmetric: false,
+            };
+            Stream::new(spec, 40, 200, dtmf, NtpClock { at: now, ntp: 0 }, now, 1).footprint_bytes()
+        },
     })
 }
 
@@ -414,6 +479,8 @@ fn print(r: &Result) {
     println!("   channels            {}", r.n);
     println!("   window              {:.2} s", r.secs);
     println!("   pump thread CPU     {:.1} % of one core  ({:.1} µs per channel-second)", r.cpu_pct, r.cpu_pct / 100.0 * 1e6 / r.n as f64);
+    let others: Vec<String> = r.threads.iter().map(|(n, p)| format!("{n} {p:.1} %")).collect();
+    println!("   all threads         {}", others.join(", "));
     println!("   TDM blocks read     {}  (expected {:.0})", t.tdm_blocks, expected);
     println!(
         "   RTP sent by pump    {}  received by the generator {}  ({:.2} % short)",
@@ -437,7 +504,16 @@ fn print(r: &Result) {
     show("TDM→RTP added", &r.tdm_to_rtp);
     show("RTP→TDM", &r.rtp_to_tdm);
     println!("   jitter-buffer depth p50 {:.0} ms  p99 {:.0} ms  (all streams, sampled each probe)", percentile(&r.jb_ms, 0.5), percentile(&r.jb_ms, 0.99));
-    println!("   memory              peak {} MiB (process, simulator included); the streams added {} KiB RSS", r.hwm_kb / 1024, r.rss_added_kb);
+    println!(
+        "   memory              peak {} MiB (process, simulator included: it records 60 s of audio per channel); the streams added {} KiB RSS",
+        r.hwm_kb / 1024,
+        r.rss_added_kb
+    );
+    println!(
+        "   pump state          {} KiB per stream, {} KiB for all (struct and buffers; UDP socket buffers are the kernel's)",
+        r.footprint / 1024,
+        r.footprint * r.n / 1024
+    );
 }
 
 fn main() {
@@ -450,6 +526,7 @@ fn main() {
         Ok(v) => v.parse().ok(),
         Err(_) => Some(0),
     };
+    let clock_cpu = std::env::var("PUMP_BENCH_CLOCK_CPU").ok().and_then(|v| v.parse().ok());
     let dtmf = if std::env::var("PUMP_BENCH_DTMF").is_ok_and(|v| v == "inband") { DtmfMode::Inband } else { DtmfMode::Rfc4733 };
     raise_nofile();
     let ncpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
@@ -471,7 +548,7 @@ fn main() {
             std::process::exit(2);
         }
         println!("\n== {n} channels");
-        match run(n, warmup, window, cpu, ncpu, dtmf) {
+        match run(n, warmup, window, cpu, ncpu, dtmf, clock_cpu) {
             Ok(r) => print(&r),
             Err(e) => {
                 eprintln!("pump bench: {n} channels: {e}");

@@ -324,20 +324,21 @@ impl PumpHandle {
     }
 
     /// Stops a started stream: the pump closes its channel and sockets and
-    /// the port pair becomes free.
-    pub fn stop(&self, id: u64) -> Result<(), PumpError> {
+    /// the port pair becomes free. Returns the stream's figures as last
+    /// published (at most one TDM block old), for the CDR.
+    pub fn stop(&self, id: u64) -> Result<StreamStats, PumpError> {
         let e = lock(&self.inner.streams).remove(&id).ok_or(PumpError::UnknownStream(id))?;
         lock(&self.inner.ports).1.remove(&e.port);
         if e.sockets.is_none() {
             self.sender(id).send(Command::Stop { id }).map_err(|_| PumpError::ShutDown)?;
         }
-        Ok(())
+        Ok(e.stats.load())
     }
 
     /// Frees an allocated port pair that was never started (a failed call
     /// setup). On a started stream it acts as [`stop`](PumpHandle::stop).
     pub fn release(&self, id: u64) -> Result<(), PumpError> {
-        self.stop(id)
+        self.stop(id).map(|_| ())
     }
 
     /// The stream's figures, as last published by the pump thread.

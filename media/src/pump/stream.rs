@@ -739,6 +739,17 @@ impl Stream {
         s
     }
 
+    /// Bytes this stream's state takes (struct and its heap buffers; the
+    /// in-band DTMF detector included when present).
+    pub fn footprint_bytes(&self) -> usize {
+        std::mem::size_of::<Stream>()
+            + 2 * super::jitter::RING
+            + self.lin.len() * 2
+            + self.tx.len() * std::mem::size_of::<TxSlot>()
+            + self.frame * 2
+            + self.detector.as_ref().map_or(0, std::mem::size_of_val)
+    }
+
     /// Counts a TDM overrun seen by the shell (more than one block waiting).
     pub fn count_overrun(&mut self) {
         self.stats.overruns += 1;
