@@ -248,6 +248,25 @@ async fn connections_over_the_per_peer_limit_are_refused_and_the_rest_keep_worki
 }
 
 #[tokio::test]
+async fn outbound_over_the_total_connection_limit_fails_without_connecting() {
+    let opts = TransportOptions { max_connections: 1, ..TransportOptions::default() };
+    let (t, mut rx) = SipTransport::bind_with(&sip_config(&["tcp:127.0.0.1:0"], ""), opts).await.unwrap();
+    let mut c = TcpStream::connect(t.local_addr(Transport::Tcp).unwrap()).await.unwrap();
+    c.write_all(&request(1)).await.unwrap();
+    let m = next_message(&mut rx).await;
+    let peer = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dest = peer.local_addr().unwrap();
+
+    t.send(Outbound { transport: Transport::Tcp, dest, bytes: request(2) });
+    assert_eq!(next_event(&mut rx).await, TransportEvent::SendFailed { transport: Transport::Tcp, dest });
+    assert!(timeout(Duration::from_millis(300), peer.accept()).await.is_err(), "no connection was opened");
+    // The existing connection still carries messages.
+    t.send(Outbound { transport: Transport::Tcp, dest: m.source, bytes: response(1) });
+    assert_eq!(read_n(&mut c, response(1).len()).await, response(1));
+    t.shutdown().await;
+}
+
+#[tokio::test]
 async fn idle_connections_are_closed() {
     let opts = TransportOptions { idle_timeout: Duration::from_millis(200), ..TransportOptions::default() };
     let (t, mut rx) = SipTransport::bind_with(&sip_config(&["tcp:127.0.0.1:0"], ""), opts).await.unwrap();

@@ -43,7 +43,9 @@
 //! `info` line per listener; at `debug`, one line per message each way
 //! with transport, peer and first line (the ladder).
 //!
-//! Not done: the local address of a UDP message is the socket's bound
+//! Not done: with several UDP listeners, a message leaves from the first
+//! that can reach the destination, not necessarily the one the request
+//! came in on; the local address of a UDP message is the socket's bound
 //! address (`0.0.0.0:5060` for a wildcard listener, not the address the
 //! datagram was sent to; that would need `IP_PKTINFO`); TLS clients are
 //! not asked for certificates; outbound connections go to an address
@@ -358,8 +360,8 @@ impl SipTransport {
     /// Sends a message without blocking: UDP goes out at once from a
     /// listening socket; TCP and TLS are queued to the connection to
     /// `dest`, which is opened first if there is none. Failures come back
-    /// as [`TransportEvent::SendFailed`]. Must be called within the tokio
-    /// runtime the transport was bound in (it may spawn).
+    /// as [`TransportEvent::SendFailed`]. May be called from any thread
+    /// (tasks are spawned on the runtime the transport was bound in).
     pub fn send(&self, out: Outbound) {
         debug!(transport = out.transport.name(), peer = %out.dest, len = out.bytes.len(), "SIP out: {}", first_line(&out.bytes));
         match out.transport {
@@ -438,7 +440,7 @@ impl Shared {
         None
     }
 
-    fn send_udp(&self, out: Outbound) {
+    fn send_udp(self: &Arc<Self>, out: Outbound) {
         let Some((sock, to)) = self.udp_socket_for(out.dest) else {
             debug!(peer = %out.dest, "no UDP socket can reach this address");
             return self.fail(Transport::Udp, out.dest);
@@ -447,11 +449,11 @@ impl Shared {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 let sock = sock.clone();
-                let events = self.events.clone();
+                let shared = self.clone();
                 self.runtime.spawn(async move {
                     if let Err(e) = sock.send_to(&out.bytes, to).await {
                         debug!(peer = %out.dest, "UDP send failed: {e}");
-                        let _ = events.send(TransportEvent::SendFailed { transport: Transport::Udp, dest: out.dest }).await;
+                        shared.fail(Transport::Udp, out.dest);
                     }
                 });
             }
