@@ -203,9 +203,9 @@ fn generator(sock: UdpSocket, dests: Vec<SocketAddr>, by_port: HashMap<u16, usiz
             k += 1;
         }
         // Receive until the next send is due.
-        loop {
-            match sock.recv_from(&mut buf) {
-                Ok((len, from)) => {
+        while let Ok((len, from)) = sock.recv_from(&mut buf) {
+            {
+                {
                     let t1 = Instant::now();
                     if sh.counting.load(Ordering::Relaxed) {
                         sh.received.fetch_add(1, Ordering::Relaxed);
@@ -222,7 +222,6 @@ fn generator(sock: UdpSocket, dests: Vec<SocketAddr>, by_port: HashMap<u16, usiz
                         armed.remove(&i);
                     }
                 }
-                Err(_) => break,
             }
         }
         std::thread::sleep(Duration::from_micros(500));

@@ -29,6 +29,34 @@
 //!   preallocated per stream; RTCP (every ~5 s) allocates its report.
 //!
 //! Streams are spread over `threads` pump threads by id (one by default).
+//!
+//! # Use from call control
+//!
+//! ```no_run
+//! use tandem_media::codec::Law;
+//! use tandem_media::pump::{Pump, PumpConfig};
+//! use tandem_media::sdp::{self, LocalMedia};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let pump = Pump::start(PumpConfig { rtp_ip: "192.0.2.10".parse()?, ..Default::default() })?;
+//! // INVITE with an offer arrives for B-channel 5 (a µ-law T1):
+//! # let offer_text = b"";
+//! let port = pump.allocate()?;
+//! let offer = sdp::parse(offer_text)?;
+//! let (answer, negotiated) = sdp::answer_offer(&offer, &LocalMedia::new(port.local, 1))?; // Err → 488
+//! pump.start(port.id, negotiated.stream_spec(5, Law::Mulaw, true))?;
+//! let _ = answer.to_string(); // the 200 OK body
+//! // A re-INVITE (hold, new codec, new address):
+//! # let reoffer = offer.clone();
+//! let (_, renegotiated) = sdp::answer_offer(&reoffer, &LocalMedia::new(port.local, 1))?;
+//! pump.update(port.id, renegotiated.stream_spec(5, Law::Mulaw, true))?;
+//! // BYE: the figures go to the CDR.
+//! let figures = pump.stop(port.id)?;
+//! println!("lost {} jitter {:.1} ms rtt {:?}", figures.lost, figures.jitter_ms, figures.rtt_ms);
+//! pump.shutdown();
+//! # Ok(())
+//! # }
+//! ```
 
 mod jitter;
 mod shell;
@@ -252,7 +280,7 @@ impl PumpHandle {
         let cfg = &self.inner.cfg;
         let (lo, hi) = (*cfg.rtp_ports.start(), *cfg.rtp_ports.end());
         let lo = lo + (lo & 1);
-        let pairs = (u32::from(hi.saturating_sub(lo)) + 1) / 2;
+        let pairs = (u32::from(hi.saturating_sub(lo)) + 1).div_ceil(2);
         let mut ports = lock(&self.inner.ports);
         for _ in 0..pairs {
             let p = ports.0;

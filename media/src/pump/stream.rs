@@ -561,7 +561,7 @@ impl Stream {
                 src.cycles = src.cycles.wrapping_add(1 << 16);
             }
             src.max_seq = seq;
-        } else if delta >= u16::MAX - MAX_MISORDER + 1 {
+        } else if delta > u16::MAX - MAX_MISORDER {
             self.stats.reordered += 1;
         } else {
             // A large jump: the source restarted.

@@ -166,6 +166,7 @@ impl Peer {
         self.sock.set_nonblocking(false).unwrap();
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn send_rtp(&self, to: SocketAddr, pt: u8, seq: u16, ts: u32, ssrc: u32, marker: bool, payload: &[u8]) {
         let mut r = RtpRepr::new(pt, seq, ts, ssrc, payload.len());
         r.marker = marker;
