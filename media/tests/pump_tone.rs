@@ -106,3 +106,24 @@ fn stopped_stream_frees_its_port_and_unstarted_ports_can_be_released() {
     let err = rig.pump.start(bad.id, spec(999, Law::Mulaw, Codec::Pcmu, b.local)).unwrap_err();
     assert!(err.to_string().contains("999"), "{err}");
 }
+
+#[test]
+fn streams_spread_over_two_pump_threads_all_carry_media() {
+    let rig = Rig::t1_with(1, tandem_media::pump::PumpConfig { threads: 2, dtmf_mode: DtmfMode::Inband, ..Default::default() });
+    let names: Vec<String> = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("comm")).ok())
+        .map(|c| c.trim().to_string())
+        .filter(|c| c.starts_with("media-pump-"))
+        .collect();
+    assert!(names.iter().any(|n| n == "media-pump-1"), "a second pump thread: {names:?}");
+    let peers: Vec<Peer> = (0..4).map(|_| Peer::new()).collect();
+    for (k, p) in peers.iter().enumerate() {
+        let port = rig.pump.allocate().unwrap();
+        rig.pump.start(port.id, spec(k as u32 + 1, Law::Mulaw, Codec::Pcmu, p.addr())).unwrap();
+    }
+    for p in &peers {
+        assert!(p.collect(Duration::from_millis(500), 10).len() >= 10);
+    }
+}

@@ -30,6 +30,11 @@ pub struct Rig {
 impl Rig {
     /// Starts the simulator, configures the spans and starts a pump.
     pub fn t1(spans: u32, dtmf_mode: DtmfMode) -> Rig {
+        Rig::t1_with(spans, PumpConfig { dtmf_mode, ..Default::default() })
+    }
+
+    /// As [`Rig::t1`], with the pump's other settings from `base`.
+    pub fn t1_with(spans: u32, base: PumpConfig) -> Rig {
         let dir = tempfile::Builder::new().prefix("pump-test-").tempdir().expect("temp dir");
         let mount = dir.path().join("dahdi");
         let control = dir.path().join("ctl.sock");
@@ -57,8 +62,7 @@ impl Rig {
             rtp_ports: 30000..=39999,
             jitter_min_ms: 40,
             jitter_max_ms: 200,
-            dtmf_mode,
-            ..Default::default()
+            ..base
         })
         .expect("start the pump");
         Rig { pump, client, sim: Some(sim), _dir: dir }
