@@ -1,3 +1,1208 @@
-//! The SIP side of the gateway.
+//! The gateway's SIP side: trunks, inbound security, the two user-agent
+//! roles, and the mapping between SIP and call control's vocabulary.
+//!
+//! [`SipSide`] is sans-IO, like [`crate::tdm::Tdm`]: it holds no socket,
+//! clock or thread. The transport shell ([`transport`]) hands it every
+//! received message as `(transport, source, local, bytes)` and sends what
+//! comes out as [`SipOutput::Transmit`]; call control's commands come in
+//! through [`SipSide::originate`], [`SipSide::accept`] and
+//! [`SipSide::command`]; the integrator drains [`SipSide::poll_output`]
+//! after every input and sleeps until [`SipSide::poll_timeout`].
+//!
+//! ```text
+//!  transport shell ── handle_message(t, src, local, bytes, now) ─▶ ┌──────────┐
+//!  call control ───── originate / accept / command(leg, cmd) ────▶ │ SipSide  │
+//!  timer ──────────── handle_timeout(now) ───────────────────────▶ └──────────┘
+//!                    ◀── poll_output(): Incoming{key,..} | Leg(leg, event)
+//!                                       | Transmit{..} | TrunkUp | TrunkDown
+//! ```
+//!
+//! # Layers
+//!
+//! * [`tandem_sip::transaction::Endpoint`] does RFC 3261 transactions:
+//!   retransmissions, 100 Trying, ACK for non-2xx, 2xx retransmission, and
+//!   the rejection of malformed requests (400/416/505/513), which never
+//!   reach this module (they are counted and logged, rate-limited).
+//! * [`security`] decides whether an out-of-dialog request may be acted
+//!   on: default-deny by source address, digest challenge, `max_calls`,
+//!   `max_cps`.
+//! * [`inbound`] is the UAS role (an INVITE from a trunk becomes
+//!   [`SipOutput::Incoming`]), [`outbound`] the UAC role
+//!   ([`SipSide::originate`] becomes an INVITE); both share [`Call`]
+//!   state, dialogs ([`tandem_sip::dialog`]), reliable provisionals
+//!   ([`tandem_sip::rel100`]) and session timers
+//!   ([`tandem_sip::session_timer`]).
+//! * [`map`] turns headers into [`Setup`], [`Party`] and causes and back.
+//! * [`trunk`] keeps registrations and OPTIONS keepalives.
+//!
+//! # The contract with the integrator
+//!
+//! * [`SipOutput::Incoming`] must be given to call control and
+//!   [`SipSide::accept`]ed **before polling again**; the leg's events
+//!   (identity, media) come out after that.
+//! * Every leg ends with exactly one [`LegEvent::Released`]; its RTP port
+//!   is released back to the [`MediaPorts`] at that moment. A command for
+//!   a leg that is gone is ignored.
+//! * Originating on a trunk that is down (OPTIONS unanswered, not
+//!   registered, host unresolved) releases the leg at once with cause 38,
+//!   so call control fails over to the route's next target.
+//! * Host names in trunk `host`/`outbound_proxy` are not resolved here:
+//!   IP literals work as they are; for names, the integrator resolves
+//!   [`SipSide::unresolved`] and calls [`SipSide::set_resolved`].
+//!
+//! # Our address
+//!
+//! The address put in Via, Contact and From is `[sip] rtp_ip` if set,
+//! else the first listener's address if it is not a wildcard, else
+//! 127.0.0.1; the port is the first listener's.
+//!
+//! # Not done in this version
+//!
+//! 3xx responses are failures mapped by the cause table (no redirect
+//! following); forked 2xx from a second dialog are not answered; only one
+//! audio stream; History-Info is read but only Diversion is sent;
+//! `symmetric` RTP is always false.
 
+pub mod inbound;
+pub mod map;
+pub mod outbound;
+pub mod security;
 pub mod transport;
+pub mod trunk;
+
+use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasher, Hasher};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use tandem_media::sdp::{LocalMedia, Negotiated};
+use tandem_sip::dialog::Dialog;
+use tandem_sip::rel100::{RelReceiver, RelSender};
+use tandem_sip::session_timer::{SessionTimer, UasDecision};
+use tandem_sip::transaction::{self, Endpoint, Output as TxOutput, Peer, TxEvent, TxKey};
+use tandem_sip::wire::Transport;
+use tandem_sip::wire::{HeaderAccess, Method, NameAddr, Request, Response, Uri};
+use tracing::{debug, info, warn};
+
+use crate::call::model::{Cause, Codec, Direction, LegCommand, LegEvent, LegIdentity, LegRef, MediaEndpoint, Release, RtpParams, Setup};
+use crate::config::{Cidr, SipConfig, TrunkKind};
+pub use crate::tdm::IncomingKey;
+use security::{Acl, RateLimitedLog, TokenBucket};
+use trunk::{Keepalive, Registration, Trunk, literal_addr, split_host};
+pub use trunk::{TrunkState, TrunkStatus};
+
+/// Methods we accept (the Allow header).
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, INFO";
+
+/// Where RTP ports come from: the media pump in the daemon, a fake in tests.
+pub trait MediaPorts {
+    /// Binds an RTP/RTCP pair; returns the stream id and the local RTP address.
+    fn allocate(&self) -> io::Result<(u64, SocketAddr)>;
+    /// Frees a stream's ports (started or not).
+    fn release(&self, id: u64);
+}
+
+impl MediaPorts for tandem_media::pump::PumpHandle {
+    fn allocate(&self) -> io::Result<(u64, SocketAddr)> {
+        tandem_media::pump::PumpHandle::allocate(self).map(|p| (p.id, p.local))
+    }
+
+    fn release(&self, id: u64) {
+        if let Err(e) = tandem_media::pump::PumpHandle::release(self, id) {
+            debug!(stream = id, error = %e, "releasing an RTP stream");
+        }
+    }
+}
+
+/// What the SIP side has for the integrator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SipOutput {
+    /// A new inbound call on `trunk`: give it to call control, then
+    /// [`SipSide::accept`] it before polling again.
+    Incoming { key: IncomingKey, trunk: String, setup: Setup, identity: LegIdentity },
+    /// Something happened on a leg.
+    Leg(LegRef, LegEvent),
+    /// Bytes for the transport shell.
+    Transmit { transport: ShellTransport, dest: SocketAddr, bytes: Vec<u8> },
+    /// A trunk became usable (OPTIONS answered, registered).
+    TrunkUp { trunk: String },
+    /// A trunk stopped being usable.
+    TrunkDown { trunk: String },
+}
+
+/// Why the SIP side could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SipError {
+    /// A trunk's `host` or `outbound_proxy` does not parse.
+    #[error("trunk {trunk}: bad {what} {value:?}")]
+    BadAddress { trunk: String, what: &'static str, value: String },
+}
+
+/// A transport as the config and the transport shell name it.
+pub use crate::config::Transport as ShellTransport;
+
+/// The shell's transport as the SIP core's.
+pub fn wire_transport(t: ShellTransport) -> Transport {
+    match t {
+        ShellTransport::Udp => Transport::Udp,
+        ShellTransport::Tcp => Transport::Tcp,
+        ShellTransport::Tls => Transport::Tls,
+    }
+}
+
+/// The SIP core's transport as the shell's.
+pub fn shell_transport(t: Transport) -> ShellTransport {
+    match t {
+        Transport::Udp => ShellTransport::Udp,
+        Transport::Tcp => ShellTransport::Tcp,
+        Transport::Tls => ShellTransport::Tls,
+    }
+}
+
+/// Which side of the call a [`Call`] plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// We received the INVITE (UAS).
+    Inbound,
+    /// We sent it (UAC).
+    Outbound,
+}
+
+/// Where a call is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Phase {
+    /// INVITE sent or received, no final response.
+    Setup,
+    /// 2xx sent or received.
+    Answered,
+    /// Released; waiting for nothing.
+    Gone,
+}
+
+/// The RTP side of a call.
+#[derive(Debug, Clone)]
+pub(crate) struct MediaState {
+    pub stream: u64,
+    pub local: LocalMedia,
+    pub negotiated: Option<Negotiated>,
+    /// The SDP of the initial offer/answer we send (answer, or our offer).
+    pub sdp: String,
+}
+
+/// One SIP call (one leg), inbound or outbound.
+#[derive(Debug)]
+pub(crate) struct Call {
+    pub role: Role,
+    pub leg: Option<LegRef>,
+    pub trunk: usize,
+    pub call_id: String,
+    /// Where in-dialog requests go when the remote target is not an IP literal.
+    pub peer: Peer,
+    /// The INVITE received (inbound) or last sent (outbound).
+    pub invite: Request,
+    pub invite_tx: Option<TxKey>,
+    pub dialog: Option<Dialog>,
+    pub local_tag: String,
+    pub phase: Phase,
+    pub media: Option<MediaState>,
+    /// Events before `accept`.
+    pub held: Vec<LegEvent>,
+    // UAS
+    pub rel: Option<RelSender>,
+    pub rel_required: bool,
+    pub answer_queued: Option<Option<crate::call::model::Party>>,
+    /// The SDP answer (or our offer) already went in a reliable provisional.
+    pub sdp_reliable: bool,
+    /// We sent an offer (delayed-offer INVITE, or a re-INVITE without SDP) and wait for the answer.
+    pub offer_pending: bool,
+    pub st_decision: UasDecision,
+    pub timer: Option<SessionTimer>,
+    pub refresh_sent: bool,
+    pub provisional_sent: bool,
+    // UAC
+    pub rel_rx: RelReceiver,
+    pub digest: Option<tandem_sip::auth::DigestClient>,
+    /// Release asked for before the final response (CANCEL sent or to be sent).
+    pub cancel: Option<Cause>,
+    pub cancel_sent: bool,
+    pub proceeding_sent: bool,
+    pub retried_422: bool,
+    pub peer_allows_update: bool,
+}
+
+/// Who a client transaction belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TxOwner {
+    Invite(u64),
+    InDialog(u64, Purpose),
+    Register(usize),
+    Options(usize),
+}
+
+/// What an in-dialog client transaction is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    Bye,
+    Cancel,
+    Prack,
+    Refresh,
+    Info,
+}
+
+/// The gateway's SIP side. See the [module documentation](self).
+pub struct SipSide {
+    pub(crate) ep: Endpoint,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) user_agent: String,
+    pub(crate) t1: Duration,
+    pub(crate) trunks: Vec<Trunk>,
+    pub(crate) ports: Box<dyn MediaPorts + Send>,
+    pub(crate) calls: HashMap<u64, Call>,
+    next_call: u64,
+    pub(crate) by_leg: HashMap<LegRef, u64>,
+    pub(crate) by_call_id: HashMap<String, u64>,
+    pub(crate) txs: HashMap<TxKey, TxOwner>,
+    pub(crate) out: VecDeque<SipOutput>,
+    epoch: (Instant, u64),
+    malformed: u64,
+    malformed_log: RateLimitedLog,
+    shutting_down: bool,
+    last_now: Option<Instant>,
+    /// Where each transaction's last message went, to map a transport failure back to it.
+    tx_dest: HashMap<TxKey, (Transport, SocketAddr)>,
+}
+
+fn random_seed() -> u64 {
+    let mut h = RandomState::new().build_hasher();
+    h.write_u64(0x7a6e_6465_6d00_0001);
+    h.finish()
+}
+
+impl SipSide {
+    /// The SIP side for a checked `[sip]` section. `now_unix` (seconds) is
+    /// the wall-clock time matching `now`, for digest nonces.
+    pub fn new(cfg: &SipConfig, ports: Box<dyn MediaPorts + Send>, now: Instant, now_unix: u64) -> Result<SipSide, SipError> {
+        let listen = cfg.listen();
+        let first = listen.first();
+        let port = first.map(|l| l.addr.port()).unwrap_or(5060);
+        let host_ip: IpAddr = cfg.rtp_ip().or_else(|| first.map(|l| l.addr.ip()).filter(|ip| !ip.is_unspecified())).unwrap_or(Ipv4Addr::LOCALHOST.into());
+        let host = match host_ip {
+            IpAddr::V6(v6) => format!("[{v6}]"),
+            v4 => v4.to_string(),
+        };
+        let seed = random_seed();
+        let tx_cfg =
+            transaction::Config { t1: cfg.t1(), t2: cfg.t2(), sent_by_host: host.clone(), sent_by_port: Some(port), seed, ..transaction::Config::default() };
+        let mut ep = Endpoint::new(tx_cfg);
+        let mut trunks = Vec::new();
+        for tc in &cfg.trunk {
+            let name = tc.name().to_owned();
+            let transport = wire_transport(tc.transport);
+            let (thost, tport) = split_host(tc.host.get_ref());
+            let tport = tport.unwrap_or(transport.default_port());
+            let proxy = match &tc.outbound_proxy {
+                None => None,
+                Some(p) => {
+                    let text = p.get_ref();
+                    let mut uri = if text.contains(':') && (text.starts_with("sip:") || text.starts_with("sips:")) {
+                        Uri::parse(text).map_err(|_| SipError::BadAddress { trunk: name.clone(), what: "outbound_proxy", value: text.clone() })?
+                    } else {
+                        let (h, p) = split_host(text);
+                        Uri::sip(None, &h, p)
+                    };
+                    uri.params.set("lr", None);
+                    let addr = literal_addr(&uri.host, uri.port.unwrap_or(transport.default_port()));
+                    Some((uri, addr))
+                }
+            };
+            let auth_server = tc.auth_inbound.as_ref().map(|a| {
+                let realm = a.realm.clone().unwrap_or_else(|| host.clone());
+                let secret = ep.ids().next_u64().to_be_bytes();
+                tandem_sip::auth::DigestServer::new(&realm, &secret)
+            });
+            let reg = (tc.kind == TrunkKind::Register).then(|| {
+                let user = tc.username.as_ref().map(|u| u.get_ref().clone()).unwrap_or_default();
+                let pw = tc.password.as_ref().map(|u| u.get_ref().clone()).unwrap_or_default();
+                let call_id = ep.ids().call_id(&host);
+                let tag = ep.ids().tag();
+                Registration::new(&user, &pw, tc.register_expires().as_secs() as u32, call_id, tag, now)
+            });
+            let keepalive = tc.options_interval().map(|interval| Keepalive {
+                interval,
+                down_after: tc.options_down_after(),
+                failures: 0,
+                pending: None,
+                next_at: Some(now),
+            });
+            let mut t = Trunk {
+                cfg: tc.clone(),
+                transport,
+                addr: literal_addr(&thost, tport),
+                host: thost,
+                port: tport,
+                proxy,
+                acl: Acl { configured: tc.accept_from().into_iter().collect::<Vec<Cidr>>(), resolved: Vec::new() },
+                overrides: tc.cause_overrides(),
+                bucket: tc.max_cps.as_ref().map(|c| TokenBucket::new(*c.get_ref())),
+                active_calls: 0,
+                reachable: true,
+                reg,
+                keepalive,
+                auth_server,
+            };
+            t.refresh_acl();
+            trunks.push(t);
+        }
+        Ok(SipSide {
+            ep,
+            host,
+            port,
+            user_agent: cfg.user_agent().to_owned(),
+            t1: cfg.t1(),
+            trunks,
+            ports,
+            calls: HashMap::new(),
+            next_call: 1,
+            by_leg: HashMap::new(),
+            by_call_id: HashMap::new(),
+            txs: HashMap::new(),
+            out: VecDeque::new(),
+            epoch: (now, now_unix),
+            malformed: 0,
+            malformed_log: RateLimitedLog::default(),
+            shutting_down: false,
+            last_now: None,
+            tx_dest: HashMap::new(),
+        })
+    }
+
+    /// Trunks whose `host` or `outbound_proxy` is a name to resolve:
+    /// `(trunk, host)`.
+    pub fn unresolved(&self) -> Vec<(String, String)> {
+        let mut v = Vec::new();
+        for t in &self.trunks {
+            if t.addr.is_none() {
+                v.push((t.name().to_owned(), t.host.clone()));
+            }
+            if let Some((u, None)) = &t.proxy {
+                v.push((t.name().to_owned(), u.host.clone()));
+            }
+        }
+        v
+    }
+
+    /// Gives a trunk the address its `host` (or, when `host` names the
+    /// outbound proxy, the proxy) resolved to; the port is the configured
+    /// one. Also makes the address the trunk's default `accept_from`.
+    pub fn set_resolved(&mut self, trunk: &str, host: &str, ip: IpAddr) {
+        for t in self.trunks.iter_mut().filter(|t| t.name() == trunk) {
+            if t.host == host {
+                t.addr = Some(SocketAddr::new(ip, t.port));
+            }
+            if let Some((u, a)) = &mut t.proxy
+                && u.host == host
+            {
+                *a = Some(SocketAddr::new(ip, u.port.unwrap_or(t.transport.default_port())));
+            }
+            t.refresh_acl();
+        }
+    }
+
+    /// Malformed requests answered by the transaction layer so far.
+    pub fn malformed_count(&self) -> u64 {
+        self.malformed
+    }
+
+    /// Calls in progress.
+    pub fn call_count(&self) -> usize {
+        self.calls.len()
+    }
+
+    /// Every trunk's name, kind, state and active calls.
+    pub fn trunk_status(&self) -> Vec<TrunkStatus> {
+        let now = self.epoch.0.max(self.last_now());
+        self.trunks.iter().map(|t| TrunkStatus { name: t.name().to_owned(), kind: t.cfg.kind, state: t.state(now), active_calls: t.active_calls }).collect()
+    }
+
+    fn last_now(&self) -> Instant {
+        self.last_now.unwrap_or(self.epoch.0)
+    }
+
+    pub(crate) fn unix(&self, now: Instant) -> u64 {
+        self.epoch.1 + now.saturating_duration_since(self.epoch.0).as_secs()
+    }
+
+    /// A received message from the transport shell.
+    pub fn handle_message(&mut self, transport: ShellTransport, source: SocketAddr, local: SocketAddr, bytes: &[u8], now: Instant) {
+        let _ = local;
+        self.ep.handle_incoming(bytes, Peer { transport: wire_transport(transport), addr: source }, now);
+        self.drain(now);
+    }
+
+    /// An event of the transport shell: a message, or a send that failed
+    /// (RFC 3261 §17.1.4: the transactions that sent to that destination fail now).
+    pub fn handle_transport_event(&mut self, ev: transport::TransportEvent, now: Instant) {
+        match ev {
+            transport::TransportEvent::Message(m) => self.handle_message(m.transport, m.source, m.local, &m.bytes, now),
+            transport::TransportEvent::SendFailed { transport, dest } => self.send_failed(transport, dest, now),
+        }
+    }
+
+    /// A message to `dest` could not be sent: its transactions fail at once.
+    pub fn send_failed(&mut self, transport: ShellTransport, dest: SocketAddr, now: Instant) {
+        let transport = wire_transport(transport);
+        let keys: Vec<TxKey> = self.tx_dest.iter().filter(|(_, d)| **d == (transport, dest)).map(|(k, _)| *k).collect();
+        for k in keys {
+            self.ep.transport_error(k);
+        }
+        self.drain(now);
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.ep.handle_timeout(now);
+        self.drain(now);
+        self.trunk_timers(now);
+        self.call_timers(now);
+        self.drain(now);
+    }
+
+    /// When [`SipSide::handle_timeout`] should next run.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut t = self.ep.poll_timeout();
+        let mut consider = |x: Option<Instant>| {
+            if let Some(x) = x {
+                t = Some(t.map_or(x, |t| t.min(x)));
+            }
+        };
+        for tr in &self.trunks {
+            if let Some(r) = &tr.reg
+                && r.pending.is_none()
+            {
+                consider(r.next_at);
+                consider(r.until);
+            }
+            if let Some(k) = &tr.keepalive
+                && k.pending.is_none()
+                && !self.shutting_down
+            {
+                consider(k.next_at);
+            }
+        }
+        for c in self.calls.values() {
+            consider(c.rel.as_ref().and_then(|r| r.poll_timeout()));
+            if let Some(st) = &c.timer {
+                if !c.refresh_sent {
+                    consider(st.refresh_at());
+                }
+                consider(Some(st.expire_at()));
+            }
+        }
+        t
+    }
+
+    /// The next output; drain until `None` after every input.
+    pub fn poll_output(&mut self) -> Option<SipOutput> {
+        self.out.pop_front()
+    }
+
+    /// Binds an inbound call to the leg call control made for it; the
+    /// events held since [`SipOutput::Incoming`] come out now.
+    pub fn accept(&mut self, key: IncomingKey, leg: LegRef) {
+        let Some(c) = self.calls.get_mut(&key.0) else {
+            debug!(call = %leg.call, "accept for a SIP call that is gone");
+            self.out.push_back(SipOutput::Leg(leg, LegEvent::Released(Release::cause(Cause::NORMAL_CLEARING))));
+            return;
+        };
+        c.leg = Some(leg);
+        self.by_leg.insert(leg, key.0);
+        for ev in std::mem::take(&mut c.held) {
+            self.out.push_back(SipOutput::Leg(leg, ev));
+        }
+    }
+
+    /// A command from call control for one of our legs.
+    pub fn command(&mut self, leg: LegRef, cmd: LegCommand, now: Instant) {
+        let Some(&id) = self.by_leg.get(&leg) else {
+            debug!(call = %leg.call, ?cmd, "command for a SIP leg that is gone");
+            return;
+        };
+        let role = self.calls[&id].role;
+        match role {
+            Role::Inbound => self.uas_command(id, cmd, now),
+            Role::Outbound => self.uac_command(id, cmd, now),
+        }
+        self.drain(now);
+    }
+
+    /// Places an outbound leg on `trunk` (see [`outbound`]).
+    pub fn originate(&mut self, leg: LegRef, trunk: &str, uri: Option<&str>, setup: &Setup, now: Instant) {
+        self.last_now = Some(now);
+        self.uac_originate(leg, trunk, uri, setup, now);
+        self.drain(now);
+    }
+
+    /// Stops keepalives and removes every registration (`Expires: 0`); the
+    /// integrator should keep the transport up a little for the transmits.
+    pub fn shutdown(&mut self, now: Instant) {
+        self.shutting_down = true;
+        for i in 0..self.trunks.len() {
+            if let Some(k) = &mut self.trunks[i].keepalive {
+                k.next_at = None;
+            }
+            let registered = self.trunks[i].reg.as_ref().is_some_and(|r| r.is_registered(now) || r.pending.is_some());
+            if let Some(r) = &mut self.trunks[i].reg {
+                r.unregister = true;
+                r.next_at = None;
+            }
+            if registered {
+                self.send_register(i, now);
+            }
+        }
+        self.drain(now);
+    }
+
+    // ---- plumbing shared by both roles ----
+
+    /// Moves the transaction layer's output to ours, handling its events.
+    pub(crate) fn drain(&mut self, now: Instant) {
+        self.last_now = Some(now);
+        while let Some(o) = self.ep.poll_output() {
+            match o {
+                TxOutput::Transmit(t) => {
+                    if let Some(k) = t.key {
+                        self.tx_dest.insert(k, (t.transport, t.dest));
+                    }
+                    self.out.push_back(SipOutput::Transmit { transport: shell_transport(t.transport), dest: t.dest, bytes: t.bytes })
+                }
+                TxOutput::Event(e) => self.on_tx_event(e, now),
+            }
+        }
+    }
+
+    fn on_tx_event(&mut self, e: TxEvent, now: Instant) {
+        match e {
+            TxEvent::Request { key, request, source } => self.on_request(key, request, source, now),
+            TxEvent::Cancel { key, invite, request, source: _ } => self.on_cancel(key, invite, request, now),
+            TxEvent::Ack { invite: _, request, source: _ } => self.on_ack(request, now),
+            TxEvent::Response { key, response } => self.on_response(key, response, now),
+            TxEvent::Stray2xx { response, source } => self.on_stray_2xx(response, source),
+            TxEvent::Timeout { key } | TxEvent::TransportError { key } => self.on_tx_failure(key, now),
+            TxEvent::AckTimeout { key } => self.on_ack_timeout(key, now),
+            TxEvent::Terminated { key } => {
+                self.txs.remove(&key);
+                self.tx_dest.remove(&key);
+            }
+            TxEvent::Rejected { source, status, answered, reason } => {
+                self.malformed += 1;
+                if self.malformed_log.should_log(now) {
+                    debug!(%source.addr, status, answered, reason, suppressed = self.malformed_log.suppressed, "malformed SIP request");
+                    self.malformed_log.suppressed = 0;
+                }
+            }
+            TxEvent::Dropped { source, reason } => debug!(%source.addr, reason, "SIP message dropped"),
+        }
+    }
+
+    fn on_request(&mut self, key: TxKey, req: Request, source: Peer, now: Instant) {
+        let in_dialog = req.to_addr().is_some_and(|t| t.tag().is_some());
+        if in_dialog {
+            let found = req.call_id().and_then(|c| self.by_call_id.get(c)).copied().filter(|id| {
+                let c = &self.calls[id];
+                c.dialog.as_ref().is_some_and(|d| d.matches_request(&req))
+            });
+            match found {
+                Some(id) => self.in_dialog_request(id, key, req, now),
+                None => {
+                    debug!(method = %req.method, call_id = req.call_id().unwrap_or(""), "request for an unknown dialog");
+                    self.respond(key, &req, 481, None, &[]);
+                }
+            }
+            return;
+        }
+        match req.method {
+            Method::Invite => self.uas_invite(key, req, source, now),
+            Method::Options => {
+                if security::trunk_for_source(self.trunks.iter().map(|t| &t.acl), source.addr).is_some() {
+                    let tag = self.ep.ids().tag();
+                    let r = self.base_response(&req, 200, Some(&tag)).with_header("Accept", "application/sdp");
+                    let _ = self.ep.send_response(key, r, now);
+                } else {
+                    self.respond(key, &req, 403, None, &[]);
+                }
+            }
+            _ => {
+                let status = if security::trunk_for_source(self.trunks.iter().map(|t| &t.acl), source.addr).is_some() {
+                    if matches!(req.method, Method::Bye | Method::Prack | Method::Update | Method::Info) { 481 } else { 405 }
+                } else {
+                    403
+                };
+                self.respond(key, &req, status, None, &[("Allow", ALLOW)]);
+            }
+        }
+    }
+
+    /// A response with our Server and Allow headers (To tag added if given).
+    pub(crate) fn base_response(&self, req: &Request, status: u16, to_tag: Option<&str>) -> Response {
+        let mut r = Response::for_request(req, status, None, to_tag);
+        r.headers.push("Server", self.user_agent.clone());
+        if (200..300).contains(&status) || status == 405 {
+            r.headers.push("Allow", ALLOW);
+        }
+        r
+    }
+
+    /// Answers a server transaction with `status` and extra headers.
+    pub(crate) fn respond(&mut self, key: TxKey, req: &Request, status: u16, to_tag: Option<&str>, extra: &[(&str, &str)]) {
+        let tag;
+        let to_tag = match to_tag {
+            Some(t) => Some(t),
+            None if status > 100 && req.to_addr().is_some_and(|t| t.tag().is_none()) => {
+                tag = self.ep.ids().tag();
+                Some(tag.as_str())
+            }
+            None => None,
+        };
+        let mut r = self.base_response(req, status, to_tag);
+        for (n, v) in extra {
+            if *n == "Allow" && r.header("Allow").is_some() {
+                continue;
+            }
+            r.headers.push(n, *v);
+        }
+        let now = self.last_now();
+        if let Err(e) = self.ep.send_response(key, r, now) {
+            debug!(error = %e, status, "could not send a response");
+        }
+    }
+
+    /// Our Contact.
+    pub(crate) fn contact(&self, transport: Transport) -> NameAddr {
+        let mut u = Uri::sip(Some("tandem"), &self.host, Some(self.port));
+        if transport != Transport::Udp {
+            u.params.set("transport", Some(&transport.as_str().to_ascii_lowercase()));
+        }
+        NameAddr::new(u)
+    }
+
+    /// Where an in-dialog request goes: the next hop if it is an IP literal, else the call's peer.
+    pub(crate) fn dialog_dest(&self, id: u64) -> Peer {
+        let c = &self.calls[&id];
+        match c.dialog.as_ref() {
+            Some(d) => {
+                let hop = d.next_hop();
+                let transport = hop.transport_param().unwrap_or(c.peer.transport);
+                match literal_addr(&hop.host, hop.port.unwrap_or(transport.default_port())) {
+                    Some(addr) => Peer { transport, addr },
+                    None => c.peer,
+                }
+            }
+            None => c.peer,
+        }
+    }
+
+    /// Sends a client request for call `id` and records its owner.
+    pub(crate) fn send_in_dialog(&mut self, id: u64, req: Request, purpose: Purpose, now: Instant) {
+        let dest = self.dialog_dest(id);
+        match self.ep.send_request(req, dest, now) {
+            Ok(k) => {
+                self.txs.insert(k, TxOwner::InDialog(id, purpose));
+            }
+            Err(e) => warn!(error = %e, "could not send an in-dialog request"),
+        }
+    }
+
+    /// Emits a leg event (held until `accept` for inbound calls).
+    pub(crate) fn emit(&mut self, id: u64, ev: LegEvent) {
+        let Some(c) = self.calls.get_mut(&id) else { return };
+        match c.leg {
+            Some(leg) => self.out.push_back(SipOutput::Leg(leg, ev)),
+            None => c.held.push(ev),
+        }
+    }
+
+    /// The RTP parameters of a call's current negotiation.
+    pub(crate) fn rtp_params(&self, id: u64) -> Option<RtpParams> {
+        let m = self.calls.get(&id)?.media.as_ref()?;
+        let n = m.negotiated?;
+        Some(RtpParams {
+            stream: m.stream,
+            local: m.local.addr,
+            remote: n.remote,
+            codec: match n.codec {
+                tandem_media::codec::Codec::Pcma => Codec::Pcma,
+                _ => Codec::Pcmu,
+            },
+            payload_type: n.payload_type,
+            ptime_ms: n.ptime_ms,
+            dtmf_payload_type: n.dtmf_payload_type,
+            direction: match n.direction {
+                tandem_media::codec::Direction::SendRecv => Direction::SendRecv,
+                tandem_media::codec::Direction::SendOnly => Direction::SendOnly,
+                tandem_media::codec::Direction::RecvOnly => Direction::RecvOnly,
+                tandem_media::codec::Direction::Inactive => Direction::Inactive,
+            },
+            symmetric: false,
+        })
+    }
+
+    /// Sets a call's negotiation and emits `Media` if it changed.
+    pub(crate) fn set_negotiated(&mut self, id: u64, n: Negotiated) {
+        let Some(m) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()) else { return };
+        if m.negotiated == Some(n) {
+            return;
+        }
+        m.negotiated = Some(n);
+        if let Some(p) = self.rtp_params(id) {
+            self.emit(id, LegEvent::Media(MediaEndpoint::Rtp(p)));
+        }
+    }
+
+    /// Ends a call: emits `Released`, frees its port and its trunk slot.
+    pub(crate) fn finish(&mut self, id: u64, release: Release) {
+        let Some(c) = self.calls.get(&id) else { return };
+        if c.phase == Phase::Gone {
+            return;
+        }
+        info!(call = ?c.leg.map(|l| l.to_string()), sip_call_id = %c.call_id, cause = release.cause.0, wire = ?release.wire, "SIP leg released");
+        self.emit(id, LegEvent::Released(release));
+        let Some(mut c) = self.calls.remove(&id) else { return };
+        c.phase = Phase::Gone;
+        if let Some(m) = &c.media {
+            self.ports.release(m.stream);
+        }
+        if let Some(t) = self.trunks.get_mut(c.trunk) {
+            t.active_calls = t.active_calls.saturating_sub(1);
+        }
+        if let Some(leg) = c.leg {
+            self.by_leg.remove(&leg);
+        } else if !c.held.is_empty() {
+            // Never accepted: nothing to tell call control, which never saw it.
+        }
+        if self.by_call_id.get(&c.call_id) == Some(&id) {
+            self.by_call_id.remove(&c.call_id);
+        }
+    }
+
+    pub(crate) fn new_call_id(&mut self) -> u64 {
+        let id = self.next_call;
+        self.next_call += 1;
+        id
+    }
+
+    fn on_response(&mut self, key: TxKey, resp: Response, now: Instant) {
+        match self.txs.get(&key).copied() {
+            Some(TxOwner::Invite(id)) => self.uac_invite_response(id, key, resp, now),
+            Some(TxOwner::InDialog(id, purpose)) => self.in_dialog_response(id, purpose, resp, now),
+            Some(TxOwner::Register(t)) => self.register_response(t, resp, now),
+            Some(TxOwner::Options(t)) => {
+                if resp.status >= 200 {
+                    self.options_result(t, true);
+                }
+            }
+            None => debug!(status = resp.status, "response for a transaction we no longer track"),
+        }
+    }
+
+    fn on_tx_failure(&mut self, key: TxKey, now: Instant) {
+        match self.txs.remove(&key) {
+            Some(TxOwner::Invite(id)) => self.uac_invite_timeout(id, now),
+            Some(TxOwner::InDialog(id, Purpose::Refresh)) => {
+                // RFC 4028 §10: a refresh that fails ends the session.
+                self.hang_up(id, Cause::RECOVERY_ON_TIMER_EXPIRY, "session refresh timed out", now);
+            }
+            Some(TxOwner::InDialog(..)) => {}
+            Some(TxOwner::Register(t)) => {
+                if let Some(r) = &mut self.trunks[t].reg {
+                    r.fail(now);
+                }
+                self.trunk_changed(t, now, false);
+            }
+            Some(TxOwner::Options(t)) => self.options_result(t, false),
+            None => {}
+        }
+    }
+
+    fn on_ack_timeout(&mut self, key: TxKey, now: Instant) {
+        let Some(id) = self.calls.iter().find(|(_, c)| c.invite_tx == Some(key)).map(|(id, _)| *id) else { return };
+        warn!(sip_call_id = %self.calls[&id].call_id, "no ACK for our 2xx");
+        self.hang_up(id, Cause::RECOVERY_ON_TIMER_EXPIRY, "no ACK", now);
+    }
+
+    fn on_stray_2xx(&mut self, resp: Response, source: Peer) {
+        let Some(&id) = resp.call_id().and_then(|c| self.by_call_id.get(c)) else { return };
+        let Some(d) = self.calls[&id].dialog.as_ref() else { return };
+        if let Some(seq) = resp.cseq().map(|c| c.seq) {
+            let ack = d.ack_for_2xx(seq);
+            self.ep.send_stateless(ack, source);
+        }
+    }
+
+    /// Sends BYE with a Reason (answered calls) and releases the leg.
+    pub(crate) fn hang_up(&mut self, id: u64, cause: Cause, why: &str, now: Instant) {
+        let Some(c) = self.calls.get_mut(&id) else { return };
+        if let Some(d) = c.dialog.as_mut() {
+            let mut bye = d.new_request(Method::Bye);
+            bye.headers.push("Reason", map::reason_header(cause));
+            bye.headers.push("User-Agent", self.user_agent.clone());
+            self.send_in_dialog(id, bye, Purpose::Bye, now);
+        }
+        self.finish(id, Release { cause, wire: Some(format!("BYE ({why})")) });
+    }
+
+    /// In-dialog requests of either role.
+    fn in_dialog_request(&mut self, id: u64, key: TxKey, req: Request, now: Instant) {
+        let check = self.calls.get_mut(&id).and_then(|c| c.dialog.as_mut()).map(|d| d.handle_request(&req));
+        if let Some(Err(e)) = check {
+            debug!(error = %e, "in-dialog request refused");
+            self.respond(key, &req, 500, None, &[]);
+            return;
+        }
+        match req.method {
+            Method::Bye => {
+                self.respond(key, &req, 200, None, &[]);
+                let cause = map::reason_cause(&req).unwrap_or(Cause::NORMAL_CLEARING);
+                self.finish(id, Release { cause, wire: Some("BYE".into()) });
+            }
+            Method::Invite | Method::Update => self.on_offer_request(id, key, req, now),
+            Method::Prack => self.uas_prack(id, key, req, now),
+            Method::Info => {
+                let ct = req.header("Content-Type").unwrap_or("").to_owned();
+                let digit = map::dtmf_from_info(&ct, &req.body);
+                self.respond(key, &req, 200, None, &[]);
+                if let Some((digit, duration_ms)) = digit {
+                    self.emit(id, LegEvent::Dtmf { digit, duration_ms });
+                }
+            }
+            Method::Options => self.respond(key, &req, 200, None, &[]),
+            _ => self.respond(key, &req, 501, None, &[]),
+        }
+    }
+
+    /// A re-INVITE or UPDATE (either role): hold/resume, session refresh.
+    fn on_offer_request(&mut self, id: u64, key: TxKey, req: Request, now: Instant) {
+        let Some(c) = self.calls.get_mut(&id) else { return };
+        if let Some(t) = c.timer.as_mut() {
+            t.refreshed(now);
+            c.refresh_sent = false;
+        }
+        let Some(m) = c.media.as_mut() else {
+            self.respond(key, &req, 488, None, &[]);
+            return;
+        };
+        let mut local = m.local.clone();
+        local.session_version += 1;
+        let body = if req.body.is_empty() {
+            if req.method == Method::Update {
+                // A refresh without SDP: no offer/answer.
+                None
+            } else {
+                // A re-INVITE without SDP: our offer in the 2xx, the answer in the ACK.
+                m.local = local.clone();
+                c.offer_pending = true;
+                Some(tandem_media::sdp::build_offer(&local).to_string())
+            }
+        } else {
+            match tandem_media::sdp::parse(&req.body).and_then(|offer| tandem_media::sdp::answer_offer(&offer, &local)) {
+                Ok((answer, n)) => {
+                    m.local = local;
+                    let text = answer.to_string();
+                    self.set_negotiated(id, n);
+                    Some(text)
+                }
+                Err(e) => {
+                    debug!(error = %e, "re-offer refused");
+                    self.respond(key, &req, 488, None, &[]);
+                    return;
+                }
+            }
+        };
+        let tag = self.calls[&id].local_tag.clone();
+        let transport = self.calls[&id].peer.transport;
+        let mut r = self.base_response(&req, 200, Some(&tag));
+        r.headers.push("Contact", self.contact(transport).to_string());
+        if let Some(st) = self.calls[&id].timer {
+            let se = tandem_sip::wire::SessionExpires {
+                delta: st.interval,
+                refresher: Some(match (st.role, st.we_refresh()) {
+                    (_, true) => tandem_sip::wire::Refresher::Uas,
+                    (_, false) => tandem_sip::wire::Refresher::Uac,
+                }),
+            };
+            // We answer this request as UAS: whoever refreshed so far keeps doing it.
+            let mut se = se;
+            if req.header("Session-Expires").is_some() {
+                r.headers.push("Require", "timer");
+            } else {
+                se.refresher = None;
+            }
+            if se.refresher.is_some() {
+                r.headers.push("Session-Expires", se.to_string());
+            }
+        }
+        if let Some(b) = body {
+            r = r.with_body("application/sdp", b.into_bytes());
+        }
+        let _ = self.ep.send_response(key, r, now);
+    }
+
+    fn in_dialog_response(&mut self, id: u64, purpose: Purpose, resp: Response, now: Instant) {
+        if resp.status < 200 || !self.calls.contains_key(&id) {
+            return;
+        }
+        match purpose {
+            Purpose::Refresh => {
+                if (200..300).contains(&resp.status) {
+                    if resp.cseq().is_some_and(|c| c.method == Method::Invite)
+                        && let Some(d) = self.calls[&id].dialog.as_ref()
+                    {
+                        let ack = d.ack_for_2xx(resp.cseq().map(|c| c.seq).unwrap_or(0));
+                        let dest = self.dialog_dest(id);
+                        self.ep.send_stateless(ack, dest);
+                        if !resp.body.is_empty() {
+                            let n = self.calls[&id]
+                                .media
+                                .as_ref()
+                                .and_then(|m| tandem_media::sdp::parse(&resp.body).and_then(|a| tandem_media::sdp::parse_answer(&a, &m.local)).ok());
+                            if let Some(n) = n {
+                                self.set_negotiated(id, n);
+                            }
+                        }
+                    }
+                    let c = self.calls.get_mut(&id).expect("checked above");
+                    if let Some(t) = c.timer.as_mut() {
+                        t.refreshed(now);
+                    }
+                    c.refresh_sent = false;
+                } else if matches!(resp.status, 408 | 481) {
+                    self.hang_up(id, Cause::RECOVERY_ON_TIMER_EXPIRY, "session refresh refused", now);
+                } else {
+                    let c = self.calls.get_mut(&id).expect("checked above");
+                    c.refresh_sent = false;
+                    if let Some(t) = c.timer.as_mut() {
+                        // Other failures (491, 500…) leave the session as it was; try again later.
+                        t.refreshed(now);
+                    }
+                }
+            }
+            Purpose::Prack | Purpose::Bye | Purpose::Cancel | Purpose::Info => {}
+        }
+    }
+
+    fn on_ack(&mut self, req: Request, now: Instant) {
+        let _ = now;
+        let Some(&id) = req.call_id().and_then(|c| self.by_call_id.get(c)) else { return };
+        let Some(c) = self.calls.get_mut(&id) else { return };
+        if c.offer_pending && !req.body.is_empty() {
+            c.offer_pending = false;
+            let n = c.media.as_ref().and_then(|m| tandem_media::sdp::parse(&req.body).and_then(|a| tandem_media::sdp::parse_answer(&a, &m.local)).ok());
+            match n {
+                Some(n) => self.set_negotiated(id, n),
+                None => {
+                    warn!(sip_call_id = %req.call_id().unwrap_or(""), "unusable SDP answer in ACK");
+                    self.hang_up(id, Cause::BEARER_NOT_IMPLEMENTED, "bad SDP in ACK", now);
+                }
+            }
+        }
+    }
+
+    fn on_cancel(&mut self, key: TxKey, invite: Option<TxKey>, req: Request, now: Instant) {
+        let id = invite.and_then(|k| self.calls.iter().find(|(_, c)| c.invite_tx == Some(k) && c.role == Role::Inbound).map(|(id, _)| *id));
+        let Some(id) = id else {
+            self.respond(key, &req, 481, None, &[]);
+            return;
+        };
+        self.respond(key, &req, 200, None, &[]);
+        if self.calls[&id].phase != Phase::Setup {
+            return;
+        }
+        let c = self.calls.get_mut(&id).expect("found above");
+        if let Some(r) = c.rel.as_mut() {
+            r.cancel();
+        }
+        let invite_req = c.invite.clone();
+        let tag = c.local_tag.clone();
+        if let Some(k) = c.invite_tx {
+            let r = self.base_response(&invite_req, 487, Some(&tag));
+            let _ = self.ep.send_response(k, r, now);
+        }
+        let cause = map::reason_cause(&req).unwrap_or(Cause::NORMAL_CLEARING);
+        self.finish(id, Release { cause, wire: Some("CANCEL".into()) });
+    }
+
+    // ---- trunks ----
+
+    fn trunk_timers(&mut self, now: Instant) {
+        for i in 0..self.trunks.len() {
+            if self.trunks[i].reg.as_ref().is_some_and(|r| r.due(now)) && !self.shutting_down {
+                self.send_register(i, now);
+            }
+            // A registration that ran out without a refresh.
+            let expired = self.trunks[i].reg.as_ref().is_some_and(|r| r.until.is_some_and(|u| u <= now));
+            if expired {
+                if let Some(r) = &mut self.trunks[i].reg {
+                    r.until = None;
+                }
+                self.trunk_changed(i, now, true);
+            }
+            if self.trunks[i].keepalive.as_ref().is_some_and(|k| k.due(now)) && !self.shutting_down {
+                self.send_options(i, now);
+            }
+        }
+    }
+
+    fn trunk_request(&mut self, i: usize, method: Method, to_user: Option<&str>) -> Option<(Request, Peer)> {
+        let t = &self.trunks[i];
+        let dest = t.next_hop()?;
+        let uri = Uri::sip(None, &t.host, (t.port != t.transport.default_port()).then_some(t.port));
+        let mut req = Request::new(method, uri.clone());
+        if let Some((p, _)) = &t.proxy {
+            req.headers.push("Route", NameAddr::new(p.clone()).to_string());
+        }
+        req.headers.push("Max-Forwards", "70");
+        let user_uri = Uri::sip(to_user, &t.host, None);
+        let _ = user_uri;
+        let transport = t.transport;
+        Some((req, Peer { transport, addr: dest }))
+    }
+
+    fn send_options(&mut self, i: usize, now: Instant) {
+        let Some((mut req, dest)) = self.trunk_request(i, Method::Options, None) else { return };
+        let tag = self.ep.ids().tag();
+        let call_id = self.ep.ids().call_id(&self.host);
+        let from = Uri::sip(Some("tandem"), &self.host, Some(self.port));
+        req.headers.push("From", NameAddr::new(from).with_tag(&tag).to_string());
+        req.headers.push("To", NameAddr::new(req.uri.clone()).to_string());
+        req.headers.push("Call-ID", call_id);
+        req.headers.push("CSeq", "1 OPTIONS");
+        req.headers.push("Accept", "application/sdp");
+        req.headers.push("User-Agent", self.user_agent.clone());
+        match self.ep.send_request(req, dest, now) {
+            Ok(k) => {
+                self.txs.insert(k, TxOwner::Options(i));
+                let k2 = &mut self.trunks[i].keepalive.as_mut().expect("due implies a keepalive");
+                k2.pending = Some(k);
+                k2.next_at = Some(now + k2.interval);
+            }
+            Err(e) => warn!(error = %e, "could not send OPTIONS"),
+        }
+    }
+
+    fn options_result(&mut self, i: usize, answered: bool) {
+        let now = self.last_now();
+        let Some(k) = self.trunks[i].keepalive.as_mut() else { return };
+        k.pending = None;
+        let was = self.trunks[i].reachable;
+        let k = self.trunks[i].keepalive.as_mut().expect("checked");
+        if answered {
+            k.failures = 0;
+            self.trunks[i].reachable = true;
+        } else {
+            k.failures += 1;
+            if k.failures >= k.down_after {
+                self.trunks[i].reachable = false;
+            }
+        }
+        if was != self.trunks[i].reachable {
+            self.trunk_changed(i, now, was);
+        }
+    }
+
+    fn trunk_changed(&mut self, i: usize, now: Instant, _was_up: bool) {
+        let name = self.trunks[i].name().to_owned();
+        let up = self.trunks[i].is_up(now);
+        if up {
+            info!(trunk = %name, "SIP trunk up");
+            self.out.push_back(SipOutput::TrunkUp { trunk: name });
+        } else {
+            warn!(trunk = %name, "SIP trunk down");
+            self.out.push_back(SipOutput::TrunkDown { trunk: name });
+        }
+    }
+
+    pub(crate) fn send_register(&mut self, i: usize, now: Instant) {
+        let contact = self.contact(self.trunks[i].transport);
+        let user_agent = self.user_agent.clone();
+        let Some((mut req, dest)) = self.trunk_request(i, Method::Register, None) else {
+            if let Some(r) = &mut self.trunks[i].reg {
+                r.fail(now);
+            }
+            return;
+        };
+        let t = &mut self.trunks[i];
+        let user = t.cfg.username.as_ref().map(|u| u.get_ref().clone()).unwrap_or_default();
+        let aor = NameAddr::new(Uri::sip(Some(&user), &t.host, None));
+        let Some(r) = t.reg.as_mut() else { return };
+        r.cseq += 1;
+        let expires = if r.unregister { 0 } else { r.expires };
+        req.headers.push("From", aor.clone().with_tag(&r.from_tag).to_string());
+        req.headers.push("To", aor.to_string());
+        req.headers.push("Call-ID", r.call_id.clone());
+        req.headers.push("CSeq", format!("{} REGISTER", r.cseq));
+        let mut c = contact;
+        c.uri.user = Some(user);
+        req.headers.push("Contact", c.to_string());
+        req.headers.push("Expires", expires.to_string());
+        req.headers.push("User-Agent", user_agent);
+        self.register_send(i, req, dest, now);
+    }
+
+    fn register_send(&mut self, i: usize, req: Request, dest: Peer, now: Instant) {
+        let keep = req.clone();
+        match self.ep.send_request(req, dest, now) {
+            Ok(k) => {
+                self.txs.insert(k, TxOwner::Register(i));
+                let r = self.trunks[i].reg.as_mut().expect("register trunk");
+                r.pending = Some(k);
+                r.next_at = None;
+                r.last = Some((keep, dest));
+            }
+            Err(e) => warn!(error = %e, "could not send REGISTER"),
+        }
+    }
+
+    fn register_response(&mut self, i: usize, resp: Response, now: Instant) {
+        let was_up = self.trunks[i].is_up(now);
+        let name = self.trunks[i].name().to_owned();
+        let Some(r) = self.trunks[i].reg.as_mut() else { return };
+        let outcome = r.on_response(&resp, now);
+        match outcome {
+            trunk::RegOutcome::Provisional => return,
+            trunk::RegOutcome::Challenged => {
+                // Answer the challenge once per nonce: the same REGISTER, next CSeq, new branch.
+                let cnonce = self.ep.ids().cnonce();
+                let r = self.trunks[i].reg.as_mut().expect("checked");
+                let retry = r.last.clone().and_then(|(mut req, dest)| {
+                    req.headers.remove("Via");
+                    r.cseq += 1;
+                    req.headers.set("CSeq", format!("{} REGISTER", r.cseq));
+                    match r.digest.answer(&resp, &mut req, &cnonce) {
+                        Ok(()) => Some((req, dest)),
+                        Err(e) => {
+                            warn!(trunk = %name, error = %e, "registration refused");
+                            None
+                        }
+                    }
+                });
+                match retry {
+                    Some((req, dest)) => self.register_send(i, req, dest, now),
+                    None => {
+                        if let Some(r) = self.trunks[i].reg.as_mut() {
+                            r.fail(now);
+                        }
+                    }
+                }
+            }
+            trunk::RegOutcome::Registered(d) => info!(trunk = %name, expires_s = d.as_secs(), "registered"),
+            trunk::RegOutcome::Removed => info!(trunk = %name, "unregistered"),
+            trunk::RegOutcome::Failed(s) => warn!(trunk = %name, status = s, "registration failed"),
+        }
+        let up = self.trunks[i].is_up(now);
+        if up != was_up {
+            self.trunk_changed(i, now, was_up);
+        }
+    }
+}
