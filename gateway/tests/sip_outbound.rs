@@ -1,0 +1,319 @@
+//! The SIP side as UAC: originate → INVITE, responses → leg events,
+//! failures → causes, CANCEL, BYE, PRACK, digest, hold. Sans-IO.
+
+mod sip_common;
+
+use std::time::Duration;
+
+use sip_common::*;
+use tandem_gateway::call::model::*;
+use tandem_gateway::sip::SipOutput;
+use tandem_sip::wire::{HeaderAccess, Request};
+
+const ANSWER: &str = "v=0\r\no=- 2 2 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\nm=audio 42000 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=ptime:20\r\na=sendrecv\r\n";
+
+fn setup(called: &str) -> Setup {
+    Setup {
+        called: called.into(),
+        complete: true,
+        calling: Some(Party { number: "+12125551234".into(), name: Some("Alice".into()), ..Party::default() }),
+        redirect: None,
+        bearer: Bearer::Speech,
+    }
+}
+
+/// Originates and returns the leg, the INVITE and the outputs.
+fn originate(h: &mut H, s: &Setup, uri: Option<&str>) -> (LegRef, Request, Vec<SipOutput>) {
+    let leg = h.outbound_leg();
+    h.side.originate(leg, "pbx", uri, s, h.now);
+    let outs = h.drain();
+    let inv = requests(&outs).into_iter().find(|r| r.method.as_str() == "INVITE").unwrap_or_else(|| panic!("no INVITE: {outs:?}"));
+    (leg, inv, outs)
+}
+
+fn fail_with(status: u16, extra: &[(&str, &str)]) -> Release {
+    let mut h = H::new(&peer_config(""));
+    let (_, inv, _) = originate(&mut h, &setup("5551000"), None);
+    let outs = h.recv(PBX, &reply(&inv, status, Some("b1"), extra, ""));
+    let r = released(&outs);
+    assert_eq!(r.len(), 1, "{outs:?}");
+    assert_eq!(h.ports.lock().unwrap().released.len(), 1);
+    r[0].clone()
+}
+
+#[test]
+fn invite_carries_numbers_headers_and_our_offer() {
+    let mut h = H::new(&peer_config(""));
+    let (_, inv, outs) = originate(&mut h, &setup("5551000"), None);
+    assert!(matches!(&outs[0], SipOutput::Leg(_, LegEvent::Identity(i)) if i.interface == "pbx" && i.sip_call_id.is_some()));
+    assert!(matches!(outs.iter().find(|o| matches!(o, SipOutput::Transmit { .. })), Some(SipOutput::Transmit { dest, .. }) if *dest == PBX.parse().unwrap()));
+    assert_eq!(inv.uri.to_string(), "sip:5551000@198.51.100.7");
+    assert_eq!(inv.to_addr().unwrap().uri, inv.uri);
+    let from = inv.from_addr().unwrap();
+    assert_eq!(from.display.as_deref(), Some("Alice"));
+    assert_eq!(from.uri.to_string(), "sip:+12125551234@192.0.2.10");
+    assert!(from.tag().is_some());
+    assert!(inv.header("P-Asserted-Identity").unwrap().contains("sip:+12125551234@192.0.2.10"));
+    assert_eq!(inv.header("Privacy"), None);
+    assert!(inv.option_tags("Supported").contains(&"100rel".to_string()));
+    assert!(inv.header("Allow").unwrap().contains("PRACK"));
+    assert_eq!(inv.header("User-Agent"), Some("Tandem"));
+    assert!(inv.header("Contact").unwrap().contains("192.0.2.10:5060"));
+    let sdp = String::from_utf8_lossy(&inv.body);
+    assert!(sdp.contains("m=audio 10002 RTP/AVP 0 8 101") && sdp.contains("a=ptime:20"), "{sdp}");
+}
+
+#[test]
+fn restricted_caller_gets_anonymous_from_with_pai_and_privacy_id() {
+    let mut h = H::new(&peer_config(""));
+    let mut s = setup("5551000");
+    s.calling.as_mut().unwrap().presentation = Presentation::Restricted;
+    s.redirect = Some(Redirect { from: Party::number("5551001"), reason: RedirectReason::Busy, count: 1 });
+    let (_, inv, _) = originate(&mut h, &s, Some("sip:{called}@pbx.example.com;user=phone"));
+    assert_eq!(inv.uri.to_string(), "sip:5551000@pbx.example.com;user=phone");
+    assert_eq!(inv.from_addr().unwrap().uri.to_string(), "sip:anonymous@anonymous.invalid");
+    assert!(inv.header("P-Asserted-Identity").unwrap().contains("+12125551234"));
+    assert_eq!(inv.header("Privacy"), Some("id"));
+    assert_eq!(inv.header("Diversion"), Some("<sip:5551001@192.0.2.10>;reason=user-busy;counter=1"));
+
+    let mut h = H::new(&peer_config("privacy = \"anonymous-from\""));
+    let (_, inv, _) = originate(&mut h, &s, None);
+    assert_eq!(inv.from_addr().unwrap().uri.to_string(), "sip:anonymous@anonymous.invalid");
+    assert_eq!(inv.header("P-Asserted-Identity"), None);
+}
+
+#[test]
+fn outbound_proxy_gets_the_request_with_a_route_and_the_ruri_unchanged() {
+    let mut h = H::new(&peer_config("outbound_proxy = \"sip:198.51.100.99:5070\""));
+    let leg = h.outbound_leg();
+    h.side.originate(leg, "pbx", None, &setup("5551000"), h.now);
+    let outs = h.drain();
+    let (dest, inv) = outs
+        .iter()
+        .find_map(|o| match o {
+            SipOutput::Transmit { dest, .. } => Some((*dest, requests(std::slice::from_ref(o)).remove(0))),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(dest, "198.51.100.99:5070".parse().unwrap());
+    assert_eq!(inv.uri.to_string(), "sip:5551000@198.51.100.7");
+    assert_eq!(inv.header("Route"), Some("<sip:198.51.100.99:5070;lr>"));
+}
+
+#[test]
+fn provisional_and_final_responses_become_events_and_2xx_is_acked() {
+    let mut h = H::new(&peer_config(""));
+    let (leg, inv, _) = originate(&mut h, &setup("5551000"), None);
+    let outs = h.recv(PBX, &reply(&inv, 100, None, &[], ""));
+    assert_eq!(events(&outs), vec![LegEvent::Proceeding]);
+    let outs = h.recv(PBX, &reply(&inv, 180, Some("b1"), &[("Contact", "<sip:bob@198.51.100.7>")], ""));
+    assert_eq!(events(&outs), vec![LegEvent::Alerting { inband: false }]);
+    let outs = h.recv(
+        PBX,
+        &reply(&inv, 200, Some("b1"), &[("Contact", "<sip:bob@198.51.100.7>"), ("P-Asserted-Identity", "\"Bob\" <sip:5551000@198.51.100.7>")], ANSWER),
+    );
+    let ack = &requests(&outs)[0];
+    assert_eq!(ack.method.as_str(), "ACK");
+    assert_eq!(ack.cseq().unwrap().seq, 1);
+    assert_eq!(ack.uri.to_string(), "sip:bob@198.51.100.7");
+    let evs = events(&outs);
+    let LegEvent::Media(MediaEndpoint::Rtp(p)) = &evs[0] else { panic!("{evs:?}") };
+    assert_eq!((p.remote, p.codec, p.dtmf_payload_type), (Some("198.51.100.7:42000".parse().unwrap()), Codec::Pcmu, Some(101)));
+    let LegEvent::Answered { connected: Some(c) } = &evs[1] else { panic!("{evs:?}") };
+    assert_eq!((c.number.as_str(), c.name.as_deref()), ("5551000", Some("Bob")));
+
+    h.side.command(leg, LegCommand::Release(Release::cause(Cause::NORMAL_CLEARING)), h.now);
+    let outs = h.drain();
+    let bye = &requests(&outs)[0];
+    assert_eq!(bye.method.as_str(), "BYE");
+    assert_eq!(bye.header("Reason"), Some("Q.850;cause=16;text=\"Normal call clearing\""));
+    assert_eq!(released(&outs)[0].cause, Cause::NORMAL_CLEARING);
+    h.recv(PBX, &reply(bye, 200, None, &[], ""));
+    assert_eq!(h.ports.lock().unwrap().released.len(), 1);
+}
+
+#[test]
+fn bye_from_the_far_end_releases_with_its_reason() {
+    let mut h = H::new(&peer_config(""));
+    let (_, inv, _) = originate(&mut h, &setup("5551000"), None);
+    h.recv(PBX, &reply(&inv, 200, Some("b1"), &[("Contact", "<sip:bob@198.51.100.7>")], ANSWER));
+    let tag = inv.from_addr().unwrap().tag().unwrap().to_owned();
+    let call_id = inv.call_id().unwrap().to_owned();
+    let mut bye = Msg::in_dialog("BYE", &call_id, &tag, 1, "z9hG4bKfar").header("Reason", "Q.850;cause=31");
+    bye.from = "<sip:5551000@198.51.100.7>;tag=b1";
+    bye.to = "<sip:+12125551234@192.0.2.10>";
+    let outs = h.recv(PBX, &bye.text());
+    assert_eq!(statuses(&outs), vec![200]);
+    assert_eq!(released(&outs)[0].cause, Cause::NORMAL_UNSPECIFIED);
+}
+
+#[test]
+fn failures_map_through_rfc3398_and_the_reason_header() {
+    assert_eq!(fail_with(486, &[]), Release { cause: Cause::USER_BUSY, wire: Some("486 Busy Here".into()) });
+    assert_eq!(fail_with(404, &[]).cause, Cause::UNALLOCATED);
+    assert_eq!(fail_with(480, &[]).cause, Cause::NO_USER_RESPONSE);
+    assert_eq!(fail_with(503, &[]).cause, Cause::TEMPORARY_FAILURE);
+    assert_eq!(fail_with(302, &[("Contact", "<sip:x@198.51.100.8>")]).cause, Cause::CALL_REJECTED, "no redirect following");
+    assert_eq!(fail_with(503, &[("Reason", "Q.850;cause=34")]).cause, Cause::NO_CIRCUIT);
+}
+
+#[test]
+fn trunk_overrides_change_the_status_mapping() {
+    let mut h = H::new(&peer_config("[sip.trunk.status_to_cause]\n\"503\" = 34"));
+    let (_, inv, _) = originate(&mut h, &setup("5551000"), None);
+    let outs = h.recv(PBX, &reply(&inv, 503, Some("b1"), &[], ""));
+    assert_eq!(released(&outs)[0].cause, Cause::NO_CIRCUIT);
+}
+
+#[test]
+fn no_response_at_all_is_cause_102_after_timer_b() {
+    let mut h = H::new(&peer_config(""));
+    originate(&mut h, &setup("5551000"), None);
+    let outs = h.advance(Duration::from_secs(31));
+    assert!(released(&outs).is_empty());
+    assert_eq!(methods(&outs).iter().filter(|m| *m == "INVITE").count(), 5, "Timer A retransmissions at 0.5, 1.5, 3.5, 7.5 and 15.5 s");
+    let outs = h.advance(Duration::from_secs(2));
+    assert_eq!(released(&outs)[0].cause, Cause::RECOVERY_ON_TIMER_EXPIRY);
+}
+
+#[test]
+fn release_while_ringing_cancels_with_reason_and_the_487_releases() {
+    let mut h = H::new(&peer_config(""));
+    let (leg, inv, _) = originate(&mut h, &setup("5551000"), None);
+    h.recv(PBX, &reply(&inv, 180, Some("b1"), &[], ""));
+    h.side.command(leg, LegCommand::Release(Release::cause(Cause::NO_ANSWER)), h.now);
+    let outs = h.drain();
+    let cancel = &requests(&outs)[0];
+    assert_eq!(cancel.method.as_str(), "CANCEL");
+    assert_eq!(cancel.top_via().unwrap().branch(), inv.top_via().unwrap().branch());
+    assert_eq!(cancel.header("Reason"), Some("Q.850;cause=19;text=\"No answer from user\""));
+    assert!(released(&outs).is_empty(), "released when the 487 comes");
+    h.recv(PBX, &reply(cancel, 200, None, &[], ""));
+    let outs = h.recv(PBX, &reply(&inv, 487, Some("b1"), &[], ""));
+    assert_eq!(released(&outs), vec![Release { cause: Cause::NO_ANSWER, wire: Some("487 Request Terminated".into()) }]);
+    assert!(methods(&outs).contains(&"ACK".to_string()), "the transaction layer ACKs the 487");
+}
+
+#[test]
+fn release_before_any_provisional_waits_to_cancel_and_a_crossing_2xx_is_acked_and_byed() {
+    let mut h = H::new(&peer_config(""));
+    let (leg, inv, _) = originate(&mut h, &setup("5551000"), None);
+    h.side.command(leg, LegCommand::Release(Release::cause(Cause::NORMAL_CLEARING)), h.now);
+    assert!(methods(&h.drain()).is_empty(), "no CANCEL before a provisional (RFC 3261 §9.1)");
+    let outs = h.recv(PBX, &reply(&inv, 100, None, &[], ""));
+    assert_eq!(methods(&outs), vec!["CANCEL"]);
+    assert!(events(&outs).is_empty());
+    let outs = h.recv(PBX, &reply(&inv, 200, Some("b1"), &[("Contact", "<sip:bob@198.51.100.7>")], ANSWER));
+    assert_eq!(methods(&outs), vec!["ACK", "BYE"]);
+    let ev = events(&outs);
+    assert_eq!(ev.len(), 1, "only Released: {ev:?}");
+    assert_eq!(released(&outs)[0].cause, Cause::NORMAL_CLEARING);
+}
+
+#[test]
+fn early_media_with_100rel_is_pracked_and_reported_inband() {
+    let mut h = H::new(&peer_config(""));
+    let (_, inv, _) = originate(&mut h, &setup("5551000"), None);
+    let p183 = reply(&inv, 183, Some("b1"), &[("Contact", "<sip:bob@198.51.100.7>"), ("Require", "100rel"), ("RSeq", "77")], ANSWER);
+    let outs = h.recv(PBX, &p183);
+    let prack = &requests(&outs)[0];
+    assert_eq!(prack.method.as_str(), "PRACK");
+    assert_eq!(prack.header("RAck"), Some("77 1 INVITE"));
+    assert_eq!(prack.cseq().unwrap().seq, 2);
+    let evs = events(&outs);
+    assert!(matches!(&evs[0], LegEvent::Media(MediaEndpoint::Rtp(p)) if p.remote == Some("198.51.100.7:42000".parse().unwrap())));
+    assert_eq!(evs[1], LegEvent::Progress { inband: true });
+    let outs = h.recv(PBX, &p183);
+    assert!(events(&outs).is_empty() && methods(&outs).is_empty(), "a retransmitted 183 is not PRACKed again");
+    h.recv(PBX, &reply(prack, 200, None, &[], ""));
+    let outs = h.recv(PBX, &reply(&inv, 200, Some("b1"), &[("Contact", "<sip:bob@198.51.100.7>")], ANSWER));
+    assert_eq!(events(&outs), vec![LegEvent::Answered { connected: None }], "same media: no second Media event");
+
+    let (_, inv, _) = originate(&mut h, &setup("5551000"), None);
+    let outs = h.recv(PBX, &reply(&inv, 180, Some("b2"), &[], ANSWER));
+    assert_eq!(events(&outs)[1], LegEvent::Alerting { inband: true });
+}
+
+#[test]
+fn challenged_invite_is_retried_once_with_credentials() {
+    let mut h = H::new(&peer_config("username = \"gw1\"\npassword = \"pw\""));
+    let (_, inv, _) = originate(&mut h, &setup("5551000"), None);
+    let chal = [("WWW-Authenticate", "Digest realm=\"pbx\", nonce=\"n1\", qop=\"auth\"")];
+    let outs = h.recv(PBX, &reply(&inv, 401, Some("b1"), &chal, ""));
+    assert_eq!(methods(&outs), vec!["ACK", "INVITE"]);
+    let inv2 = requests(&outs).into_iter().find(|r| r.method.as_str() == "INVITE").unwrap();
+    assert_eq!(inv2.cseq().unwrap().seq, 2);
+    assert_eq!(inv2.call_id(), inv.call_id());
+    assert_eq!(inv2.from_addr().unwrap().tag(), inv.from_addr().unwrap().tag());
+    assert_ne!(inv2.top_via().unwrap().branch(), inv.top_via().unwrap().branch());
+    let auth = inv2.header("Authorization").unwrap();
+    assert!(auth.contains("username=\"gw1\"") && auth.contains("nonce=\"n1\""), "{auth}");
+    assert!(released(&outs).is_empty());
+    let outs = h.recv(PBX, &reply(&inv2, 401, Some("b2"), &chal, ""));
+    assert_eq!(released(&outs)[0].cause, Cause::CALL_REJECTED, "the same nonce twice: credentials refused");
+}
+
+#[test]
+fn reinvite_hold_from_the_far_end_is_answered_and_reported() {
+    let mut h = H::new(&peer_config(""));
+    let (_, inv, _) = originate(&mut h, &setup("5551000"), None);
+    h.recv(PBX, &reply(&inv, 200, Some("b1"), &[("Contact", "<sip:bob@198.51.100.7>")], ANSWER));
+    let tag = inv.from_addr().unwrap().tag().unwrap().to_owned();
+    let call_id = inv.call_id().unwrap().to_owned();
+    let mut re = Msg::in_dialog("INVITE", &call_id, &tag, 1, "z9hG4bKhold").body(ANSWER.replace("a=sendrecv", "a=inactive"));
+    re.from = "<sip:5551000@198.51.100.7>;tag=b1";
+    re.to = "<sip:+12125551234@192.0.2.10>";
+    let outs = h.recv(PBX, &re.text());
+    let ok = &responses(&outs)[0];
+    assert_eq!(ok.status, 200);
+    assert!(String::from_utf8_lossy(&ok.body).contains("a=inactive"));
+    assert!(matches!(&events(&outs)[..], [LegEvent::Media(MediaEndpoint::Rtp(p))] if p.direction == Direction::Inactive));
+}
+
+#[test]
+fn dtmf_goes_as_info_only_on_info_trunks() {
+    let mut h = H::new(&peer_config("dtmf = \"info\""));
+    let (leg, inv, _) = originate(&mut h, &setup("5551000"), None);
+    assert!(!String::from_utf8_lossy(&inv.body).contains("telephone-event"));
+    h.recv(PBX, &reply(&inv, 200, Some("b1"), &[("Contact", "<sip:bob@198.51.100.7>")], ANSWER));
+    h.side.command(leg, LegCommand::Dtmf { digit: '7', duration_ms: 120 }, h.now);
+    let outs = h.drain();
+    let info = &requests(&outs)[0];
+    assert_eq!(info.method.as_str(), "INFO");
+    assert_eq!(info.header("Content-Type"), Some("application/dtmf-relay"));
+    assert_eq!(String::from_utf8_lossy(&info.body), "Signal=7\r\nDuration=120\r\n");
+
+    let mut h = H::new(&peer_config(""));
+    let (leg, inv, _) = originate(&mut h, &setup("5551000"), None);
+    h.recv(PBX, &reply(&inv, 200, Some("b1"), &[("Contact", "<sip:bob@198.51.100.7>")], ANSWER));
+    h.side.command(leg, LegCommand::Dtmf { digit: '7', duration_ms: 120 }, h.now);
+    assert!(h.drain().is_empty(), "RFC 4733 trunks leave DTMF to the pump");
+}
+
+#[test]
+fn we_refresh_the_session_when_the_answer_makes_us_refresher() {
+    let mut h = H::new(&peer_config("").replace("session_timer_s = 0", "session_timer_s = 90"));
+    let (_, inv, _) = originate(&mut h, &setup("5551000"), None);
+    assert_eq!(inv.header("Session-Expires"), Some("90"));
+    h.recv(PBX, &reply(&inv, 200, Some("b1"), &[("Contact", "<sip:bob@198.51.100.7>"), ("Session-Expires", "90;refresher=uac")], ANSWER));
+    let outs = h.advance(Duration::from_secs(45));
+    let re = requests(&outs).into_iter().find(|r| r.method.as_str() == "INVITE").expect("a re-INVITE refresh at half the interval");
+    assert!(!re.body.is_empty());
+    let outs = h.recv(PBX, &reply(&re, 200, Some("b1"), &[("Session-Expires", "90;refresher=uac")], ANSWER));
+    assert_eq!(methods(&outs), vec!["ACK"]);
+    assert!(events(&outs).is_empty());
+    let outs = h.advance(Duration::from_secs(44));
+    assert!(released(&outs).is_empty());
+}
+
+#[test]
+fn originate_on_an_unknown_trunk_or_over_limits_is_released_at_once() {
+    let mut h = H::new(&peer_config("max_calls = 1"));
+    let leg = h.outbound_leg();
+    h.side.originate(leg, "nope", None, &setup("1"), h.now);
+    assert_eq!(released(&h.drain())[0].cause, Cause::NO_ROUTE_DESTINATION);
+    originate(&mut h, &setup("5551000"), None);
+    let leg = h.outbound_leg();
+    h.side.originate(leg, "pbx", None, &setup("5551001"), h.now);
+    assert_eq!(released(&h.drain())[0].cause, Cause::NO_CIRCUIT);
+}
