@@ -317,3 +317,14 @@ fn originate_on_an_unknown_trunk_or_over_limits_is_released_at_once() {
     h.side.originate(leg, "pbx", None, &setup("5551001"), h.now);
     assert_eq!(released(&h.drain())[0].cause, Cause::NO_CIRCUIT);
 }
+
+#[test]
+fn a_send_failure_releases_the_leg_with_38_at_once() {
+    let mut h = H::new(&peer_config(""));
+    let leg = h.outbound_leg();
+    h.side.originate(leg, "pbx", None, &setup("5551000"), h.now);
+    h.drain();
+    h.side.send_failed(tandem_gateway::config::Transport::Udp, PBX.parse().unwrap(), h.now);
+    let outs = h.drain();
+    assert_eq!(released(&outs), vec![Release { cause: Cause::NETWORK_OUT_OF_ORDER, wire: Some("transport error".into()) }]);
+}

@@ -251,7 +251,7 @@ impl SipSide {
         }
         let reliable = c.rel.is_some() && (with_sdp || c.rel_required);
         if reliable && c.rel.as_ref().is_some_and(|r| r.is_outstanding()) {
-            debug!(sip_call_id = %c.call_id, status, "a reliable provisional is still unacknowledged; not sending another");
+            debug!(call = %c.label(), sip_call_id = %c.call_id, status, "a reliable provisional is still unacknowledged; not sending another");
             return;
         }
         let delayed = c.media.as_ref().is_some_and(|m| m.negotiated.is_none());
@@ -396,7 +396,7 @@ impl SipSide {
                     }
                     Some(RelAction::GiveUp) => {
                         // RFC 3262 §3: no PRACK in 64*T1: reject the INVITE with a 5xx.
-                        warn!(sip_call_id = %c.call_id, "no PRACK for our reliable provisional");
+                        warn!(call = %c.label(), sip_call_id = %c.call_id, "no PRACK for our reliable provisional");
                         c.answer_queued = None;
                         self.release_leg(id, Cause::RECOVERY_ON_TIMER_EXPIRY, now);
                         continue;
@@ -407,7 +407,7 @@ impl SipSide {
             let Some(c) = self.calls.get(&id) else { continue };
             let Some(st) = c.timer else { continue };
             if st.expire_at() <= now {
-                warn!(sip_call_id = %c.call_id, "session expired without refresh");
+                warn!(call = %c.label(), sip_call_id = %c.call_id, "session expired without refresh");
                 self.hang_up(id, Cause::RECOVERY_ON_TIMER_EXPIRY, "session expired", now);
                 continue;
             }
@@ -435,7 +435,7 @@ impl SipSide {
             }
             req = req.with_body("application/sdp", sdp::build_offer(&local).to_string().into_bytes());
         }
-        debug!(sip_call_id = %c.call_id, method = %req.method, "session refresh");
+        debug!(call = %c.label(), sip_call_id = %c.call_id, method = %req.method, "session refresh");
         self.send_in_dialog(id, req, Purpose::Refresh, now);
     }
 }

@@ -80,10 +80,10 @@ use std::time::{Duration, Instant};
 use tandem_media::sdp::{LocalMedia, Negotiated};
 use tandem_sip::dialog::Dialog;
 use tandem_sip::rel100::{RelReceiver, RelSender};
-use tandem_sip::session_timer::{SessionTimer, UasDecision};
+use tandem_sip::session_timer::{self, SessionTimer, UasDecision};
 use tandem_sip::transaction::{self, Endpoint, Output as TxOutput, Peer, TxEvent, TxKey};
 use tandem_sip::wire::Transport;
-use tandem_sip::wire::{HeaderAccess, Method, NameAddr, Request, Response, Uri};
+use tandem_sip::wire::{FromHeader, HeaderAccess, Method, NameAddr, Refresher, Request, Response, SessionExpires, Uri};
 use tracing::{debug, info, warn};
 
 use crate::call::model::{Cause, Codec, Direction, LegCommand, LegEvent, LegIdentity, LegRef, MediaEndpoint, Release, RtpParams, Setup};
@@ -230,6 +230,13 @@ pub(crate) struct Call {
     pub proceeding_sent: bool,
     pub retried_422: bool,
     pub peer_allows_update: bool,
+}
+
+impl Call {
+    /// The gateway call id of the leg for log lines (`-` before `accept`).
+    pub(crate) fn label(&self) -> String {
+        self.leg.map(|l| l.to_string()).unwrap_or_else(|| "-".into())
+    }
 }
 
 /// Who a client transaction belongs to.
@@ -590,7 +597,8 @@ impl SipSide {
             TxEvent::Ack { invite: _, request, source: _ } => self.on_ack(request, now),
             TxEvent::Response { key, response } => self.on_response(key, response, now),
             TxEvent::Stray2xx { response, source } => self.on_stray_2xx(response, source),
-            TxEvent::Timeout { key } | TxEvent::TransportError { key } => self.on_tx_failure(key, now),
+            TxEvent::Timeout { key } => self.on_tx_failure(key, false, now),
+            TxEvent::TransportError { key } => self.on_tx_failure(key, true, now),
             TxEvent::AckTimeout { key } => self.on_ack_timeout(key, now),
             TxEvent::Terminated { key } => {
                 self.txs.remove(&key);
@@ -767,7 +775,7 @@ impl SipSide {
         if c.phase == Phase::Gone {
             return;
         }
-        info!(call = ?c.leg.map(|l| l.to_string()), sip_call_id = %c.call_id, cause = release.cause.0, wire = ?release.wire, "SIP leg released");
+        info!(call = %c.label(), sip_call_id = %c.call_id, cause = release.cause.0, wire = ?release.wire, "SIP leg released");
         self.emit(id, LegEvent::Released(release));
         let Some(mut c) = self.calls.remove(&id) else { return };
         c.phase = Phase::Gone;
@@ -779,8 +787,6 @@ impl SipSide {
         }
         if let Some(leg) = c.leg {
             self.by_leg.remove(&leg);
-        } else if !c.held.is_empty() {
-            // Never accepted: nothing to tell call control, which never saw it.
         }
         if self.by_call_id.get(&c.call_id) == Some(&id) {
             self.by_call_id.remove(&c.call_id);
@@ -807,19 +813,22 @@ impl SipSide {
         }
     }
 
-    fn on_tx_failure(&mut self, key: TxKey, now: Instant) {
+    fn on_tx_failure(&mut self, key: TxKey, transport_error: bool, now: Instant) {
         match self.txs.remove(&key) {
-            Some(TxOwner::Invite(id)) => self.uac_invite_timeout(id, now),
+            Some(TxOwner::Invite(id)) => self.uac_invite_timeout(id, transport_error),
             Some(TxOwner::InDialog(id, Purpose::Refresh)) => {
                 // RFC 4028 §10: a refresh that fails ends the session.
                 self.hang_up(id, Cause::RECOVERY_ON_TIMER_EXPIRY, "session refresh timed out", now);
             }
             Some(TxOwner::InDialog(..)) => {}
             Some(TxOwner::Register(t)) => {
+                let was_up = self.trunks[t].is_up(now);
                 if let Some(r) = &mut self.trunks[t].reg {
                     r.fail(now);
                 }
-                self.trunk_changed(t, now, false);
+                if was_up {
+                    self.trunk_changed(t, now);
+                }
             }
             Some(TxOwner::Options(t)) => self.options_result(t, false),
             None => {}
@@ -828,7 +837,8 @@ impl SipSide {
 
     fn on_ack_timeout(&mut self, key: TxKey, now: Instant) {
         let Some(id) = self.calls.iter().find(|(_, c)| c.invite_tx == Some(key)).map(|(id, _)| *id) else { return };
-        warn!(sip_call_id = %self.calls[&id].call_id, "no ACK for our 2xx");
+        let c = &self.calls[&id];
+        warn!(call = %c.label(), sip_call_id = %c.call_id, "no ACK for our 2xx");
         self.hang_up(id, Cause::RECOVERY_ON_TIMER_EXPIRY, "no ACK", now);
     }
 
@@ -857,7 +867,7 @@ impl SipSide {
     fn in_dialog_request(&mut self, id: u64, key: TxKey, req: Request, now: Instant) {
         let check = self.calls.get_mut(&id).and_then(|c| c.dialog.as_mut()).map(|d| d.handle_request(&req));
         if let Some(Err(e)) = check {
-            debug!(error = %e, "in-dialog request refused");
+            debug!(call = %self.calls[&id].label(), sip_call_id = %self.calls[&id].call_id, error = %e, "in-dialog request refused");
             self.respond(key, &req, 500, None, &[]);
             return;
         }
@@ -924,23 +934,15 @@ impl SipSide {
         let transport = self.calls[&id].peer.transport;
         let mut r = self.base_response(&req, 200, Some(&tag));
         r.headers.push("Contact", self.contact(transport).to_string());
-        if let Some(st) = self.calls[&id].timer {
-            let se = tandem_sip::wire::SessionExpires {
-                delta: st.interval,
-                refresher: Some(match (st.role, st.we_refresh()) {
-                    (_, true) => tandem_sip::wire::Refresher::Uas,
-                    (_, false) => tandem_sip::wire::Refresher::Uac,
-                }),
-            };
-            // We answer this request as UAS: whoever refreshed so far keeps doing it.
-            let mut se = se;
-            if req.header("Session-Expires").is_some() {
-                r.headers.push("Require", "timer");
-            } else {
-                se.refresher = None;
-            }
-            if se.refresher.is_some() {
-                r.headers.push("Session-Expires", se.to_string());
+        // RFC 4028 §9: a refresh names the interval and the refresher; echo them and follow them.
+        if let Some(se) = req.header("Session-Expires").and_then(|v| SessionExpires::from_header(v).ok()) {
+            let refresher = se.refresher.unwrap_or(Refresher::Uac);
+            let delta = se.delta.max(session_timer::MIN_SE_FLOOR);
+            r.headers.push("Session-Expires", SessionExpires { delta, refresher: Some(refresher) }.to_string());
+            r.headers.push("Require", session_timer::TAG);
+            if let Some(c) = self.calls.get_mut(&id) {
+                c.timer = Some(SessionTimer { interval: delta, refresher, role: session_timer::Role::Uas, refreshed_at: now });
+                c.refresh_sent = false;
             }
         }
         if let Some(b) = body {
@@ -1002,7 +1004,7 @@ impl SipSide {
             match n {
                 Some(n) => self.set_negotiated(id, n),
                 None => {
-                    warn!(sip_call_id = %req.call_id().unwrap_or(""), "unusable SDP answer in ACK");
+                    warn!(call = %self.calls[&id].label(), sip_call_id = %req.call_id().unwrap_or(""), "unusable SDP answer in ACK");
                     self.hang_up(id, Cause::BEARER_NOT_IMPLEMENTED, "bad SDP in ACK", now);
                 }
             }
@@ -1046,7 +1048,7 @@ impl SipSide {
                 if let Some(r) = &mut self.trunks[i].reg {
                     r.until = None;
                 }
-                self.trunk_changed(i, now, true);
+                self.trunk_changed(i, now);
             }
             if self.trunks[i].keepalive.as_ref().is_some_and(|k| k.due(now)) && !self.shutting_down {
                 self.send_options(i, now);
@@ -1054,7 +1056,8 @@ impl SipSide {
         }
     }
 
-    fn trunk_request(&mut self, i: usize, method: Method, to_user: Option<&str>) -> Option<(Request, Peer)> {
+    /// A request to a trunk (OPTIONS, REGISTER): Request-URI the trunk's host, through its proxy.
+    fn trunk_request(&mut self, i: usize, method: Method) -> Option<(Request, Peer)> {
         let t = &self.trunks[i];
         let dest = t.next_hop()?;
         let uri = Uri::sip(None, &t.host, (t.port != t.transport.default_port()).then_some(t.port));
@@ -1063,14 +1066,12 @@ impl SipSide {
             req.headers.push("Route", NameAddr::new(p.clone()).to_string());
         }
         req.headers.push("Max-Forwards", "70");
-        let user_uri = Uri::sip(to_user, &t.host, None);
-        let _ = user_uri;
         let transport = t.transport;
         Some((req, Peer { transport, addr: dest }))
     }
 
     fn send_options(&mut self, i: usize, now: Instant) {
-        let Some((mut req, dest)) = self.trunk_request(i, Method::Options, None) else { return };
+        let Some((mut req, dest)) = self.trunk_request(i, Method::Options) else { return };
         let tag = self.ep.ids().tag();
         let call_id = self.ep.ids().call_id(&self.host);
         let from = Uri::sip(Some("tandem"), &self.host, Some(self.port));
@@ -1107,11 +1108,11 @@ impl SipSide {
             }
         }
         if was != self.trunks[i].reachable {
-            self.trunk_changed(i, now, was);
+            self.trunk_changed(i, now);
         }
     }
 
-    fn trunk_changed(&mut self, i: usize, now: Instant, _was_up: bool) {
+    fn trunk_changed(&mut self, i: usize, now: Instant) {
         let name = self.trunks[i].name().to_owned();
         let up = self.trunks[i].is_up(now);
         if up {
@@ -1126,7 +1127,7 @@ impl SipSide {
     pub(crate) fn send_register(&mut self, i: usize, now: Instant) {
         let contact = self.contact(self.trunks[i].transport);
         let user_agent = self.user_agent.clone();
-        let Some((mut req, dest)) = self.trunk_request(i, Method::Register, None) else {
+        let Some((mut req, dest)) = self.trunk_request(i, Method::Register) else {
             if let Some(r) = &mut self.trunks[i].reg {
                 r.fail(now);
             }
@@ -1202,7 +1203,7 @@ impl SipSide {
         }
         let up = self.trunks[i].is_up(now);
         if up != was_up {
-            self.trunk_changed(i, now, was_up);
+            self.trunk_changed(i, now);
         }
     }
 }

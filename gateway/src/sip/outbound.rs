@@ -212,7 +212,8 @@ impl SipSide {
                 c.invite_tx = Some(k);
             }
             Err(e) => {
-                warn!(error = %e, "could not send INVITE");
+                let c = &self.calls[&id];
+                warn!(call = %c.label(), sip_call_id = %c.call_id, error = %e, "could not send INVITE");
                 self.finish(id, Release { cause: Cause::TEMPORARY_FAILURE, wire: Some(format!("INVITE not sent: {e}")) });
             }
         }
@@ -271,6 +272,7 @@ impl SipSide {
             cancel.headers.push("Reason", map::reason_header(cause));
         }
         let dest = c.peer;
+        debug!(call = %c.label(), sip_call_id = %c.call_id, "CANCEL");
         match self.ep.send_request(cancel, dest, now) {
             Ok(k) => {
                 self.txs.insert(k, TxOwner::InDialog(id, Purpose::Cancel));
@@ -331,7 +333,7 @@ impl SipSide {
                         self.set_negotiated(id, n);
                         early_media = true;
                     }
-                    Some(Err(e)) => debug!(error = %e, "unusable SDP in a provisional"),
+                    Some(Err(e)) => debug!(call = %c.label(), sip_call_id = %c.call_id, error = %e, "unusable SDP in a provisional"),
                     None => {}
                 }
             }
@@ -349,7 +351,7 @@ impl SipSide {
             let c = self.calls.get_mut(&id).expect("checked");
             match c.dialog.as_mut() {
                 Some(d) if d.matches_response(&resp) => d.confirm(&resp),
-                Some(_) => debug!("2xx from another fork; keeping the first dialog"),
+                Some(_) => debug!(call = %c.label(), sip_call_id = %c.call_id, "2xx from another fork; keeping the first dialog"),
                 None => c.dialog = Dialog::from_uac(&c.invite, &resp, Some(contact)).ok(),
             }
             let seq = resp.cseq().map(|s| s.seq).unwrap_or(1);
@@ -374,7 +376,7 @@ impl SipSide {
                 match n {
                     Some(Ok(n)) => self.set_negotiated(id, n),
                     Some(Err(e)) => {
-                        warn!(error = %e, "unusable SDP answer in the 2xx");
+                        warn!(call = %self.calls[&id].label(), sip_call_id = %self.calls[&id].call_id, error = %e, "unusable SDP answer in the 2xx");
                         self.hang_up(id, Cause::BEARER_NOT_IMPLEMENTED, "SDP answer refused", now);
                         return;
                     }
@@ -396,10 +398,10 @@ impl SipSide {
                 let c = self.calls.get_mut(&id).expect("checked");
                 match c.digest.as_mut().expect("set above").answer(&resp, &mut req, &cnonce) {
                     Ok(()) => {
-                        debug!(sip_call_id = %c.call_id, status, "INVITE challenged; answering");
+                        debug!(call = %c.label(), sip_call_id = %c.call_id, status, "INVITE challenged; answering");
                         return self.send_invite(id, req, now);
                     }
-                    Err(e) => info!(sip_call_id = %c.call_id, error = %e, "INVITE authentication failed"),
+                    Err(e) => info!(call = %c.label(), sip_call_id = %c.call_id, error = %e, "INVITE authentication failed"),
                 }
             }
         }
@@ -422,15 +424,20 @@ impl SipSide {
         self.finish(id, Release { cause, wire: Some(format!("{status} {}", resp.reason)) });
     }
 
-    /// Timer B: no final response to our INVITE.
-    pub(crate) fn uac_invite_timeout(&mut self, id: u64, _now: Instant) {
+    /// Timer B (no final response to our INVITE; RFC 3398 §8.2.6.1 maps
+    /// the implied 408 to 102), or a transport error (the peer cannot be
+    /// reached: 38, network out of order, so call control fails over).
+    pub(crate) fn uac_invite_timeout(&mut self, id: u64, transport_error: bool) {
         let Some(c) = self.calls.get(&id) else { return };
         if c.phase != Phase::Setup {
             return;
         }
-        // RFC 3398 §8.2.6.1: 408 → 102.
-        let cause = c.cancel.unwrap_or(Cause::RECOVERY_ON_TIMER_EXPIRY);
-        self.finish(id, Release { cause, wire: Some("408 (no response)".into()) });
+        let (cause, wire) = match (c.cancel, transport_error) {
+            (Some(cause), _) => (cause, "no final response after CANCEL"),
+            (None, true) => (Cause::NETWORK_OUT_OF_ORDER, "transport error"),
+            (None, false) => (Cause::RECOVERY_ON_TIMER_EXPIRY, "408 (no response)"),
+        };
+        self.finish(id, Release { cause, wire: Some(wire.into()) });
     }
 }
 
