@@ -7,10 +7,12 @@
 //! auto_assign_spans = true # the DAHDI module parameter: assign spans at registration
 //! hotplug = "/usr/lib/tandem/tandem-hotplug"   # run for each uevent, as udev would
 //! hotplug_env = { TANDEM_CONTROL_SOCKET = "/run/tandem/tandem.sock" }
+//! line_echo = { delay_ms = 8, erl_db = 12 }  # echo on every analog port (default: none)
 //!
 //! [[card]]
 //! model = "tdm410p"        # analog card: up to 4 ports (tdm800p: 8, tdm2400p: 24)
 //! ports = ["fxs", "fxs", "fxo", "fxo"]   # fxs = a phone plugs in; fxo = a CO line plugs in
+//! line_echo = { delay_ms = 4, erl_db = 6, erle_db = 30, converge_ms = 250 }  # this card's ports
 //!
 //! [[card]]
 //! model = "te420p"         # digital card: 1 to 4 T1/E1/J1 spans (te120p/te220p/te420p)
@@ -32,9 +34,17 @@
 //! without it they wait for sysfs `assign_span` / `auto_assign`. `peer`
 //! numbers and the default D-channel socket names count spans in
 //! configuration order (the numbers auto-assignment gives).
+//!
+//! `line_echo` gives analog ports the echo of a 2-to-4-wire hybrid (see
+//! [`crate::model::echo`]): the host hears what it transmits, `delay_ms`
+//! later and `erl_db` weaker, unless its echo canceller covers the delay
+//! (then the echo falls by `erle_db` over `converge_ms`). A card's
+//! `line_echo` replaces the `[sim]` one for its ports. Without either there
+//! is no echo.
 
 use serde::Deserialize;
 
+use crate::model::echo::{EchoPath, LineEchoCfg};
 use crate::model::span::{SpanFar, SpanKind};
 use crate::model::{Dahdi, DeviceSpec, SpanSpec};
 use tandem_dsp::g711::Law;
@@ -69,6 +79,9 @@ pub struct SimSection {
     /// and its client on one CPU, which is fastest on small machines).
     #[serde(default = "default_fuse_threads")]
     pub fuse_threads: usize,
+    /// Line echo on every analog port (none by default).
+    #[serde(default)]
+    pub line_echo: Option<LineEchoCfg>,
 }
 
 fn default_fuse_threads() -> usize {
@@ -84,6 +97,7 @@ impl Default for SimSection {
             hotplug: None,
             hotplug_env: Default::default(),
             fuse_threads: default_fuse_threads(),
+            line_echo: None,
         }
     }
 }
@@ -118,6 +132,9 @@ pub struct Card {
     pub ports: Vec<PortKind>,
     #[serde(default, rename = "span")]
     pub spans: Vec<SpanCfg>,
+    /// Line echo on this analog card's ports (replaces `[sim] line_echo`).
+    #[serde(default)]
+    pub line_echo: Option<LineEchoCfg>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -202,6 +219,10 @@ impl SimConfig {
         let mut devices: Vec<DeviceSpec> = Vec::new();
         let mut seen_ids: Vec<String> = Vec::new();
         let mut fars = Vec::new();
+        let mut echoes: Vec<Option<LineEchoCfg>> = Vec::new();
+        if let Some(e) = &self.sim.line_echo {
+            e.validate().map_err(|msg| ConfigError::Other { path: path.into(), msg: format!("[sim] {msg}") })?;
+        }
         let mut analog_no = 0;
         let mut digital_no = 0;
         let analog_law = if self.sim.analog_law == LawName::Alaw { Law::Alaw } else { Law::Mulaw };
@@ -225,6 +246,12 @@ impl SimConfig {
                 return Err(err("location must be one line".into()));
             }
             let first_spec = specs.len();
+            if let Some(e) = &card.line_echo {
+                if !model.analog {
+                    return Err(err("line_echo is for analog cards (their ports have a hybrid)".into()));
+                }
+                e.validate().map_err(&err)?;
+            }
             if model.analog {
                 if !card.spans.is_empty() {
                     return Err(err("an analog card has `ports`, not `span` tables".into()));
@@ -243,6 +270,7 @@ impl SimConfig {
                     law: analog_law,
                 });
                 fars.push((FarEndCfg::None, None, None));
+                echoes.push(card.line_echo.or(self.sim.line_echo));
                 analog_no += 1;
             } else {
                 if !card.ports.is_empty() {
@@ -268,6 +296,7 @@ impl SimConfig {
                         law: if s.kind == SpanKind::E1 { Law::Alaw } else { Law::Mulaw },
                     });
                     fars.push((s.far_end, s.peer, s.dchan_socket.clone()));
+                    echoes.push(None);
                 }
                 digital_no += 1;
             }
@@ -292,6 +321,13 @@ impl SimConfig {
         }
         let kinds: Vec<SpanKind> = specs.iter().map(|s| s.kind).collect();
         let mut dahdi = Dahdi::with_devices(devices, self.sim.auto_assign_spans);
+        for (si, e) in echoes.iter().enumerate() {
+            if let Some(cfg) = e {
+                for i in dahdi.spans[si].hw_range() {
+                    dahdi.echo[i] = EchoPath::new(Some(*cfg));
+                }
+            }
+        }
         let mut externals = Vec::new();
         for (i, (far, peer, sock)) in fars.iter().enumerate() {
             if kinds[i] == SpanKind::Analog {

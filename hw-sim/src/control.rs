@@ -1126,6 +1126,13 @@ fn chan_get(d: &Dahdi, i: usize) -> Value {
         "polarity": c.polarity,
         "vmwi": c.vmwi,
         "echocan_taps": c.echocan.taps,
+        "echocan": {
+            "taps": c.echocan.taps,
+            "fax_mode": c.echocan.fax_mode,
+            "cancelling": d.echo[i].cancels(&c.echocan),
+            "erle_db": d.echo[i].erle_db(),
+        },
+        "line_echo": d.echo[i].cfg(),
         "dialing": c.dialer.dialing,
         "alarms": alarm_names(c.chan_alarms),
         "counters": c.counters,

@@ -53,10 +53,15 @@ CONFIG (--config, TOML)
              hotplug = \"/path/prog\"      run for every uevent, as udev would (or --hotplug)
              hotplug_env = { K = \"v\" }   extra environment for it
              fuse_threads = 2            FUSE worker threads (1 is fastest when pinned)
+             line_echo = { delay_ms = 8, erl_db = 12, erle_db = 30, converge_ms = 250 }
+                                         hybrid echo on every analog port (default: none);
+                                         the host's echo canceller removes it when its taps
+                                         exceed the delay in samples
   [[card]]   model = \"tdm410p\"           analog: tdm410p (4), tdm800p (8), tdm2400p (24)
              ports = [\"fxs\", \"fxo\"]      fxs: a phone plugs in; fxo: a CO line plugs in
              hardware_id = \"ID\"          sysfs hardware_id (default SIM-<MODEL>-<card number>)
              location = \"...\"            sysfs location (default pci0000:00/0000:00:NN.0)
+             line_echo = { ... }         this analog card's echo (replaces [sim] line_echo)
   [[card]]   model = \"te420p\"            digital: te120p (1 span), te220p (2), te420p (4)
   [[card.span]]
              type = \"t1\"                 t1 | e1 | j1

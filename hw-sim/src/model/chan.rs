@@ -119,8 +119,8 @@ impl Timing {
     }
 }
 
-/// Echo canceller state as configured by the host; the simulator records it
-/// but does not cancel echo (the far ends produce none).
+/// Echo canceller state as configured by the host; [`super::echo::EchoPath`]
+/// honours it on ports with line echo.
 #[derive(Clone, Debug, Default)]
 pub struct EchoCan {
     pub taps: u32,
@@ -498,6 +498,7 @@ impl Chan {
         self.events.clear();
         self.law = self.deflaw;
         self.echocan.taps = 0;
+        self.echocan.fax_mode = false;
         self.echocan.params.clear();
         self.flags.linear = false;
         self.flags.buffer_events = false;
@@ -550,6 +551,7 @@ impl Chan {
         self.tx_queue.clear();
         self.tx_pos = 0;
         self.echocan.taps = 0;
+        self.echocan.fax_mode = false;
         self.dirty = true;
     }
 

@@ -460,6 +460,7 @@ impl Dahdi {
                     return Io::Err(libc::EINVAL);
                 }
                 c.echocan.taps = j as u32;
+                c.echocan.fax_mode = false;
                 ok()
             }
             rq::DAHDI_ECHOCANCEL_PARAMS => {
@@ -471,11 +472,23 @@ impl Dahdi {
                 if c.sig & SIG_CLEAR != 0 && taps != 0 && c.sig != SIG_CLEAR {
                     return Io::Err(libc::EINVAL);
                 }
+                // A new canceller starts in voice mode.
                 c.echocan.taps = taps as u32;
+                c.echocan.fax_mode = false;
                 ok()
             }
             rq::DAHDI_ECHOCANCEL_FAX_MODE => {
-                c.echocan.fax_mode = int_in(data) != 0;
+                // dahdi-base.c: EINVAL without a canceller. The simulated
+                // canceller has no NLP switch, so fax mode does what DAHDI does
+                // for such cancellers: frees it and queues EC_DISABLED.
+                if c.echocan.taps == 0 {
+                    return Io::Err(libc::EINVAL);
+                }
+                if int_in(data) != 0 {
+                    c.echocan.fax_mode = true;
+                    c.echocan.taps = 0;
+                    c.qevent(EVENT_EC_DISABLED);
+                }
                 ok()
             }
             rq::DAHDI_ECHOTRAIN => ok(),

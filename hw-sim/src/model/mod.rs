@@ -9,6 +9,7 @@
 pub mod chan;
 pub mod device;
 pub mod dial;
+pub mod echo;
 pub mod hdlc;
 pub mod ioctl;
 pub mod k;
@@ -100,6 +101,8 @@ pub struct Dahdi {
     pub chans: Vec<Chan>,
     /// Far end per real channel, same index.
     pub lines: Vec<Line>,
+    /// Line echo (and the echo canceller model) per real channel, same index.
+    pub echo: Vec<echo::EchoPath>,
     /// Assigned channel numbers -> index in `chans`.
     chan_map: HashMap<u32, usize>,
     /// Assigned span numbers -> index in `spans`, in span-number order (the kernel's `span_list`).
@@ -298,6 +301,7 @@ impl Dahdi {
             spans,
             chans,
             lines,
+            echo: vec![echo::EchoPath::default(); n],
             chan_map: HashMap::new(),
             span_map: BTreeMap::new(),
             auto_assign,
@@ -865,6 +869,12 @@ impl Dahdi {
             Line::Co(co) => co.tick(&port, &mut rx, &mut self.signals),
             _ => {}
         }
+        let loop_closed = match &self.lines[i] {
+            Line::Phone(p) => p.view.offhook,
+            Line::Co(_) => self.chans[i].txhooksig == TXSIG_OFFHOOK,
+            _ => false,
+        };
+        self.echo[i].process(&lin, &mut rx, &self.chans[i].echocan, loop_closed);
         let c = &mut self.chans[i];
         if c.onhooktransfer_ms > 0 {
             c.onhooktransfer_ms -= 1;
