@@ -454,3 +454,42 @@ fn session_without_refresh_from_the_refresher_ends_with_bye_102() {
     assert!(methods(&outs).contains(&"BYE".to_string()));
     assert_eq!(released(&outs)[0].cause, Cause::RECOVERY_ON_TIMER_EXPIRY);
 }
+
+#[test]
+fn bye_before_the_answer_ends_the_invite_with_487() {
+    let mut h = H::new(&peer_config(""));
+    let (leg, _, _) = invite_and_accept(&mut h, "c-early-bye");
+    h.side.command(leg, LegCommand::Alerting { inband: false }, h.now);
+    let tag = to_tag(&responses(&h.drain())[0]);
+    let outs = h.recv(PBX, &Msg::in_dialog("BYE", "c-early-bye", &tag, 2, "z9hG4bKeb").text());
+    let rs = responses(&outs);
+    assert_eq!(rs.iter().map(|r| (r.status, r.cseq().unwrap().method.to_string())).collect::<Vec<_>>(), vec![(200, "BYE".into()), (487, "INVITE".into())]);
+    assert_eq!(released(&outs)[0].cause, Cause::NORMAL_CLEARING);
+}
+
+#[test]
+fn a_body_that_is_not_sdp_gets_415() {
+    let mut h = H::new(&peer_config(""));
+    let text = Msg::invite("c-415").text().replace("Content-Type: application/sdp", "Content-Type: application/isup");
+    let outs = h.recv(PBX, &text);
+    assert_eq!(statuses(&outs), vec![415]);
+    assert!(incoming(&outs).is_none());
+}
+
+#[test]
+fn a_hairpinned_call_with_our_own_call_id_is_a_new_call_not_a_merge() {
+    let mut h = H::new(&peer_config(""));
+    let (_, inv, _) = {
+        let leg = h.outbound_leg();
+        let s = Setup { called: "5551000".into(), complete: true, ..Setup::default() };
+        h.side.originate(leg, "pbx", None, &s, h.now);
+        let outs = h.drain();
+        (leg, requests(&outs).remove(0), outs)
+    };
+    let call_id = inv.call_id().unwrap().to_owned();
+    let first = Msg::invite(&call_id).text().replace(&format!("z9hG4bK-{call_id}"), "z9hG4bKhp1");
+    let outs = h.recv(PBX, &first);
+    assert!(incoming(&outs).is_some(), "same Call-ID, different From tag: {:?}", statuses(&outs));
+    let again = Msg::invite(&call_id).text().replace(&format!("z9hG4bK-{call_id}"), "z9hG4bKother");
+    assert_eq!(statuses(&h.recv(PBX, &again)), vec![482], "the same INVITE by another path is merged");
+}

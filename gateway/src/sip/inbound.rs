@@ -86,8 +86,12 @@ impl SipSide {
             return;
         };
         let trunk_name = self.trunks[ti].name().to_owned();
-        if self.by_call_id.contains_key(&call_id) {
-            // RFC 3261 §8.2.2.2: a merged request.
+        let from_tag = req.from_addr().and_then(|f| f.tag().map(str::to_owned));
+        let merged = self.by_call_id.get(&call_id).is_some_and(|ids| {
+            ids.iter().any(|id| self.calls.get(id).is_some_and(|c| c.role == Role::Inbound && c.dialog.as_ref().map(|d| &d.id.remote_tag) == from_tag.as_ref()))
+        });
+        if merged {
+            // RFC 3261 §8.2.2.2: a merged request (the same INVITE by another path).
             self.respond(key, &req, 482, None, &[]);
             return;
         }
@@ -147,6 +151,11 @@ impl SipSide {
         };
         if let UasDecision::TooSmall { min_se } = decision {
             self.respond(key, &req, 422, None, &[("Min-SE", &min_se.to_string())]);
+            return;
+        }
+        let content_type = req.header("Content-Type").unwrap_or("application/sdp");
+        if !req.body.is_empty() && !content_type.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/sdp") {
+            self.respond(key, &req, 415, None, &[("Accept", "application/sdp")]);
             return;
         }
         let (stream, addr) = match self.ports.allocate() {
@@ -220,7 +229,7 @@ impl SipSide {
             peer_allows_update: allows_update,
         };
         self.calls.insert(id, call);
-        self.by_call_id.insert(call_id.clone(), id);
+        self.index_call_id(&call_id, id);
         self.trunks[ti].active_calls += 1;
         info!(trunk = %trunk_name, sip_call_id = %call_id, called = %setup.called, "inbound SIP call");
         let identity = LegIdentity { interface: trunk_name.clone(), sip_call_id: Some(call_id), ..Default::default() };

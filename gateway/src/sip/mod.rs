@@ -270,7 +270,8 @@ pub struct SipSide {
     pub(crate) calls: HashMap<u64, Call>,
     next_call: u64,
     pub(crate) by_leg: HashMap<LegRef, u64>,
-    pub(crate) by_call_id: HashMap<String, u64>,
+    /// Calls by SIP Call-ID (a hairpin through a proxy may give two calls one Call-ID).
+    pub(crate) by_call_id: HashMap<String, Vec<u64>>,
     pub(crate) txs: HashMap<TxKey, TxOwner>,
     pub(crate) out: VecDeque<SipOutput>,
     epoch: (Instant, u64),
@@ -618,11 +619,7 @@ impl SipSide {
     fn on_request(&mut self, key: TxKey, req: Request, source: Peer, now: Instant) {
         let in_dialog = req.to_addr().is_some_and(|t| t.tag().is_some());
         if in_dialog {
-            let found = req.call_id().and_then(|c| self.by_call_id.get(c)).copied().filter(|id| {
-                let c = &self.calls[id];
-                c.dialog.as_ref().is_some_and(|d| d.matches_request(&req))
-            });
-            match found {
+            match self.dialog_for_request(&req) {
                 Some(id) => self.in_dialog_request(id, key, req, now),
                 None => {
                     debug!(method = %req.method, call_id = req.call_id().unwrap_or(""), "request for an unknown dialog");
@@ -788,8 +785,11 @@ impl SipSide {
         if let Some(leg) = c.leg {
             self.by_leg.remove(&leg);
         }
-        if self.by_call_id.get(&c.call_id) == Some(&id) {
-            self.by_call_id.remove(&c.call_id);
+        if let Some(v) = self.by_call_id.get_mut(&c.call_id) {
+            v.retain(|x| *x != id);
+            if v.is_empty() {
+                self.by_call_id.remove(&c.call_id);
+            }
         }
     }
 
@@ -842,9 +842,20 @@ impl SipSide {
         self.hang_up(id, Cause::RECOVERY_ON_TIMER_EXPIRY, "no ACK", now);
     }
 
+    /// The call whose dialog a received request belongs to.
+    pub(crate) fn dialog_for_request(&self, req: &Request) -> Option<u64> {
+        let ids = self.by_call_id.get(req.call_id()?)?;
+        ids.iter().copied().find(|id| self.calls.get(id).and_then(|c| c.dialog.as_ref()).is_some_and(|d| d.matches_request(req)))
+    }
+
+    /// Registers a call under its Call-ID.
+    pub(crate) fn index_call_id(&mut self, call_id: &str, id: u64) {
+        self.by_call_id.entry(call_id.to_owned()).or_default().push(id);
+    }
+
     fn on_stray_2xx(&mut self, resp: Response, source: Peer) {
-        let Some(&id) = resp.call_id().and_then(|c| self.by_call_id.get(c)) else { return };
-        let Some(d) = self.calls[&id].dialog.as_ref() else { return };
+        let Some(ids) = resp.call_id().and_then(|c| self.by_call_id.get(c)) else { return };
+        let Some(d) = ids.iter().filter_map(|id| self.calls.get(id)?.dialog.as_ref()).find(|d| d.matches_response(&resp)) else { return };
         if let Some(seq) = resp.cseq().map(|c| c.seq) {
             let ack = d.ack_for_2xx(seq);
             self.ep.send_stateless(ack, source);
@@ -874,6 +885,18 @@ impl SipSide {
         match req.method {
             Method::Bye => {
                 self.respond(key, &req, 200, None, &[]);
+                let c = &self.calls[&id];
+                if c.role == Role::Inbound && c.phase == Phase::Setup {
+                    // RFC 3261 §15.1.2: a BYE before our final response ends the INVITE with 487.
+                    let (invite, tag, k) = (c.invite.clone(), c.local_tag.clone(), c.invite_tx);
+                    if let Some(k) = k {
+                        let r = self.base_response(&invite, 487, Some(&tag));
+                        let _ = self.ep.send_response(k, r, now);
+                    }
+                    if let Some(r) = self.calls.get_mut(&id).and_then(|c| c.rel.as_mut()) {
+                        r.cancel();
+                    }
+                }
                 let cause = map::reason_cause(&req).unwrap_or(Cause::NORMAL_CLEARING);
                 self.finish(id, Release { cause, wire: Some("BYE".into()) });
             }
@@ -996,7 +1019,7 @@ impl SipSide {
 
     fn on_ack(&mut self, req: Request, now: Instant) {
         let _ = now;
-        let Some(&id) = req.call_id().and_then(|c| self.by_call_id.get(c)) else { return };
+        let Some(id) = self.dialog_for_request(&req) else { return };
         let Some(c) = self.calls.get_mut(&id) else { return };
         if c.offer_pending && !req.body.is_empty() {
             c.offer_pending = false;

@@ -195,7 +195,7 @@ impl SipSide {
         };
         self.calls.insert(id, call);
         self.by_leg.insert(leg, id);
-        self.by_call_id.insert(call_id.clone(), id);
+        self.index_call_id(&call_id, id);
         self.trunks[ti].active_calls += 1;
         info!(call = %leg.call, sip_call_id = %call_id, trunk, called = %setup.called, "outbound SIP call");
         self.emit(id, LegEvent::Identity(LegIdentity { interface: trunk.to_owned(), sip_call_id: Some(call_id), ..Default::default() }));
