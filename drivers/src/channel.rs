@@ -568,15 +568,55 @@ impl Channel {
 
     /// Enable the echo canceller with `taps` (0 disables).
     pub fn echo_cancel(&self, taps: u32) -> Result<()> {
-        // dahdi_echocanparams header: tap_length, param_count.
-        let hdr: [u32; 2] = [taps, 0];
+        self.echo_cancel_params(taps, &[])
+    }
+
+    /// Enable the echo canceller with a tail of `taps` samples (0 disables)
+    /// and canceller-specific parameters (`name`, `value`), at most
+    /// [`ECHO_MAX_PARAMS`], names of 1 to 15 bytes.
+    ///
+    /// DAHDI_ECHOCANCEL_PARAMS declares only its 8-byte header (taps,
+    /// parameter count); DAHDI reads the parameter array that follows it
+    /// from the same buffer. Real DAHDI gets the whole array; `tandem-sim`,
+    /// which sits behind FUSE, receives only the header, so it honours the
+    /// taps but never sees the parameters.
+    pub fn echo_cancel_params(&self, taps: u32, params: &[(&str, i32)]) -> Result<()> {
+        if params.len() > ECHO_MAX_PARAMS {
+            return Err(Error::Invalid {
+                target: self.target(),
+                msg: format!("{} echo canceller parameters; DAHDI takes at most {ECHO_MAX_PARAMS}", params.len()),
+            });
+        }
+        let mut buf = EchoCanParams { tap_length: taps, param_count: params.len() as u32, params: [d::dahdi_echocanparam::default(); ECHO_MAX_PARAMS] };
+        for (slot, (name, value)) in buf.params.iter_mut().zip(params) {
+            if name.is_empty() || name.len() > 15 || name.bytes().any(|b| b == 0) {
+                return Err(Error::Invalid { target: self.target(), msg: format!("echo canceller parameter name {name:?} must be 1 to 15 bytes without NUL") });
+            }
+            for (o, b) in slot.name.iter_mut().zip(name.bytes()) {
+                *o = b as std::os::raw::c_char;
+            }
+            slot.value = *value;
+        }
         let code = rq::DAHDI_ECHOCANCEL_PARAMS;
-        // SAFETY: the request copies in the 8-byte header from a valid pointer.
-        let r = unsafe { libc::ioctl(self.raw(), code as _, hdr.as_ptr()) };
+        // SAFETY: DAHDI copies in the 8-byte header, then `param_count`
+        // parameters that follow it; `buf` holds both and outlives the call.
+        let r = unsafe { libc::ioctl(self.raw(), code as _, &buf as *const EchoCanParams) };
         if r < 0 {
             return Err(Error::from_errno(self.target(), "ECHOCANCEL_PARAMS", Errno::last()));
         }
         Ok(())
+    }
+
+    /// Put the echo canceller into fax mode (`true`) or back to voice mode
+    /// (DAHDI_ECHOCANCEL_FAX_MODE), e.g. on a 2100 Hz answer tone. A
+    /// canceller that can switch off its non-linear processor keeps
+    /// cancelling without it; any other is freed (DAHDI reports
+    /// [`LineEvent::EcDisabled`](crate::LineEvent::EcDisabled)). Fails with EINVAL when no canceller
+    /// is active.
+    pub fn echo_cancel_fax_mode(&self, on: bool) -> Result<()> {
+        let v: std::os::raw::c_int = on.into();
+        // SAFETY: ECHOCANCEL_FAX_MODE copies in one int.
+        unsafe { rq::echocancel_fax_mode(self.raw(), &v) }.map(|_| ()).map_err(self.err("ECHOCANCEL_FAX_MODE"))
     }
 
     /// Set receive and transmit gains in dB (applied by DAHDI as G.711 tables).
@@ -595,6 +635,17 @@ impl Channel {
         unsafe { rq::spanstat(self.raw(), &mut s) }.map_err(self.err("SPANSTAT"))?;
         Ok(crate::span::SpanStatus::from_raw(&s))
     }
+}
+
+/// Most parameters one DAHDI_ECHOCANCEL_PARAMS carries (`DAHDI_MAX_ECHOCANPARAMS` in `<dahdi/user.h>`).
+pub const ECHO_MAX_PARAMS: usize = d::DAHDI_MAX_ECHOCANPARAMS as usize;
+
+/// `struct dahdi_echocanparams` with room for its parameter array.
+#[repr(C)]
+struct EchoCanParams {
+    tap_length: u32,
+    param_count: u32,
+    params: [d::dahdi_echocanparam; ECHO_MAX_PARAMS],
 }
 
 /// A G.711 gain table: decode, scale, re-encode.

@@ -29,7 +29,7 @@ pub mod span;
 
 pub use async_io::{AsyncChannel, Input};
 pub use batch::{Batch, Ready};
-pub use channel::{BufferInfo, Channel, DialMode, Hook, Io, Law, OpenOptionsDahdi, Params, Policy, Timing};
+pub use channel::{BufferInfo, Channel, DialMode, ECHO_MAX_PARAMS, Hook, Io, Law, OpenOptionsDahdi, Params, Policy, Timing};
 pub use ctl::{ChanConfig, Ctl, LineConfig};
 pub use discover::{DeviceInfo, Discovery, Inventory, SpanInventory};
 pub use error::{Error, Result, Target};
