@@ -130,7 +130,7 @@ impl SipSide {
         let unsupported: Vec<String> = req
             .option_tags("Require")
             .into_iter()
-            .filter(|tag| !(tag.eq_ignore_ascii_case(rel100::TAG) && rel_cfg != Rel100::Off) && !tag.eq_ignore_ascii_case(session_timer::TAG))
+            .filter(|tag| !(tag.eq_ignore_ascii_case(session_timer::TAG) || tag.eq_ignore_ascii_case(rel100::TAG) && rel_cfg != Rel100::Off))
             .collect();
         if !unsupported.is_empty() {
             self.respond(key, &req, 420, None, &[("Unsupported", &unsupported.join(", "))]);
@@ -398,10 +398,8 @@ impl SipSide {
                 && r.poll_timeout().is_some_and(|t| t <= now)
             {
                 match r.handle_timeout(now) {
-                    Some(RelAction::Retransmit(bytes)) => {
-                        if !c.peer.transport.is_reliable() {
-                            self.out.push_back(SipOutput::Transmit { transport: super::shell_transport(c.peer.transport), dest: c.peer.addr, bytes });
-                        }
+                    Some(RelAction::Retransmit(bytes)) if !c.peer.transport.is_reliable() => {
+                        self.out.push_back(SipOutput::Transmit { transport: super::shell_transport(c.peer.transport), dest: c.peer.addr, bytes });
                     }
                     Some(RelAction::GiveUp) => {
                         // RFC 3262 §3: no PRACK in 64*T1: reject the INVITE with a 5xx.
@@ -410,7 +408,7 @@ impl SipSide {
                         self.release_leg(id, Cause::RECOVERY_ON_TIMER_EXPIRY, now);
                         continue;
                     }
-                    None => {}
+                    Some(RelAction::Retransmit(_)) | None => {}
                 }
             }
             let Some(c) = self.calls.get(&id) else { continue };

@@ -245,10 +245,9 @@ impl<'a> Msg<'a> {
             Some(t) => format!("{};tag={t}", self.to),
             None => self.to.to_owned(),
         };
-        let cseq_method = if self.method == "ACK" || self.method == "CANCEL" { self.method } else { self.method };
         let mut s = format!(
             "{} {} SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7:5060;branch={};rport\r\nMax-Forwards: 70\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {} {}\r\n",
-            self.method, self.ruri, self.branch, self.from, to, self.call_id, self.cseq, cseq_method
+            self.method, self.ruri, self.branch, self.from, to, self.call_id, self.cseq, self.method
         );
         for (n, v) in &self.headers {
             s.push_str(&format!("{n}: {v}\r\n"));
