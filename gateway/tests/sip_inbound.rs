@@ -493,3 +493,43 @@ fn a_hairpinned_call_with_our_own_call_id_is_a_new_call_not_a_merge() {
     let again = Msg::invite(&call_id).text().replace(&format!("z9hG4bK-{call_id}"), "z9hG4bKother");
     assert_eq!(statuses(&h.recv(PBX, &again)), vec![482], "the same INVITE by another path is merged");
 }
+
+#[test]
+fn unsupported_uri_scheme_gets_416_and_unknown_extensions_420() {
+    let mut h = H::new(&peer_config("rel100 = \"off\""));
+    let outs = h.recv(PBX, &Msg::invite("c-416").text().replace("INVITE sip:5551000@192.0.2.10", "INVITE http:5551000@192.0.2.10"));
+    assert!(sent(&outs)[0].starts_with("SIP/2.0 416 "), "{:?}", sent(&outs));
+    let outs = h.recv(PBX, &Msg::invite("c-420").header("Require", "100rel").text());
+    let r = &responses(&outs)[0];
+    assert_eq!((r.status, r.header("Unsupported")), (420, Some("100rel")), "100rel is off on this trunk");
+    let outs = h.recv(PBX, &Msg::invite("c-420b").header("Require", "foo").text());
+    assert_eq!(statuses(&outs), vec![420]);
+    assert!(incoming(&outs).is_none());
+    assert_eq!(h.ports.lock().unwrap().allocated.len(), 0);
+}
+
+#[test]
+fn a_trunk_requiring_100rel_refuses_callers_without_it_with_421() {
+    let mut h = H::new(&peer_config("rel100 = \"required\""));
+    let outs = h.recv(PBX, &Msg::invite("c-421").text());
+    let r = &responses(&outs)[0];
+    assert_eq!((r.status, r.header("Require")), (421, Some("100rel")));
+}
+
+#[test]
+fn inbound_over_tcp_is_answered_on_the_connection() {
+    let mut h = H::new(&peer_config(""));
+    let text = Msg::invite("c-tcp").text().replace("SIP/2.0/UDP 198.51.100.7:5060", "SIP/2.0/TCP 198.51.100.7:5060");
+    let src: std::net::SocketAddr = "198.51.100.7:40123".parse().unwrap();
+    h.side.handle_message(tandem_gateway::config::Transport::Tcp, src, GW.parse().unwrap(), text.as_bytes(), h.now);
+    let outs = h.drain();
+    let (key, _) = incoming(&outs).expect("Incoming");
+    assert!(
+        outs.iter().any(|o| matches!(o, SipOutput::Transmit { transport: tandem_gateway::config::Transport::Tcp, dest, .. } if *dest == src)),
+        "100 Trying back over the connection"
+    );
+    let (leg, _) = h.accept(key);
+    h.side.command(leg, LegCommand::Answer { connected: None }, h.now);
+    let outs = h.drain();
+    assert!(responses(&outs)[0].header("Contact").unwrap().contains("transport=tcp"));
+}
