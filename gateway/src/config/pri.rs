@@ -17,6 +17,7 @@
 //! # area_code = "212"           # subscriber numbers become "+<country_code><area_code>…"
 //! # trace = true                # one log line per Q.931 message (target tandem::q931, info)
 //! # pcap = "/var/log/tandem/pstn.pcap"  # LAPD capture (tshark/wireshark, link type 177)
+//! # echo_taps = 128             # echo canceller tail per call (samples; 0 = off); default: as DAHDI is configured
 //! [pri.timers]                  # milliseconds; any of t301-t322, t3m1, t200, t203; n200 is a count
 //! t309 = 6000
 //!
@@ -87,6 +88,21 @@ pub struct PriConfig {
     /// Write every D-channel frame to this pcap file.
     #[serde(default)]
     pub pcap: Option<Spanned<String>>,
+    /// Echo canceller tail in samples that the media pump sets on each
+    /// call's B-channel (0 switches the canceller off); absent, the
+    /// canceller stays as DAHDI's configuration set it. See [`ECHO_TAPS`].
+    #[serde(default)]
+    pub echo_taps: Option<Spanned<u32>>,
+}
+
+/// Accepted `echo_taps`: 0, or a power of two from 32 to 1024 samples
+/// (4 to 128 ms of echo tail), the lengths chan_dahdi's `echocancel`
+/// accepts and DAHDI's software cancellers are built for.
+pub const ECHO_TAPS: &str = "0, 32, 64, 128, 256, 512 or 1024";
+
+/// Whether `taps` is an accepted `echo_taps` (see [`ECHO_TAPS`]).
+pub fn echo_taps_valid(taps: u32) -> bool {
+    taps == 0 || ((32..=1024).contains(&taps) && taps.is_power_of_two())
 }
 
 /// `side = "user" | "network"`.
@@ -165,6 +181,11 @@ impl PriConfig {
     /// The switch type (`None` if unknown; [`validate`] reports it).
     pub fn switch_type(&self) -> Option<SwitchType> {
         switch_type(self.switch.get_ref())
+    }
+
+    /// The echo canceller tail for calls, if configured and valid.
+    pub fn echo_taps(&self) -> Option<u32> {
+        self.echo_taps.as_ref().map(|t| *t.get_ref()).filter(|&t| echo_taps_valid(t))
     }
 
     /// DAHDI span numbers, D-channel span first.
@@ -358,6 +379,15 @@ pub fn validate(pris: &[PriConfig], groups: &[GroupConfig], src: &SourceRef, out
         {
             cx.err(pc.span(), "empty pcap path", "give a file name or leave pcap out");
         }
+        if let Some(t) = &p.echo_taps
+            && !echo_taps_valid(*t.get_ref())
+        {
+            cx.err(
+                t.span(),
+                format!("echo_taps = {} is not a canceller length", t.get_ref()),
+                &format!("use {ECHO_TAPS} (samples at 8 kHz; 128 covers 16 ms of echo)"),
+            );
+        }
     }
 
     let mut group_names: HashMap<String, Range<usize>> = HashMap::new();
@@ -426,6 +456,7 @@ country_code = "1"
 area_code = "212"
 trace = true
 pcap = "/tmp/x.pcap"
+echo_taps = 128
 [pri.timers]
 t309 = 6000
 T200 = 1000
@@ -472,6 +503,22 @@ members = ["a", "nope"]
         assert!(has(16, "unknown timer \"t999\""), "{errs:#?}");
         assert!(has(20, "\"nope\", which is not a PRI interface"), "{errs:#?}");
         assert_eq!(errs.len(), 7, "{errs:#?}");
+    }
+
+    #[test]
+    fn echo_taps_accepts_canceller_lengths_only() {
+        let text = |taps: u32| format!("[[pri]]\nname='p'\nspans=[1]\nswitch='ni2'\nside='user'\necho_taps={taps}\n");
+        for ok in [0, 32, 128, 1024] {
+            assert!(check(&text(ok)).is_empty(), "echo_taps = {ok}");
+            let root: Root = toml::from_str(&text(ok)).unwrap();
+            assert_eq!(root.pri[0].echo_taps(), Some(ok));
+        }
+        for bad in [1, 16, 100, 2048] {
+            let errs = check(&text(bad));
+            assert!(errs.len() == 1 && errs[0].starts_with("t.toml:6:") && errs[0].contains("not a canceller length"), "{bad}: {errs:?}");
+        }
+        let root: Root = toml::from_str("[[pri]]\nname='p'\nspans=[1]\nswitch='ni2'\nside='user'\n").unwrap();
+        assert_eq!(root.pri[0].echo_taps(), None);
     }
 
     #[test]
