@@ -329,6 +329,7 @@ fn run(
             remote: Some(gen_addr),
             direction: Direction::SendRecv,
             symmetric: false,
+            echo_taps: None,
         };
         pump.start(p.id, spec).map_err(|e| e.to_string())?;
         ids.push(p.id);
@@ -466,6 +467,7 @@ fn run(
                 remote: None,
                 direction: Direction::SendRecv,
                 symmetric: false,
+                echo_taps: None,
             };
             Stream::new(spec, 40, 200, dtmf, NtpClock { at: now, ntp: 0 }, now, 1).footprint_bytes()
         },

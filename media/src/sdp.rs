@@ -119,6 +119,7 @@ impl Negotiated {
             remote: self.remote,
             direction: self.direction,
             symmetric,
+            echo_taps: None,
         }
     }
 }

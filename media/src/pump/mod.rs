@@ -157,6 +157,12 @@ pub struct StreamSpec {
     /// Symmetric RTP: latch onto the address the remote's packets come
     /// from and send there.
     pub symmetric: bool,
+    /// The channel's echo canceller: `Some(taps)` enables it with a tail of
+    /// `taps` samples when the stream starts (`Some(0)` switches it off);
+    /// `None` leaves it as the channel's configuration set it. On
+    /// [`PumpHandle::update`] a changed value is applied;
+    /// [`PumpHandle::set_echo`] switches it at any time (fax and modem).
+    pub echo_taps: Option<u32>,
 }
 
 /// A bound RTP/RTCP socket pair, ready to be started.
@@ -201,6 +207,7 @@ pub enum PumpError {
 pub(crate) enum Command {
     Start { id: u64, spec: StreamSpec, chan: Channel, rtp: UdpSocket, rtcp: UdpSocket, stats: Arc<StatsCell> },
     Update { id: u64, spec: StreamSpec },
+    Echo { id: u64, taps: u32 },
     Stop { id: u64 },
     Shutdown,
 }
@@ -335,6 +342,9 @@ impl PumpHandle {
         if cfg.numbufs > 0 {
             chan.set_buffers(Policy::Immediate, Policy::Immediate, cfg.numbufs, block)?;
         }
+        if let Some(taps) = spec.echo_taps {
+            chan.echo_cancel(taps)?;
+        }
         Ok(chan)
     }
 
@@ -349,6 +359,21 @@ impl PumpHandle {
             }
         }
         self.sender(id).send(Command::Update { id, spec }).map_err(|_| PumpError::ShutDown)
+    }
+
+    /// Switches the echo canceller of a started stream's channel: `taps`
+    /// samples of tail, or 0 to switch it off (a fax or modem answer tone,
+    /// ITU-T V.25's 2100 Hz, wants the path free of cancellers). The pump
+    /// thread applies it; a failure is logged, not returned.
+    pub fn set_echo(&self, id: u64, taps: u32) -> Result<(), PumpError> {
+        {
+            let streams = lock(&self.inner.streams);
+            let e = streams.get(&id).ok_or(PumpError::UnknownStream(id))?;
+            if e.sockets.is_some() {
+                return Err(PumpError::NotStarted(id));
+            }
+        }
+        self.sender(id).send(Command::Echo { id, taps }).map_err(|_| PumpError::ShutDown)
     }
 
     /// Stops a started stream: the pump closes its channel and sockets and

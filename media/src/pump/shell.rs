@@ -173,7 +173,17 @@ impl Shell {
             }
             Command::Update { id, spec } => {
                 if let Some(s) = self.by_id.get(&id).and_then(|&i| self.slots[i].as_mut()) {
+                    if let Some(taps) = spec.echo_taps
+                        && spec.echo_taps != s.stream.spec().echo_taps
+                    {
+                        set_echo(s, taps);
+                    }
                     s.stream.update(spec);
+                }
+            }
+            Command::Echo { id, taps } => {
+                if let Some(s) = self.by_id.get(&id).and_then(|&i| self.slots[i].as_mut()) {
+                    set_echo(s, taps);
                 }
             }
             Command::Stop { id } => {
@@ -300,6 +310,14 @@ fn pump_blocks(s: &mut Slot, max: usize, inbuf: &mut [u8], outbuf: &mut [u8]) ->
         }
     }
     got
+}
+
+/// Switches the channel's echo canceller (0: off).
+fn set_echo(s: &mut Slot, taps: u32) {
+    match s.chan.echo_cancel(taps) {
+        Ok(()) => tracing::debug!(stream = s.id, taps, "media pump: echo canceller set"),
+        Err(e) => tracing::warn!(stream = s.id, taps, error = %e, "media pump: echo canceller not set"),
+    }
 }
 
 /// Sends everything the core queued.

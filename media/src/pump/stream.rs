@@ -804,6 +804,7 @@ mod tests {
             remote: Some(remote),
             direction: Direction::SendRecv,
             symmetric: false,
+            echo_taps: None,
         }
     }
 

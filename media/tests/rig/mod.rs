@@ -108,6 +108,7 @@ pub fn spec(channo: u32, tdm_law: Law, codec: Codec, remote: SocketAddr) -> Stre
         remote: Some(remote),
         direction: Direction::SendRecv,
         symmetric: false,
+        echo_taps: None,
     }
 }
 
