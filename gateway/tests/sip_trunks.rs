@@ -22,6 +22,11 @@ fn register_config() -> String {
     )
 }
 
+/// The newest OPTIONS probe sent (older probes may still be retransmitted).
+fn latest_options(outs: &[SipOutput]) -> Option<tandem_sip::wire::Request> {
+    requests(outs).into_iter().filter(|r| r.method.as_str() == "OPTIONS").max_by_key(|r| r.cseq().map(|c| c.seq))
+}
+
 fn setup() -> Setup {
     Setup { called: "5551000".into(), complete: true, ..Setup::default() }
 }
@@ -46,7 +51,7 @@ fn unanswered_options_take_the_trunk_down_and_originate_fails_over_with_38() {
     h.recv(PBX, &reply(&opt, 200, Some("x"), &[], ""));
     assert_eq!(h.side.trunk_status()[0].state, TrunkState::Up);
 
-    // Two OPTIONS go unanswered (each gives up after Timer F = 64*T1 = 32 s).
+    // Two OPTIONS go unanswered (each counts as a failure after 10 s).
     let outs = h.advance(Duration::from_secs(95));
     assert_eq!(trunk_events(&outs), vec!["down pbx"]);
     assert_eq!(h.side.trunk_status()[0].state, TrunkState::Down);
@@ -56,10 +61,14 @@ fn unanswered_options_take_the_trunk_down_and_originate_fails_over_with_38() {
     assert_eq!(released(&outs)[0].cause, Cause::NETWORK_OUT_OF_ORDER);
     assert!(methods(&outs).is_empty(), "nothing is sent to a trunk that is down");
 
-    // Any answer brings it back.
+    // An answer brings it back (any final status but 408 and 503).
     let outs = h.advance(Duration::from_secs(30));
-    let opt = requests(&outs).into_iter().find(|r| r.method.as_str() == "OPTIONS").expect("keepalive continues while down");
+    let opt = latest_options(&outs).expect("keepalive continues while down");
     let outs = h.recv(PBX, &reply(&opt, 503, Some("x"), &[], ""));
+    assert!(trunk_events(&outs).is_empty(), "503 means the far end is not serving");
+    let outs = h.advance(Duration::from_secs(30));
+    let opt = latest_options(&outs).unwrap();
+    let outs = h.recv(PBX, &reply(&opt, 404, Some("x"), &[], ""));
     assert_eq!(trunk_events(&outs), vec!["up pbx"]);
     let leg = h.outbound_leg();
     h.side.originate(leg, "pbx", None, &setup(), h.now);
@@ -101,10 +110,11 @@ fn registration_answers_the_challenge_refreshes_at_75_percent_and_unregisters() 
 
     h.side.shutdown(h.now);
     let outs = h.drain();
+    assert_eq!(trunk_events(&outs), vec!["down prov"]);
     let unreg = requests(&outs).remove(0);
     assert_eq!(unreg.header("Expires"), Some("0"));
-    let outs = h.recv(REGISTRAR, &reply(&unreg, 200, Some("r"), &[], ""));
-    assert_eq!(trunk_events(&outs), vec!["down prov"]);
+    h.recv(REGISTRAR, &reply(&unreg, 200, Some("r"), &[], ""));
+    assert_eq!(h.side.trunk_status()[0].state, TrunkState::Unregistered);
     assert!(methods(&h.advance(Duration::from_secs(3600))).is_empty(), "nothing more after shutdown");
 }
 
@@ -117,14 +127,16 @@ fn refused_registration_is_retried_with_backoff_and_bad_credentials_stop_at_one_
     let reg2 = requests(&outs).remove(0);
     let outs = h.recv(REGISTRAR, &reply(&reg2, 401, Some("r"), &chal, ""));
     assert!(methods(&outs).is_empty(), "the same nonce is not answered twice");
-    let outs = h.advance(Duration::from_secs(4));
+    let outs = h.advance(Duration::from_secs(29));
     assert!(methods(&outs).is_empty());
     let outs = h.advance(Duration::from_secs(1));
     let reg3 = requests(&outs).remove(0);
-    assert_eq!(reg3.method.as_str(), "REGISTER", "retried after 5 s");
+    assert_eq!(reg3.method.as_str(), "REGISTER", "retried after 30 s");
     h.recv(REGISTRAR, &reply(&reg3, 403, Some("r"), &[], ""));
-    assert!(methods(&h.advance(Duration::from_secs(9))).is_empty());
-    assert_eq!(methods(&h.advance(Duration::from_secs(1))), vec!["REGISTER"], "then after 10 s");
+    assert!(methods(&h.advance(Duration::from_secs(59))).is_empty());
+    assert_eq!(methods(&h.advance(Duration::from_secs(1))), vec!["REGISTER"], "then after 60 s");
+    let reg4 = requests(&h.drain()).pop();
+    assert!(reg4.is_none());
 }
 
 #[test]

@@ -90,7 +90,9 @@ use crate::call::model::{Cause, Codec, Direction, LegCommand, LegEvent, LegIdent
 use crate::config::{Cidr, SipConfig, TrunkKind};
 pub use crate::tdm::IncomingKey;
 use security::{Acl, RateLimitedLog, TokenBucket};
-use trunk::{Keepalive, Registration, Trunk, literal_addr, split_host};
+use tandem_sip::options::{self, Keepalive};
+use tandem_sip::registration::{self, RegEvent, Registration};
+use trunk::{Trunk, literal_addr, split_host};
 pub use trunk::{TrunkState, TrunkStatus};
 
 /// Methods we accept (the Allow header).
@@ -278,6 +280,8 @@ pub struct SipSide {
     malformed: u64,
     malformed_log: RateLimitedLog,
     shutting_down: bool,
+    /// Registrations and keepalives start on the first `handle_timeout`.
+    trunks_started: bool,
     last_now: Option<Instant>,
     /// Where each transaction's last message went, to map a transport failure back to it.
     tx_dest: HashMap<TxKey, (Transport, SocketAddr)>,
@@ -331,19 +335,31 @@ impl SipSide {
                 let secret = ep.ids().next_u64().to_be_bytes();
                 tandem_sip::auth::DigestServer::new(&realm, &secret)
             });
+            let contact = {
+                let mut u = Uri::sip(Some("tandem"), &host, Some(port));
+                if transport != Transport::Udp {
+                    u.params.set("transport", Some(&transport.as_str().to_ascii_lowercase()));
+                }
+                u
+            };
+            let target = Uri::sip(None, &thost, (tport != transport.default_port()).then_some(tport));
             let reg = (tc.kind == TrunkKind::Register).then(|| {
                 let user = tc.username.as_ref().map(|u| u.get_ref().clone()).unwrap_or_default();
                 let pw = tc.password.as_ref().map(|u| u.get_ref().clone()).unwrap_or_default();
-                let call_id = ep.ids().call_id(&host);
-                let tag = ep.ids().tag();
-                Registration::new(&user, &pw, tc.register_expires().as_secs() as u32, call_id, tag, now)
+                let mut c = contact.clone();
+                c.user = Some(user.clone());
+                let mut rc = registration::Config::new(target.clone(), Uri::sip(Some(&user), &thost, None), NameAddr::new(c));
+                rc.expires = tc.register_expires().as_secs() as u32;
+                rc.credentials = Some((user, pw));
+                rc.call_id_host = host.clone();
+                Registration::new(rc, ep.ids().next_u64())
             });
-            let keepalive = tc.options_interval().map(|interval| Keepalive {
-                interval,
-                down_after: tc.options_down_after(),
-                failures: 0,
-                pending: None,
-                next_at: Some(now),
+            let keepalive = tc.options_interval().map(|interval| {
+                let mut kc = options::Config::new(target.clone(), contact.clone());
+                kc.interval = interval;
+                kc.response_timeout = kc.response_timeout.min(interval);
+                kc.failures_for_down = tc.options_down_after();
+                Keepalive::new(kc, ep.ids().next_u64())
             });
             let mut t = Trunk {
                 cfg: tc.clone(),
@@ -356,7 +372,6 @@ impl SipSide {
                 overrides: tc.cause_overrides(),
                 bucket: tc.max_cps.as_ref().map(|c| TokenBucket::new(*c.get_ref())),
                 active_calls: 0,
-                reachable: true,
                 reg,
                 keepalive,
                 auth_server,
@@ -382,6 +397,7 @@ impl SipSide {
             malformed: 0,
             malformed_log: RateLimitedLog::default(),
             shutting_down: false,
+            trunks_started: false,
             last_now: None,
             tx_dest: HashMap::new(),
         })
@@ -431,8 +447,7 @@ impl SipSide {
 
     /// Every trunk's name, kind, state and active calls.
     pub fn trunk_status(&self) -> Vec<TrunkStatus> {
-        let now = self.epoch.0.max(self.last_now());
-        self.trunks.iter().map(|t| TrunkStatus { name: t.name().to_owned(), kind: t.cfg.kind, state: t.state(now), active_calls: t.active_calls }).collect()
+        self.trunks.iter().map(|t| TrunkStatus { name: t.name().to_owned(), kind: t.cfg.kind, state: t.state(), active_calls: t.active_calls }).collect()
     }
 
     fn last_now(&self) -> Instant {
@@ -486,18 +501,13 @@ impl SipSide {
                 t = Some(t.map_or(x, |t| t.min(x)));
             }
         };
-        for tr in &self.trunks {
-            if let Some(r) = &tr.reg
-                && r.pending.is_none()
-            {
-                consider(r.next_at);
-                consider(r.until);
-            }
-            if let Some(k) = &tr.keepalive
-                && k.pending.is_none()
-                && !self.shutting_down
-            {
-                consider(k.next_at);
+        if !self.trunks_started && self.trunks.iter().any(|t| t.reg.is_some() || t.keepalive.is_some()) {
+            consider(Some(self.epoch.0));
+        }
+        if !self.shutting_down {
+            for tr in &self.trunks {
+                consider(tr.reg.as_ref().and_then(|r| r.poll_timeout()));
+                consider(tr.keepalive.as_ref().and_then(|k| k.poll_timeout()));
             }
         }
         for c in self.calls.values() {
@@ -558,17 +568,11 @@ impl SipSide {
     pub fn shutdown(&mut self, now: Instant) {
         self.shutting_down = true;
         for i in 0..self.trunks.len() {
-            if let Some(k) = &mut self.trunks[i].keepalive {
-                k.next_at = None;
-            }
-            let registered = self.trunks[i].reg.as_ref().is_some_and(|r| r.is_registered(now) || r.pending.is_some());
-            if let Some(r) = &mut self.trunks[i].reg {
-                r.unregister = true;
-                r.next_at = None;
-            }
-            if registered {
-                self.send_register(i, now);
-            }
+            self.trunk_input(i, now, |t| {
+                if let Some(r) = &mut t.reg {
+                    r.stop(now);
+                }
+            });
         }
         self.drain(now);
     }
@@ -803,12 +807,16 @@ impl SipSide {
         match self.txs.get(&key).copied() {
             Some(TxOwner::Invite(id)) => self.uac_invite_response(id, key, resp, now),
             Some(TxOwner::InDialog(id, purpose)) => self.in_dialog_response(id, purpose, resp, now),
-            Some(TxOwner::Register(t)) => self.register_response(t, resp, now),
-            Some(TxOwner::Options(t)) => {
-                if resp.status >= 200 {
-                    self.options_result(t, true);
+            Some(TxOwner::Register(t)) => self.trunk_input(t, now, |tr| {
+                if let Some(r) = &mut tr.reg {
+                    r.handle_response(&resp, now);
                 }
-            }
+            }),
+            Some(TxOwner::Options(t)) => self.trunk_input(t, now, |tr| {
+                if let Some(k) = &mut tr.keepalive {
+                    k.handle_response(&resp, now);
+                }
+            }),
             None => debug!(status = resp.status, "response for a transaction we no longer track"),
         }
     }
@@ -821,16 +829,16 @@ impl SipSide {
                 self.hang_up(id, Cause::RECOVERY_ON_TIMER_EXPIRY, "session refresh timed out", now);
             }
             Some(TxOwner::InDialog(..)) => {}
-            Some(TxOwner::Register(t)) => {
-                let was_up = self.trunks[t].is_up(now);
-                if let Some(r) = &mut self.trunks[t].reg {
-                    r.fail(now);
+            Some(TxOwner::Register(t)) => self.trunk_input(t, now, |tr| {
+                if let Some(r) = &mut tr.reg {
+                    r.handle_failure(now);
                 }
-                if was_up {
-                    self.trunk_changed(t, now);
+            }),
+            Some(TxOwner::Options(t)) => self.trunk_input(t, now, |tr| {
+                if let Some(k) = &mut tr.keepalive {
+                    k.handle_failure(now);
                 }
-            }
-            Some(TxOwner::Options(t)) => self.options_result(t, false),
+            }),
             None => {}
         }
     }
@@ -1061,172 +1069,90 @@ impl SipSide {
     // ---- trunks ----
 
     fn trunk_timers(&mut self, now: Instant) {
+        if self.shutting_down {
+            return;
+        }
+        self.trunks_started = true;
         for i in 0..self.trunks.len() {
-            if self.trunks[i].reg.as_ref().is_some_and(|r| r.due(now)) && !self.shutting_down {
-                self.send_register(i, now);
-            }
-            // A registration that ran out without a refresh.
-            let expired = self.trunks[i].reg.as_ref().is_some_and(|r| r.until.is_some_and(|u| u <= now));
-            if expired {
-                if let Some(r) = &mut self.trunks[i].reg {
-                    r.until = None;
+            self.trunk_input(i, now, |t| {
+                if let Some(r) = &mut t.reg {
+                    r.handle_timeout(now);
                 }
-                self.trunk_changed(i, now);
-            }
-            if self.trunks[i].keepalive.as_ref().is_some_and(|k| k.due(now)) && !self.shutting_down {
-                self.send_options(i, now);
-            }
+                if let Some(k) = &mut t.keepalive {
+                    k.handle_timeout(now);
+                }
+            });
         }
     }
 
-    /// A request to a trunk (OPTIONS, REGISTER): Request-URI the trunk's host, through its proxy.
-    fn trunk_request(&mut self, i: usize, method: Method) -> Option<(Request, Peer)> {
-        let t = &self.trunks[i];
-        let dest = t.next_hop()?;
-        let uri = Uri::sip(None, &t.host, (t.port != t.transport.default_port()).then_some(t.port));
-        let mut req = Request::new(method, uri.clone());
-        if let Some((p, _)) = &t.proxy {
-            req.headers.push("Route", NameAddr::new(p.clone()).to_string());
+    /// Feeds a trunk's machines, sends what they ask for, logs their
+    /// events, and reports an up/down change.
+    fn trunk_input(&mut self, i: usize, now: Instant, f: impl FnOnce(&mut Trunk)) {
+        let was_up = self.trunks[i].is_up();
+        f(&mut self.trunks[i]);
+        let name = self.trunks[i].name().to_owned();
+        let dest = self.trunks[i].next_hop().map(|addr| Peer { transport: self.trunks[i].transport, addr });
+        let route = self.trunks[i].proxy.as_ref().map(|(u, _)| NameAddr::new(u.clone()).to_string());
+        let t = &mut self.trunks[i];
+        let mut reqs = Vec::new();
+        while let Some(r) = t.reg.as_mut().and_then(|r| r.poll_request()) {
+            reqs.push((r, TxOwner::Register(i)));
         }
-        req.headers.push("Max-Forwards", "70");
-        let transport = t.transport;
-        Some((req, Peer { transport, addr: dest }))
-    }
-
-    fn send_options(&mut self, i: usize, now: Instant) {
-        let Some((mut req, dest)) = self.trunk_request(i, Method::Options) else { return };
-        let tag = self.ep.ids().tag();
-        let call_id = self.ep.ids().call_id(&self.host);
-        let from = Uri::sip(Some("tandem"), &self.host, Some(self.port));
-        req.headers.push("From", NameAddr::new(from).with_tag(&tag).to_string());
-        req.headers.push("To", NameAddr::new(req.uri.clone()).to_string());
-        req.headers.push("Call-ID", call_id);
-        req.headers.push("CSeq", "1 OPTIONS");
-        req.headers.push("Accept", "application/sdp");
-        req.headers.push("User-Agent", self.user_agent.clone());
-        match self.ep.send_request(req, dest, now) {
-            Ok(k) => {
-                self.txs.insert(k, TxOwner::Options(i));
-                let k2 = &mut self.trunks[i].keepalive.as_mut().expect("due implies a keepalive");
-                k2.pending = Some(k);
-                k2.next_at = Some(now + k2.interval);
+        while let Some(k) = t.keepalive.as_mut().and_then(|k| k.poll_request()) {
+            reqs.push((k, TxOwner::Options(i)));
+        }
+        for (mut req, owner) in reqs {
+            if let Some(r) = &route {
+                req.headers.push_front("Route", r.clone());
             }
-            Err(e) => warn!(error = %e, "could not send OPTIONS"),
-        }
-    }
-
-    fn options_result(&mut self, i: usize, answered: bool) {
-        let now = self.last_now();
-        let Some(k) = self.trunks[i].keepalive.as_mut() else { return };
-        k.pending = None;
-        let was = self.trunks[i].reachable;
-        let k = self.trunks[i].keepalive.as_mut().expect("checked");
-        if answered {
-            k.failures = 0;
-            self.trunks[i].reachable = true;
-        } else {
-            k.failures += 1;
-            if k.failures >= k.down_after {
-                self.trunks[i].reachable = false;
+            req.headers.push("User-Agent", self.user_agent.clone());
+            match dest.and_then(|d| self.ep.send_request(req, d, now).ok()) {
+                Some(k) => {
+                    self.txs.insert(k, owner);
+                }
+                None => {
+                    // No address (unresolved host): the attempt fails at once.
+                    let t = &mut self.trunks[i];
+                    match owner {
+                        TxOwner::Register(_) => {
+                            if let Some(r) = t.reg.as_mut() {
+                                r.handle_failure(now);
+                            }
+                        }
+                        _ => {
+                            if let Some(k) = t.keepalive.as_mut() {
+                                k.handle_failure(now);
+                            }
+                        }
+                    }
+                }
             }
         }
-        if was != self.trunks[i].reachable {
+        let t = &mut self.trunks[i];
+        while let Some(e) = t.reg.as_mut().and_then(|r| r.poll_event()) {
+            match e {
+                RegEvent::Registered { expires } => info!(trunk = %name, expires_s = expires, "registered"),
+                RegEvent::Failed { status, retry_in } => warn!(trunk = %name, ?status, retry_in_s = retry_in.as_secs(), "registration failed"),
+                RegEvent::Unregistered => info!(trunk = %name, "unregistered"),
+            }
+        }
+        while let Some(e) = t.keepalive.as_mut().and_then(|k| k.poll_event()) {
+            debug!(trunk = %name, event = ?e, "OPTIONS keepalive");
+        }
+        let up = self.trunks[i].is_up();
+        if up != was_up {
             self.trunk_changed(i, now);
         }
     }
 
-    fn trunk_changed(&mut self, i: usize, now: Instant) {
+    fn trunk_changed(&mut self, i: usize, _now: Instant) {
         let name = self.trunks[i].name().to_owned();
-        let up = self.trunks[i].is_up(now);
-        if up {
+        if self.trunks[i].is_up() {
             info!(trunk = %name, "SIP trunk up");
             self.out.push_back(SipOutput::TrunkUp { trunk: name });
         } else {
             warn!(trunk = %name, "SIP trunk down");
             self.out.push_back(SipOutput::TrunkDown { trunk: name });
-        }
-    }
-
-    pub(crate) fn send_register(&mut self, i: usize, now: Instant) {
-        let contact = self.contact(self.trunks[i].transport);
-        let user_agent = self.user_agent.clone();
-        let Some((mut req, dest)) = self.trunk_request(i, Method::Register) else {
-            if let Some(r) = &mut self.trunks[i].reg {
-                r.fail(now);
-            }
-            return;
-        };
-        let t = &mut self.trunks[i];
-        let user = t.cfg.username.as_ref().map(|u| u.get_ref().clone()).unwrap_or_default();
-        let aor = NameAddr::new(Uri::sip(Some(&user), &t.host, None));
-        let Some(r) = t.reg.as_mut() else { return };
-        r.cseq += 1;
-        let expires = if r.unregister { 0 } else { r.expires };
-        req.headers.push("From", aor.clone().with_tag(&r.from_tag).to_string());
-        req.headers.push("To", aor.to_string());
-        req.headers.push("Call-ID", r.call_id.clone());
-        req.headers.push("CSeq", format!("{} REGISTER", r.cseq));
-        let mut c = contact;
-        c.uri.user = Some(user);
-        req.headers.push("Contact", c.to_string());
-        req.headers.push("Expires", expires.to_string());
-        req.headers.push("User-Agent", user_agent);
-        self.register_send(i, req, dest, now);
-    }
-
-    fn register_send(&mut self, i: usize, req: Request, dest: Peer, now: Instant) {
-        let keep = req.clone();
-        match self.ep.send_request(req, dest, now) {
-            Ok(k) => {
-                self.txs.insert(k, TxOwner::Register(i));
-                let r = self.trunks[i].reg.as_mut().expect("register trunk");
-                r.pending = Some(k);
-                r.next_at = None;
-                r.last = Some((keep, dest));
-            }
-            Err(e) => warn!(error = %e, "could not send REGISTER"),
-        }
-    }
-
-    fn register_response(&mut self, i: usize, resp: Response, now: Instant) {
-        let was_up = self.trunks[i].is_up(now);
-        let name = self.trunks[i].name().to_owned();
-        let Some(r) = self.trunks[i].reg.as_mut() else { return };
-        let outcome = r.on_response(&resp, now);
-        match outcome {
-            trunk::RegOutcome::Provisional => return,
-            trunk::RegOutcome::Challenged => {
-                // Answer the challenge once per nonce: the same REGISTER, next CSeq, new branch.
-                let cnonce = self.ep.ids().cnonce();
-                let r = self.trunks[i].reg.as_mut().expect("checked");
-                let retry = r.last.clone().and_then(|(mut req, dest)| {
-                    req.headers.remove("Via");
-                    r.cseq += 1;
-                    req.headers.set("CSeq", format!("{} REGISTER", r.cseq));
-                    match r.digest.answer(&resp, &mut req, &cnonce) {
-                        Ok(()) => Some((req, dest)),
-                        Err(e) => {
-                            warn!(trunk = %name, error = %e, "registration refused");
-                            None
-                        }
-                    }
-                });
-                match retry {
-                    Some((req, dest)) => self.register_send(i, req, dest, now),
-                    None => {
-                        if let Some(r) = self.trunks[i].reg.as_mut() {
-                            r.fail(now);
-                        }
-                    }
-                }
-            }
-            trunk::RegOutcome::Registered(d) => info!(trunk = %name, expires_s = d.as_secs(), "registered"),
-            trunk::RegOutcome::Removed => info!(trunk = %name, "unregistered"),
-            trunk::RegOutcome::Failed(s) => warn!(trunk = %name, status = s, "registration failed"),
-        }
-        let up = self.trunks[i].is_up(now);
-        if up != was_up {
-            self.trunk_changed(i, now);
         }
     }
 }

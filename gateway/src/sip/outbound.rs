@@ -70,7 +70,7 @@ impl SipSide {
         let Some(ti) = self.trunks.iter().position(|t| t.name() == trunk) else {
             return self.refuse(leg, Cause::NO_ROUTE_DESTINATION, format!("no trunk {trunk}"));
         };
-        if !self.trunks[ti].is_up(now) {
+        if !self.trunks[ti].is_up() {
             return self.refuse(leg, Cause::NETWORK_OUT_OF_ORDER, format!("trunk {trunk} is down"));
         }
         let t = &mut self.trunks[ti];

@@ -13,9 +13,10 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tandem_dsp::DigitEvent;
-use tandem_dsp::dtmf::{DtmfDetector, tone_pair};
+use tandem_dsp::dtmf::tone_pair;
 use tandem_dsp::g711::Law as DspLaw;
 use tandem_dsp::tone::Oscillator;
+use tandem_spandsp::{DtmfRx, DtmfRxConfig};
 
 use super::jitter::{JitterBuffer, JitterConfig};
 use super::stats::StreamStats;
@@ -164,7 +165,8 @@ pub struct Stream {
     marker: bool,
     to_codec: Transcoder,
     tdm_decode: &'static [i16; 256],
-    detector: Option<DtmfDetector>,
+    /// spandsp's in-band DTMF receiver (TDM side), when digits go out as RFC 4733.
+    detector: Option<DtmfRx>,
     lin: Box<[i16]>,
     sending_event: Option<SendingEvent>,
     sent_since_report: bool,
@@ -247,7 +249,7 @@ impl Stream {
             spec,
         };
         s.next_rtcp = now + s.rtcp_interval() / 2;
-        s.detector = s.wants_detector().then(DtmfDetector::new);
+        s.detector = s.wants_detector().then(|| s.new_detector()).flatten();
         s
     }
 
@@ -269,6 +271,12 @@ impl Stream {
     /// The sequence number of the next packet sent.
     pub fn next_sequence(&self) -> u16 {
         self.seq
+    }
+
+    /// A DTMF receiver whose positions count from the next TDM sample.
+    /// (spandsp only fails to allocate one when out of memory; the stream then carries no in-band digits.)
+    fn new_detector(&self) -> Option<DtmfRx> {
+        DtmfRx::new(&DtmfRxConfig::default()).ok().map(|d| d.starting_at(self.samples))
     }
 
     fn wants_detector(&self) -> bool {
@@ -306,7 +314,7 @@ impl Stream {
         }
         if self.wants_detector() {
             if self.detector.is_none() {
-                self.detector = Some(DtmfDetector::new());
+                self.detector = self.new_detector();
             }
         } else {
             self.detector = None;
@@ -747,7 +755,7 @@ impl Stream {
             + self.lin.len() * 2
             + self.tx.len() * std::mem::size_of::<TxSlot>()
             + self.frame * 2
-            + self.detector.as_ref().map_or(0, std::mem::size_of_val)
+            + self.detector.as_ref().map_or(0, DtmfRx::heap_bytes)
     }
 
     /// Counts a TDM overrun seen by the shell (more than one block waiting).
@@ -982,6 +990,36 @@ mod tests {
         let d = ends[0].2.duration;
         assert!((800..=1100).contains(&d), "end duration {d} ≈ 120 ms");
         assert_eq!(s.stats().dtmf_sent, 1);
+    }
+
+    #[test]
+    fn inband_digit_after_rfc4733_is_enabled_mid_call_is_timed_from_the_stream() {
+        let (mut s, _) = stream(StreamSpec { dtmf_payload_type: None, ..spec(remote()) });
+        let mut out = [0u8; 160];
+        for _ in 0..50 {
+            s.tdm_block(&[0xFF; 160], &mut out);
+        }
+        sent(&mut s);
+        s.update(spec(remote()));
+        let digit_ts = s.rtp_timestamp();
+        let cfg = tandem_dsp::dtmf::DtmfConfig { on_ms: 120, off_ms: 200, ..Default::default() };
+        let lin = tandem_dsp::dtmf::generate("3", &cfg).unwrap();
+        let mut events = Vec::new();
+        for chunk in lin.chunks(160) {
+            let b: Vec<u8> = chunk.iter().map(|&x| tandem_dsp::g711::Law::Mulaw.encode(x)).collect();
+            s.tdm_block(&b, &mut out);
+            for (_, p) in sent(&mut s) {
+                let r = RtpRepr::parse_bytes(&p).unwrap();
+                if r.payload_type == 101 {
+                    events.push((r.timestamp, TelephoneEventRepr::parse_bytes(&p[12..]).unwrap()));
+                }
+            }
+        }
+        assert!(!events.is_empty());
+        let late = events[0].0.wrapping_sub(digit_ts);
+        assert!(late <= 2 * 102, "event timestamp {late} samples after the digit's start");
+        let end = events.iter().find(|e| e.1.end).expect("an end event");
+        assert!((800..=1100).contains(&end.1.duration), "end duration {} ≈ 120 ms", end.1.duration);
     }
 
     #[test]
