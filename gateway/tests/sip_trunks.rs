@@ -104,6 +104,8 @@ fn registration_answers_the_challenge_refreshes_at_75_percent_and_unregisters() 
     let outs = h.advance(Duration::from_secs(1));
     let reg3 = requests(&outs).remove(0);
     assert_eq!(reg3.method.as_str(), "REGISTER", "refresh at 75 % of 600 s");
+    assert!(trunk_events(&outs).is_empty(), "still up while the refresh is in flight");
+    assert_eq!(h.side.trunk_status()[0].state, TrunkState::Registered);
     assert_eq!(reg3.call_id(), reg.call_id());
     h.recv(REGISTRAR, &reply(&reg3, 200, Some("r"), &[("Expires", "600")], ""));
     assert_eq!(h.side.trunk_status()[0].state, TrunkState::Registered);

@@ -373,6 +373,7 @@ impl SipSide {
                 bucket: tc.max_cps.as_ref().map(|c| TokenBucket::new(*c.get_ref())),
                 active_calls: 0,
                 reg,
+                registered: false,
                 keepalive,
                 auth_server,
             };
@@ -571,6 +572,7 @@ impl SipSide {
             self.trunk_input(i, now, |t| {
                 if let Some(r) = &mut t.reg {
                     r.stop(now);
+                    t.registered = false;
                 }
             });
         }
@@ -1131,9 +1133,18 @@ impl SipSide {
         let t = &mut self.trunks[i];
         while let Some(e) = t.reg.as_mut().and_then(|r| r.poll_event()) {
             match e {
-                RegEvent::Registered { expires } => info!(trunk = %name, expires_s = expires, "registered"),
-                RegEvent::Failed { status, retry_in } => warn!(trunk = %name, ?status, retry_in_s = retry_in.as_secs(), "registration failed"),
-                RegEvent::Unregistered => info!(trunk = %name, "unregistered"),
+                RegEvent::Registered { expires } => {
+                    t.registered = true;
+                    info!(trunk = %name, expires_s = expires, "registered");
+                }
+                RegEvent::Failed { status, retry_in } => {
+                    t.registered = false;
+                    warn!(trunk = %name, ?status, retry_in_s = retry_in.as_secs(), "registration failed");
+                }
+                RegEvent::Unregistered => {
+                    t.registered = false;
+                    info!(trunk = %name, "unregistered");
+                }
             }
         }
         while let Some(e) = t.keepalive.as_mut().and_then(|k| k.poll_event()) {

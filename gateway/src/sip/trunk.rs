@@ -97,6 +97,9 @@ pub struct Trunk {
     pub active_calls: usize,
     /// Registration, for register trunks.
     pub reg: Option<Registration>,
+    /// The registrar accepted our binding and no refresh has failed since
+    /// (a refresh in flight keeps it: the binding is valid until it expires).
+    pub registered: bool,
     /// OPTIONS keepalive, if configured.
     pub keepalive: Option<Keepalive>,
     /// The inbound digest verifier, if `auth_inbound` is set.
@@ -121,7 +124,7 @@ impl Trunk {
     pub fn is_up(&self) -> bool {
         self.next_hop().is_some()
             && match (&self.reg, &self.keepalive) {
-                (Some(r), _) => r.is_registered(),
+                (Some(_), _) => self.registered,
                 (None, Some(k)) => k.is_up() != Some(false),
                 (None, None) => true,
             }
