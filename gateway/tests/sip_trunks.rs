@@ -149,3 +149,22 @@ fn the_registrar_may_send_us_calls_on_a_register_trunk() {
     let outs = h.recv(PBX, &Msg::invite("c-reg2").text());
     assert_eq!(statuses(&outs), vec![403]);
 }
+
+#[test]
+fn a_registered_trunk_gets_calls_on_its_contact_and_places_calls_from_its_domain() {
+    let mut h = H::new(&register_config());
+    let reg = requests(&h.advance(ms(1))).remove(0);
+    h.recv(REGISTRAR, &reply(&reg, 200, Some("r"), &[("Expires", "600")], ""));
+    let mut m = Msg::invite("c-did");
+    m.ruri = "sip:gw1@192.0.2.10:5060";
+    m.to = "<sip:+12125551000@198.51.100.20>";
+    let (_, got) = incoming(&h.recv(REGISTRAR, &m.text())).expect("Incoming");
+    assert_eq!(got.called, "+12125551000", "the dialled number comes from To");
+
+    let leg = h.outbound_leg();
+    let s = Setup { calling: Some(Party::number("+12125559999")), ..setup() };
+    h.side.originate(leg, "prov", None, &s, h.now);
+    let inv = requests(&h.drain()).remove(0);
+    assert_eq!(inv.uri.to_string(), "sip:5551000@198.51.100.20");
+    assert_eq!(inv.from_addr().unwrap().uri.to_string(), "sip:+12125559999@198.51.100.20");
+}

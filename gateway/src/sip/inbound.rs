@@ -194,7 +194,8 @@ impl SipSide {
         };
         self.respond(key, &req, 100, None, &[]);
         let e164 = self.trunks[ti].cfg.e164.clone();
-        let setup = map::setup_from_invite(&req, e164.as_ref());
+        let contact_user = self.trunks[ti].reg.as_ref().and(self.trunks[ti].cfg.username.as_ref()).map(|u| u.get_ref().clone());
+        let setup = map::setup_from_invite(&req, e164.as_ref(), contact_user.as_deref());
         let rel = (peer_rel && rel_cfg != Rel100::Off).then(|| RelSender::new((self.ep.ids().next_u64() as u32 & 0x7fff_ffff).max(1), self.t1));
         let allows_update = req.option_tags("Allow").iter().any(|m| m.eq_ignore_ascii_case("UPDATE"));
         let id = self.new_call_id();

@@ -104,9 +104,13 @@ pub fn calling_party(req: &Request, e164: Option<&E164>) -> Option<Party> {
     Some(Party { number, name, presentation, screening })
 }
 
-/// The called number of an inbound INVITE: Request-URI user, else To user.
-pub fn called_number(req: &Request, e164: Option<&E164>) -> String {
-    let n = uri_number(&req.uri).or_else(|| req.to_addr().and_then(|t| uri_number(&t.uri))).unwrap_or_default();
+/// The called number of an inbound INVITE: Request-URI user, else To
+/// user. `contact_user` is the user part of the Contact we registered (a
+/// provider sends calls to it, with the dialled number in To): a
+/// Request-URI with that user falls back to To too.
+pub fn called_number(req: &Request, e164: Option<&E164>, contact_user: Option<&str>) -> String {
+    let ruri = uri_number(&req.uri).filter(|u| contact_user.is_none_or(|c| c != u));
+    let n = ruri.or_else(|| req.to_addr().and_then(|t| uri_number(&t.uri))).unwrap_or_default();
     normalise(&n, e164)
 }
 
@@ -178,9 +182,15 @@ pub fn redirect(req: &Request, e164: Option<&E164>) -> Option<Redirect> {
     }
 }
 
-/// The whole setup of an inbound INVITE.
-pub fn setup_from_invite(req: &Request, e164: Option<&E164>) -> Setup {
-    Setup { called: called_number(req, e164), complete: true, calling: calling_party(req, e164), redirect: redirect(req, e164), bearer: Default::default() }
+/// The whole setup of an inbound INVITE (see [`called_number`] for `contact_user`).
+pub fn setup_from_invite(req: &Request, e164: Option<&E164>, contact_user: Option<&str>) -> Setup {
+    Setup {
+        called: called_number(req, e164, contact_user),
+        complete: true,
+        calling: calling_party(req, e164),
+        redirect: redirect(req, e164),
+        bearer: Default::default(),
+    }
 }
 
 /// The Q.850 cause in a message's Reason header(s), if any (RFC 3326).
@@ -310,11 +320,13 @@ mod tests {
     #[test]
     fn called_number_strips_phone_context_and_reads_tel_uris() {
         let r = invite(&[], "sip:5551000;phone-context=+1212@gw.example.com;user=phone");
-        assert_eq!(called_number(&r, None), "5551000");
+        assert_eq!(called_number(&r, None, None), "5551000");
         let r = invite(&[], "tel:+1-212-555-1000;phone-context=example.com");
-        assert_eq!(called_number(&r, None), "+12125551000");
+        assert_eq!(called_number(&r, None, None), "+12125551000");
         let r = invite(&[], "sip:gw.example.com");
-        assert_eq!(called_number(&r, None), "5551000", "falls back to To");
+        assert_eq!(called_number(&r, None, None), "5551000", "falls back to To");
+        let r = invite(&[], "sip:gw1@192.0.2.10");
+        assert_eq!(called_number(&r, None, Some("gw1")), "5551000", "a registered contact falls back to To");
     }
 
     #[test]

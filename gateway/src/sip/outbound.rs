@@ -114,10 +114,12 @@ impl SipSide {
         }
         // Calling party and privacy.
         let restricted = calling.presentation == Presentation::Restricted;
-        let our_uri = |num: &str| Uri::sip(Some(&user_part(num)), &self.host, None);
+        // A provider we register with knows us by its own domain; peers by our address.
+        let from_host = if t.cfg.kind == crate::config::TrunkKind::Register { t.host.clone() } else { self.host.clone() };
+        let our_uri = |num: &str| Uri::sip(Some(&user_part(num)), &from_host, None);
         let from_named = || {
             let mut a =
-                if calling.number.is_empty() { NameAddr::new(Uri::sip(Some("tandem"), &self.host, None)) } else { NameAddr::new(our_uri(&calling.number)) };
+                if calling.number.is_empty() { NameAddr::new(Uri::sip(Some("tandem"), &from_host, None)) } else { NameAddr::new(our_uri(&calling.number)) };
             a.display = calling.name.clone();
             a
         };

@@ -10,6 +10,12 @@
 //! 200 (they use it as a keepalive), strangers 403, so a scanner learns
 //! nothing about us.
 //!
+//! A register trunk also accepts requests from its registrar's (and
+//! outbound proxy's) address by default, since that is where a provider's
+//! calls come from. In-dialog requests (BYE, re-INVITE, PRACK…) are matched
+//! by Call-ID and both tags, which only the peers of the dialog know, and
+//! are not filtered by address: they may come through another proxy.
+//!
 //! A trunk with `auth_inbound` then challenges the request with a digest
 //! 401 ([`tandem_sip::auth::DigestServer`]: stateless expiring nonces,
 //! `stale=true` on an expired one). `max_calls` and `max_cps` (a token
