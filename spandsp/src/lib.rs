@@ -20,6 +20,11 @@
 //! | [`DtmfTx`] | `dtmf_tx_*` | DTMF generation (dialling out, test sources) |
 //! | [`BellMfRx`] / [`BellMfTx`] | `bell_mf_rx_*` / `bell_mf_tx_*` | Bell MF (R1) register signalling |
 //! | [`R2MfRx`] / [`R2MfTx`] | `r2_mf_rx_*` / `r2_mf_tx_*` | MFC/R2 compelled register signalling, forward and backward |
+//! | [`ProgressToneRx`] | `super_tone_rx_*` | call-progress tones (dial, busy, reorder, ringback) by cadence |
+//!
+//! Not wrapped yet: ADSI / FSK caller ID (`adsi_*`; `tandem-dsp`'s
+//! [`tandem_dsp::callerid`] covers it meanwhile) and tone generation
+//! (`super_tone_tx`, `tone_gen`).
 //!
 //! spandsp itself is the C library vendored and compiled by `spandsp-sys`
 //! (built without its fax feature, so only a C compiler and libclang are
@@ -46,12 +51,13 @@
 //! shared C state is the lazily built, then read-only, tables that the
 //! `*_init` functions fill in on first use behind an unsynchronised
 //! `static bool`; every `*_init` call here runs under one process-wide mutex
-//! ([`init_lock`]), so the tables are built once and published to every
+//! (`init_lock`), so the tables are built once and published to every
 //! thread before any state uses them.
 
 pub mod dtmf;
 pub mod ffi;
 pub mod mf;
+pub mod tone;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -59,6 +65,7 @@ pub use dtmf::{DtmfRx, DtmfRxConfig, DtmfTx, DtmfTxConfig};
 pub use mf::{BellMfRx, BellMfTx, R2Direction, R2MfRx, R2MfTx};
 pub use tandem_dsp::DigitEvent;
 pub use tandem_dsp::mf::R1Signal;
+pub use tone::{CadenceStep, ProgressToneRx};
 
 /// Sample rate of every wrapper, in Hz (spandsp works at 8 kHz only).
 pub const SAMPLE_RATE: u32 = 8000;
@@ -77,6 +84,9 @@ pub enum Error {
         /// The rejected character.
         digit: char,
     },
+    /// A call-progress cadence spandsp cannot take.
+    #[error("invalid call-progress cadence: {0}")]
+    InvalidCadence(&'static str),
     /// The generator's queue has no room for the whole string; nothing was queued.
     #[error("{what} queue is full: {len} digits do not fit")]
     QueueFull {

@@ -435,3 +435,86 @@ proptest! {
         prop_assert!(mf.generate(&mut buf) <= len);
     }
 }
+
+mod progress {
+    use tandem_dsp::DigitEvent;
+    use tandem_dsp::tone::{Cadence, ToneSpec};
+    use tandem_spandsp::{CadenceStep, ProgressToneRx};
+
+    /// North American dial tone, busy (0.5 s on/off) and reorder (0.25 s on/off).
+    const DIAL: &[CadenceStep] = &[CadenceStep::tone(350, 440, 400, 0)];
+    const BUSY: &[CadenceStep] = &[CadenceStep::tone(480, 620, 450, 550), CadenceStep::silence(450, 550)];
+    const REORDER: &[CadenceStep] = &[CadenceStep::tone(480, 620, 200, 300), CadenceStep::silence(200, 300)];
+
+    fn heard(audio: &[i16]) -> Vec<DigitEvent<usize>> {
+        let mut rx = ProgressToneRx::new(&[DIAL, BUSY, REORDER]).unwrap();
+        let mut ev = Vec::new();
+        for c in audio.chunks(160) {
+            rx.process(c, &mut ev);
+        }
+        assert_eq!(rx.position(), audio.len() as u64);
+        ev
+    }
+
+    fn downs(ev: &[DigitEvent<usize>]) -> Vec<usize> {
+        ev.iter().filter(|e| e.is_down()).map(|e| e.digit()).collect()
+    }
+
+    #[test]
+    fn busy_reorder_and_dial_tone_from_tandem_dsp_are_told_apart() {
+        let busy = ToneSpec::dual(480.0, 620.0, -24.0, Cadence::repeating(&[(500, 500)])).render(8000 * 4);
+        assert_eq!(downs(&heard(&busy)), vec![1]);
+        let reorder = ToneSpec::dual(480.0, 620.0, -24.0, Cadence::repeating(&[(250, 250)])).render(8000 * 3);
+        assert_eq!(downs(&heard(&reorder)), vec![2]);
+        let dial = ToneSpec::dual(350.0, 440.0, -17.0, Cadence::CONTINUOUS).render(8000 * 2);
+        assert_eq!(downs(&heard(&dial)), vec![0]);
+    }
+
+    #[test]
+    fn a_tone_ends_when_its_cadence_stops() {
+        let mut audio = ToneSpec::dual(350.0, 440.0, -17.0, Cadence::CONTINUOUS).render(8000 * 2);
+        audio.extend(vec![0i16; 8000 * 2]);
+        let ev = heard(&audio);
+        assert_eq!(ev.len(), 2, "{ev:?}");
+        assert!(ev[0].is_down() && !ev[1].is_down());
+        // The end is recognised after the tone stops at 2 s, within about half a second.
+        assert!((16_000..=20_000).contains(&ev[1].at()), "{ev:?}");
+    }
+
+    #[test]
+    fn silence_and_speech_band_noise_are_no_progress_tone() {
+        let mut audio = vec![0i16; 8000 * 3];
+        let mut x = 12345u64;
+        for s in &mut audio[8000..] {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *s = (x >> 52) as i16 - 2048;
+        }
+        assert!(heard(&audio).is_empty());
+    }
+
+    #[test]
+    fn bad_cadences_are_rejected() {
+        assert!(ProgressToneRx::new(&[&[]]).is_err());
+        assert!(ProgressToneRx::new(&[&[CadenceStep::tone(4000, 0, 100, 0)]]).is_err());
+        let long = [CadenceStep::silence(100, 200); 5];
+        assert!(ProgressToneRx::new(&[&long]).is_err());
+        let many: Vec<[CadenceStep; 1]> = (0..40u16).map(|i| [CadenceStep::tone(300 + 50 * i, 0, 100, 0)]).collect();
+        let refs: Vec<&[CadenceStep]> = many.iter().map(|a| &a[..]).collect();
+        assert!(ProgressToneRx::new(&refs).is_err());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 32, ..Default::default() })]
+        #[test]
+        fn arbitrary_samples_never_panic_the_progress_detector(samples in proptest::collection::vec(proptest::prelude::any::<i16>(), 0..8000), chunk in 1usize..600) {
+            let mut rx = ProgressToneRx::new(&[DIAL, BUSY, REORDER]).unwrap();
+            let mut ev = Vec::new();
+            for c in samples.chunks(chunk) {
+                rx.process(c, &mut ev);
+            }
+            proptest::prop_assert!(ev.iter().all(|e| e.digit() < 3));
+        }
+    }
+}
