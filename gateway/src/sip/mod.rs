@@ -28,11 +28,11 @@
 //!   `max_cps`.
 //! * [`inbound`] is the UAS role (an INVITE from a trunk becomes
 //!   [`SipOutput::Incoming`]), [`outbound`] the UAC role
-//!   ([`SipSide::originate`] becomes an INVITE); both share [`Call`]
+//!   ([`SipSide::originate`] becomes an INVITE); both share the per-call
 //!   state, dialogs ([`tandem_sip::dialog`]), reliable provisionals
 //!   ([`tandem_sip::rel100`]) and session timers
 //!   ([`tandem_sip::session_timer`]).
-//! * [`map`] turns headers into [`Setup`], [`Party`] and causes and back.
+//! * [`map`] turns headers into [`Setup`], parties and causes and back.
 //! * [`trunk`] keeps registrations and OPTIONS keepalives.
 //!
 //! # The contract with the integrator
@@ -49,6 +49,17 @@
 //! * Host names in trunk `host`/`outbound_proxy` are not resolved here:
 //!   IP literals work as they are; for names, the integrator resolves
 //!   [`SipSide::unresolved`] and calls [`SipSide::set_resolved`].
+//! * Registrations and keepalives start at the first
+//!   [`SipSide::handle_timeout`] ([`SipSide::poll_timeout`] asks for it at
+//!   once). [`SipSide::shutdown`] unregisters; keep the transport up a
+//!   moment for the transmits.
+//! * A send the transport shell could not make is reported with
+//!   [`SipSide::handle_transport_event`] (or [`SipSide::send_failed`]):
+//!   the transactions to that destination fail at once (an INVITE's leg is
+//!   released with cause 38).
+//!
+//! Log lines about a call carry `call` (the gateway's call id and leg,
+//! `-` before `accept`) and `sip_call_id`.
 //!
 //! # Our address
 //!
@@ -59,9 +70,14 @@
 //! # Not done in this version
 //!
 //! 3xx responses are failures mapped by the cause table (no redirect
-//! following); forked 2xx from a second dialog are not answered; only one
-//! audio stream; History-Info is read but only Diversion is sent;
-//! `symmetric` RTP is always false.
+//! following); a 2xx from a second fork is not answered; only one audio
+//! stream; History-Info is read but only Diversion is sent; outbound
+//! numbers are not reformatted (route translations do that); `symmetric`
+//! RTP is always false and `;user=phone` only comes from a route's URI
+//! template (the config has no key for either); we never put the far end
+//! on hold ourselves (`LegCommand::Media` is ignored: SIP-to-SIP is not
+//! routed); an offer in a PRACK or a second reliable provisional while one
+//! is outstanding are not handled (the latter is skipped).
 
 pub mod inbound;
 pub mod map;

@@ -2,9 +2,10 @@
 //! and the two liveness machines: registration (`kind = "register"`) and
 //! the OPTIONS keepalive (`options_interval_s`).
 //!
-//! Both machines are plain data driven by [`super::SipSide`]: they say
-//! when they want to send ([`Registration::due`], [`Keepalive::due`]),
-//! build their requests, and take the outcome of each transaction.
+//! Both machines are sans-IO state machines of `tandem-sip`, driven by
+//! [`super::SipSide`]: it feeds them time and the outcome of each
+//! transaction, sends the requests they build (with a Route through the
+//! trunk's outbound proxy), and reports up/down changes.
 //!
 //! * **Registration** ([`tandem_sip::registration`]): REGISTER to the
 //!   registrar (through the outbound proxy if any) with `Expires`; a
