@@ -533,3 +533,41 @@ fn inbound_over_tcp_is_answered_on_the_connection() {
     let outs = h.drain();
     assert!(responses(&outs)[0].header("Contact").unwrap().contains("transport=tcp"));
 }
+
+#[test]
+fn mangled_messages_never_panic_and_leave_the_side_working() {
+    let mut h = H::new(&peer_config(""));
+    let base = Msg::invite("c-fuzz").header("Supported", "100rel").text().into_bytes();
+    let mut seed: u64 = 0x5eed;
+    let mut next = move || {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) as usize
+    };
+    for i in 0..2000 {
+        let mut m = base.clone();
+        for _ in 0..(1 + next() % 4) {
+            let at = next() % m.len();
+            match next() % 4 {
+                0 => m[at] = (next() % 256) as u8,
+                1 => {
+                    m.remove(at);
+                }
+                2 => m.insert(at, b"\r\n:;<>\"@,"[next() % 9]),
+                _ => m.truncate(at.max(1)),
+            }
+        }
+        let from = if i % 2 == 0 { PBX } else { STRANGER };
+        h.side.handle_message(tandem_gateway::config::Transport::Udp, from.parse().unwrap(), GW.parse().unwrap(), &m, h.now);
+        while let Some(o) = h.side.poll_output() {
+            if let SipOutput::Incoming { key, .. } = o {
+                let (leg, _) = h.accept(key);
+                h.side.command(leg, LegCommand::Release(Release::cause(Cause::NORMAL_CLEARING)), h.now);
+            }
+        }
+    }
+    h.advance(Duration::from_secs(60));
+    let outs = h.recv(PBX, &Msg::invite("c-after-fuzz").text());
+    assert!(incoming(&outs).is_some());
+    let p = h.ports.lock().unwrap();
+    assert_eq!(p.allocated.len() - p.released.len(), 1, "only the last call holds a port");
+}
