@@ -18,6 +18,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the gateway: bring up the configured spans, PRI D-channels and SIP side, and route calls between them until SIGTERM (which drains calls first).
+    Run(RunArgs),
     /// List spans: type, framing/coding, alarms, timing source, error counters and channel roles.
     Spans(ShowArgs),
     /// List channels: role (signalling, in Tandem's naming), hook state, law, ABCD bits and alarms.
@@ -28,6 +30,19 @@ enum Command {
     Configure(ConfigureArgs),
     /// Convert DAHDI's /etc/dahdi/system.conf to Tandem's [dahdi] TOML (the hardware must be present).
     ConvertSystemConf(ConvertArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// The configuration file (tandem.toml).
+    #[arg(long)]
+    config: PathBuf,
+    /// DAHDI device directory; overrides `[general] device_dir` (a tandem-sim mount works).
+    #[arg(long)]
+    device_dir: Option<PathBuf>,
+    /// Log filter (tracing syntax), e.g. "info" or "tandem::q931=info,debug"; `RUST_LOG` also works.
+    #[arg(long)]
+    log: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -99,6 +114,14 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
+        Command::Run(a) => {
+            let mut cfg = Config::load(&a.config).map_err(|d| diagnostics(&d))?;
+            if let Some(dir) = a.device_dir {
+                cfg.override_device_dir(&dir);
+            }
+            init_logging(a.log.as_deref(), cfg.general.log_format());
+            tandem_gateway::daemon::run(cfg).map_err(|e| e.to_string())?;
+        }
         Command::Spans(a) => {
             let inv = Discovery { device_dir: a.device_dir, sysfs_root: a.sysfs }.scan().map_err(|e| e.to_string())?;
             if a.json {
@@ -180,4 +203,19 @@ fn load(path: &std::path::Path) -> Result<(config::DahdiConfig, PathBuf), String
 /// Diagnostics, one per line (with their help lines).
 fn diagnostics(d: &[config::Diagnostic]) -> String {
     d.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
+}
+
+/// Logs to stderr: `--log`, else `RUST_LOG`, else info; text or JSON lines.
+fn init_logging(filter: Option<&str>, format: tandem_gateway::config::LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = match filter {
+        Some(f) => EnvFilter::new(f),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+    };
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    match format {
+        tandem_gateway::config::LogFormat::Json => b.json().init(),
+        _ => b.init(),
+    }
 }

@@ -328,7 +328,7 @@ impl Sipp {
         let msg_file = lab.path(&format!("{name}.msg"));
         let mut c = Command::new("sipp");
         c.arg("-sf").arg(&scen).args(["-i", o.ip, "-p", &o.port.to_string(), "-m", &o.calls.to_string(), "-d", &o.pause_ms.to_string()]);
-        c.args(["-t", o.transport, "-nostdin", "-timeout", "60", "-timeout_error", "-trace_logs", "-trace_msg", "-trace_err"]);
+        c.args(["-t", o.transport, "-aa", "-nostdin", "-timeout", "60", "-timeout_error", "-trace_logs", "-trace_msg", "-trace_err"]);
         c.arg("-log_file").arg(&log_file).arg("-message_file").arg(&msg_file).arg("-error_file").arg(lab.path(&format!("{name}.err")));
         let mut keys: Vec<(&str, &str)> = SIPP_DEFAULT_KEYS.to_vec();
         for (k, v) in o.keys {

@@ -11,8 +11,8 @@
 //! `q931-peer`, the command-line peer on Tandem's own stack, and relays the
 //! D-channel between two peers (`tests/interop_q931_libpri.rs`).
 
-pub mod libpri;
 pub mod gateway;
+pub mod libpri;
 pub mod q931peer;
 
 use std::io::Read;

@@ -284,7 +284,10 @@ pub struct RtpParams {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaEndpoint {
     /// A DAHDI channel (by DAHDI channel number) and its law.
-    Tdm { channo: u32, law: Law },
+    Tdm {
+        channo: u32,
+        law: Law,
+    },
     Rtp(RtpParams),
 }
 
@@ -336,19 +339,31 @@ pub enum LegCommand {
     /// Ask the caller for more digits (Q.931 SETUP ACKNOWLEDGE).
     SetupAck,
     /// More digits for an outbound leg placed in overlap.
-    Digits { digits: String, complete: bool },
+    Digits {
+        digits: String,
+        complete: bool,
+    },
     /// The call is being routed (Q.931 CALL PROCEEDING, SIP 100).
     Proceeding,
     /// In-band information is available from the other leg.
-    Progress { inband: bool },
-    Alerting { inband: bool },
+    Progress {
+        inband: bool,
+    },
+    Alerting {
+        inband: bool,
+    },
     /// Answer.
-    Answer { connected: Option<Party> },
+    Answer {
+        connected: Option<Party>,
+    },
     /// The other leg's media end changed (for example hold: a SIP leg
     /// passes the direction on).
     Media(MediaEndpoint),
     /// Send DTMF out of band if the leg can.
-    Dtmf { digit: char, duration_ms: u16 },
+    Dtmf {
+        digit: char,
+        duration_ms: u16,
+    },
     /// Clear the leg. The leg answers with [`LegEvent::Released`].
     Release(Release),
 }

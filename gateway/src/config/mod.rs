@@ -757,7 +757,22 @@ impl Config {
 
     /// The `[dahdi]` section, or an empty one.
     pub fn dahdi(&self) -> DahdiConfig {
-        self.dahdi.clone().unwrap_or_else(|| DahdiConfig::default().with_source(self.source.0.as_deref().cloned().unwrap_or_else(|| Source::new("", ""))))
+        let mut d =
+            self.dahdi.clone().unwrap_or_else(|| DahdiConfig::default().with_source(self.source.0.as_deref().cloned().unwrap_or_else(|| Source::new("", ""))));
+        // `[general] device_dir` applies to the spans too unless `[dahdi]` names its own.
+        if d.device_dir.is_none() {
+            d.device_dir = self.general.device_dir.clone();
+        }
+        d
+    }
+
+    /// Point everything at another DAHDI device directory (`--device-dir`).
+    pub fn override_device_dir(&mut self, dir: &Path) {
+        let v = Spanned::new(0..0, dir.display().to_string());
+        self.general.device_dir = Some(v.clone());
+        if let Some(d) = self.dahdi.as_mut() {
+            d.device_dir = Some(v);
+        }
     }
 
     /// Check everything that needs no hardware; every problem is returned.

@@ -1,0 +1,510 @@
+//! `tandem run`: the daemon's run loop, the thin shell around the sans-IO
+//! cores.
+//!
+//! One tokio task owns every protocol core: call control
+//! ([`CallControl`]), the TDM side ([`Tdm`]: the PRI interfaces and their
+//! span groups) and the SIP side ([`SipSide`]). I/O lives in small tasks
+//! and threads that only move bytes:
+//!
+//! * one task per D-channel (`tdm::pri_io::spawn_dchannel`) and a thread
+//!   watching span alarms;
+//! * the SIP transport (`sip::transport`): UDP, TCP and TLS sockets;
+//! * the media pump's thread (`tandem_media::pump`), told to start, change
+//!   and stop streams through its handle, which never blocks;
+//! * the CDR writer thread.
+//!
+//! Each turn of the loop feeds one input (a frame, a SIP message, an alarm,
+//! a signal or a timer) to its core, then drains the outputs of all three
+//! cores until none has more: a TDM or SIP leg's events go to call control,
+//! call control's commands go to the leg that owns them, and transmits go
+//! to their sockets. Time only enters as `now`, so everything the cores do
+//! is what their tests already cover.
+//!
+//! **SIGTERM** (or SIGINT) drains: call control refuses new calls, lets
+//! existing ones go on for `[general] drain_timeout_s`, then clears the rest
+//! (cause 41 before answer, 16 after) on both sides. When no call is left,
+//! SIP trunks unregister and the daemon exits 0. A second signal clears at
+//! once.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tracing::{debug, error, info, warn};
+
+use crate::call::control::{CallControl, CallControlConfig, MediaCommand, Output as CcOutput};
+use crate::call::{CallId, CallIds, Codec, Direction, LegEvent, LegRef, RtpParams, Target};
+use crate::cdr::{CdrRecord, CdrWriter};
+use crate::config::Config;
+use crate::route::Origin;
+use crate::sip::transport::{Outbound, SipTransport, TransportEvent};
+use crate::sip::{SipOutput, SipSide};
+use crate::tdm::pri::{PriInput, PriInterface, PriIo};
+use crate::tdm::pri_io::{self, DChannelEvent, PcapSink};
+use crate::tdm::{Tdm, TdmInput, TdmIo, TdmOutput, hunt::SpanGroup};
+use tandem_media::pump::{Pump, PumpConfig, PumpHandle, StreamSpec};
+
+/// Why the daemon could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("applying [dahdi]: {0}")]
+    Dahdi(String),
+    #[error("PRI interface {name}: {msg}")]
+    Pri { name: String, msg: String },
+    #[error("SIP: {0}")]
+    Sip(String),
+    #[error("media pump: {0}")]
+    Media(std::io::Error),
+    #[error("CDR file: {0}")]
+    Cdr(String),
+    #[error("signals: {0}")]
+    Signal(std::io::Error),
+}
+
+/// Which side owns a leg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Tdm,
+    Sip,
+}
+
+/// Inputs from the I/O tasks, tagged with where they came from.
+enum Input {
+    /// A D-channel of PRI interface `iface`.
+    DChannel {
+        iface: usize,
+        ev: DChannelEvent,
+    },
+    Alarm(pri_io::AlarmEvent),
+    Sip(TransportEvent),
+}
+
+/// Everything the run loop owns.
+struct Daemon {
+    cc: CallControl,
+    tdm: Tdm,
+    sip: Option<SipSide>,
+    transport: Option<SipTransport>,
+    pump: PumpHandle,
+    /// Per PRI interface: the D-channel's transmit queue and the pcap sink.
+    dchan_tx: Vec<mpsc::Sender<Vec<u8>>>,
+    pcap: Vec<Option<PcapSink>>,
+    /// Interface names by index, for call control's origins.
+    iface_names: Vec<String>,
+    owners: HashMap<LegRef, Owner>,
+    /// Started media streams per call, with what they were started with.
+    streams: HashMap<CallId, (u64, StreamSpec)>,
+    cdr: Option<crossbeam_channel::Sender<CdrRecord>>,
+}
+
+/// Run the daemon until it has drained after SIGTERM/SIGINT.
+pub fn run(cfg: Config) -> Result<(), DaemonError> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(DaemonError::Signal)?;
+    rt.block_on(run_async(cfg))
+}
+
+async fn run_async(cfg: Config) -> Result<(), DaemonError> {
+    let device_dir = cfg.device_dir();
+    info!(device_dir = %device_dir.display(), "tandem starting");
+
+    // 1. Spans and channels, as dahdi_cfg would.
+    if cfg.dahdi.is_some() {
+        let d = cfg.dahdi();
+        let (_plan, report) = tandem_drivers::config::configure(&d).map_err(|e| DaemonError::Dahdi(e.to_string()))?;
+        info!(?report, "[dahdi] applied");
+    }
+
+    // 2. The media pump.
+    let sipcfg = cfg.sip.clone();
+    let (lo, hi) = sipcfg.as_ref().map(|s| s.rtp_ports()).unwrap_or((10000, 20000));
+    let rtp_ip = sipcfg.as_ref().and_then(|s| s.rtp_ip()).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let pump = Pump::start(PumpConfig { device_dir: device_dir.clone(), rtp_ip, rtp_ports: lo..=hi, ..PumpConfig::default() }).map_err(DaemonError::Media)?;
+
+    // 3. CDRs.
+    let cdr = match cfg.general.cdr_file() {
+        Some(path) => {
+            let w = CdrWriter::open(&path, cfg.general.cdr_fsync()).map_err(|e| DaemonError::Cdr(format!("{}: {e}", path.display())))?;
+            let (tx, _join) = w.spawn();
+            Some(tx)
+        }
+        None => None,
+    };
+
+    // 4. The TDM side: PRI interfaces and span groups.
+    let (in_tx, mut in_rx) = mpsc::channel::<Input>(4096);
+    let now = Instant::now();
+    let mut tdm = Tdm::new();
+    let mut dchan_tx = Vec::new();
+    let mut pcap = Vec::new();
+    let mut iface_names = Vec::new();
+    let mut all_spans = Vec::new();
+    for p in &cfg.pri {
+        let name = p.name.get_ref().clone();
+        let perr = |msg: String| DaemonError::Pri { name: name.clone(), msg };
+        let settings = pri_io::resolve(p, &device_dir).map_err(|e| perr(e.to_string()))?;
+        let dch = settings.dchannel_channo().ok_or_else(|| perr("no D-channel".into()))?;
+        all_spans.extend(settings.spans.iter().map(|s| s.span));
+        let sink = match &p.pcap {
+            Some(path) => Some(PcapSink::create(Path::new(path.get_ref()), settings.q931.side).map_err(|e| perr(e.to_string()))?),
+            None => None,
+        };
+        let iface = PriInterface::new(settings, now).map_err(|e| perr(e.to_string()))?;
+        let idx = tdm.add_interface(Box::new(iface));
+        let chan = pri_io::spawn_dchannel(&device_dir, dch).map_err(|e| perr(e.to_string()))?;
+        let tx = in_tx.clone();
+        let mut rx = chan.rx;
+        tokio::spawn(async move {
+            while let Some(ev) = rx.recv().await {
+                if tx.send(Input::DChannel { iface: idx, ev }).await.is_err() {
+                    break;
+                }
+            }
+        });
+        dchan_tx.push(chan.tx);
+        pcap.push(sink);
+        iface_names.push(name.clone());
+        info!(interface = %name, dchannel = dch, "PRI interface up");
+    }
+    for g in &cfg.group {
+        tdm.add_group(SpanGroup::from_config(g));
+    }
+    if !all_spans.is_empty() {
+        let mut alarms = pri_io::spawn_alarm_watch(&device_dir, all_spans, Duration::from_millis(500));
+        let tx = in_tx.clone();
+        tokio::spawn(async move {
+            while let Some(a) = alarms.recv().await {
+                if tx.send(Input::Alarm(a)).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+
+    // 5. The SIP side.
+    let (sip, transport) = match &sipcfg {
+        Some(sc) => {
+            let (transport, mut rx) = SipTransport::bind(sc).await.map_err(|e| DaemonError::Sip(e.to_string()))?;
+            let unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            let mut side = SipSide::new(sc, Box::new(pump.clone()), Instant::now(), unix).map_err(|e| DaemonError::Sip(e.to_string()))?;
+            for (trunk, host) in side.unresolved() {
+                let ip = tokio::net::lookup_host((host.as_str(), 0))
+                    .await
+                    .ok()
+                    .and_then(|mut a| a.next())
+                    .map(|a| a.ip())
+                    .ok_or_else(|| DaemonError::Sip(format!("trunk {trunk}: cannot resolve {host}")))?;
+                info!(%trunk, %host, %ip, "resolved");
+                side.set_resolved(&trunk, &host, ip);
+            }
+            let tx = in_tx.clone();
+            tokio::spawn(async move {
+                while let Some(ev) = rx.recv().await {
+                    if tx.send(Input::Sip(ev)).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            (Some(side), Some(transport))
+        }
+        None => (None, None),
+    };
+    drop(in_tx);
+
+    // 6. Call control.
+    let unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let cc = CallControl::new(CallControlConfig::from_config(&cfg, (Instant::now(), SystemTime::now())), CallIds::new(unix));
+
+    let mut d = Daemon { cc, tdm, sip, transport, pump, dchan_tx, pcap, iface_names, owners: HashMap::new(), streams: HashMap::new(), cdr };
+    let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
+    let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
+    let drain_limit = cfg.general.drain_timeout();
+    let mut draining: Option<Instant> = None;
+    info!("tandem running");
+
+    loop {
+        d.flush(Instant::now());
+        if let Some(since) = draining {
+            if d.cc.is_idle() {
+                info!(after_ms = since.elapsed().as_millis() as u64, "drained: no calls left");
+                break;
+            }
+        }
+        let deadline = d.next_deadline();
+        let sleep = async {
+            match deadline {
+                Some(t) => tokio::time::sleep_until(tokio::time::Instant::from_std(t)).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            input = in_rx.recv() => {
+                let now = Instant::now();
+                match input {
+                    Some(Input::DChannel { iface, ev }) => match ev {
+                        DChannelEvent::Frame(frame) => d.tdm.handle_input(iface, TdmInput::Pri(PriInput::Frame { link: 0, frame }), now),
+                        DChannelEvent::Line(ev) => debug!(interface = %d.iface_names[iface], ?ev, "D-channel line event"),
+                        DChannelEvent::Failed(msg) => error!(interface = %d.iface_names[iface], %msg, "D-channel failed"),
+                    },
+                    Some(Input::Alarm(a)) => {
+                        if a.in_alarm { warn!(span = a.span, alarms = ?a.alarms, "span in alarm") } else { info!(span = a.span, "span alarm cleared") }
+                        d.tdm.span_alarm(a.span, a.in_alarm, now);
+                    }
+                    Some(Input::Sip(TransportEvent::Message(m))) => {
+                        if let Some(sip) = d.sip.as_mut() {
+                            sip.handle_message(m.transport, m.source, m.local, &m.bytes, now);
+                        }
+                    }
+                    Some(Input::Sip(ev)) => {
+                        if let Some(sip) = d.sip.as_mut() {
+                            sip.handle_transport_event(ev, now);
+                        }
+                    }
+                    None => {
+                        error!("every I/O task has ended");
+                        break;
+                    }
+                }
+            }
+            _ = sleep => {
+                let now = Instant::now();
+                d.cc.handle_timeout(now);
+                d.tdm.handle_timeout(now);
+                if let Some(sip) = d.sip.as_mut() {
+                    sip.handle_timeout(now);
+                }
+            }
+            _ = sigterm.recv() => d.on_signal("SIGTERM", drain_limit, &mut draining),
+            _ = sigint.recv() => d.on_signal("SIGINT", drain_limit, &mut draining),
+        }
+    }
+
+    // Unregister trunks and give the last messages a moment to leave.
+    if let Some(sip) = d.sip.as_mut() {
+        sip.shutdown(Instant::now());
+    }
+    d.flush(Instant::now());
+    let until = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        d.flush(Instant::now());
+    }
+    if let Some(t) = d.transport.take() {
+        t.shutdown().await;
+    }
+    d.pump.shutdown();
+    drop(d.cdr.take());
+    info!("tandem stopped");
+    Ok(())
+}
+
+impl Daemon {
+    fn on_signal(&mut self, name: &str, limit: Duration, draining: &mut Option<Instant>) {
+        let now = Instant::now();
+        if draining.is_some() {
+            warn!(signal = name, "second signal: clearing every call now");
+            self.cc.drain(Duration::ZERO, now);
+        } else {
+            info!(signal = name, limit_s = limit.as_secs(), calls = self.cc.active_calls(), "draining: no new calls");
+            self.cc.drain(limit, now);
+            *draining = Some(now);
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        [self.cc.poll_timeout(), self.tdm.poll_timeout(), self.sip.as_ref().and_then(|s| s.poll_timeout())].into_iter().flatten().min()
+    }
+
+    /// Drain the outputs of all three cores until none has more.
+    fn flush(&mut self, now: Instant) {
+        loop {
+            let mut busy = false;
+            while let Some((iface, out)) = self.tdm.poll_output() {
+                busy = true;
+                self.on_tdm(iface, out, now);
+            }
+            while let Some(out) = self.sip.as_mut().and_then(|s| s.poll_output()) {
+                busy = true;
+                self.on_sip(out, now);
+            }
+            while let Some(out) = self.cc.poll_output() {
+                busy = true;
+                self.on_cc(out, now);
+            }
+            if !busy {
+                break;
+            }
+        }
+    }
+
+    fn leg_event(&mut self, leg: LegRef, ev: LegEvent, now: Instant) {
+        if matches!(ev, LegEvent::Released(_)) {
+            self.owners.remove(&leg);
+        }
+        self.cc.handle(leg, ev, now);
+    }
+
+    fn on_tdm(&mut self, iface: usize, out: TdmOutput, now: Instant) {
+        match out {
+            TdmOutput::Incoming { key, setup, identity, media } => {
+                let interface = self.iface_names.get(iface).cloned().unwrap_or_default();
+                let leg = self.cc.incoming(Origin::Tdm { interface }, setup, now);
+                self.owners.insert(leg, Owner::Tdm);
+                self.tdm.accept(iface, key, leg);
+                self.cc.handle(leg, LegEvent::Identity(identity), now);
+                self.cc.handle(leg, LegEvent::Media(media), now);
+            }
+            TdmOutput::Leg(leg, ev) => self.leg_event(leg, ev, now),
+            TdmOutput::Io(TdmIo::Pri(PriIo::Frame { link: _, frame })) => {
+                if let Some(tx) = self.dchan_tx.get(iface) {
+                    if tx.try_send(frame).is_err() {
+                        warn!(interface = %self.iface_names[iface], "D-channel transmit queue full: frame dropped");
+                    }
+                }
+            }
+            TdmOutput::Io(TdmIo::Pri(PriIo::Trace(t))) => {
+                if let Some(Some(sink)) = self.pcap.get_mut(iface) {
+                    if let Err(e) = sink.write(&t) {
+                        warn!(%e, "pcap write failed");
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_sip(&mut self, out: SipOutput, now: Instant) {
+        match out {
+            SipOutput::Incoming { key, trunk, setup, identity } => {
+                let leg = self.cc.incoming(Origin::Sip { trunk }, setup, now);
+                self.owners.insert(leg, Owner::Sip);
+                if let Some(sip) = self.sip.as_mut() {
+                    sip.accept(key, leg);
+                }
+                self.cc.handle(leg, LegEvent::Identity(identity), now);
+            }
+            SipOutput::Leg(leg, ev) => self.leg_event(leg, ev, now),
+            SipOutput::Transmit { transport, dest, bytes } => {
+                if let Some(t) = &self.transport {
+                    t.send(Outbound { transport, dest, bytes });
+                }
+            }
+            SipOutput::TrunkUp { trunk } => info!(%trunk, "SIP trunk up"),
+            SipOutput::TrunkDown { trunk } => warn!(%trunk, "SIP trunk down"),
+        }
+    }
+
+    fn on_cc(&mut self, out: CcOutput, now: Instant) {
+        match out {
+            CcOutput::Command(leg, cmd) => match self.owners.get(&leg) {
+                Some(Owner::Tdm) => self.tdm.command(leg, cmd, now),
+                Some(Owner::Sip) => {
+                    if let Some(sip) = self.sip.as_mut() {
+                        sip.command(leg, cmd, now);
+                    }
+                }
+                None => debug!(%leg, ?cmd, "command for a leg that is gone"),
+            },
+            CcOutput::Originate { leg, target, setup } => match target {
+                Target::Tdm { group } => {
+                    self.owners.insert(leg, Owner::Tdm);
+                    self.tdm.originate(leg, &group, &setup, now);
+                }
+                Target::Sip { trunk, uri } => {
+                    self.owners.insert(leg, Owner::Sip);
+                    match self.sip.as_mut() {
+                        Some(sip) => sip.originate(leg, &trunk, uri.as_deref(), &setup, now),
+                        None => {
+                            warn!(%leg, %trunk, "route to SIP, but no [sip] section");
+                            self.leg_event(leg, LegEvent::Released(crate::call::Release::cause(crate::call::Cause::NETWORK_OUT_OF_ORDER)), now);
+                        }
+                    }
+                }
+            },
+            CcOutput::Media(m) => self.on_media(m),
+            CcOutput::Cdr(rec) => {
+                if let Some(tx) = &self.cdr {
+                    if tx.send(*rec).is_err() {
+                        error!("CDR writer is gone: record lost");
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_media(&mut self, m: MediaCommand) {
+        match m {
+            MediaCommand::Connect { call, tdm_channo, tdm_law, rtp } => {
+                let spec = stream_spec(tdm_channo, tdm_law, &rtp);
+                let id = rtp.stream;
+                match self.pump.start(id, spec) {
+                    Ok(()) => {
+                        debug!(%call, stream = id, channo = tdm_channo, "media connected");
+                        self.streams.insert(call, (id, spec));
+                    }
+                    Err(e) => warn!(%call, stream = id, %e, "media connect failed"),
+                }
+            }
+            MediaCommand::Update { call, rtp } => {
+                if let Some((id, spec)) = self.streams.get_mut(&call) {
+                    merge_rtp(spec, &rtp);
+                    if let Err(e) = self.pump.update(*id, *spec) {
+                        warn!(%call, stream = *id, %e, "media update failed");
+                    }
+                }
+            }
+            MediaCommand::Disconnect { call } => {
+                if let Some((id, _)) = self.streams.remove(&call) {
+                    let _ = self.pump.stop(id);
+                    debug!(%call, stream = id, "media disconnected");
+                }
+            }
+        }
+    }
+}
+
+/// The pump's view of a negotiated stream on a B-channel.
+fn stream_spec(channo: u32, law: crate::call::Law, rtp: &RtpParams) -> StreamSpec {
+    let mut spec = StreamSpec {
+        channo,
+        tdm_law: match law {
+            crate::call::Law::Ulaw => tandem_media::codec::Law::Mulaw,
+            crate::call::Law::Alaw => tandem_media::codec::Law::Alaw,
+        },
+        codec: tandem_media::codec::Codec::Pcmu,
+        payload_type: 0,
+        ptime_ms: 20,
+        dtmf_payload_type: None,
+        remote: None,
+        direction: tandem_media::codec::Direction::SendRecv,
+        symmetric: false,
+        echo_taps: None,
+    };
+    merge_rtp(&mut spec, rtp);
+    spec
+}
+
+/// Copy the negotiated RTP parameters into a pump stream spec.
+fn merge_rtp(spec: &mut StreamSpec, rtp: &RtpParams) {
+    spec.codec = match rtp.codec {
+        Codec::Pcmu => tandem_media::codec::Codec::Pcmu,
+        Codec::Pcma => tandem_media::codec::Codec::Pcma,
+    };
+    spec.payload_type = rtp.payload_type;
+    spec.ptime_ms = rtp.ptime_ms;
+    spec.dtmf_payload_type = rtp.dtmf_payload_type;
+    spec.remote = rtp.remote;
+    spec.direction = match rtp.direction {
+        Direction::SendRecv => tandem_media::codec::Direction::SendRecv,
+        Direction::SendOnly => tandem_media::codec::Direction::SendOnly,
+        Direction::RecvOnly => tandem_media::codec::Direction::RecvOnly,
+        Direction::Inactive => tandem_media::codec::Direction::Inactive,
+    };
+    spec.symmetric = rtp.symmetric;
+}
+
+/// Load the configuration, printing diagnostics; for `tandem run`.
+pub fn load(path: &Path) -> Result<Config, String> {
+    Config::load(path).map_err(|d| d.iter().map(|x| x.to_string()).collect::<Vec<_>>().join("\n"))
+}

@@ -1,0 +1,638 @@
+//! End to end: a PRI from the simulated carrier, bridged by `tandem run` to
+//! real SIP peers (sipp, kamailio), with the CDR file checked per call.
+//!
+//! The carrier's switch is `q931-peer` on the network side of the
+//! simulator's external D-channel socket (one test uses libpri instead).
+//! Each test starts its own simulator, switch and daemon; a lock runs them
+//! one at a time, since they share tandem's SIP port.
+//!
+//! Addresses: tandem `127.0.0.1:5060`; the PBX (sipp) `127.0.0.10:5070`;
+//! a backup PBX `127.0.0.11:5070`; kamailio `127.0.0.20:5090`; a stranger
+//! `127.0.0.66`.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::Value;
+use tandem_tests::gateway::{Kamailio, Lab, Sipp, SippOpts, Tandem, wait_until};
+use tandem_tests::libpri::LibpriPeer;
+use tandem_tests::q931peer::Q931Peer;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const T: Duration = Duration::from_secs(10);
+
+const SIM: &str = r#"
+[[card]]
+model = "te120p"
+[[card.span]]
+type = "t1"
+far_end = "external"
+"#;
+
+/// The daemon's config: one NI-2 PRI (user side) on span 1, the PBX trunk,
+/// routes both ways. `@TRUNKS@` is replaced by extra trunk sections,
+/// `@PBX_EXTRA@` by extra keys of the `pbx` trunk.
+const BASE: &str = r#"
+[general]
+device_dir = "@DEV@"
+cdr_file = "@DIR@/cdr.jsonl"
+drain_timeout_s = 2
+
+[[dahdi.span]]
+span = 1
+type = "t1"
+timing = 1
+[[dahdi.span.group]]
+channels = "1-23"
+role = "bchan"
+[[dahdi.span.group]]
+channels = "24"
+role = "dchan"
+
+[[pri]]
+name = "pstn"
+spans = [1]
+switch = "ni2"
+side = "user"
+country_code = "1"
+trace = true
+
+[[group]]
+name = "pstn-out"
+members = ["pstn"]
+hunt = "ascending"
+
+[sip]
+listen = ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"]
+rtp_ip = "127.0.0.1"
+rtp_ports = "21000-21999"
+t1_ms = 100
+
+[[sip.trunk]]
+name = "pbx"
+kind = "peer"
+host = "127.0.0.10:5070"
+accept_from = ["127.0.0.10"]
+@PBX_EXTRA@
+
+
+@TRUNKS@
+
+[[route]]
+name = "pstn-to-pbx"
+from = "pstn"
+called = ["X."]
+target = @TARGETS@
+
+[[route]]
+name = "pbx-to-pstn"
+from = "pbx"
+called = ["X.", "+X."]
+target = [{ group = "pstn-out" }]
+"#;
+
+struct Rig {
+    lab: Lab,
+    switch: Q931Peer,
+    tandem: Tandem,
+}
+
+fn config(pbx_extra: &str, trunks: &str, targets: &str) -> String {
+    BASE.replace("@PBX_EXTRA@", pbx_extra).replace("@TRUNKS@", trunks).replace("@TARGETS@", targets)
+}
+
+/// Simulator, the carrier's switch (q931-peer, network side) and tandem,
+/// with the D-channel up on both ends.
+fn rig_with(cfg: &str, switch_args: &[&str]) -> Rig {
+    let lab = Lab::start(SIM);
+    let sock = lab.dchan_socket(1);
+    let sock = sock.to_str().expect("utf-8 path");
+    let mut args = vec!["--role", "network", "--switch", "ni2", "--connect", sock];
+    args.extend_from_slice(switch_args);
+    let mut switch = Q931Peer::spawn_named("switch", &args);
+    let tandem = Tandem::start(&lab, cfg);
+    switch.wait_for("link_up", Duration::from_secs(15));
+    tandem.expect_log("tandem running", T);
+    Rig { lab, switch, tandem }
+}
+
+/// The PBX trunk without OPTIONS keepalive: sipp, as a UAS, would take an
+/// OPTIONS for its one call.
+const NO_OPTIONS: &str = "options_interval_s = 0";
+
+fn rig() -> Rig {
+    rig_with(&config(NO_OPTIONS, "", r#"[{ trunk = "pbx" }]"#), &[])
+}
+
+fn pbx(lab: &Lab, scenario: &str, pause_ms: u32) -> Sipp {
+    Sipp::start(lab, "pbx", SippOpts { scenario, rtp_echo_port: Some(7000), pause_ms, ..SippOpts::default() })
+}
+
+fn caller<'a>(lab: &Lab, name: &str, scenario: &'a str, called: &'a str, keys: &'a [(&'a str, &'a str)], pause_ms: u32) -> Sipp {
+    Sipp::start(
+        lab,
+        name,
+        SippOpts { scenario, rtp_echo_port: Some(7100), pause_ms, keys, service: Some(called), remote: Some("127.0.0.1:5060"), ..SippOpts::default() },
+    )
+}
+
+/// The CDR lines written so far (waits up to `T` for `n` of them).
+fn cdrs(lab: &Lab, n: usize) -> Vec<Value> {
+    let mut out = Vec::new();
+    wait_until(T, || {
+        out = lab.read("cdr.jsonl").lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect("CDR line is JSON")).collect();
+        out.len() >= n
+    });
+    out
+}
+
+fn cause(ev: &Value) -> i64 {
+    ev["cause"].as_i64().unwrap_or_else(|| panic!("no cause in {ev}"))
+}
+
+/// A header's value in a SIP message ("" if absent).
+fn header<'a>(msg: &'a str, name: &str) -> &'a str {
+    msg.lines()
+        .find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+        .unwrap_or("")
+}
+
+// ---------------------------------------------------------------------------
+// Basic calls
+
+#[test]
+fn pri_call_reaches_sip_is_answered_and_pri_clears() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = rig();
+    let mut pbx = pbx(&r.lab, "uas_answer.xml", 100);
+    r.switch.send_line("call 2125551234 9175550000 name Alice");
+    let conn = r.switch.wait_for("connected", T);
+    let chan = conn["channel"].as_u64().expect("channel");
+    // Audio both ways: a 1 kHz tone from the carrier goes out as RTP, sipp
+    // echoes it, and it comes back on the same B-channel.
+    let mut sim = r.lab.client();
+    sim.call("audio.play", serde_json::json!({"chan": chan, "tone": {"freqs": [1000.0], "level_dbm0": -10.0}})).expect("audio.play");
+    std::thread::sleep(Duration::from_millis(800));
+    let a = sim.call("audio.analyze", serde_json::json!({"chan": chan, "ms": 300})).expect("audio.analyze");
+    let f = a["frequency_hz"].as_f64().unwrap_or_else(|| panic!("no tone came back on the B-channel: {a}"));
+    assert!((f - 1000.0).abs() < 15.0, "the echoed tone is {f} Hz: {a}");
+    r.switch.send_line("hangup 16");
+    let rel = r.switch.wait_for("released", T);
+    assert_eq!(cause(&rel), 16);
+    pbx.expect_success(T);
+    let invite = &pbx.received("INVITE ")[0];
+    assert!(invite.starts_with("INVITE sip:"), "{invite}");
+    assert!(invite.lines().next().unwrap_or("").contains("2125551234"), "called number in the Request-URI: {invite}");
+    assert!(header(invite, "From").contains("9175550000") && header(invite, "From").contains("Alice"), "{invite}");
+    assert!(invite.contains("m=audio ") && invite.contains("RTP/AVP"), "an SDP offer: {invite}");
+    let bye = &pbx.received("BYE ")[0];
+    assert!(header(bye, "Reason").contains("Q.850") && header(bye, "Reason").contains("cause=16"), "{bye}");
+    let c = &cdrs(&r.lab, 1)[0];
+    assert_eq!(c["call_id"].as_str().map(str::len), Some(16), "{c}");
+    assert!(c["answer"].is_string(), "answered: {c}");
+    assert_eq!(c["released_by"], "inbound", "{c}");
+    assert_eq!(c["inbound"]["cause"], 16, "{c}");
+    assert!(c["outbound"]["sip_call_id"].is_string(), "{c}");
+    assert_eq!(c["outbound"]["interface"], "pbx", "{c}");
+    assert_eq!(c["inbound"]["span"], 1, "{c}");
+    assert_eq!(c["inbound"]["channel"], chan, "{c}");
+}
+
+#[test]
+fn pri_call_answered_by_sip_is_cleared_by_sip() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = rig();
+    let mut pbx = pbx(&r.lab, "uas_hangup.xml", 500);
+    r.switch.send_line("call 2125551234 9175550000");
+    r.switch.wait_for("connected", T);
+    let d = r.switch.wait_for("disconnecting", T);
+    assert_eq!(cause(&d), 16);
+    r.switch.wait_for("released", T);
+    pbx.expect_success(T);
+    let c = &cdrs(&r.lab, 1)[0];
+    assert_eq!(c["released_by"], "outbound", "{c}");
+}
+
+#[test]
+fn sip_call_reaches_pri_is_answered_and_sip_clears() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = rig();
+    let mut uac = caller(&r.lab, "uac", "uac_call.xml", "2125550142", &[("caller", "9175550000"), ("from_name", "\"Bob\"")], 500);
+    let inc = r.switch.wait_for("incoming", T);
+    assert!(inc["called"].as_str().unwrap_or("").ends_with("2125550142"), "{inc}");
+    assert!(inc["calling"].as_str().unwrap_or("").ends_with("9175550000"), "{inc}");
+    assert_eq!(inc["name"], "Bob", "{inc}");
+    r.switch.send_line("alerting");
+    r.switch.send_line("answer");
+    let d = r.switch.wait_for("disconnecting", T);
+    assert_eq!(cause(&d), 16);
+    uac.expect_success(T);
+    let c = &cdrs(&r.lab, 1)[0];
+    assert_eq!(c["direction"], "sip-to-tdm", "{c}");
+    assert_eq!(c["released_by"], "inbound", "{c}");
+}
+
+#[test]
+fn sip_call_answered_on_pri_is_cleared_by_pri() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = rig();
+    let mut uac = caller(&r.lab, "uac", "uac_call_remote_bye.xml", "2125550142", &[], 500);
+    r.switch.wait_for("incoming", T);
+    r.switch.send_line("answer");
+    r.switch.wait_for("connect_ack", T);
+    std::thread::sleep(Duration::from_millis(300));
+    r.switch.send_line("hangup 16");
+    r.switch.wait_for("released", T);
+    uac.expect_success(T);
+    assert!(uac.log().contains("BYE Reason: Q.850;cause=16"), "{}", uac.log());
+    assert_eq!(cdrs(&r.lab, 1).len(), 1);
+}
+
+// ---------------------------------------------------------------------------
+// Failures both ways
+
+/// SIP answers a PRI call with `status`; the switch sees `cause`.
+fn sip_rejects(status: &str, reason: &str, cause_expected: i64) {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = rig();
+    let scen = r.lab.path("uas_reject.xml");
+    let text = std::fs::read_to_string(tandem_tests::repo_path("tests/sipp/uas_reject.xml")).expect("scenario");
+    std::fs::write(&scen, text.replace("@STATUS@", status).replace("@REASON@", reason)).expect("write");
+    let mut pbx = Sipp::start(&r.lab, "pbx", SippOpts { scenario: scen.to_str().expect("utf-8"), ..SippOpts::default() });
+    r.switch.send_line("call 2125551234 9175550000");
+    let d = r.switch.wait_for("disconnecting", T);
+    assert_eq!(cause(&d), cause_expected, "SIP {status} should reach the PRI as cause {cause_expected}: {d}");
+    r.switch.wait_for("released", T);
+    pbx.expect_success(T);
+    let c = &cdrs(&r.lab, 1)[0];
+    assert_eq!(c["outbound"]["cause"], cause_expected, "{c}");
+}
+
+#[test]
+fn sip_busy_486_reaches_pri_as_cause_17() {
+    sip_rejects("486", "Busy Here", 17);
+}
+
+#[test]
+fn sip_404_reaches_pri_as_unallocated_1() {
+    sip_rejects("404", "Not Found", 1);
+}
+
+#[test]
+fn sip_480_reaches_pri_as_no_user_response_18() {
+    sip_rejects("480", "Temporarily Unavailable", 18);
+}
+
+#[test]
+fn sip_503_reaches_pri_as_cause_41() {
+    sip_rejects("503", "Service Unavailable", 41);
+}
+
+/// The PRI refuses a SIP call with `cause`; the SIP caller gets `status`.
+fn pri_rejects(cause_sent: u8, status: &str) {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = rig();
+    let mut uac = caller(&r.lab, "uac", "uac_reject.xml", "2125550142", &[], 100);
+    r.switch.wait_for("incoming", T);
+    r.switch.send_line(&format!("hangup {cause_sent}"));
+    r.switch.wait_for("released", T);
+    uac.expect_success(T);
+    let log = uac.log();
+    assert!(log.contains(&format!("FINAL {status}")), "PRI cause {cause_sent} should reach SIP as {status}: {log}");
+    assert!(log.contains(&format!("Q.850;cause={cause_sent}")), "a Reason header with the cause: {log}");
+    assert_eq!(cdrs(&r.lab, 1).len(), 1);
+}
+
+#[test]
+fn pri_busy_17_reaches_sip_as_486() {
+    pri_rejects(17, "486");
+}
+
+#[test]
+fn pri_unallocated_1_reaches_sip_as_404() {
+    pri_rejects(1, "404");
+}
+
+#[test]
+fn pri_no_answer_19_reaches_sip_as_480() {
+    pri_rejects(19, "480");
+}
+
+#[test]
+fn pri_congestion_34_reaches_sip_as_503() {
+    pri_rejects(34, "503");
+}
+
+#[test]
+fn sip_caller_cancel_before_answer_disconnects_the_pri() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = rig();
+    let mut uac = caller(&r.lab, "uac", "uac_cancel.xml", "2125550142", &[], 500);
+    r.switch.wait_for("incoming", T);
+    r.switch.send_line("alerting");
+    let d = r.switch.wait_for("disconnecting", T);
+    assert!([16, 31, 127].contains(&cause(&d)), "{d}");
+    r.switch.wait_for("released", T);
+    uac.expect_success(T);
+    assert_eq!(cdrs(&r.lab, 1).len(), 1);
+}
+
+#[test]
+fn pri_caller_hangup_before_answer_cancels_the_invite() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = rig();
+    let mut pbx = pbx(&r.lab, "uas_ring_cancel.xml", 100);
+    r.switch.send_line("call 2125551234 9175550000");
+    r.switch.wait_for("alerting", T);
+    r.switch.send_line("hangup 16");
+    r.switch.wait_for("released", T);
+    pbx.expect_success(T);
+    assert!(pbx.log().contains("CANCEL Reason: Q.850;cause=16"), "{}", pbx.log());
+    let c = &cdrs(&r.lab, 1)[0];
+    assert!(c["answer"].is_null(), "{c}");
+}
+
+// ---------------------------------------------------------------------------
+// Early media, identity, redirection
+
+#[test]
+fn sip_early_media_183_with_prack_reaches_pri_as_progress() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = rig();
+    let mut pbx = pbx(&r.lab, "uas_early_media.xml", 1000);
+    r.switch.send_line("call 2125551234 9175550000");
+    let p = r.switch.wait_for("progress", T);
+    assert_eq!(p["inband"], true, "{p}");
+    r.switch.wait_for("connected", T);
+    r.switch.send_line("hangup 16");
+    r.switch.wait_for("released", T);
+    pbx.expect_success(T);
+    let invite = &pbx.received("INVITE ")[0];
+    assert!(header(invite, "Supported").contains("100rel"), "{invite}");
+    assert!(pbx.log().contains("PRACK RAck: 1 1 INVITE") || pbx.log().contains("PRACK RAck:1 1 INVITE"), "{}", pbx.log());
+}
+
+#[test]
+fn pri_progress_reaches_sip_caller_as_183_with_sdp() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = rig();
+    let mut uac = caller(&r.lab, "uac", "uac_call.xml", "2125550142", &[], 200);
+    r.switch.wait_for("incoming", T);
+    r.switch.send_line("progress");
+    std::thread::sleep(Duration::from_millis(300));
+    r.switch.send_line("answer");
+    r.switch.wait_for("disconnecting", T);
+    uac.expect_success(T);
+    let early = uac.received("SIP/2.0 183");
+    assert!(!early.is_empty(), "no 183: {}", uac.messages());
+    assert!(early[0].contains("m=audio "), "183 with SDP: {}", early[0]);
+}
+
+#[test]
+fn sip_privacy_id_reaches_pri_as_presentation_restricted() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = rig();
+    let keys =
+        [("from_name", "\"Anonymous\""), ("caller", "anonymous"), ("hdr1", "P-Asserted-Identity: <sip:+19175550000@127.0.0.10>"), ("hdr2", "Privacy: id")];
+    let mut uac = caller(&r.lab, "uac", "uac_call.xml", "2125550142", &keys, 200);
+    let inc = r.switch.wait_for("incoming", T);
+    assert_eq!(inc["presentation"], "restricted", "{inc}");
+    assert!(inc["calling"].as_str().unwrap_or("").ends_with("9175550000"), "the number is kept, restricted: {inc}");
+    r.switch.send_line("answer");
+    r.switch.wait_for("disconnecting", T);
+    uac.expect_success(T);
+}
+
+#[test]
+fn pri_presentation_restricted_reaches_sip_as_privacy_id() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = rig();
+    let mut pbx = pbx(&r.lab, "uas_answer.xml", 100);
+    r.switch.send_line("call 2125551234 9175550000 pres restricted");
+    r.switch.wait_for("connected", T);
+    r.switch.send_line("hangup 16");
+    r.switch.wait_for("released", T);
+    pbx.expect_success(T);
+    let invite = &pbx.received("INVITE ")[0];
+    assert!(header(invite, "Privacy").contains("id"), "{invite}");
+    assert!(header(invite, "From").to_ascii_lowercase().contains("anonymous"), "{invite}");
+    assert!(header(invite, "P-Asserted-Identity").contains("9175550000"), "{invite}");
+}
+
+#[test]
+fn sip_diversion_reaches_pri_as_redirecting_number() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = rig();
+    let keys = [("hdr1", "Diversion: <sip:2125550199@127.0.0.10>;reason=user-busy;counter=1")];
+    let mut uac = caller(&r.lab, "uac", "uac_call.xml", "2125550142", &keys, 200);
+    let inc = r.switch.wait_for("incoming", T);
+    assert!(inc["redirecting"].as_str().unwrap_or("").ends_with("2125550199"), "{inc}");
+    r.switch.send_line("answer");
+    r.switch.wait_for("disconnecting", T);
+    uac.expect_success(T);
+}
+
+// ---------------------------------------------------------------------------
+// Security and overload
+
+#[test]
+fn invite_from_an_unconfigured_address_gets_403_and_seizes_nothing() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = rig();
+    let mut stranger = Sipp::start(
+        &r.lab,
+        "stranger",
+        SippOpts { scenario: "uac_reject.xml", ip: "127.0.0.66", service: Some("2125550142"), remote: Some("127.0.0.1:5060"), ..SippOpts::default() },
+    );
+    stranger.expect_success(T);
+    assert!(stranger.log().contains("FINAL 403"), "{}", stranger.log());
+    r.switch.expect_no("incoming", Duration::from_secs(1));
+}
+
+#[test]
+fn calls_over_the_cps_limit_get_503_with_retry_after() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = rig_with(&config("options_interval_s = 0\nmax_cps = 2", "", r#"[{ trunk = "pbx" }]"#), &["--auto-answer", "100"]);
+    // 10 calls at once; at most a few pass, the rest get 503.
+    let mut uac = Sipp::start(
+        &r.lab,
+        "flood",
+        SippOpts {
+            scenario: "uac_reject.xml",
+            service: Some("2125550142"),
+            remote: Some("127.0.0.1:5060"),
+            calls: 10,
+            extra: &["-r", "50", "-l", "10"],
+            ..SippOpts::default()
+        },
+    );
+    uac.wait(Duration::from_secs(30));
+    let log = uac.log();
+    let n503 = log.matches("FINAL 503").count();
+    assert!(n503 >= 5, "most of 10 simultaneous calls over max_cps = 2 get 503: {log}");
+    assert!(log.contains("FINAL 503 Retry-After:"), "503 carries Retry-After: {log}");
+    let _ = &mut r;
+}
+
+#[test]
+fn a_burst_of_malformed_sip_gets_400_and_the_daemon_still_works() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = rig();
+    let sock = std::net::UdpSocket::bind("127.0.0.10:0").expect("bind");
+    sock.set_read_timeout(Some(Duration::from_millis(500))).expect("timeout");
+    let mut got400 = 0;
+    for i in 0..50 {
+        let msg = format!(
+            "INVITE sip:2125550142@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.10:{};branch=z9hG4bK-bad{i}\r\nFrom: <sip:a@127.0.0.10>;tag=x{i}\r\nTo: <sip:b@127.0.0.1>\r\nCall-ID: bad{i}\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\nContent-Length: 999\r\n\r\nshort",
+            sock.local_addr().expect("addr").port()
+        );
+        sock.send_to(msg.as_bytes(), "127.0.0.1:5060").expect("send");
+        let mut buf = [0u8; 4096];
+        if let Ok((n, _)) = sock.recv_from(&mut buf) {
+            if buf[..n].starts_with(b"SIP/2.0 400") {
+                got400 += 1;
+            }
+        }
+        // Pure garbage, which gets no answer at all.
+        sock.send_to(&[0xFFu8; 64], "127.0.0.1:5060").expect("send");
+    }
+    assert!(got400 >= 45, "malformed INVITEs are answered 400 ({got400}/50)");
+    r.switch.expect_no("incoming", Duration::from_millis(500));
+    assert!(r.tandem.running(), "tandem survived");
+    // And a good call still goes through.
+    let mut uac = caller(&r.lab, "uac", "uac_call.xml", "2125550142", &[], 100);
+    r.switch.wait_for("incoming", T);
+    r.switch.send_line("answer");
+    r.switch.wait_for("disconnecting", T);
+    uac.expect_success(T);
+}
+
+// ---------------------------------------------------------------------------
+// Trunks: OPTIONS failover, registration through kamailio
+
+#[test]
+fn options_keepalive_fails_over_to_the_second_trunk() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // The first PBX never answers OPTIONS (nothing listens at .10); the
+    // backup at .11 does (sipp answers OPTIONS automatically as UAS).
+    let backup = r#"
+[[sip.trunk]]
+name = "backup"
+kind = "peer"
+host = "127.0.0.11:5070"
+accept_from = ["127.0.0.11"]
+options_interval_s = 1
+options_down_after = 2
+"#;
+    let mut r = rig_with(&config("options_interval_s = 1\noptions_down_after = 2", backup, r#"[{ trunk = "pbx" }, { trunk = "backup" }]"#), &[]);
+    r.tandem.expect_log("SIP trunk down", Duration::from_secs(15));
+    // sipp counts each OPTIONS as a call of its own; let it take plenty.
+    let b = Sipp::start(
+        &r.lab,
+        "backup",
+        SippOpts { scenario: "uas_answer.xml", ip: "127.0.0.11", rtp_echo_port: Some(7200), pause_ms: 100, calls: 1000, ..SippOpts::default() },
+    );
+    r.switch.send_line("call 2125551234 9175550000");
+    r.switch.wait_for("connected", T);
+    r.switch.send_line("hangup 16");
+    r.switch.wait_for("released", T);
+    assert_eq!(b.received("INVITE ").len(), 1, "the backup PBX got the call: {}", b.messages());
+    let c = &cdrs(&r.lab, 1)[0];
+    assert_eq!(c["outbound"]["interface"], "backup", "{c}");
+}
+
+#[test]
+fn registers_through_kamailio_with_digest_and_takes_calls_via_it() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let reg = r#"
+[[sip.trunk]]
+name = "itsp"
+kind = "register"
+host = "127.0.0.20:5090"
+accept_from = ["127.0.0.20"]
+username = "tandem"
+password = "s3cret"
+realm = "tandem.test"
+domain = "tandem.test"
+register_expires_s = 4
+"#;
+    let mut cfg = config(NO_OPTIONS, reg, r#"[{ trunk = "itsp" }]"#);
+    cfg = cfg.replace("from = \"pbx\"\n", "from = [\"pbx\", \"itsp\"]\n");
+    let lab = Lab::start(SIM);
+    let _k = Kamailio::start(&lab, ("127.0.0.1", 5060), ("127.0.0.10", 5070));
+    let sock = lab.dchan_socket(1);
+    let mut switch = Q931Peer::spawn_named("switch", &["--role", "network", "--switch", "ni2", "--connect", sock.to_str().expect("utf-8")]);
+    let tandem = Tandem::start(&lab, &cfg);
+    switch.wait_for("link_up", Duration::from_secs(15));
+    // Registered, then refreshed (expiry 4 s: a refresh within ~3 s).
+    assert!(wait_until(Duration::from_secs(10), || _k.log.count("REQ REGISTER") >= 4), "REGISTER, challenge answered, then a refresh: {:?}", _k.log.all());
+    // A call from the SIP side through kamailio reaches the PRI.
+    let mut uac = Sipp::start(
+        &lab,
+        "uac",
+        SippOpts {
+            scenario: "uac_call.xml",
+            ip: "127.0.0.12",
+            service: Some("2125550142"),
+            remote: Some("127.0.0.20:5090"),
+            rtp_echo_port: Some(7300),
+            ..SippOpts::default()
+        },
+    );
+    switch.wait_for("incoming", T);
+    switch.send_line("answer");
+    switch.wait_for("disconnecting", T);
+    uac.expect_success(T);
+    // And a PRI call goes out through kamailio (proxy digest) to the PBX.
+    let mut pbx = pbx(&lab, "uas_answer.xml", 100);
+    switch.send_line("call 2125551234 9175550000");
+    switch.wait_for("connected", T);
+    switch.send_line("hangup 16");
+    switch.wait_for("released", T);
+    pbx.expect_success(T);
+    drop(tandem);
+}
+
+// ---------------------------------------------------------------------------
+// libpri as the carrier, and draining on SIGTERM
+
+#[test]
+fn libpri_as_the_carrier_places_a_call_to_sip() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::start(SIM);
+    let sock = lab.dchan_socket(1);
+    let mut switch = LibpriPeer::spawn_named("libpri", &["--role", "network", "--switch", "ni2", "--connect", sock.to_str().expect("utf-8")]);
+    let tandem = Tandem::start(&lab, &config(NO_OPTIONS, "", r#"[{ trunk = "pbx" }]"#));
+    switch.wait_for("dchan_up", Duration::from_secs(15));
+    tandem.expect_log("tandem running", T);
+    let mut pbx = pbx(&lab, "uas_answer.xml", 100);
+    switch.send_line("call 2125551234 9175550000");
+    switch.wait_for("answer", T);
+    switch.send_line("hangup 16");
+    switch.wait_for("hangup_ack", T);
+    pbx.expect_success(T);
+    assert_eq!(cdrs(&lab, 1).len(), 1);
+}
+
+#[test]
+fn sigterm_drains_then_clears_calls_on_both_sides() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = rig();
+    let mut pbx = pbx(&r.lab, "uas_answer.xml", 100);
+    r.switch.send_line("call 2125551234 9175550000");
+    r.switch.wait_for("connected", T);
+    r.tandem.signal(libc::SIGTERM);
+    r.tandem.expect_log("draining", T);
+    // drain_timeout_s = 2: the call is cleared with cause 16 after answer.
+    let d = r.switch.wait_for("disconnecting", Duration::from_secs(6));
+    assert_eq!(cause(&d), 16);
+    pbx.expect_success(T);
+    let st = r.tandem.terminate(Duration::from_secs(10)).expect("exit status");
+    assert!(st.success(), "tandem exits 0 after draining: {st}");
+    let c = &cdrs(&r.lab, 1)[0];
+    assert_eq!(c["released_by"], "gateway", "{c}");
+}
