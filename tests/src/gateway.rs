@@ -78,7 +78,7 @@ pub fn wait_until(timeout: Duration, mut pred: impl FnMut() -> bool) -> bool {
 
 /// A scratch directory with a running simulator.
 pub struct Lab {
-    dir: tempfile::TempDir,
+    dir: Option<tempfile::TempDir>,
     sim: Option<Child>,
     /// The device directory (tandem's `device_dir`).
     pub dev: PathBuf,
@@ -102,7 +102,7 @@ impl Lab {
         c.arg("--config").arg(&cfg).arg("--mount").arg(&dev).arg("--control").arg(&control);
         c.stdin(Stdio::null()).stdout(log.try_clone().expect("dup")).stderr(log).process_group(0);
         let sim = c.spawn().expect("spawn tandem-sim");
-        let mut lab = Lab { dir, sim: Some(sim), dev, control };
+        let mut lab = Lab { dir: Some(dir), sim: Some(sim), dev, control };
         let ok = wait_until(Duration::from_secs(15), || lab.control.exists() && lab.dev.join("ctl").exists());
         if !ok {
             let log = lab.read("sim.log");
@@ -116,7 +116,7 @@ impl Lab {
 
     /// A path in the scratch directory.
     pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.dir.as_ref().expect("scratch dir").path().join(name)
     }
 
     /// A file of the scratch directory as text ("" if absent).
@@ -142,6 +142,12 @@ impl Drop for Lab {
         }
         // A simulator killed the hard way leaves its mount behind.
         let _ = Command::new("umount").arg("-l").arg(&self.dev).stderr(Stdio::null()).status();
+        // Keep the logs, traces and CDRs of a failed test.
+        if std::thread::panicking() {
+            if let Some(d) = self.dir.take() {
+                eprintln!("test failed: its scratch directory is kept at {}", d.keep().display());
+            }
+        }
     }
 }
 

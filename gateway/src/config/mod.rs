@@ -897,9 +897,13 @@ impl Config {
                 c.err(span(v), "register_expires_s on a peer trunk", "only kind = \"register\" trunks register; remove the key or change the kind");
             }
             if let Some(v) = &t.register_expires_s
-                && *v.get_ref() < 60
+                && *v.get_ref() < 10
             {
-                c.err(span(v), "register_expires_s below 60", "registrars refuse short expiries (423); use 60 or more, 3600 is usual");
+                // The REGISTER client refreshes at 75 % of the expiry; below
+                // 10 s that is a refresh storm. Registrars answer an expiry
+                // they find too short with 423 and Min-Expires, which the
+                // client follows.
+                c.err(span(v), "register_expires_s below 10", "use 60 or more (3600 is usual); a registrar that wants longer says so with 423");
             }
             for v in [&t.max_calls, &t.max_cps, &t.options_down_after].into_iter().flatten() {
                 if *v.get_ref() == 0 {
