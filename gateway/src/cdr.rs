@@ -38,6 +38,13 @@
 //! trunk), `span`, `channel`, `sip_call_id`, `cause` (Q.850, null while
 //! unknown), `wire` (what the leg saw or sent on its wire, e.g. `"486 Busy
 //! Here"`), `target` (outbound: the Request-URI or group placed to).
+//!
+//! `media` (null if the call had no media): the RTP figures the pump kept,
+//! `packets_sent`, `packets_received`, `lost`, `late`, `reordered`,
+//! `foreign`, `bad`, `jitter_ms`, `rtt_ms`, `remote_fraction_lost`,
+//! `remote_cumulative_lost`, `remote_jitter_ms` (from the remote's RTCP),
+//! `plc_frames`, `slips`, `underruns`, `overruns`, `dtmf_sent`,
+//! `dtmf_received`. The daemon fills it in; call control leaves it null.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -92,6 +99,64 @@ pub struct CdrRecord {
     pub attempts: u8,
     pub inbound: CdrLeg,
     pub outbound: Option<CdrLeg>,
+    /// The RTP stream's figures (null if the call never had media).
+    pub media: Option<CdrMedia>,
+}
+
+/// A call's media figures, from the pump's RTP and RTCP statistics.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CdrMedia {
+    pub packets_sent: u64,
+    pub packets_received: u64,
+    /// Packets the remote sent that never arrived (RFC 3550 A.3; negative with duplicates).
+    pub lost: i64,
+    /// Packets that arrived too late for playout.
+    pub late: u64,
+    pub reordered: u64,
+    /// Packets from an address other than the negotiated one, and malformed ones (dropped).
+    pub foreign: u64,
+    pub bad: u64,
+    /// Interarrival jitter of the remote's stream (RFC 3550 §6.4.1), ms.
+    pub jitter_ms: f64,
+    /// Round-trip time from RTCP (LSR/DLSR), ms; null without RTCP from the remote.
+    pub rtt_ms: Option<f64>,
+    /// What the remote reported about our stream (RTCP RR).
+    pub remote_fraction_lost: u8,
+    pub remote_cumulative_lost: i64,
+    pub remote_jitter_ms: f64,
+    /// Frames concealed, jitter-buffer slips, TDM underruns and overruns.
+    pub plc_frames: u64,
+    pub slips: u64,
+    pub underruns: u64,
+    pub overruns: u64,
+    /// RFC 4733 digits sent and received.
+    pub dtmf_sent: u64,
+    pub dtmf_received: u64,
+}
+
+impl From<&tandem_media::pump::StreamStats> for CdrMedia {
+    fn from(s: &tandem_media::pump::StreamStats) -> CdrMedia {
+        CdrMedia {
+            packets_sent: s.packets_sent,
+            packets_received: s.packets_received,
+            lost: s.lost,
+            late: s.late,
+            reordered: s.reordered,
+            foreign: s.foreign,
+            bad: s.bad,
+            jitter_ms: (s.jitter_ms * 100.0).round() / 100.0,
+            rtt_ms: s.rtt_ms.map(|r| (r * 100.0).round() / 100.0),
+            remote_fraction_lost: s.remote_fraction_lost,
+            remote_cumulative_lost: s.remote_cumulative_lost,
+            remote_jitter_ms: (s.remote_jitter_ms * 100.0).round() / 100.0,
+            plc_frames: s.plc_frames,
+            slips: s.slips,
+            underruns: s.underruns,
+            overruns: s.overruns,
+            dtmf_sent: s.dtmf_sent,
+            dtmf_received: s.dtmf_received,
+        }
+    }
 }
 
 impl CdrRecord {

@@ -29,6 +29,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::signal::unix::{SignalKind, signal};
@@ -37,7 +38,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::call::control::{CallControl, CallControlConfig, MediaCommand, Output as CcOutput};
 use crate::call::{CallId, CallIds, Codec, Direction, LegEvent, LegRef, RtpParams, Target};
-use crate::cdr::{CdrRecord, CdrWriter};
+use crate::cdr::{CdrMedia, CdrRecord, CdrWriter};
 use crate::config::Config;
 use crate::route::Origin;
 use crate::sip::transport::{Outbound, SipTransport, TransportEvent};
@@ -45,7 +46,7 @@ use crate::sip::{SipOutput, SipSide};
 use crate::tdm::pri::{PriInput, PriInterface, PriIo};
 use crate::tdm::pri_io::{self, DChannelEvent, PcapSink};
 use crate::tdm::{Tdm, TdmInput, TdmIo, TdmOutput, hunt::SpanGroup};
-use tandem_media::pump::{Pump, PumpConfig, PumpHandle, StreamSpec};
+use tandem_media::pump::{Pump, PumpConfig, PumpHandle, StatsCell, StreamSpec, StreamStats};
 
 /// Why the daemon could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -95,8 +96,13 @@ struct Daemon {
     /// Interface names by index, for call control's origins.
     iface_names: Vec<String>,
     owners: HashMap<LegRef, Owner>,
-    /// Started media streams per call, with what they were started with.
-    streams: HashMap<CallId, (u64, StreamSpec)>,
+    /// Started media streams per call: id, what they were started with,
+    /// and their published figures (which outlive the stream).
+    streams: HashMap<CallId, (u64, StreamSpec, Option<Arc<StatsCell>>)>,
+    /// Echo canceller taps per range of DAHDI channels (`[[pri]] echo_taps`).
+    echo: Vec<(std::ops::RangeInclusive<u32>, u32)>,
+    /// Final media figures of calls whose CDR is still to come.
+    media_done: HashMap<String, StreamStats>,
     cdr: Option<crossbeam_channel::Sender<CdrRecord>>,
 }
 
@@ -141,12 +147,22 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
     let mut pcap = Vec::new();
     let mut iface_names = Vec::new();
     let mut all_spans = Vec::new();
+    let mut echo = Vec::new();
     for p in &cfg.pri {
         let name = p.name.get_ref().clone();
         let perr = |msg: String| DaemonError::Pri { name: name.clone(), msg };
         let settings = pri_io::resolve(p, &device_dir).map_err(|e| perr(e.to_string()))?;
         let dch = settings.dchannel_channo().ok_or_else(|| perr("no D-channel".into()))?;
         all_spans.extend(settings.spans.iter().map(|s| s.span));
+        if let Some(taps) = p.echo_taps() {
+            echo.extend(settings.spans.iter().map(|s| {
+                let slots = match s.kind {
+                    isdn_q931::q931::InterfaceKind::T1 => 24,
+                    isdn_q931::q931::InterfaceKind::E1 => 31,
+                };
+                (s.basechan..=s.basechan + slots - 1, taps)
+            }));
+        }
         let sink = match &p.pcap {
             Some(path) => Some(PcapSink::create(Path::new(path.get_ref()), settings.q931.side).map_err(|e| perr(e.to_string()))?),
             None => None,
@@ -217,7 +233,21 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
     let unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let cc = CallControl::new(CallControlConfig::from_config(&cfg, (Instant::now(), SystemTime::now())), CallIds::new(unix));
 
-    let mut d = Daemon { cc, tdm, sip, transport, pump, dchan_tx, pcap, iface_names, owners: HashMap::new(), streams: HashMap::new(), cdr };
+    let mut d = Daemon {
+        cc,
+        tdm,
+        sip,
+        transport,
+        pump,
+        dchan_tx,
+        pcap,
+        iface_names,
+        owners: HashMap::new(),
+        streams: HashMap::new(),
+        media_done: HashMap::new(),
+        echo,
+        cdr,
+    };
     let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
     let drain_limit = cfg.general.drain_timeout();
@@ -423,7 +453,8 @@ impl Daemon {
                 }
             },
             CcOutput::Media(m) => self.on_media(m),
-            CcOutput::Cdr(rec) => {
+            CcOutput::Cdr(mut rec) => {
+                rec.media = self.media_done.remove(&rec.call_id).as_ref().map(CdrMedia::from);
                 if let Some(tx) = &self.cdr {
                     if tx.send(*rec).is_err() {
                         error!("CDR writer is gone: record lost");
@@ -436,18 +467,19 @@ impl Daemon {
     fn on_media(&mut self, m: MediaCommand) {
         match m {
             MediaCommand::Connect { call, tdm_channo, tdm_law, rtp } => {
-                let spec = stream_spec(tdm_channo, tdm_law, &rtp);
+                let mut spec = stream_spec(tdm_channo, tdm_law, &rtp);
+                spec.echo_taps = self.echo.iter().find(|(r, _)| r.contains(&tdm_channo)).map(|(_, t)| *t);
                 let id = rtp.stream;
                 match self.pump.start(id, spec) {
                     Ok(()) => {
                         debug!(%call, stream = id, channo = tdm_channo, "media connected");
-                        self.streams.insert(call, (id, spec));
+                        self.streams.insert(call, (id, spec, self.pump.stats_cell(id)));
                     }
                     Err(e) => warn!(%call, stream = id, %e, "media connect failed"),
                 }
             }
             MediaCommand::Update { call, rtp } => {
-                if let Some((id, spec)) = self.streams.get_mut(&call) {
+                if let Some((id, spec, _)) = self.streams.get_mut(&call) {
                     merge_rtp(spec, &rtp);
                     if let Err(e) = self.pump.update(*id, *spec) {
                         warn!(%call, stream = *id, %e, "media update failed");
@@ -455,8 +487,16 @@ impl Daemon {
                 }
             }
             MediaCommand::Disconnect { call } => {
-                if let Some((id, _)) = self.streams.remove(&call) {
-                    let _ = self.pump.stop(id);
+                if let Some((id, _, cell)) = self.streams.remove(&call) {
+                    // The SIP leg may have released the stream already; then
+                    // its last published figures stand.
+                    let stats = match self.pump.stop(id) {
+                        Ok(st) => Some(st),
+                        Err(_) => cell.map(|c| c.load()),
+                    };
+                    if let Some(st) = stats {
+                        self.media_done.insert(call.to_string(), st);
+                    }
                     debug!(%call, stream = id, "media disconnected");
                 }
             }

@@ -43,6 +43,7 @@ fn record(id: u32) -> CdrRecord {
             wire: Some("BYE".into()),
             target: Some("sip:1234@pbx.example.com".into()),
         }),
+        media: None,
     }
 }
 

@@ -204,6 +204,9 @@ fn pri_call_reaches_sip_is_answered_and_pri_clears() {
     assert_eq!(c["outbound"]["interface"], "pbx", "{c}");
     assert_eq!(c["inbound"]["span"], 1, "{c}");
     assert_eq!(c["inbound"]["channel"], chan, "{c}");
+    // RTP flowed both ways, and its figures are in the CDR.
+    assert!(c["media"]["packets_sent"].as_u64().unwrap_or(0) > 20, "{c}");
+    assert!(c["media"]["packets_received"].as_u64().unwrap_or(0) > 20, "{c}");
 }
 
 #[test]
@@ -642,4 +645,202 @@ fn sigterm_drains_then_clears_calls_on_both_sides() {
     assert!(st.success(), "tandem exits 0 after draining: {st}");
     let c = &cdrs(&r.lab, 1)[0];
     assert_eq!(c["released_by"], "gateway", "{c}");
+}
+
+// ---------------------------------------------------------------------------
+// Hold and resume, Diversion from the PRI, SIP over TCP, overlap dialling
+
+/// The dominant frequency of what tandem sent on a B-channel over the last
+/// 300 ms (None: no single tone, or below -50 dBm0).
+fn tone_on(sim: &mut hw_sim::client::Client, chan: u64) -> Option<f64> {
+    let a = sim.call("audio.analyze", serde_json::json!({"chan": chan, "ms": 300})).expect("audio.analyze");
+    a["frequency_hz"].as_f64()
+}
+
+/// Wait for a `<log>` line of a sipp scenario.
+fn sipp_logged(s: &Sipp, needle: &str) {
+    assert!(wait_until(T, || s.log().contains(needle)), "sipp never logged {needle:?}: {}\n{}", s.log(), s.messages());
+}
+
+#[test]
+fn sip_caller_holds_and_resumes_by_reinvite_and_media_stops_and_restarts() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = rig();
+    // Each phase (talking, held, talking again) lasts -d = 2500 ms.
+    let mut uac = caller(&r.lab, "uac", "uac_hold.xml", "2125550142", &[], 2500);
+    let inc = r.switch.wait_for("incoming", T);
+    let chan = inc["channel"].as_u64().expect("channel");
+    r.switch.send_line("answer");
+    sipp_logged(&uac, "ANSWERED");
+    // The carrier's 1 kHz tone goes out as RTP; sipp echoes it while it
+    // gets any, so it comes back on the B-channel only while tandem sends.
+    let mut sim = r.lab.client();
+    sim.call("audio.play", serde_json::json!({"chan": chan, "tone": {"freqs": [1000.0], "level_dbm0": -10.0}})).expect("audio.play");
+    std::thread::sleep(Duration::from_millis(1000));
+    let f = tone_on(&mut sim, chan).unwrap_or_else(|| panic!("no tone came back while talking"));
+    assert!((f - 1000.0).abs() < 15.0, "the echoed tone is {f} Hz");
+    // Held (sipp offered sendonly, the 200 said recvonly): tandem sends no
+    // RTP, so nothing comes back.
+    sipp_logged(&uac, "HELD");
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(tone_on(&mut sim, chan), None, "tandem still sends RTP while the call is held");
+    // Resumed: the tone comes back again.
+    sipp_logged(&uac, "RESUMED");
+    std::thread::sleep(Duration::from_millis(800));
+    let f = tone_on(&mut sim, chan).unwrap_or_else(|| panic!("no tone came back after the resume"));
+    assert!((f - 1000.0).abs() < 15.0, "the echoed tone is {f} Hz after the resume");
+    let d = r.switch.wait_for("disconnecting", T);
+    assert_eq!(cause(&d), 16);
+    uac.expect_success(T);
+    let oks = uac.received("SIP/2.0 200");
+    let hold = oks.iter().find(|m| header(m, "CSeq").starts_with("2 INVITE")).unwrap_or_else(|| panic!("no 200 to the hold: {}", uac.messages()));
+    assert!(hold.contains("a=recvonly"), "the hold is answered recvonly: {hold}");
+    let resume = oks.iter().find(|m| header(m, "CSeq").starts_with("3 INVITE")).unwrap_or_else(|| panic!("no 200 to the resume: {}", uac.messages()));
+    assert!(resume.contains("a=sendrecv") || !resume.contains("a=recvonly"), "the resume is answered sendrecv: {resume}");
+    // Hold and resume leave it one call.
+    assert_eq!(cdrs(&r.lab, 1).len(), 1);
+}
+
+#[test]
+fn pri_redirecting_number_reaches_sip_as_diversion_with_reason() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = rig();
+    let mut pbx = pbx(&r.lab, "uas_answer.xml", 100);
+    r.switch.send_line("call 2125551234 9175550000 redirecting 2125550199 reason busy");
+    r.switch.wait_for("connected", T);
+    r.switch.send_line("hangup 16");
+    r.switch.wait_for("released", T);
+    pbx.expect_success(T);
+    let invite = &pbx.received("INVITE ")[0];
+    let div = header(invite, "Diversion");
+    assert!(div.contains("2125550199"), "the redirecting number in Diversion: {invite}");
+    assert!(div.contains("reason=user-busy"), "call forwarding busy is reason=user-busy: {invite}");
+    assert!(div.contains("counter=1"), "{invite}");
+}
+
+#[test]
+fn pri_redirecting_without_reason_reaches_sip_as_diversion_unknown() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = rig();
+    let mut pbx = pbx(&r.lab, "uas_answer.xml", 100);
+    r.switch.send_line("call 2125551234 9175550000 redirecting 2125550199");
+    r.switch.wait_for("connected", T);
+    r.switch.send_line("hangup 16");
+    r.switch.wait_for("released", T);
+    pbx.expect_success(T);
+    let invite = &pbx.received("INVITE ")[0];
+    let div = header(invite, "Diversion");
+    assert!(div.contains("2125550199") && div.contains("reason=unknown"), "{invite}");
+}
+
+#[test]
+fn sip_call_over_tcp_reaches_pri_is_answered_and_cleared() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = rig();
+    let mut uac = Sipp::start(
+        &r.lab,
+        "uac",
+        SippOpts {
+            scenario: "uac_call.xml",
+            transport: "t1",
+            rtp_echo_port: Some(7100),
+            pause_ms: 500,
+            service: Some("2125550142"),
+            remote: Some("127.0.0.1:5060"),
+            ..SippOpts::default()
+        },
+    );
+    let inc = r.switch.wait_for("incoming", T);
+    assert!(inc["called"].as_str().unwrap_or("").ends_with("2125550142"), "{inc}");
+    r.switch.send_line("alerting");
+    r.switch.send_line("answer");
+    let d = r.switch.wait_for("disconnecting", T);
+    assert_eq!(cause(&d), 16);
+    r.switch.wait_for("released", T);
+    uac.expect_success(T);
+    let ok = &uac.received("SIP/2.0 200")[0];
+    assert!(header(ok, "Via").contains("SIP/2.0/TCP"), "answered over TCP: {ok}");
+    let c = &cdrs(&r.lab, 1)[0];
+    assert_eq!(c["direction"], "sip-to-tdm", "{c}");
+    assert!(c["answer"].is_string(), "{c}");
+}
+
+#[test]
+fn pri_call_to_a_tcp_trunk_goes_over_tcp_is_answered_and_cleared() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::start(SIM);
+    // The PBX listens on TCP before tandem starts.
+    let mut pbx =
+        Sipp::start(&lab, "pbx", SippOpts { scenario: "uas_answer.xml", transport: "t1", rtp_echo_port: Some(7000), pause_ms: 100, ..SippOpts::default() });
+    let mut r = rig_in(lab, &config("options_interval_s = 0\ntransport = \"tcp\"", "", r#"[{ trunk = "pbx" }]"#), &[]);
+    r.switch.send_line("call 2125551234 9175550000");
+    r.switch.wait_for("connected", T);
+    r.switch.send_line("hangup 16");
+    let rel = r.switch.wait_for("released", T);
+    assert_eq!(cause(&rel), 16);
+    pbx.expect_success(T);
+    let invite = &pbx.received("INVITE ")[0];
+    assert!(header(invite, "Via").contains("SIP/2.0/TCP"), "the INVITE came over TCP: {invite}");
+    assert!(pbx.received("BYE ").iter().all(|b| header(b, "Via").contains("TCP")), "{}", pbx.messages());
+    let c = &cdrs(&r.lab, 1)[0];
+    assert!(c["answer"].is_string(), "{c}");
+    assert_eq!(c["outbound"]["interface"], "pbx", "{c}");
+}
+
+/// A EuroISDN PRI on the T1 span (EuroISDN dials in overlap), with the
+/// switch as its network side; `called` replaces the PRI route's patterns.
+fn overlap_rig(called: &str) -> Rig {
+    let cfg = config(NO_OPTIONS, "", r#"[{ trunk = "pbx" }]"#).replace("switch = \"ni2\"", "switch = \"euroisdn-t1\"").replacen(
+        "called = [\"X.\"]",
+        &format!("called = {called}"),
+        1,
+    );
+    let lab = Lab::start(SIM);
+    let sock = lab.dchan_socket(1);
+    let mut switch = Q931Peer::spawn_named("switch", &["--role", "network", "--switch", "euroisdn-t1", "--connect", sock.to_str().expect("utf-8")]);
+    let tandem = Tandem::start(&lab, &cfg);
+    switch.wait_for("link_up", Duration::from_secs(15));
+    tandem.expect_log("tandem running", T);
+    Rig { lab, switch, tandem }
+}
+
+#[test]
+fn pri_overlap_dialling_with_sending_complete_reaches_sip_en_bloc() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = overlap_rig(r#"["X."]"#);
+    let mut pbx = pbx(&r.lab, "uas_answer.xml", 100);
+    r.switch.send_line("call 21255 9175550000 overlap");
+    // "X." could match a longer number: tandem asks for more digits.
+    r.switch.wait_for("setup_ack", T);
+    assert!(pbx.received("INVITE ").is_empty(), "no INVITE before the number is complete");
+    r.switch.send_line("info 50142 complete");
+    r.switch.wait_for("connected", T);
+    r.switch.send_line("hangup 16");
+    r.switch.wait_for("released", T);
+    pbx.expect_success(T);
+    let invites = pbx.received("INVITE ");
+    assert_eq!(invites.len(), 1, "{}", pbx.messages());
+    assert!(invites[0].lines().next().unwrap_or("").contains("2125550142"), "the whole number in one INVITE: {}", invites[0]);
+}
+
+#[test]
+fn pri_overlap_dialling_digit_by_digit_routes_when_a_fixed_pattern_matches() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // A 10-digit NANP pattern: the call routes as the tenth digit arrives,
+    // with no Sending Complete and no T302 wait.
+    let mut r = overlap_rig(r#"["NXXNXXXXXX"]"#);
+    let mut pbx = pbx(&r.lab, "uas_answer.xml", 100);
+    r.switch.send_line("call 212 9175550000 overlap");
+    r.switch.wait_for("setup_ack", T);
+    for d in "5550142".chars() {
+        r.switch.send_line(&format!("info {d}"));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    r.switch.wait_for("connected", T);
+    r.switch.send_line("hangup 16");
+    r.switch.wait_for("released", T);
+    pbx.expect_success(T);
+    let invites = pbx.received("INVITE ");
+    assert_eq!(invites.len(), 1, "{}", pbx.messages());
+    assert!(invites[0].lines().next().unwrap_or("").contains("2125550142"), "{}", invites[0]);
 }

@@ -747,6 +747,7 @@ impl CallControl {
             attempts: c.attempt,
             inbound,
             outbound,
+            media: None,
         }
     }
 }
