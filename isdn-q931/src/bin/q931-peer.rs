@@ -25,7 +25,7 @@ use isdn_q931::q931::{
     PartyName, RestartTarget, SetupRequest, Side, SwitchType, Timers,
 };
 use isdn_q931::wire::CauseValue;
-use isdn_q931::wire::ie::{NumberingPlan, Presentation, ProgressDescription, Screening, ServiceStatus, TypeOfNumber};
+use isdn_q931::wire::ie::{NumberingPlan, Presentation, ProgressDescription, RedirectReason, Screening, ServiceStatus, TypeOfNumber};
 use isdn_q931::{Output, Pri, PriConfig};
 
 /// Exit statuses (the same as libpri-peer's).
@@ -81,10 +81,13 @@ not being cleared):
     call CALLED CALLING [name NAME] [pres allowed|restricted|unavailable]
          [name-pres allowed|restricted] [screen N] [ton N] [npi N] [chan N]
          [preferred] [overlap] [bearer speech|audio|data]
+         [redirecting NUMBER] [reason busy|noreply|unconditional|deflection|unknown]
                            Place a call (SETUP). CALLING may be - for none. With
                            `chan N` the channel is exclusive unless `preferred`;
                            without it the stack hunts one. `overlap` sends the number
-                           as incomplete (send more with `info`). Prints `dialing`.
+                           as incomplete (send more with `info`). `redirecting` adds
+                           a Redirecting Number IE (`reason` defaults to unknown).
+                           Prints `dialing`.
     proceeding [CALLID] [inband]    CALL PROCEEDING
     alerting [CALLID] [inband]      ALERTING
     progress [CALLID]               PROGRESS (in-band information available)
@@ -1014,7 +1017,7 @@ impl Peer {
     }
 
     fn cmd_call(&mut self, args: &[&str]) -> Result<(), String> {
-        const USAGE: &str = "usage: call CALLED CALLING [name NAME] [pres allowed|restricted|unavailable] [name-pres P] [screen N] [ton N] [npi N] [chan N] [preferred] [overlap] [bearer speech|audio|data]";
+        const USAGE: &str = "usage: call CALLED CALLING [name NAME] [pres allowed|restricted|unavailable] [name-pres P] [screen N] [ton N] [npi N] [chan N] [preferred] [overlap] [bearer speech|audio|data] [redirecting NUMBER] [reason busy|noreply|unconditional|deflection|unknown]";
         if args.len() < 2 {
             return Err(USAGE.into());
         }
@@ -1030,6 +1033,8 @@ impl Peer {
         let mut preferred = false;
         let mut overlap = false;
         let mut bearer = None;
+        let mut redirecting = None;
+        let mut redirect_reason = RedirectReason::Unknown;
         let parse_pres = |v: &str| -> Result<Presentation, String> {
             Ok(match v {
                 "allowed" => Presentation::Allowed,
@@ -1065,6 +1070,17 @@ impl Peer {
                                 _ => return Err(format!("bad bearer {v:?}")),
                             })
                         }
+                        "redirecting" => redirecting = Some(v.to_string()),
+                        "reason" => {
+                            redirect_reason = match v {
+                                "busy" => RedirectReason::Busy,
+                                "noreply" => RedirectReason::NoReply,
+                                "unconditional" => RedirectReason::Unconditional,
+                                "deflection" => RedirectReason::Deflection,
+                                "unknown" => RedirectReason::Unknown,
+                                _ => return Err(format!("bad redirect reason {v:?}")),
+                            }
+                        }
                         _ => return Err(format!("unknown argument {w:?}; {USAGE}")),
                     }
                 }
@@ -1089,6 +1105,7 @@ impl Peer {
             req = req.overlap();
         }
         req.bearer = bearer;
+        req.redirecting = redirecting.map(|n| (Number::new(&n), redirect_reason));
         let call = self.command(Command::Setup(Box::new(req)))?.ok_or("the stack returned no call")?;
         let cc = self.pri.as_ref().map(Pri::call_control);
         let channel = cc.and_then(|cc| cc.call_channel(call));
