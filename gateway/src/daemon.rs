@@ -81,6 +81,7 @@ enum Input {
     },
     Alarm(pri_io::AlarmEvent),
     Sip(TransportEvent),
+    Control(crate::control::ControlRequest),
 }
 
 /// Everything the run loop owns.
@@ -227,6 +228,19 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
         }
         None => (None, None),
     };
+    // The control socket (status, hotplug's span events).
+    let (ctl_tx, mut ctl_rx) = mpsc::channel::<crate::control::ControlRequest>(64);
+    let ctl_path = crate::control::serve(&cfg.general.control_socket(), ctl_tx).await;
+    {
+        let tx = in_tx.clone();
+        tokio::spawn(async move {
+            while let Some(r) = ctl_rx.recv().await {
+                if tx.send(Input::Control(r)).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
     drop(in_tx);
 
     // 6. Call control.
@@ -292,6 +306,10 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
                             sip.handle_transport_event(ev, now);
                         }
                     }
+                    Some(Input::Control(r)) => {
+                        let reply = d.control(&r.request, draining.is_some(), now);
+                        let _ = r.reply.send(reply);
+                    }
                     None => {
                         error!("every I/O task has ended");
                         break;
@@ -326,11 +344,69 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
     }
     d.pump.shutdown();
     drop(d.cdr.take());
+    if let Some(p) = ctl_path {
+        let _ = std::fs::remove_file(p);
+    }
     info!("tandem stopped");
     Ok(())
 }
 
 impl Daemon {
+    /// Answer a control-socket request (see [`crate::control`]).
+    fn control(&mut self, req: &serde_json::Value, draining: bool, now: Instant) -> serde_json::Value {
+        use crate::tdm::ChannelState;
+        use serde_json::json;
+        let span = req["span"].as_u64().map(|s| s as u32);
+        match req["op"].as_str().unwrap_or("") {
+            "status" => {
+                let mut interfaces = Vec::new();
+                for (i, name) in self.iface_names.iter().enumerate() {
+                    let Some(iface) = self.tdm.interface(i) else { continue };
+                    let (mut idle, mut busy, mut alarm, mut other) = (0, 0, 0, 0);
+                    for c in iface.channels() {
+                        match c.state {
+                            ChannelState::Idle => idle += 1,
+                            ChannelState::Busy => busy += 1,
+                            ChannelState::Alarm => alarm += 1,
+                            _ => other += 1,
+                        }
+                    }
+                    interfaces.push(json!({"name": name, "up": iface.is_up(), "channels": {"idle": idle, "busy": busy, "alarm": alarm, "other": other}}));
+                }
+                let trunks: Vec<_> = self
+                    .sip
+                    .as_ref()
+                    .map(|s| s.trunk_status())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|t| json!({"name": t.name, "kind": format!("{:?}", t.kind).to_lowercase(), "state": format!("{:?}", t.state).to_lowercase(), "active_calls": t.active_calls}))
+                    .collect();
+                json!({
+                    "ok": true,
+                    "calls": self.cc.active_calls(),
+                    "draining": draining,
+                    "interfaces": interfaces,
+                    "trunks": trunks,
+                    "sip_malformed": self.sip.as_ref().map(|s| s.malformed_count()).unwrap_or(0),
+                })
+            }
+            op @ ("span.up" | "span.down") => match span {
+                Some(n) => {
+                    let down = op == "span.down";
+                    info!(span = n, op, "span event from the control socket");
+                    self.tdm.span_alarm(n, down, now);
+                    json!({"ok": true})
+                }
+                None => json!({"ok": false, "error": "span events need \"span\": N"}),
+            },
+            op @ ("device.add" | "device.remove") => {
+                info!(op, device = ?req["device"].as_str(), "device event from the control socket");
+                json!({"ok": true})
+            }
+            other => json!({"ok": false, "error": format!("unknown op {other:?}; try status, span.up, span.down")}),
+        }
+    }
+
     fn on_signal(&mut self, name: &str, limit: Duration, draining: &mut Option<Instant>) {
         let now = Instant::now();
         if draining.is_some() {

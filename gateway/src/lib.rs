@@ -7,6 +7,7 @@ pub mod call;
 pub mod cdr;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod route;
 pub mod sip;

@@ -24,6 +24,8 @@ enum Command {
     Spans(ShowArgs),
     /// List channels: role (signalling, in Tandem's naming), hook state, law, ABCD bits and alarms.
     Channels(ShowArgs),
+    /// Ask the running daemon for its calls, PRI interfaces and SIP trunks (through its control socket).
+    Status(StatusArgs),
     /// Validate a configuration file; errors are printed as file:line:column.
     Check(CheckArgs),
     /// Validate the [dahdi] section (or a system.conf) against the hardware and apply it, as dahdi_cfg does.
@@ -43,6 +45,16 @@ struct RunArgs {
     /// Log filter (tracing syntax), e.g. "info" or "tandem::q931=info,debug"; `RUST_LOG` also works.
     #[arg(long)]
     log: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+struct StatusArgs {
+    /// The daemon's control socket.
+    #[arg(long, default_value = "/run/tandem/tandem.sock")]
+    socket: PathBuf,
+    /// Print the daemon's JSON reply instead of a summary.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -114,6 +126,37 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
+        Command::Status(a) => {
+            let v = tandem_gateway::control::request(&a.socket, &serde_json::json!({"op": "status"}), std::time::Duration::from_secs(5))
+                .map_err(|e| format!("{}: {e} (is tandem running? see --socket)", a.socket.display()))?;
+            if a.json {
+                println!("{v}");
+            } else {
+                println!("calls: {}{}", v["calls"], if v["draining"] == true { " (draining)" } else { "" });
+                for i in v["interfaces"].as_array().into_iter().flatten() {
+                    let c = &i["channels"];
+                    println!(
+                        "pri {}: {} — {} idle, {} busy, {} in alarm, {} other",
+                        i["name"].as_str().unwrap_or("?"),
+                        if i["up"] == true { "up" } else { "DOWN" },
+                        c["idle"],
+                        c["busy"],
+                        c["alarm"],
+                        c["other"]
+                    );
+                }
+                for t in v["trunks"].as_array().into_iter().flatten() {
+                    println!(
+                        "trunk {} ({}): {}, {} calls",
+                        t["name"].as_str().unwrap_or("?"),
+                        t["kind"].as_str().unwrap_or("?"),
+                        t["state"].as_str().unwrap_or("?"),
+                        t["active_calls"]
+                    );
+                }
+                println!("malformed SIP requests answered: {}", v["sip_malformed"]);
+            }
+        }
         Command::Run(a) => {
             let mut cfg = Config::load(&a.config).map_err(|d| diagnostics(&d))?;
             if let Some(dir) = a.device_dir {

@@ -38,6 +38,7 @@ const BASE: &str = r#"
 device_dir = "@DEV@"
 cdr_file = "@DIR@/cdr.jsonl"
 drain_timeout_s = 2
+control_socket = "@DIR@/tandem.sock"
 
 [[dahdi.span]]
 span = 1
@@ -843,4 +844,49 @@ fn pri_overlap_dialling_digit_by_digit_routes_when_a_fixed_pattern_matches() {
     let invites = pbx.received("INVITE ");
     assert_eq!(invites.len(), 1, "{}", pbx.messages());
     assert!(invites[0].lines().next().unwrap_or("").contains("2125550142"), "{}", invites[0]);
+}
+
+// ---------------------------------------------------------------------------
+// The control socket: `tandem status` and hotplug's span events
+
+fn control(lab: &Lab, req: &str) -> Value {
+    use std::io::{BufRead, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(lab.path("tandem.sock")).expect("control socket");
+    s.set_read_timeout(Some(T)).expect("timeout");
+    s.write_all(format!("{req}\n").as_bytes()).expect("write");
+    let mut line = String::new();
+    std::io::BufReader::new(s).read_line(&mut line).expect("reply");
+    serde_json::from_str(&line).expect("JSON reply")
+}
+
+#[test]
+fn tandem_status_shows_channels_and_trunks_and_span_down_stops_the_hunt() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = rig();
+    let out = std::process::Command::new(tandem_tests::gateway::workspace_bin("tandem"))
+        .args(["status", "--socket"])
+        .arg(r.lab.path("tandem.sock"))
+        .output()
+        .expect("tandem status");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("pri pstn: up — 23 idle, 0 busy"), "{text}");
+    assert!(text.contains("trunk pbx (peer): up, 0 calls"), "{text}");
+    // tandem-hotplug says the span went away: SIP calls to the PRI are
+    // refused (no circuit, 34 → 503) and nothing reaches the switch.
+    assert_eq!(control(&r.lab, r#"{"op": "span.down", "span": 1}"#)["ok"], true);
+    let st = control(&r.lab, r#"{"op": "status"}"#);
+    assert_eq!(st["interfaces"][0]["channels"]["idle"], 0, "{st}");
+    let mut uac = caller(&r.lab, "uac", "uac_reject.xml", "2125550142", &[], 100);
+    uac.expect_success(T);
+    assert!(uac.log().contains("FINAL 503"), "{}", uac.log());
+    r.switch.expect_no("incoming", Duration::from_millis(300));
+    // And back.
+    assert_eq!(control(&r.lab, r#"{"op": "span.up", "span": 1}"#)["ok"], true);
+    let mut uac = caller(&r.lab, "uac2", "uac_call.xml", "2125550142", &[], 100);
+    r.switch.wait_for("incoming", T);
+    r.switch.send_line("answer");
+    r.switch.wait_for("disconnecting", T);
+    uac.expect_success(T);
+    assert_eq!(control(&r.lab, r#"{"op": "bogus"}"#)["ok"], false);
 }
