@@ -210,8 +210,22 @@ impl Tandem {
         let text = config.replace("@DEV@", &lab.dev.display().to_string()).replace("@DIR@", &lab.path("").display().to_string());
         let path = lab.path("tandem.toml");
         fs::write(&path, text).expect("write tandem.toml");
+        Tandem::spawn(lab, &path, &[], None)
+    }
+
+    /// Start `tandem run --config <config>` on a file as it is (an example),
+    /// with `args` after it (e.g. `--device-dir`), in the working directory
+    /// `cwd` (the test's own if `None`).
+    pub fn start_file(lab: &Lab, config: &Path, args: &[&std::ffi::OsStr], cwd: Option<&Path>) -> Tandem {
+        Tandem::spawn(lab, config, args, cwd)
+    }
+
+    fn spawn(lab: &Lab, path: &Path, args: &[&std::ffi::OsStr], cwd: Option<&Path>) -> Tandem {
         let mut c = Command::new(workspace_bin("tandem"));
-        c.arg("run").arg("--config").arg(&path).env("RUST_LOG", std::env::var("TANDEM_TEST_LOG").unwrap_or_else(|_| "info".into()));
+        c.arg("run").arg("--config").arg(path).args(args).env("RUST_LOG", std::env::var("TANDEM_TEST_LOG").unwrap_or_else(|_| "info".into()));
+        if let Some(d) = cwd {
+            c.current_dir(d);
+        }
         c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
         let mut child = c.spawn().expect("spawn tandem run");
         let log = Lines::collect(child.stderr.take().expect("stderr"), Some(lab.path("tandem.log")));
@@ -223,7 +237,7 @@ impl Tandem {
                 out.0.lock().expect("lines").push(line);
             }
         });
-        Tandem { child: Some(child), log, config: path }
+        Tandem { child: Some(child), log, config: path.to_path_buf() }
     }
 
     /// Wait for a log line containing `needle`; panics with the log if
