@@ -890,3 +890,31 @@ fn tandem_status_shows_channels_and_trunks_and_span_down_stops_the_hunt() {
     uac.expect_success(T);
     assert_eq!(control(&r.lab, r#"{"op": "bogus"}"#)["ok"], false);
 }
+
+#[test]
+fn pbx_holds_and_resumes_a_pri_call_by_reinvite_and_media_stops_and_restarts() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = rig();
+    // Each phase (talking, held) lasts -d = 2500 ms; then the carrier clears.
+    let mut pbx = pbx(&r.lab, "uas_hold.xml", 2500);
+    r.switch.send_line("call 2125551234 9175550000");
+    let conn = r.switch.wait_for("connected", T);
+    let chan = conn["channel"].as_u64().expect("channel");
+    sipp_logged(&pbx, "ANSWERED");
+    let mut sim = r.lab.client();
+    sim.call("audio.play", serde_json::json!({"chan": chan, "tone": {"freqs": [1000.0], "level_dbm0": -10.0}})).expect("audio.play");
+    std::thread::sleep(Duration::from_millis(1000));
+    let f = tone_on(&mut sim, chan).unwrap_or_else(|| panic!("no tone came back while talking"));
+    assert!((f - 1000.0).abs() < 15.0, "the echoed tone is {f} Hz");
+    sipp_logged(&pbx, "HELD");
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(tone_on(&mut sim, chan), None, "tandem still sends RTP while the PBX holds the call");
+    sipp_logged(&pbx, "RESUMED");
+    std::thread::sleep(Duration::from_millis(800));
+    let f = tone_on(&mut sim, chan).unwrap_or_else(|| panic!("no tone came back after the resume"));
+    assert!((f - 1000.0).abs() < 15.0, "the echoed tone is {f} Hz after the resume");
+    r.switch.send_line("hangup 16");
+    r.switch.wait_for("released", T);
+    pbx.expect_success(T);
+    assert_eq!(cdrs(&r.lab, 1).len(), 1);
+}
