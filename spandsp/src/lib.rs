@@ -21,10 +21,9 @@
 //! | [`BellMfRx`] / [`BellMfTx`] | `bell_mf_rx_*` / `bell_mf_tx_*` | Bell MF (R1) register signalling |
 //! | [`R2MfRx`] / [`R2MfTx`] | `r2_mf_rx_*` / `r2_mf_tx_*` | MFC/R2 compelled register signalling, forward and backward |
 //! | [`ProgressToneRx`] | `super_tone_rx_*` | call-progress tones (dial, busy, reorder, ringback) by cadence |
+//! | [`AdsiRx`] / [`AdsiTx`] | `adsi_rx_*` / `adsi_tx_*` | caller ID and message waiting: Bell 202, V.23 and DTMF ([`adsi`]) |
 //!
-//! Not wrapped yet: ADSI / FSK caller ID (`adsi_*`; `tandem-dsp`'s
-//! [`tandem_dsp::callerid`] covers it meanwhile) and tone generation
-//! (`super_tone_tx`, `tone_gen`).
+//! Not wrapped yet: tone generation (`super_tone_tx`, `tone_gen`).
 //!
 //! spandsp itself is the C library vendored and compiled by `spandsp-sys`
 //! (built without its fax feature, so only a C compiler and libclang are
@@ -54,6 +53,7 @@
 //! (`init_lock`), so the tables are built once and published to every
 //! thread before any state uses them.
 
+pub mod adsi;
 pub mod dtmf;
 pub mod ffi;
 pub mod mf;
@@ -61,6 +61,7 @@ pub mod tone;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+pub use adsi::{AdsiRx, AdsiTx, CidStandard, Presentation};
 pub use dtmf::{DtmfRx, DtmfRxConfig, DtmfTx, DtmfTxConfig};
 pub use mf::{BellMfRx, BellMfTx, R2Direction, R2MfRx, R2MfTx};
 pub use tandem_dsp::DigitEvent;
