@@ -284,6 +284,15 @@ impl Channel {
         Ok(c)
     }
 
+    /// A second descriptor for the same open channel (dup(2)): DAHDI opens
+    /// a channel only once, so two owners (an analog line's shell and the
+    /// media pump) share one open file this way. Both see the same events
+    /// and blocks; only one should read at a time.
+    pub fn try_clone(&self) -> Result<Channel> {
+        let fd = self.fd.try_clone().map_err(|e| Error::from_errno(self.target(), "dup", Errno::from_raw(e.raw_os_error().unwrap_or(libc::EBADF))))?;
+        Ok(Channel { fd, chan: self.chan, span: self.span, nonblocking: self.nonblocking })
+    }
+
     /// The DAHDI channel number.
     pub fn number(&self) -> u32 {
         self.chan

@@ -116,6 +116,10 @@ pub struct PumpConfig {
     pub threads: usize,
     /// DAHDI buffers per direction (chan_dahdi uses 4).
     pub numbufs: u32,
+    /// Where line events (hook, polarity, ring…) met on a stream's channel
+    /// go, with the DAHDI channel number; `None` drops them. Analog lines
+    /// need them: their signalling goes on while the pump owns the channel.
+    pub line_events: Option<crossbeam_channel::Sender<(u32, tandem_drivers::LineEvent)>>,
 }
 
 impl Default for PumpConfig {
@@ -131,6 +135,7 @@ impl Default for PumpConfig {
             cpu: None,
             threads: 1,
             numbufs: 4,
+            line_events: None,
         }
     }
 }
@@ -250,6 +255,7 @@ impl Pump {
                 jitter_max_ms: cfg.jitter_max_ms,
                 dtmf_mode: cfg.dtmf_mode,
                 cpu: cfg.cpu,
+                line_events: cfg.line_events.clone(),
             };
             let t = std::thread::Builder::new().name(format!("media-pump-{k}")).spawn(move || shell::run(sc, rx))?;
             cmd.push(tx);
@@ -333,10 +339,40 @@ impl PumpHandle {
         self.sender(id).send(Command::Start { id, spec, chan, rtp, rtcp, stats }).map_err(|_| PumpError::ShutDown)
     }
 
+    /// As [`start`](PumpHandle::start), on a channel the caller already
+    /// has open (an analog line's signalling shell keeps its file open for
+    /// the whole call, since DAHDI opens a channel only once and closing it
+    /// hangs the line up: it hands the pump a duplicate of its descriptor,
+    /// [`Channel::try_clone`]). The channel must be non-blocking; the pump
+    /// sets its law, block size, buffers and echo canceller as for `start`.
+    pub fn start_on(&self, id: u64, spec: StreamSpec, chan: Channel) -> Result<(), PumpError> {
+        let (sockets, stats) = {
+            let mut streams = lock(&self.inner.streams);
+            let e = streams.get_mut(&id).ok_or(PumpError::UnknownStream(id))?;
+            (e.sockets.take().ok_or(PumpError::AlreadyStarted(id))?, e.stats.clone())
+        };
+        let chan = match self.setup_channel(chan, &spec) {
+            Ok(c) => c,
+            Err(source) => {
+                if let Some(e) = lock(&self.inner.streams).get_mut(&id) {
+                    e.sockets = Some(sockets);
+                }
+                return Err(PumpError::Channel { id, channo: spec.channo, source });
+            }
+        };
+        let (rtp, rtcp) = sockets;
+        self.sender(id).send(Command::Start { id, spec, chan, rtp, rtcp, stats }).map_err(|_| PumpError::ShutDown)
+    }
+
     fn open_channel(&self, spec: &StreamSpec) -> tandem_drivers::Result<Channel> {
         let cfg = &self.inner.cfg;
-        let block = cfg.tdm_block_ms * SAMPLES_PER_MS;
         let chan = Channel::open(&cfg.device_dir, spec.channo, None, OpenOptionsDahdi { nonblocking: true })?;
+        self.setup_channel(chan, spec)
+    }
+
+    fn setup_channel(&self, chan: Channel, spec: &StreamSpec) -> tandem_drivers::Result<Channel> {
+        let cfg = &self.inner.cfg;
+        let block = cfg.tdm_block_ms * SAMPLES_PER_MS;
         chan.set_law(spec.tdm_law)?;
         chan.set_blocksize(block)?;
         if cfg.numbufs > 0 {

@@ -37,6 +37,7 @@ pub(crate) struct ShellConfig {
     pub jitter_max_ms: u32,
     pub dtmf_mode: DtmfMode,
     pub cpu: Option<usize>,
+    pub line_events: Option<crossbeam_channel::Sender<(u32, tandem_drivers::LineEvent)>>,
 }
 
 /// What the pump knows of a channel's block phase.
@@ -229,7 +230,7 @@ impl Shell {
         if !s.dead && s.due <= now {
             match s.hunt {
                 Hunt::Locked => {
-                    let got = pump_blocks(s, 1, &mut self.inbuf, &mut self.outbuf);
+                    let got = pump_blocks(s, 1, &mut self.inbuf, &mut self.outbuf, &self.cfg.line_events);
                     if got == 0 {
                         // The phase moved: hunt again.
                         s.hunt = Hunt::Missed;
@@ -239,7 +240,7 @@ impl Shell {
                         s.since_probe += 1;
                         if s.since_probe >= PROBE_EVERY {
                             s.since_probe = 0;
-                            if pump_blocks(s, 1, &mut self.inbuf, &mut self.outbuf) > 0 {
+                            if pump_blocks(s, 1, &mut self.inbuf, &mut self.outbuf, &self.cfg.line_events) > 0 {
                                 s.stream.count_overrun();
                             }
                         }
@@ -251,7 +252,7 @@ impl Shell {
                     }
                 }
                 h => {
-                    let got = pump_blocks(s, MAX_DRAIN, &mut self.inbuf, &mut self.outbuf);
+                    let got = pump_blocks(s, MAX_DRAIN, &mut self.inbuf, &mut self.outbuf, &self.cfg.line_events);
                     if got > 0 && h == Hunt::Missed {
                         s.hunt = Hunt::Locked;
                         s.due = now + block_dur + Duration::from_millis(1);
@@ -273,7 +274,15 @@ impl Shell {
 
 /// Reads up to `max` blocks, answering each with a block from the jitter
 /// buffer and sending what the core produced. Returns the blocks read.
-fn pump_blocks(s: &mut Slot, max: usize, inbuf: &mut [u8], outbuf: &mut [u8]) -> usize {
+/// Line events met on the way go to `events` (with the channel number)
+/// when the pump was given a receiver for them.
+fn pump_blocks(
+    s: &mut Slot,
+    max: usize,
+    inbuf: &mut [u8],
+    outbuf: &mut [u8],
+    events_to: &Option<crossbeam_channel::Sender<(u32, tandem_drivers::LineEvent)>>,
+) -> usize {
     let mut got = 0;
     let mut events = 0;
     while got < max {
@@ -284,7 +293,7 @@ fn pump_blocks(s: &mut Slot, max: usize, inbuf: &mut [u8], outbuf: &mut [u8]) ->
                 s.stream.tdm_block(&inbuf[..n], &mut outbuf[..n]);
                 match s.chan.write(&outbuf[..n]) {
                     Ok(Io::Event) => {
-                        let _ = s.chan.next_event();
+                        forward_event(s, events_to);
                         let _ = s.chan.write(&outbuf[..n]);
                     }
                     Ok(_) => {}
@@ -294,9 +303,10 @@ fn pump_blocks(s: &mut Slot, max: usize, inbuf: &mut [u8], outbuf: &mut [u8]) ->
             }
             Ok(Io::WouldBlock) => break,
             Ok(Io::Event) => {
-                // A line event (alarm, ...) is pending: call control's
-                // business, the media only needs it out of the way.
-                let _ = s.chan.next_event();
+                // A line event (alarm, hook, polarity...) is pending: call
+                // control's business (forwarded if asked), the media only
+                // needs it out of the way.
+                forward_event(s, events_to);
                 events += 1;
                 if events > 4 {
                     break;
@@ -310,6 +320,15 @@ fn pump_blocks(s: &mut Slot, max: usize, inbuf: &mut [u8], outbuf: &mut [u8]) ->
         }
     }
     got
+}
+
+/// Takes the pending line event and forwards it, if anyone listens.
+fn forward_event(s: &Slot, events_to: &Option<crossbeam_channel::Sender<(u32, tandem_drivers::LineEvent)>>) {
+    if let Ok(Some(ev)) = s.chan.next_event()
+        && let Some(tx) = events_to
+    {
+        let _ = tx.try_send((s.chan.number(), ev));
+    }
 }
 
 /// Switches the channel's echo canceller (0: off).
