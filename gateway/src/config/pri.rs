@@ -10,7 +10,7 @@
 //! # dchannel = 24               # position of the D-channel; default 24 on a T1, 16 on an E1
 //! # bchannels = "1-23"          # positions outbound calls may use; default all but the D-channel
 //! # law = "ulaw"                # ulaw | alaw; default by span type (T1 ulaw, E1 alaw)
-//! # overlap = false             # send outbound calls in overlap when the called number is incomplete
+//! # overlap = false             # overlap dialling both ways, even on switch types that are en bloc by default (ni2, dms100, 4ess, 5ess)
 //! country_code = "1"            # numbers of national type become "+1…", and "+1…" goes out national
 //! # national_prefix = "1"       # unknown-type numbers starting with it are national (prefix dropped)
 //! # international_prefix = "011" # unknown-type numbers starting with it are international
@@ -64,7 +64,9 @@ pub struct PriConfig {
     /// G.711 law; default by span type.
     #[serde(default)]
     pub law: Option<Spanned<LawName>>,
-    /// Place outbound calls in overlap when the called number is not complete.
+    /// Overlap dialling in both directions: receive incomplete SETUPs and
+    /// place outbound calls in overlap when the called number is not
+    /// complete, even on switch types that are en bloc by default.
     #[serde(default)]
     pub overlap: bool,
     /// Country code (digits) for E.164 normalisation.
@@ -438,6 +440,18 @@ mod tests {
         let mut out = Vec::new();
         validate(&root.pri, &root.group, &src, &mut out);
         out.iter().map(|d| d.to_string()).collect()
+    }
+
+    #[test]
+    fn overlap_turns_on_overlap_dialling_even_on_an_en_bloc_switch_type() {
+        use crate::tdm::pri::{PriSettings, PriSpan};
+        let root: Root = toml::from_str("[[pri]]\nname = \"p\"\nspans = [1]\nswitch = \"ni2\"\nside = \"user\"\noverlap = true\n").expect("parses");
+        let span = PriSpan { span: 1, basechan: 1, kind: isdn_q931::q931::InterfaceKind::T1 };
+        let s = PriSettings::from_config(&root.pri[0], vec![span.clone()]).expect("settings");
+        assert!(s.overlap && s.q931.variant.overlap_dialing);
+        let root: Root = toml::from_str("[[pri]]\nname = \"p\"\nspans = [1]\nswitch = \"ni2\"\nside = \"user\"\n").expect("parses");
+        let s = PriSettings::from_config(&root.pri[0], vec![span]).expect("settings");
+        assert!(!s.q931.variant.overlap_dialing, "NI-2 is en bloc by default");
     }
 
     #[test]

@@ -160,6 +160,11 @@ impl PriSettings {
         cfg.apply_l2_timers(&mut s.q921);
         s.bchannels = cfg.bchannel_positions();
         s.overlap = cfg.overlap;
+        if cfg.overlap {
+            // Overlap in both directions even where the variant is en bloc
+            // by default (NI-2, DMS-100, 4ESS, 5ESS), as q931-peer --overlap.
+            s.q931.variant.overlap_dialing = true;
+        }
         let text = |v: &Option<toml::Spanned<String>>| v.as_ref().map(|v| v.get_ref().clone());
         s.numbering = Numbering {
             country_code: text(&cfg.country_code),
