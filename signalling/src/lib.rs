@@ -89,6 +89,19 @@ pub struct CallerIdInfo {
     pub name: Option<String>,
     /// Date/time field ("MMDDHHMM"), if presented.
     pub datetime: Option<String>,
+    /// Why the number is not delivered, if it is not.
+    pub number_absent: Option<Absence>,
+    /// Why the name is not delivered, if it is not.
+    pub name_absent: Option<Absence>,
+}
+
+/// Why caller ID leaves out a number or name (GR-30 / ETSI EN 300 659-3 `P` and `O`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Absence {
+    /// Withheld by the caller (`P`, private).
+    Private,
+    /// Not available, e.g. out of area (`O`).
+    Unavailable,
 }
 
 /// Events from the line hardware / DSP, reported by the shell.

@@ -25,6 +25,7 @@
 //! no_route_cause = 1                   # cause for a number no route matches: 1 or 3
 //! log_format = "text"                  # text | json
 //! control_socket = "/run/tandem/tandem.sock"
+//! # metrics_listen = "127.0.0.1:9100"  # Prometheus metrics (GET /metrics); unset = off
 //!
 //! [sip]
 //! listen = ["udp:0.0.0.0:5060", "tcp:0.0.0.0:5060", "tls:0.0.0.0:5061"]
@@ -94,6 +95,7 @@
 //! `replace` a leading prefix `with` another (if the number starts with
 //! it), then `strip` that many leading characters, then `prepend`.
 
+pub mod analog;
 pub mod pri;
 
 use std::collections::{BTreeMap, HashSet};
@@ -135,6 +137,9 @@ pub struct Config {
     /// Span groups for outbound TDM calls.
     #[serde(default)]
     pub group: Vec<pri::GroupConfig>,
+    /// Analog interfaces (FXO and FXS ports).
+    #[serde(default)]
+    pub analog: Vec<analog::AnalogConfig>,
     /// SIP: listeners, RTP and trunks.
     #[serde(default)]
     pub sip: Option<SipConfig>,
@@ -166,6 +171,8 @@ pub struct General {
     pub log_format: Option<LogFormat>,
     /// The control socket `tandem` commands talk to the daemon over.
     pub control_socket: Option<Spanned<String>>,
+    /// Serve Prometheus metrics over HTTP on this address (`GET /metrics`); unset = off.
+    pub metrics_listen: Option<Spanned<String>>,
 }
 
 /// How log lines are written.
@@ -218,6 +225,11 @@ impl General {
     /// The control socket path.
     pub fn control_socket(&self) -> PathBuf {
         self.control_socket.as_ref().map(|d| PathBuf::from(d.get_ref())).unwrap_or_else(|| DEFAULT_CONTROL_SOCKET.into())
+    }
+
+    /// The metrics listener's address, if configured (and valid).
+    pub fn metrics_listen(&self) -> Option<SocketAddr> {
+        self.metrics_listen.as_ref().and_then(|a| a.get_ref().parse().ok())
     }
 }
 
@@ -783,7 +795,10 @@ impl Config {
         {
             c.out.extend(e);
         }
-        pri::validate(&self.pri, &self.group, &self.source, &mut c.out);
+        let analog_names: Vec<&str> = self.analog.iter().map(|a| a.name.get_ref().as_str()).collect();
+        pri::validate_with(&self.pri, &self.group, &analog_names, &self.source, &mut c.out);
+        let pri_names: Vec<&str> = self.pri.iter().map(|p| p.name.get_ref().as_str()).collect();
+        analog::validate(&self.analog, &pri_names, &self.source, &mut c.out);
         self.check_general(&mut c);
         let trunks = self.check_sip(&mut c);
         self.check_routes(&mut c, &trunks);
@@ -807,6 +822,11 @@ impl Config {
             && !matches!(*v.get_ref(), 1 | 3)
         {
             c.err(span(v), format!("no_route_cause = {} is not 1 or 3", v.get_ref()), "use 1 (unallocated number) or 3 (no route to destination)");
+        }
+        if let Some(a) = &g.metrics_listen
+            && a.get_ref().parse::<SocketAddr>().is_err()
+        {
+            c.err(span(a), format!("metrics_listen = {:?} is not an address:port", a.get_ref()), "e.g. \"127.0.0.1:9100\" (Prometheus scrapes GET /metrics there)");
         }
         for p in [&g.cdr_file, &g.control_socket, &g.device_dir].into_iter().flatten() {
             if p.get_ref().is_empty() {
@@ -962,7 +982,7 @@ impl Config {
     }
 
     fn check_routes(&self, c: &mut Check, trunks: &HashSet<String>) {
-        let pris: HashSet<&str> = self.pri.iter().map(|p| p.name.get_ref().as_str()).collect();
+        let pris: HashSet<&str> = self.pri.iter().map(|p| p.name.get_ref().as_str()).chain(self.analog.iter().map(|a| a.name.get_ref().as_str())).collect();
         let groups: HashSet<&str> = self.group.iter().map(|g| g.name.get_ref().as_str()).collect();
         let mut names: BTreeMap<&str, usize> = BTreeMap::new();
         for r in &self.route {

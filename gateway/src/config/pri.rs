@@ -280,6 +280,12 @@ fn digits(s: &str) -> bool {
 
 /// Checks the PRI and group sections; every problem is pushed to `out`.
 pub fn validate(pris: &[PriConfig], groups: &[GroupConfig], src: &SourceRef, out: &mut Vec<Diagnostic>) {
+    validate_with(pris, groups, &[], src, out)
+}
+
+/// As [`validate`], where groups may also name the interfaces in `others`
+/// (analog interfaces).
+pub fn validate_with(pris: &[PriConfig], groups: &[GroupConfig], others: &[&str], src: &SourceRef, out: &mut Vec<Diagnostic>) {
     let mut cx = Ctx { src, out };
     let mut names: HashMap<String, Range<usize>> = HashMap::new();
     let mut spans_seen: HashMap<u32, (usize, String, Range<usize>)> = HashMap::new();
@@ -409,7 +415,7 @@ pub fn validate(pris: &[PriConfig], groups: &[GroupConfig], src: &SourceRef, out
         let mut seen: Vec<&str> = Vec::new();
         for m in g.members.get_ref() {
             let mn = m.get_ref().as_str();
-            if !names.contains_key(mn) {
+            if !names.contains_key(mn) && !others.contains(&mn) {
                 let known: Vec<&str> = pris.iter().map(|p| p.name.get_ref().as_str()).collect();
                 let help = if known.is_empty() { "define a [[pri]] with this name".to_owned() } else { format!("the interfaces are: {}", known.join(", ")) };
                 cx.err(m.span(), format!("group \"{name}\" names \"{mn}\", which is not a PRI interface"), &help);

@@ -7,7 +7,7 @@ struct H {
 }
 
 fn cid(n: &str) -> CallerIdInfo {
-    CallerIdInfo { number: Some(n.into()), name: None, datetime: None }
+    CallerIdInfo { number: Some(n.into()), name: None, datetime: None, ..CallerIdInfo::default() }
 }
 
 impl H {
