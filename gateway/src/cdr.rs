@@ -104,7 +104,7 @@ pub struct CdrRecord {
 }
 
 /// A call's media figures, from the pump's RTP and RTCP statistics.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct CdrMedia {
     pub packets_sent: u64,
     pub packets_received: u64,

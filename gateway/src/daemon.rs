@@ -102,6 +102,8 @@ struct Daemon {
     streams: HashMap<CallId, (u64, StreamSpec, Option<Arc<StatsCell>>)>,
     /// Echo canceller taps per range of DAHDI channels (`[[pri]] echo_taps`).
     echo: Vec<(std::ops::RangeInclusive<u32>, u32)>,
+    /// Totals for the metrics.
+    totals: crate::metrics::Totals,
     /// Final media figures of calls whose CDR is still to come.
     media_done: HashMap<String, StreamStats>,
     cdr: Option<crossbeam_channel::Sender<CdrRecord>>,
@@ -230,6 +232,9 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
     };
     // The control socket (status, hotplug's span events).
     let (ctl_tx, mut ctl_rx) = mpsc::channel::<crate::control::ControlRequest>(64);
+    if let Some(addr) = cfg.general.metrics_listen() {
+        crate::metrics::serve(addr, ctl_tx.clone()).await;
+    }
     let ctl_path = crate::control::serve(&cfg.general.control_socket(), ctl_tx).await;
     {
         let tx = in_tx.clone();
@@ -260,6 +265,7 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
         streams: HashMap::new(),
         media_done: HashMap::new(),
         echo,
+        totals: Default::default(),
         cdr,
     };
     let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
@@ -399,6 +405,18 @@ impl Daemon {
                 }
                 None => json!({"ok": false, "error": "span events need \"span\": N"}),
             },
+            "metrics" => {
+                let status = self.control(&json!({"op": "status"}), draining, now);
+                let mut live = std::collections::BTreeMap::new();
+                for (_, _, cell) in self.streams.values() {
+                    if let Some(c) = cell {
+                        for (k, v) in crate::metrics::rtp_fields(&CdrMedia::from(&c.load())) {
+                            *live.entry(k).or_insert(0) += v;
+                        }
+                    }
+                }
+                json!({"ok": true, "text": crate::metrics::render(&status, &self.totals, &live)})
+            }
             op @ ("device.add" | "device.remove") => {
                 info!(op, device = ?req["device"].as_str(), "device event from the control socket");
                 json!({"ok": true})
@@ -531,6 +549,7 @@ impl Daemon {
             CcOutput::Media(m) => self.on_media(m),
             CcOutput::Cdr(mut rec) => {
                 rec.media = self.media_done.remove(&rec.call_id).as_ref().map(CdrMedia::from);
+                self.totals.add_call(&rec);
                 if let Some(tx) = &self.cdr {
                     if tx.send(*rec).is_err() {
                         error!("CDR writer is gone: record lost");

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod metrics;
 pub mod route;
 pub mod sip;
 pub mod tdm;

@@ -39,6 +39,7 @@ device_dir = "@DEV@"
 cdr_file = "@DIR@/cdr.jsonl"
 drain_timeout_s = 2
 control_socket = "@DIR@/tandem.sock"
+metrics_listen = "127.0.0.1:19100"
 
 [[dahdi.span]]
 span = 1
@@ -208,6 +209,26 @@ fn pri_call_reaches_sip_is_answered_and_pri_clears() {
     // RTP flowed both ways, and its figures are in the CDR.
     assert!(c["media"]["packets_sent"].as_u64().unwrap_or(0) > 20, "{c}");
     assert!(c["media"]["packets_received"].as_u64().unwrap_or(0) > 20, "{c}");
+    // And in the metrics.
+    let m = scrape_metrics();
+    assert!(m.contains("tandem_calls_total{direction=\"tdm-to-sip\",answered=\"true\"} 1"), "{m}");
+    assert!(m.contains("tandem_call_release_causes_total{cause=\"16\"} 1"), "{m}");
+    assert!(m.contains("tandem_pri_up{interface=\"pstn\"} 1"), "{m}");
+    assert!(m.contains("tandem_calls_active 0"), "{m}");
+    let rx: u64 = m.lines().find_map(|l| l.strip_prefix("tandem_rtp_packets_received_total ")).and_then(|v| v.parse().ok()).unwrap_or(0);
+    assert!(rx > 20, "{m}");
+}
+
+/// `GET /metrics` from the daemon (`metrics_listen` in [`BASE`]).
+fn scrape_metrics() -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect("127.0.0.1:19100").expect("metrics listener");
+    s.set_read_timeout(Some(T)).expect("timeout");
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    out
 }
 
 #[test]

@@ -826,7 +826,11 @@ impl Config {
         if let Some(a) = &g.metrics_listen
             && a.get_ref().parse::<SocketAddr>().is_err()
         {
-            c.err(span(a), format!("metrics_listen = {:?} is not an address:port", a.get_ref()), "e.g. \"127.0.0.1:9100\" (Prometheus scrapes GET /metrics there)");
+            c.err(
+                span(a),
+                format!("metrics_listen = {:?} is not an address:port", a.get_ref()),
+                "e.g. \"127.0.0.1:9100\" (Prometheus scrapes GET /metrics there)",
+            );
         }
         for p in [&g.cdr_file, &g.control_socket, &g.device_dir].into_iter().flatten() {
             if p.get_ref().is_empty() {
