@@ -295,6 +295,8 @@ pub const SIPP_DEFAULT_KEYS: &[(&str, &str)] = &[
     ("hdr2", "X-Tandem-Test: 2"),
     ("hdr3", "X-Tandem-Test: 3"),
     ("reason_hdr", "X-Tandem-Test: 4"),
+    ("rtp_ip", "127.0.0.15"),
+    ("rtp_port", "7400"),
 ];
 
 /// How a sipp run is set up.
