@@ -652,6 +652,27 @@ fn dtmf_both_ways(span: Span, codec: Codec, from_pri: bool) {
     for g in &gaps {
         assert!((g - 200.0).abs() <= 30.0, "digits 200 ms apart are {g} ms apart in RTP timestamps: {gaps:?}");
     }
+    // The digits are taken out of the audio once recognised: per event, at
+    // most the one audio packet sent before the receiver recognised the
+    // digit overlaps it (the event's timestamp goes back to the digit's
+    // start, so that packet carries the tone's first 20 ms).
+    let audio: Vec<Rx> = peer.packets().into_iter().filter(|p| p.from == call.tandem && p.pt == codec.pt()).collect();
+    let mut leaks = Vec::new();
+    for e in &evs {
+        let over: Vec<(i32, f64)> = audio
+            .iter()
+            .filter_map(|p| {
+                let start = p.ts.wrapping_sub(e.ts) as i32;
+                (start + FRAME as i32 > 0 && start < i32::from(e.duration)).then(|| {
+                    let pcm: Vec<i16> = p.payload.iter().map(|&c| codec.law().decode(c)).collect();
+                    (start / 8, (f64::from(level_dbm0(&pcm)) * 10.0).round() / 10.0)
+                })
+            })
+            .collect();
+        assert!(over.len() <= 1, "audio is suppressed while the event {e:?} is sent, but {} packets overlap it: {over:?}", over.len());
+        leaks.extend(over);
+    }
+    eprintln!("{span:?} {codec:?}: audio packets overlapping an event (ms from the event's start, dBm0): {leaks:?}");
 
     let heard = recorded(&r.lab, &mut sim, call.chan, 2500, "heard.wav");
     let mut det = tandem_dsp::dtmf::DtmfDetector::new();
@@ -682,6 +703,16 @@ fn dtmf_both_ways(span: Span, codec: Codec, from_pri: bool) {
 #[test]
 fn t1_pcmu_dtmf_crosses_both_ways_as_rfc4733_events_and_tones() {
     dtmf_both_ways(Span::T1, Codec::Pcmu, true);
+}
+
+#[test]
+fn t1_pcma_transcoded_dtmf_crosses_both_ways_as_rfc4733_events_and_tones() {
+    dtmf_both_ways(Span::T1, Codec::Pcma, true);
+}
+
+#[test]
+fn e1_pcma_dtmf_crosses_both_ways_as_rfc4733_events_and_tones() {
+    dtmf_both_ways(Span::E1, Codec::Pcma, false);
 }
 
 #[test]
