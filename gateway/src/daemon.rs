@@ -45,6 +45,8 @@ use crate::sip::transport::{Outbound, SipTransport, TransportEvent};
 use crate::sip::{SipOutput, SipSide};
 use crate::tdm::pri::{PriInput, PriInterface, PriIo};
 use crate::tdm::pri_io::{self, DChannelEvent, PcapSink};
+use crate::tdm::analog::{AnalogInput, AnalogInterface};
+use crate::tdm::analog_io::{self, PortShell, ShellOptions};
 use crate::tdm::{Tdm, TdmInput, TdmIo, TdmOutput, hunt::SpanGroup};
 use tandem_media::pump::{Pump, PumpConfig, PumpHandle, StatsCell, StreamSpec, StreamStats};
 
@@ -55,6 +57,8 @@ pub enum DaemonError {
     Dahdi(String),
     #[error("PRI interface {name}: {msg}")]
     Pri { name: String, msg: String },
+    #[error("analog interface {name}: {msg}")]
+    Analog { name: String, msg: String },
     #[error("SIP: {0}")]
     Sip(String),
     #[error("media pump: {0}")]
@@ -82,6 +86,9 @@ enum Input {
     Alarm(pri_io::AlarmEvent),
     Sip(TransportEvent),
     Control(crate::control::ControlRequest),
+    /// A line event or DSP result of an analog port (from its shell, or
+    /// from the media pump while it owns the port's audio).
+    Analog(crate::tdm::analog::AnalogInput),
 }
 
 /// Everything the run loop owns.
@@ -107,6 +114,10 @@ struct Daemon {
     /// Final media figures of calls whose CDR is still to come.
     media_done: HashMap<String, StreamStats>,
     cdr: Option<crossbeam_channel::Sender<CdrRecord>>,
+    /// Analog ports' shells by DAHDI channel number, with their interface index.
+    analog: HashMap<u32, (usize, PortShell)>,
+    /// Calls whose media runs on a channel lent by an analog port's shell.
+    lent: HashMap<CallId, u32>,
 }
 
 /// Run the daemon until it has drained after SIGTERM/SIGINT.
@@ -130,7 +141,10 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
     let sipcfg = cfg.sip.clone();
     let (lo, hi) = sipcfg.as_ref().map(|s| s.rtp_ports()).unwrap_or((10000, 20000));
     let rtp_ip = sipcfg.as_ref().and_then(|s| s.rtp_ip()).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    let pump = Pump::start(PumpConfig { device_dir: device_dir.clone(), rtp_ip, rtp_ports: lo..=hi, ..PumpConfig::default() }).map_err(DaemonError::Media)?;
+    // Line events the pump meets on analog ports during calls come back here.
+    let (line_tx, line_rx) = crossbeam_channel::bounded::<(u32, tandem_drivers::LineEvent)>(1024);
+    let pump = Pump::start(PumpConfig { device_dir: device_dir.clone(), rtp_ip, rtp_ports: lo..=hi, line_events: Some(line_tx), ..PumpConfig::default() })
+        .map_err(DaemonError::Media)?;
 
     // 3. CDRs.
     let cdr = match cfg.general.cdr_file() {
@@ -187,6 +201,51 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
         iface_names.push(name.clone());
         info!(interface = %name, dchannel = dch, "PRI interface up");
     }
+    // Analog interfaces: the sans-IO interface here, a shell thread per port.
+    let mut analog = HashMap::new();
+    let (an_tx, mut an_rx) = mpsc::unbounded_channel::<AnalogInput>();
+    for a in &cfg.analog {
+        let name = a.name.get_ref().clone();
+        let aerr = |msg: String| DaemonError::Analog { name: name.clone(), msg };
+        let settings = analog_io::resolve(a, &device_dir).map_err(|e| aerr(e.to_string()))?;
+        if let Some(taps) = a.echo_taps() {
+            echo.extend(settings.ports.iter().map(|p| (p.channo..=p.channo, taps)));
+        }
+        let opts = ShellOptions::from_config(a);
+        let ports = settings.ports.clone();
+        let idx = tdm.add_interface(Box::new(AnalogInterface::new(settings)));
+        for p in ports {
+            let shell = analog_io::spawn_port(&device_dir, p, opts.clone(), an_tx.clone()).map_err(|e| aerr(e.to_string()))?;
+            analog.insert(p.channo, (idx, shell));
+        }
+        iface_names.push(name.clone());
+        info!(interface = %name, ports = analog.values().filter(|(i, _)| *i == idx).count(), "analog interface up");
+    }
+    {
+        let tx = in_tx.clone();
+        tokio::spawn(async move {
+            while let Some(a) = an_rx.recv().await {
+                if tx.send(Input::Analog(a)).await.is_err() {
+                    break;
+                }
+            }
+        });
+        // The pump's forwarded events: a blocking receiver, so a thread.
+        let kinds: HashMap<u32, crate::config::analog::PortKind> = analog.iter().map(|(c, (_, s))| (*c, s.kind)).collect();
+        let an_tx = an_tx.clone();
+        let _ = std::thread::Builder::new().name("analog-pump-events".into()).spawn(move || {
+            while let Ok((channo, ev)) = line_rx.recv() {
+                let Some(kind) = kinds.get(&channo) else { continue };
+                debug!(channo, ?ev, "line event from the media pump");
+                if let Some(input) = analog_io::line_input(*kind, ev)
+                    && an_tx.send(AnalogInput { channo, input }).is_err()
+                {
+                    break;
+                }
+            }
+        });
+    }
+    drop(an_tx);
     for g in &cfg.group {
         tdm.add_group(SpanGroup::from_config(g));
     }
@@ -267,6 +326,8 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
         echo,
         totals: Default::default(),
         cdr,
+        analog,
+        lent: HashMap::new(),
     };
     let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
@@ -310,6 +371,12 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
                     Some(Input::Sip(ev)) => {
                         if let Some(sip) = d.sip.as_mut() {
                             sip.handle_transport_event(ev, now);
+                        }
+                    }
+                    Some(Input::Analog(a)) => {
+                        if let Some((iface, _)) = d.analog.get(&a.channo) {
+                            let iface = *iface;
+                            d.tdm.handle_input(iface, TdmInput::Analog(a), now);
                         }
                     }
                     Some(Input::Control(r)) => {
@@ -488,6 +555,10 @@ impl Daemon {
                     }
                 }
             }
+            TdmOutput::Io(TdmIo::Analog(a)) => match self.analog.get(&a.channo) {
+                Some((_, shell)) => shell.command(a.cmd),
+                None => warn!(channo = a.channo, "line command for a port without a shell"),
+            },
             TdmOutput::Io(TdmIo::Pri(PriIo::Trace(t))) => {
                 if let Some(Some(sink)) = self.pcap.get_mut(iface) {
                     if let Err(e) = sink.write(&t) {
@@ -565,7 +636,23 @@ impl Daemon {
                 let mut spec = stream_spec(tdm_channo, tdm_law, &rtp);
                 spec.echo_taps = self.echo.iter().find(|(r, _)| r.contains(&tdm_channo)).map(|(_, t)| *t);
                 let id = rtp.stream;
-                match self.pump.start(id, spec) {
+                // An analog port's channel stays open in its shell: the pump gets a duplicate.
+                let started = match self.analog.get(&tdm_channo) {
+                    Some((_, shell)) => match shell.lend() {
+                        Ok(chan) => {
+                            let r = self.pump.start_on(id, spec, chan);
+                            if r.is_ok() {
+                                self.lent.insert(call, tdm_channo);
+                            } else {
+                                shell.resume();
+                            }
+                            r.map_err(|e| e.to_string())
+                        }
+                        Err(e) => Err(e),
+                    },
+                    None => self.pump.start(id, spec).map_err(|e| e.to_string()),
+                };
+                match started {
                     Ok(()) => {
                         debug!(%call, stream = id, channo = tdm_channo, "media connected");
                         self.streams.insert(call, (id, spec, self.pump.stats_cell(id)));
@@ -593,6 +680,11 @@ impl Daemon {
                         self.media_done.insert(call.to_string(), st);
                     }
                     debug!(%call, stream = id, "media disconnected");
+                }
+                if let Some(channo) = self.lent.remove(&call)
+                    && let Some((_, shell)) = self.analog.get(&channo)
+                {
+                    shell.resume();
                 }
             }
         }

@@ -2,8 +2,9 @@
 //! CAS lines), as sans-IO state machines behind one small interface.
 //!
 //! A [`TdmInterface`] is one signalling entity: a PRI interface (one
-//! D-channel and the spans it controls, [`pri::PriInterface`]) today; an
-//! analog port or a CAS span later. It speaks call control's leg-neutral
+//! D-channel and the spans it controls, [`pri::PriInterface`]) or an
+//! analog interface (FXO or FXS ports, [`analog::AnalogInterface`]); a CAS
+//! span later. It speaks call control's leg-neutral
 //! vocabulary ([`crate::call::model`]) on one side and its own wire on the
 //! other, and holds no clock, socket or thread:
 //!
@@ -50,16 +51,20 @@
 //!         TdmOutput::Leg(leg, event) => { /* control.leg_event(leg, event, now) */ }
 //!         TdmOutput::Io(TdmIo::Pri(PriIo::Frame { link, frame })) => { /* dchannel_tx[iface].send(frame) */ }
 //!         TdmOutput::Io(TdmIo::Pri(PriIo::Trace(t))) => { /* pcap[iface].write(&t) */ }
+//!         TdmOutput::Io(TdmIo::Analog(a)) => { /* analog_shell[a.channo].command(a.cmd) */ }
 //!     }
 //! }
 //! // Sleep until tdm.poll_timeout(), the next frame or the next command.
 //! # }
 //! ```
 
+pub mod analog;
+pub mod analog_io;
 pub mod hunt;
 pub mod numbering;
 pub mod pri;
 pub mod pri_io;
+pub mod zones;
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -125,6 +130,8 @@ pub struct IncomingKey(pub u64);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TdmIo {
     Pri(pri::PriIo),
+    /// A line command for an analog port's shell.
+    Analog(analog::AnalogIo),
 }
 
 /// Kind-specific input from a shell, and what all kinds share.
@@ -136,6 +143,8 @@ pub enum TdmInput {
         in_alarm: bool,
     },
     Pri(pri::PriInput),
+    /// A line event or DSP result from an analog port's shell.
+    Analog(analog::AnalogInput),
 }
 
 /// What an interface has for the integrator.

@@ -862,6 +862,7 @@ impl TdmInterface for PriInterface {
         self.now = now;
         match input {
             TdmInput::Pri(PriInput::Frame { link, frame }) => self.pri.handle_frame(link, &frame, now),
+            TdmInput::Analog(_) => {}
             TdmInput::Alarm { span, in_alarm } => {
                 if in_alarm {
                     tracing::warn!(interface = %self.s.name, span, "span in alarm: its channels are out of the hunt");
@@ -987,7 +988,7 @@ mod tests {
                                 moved = true;
                             }
                         }
-                        TdmOutput::Io(TdmIo::Pri(PriIo::Trace(_))) => {}
+                        TdmOutput::Io(TdmIo::Pri(PriIo::Trace(_)) | TdmIo::Analog(_)) => {}
                         TdmOutput::Incoming { key, setup, identity, media } => {
                             let leg = LegRef::inbound(CallId(self.next));
                             self.next += 1;

@@ -1,0 +1,119 @@
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::call::model::CallId;
+use tandem_signalling::Tone;
+
+fn settings(kind: PortKind) -> AnalogSettings {
+    AnalogSettings {
+        name: "line".into(),
+        ports: vec![AnalogPort { addr: ChannelAddr { span: 1, pos: 3 }, channo: 3, kind }],
+        law: Law::Ulaw,
+        line: Some("+12125550100".into()),
+        fxo: FxoConfig::for_start(StartType::KewlStart),
+        fxs: FxsConfig { hookflash_min: Duration::ZERO, hookflash_max: Duration::ZERO, ..FxsConfig::default() },
+    }
+}
+
+fn input(a: &mut AnalogInterface, i: LineInput, now: Instant) {
+    a.handle_input(TdmInput::Analog(AnalogInput { channo: 3, input: i }), now);
+}
+
+fn drain(a: &mut AnalogInterface) -> Vec<TdmOutput> {
+    std::iter::from_fn(|| a.poll_output()).collect()
+}
+
+#[test]
+fn a_co_call_with_private_caller_id_is_presented_to_the_line_number_and_answered_off_hook() {
+    let mut a = AnalogInterface::new(settings(PortKind::Fxo));
+    let t = Instant::now();
+    input(&mut a, LineInput::RingBegin, t);
+    input(&mut a, LineInput::RingEnd, t + Duration::from_secs(2));
+    let cid = CallerIdInfo { number_absent: Some(Absence::Private), name: Some("ALICE".into()), ..CallerIdInfo::default() };
+    input(&mut a, LineInput::CallerId(cid), t + Duration::from_millis(3000));
+    let out = drain(&mut a);
+    let Some(TdmOutput::Incoming { key, setup, media, .. }) = out.into_iter().find(|o| matches!(o, TdmOutput::Incoming { .. })) else { panic!("no call") };
+    assert_eq!(setup.called, "+12125550100");
+    let calling = setup.calling.expect("calling party");
+    assert_eq!(calling.presentation, Presentation::Restricted);
+    assert_eq!(calling.name.as_deref(), Some("ALICE"));
+    assert_eq!(media, MediaEndpoint::Tdm { channo: 3, law: Law::Ulaw });
+    let leg = LegRef::inbound(CallId(1));
+    a.accept(key, leg);
+    a.command(leg, LegCommand::Answer { connected: None }, t + Duration::from_millis(3500));
+    let out = drain(&mut a);
+    assert!(out.contains(&TdmOutput::Io(TdmIo::Analog(AnalogIo { channo: 3, cmd: LineCommand::OffHook }))), "{out:?}");
+    // The CO hangs up: battery drops for longer than the open-loop minimum.
+    input(&mut a, LineInput::BatteryLost, t + Duration::from_secs(10));
+    a.handle_timeout(t + Duration::from_millis(10_400));
+    let out = drain(&mut a);
+    assert!(out.iter().any(|o| matches!(o, TdmOutput::Leg(l, LegEvent::Released(r)) if *l == leg && r.cause == Cause::NORMAL_CLEARING)), "{out:?}");
+    assert!(out.contains(&TdmOutput::Io(TdmIo::Analog(AnalogIo { channo: 3, cmd: LineCommand::OnHook }))));
+}
+
+#[test]
+fn an_outbound_fxo_call_dials_after_dial_tone_and_reports_media_only_once_dialled() {
+    let mut a = AnalogInterface::new(settings(PortKind::Fxo));
+    let t = Instant::now();
+    let leg = LegRef::outbound(CallId(2), 1);
+    a.originate(leg, &Setup { called: "+5551234".into(), complete: true, ..Setup::default() }, ChannelChoice::Any, t);
+    let out = drain(&mut a);
+    assert!(out.contains(&TdmOutput::Io(TdmIo::Analog(AnalogIo { channo: 3, cmd: LineCommand::OffHook }))));
+    assert!(!out.iter().any(|o| matches!(o, TdmOutput::Leg(_, LegEvent::Media(_)))));
+    assert_eq!(a.channels()[0].state, ChannelState::Busy);
+    input(&mut a, LineInput::ToneDetected(Tone::DialTone), t + Duration::from_millis(600));
+    let out = drain(&mut a);
+    assert!(out.contains(&TdmOutput::Io(TdmIo::Analog(AnalogIo { channo: 3, cmd: LineCommand::Dial { digits: "5551234".into(), mode: DialMode::Dtmf } }))));
+    assert!(out.contains(&TdmOutput::Leg(leg, LegEvent::Proceeding)));
+    input(&mut a, LineInput::DialComplete, t + Duration::from_secs(2));
+    let out = drain(&mut a);
+    assert!(out.contains(&TdmOutput::Leg(leg, LegEvent::Media(MediaEndpoint::Tdm { channo: 3, law: Law::Ulaw }))));
+    assert!(out.contains(&TdmOutput::Leg(leg, LegEvent::Answered { connected: None })), "immediate answer supervision: {out:?}");
+}
+
+#[test]
+fn a_phone_that_dials_a_complete_number_starts_a_call_and_its_hang_up_releases_it() {
+    let mut s = settings(PortKind::Fxs);
+    s.fxs.dial_plan = DialPlan::new(["1NXXNXXXXXX"]).unwrap();
+    let mut a = AnalogInterface::new(s);
+    let t = Instant::now();
+    input(&mut a, LineInput::OffHook, t);
+    assert!(drain(&mut a).contains(&TdmOutput::Io(TdmIo::Analog(AnalogIo { channo: 3, cmd: LineCommand::PlayTone(Tone::DialTone) }))));
+    for (k, d) in "12125550199".chars().enumerate() {
+        input(&mut a, LineInput::Digit(d), t + Duration::from_millis(500 + 200 * k as u64));
+    }
+    let out = drain(&mut a);
+    let Some(TdmOutput::Incoming { key, setup, .. }) = out.into_iter().find(|o| matches!(o, TdmOutput::Incoming { .. })) else { panic!("no call") };
+    assert_eq!(setup.called, "12125550199");
+    assert_eq!(setup.calling.map(|p| p.number), Some("+12125550100".into()));
+    let leg = LegRef::inbound(CallId(3));
+    a.accept(key, leg);
+    input(&mut a, LineInput::OnHook, t + Duration::from_secs(9));
+    let out = drain(&mut a);
+    assert!(out.iter().any(|o| matches!(o, TdmOutput::Leg(l, LegEvent::Released(_)) if *l == leg)), "{out:?}");
+    assert_eq!(a.channels()[0].state, ChannelState::Idle);
+}
+
+#[test]
+fn a_call_to_a_phone_rings_it_and_its_answer_brings_the_media() {
+    let mut a = AnalogInterface::new(settings(PortKind::Fxs));
+    let t = Instant::now();
+    let leg = LegRef::outbound(CallId(4), 1);
+    let calling = Party { number: "+12125550123".into(), name: Some("BOB".into()), ..Party::default() };
+    a.originate(leg, &Setup { called: "100".into(), complete: true, calling: Some(calling), ..Setup::default() }, ChannelChoice::Any, t);
+    let out = drain(&mut a);
+    assert!(out.contains(&TdmOutput::Io(TdmIo::Analog(AnalogIo { channo: 3, cmd: LineCommand::Ring }))));
+    assert!(out.contains(&TdmOutput::Leg(leg, LegEvent::Alerting { inband: false })));
+    a.handle_timeout(t + Duration::from_millis(2000));
+    a.handle_timeout(t + Duration::from_millis(2600));
+    let out = drain(&mut a);
+    let cid = out.iter().find_map(|o| match o {
+        TdmOutput::Io(TdmIo::Analog(AnalogIo { cmd: LineCommand::SendCallerId(c, _), .. })) => Some(c.clone()),
+        _ => None,
+    });
+    assert_eq!(cid.and_then(|c| c.number), Some("12125550123".into()));
+    input(&mut a, LineInput::OffHook, t + Duration::from_secs(4));
+    let out = drain(&mut a);
+    assert!(out.contains(&TdmOutput::Leg(leg, LegEvent::Media(MediaEndpoint::Tdm { channo: 3, law: Law::Ulaw }))));
+    assert!(out.contains(&TdmOutput::Leg(leg, LegEvent::Answered { connected: None })));
+}

@@ -1,0 +1,582 @@
+//! The I/O shell of analog ports: one thread per port that owns its DAHDI
+//! channel, turns line events and audio into [`AnalogInput`]s and carries
+//! out the [`LineCommand`]s of [`super::analog::AnalogInterface`]. The
+//! signalling lives in the interface, which the daemon keeps in its
+//! call-control task; this shell only does I/O and DSP.
+//!
+//! * [`resolve`] turns an `[[analog]]` section into [`AnalogSettings`] with
+//!   the channel numbers (and the kind, when not configured) from discovery.
+//! * [`spawn_port`] opens the port's channel (non-blocking, 20 ms blocks)
+//!   and starts its thread. Every 20 ms block read is run through the DSP:
+//!   - FXO on-hook: caller-ID detection — FSK (Bell 202 or V.23, GR-30
+//!     SDMF/MDMF and ETSI messages, tandem-dsp's demodulator) or DTMF
+//!     caller ID (digits from spandsp's receiver, decoded by tandem-dsp);
+//!   - FXO off-hook: call-progress detection (spandsp's super-tone
+//!     receiver) of the zone's dial, busy, reorder and ringback tones;
+//!   - FXS: DTMF digits (spandsp), and the block written back carries the
+//!     tone being played (dial, stutter, reorder… of the zone) or the
+//!     caller-ID FSK queued for the phone.
+//! * Line events are mapped by [`line_input`]: ring begin/end, battery loss
+//!   (DAHDI's ONHOOK on an FXO port), polarity, dial complete; off-hook,
+//!   on-hook, flash and pulse digits on an FXS port.
+//!
+//! # Sharing the channel with the media pump
+//!
+//! DAHDI opens a channel only once (`dahdi_specchan_open` refuses a second
+//! open with EBUSY, and the simulator does the same), and closing it hangs
+//! the line up. So the shell keeps its channel open for the port's whole
+//! life, and during a call it lends the media pump a duplicate descriptor
+//! ([`PortShell::lend`], [`tandem_drivers::Channel::try_clone`], then
+//! `PumpHandle::start_on`): the shell stops reading until
+//! [`PortShell::resume`], while the pump reads the audio. Line events
+//! (hang-up, polarity, flash) then surface in the pump's reads; it
+//! forwards them over `PumpConfig::line_events` and the daemon feeds them
+//! through [`line_input`] to the interface, as the shell would. What the
+//! shell's DSP does is therefore not available during a call: busy,
+//! reorder or dial tone after answer are not detected (disconnect
+//! supervision by battery loss and polarity works).
+//!
+//! The thread polls its non-blocking channel every few milliseconds (a
+//! handful of ports cost little; many ports would want one epoll thread).
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use tandem_drivers::{Channel, Discovery, Hook, Io, LineEvent, OpenOptionsDahdi, Policy, Signalling};
+use tandem_dsp::callerid::{self, CallerId, CallerIdMessage, Format, FskCallerIdReceiver, Standard};
+use tandem_dsp::tone::{ToneGenerator, TonePlan, ToneSpec};
+use tandem_dsp::{DigitEvent, g711};
+use tandem_signalling::{Absence, CallerIdInfo, DialMode, LineCommand, LineInput, Tone};
+use tandem_spandsp::{CadenceStep, DtmfRx, DtmfRxConfig, ProgressToneRx};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::ChannelAddr;
+use super::analog::{AnalogInput, AnalogPort, AnalogSettings};
+use crate::config::analog::{AnalogConfig, CidFormat, CidMessage, PortKind};
+
+/// Why an analog interface or port cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalogIoError {
+    #[error("DAHDI: {0}")]
+    Dahdi(#[from] tandem_drivers::Error),
+    #[error("analog interface {name}: span {span} does not exist")]
+    NoSpan { name: String, span: u32 },
+    #[error("analog interface {name}: span {span} has no port {pos}")]
+    NoPort { name: String, span: u32, pos: u32 },
+    #[error("analog interface {name}: span {span} port {pos} is {sig}, not an analog port of the configured kind")]
+    NotAnalog { name: String, span: u32, pos: u32, sig: String },
+    #[error("analog port {channo}: the shell thread: {0}", channo = .1)]
+    Thread(std::io::Error, u32),
+}
+
+/// The settings of an `[[analog]]` section on this hardware: every port
+/// must exist and be configured for FXO or FXS signalling (of `kind`, when
+/// given).
+pub fn resolve(cfg: &AnalogConfig, device_dir: &Path) -> Result<AnalogSettings, AnalogIoError> {
+    let inv = Discovery::new(device_dir).scan()?;
+    let name = cfg.name.get_ref().clone();
+    let span = *cfg.span.get_ref();
+    let s = inv.spans.iter().find(|s| s.status.span == span).ok_or_else(|| AnalogIoError::NoSpan { name: name.clone(), span })?;
+    let mut ports = Vec::new();
+    for pos in cfg.positions().unwrap_or_default() {
+        let p = s.channels.iter().find(|c| c.chanpos == pos).ok_or_else(|| AnalogIoError::NoPort { name: name.clone(), span, pos })?;
+        let hw = match p.signalling {
+            Some(Signalling::Fxo(_)) => PortKind::Fxo,
+            Some(Signalling::Fxs(_)) => PortKind::Fxs,
+            other => {
+                let sig = other.map(|s| s.to_string()).unwrap_or_else(|| "unconfigured".into());
+                return Err(AnalogIoError::NotAnalog { name, span, pos, sig });
+            }
+        };
+        if let Some(k) = &cfg.kind
+            && *k.get_ref() != hw
+        {
+            return Err(AnalogIoError::NotAnalog { name, span, pos, sig: p.signalling.map(|s| s.to_string()).unwrap_or_default() });
+        }
+        ports.push(AnalogPort { addr: ChannelAddr { span, pos }, channo: p.chan, kind: hw });
+    }
+    Ok(AnalogSettings::from_config(cfg, ports))
+}
+
+/// How a port's shell does its DSP.
+#[derive(Debug, Clone)]
+pub struct ShellOptions {
+    /// The tone zone's tones.
+    pub zone: &'static TonePlan,
+    /// Caller-ID transport (detected on FXO, generated on FXS).
+    pub cid_format: CidFormat,
+    /// FSK message layout generated on FXS.
+    pub cid_message: CidMessage,
+}
+
+impl ShellOptions {
+    /// The options an `[[analog]]` section asks for.
+    pub fn from_config(cfg: &AnalogConfig) -> ShellOptions {
+        let cid = cfg.caller_id.as_ref();
+        let cid_format = cid.and_then(|c| c.format.as_ref()).map(|f| *f.get_ref()).unwrap_or(CidFormat::Bell202);
+        let default_msg = if cid_format == CidFormat::V23 { CidMessage::Etsi } else { CidMessage::Mdmf };
+        ShellOptions {
+            zone: tandem_dsp::tone::plan_by_name(cfg.zone()).unwrap_or(tandem_dsp::tone::PLANS[0]),
+            cid_format,
+            cid_message: cid.and_then(|c| c.message.as_ref()).map(|m| *m.get_ref()).unwrap_or(default_msg),
+        }
+    }
+}
+
+enum ShellCmd {
+    Line(LineCommand),
+    Lend(Sender<Result<Channel, String>>),
+    Resume,
+}
+
+/// The handle of a running port shell. Dropping it ends the thread (and
+/// closes the channel, which puts the line on-hook).
+pub struct PortShell {
+    /// The port's DAHDI channel number.
+    pub channo: u32,
+    /// The port's kind.
+    pub kind: PortKind,
+    tx: Sender<ShellCmd>,
+}
+
+impl PortShell {
+    /// Carries out a line command (asynchronously).
+    pub fn command(&self, cmd: LineCommand) {
+        let _ = self.tx.send(ShellCmd::Line(cmd));
+    }
+
+    /// Stops reading and hands out a duplicate of the channel for the media
+    /// pump; waits at most 500 ms for the thread to let go.
+    pub fn lend(&self) -> Result<Channel, String> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.tx.send(ShellCmd::Lend(tx)).map_err(|_| "the port's shell has ended".to_owned())?;
+        rx.recv_timeout(Duration::from_millis(500)).map_err(|_| "the port's shell did not answer".to_owned())?
+    }
+
+    /// Takes the channel back after the pump stopped with it.
+    pub fn resume(&self) {
+        let _ = self.tx.send(ShellCmd::Resume);
+    }
+}
+
+/// Maps a DAHDI line event of a port of `kind` to the signalling input it
+/// means (`None` for events the signalling does not use).
+pub fn line_input(kind: PortKind, ev: LineEvent) -> Option<LineInput> {
+    match (kind, ev) {
+        (PortKind::Fxo, LineEvent::RingBegin) => Some(LineInput::RingBegin),
+        // On a port with FXS signalling RINGOFFHOOK comes when a ring burst has ended.
+        (PortKind::Fxo, LineEvent::RingOffHook) => Some(LineInput::RingEnd),
+        // Loop current gone while off-hook (kewl/ground start).
+        (PortKind::Fxo, LineEvent::OnHook) => Some(LineInput::BatteryLost),
+        (PortKind::Fxo, LineEvent::NoAlarm) => Some(LineInput::BatteryRestored),
+        (PortKind::Fxo, LineEvent::Polarity) => Some(LineInput::Polarity),
+        (PortKind::Fxo, LineEvent::DialComplete) => Some(LineInput::DialComplete),
+        (PortKind::Fxs, LineEvent::RingOffHook) => Some(LineInput::OffHook),
+        (PortKind::Fxs, LineEvent::OnHook) => Some(LineInput::OnHook),
+        (PortKind::Fxs, LineEvent::WinkFlash) => Some(LineInput::WinkFlash),
+        (PortKind::Fxs, LineEvent::PulseDigit(d)) => Some(LineInput::PulseDigit(d)),
+        (_, LineEvent::DtmfDown(d)) => Some(LineInput::Digit(d)),
+        _ => None,
+    }
+}
+
+/// 20 ms of µ-law.
+const BLOCK: usize = 160;
+/// How often the thread looks at its channel.
+const POLL: Duration = Duration::from_millis(4);
+/// FSK sent to phones, dBm0 (GR-30: -13.5 ± 1.5 dBm at the set).
+const CID_LEVEL_DBM0: f32 = -13.0;
+
+/// Opens port `hw`'s channel and starts its shell thread; inputs go to `events`.
+pub fn spawn_port(device_dir: &Path, hw: AnalogPort, opts: ShellOptions, events: UnboundedSender<AnalogInput>) -> Result<PortShell, AnalogIoError> {
+    let chan = Channel::open(device_dir, hw.channo, None, OpenOptionsDahdi { nonblocking: true })?;
+    chan.set_law(tandem_drivers::channel::Law::Mulaw)?;
+    chan.set_blocksize(BLOCK as u32)?;
+    chan.set_buffers(Policy::Immediate, Policy::Immediate, 4, BLOCK as u32)?;
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let channo = hw.channo;
+    let dir: PathBuf = device_dir.to_path_buf();
+    std::thread::Builder::new()
+        .name(format!("analog-{channo}"))
+        .spawn(move || {
+            let _ = dir;
+            let mut s = Shell::new(chan, hw, opts, events);
+            s.run(rx);
+        })
+        .map_err(|e| AnalogIoError::Thread(e, channo))?;
+    Ok(PortShell { channo, kind: hw.kind, tx })
+}
+
+/// The progress tones detected on an FXO line, in [`ProgressToneRx`] order.
+const PROGRESS_TONES: [Tone; 4] = [Tone::DialTone, Tone::Busy, Tone::Reorder, Tone::Ringback];
+
+/// Cadence steps of a zone tone for detection: each on/off phase within
+/// ±20 % (continuous tones: on for at least 400 ms).
+fn steps_of(t: &ToneSpec) -> Vec<CadenceStep> {
+    let f: Vec<u16> = t.components().iter().map(|c| c.freq_hz.round() as u16).collect();
+    let (f1, f2) = (f.first().copied().unwrap_or(0), f.get(1).copied().unwrap_or(0));
+    let segs = &t.cadence.segments;
+    if segs.iter().all(|&(_, off)| off == 0) {
+        return vec![CadenceStep::tone(f1, f2, 400, 0)];
+    }
+    let mut v = Vec::new();
+    for &(on, off) in segs.iter().take(2) {
+        v.push(CadenceStep::tone(f1, f2, on * 8 / 10, on * 12 / 10));
+        if off > 0 {
+            v.push(CadenceStep::silence(off * 8 / 10, off * 12 / 10));
+        }
+    }
+    v
+}
+
+struct Shell {
+    chan: Channel,
+    hw: AnalogPort,
+    opts: ShellOptions,
+    events: UnboundedSender<AnalogInput>,
+    lent: bool,
+    offhook: bool,
+    tx: VecDeque<i16>,
+    tone: Option<ToneGenerator>,
+    fsk: Option<FskCallerIdReceiver>,
+    dtmf: Option<DtmfRx>,
+    dtmf_cid: String,
+    progress: Option<ProgressToneRx>,
+}
+
+impl Shell {
+    fn new(chan: Channel, hw: AnalogPort, opts: ShellOptions, events: UnboundedSender<AnalogInput>) -> Shell {
+        let mut s = Shell {
+            chan,
+            hw,
+            opts,
+            events,
+            lent: false,
+            offhook: false,
+            tx: VecDeque::new(),
+            tone: None,
+            fsk: None,
+            dtmf: None,
+            dtmf_cid: String::new(),
+            progress: None,
+        };
+        s.reset_dsp();
+        s
+    }
+
+    fn reset_dsp(&mut self) {
+        self.fsk = match self.opts.cid_format {
+            CidFormat::Bell202 => Some(FskCallerIdReceiver::new(Standard::Bell202)),
+            CidFormat::V23 => Some(FskCallerIdReceiver::new(Standard::V23)),
+            CidFormat::Dtmf | CidFormat::Off => None,
+        };
+        self.dtmf = DtmfRx::new(&DtmfRxConfig::default()).ok();
+        self.dtmf_cid.clear();
+        let z = self.opts.zone;
+        let tones: Vec<Vec<CadenceStep>> = [&z.dial, &z.busy, &z.reorder, &z.ringback].into_iter().map(steps_of).collect();
+        let refs: Vec<&[CadenceStep]> = tones.iter().map(|v| v.as_slice()).collect();
+        self.progress = ProgressToneRx::new(&refs).map_err(|e| tracing::warn!(channo = self.hw.channo, error = %e, "no call-progress detection")).ok();
+        self.tone = None;
+        self.tx.clear();
+    }
+
+    fn send(&self, input: LineInput) {
+        let _ = self.events.send(AnalogInput { channo: self.hw.channo, input });
+    }
+
+    fn run(&mut self, rx: Receiver<ShellCmd>) {
+        let mut buf = [0u8; BLOCK];
+        loop {
+            // Commands first.
+            loop {
+                let c = if self.lent {
+                    match rx.recv_timeout(Duration::from_millis(200)) {
+                        Ok(c) => c,
+                        Err(RecvTimeoutError::Timeout) => break,
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                } else {
+                    match rx.try_recv() {
+                        Ok(c) => c,
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Disconnected) => return,
+                    }
+                };
+                match c {
+                    ShellCmd::Line(cmd) => self.execute(cmd),
+                    ShellCmd::Lend(reply) => {
+                        self.lent = true;
+                        let _ = reply.send(self.chan.try_clone().map_err(|e| e.to_string()));
+                    }
+                    ShellCmd::Resume => {
+                        self.lent = false;
+                        self.reset_dsp();
+                    }
+                }
+            }
+            if self.lent {
+                continue;
+            }
+            // Then whatever the channel has.
+            for _ in 0..16 {
+                match self.chan.read(&mut buf) {
+                    Ok(Io::Done(0)) | Ok(Io::WouldBlock) => break,
+                    Ok(Io::Done(n)) => self.audio(&buf[..n]),
+                    Ok(Io::Event) => self.event(),
+                    Err(tandem_drivers::Error::Removed { .. }) => {
+                        tracing::warn!(channo = self.hw.channo, "analog port removed: its shell ends");
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::debug!(channo = self.hw.channo, error = %e, "analog port read failed");
+                        break;
+                    }
+                }
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    fn event(&mut self) {
+        match self.chan.next_event() {
+            Ok(Some(ev)) => {
+                tracing::debug!(channo = self.hw.channo, ?ev, "line event");
+                if let Some(i) = line_input(self.hw.kind, ev) {
+                    self.send(i);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::debug!(channo = self.hw.channo, error = %e, "GETEVENT failed"),
+        }
+    }
+
+    fn audio(&mut self, block: &[u8]) {
+        let mut pcm = [0i16; BLOCK];
+        let n = block.len().min(BLOCK);
+        g711::Law::Mulaw.decode_slice(&block[..n], &mut pcm[..n]);
+        let pcm = &pcm[..n];
+        match self.hw.kind {
+            PortKind::Fxo if !self.offhook => self.detect_caller_id(pcm),
+            PortKind::Fxo => {
+                let mut found = Vec::new();
+                if let Some(p) = self.progress.as_mut() {
+                    p.process_with(pcm, |e| {
+                        if let DigitEvent::DigitDown { digit, .. } = e {
+                            found.push(digit);
+                        }
+                    });
+                }
+                for t in found {
+                    if let Some(&tone) = PROGRESS_TONES.get(t) {
+                        tracing::debug!(channo = self.hw.channo, ?tone, "tone detected");
+                        self.send(LineInput::ToneDetected(tone));
+                    }
+                }
+            }
+            PortKind::Fxs => {
+                let mut digits = Vec::new();
+                if let Some(d) = self.dtmf.as_mut() {
+                    d.process_with(pcm, |e| {
+                        if let DigitEvent::DigitDown { digit, .. } = e {
+                            digits.push(digit);
+                        }
+                    });
+                }
+                for d in digits {
+                    self.send(LineInput::Digit(d));
+                }
+                self.write_block(n);
+            }
+        }
+    }
+
+    fn detect_caller_id(&mut self, pcm: &[i16]) {
+        if let Some(f) = self.fsk.as_mut()
+            && let Some(CallerIdMessage::CallerId(c)) = f.process(pcm)
+        {
+            tracing::info!(channo = self.hw.channo, ?c, "caller ID received");
+            self.send(LineInput::CallerId(info_of(&c)));
+        }
+        if self.opts.cid_format == CidFormat::Dtmf {
+            let mut digits = Vec::new();
+            if let Some(d) = self.dtmf.as_mut() {
+                d.process_with(pcm, |e| {
+                    if let DigitEvent::DigitDown { digit, .. } = e {
+                        digits.push(digit);
+                    }
+                });
+            }
+            for d in digits {
+                if d == 'A' || d == 'B' || d == 'D' {
+                    self.dtmf_cid.clear();
+                }
+                self.dtmf_cid.push(d);
+                if (d == 'C' || d == '#') && self.dtmf_cid.len() > 1 {
+                    if let Ok(c) = callerid::decode_dtmf(&self.dtmf_cid) {
+                        tracing::info!(channo = self.hw.channo, ?c, "DTMF caller ID received");
+                        self.send(LineInput::CallerId(info_of(&c)));
+                    }
+                    self.dtmf_cid.clear();
+                }
+                if self.dtmf_cid.len() > 64 {
+                    self.dtmf_cid.clear();
+                }
+            }
+        }
+    }
+
+    /// Writes one block to the phone: queued caller ID, else the tone, else silence.
+    fn write_block(&mut self, n: usize) {
+        let mut pcm = [0i16; BLOCK];
+        let n = n.min(BLOCK);
+        let mut k = 0;
+        while k < n
+            && let Some(s) = self.tx.pop_front()
+        {
+            pcm[k] = s;
+            k += 1;
+        }
+        if k == 0
+            && let Some(t) = self.tone.as_mut()
+        {
+            t.fill(&mut pcm[..n]);
+        }
+        let mut out = [0u8; BLOCK];
+        g711::Law::Mulaw.encode_slice(&pcm[..n], &mut out[..n]);
+        match self.chan.write(&out[..n]) {
+            Ok(Io::Event) => self.event(),
+            Ok(_) => {}
+            Err(e) => tracing::debug!(channo = self.hw.channo, error = %e, "analog port write failed"),
+        }
+    }
+
+    fn hook(&self, h: Hook) {
+        if let Err(e) = self.chan.hook(h) {
+            tracing::warn!(channo = self.hw.channo, hook = ?h, error = %e, "hook operation failed");
+        }
+    }
+
+    fn execute(&mut self, cmd: LineCommand) {
+        tracing::debug!(channo = self.hw.channo, ?cmd, "line command");
+        match cmd {
+            LineCommand::OffHook => {
+                self.hook(Hook::OffHook);
+                self.offhook = true;
+                self.reset_dsp();
+            }
+            LineCommand::OnHook => {
+                self.hook(Hook::OnHook);
+                self.offhook = false;
+                self.reset_dsp();
+            }
+            LineCommand::Flash => self.hook(Hook::Flash),
+            LineCommand::Ring => self.hook(Hook::Ring),
+            LineCommand::RingOff => self.hook(Hook::RingOff),
+            LineCommand::Dial { digits, mode } => {
+                let mode = match mode {
+                    DialMode::Dtmf => tandem_drivers::channel::DialMode::Dtmf,
+                    DialMode::Pulse => tandem_drivers::channel::DialMode::Pulse,
+                };
+                // DAHDI's dial strings wait with 'w'.
+                let digits = digits.replace(',', "w");
+                if let Err(e) = self.chan.dial(mode, &digits) {
+                    tracing::warn!(channo = self.hw.channo, error = %e, "dialling failed");
+                    self.send(LineInput::DialComplete);
+                }
+            }
+            LineCommand::Polarity(r) => {
+                if let Err(e) = self.chan.set_polarity(r) {
+                    tracing::warn!(channo = self.hw.channo, error = %e, "polarity not set");
+                }
+            }
+            // An FXS port on-hook while the phone is off-hook drops battery
+            // (kewl) for DAHDI's kewl time; it comes back by itself.
+            LineCommand::Battery(false) => self.hook(Hook::OnHook),
+            LineCommand::Battery(true) => {}
+            LineCommand::SendCallerId(info, _when) => {
+                let samples = self.caller_id_samples(&info);
+                self.tx.extend(samples);
+            }
+            LineCommand::PlayTone(t) => {
+                let z = self.opts.zone;
+                let spec = match t {
+                    Tone::DialTone => Some(&z.dial),
+                    Tone::StutterDialTone => z.stutter_dial.as_ref().or(Some(&z.dial)),
+                    Tone::Busy => Some(&z.busy),
+                    Tone::Reorder => Some(&z.reorder),
+                    Tone::Ringback => Some(&z.ringback),
+                };
+                self.tone = spec.map(|s| s.generator());
+            }
+            LineCommand::StopTone => self.tone = None,
+            LineCommand::Vmwi(on) => {
+                if let Err(e) = self.chan.set_vmwi(u32::from(on)) {
+                    tracing::warn!(channo = self.hw.channo, error = %e, "VMWI not set");
+                }
+            }
+        }
+    }
+
+    fn caller_id_samples(&self, info: &CallerIdInfo) -> Vec<i16> {
+        let c = cid_of(info);
+        let r = match self.opts.cid_format {
+            CidFormat::Off => return Vec::new(),
+            CidFormat::Dtmf => callerid::generate_dtmf_callerid(&c, &tandem_dsp::dtmf::DtmfConfig::default()),
+            f => {
+                let standard = if f == CidFormat::V23 { Standard::V23 } else { Standard::Bell202 };
+                let format = match self.opts.cid_message {
+                    CidMessage::Mdmf => Format::Mdmf,
+                    CidMessage::Sdmf => Format::Sdmf,
+                    CidMessage::Etsi => Format::Etsi,
+                };
+                callerid::generate_fsk_callerid(&CallerIdMessage::CallerId(c), format, standard, CID_LEVEL_DBM0)
+            }
+        };
+        r.unwrap_or_else(|e| {
+            tracing::warn!(channo = self.hw.channo, error = %e, "caller ID not encodable; none sent");
+            Vec::new()
+        })
+    }
+}
+
+fn absence_in(a: Option<callerid::Absence>) -> Option<Absence> {
+    a.map(|a| match a {
+        callerid::Absence::Private => Absence::Private,
+        callerid::Absence::Unavailable => Absence::Unavailable,
+    })
+}
+
+fn absence_out(a: Option<Absence>) -> Option<callerid::Absence> {
+    a.map(|a| match a {
+        Absence::Private => callerid::Absence::Private,
+        Absence::Unavailable => callerid::Absence::Unavailable,
+    })
+}
+
+/// The signalling's view of decoded caller ID.
+pub fn info_of(c: &CallerId) -> CallerIdInfo {
+    CallerIdInfo {
+        number: c.number.clone(),
+        name: c.name.clone(),
+        datetime: c.datetime.map(|(mo, d, h, mi)| format!("{mo:02}{d:02}{h:02}{mi:02}")),
+        number_absent: absence_in(c.number_absence),
+        name_absent: absence_in(c.name_absence),
+    }
+}
+
+/// Caller ID to encode for a phone.
+pub fn cid_of(i: &CallerIdInfo) -> CallerId {
+    let datetime = i.datetime.as_deref().filter(|d| d.len() == 8 && d.bytes().all(|b| b.is_ascii_digit())).map(|d| {
+        let n = |k: usize| d[k..k + 2].parse::<u8>().unwrap_or(0);
+        (n(0), n(2), n(4), n(6))
+    });
+    CallerId {
+        number: i.number.clone(),
+        name: i.name.clone(),
+        datetime,
+        number_absence: absence_out(i.number_absent),
+        name_absence: absence_out(i.name_absent),
+    }
+}
