@@ -64,6 +64,7 @@ pub mod hunt;
 pub mod numbering;
 pub mod pri;
 pub mod pri_io;
+pub mod smdi;
 pub mod zones;
 
 use std::collections::{HashMap, VecDeque};
