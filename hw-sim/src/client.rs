@@ -251,6 +251,19 @@ impl Client {
         self.call_unit("dchan.send", json!({"span": span, "hex": to_hex(frame), "bad_fcs": bad_fcs}))
     }
 
+    // ---- the SMDI link ([sim] smdi) ----
+
+    /// Send `text` from the switch's end of the SMDI link (e.g. an MD call detail).
+    pub fn smdi_send(&mut self, text: &str) -> Result<(), ClientError> {
+        self.call_unit("smdi.send", json!({"text": text}))
+    }
+
+    /// What Tandem wrote on the SMDI link since the last call (e.g. `OP:MWI ...`).
+    pub fn smdi_get(&mut self) -> Result<String, ClientError> {
+        let v = self.call("smdi.get", json!({}))?;
+        v["text"].as_str().map(str::to_string).ok_or_else(|| ClientError::BadReply("smdi.get: no text".into()))
+    }
+
     // ---- phone on an FXS port ----
 
     pub fn phone_hook(&mut self, chan: u32, offhook: bool) -> Result<(), ClientError> {

@@ -8,6 +8,7 @@
 //! hotplug = "/usr/lib/tandem/tandem-hotplug"   # run for each uevent, as udev would
 //! hotplug_env = { TANDEM_CONTROL_SOCKET = "/run/tandem/tandem.sock" }
 //! line_echo = { delay_ms = 8, erl_db = 12 }  # echo on every analog port (default: none)
+//! smdi = "/run/tandem-sim/smdi"  # an SMDI link: symlink to a pty slave (see crate::smdi)
 //!
 //! [[card]]
 //! model = "tdm410p"        # analog card: up to 4 ports (tdm800p: 8, tdm2400p: 24)
@@ -82,6 +83,9 @@ pub struct SimSection {
     /// Line echo on every analog port (none by default).
     #[serde(default)]
     pub line_echo: Option<LineEchoCfg>,
+    /// Path of a symlink to the pty slave of a simulated SMDI link (none by default).
+    #[serde(default)]
+    pub smdi: Option<String>,
 }
 
 fn default_fuse_threads() -> usize {
@@ -98,6 +102,7 @@ impl Default for SimSection {
             hotplug_env: Default::default(),
             fuse_threads: default_fuse_threads(),
             line_echo: None,
+            smdi: None,
         }
     }
 }

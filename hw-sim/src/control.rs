@@ -95,6 +95,8 @@ const OPS: &[(&str, &[&str])] = &[
     ("card.list", &[]),
     ("card.plug", &["card"]),
     ("card.unplug", &["card"]),
+    ("smdi.send", &["text"]),
+    ("smdi.get", &[]),
 ];
 
 const CID_KEYS: &[&str] = &["number", "name", "datetime", "number_absent", "name_absent", "standard", "format", "timing"];
@@ -799,6 +801,20 @@ fn dispatch(args: &Args<'_>, st: &mut State, pre: Prepared) -> Result<Done, Stri
             let frames: Vec<&crate::model::FrameTrace> =
                 d.frame_trace.iter().filter(|f| f.ms >= since && span.is_none_or(|s| f.span == d.spans[s].spanno)).collect();
             Ok(Done::Reply(json!({"frames": frames})))
+        }
+        "smdi.send" => {
+            let link = st.smdi.as_ref().ok_or("no SMDI link: set [sim] smdi = \"/path/link\" in the config")?;
+            let text = args.str_req("text", "the bytes the switch sends, e.g. \"\\r\\nMD0010001D 5551234 \\r\\n\\u0019\"")?;
+            if text.len() > crate::smdi::MAX_SEND {
+                return Err(format!("smdi.send: text is {} bytes, at most {} are allowed", text.len(), crate::smdi::MAX_SEND));
+            }
+            link.send(text.as_bytes()).map_err(|e| format!("smdi.send: {e}"))?;
+            Ok(Done::Reply(json!({"written": text.len()})))
+        }
+        "smdi.get" => {
+            let link = st.smdi.as_ref().ok_or("no SMDI link: set [sim] smdi = \"/path/link\" in the config")?;
+            let bytes = link.take();
+            Ok(Done::Reply(json!({"text": String::from_utf8_lossy(&bytes), "link": link.link().display().to_string()})))
         }
         "dchan.send" => {
             let si = args.span(d)?;

@@ -80,11 +80,13 @@ pub struct State {
     /// Registered pollers: the kernel's notifier and the events it asked for.
     polls: HashMap<u64, (PollNotifier, PollEvents)>,
     pub hold_limit: Duration,
+    /// The simulated SMDI link, if `[sim] smdi` is set.
+    pub smdi: Option<std::sync::Arc<crate::smdi::SmdiLink>>,
 }
 
 impl State {
     pub fn new(dahdi: Dahdi, hold_limit: Duration) -> State {
-        State { dahdi, held: HashMap::new(), polls: HashMap::new(), hold_limit }
+        State { dahdi, held: HashMap::new(), polls: HashMap::new(), hold_limit, smdi: None }
     }
 
     /// Retry the held requests of handles that may be ready, and wake pollers.

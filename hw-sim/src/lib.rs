@@ -17,6 +17,7 @@
 //! * [`sysfs`]: DAHDI's sysfs as a second FUSE filesystem (span
 //!   assignment), and the uevents udev would deliver to a hotplug program.
 //! * [`runner`]: start and stop a simulator (the binary and tests use it).
+//! * [`smdi`]: the CO's SMDI link as a pseudo-terminal (`[sim] smdi`).
 
 pub mod client;
 pub mod clock;
@@ -27,4 +28,5 @@ pub mod farend;
 pub mod fs;
 pub mod model;
 pub mod runner;
+pub mod smdi;
 pub mod sysfs;

@@ -57,6 +57,9 @@ CONFIG (--config, TOML)
                                          hybrid echo on every analog port (default: none);
                                          the host's echo canceller removes it when its taps
                                          exceed the delay in samples
+             smdi = \"/path/link\"        an SMDI link: symlink to a pty slave for tandem;
+                                         smdi.send writes the switch's side, smdi.get reads
+                                         what tandem wrote
   [[card]]   model = \"tdm410p\"           analog: tdm410p (4), tdm800p (8), tdm2400p (24)
              ports = [\"fxs\", \"fxo\"]      fxs: a phone plugs in; fxo: a CO line plugs in
              hardware_id = \"ID\"          sysfs hardware_id (default SIM-<MODEL>-<card number>)

@@ -51,6 +51,9 @@ impl Sim {
     pub fn start_with(cfg: &SimConfig, origin: &str, mount: &Path, control: &Path, opts: &SimOptions) -> Result<Sim, String> {
         let (dahdi, externals) = cfg.build(origin).map_err(|e| e.to_string())?;
         let state = Arc::new(Mutex::new(State::new(dahdi, Duration::from_millis(cfg.sim.hold_limit_ms))));
+        if let Some(link) = &cfg.sim.smdi {
+            state.lock().smdi = Some(Arc::new(crate::smdi::SmdiLink::open(Path::new(link))?));
+        }
         std::fs::create_dir_all(mount).map_err(|e| format!("{}: {e}", mount.display()))?;
         let mut fcfg = fuser::Config::default();
         fcfg.mount_options =
@@ -123,6 +126,9 @@ impl Sim {
         }
         // Answer anything still held so the kernel can finish those requests.
         self.state.lock().expire(Instant::now() + Duration::from_secs(3600));
+        // Close the SMDI pty and remove its symlink.
+        let smdi = self.state.lock().smdi.take();
+        drop(smdi);
         let r = match self.session.take() {
             Some(s) => s.umount_and_join().map_err(|e| format!("unmount {}: {e}", self.mount.display())),
             None => Ok(()),
