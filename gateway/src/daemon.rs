@@ -43,10 +43,10 @@ use crate::config::Config;
 use crate::route::Origin;
 use crate::sip::transport::{Outbound, SipTransport, TransportEvent};
 use crate::sip::{SipOutput, SipSide};
-use crate::tdm::pri::{PriInput, PriInterface, PriIo};
-use crate::tdm::pri_io::{self, DChannelEvent, PcapSink};
 use crate::tdm::analog::{AnalogInput, AnalogInterface};
 use crate::tdm::analog_io::{self, PortShell, ShellOptions};
+use crate::tdm::pri::{PriInput, PriInterface, PriIo};
+use crate::tdm::pri_io::{self, DChannelEvent, PcapSink};
 use crate::tdm::{Tdm, TdmInput, TdmIo, TdmOutput, hunt::SpanGroup};
 use tandem_media::pump::{Pump, PumpConfig, PumpHandle, StatsCell, StreamSpec, StreamStats};
 

@@ -170,6 +170,9 @@ pub fn line_input(kind: PortKind, ev: LineEvent) -> Option<LineInput> {
         (PortKind::Fxo, LineEvent::RingOffHook) => Some(LineInput::RingEnd),
         // Loop current gone while off-hook (kewl/ground start).
         (PortKind::Fxo, LineEvent::OnHook) => Some(LineInput::BatteryLost),
+        // An analog FXO port raises a channel alarm when battery stays away
+        // (1 s on DAHDI's FXO modules): a disconnect even if ONHOOK was lost.
+        (PortKind::Fxo, LineEvent::Alarm) => Some(LineInput::BatteryLost),
         (PortKind::Fxo, LineEvent::NoAlarm) => Some(LineInput::BatteryRestored),
         (PortKind::Fxo, LineEvent::Polarity) => Some(LineInput::Polarity),
         (PortKind::Fxo, LineEvent::DialComplete) => Some(LineInput::DialComplete),
@@ -491,9 +494,13 @@ impl Shell {
                     tracing::warn!(channo = self.hw.channo, error = %e, "polarity not set");
                 }
             }
-            // An FXS port on-hook while the phone is off-hook drops battery
-            // (kewl) for DAHDI's kewl time; it comes back by itself.
-            LineCommand::Battery(false) => self.hook(Hook::OnHook),
+            // DAHDI drops battery (kewl, for its kewl time; it comes back by
+            // itself) when an FXS port whose phone is off-hook is put on-hook
+            // from a non-idle transmit state: go there first.
+            LineCommand::Battery(false) => {
+                self.hook(Hook::OffHook);
+                self.hook(Hook::OnHook);
+            }
             LineCommand::Battery(true) => {}
             LineCommand::SendCallerId(info, _when) => {
                 let samples = self.caller_id_samples(&info);

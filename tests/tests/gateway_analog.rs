@@ -1,0 +1,193 @@
+//! End to end: analog lines bridged by `tandem run` to a SIP peer (sipp),
+//! on the simulator's TDM410P with a CO line on each FXO port and a phone
+//! on each FXS port (their far ends driven over the control socket).
+//!
+//! Addresses (apart from the other end-to-end files, so they can run at
+//! the same time): tandem `127.0.0.4:5060`; the PBX (sipp as UAS)
+//! `127.0.0.16:5070`; callers (sipp as UAC) `127.0.0.17`.
+//!
+//! Ports: 1-2 FXS (phones, interface `phones`, extension 100 is port 1),
+//! 3 FXO with DTMF dialling (`landline`), 4 FXO with pulse dialling
+//! (`landline-pulse`).
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tandem_tests::gateway::{Lab, Sipp, SippOpts, Tandem, wait_until};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const T: Duration = Duration::from_secs(10);
+
+/// The simulator: examples/sim/analog-tdm410p.toml.
+fn sim() -> String {
+    std::fs::read_to_string(tandem_tests::repo_path("examples/sim/analog-tdm410p.toml")).expect("the example simulator config")
+}
+
+/// The daemon: examples/gateway/analog.toml with the test's device
+/// directory, scratch files and loopback addresses.
+fn config() -> String {
+    let text = std::fs::read_to_string(tandem_tests::repo_path("examples/gateway/analog.toml")).expect("the example gateway config");
+    text.replace("/dev/dahdi", "@DEV@")
+        .replace("/var/log/tandem/cdr.jsonl", "@DIR@/cdr.jsonl")
+        .replace("/run/tandem/tandem.sock", "@DIR@/tandem.sock")
+        .replace("0.0.0.0:5060", "127.0.0.4:5060")
+        .replace("rtp_ip = \"192.0.2.10\"", "rtp_ip = \"127.0.0.4\"")
+        .replace("pbx.example.com:5060", "127.0.0.16:5070")
+        .replace("192.0.2.0/24", "127.0.0.16/31")
+        .replace("options_interval_s = 30", "options_interval_s = 0")
+}
+
+struct Rig {
+    lab: Lab,
+    tandem: Tandem,
+}
+
+fn rig() -> Rig {
+    let lab = Lab::start(&sim());
+    let tandem = Tandem::start(&lab, &config());
+    tandem.expect_log("tandem running", T);
+    Rig { lab, tandem }
+}
+
+fn pbx(lab: &Lab, scenario: &str) -> Sipp {
+    Sipp::start(lab, "pbx", SippOpts { scenario, ip: "127.0.0.16", rtp_echo_port: Some(7160), pause_ms: 500, ..SippOpts::default() })
+}
+
+fn caller(lab: &Lab, name: &str, called: &str, pause_ms: u32) -> Sipp {
+    Sipp::start(
+        lab,
+        name,
+        SippOpts {
+            scenario: "uac_call.xml",
+            ip: "127.0.0.17",
+            rtp_echo_port: Some(7170),
+            pause_ms,
+            service: Some(called),
+            remote: Some("127.0.0.4:5060"),
+            ..SippOpts::default()
+        },
+    )
+}
+
+/// Rings the CO line on port 3 with this caller ID and returns the INVITE
+/// the PBX got, after the gateway answered (the CO saw the answer).
+fn co_call(r: &Rig, sipp: &Sipp, cid: serde_json::Value) -> String {
+    let mut c = r.lab.client();
+    c.co_ring(3, &[(2000, 4000)], None, Some(cid)).expect("co.ring");
+    assert!(
+        wait_until(Duration::from_secs(15), || !sipp.received("INVITE ").is_empty()),
+        "no INVITE reached the PBX; tandem's log:\n{}",
+        r.tandem.log.all().join("\n")
+    );
+    assert!(wait_until(T, || c.co_get(3).map(|s| s.answered && s.loop_closed).unwrap_or(false)), "the FXO port did not go off-hook on the PBX's answer");
+    sipp.received("INVITE ").remove(0)
+}
+
+#[test]
+fn a_co_call_with_bell202_caller_id_after_the_first_ring_reaches_sip_and_the_co_hang_up_sends_bye_within_a_second() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig();
+    let mut sipp = pbx(&r.lab, "uas_answer.xml");
+    let invite = co_call(&r, &sipp, json!({"number": "2125550123", "name": "ALICE SMITH", "datetime": "11261500", "standard": "bell202", "format": "mdmf"}));
+    assert!(invite.starts_with("INVITE sip:+12125550199@") || invite.starts_with("INVITE sip:12125550199@"), "{invite}");
+    let from = invite.lines().find(|l| l.starts_with("From:")).expect("From");
+    assert!(from.contains("ALICE SMITH") && from.contains("2125550123"), "{from}");
+    let mut c = r.lab.client();
+    // The caller talks a moment (a hang-up inside the port's off-hook
+    // debounce is not reported by DAHDI).
+    std::thread::sleep(Duration::from_millis(1000));
+    let hung_up = Instant::now();
+    c.co_disconnect(3).expect("co.disconnect");
+    let got_bye = wait_until(Duration::from_secs(3), || sipp.messages().contains("BYE sip:"));
+    let took = hung_up.elapsed();
+    assert!(got_bye, "no BYE after the CO hung up; log:\n{}", r.tandem.log.all().join("\n"));
+    assert!(took < Duration::from_secs(1), "BYE took {took:?}");
+    sipp.expect_success(T);
+    assert!(wait_until(T, || !c.co_get(3).map(|s| s.loop_closed).unwrap_or(true)), "the port stayed off-hook");
+}
+
+#[test]
+fn a_co_call_with_caller_id_before_the_first_ring_and_a_private_number_asks_for_privacy() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig();
+    let mut sipp = pbx(&r.lab, "uas_answer.xml");
+    let invite = co_call(
+        &r,
+        &sipp,
+        json!({"number_absent": "private", "name_absent": "private", "standard": "bell202", "format": "mdmf", "timing": "before_first_ring"}),
+    );
+    let from = invite.lines().find(|l| l.starts_with("From:")).expect("From");
+    assert!(from.to_ascii_lowercase().contains("anonymous"), "{invite}");
+    assert!(invite.lines().any(|l| l.starts_with("Privacy:") && l.contains("id")), "{invite}");
+    std::thread::sleep(Duration::from_millis(1000));
+    r.lab.client().co_disconnect(3).expect("co.disconnect");
+    sipp.expect_success(T);
+}
+
+#[test]
+fn a_sip_call_out_on_the_fxo_lines_seizes_waits_for_dial_tone_and_the_co_collects_dtmf_and_pulse_digits() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig();
+    let mut c = r.lab.client();
+    // DTMF on port 3.
+    let mut sipp = caller(&r.lab, "dtmf", "5551234", 1500);
+    assert!(wait_until(T, || c.co_get(3).map(|s| s.digits == "5551234").unwrap_or(false)), "CO on port 3 saw {:?}", c.co_get(3).map(|s| s.digits));
+    sipp.expect_success(T);
+    assert!(wait_until(T, || !c.co_get(3).map(|s| s.loop_closed).unwrap_or(true)), "port 3 stayed off-hook after the BYE");
+    // Pulse on port 4.
+    let mut sipp = caller(&r.lab, "pulse", "2905", 1500);
+    assert!(
+        wait_until(Duration::from_secs(15), || c.co_get(4).map(|s| s.digits == "2905").unwrap_or(false)),
+        "CO on port 4 saw {:?}",
+        c.co_get(4).map(|s| s.digits)
+    );
+    sipp.expect_success(Duration::from_secs(20));
+}
+
+#[test]
+fn a_phone_off_hook_hears_dial_tone_and_the_number_it_dials_reaches_sip_and_its_hang_up_sends_bye() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig();
+    let mut sipp = pbx(&r.lab, "uas_answer.xml");
+    let mut c = r.lab.client();
+    c.phone_hook(2, true).expect("off-hook");
+    std::thread::sleep(Duration::from_millis(600));
+    let a = c.audio_analyze(2, 300).expect("audio.analyze");
+    let f = a.frequency_hz.unwrap_or(0.0);
+    assert!((f - 350.0).abs() < 10.0 || (f - 440.0).abs() < 10.0, "dial tone at {f} Hz, {} dBm0", a.level_dbm0);
+    c.phone_dial_dtmf(2, "12125550123", 100, 100).expect("dial");
+    assert!(wait_until(T, || !sipp.received("INVITE ").is_empty()), "no INVITE; log:\n{}", r.tandem.log.all().join("\n"));
+    let invite = sipp.received("INVITE ").remove(0);
+    assert!(invite.starts_with("INVITE sip:12125550123@") || invite.starts_with("INVITE sip:+12125550123@"), "{invite}");
+    std::thread::sleep(Duration::from_millis(1000));
+    c.phone_hook(2, false).expect("on-hook");
+    sipp.expect_success(T);
+}
+
+#[test]
+fn a_sip_call_to_a_phone_rings_it_with_the_us_cadence_and_caller_id_and_its_answer_connects() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig();
+    let mut c = r.lab.client();
+    let mut sipp = caller(&r.lab, "to-phone", "100", 1000);
+    assert!(wait_until(T, || c.phone_get(1).map(|p| p.ringing).unwrap_or(false)), "the phone never rang");
+    let rang = Instant::now();
+    assert!(wait_until(Duration::from_secs(4), || !c.phone_get(1).map(|p| p.ringing).unwrap_or(true)), "the first ring did not end");
+    let on = rang.elapsed();
+    assert!(on > Duration::from_millis(1700) && on < Duration::from_millis(2500), "first ring lasted {on:?}");
+    // Caller ID comes in the silence after the first ring.
+    std::thread::sleep(Duration::from_millis(1800));
+    let wav = r.lab.path("phone1.wav");
+    c.audio_save(1, &wav, Some(2500)).expect("audio.save");
+    let samples = tandem_dsp::wav::read_wav_bytes(&std::fs::read(&wav).expect("wav")).expect("wav").samples;
+    let msg = tandem_dsp::callerid::detect_fsk_callerid(&samples);
+    let Some(tandem_dsp::callerid::CallerIdMessage::CallerId(cid)) = msg else { panic!("no caller ID on the phone's line: {msg:?}") };
+    assert!(cid.number.as_deref().is_some_and(|n| n.ends_with("2125550100")), "{cid:?}");
+    assert!(c.phone_get(1).map(|p| !p.ringing).unwrap_or(false), "still ringing at 3.8 s: the off phase is shorter than 4 s");
+    c.phone_hook(1, true).expect("answer");
+    sipp.expect_success(T);
+    assert!(wait_until(T, || c.phone_get(1).map(|p| p.battery_drops >= 1).unwrap_or(false)), "no open-loop disconnect after the BYE");
+    c.phone_hook(1, false).expect("on-hook");
+}
