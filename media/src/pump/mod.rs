@@ -58,6 +58,7 @@
 //! # }
 //! ```
 
+mod dtmf_gate;
 mod jitter;
 mod shell;
 mod stats;

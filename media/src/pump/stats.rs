@@ -49,6 +49,9 @@ pub struct StreamStats {
     pub dtmf_received: u64,
     /// RFC 4733 events sent (digits detected on the TDM side).
     pub dtmf_sent: u64,
+    /// TDM samples muted towards RTP because the per-block pre-check took
+    /// them for DTMF (RFC 4733 mode).
+    pub dtmf_muted_samples: u64,
     /// Our interarrival jitter estimate of the remote's stream, ms
     /// (RFC 3550 §6.4.1).
     pub jitter_ms: f64,
@@ -117,7 +120,7 @@ impl StatsCell {
             s.remote_cumulative_lost as u64,
             s.remote_jitter_ms.to_bits(),
             s.rtt_ms.map_or(u64::MAX, f64::to_bits),
-            0,
+            s.dtmf_muted_samples,
         ];
         for (slot, x) in self.slots.iter().zip(v) {
             slot.store(x, Ordering::Relaxed);
@@ -155,6 +158,7 @@ impl StatsCell {
             remote_cumulative_lost: v[24] as i64,
             remote_jitter_ms: f64::from_bits(v[25]),
             rtt_ms: if v[26] == u64::MAX { None } else { Some(f64::from_bits(v[26])) },
+            dtmf_muted_samples: v[27],
         }
     }
 }

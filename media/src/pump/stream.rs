@@ -18,6 +18,7 @@ use tandem_dsp::g711::Law as DspLaw;
 use tandem_dsp::tone::Oscillator;
 use tandem_spandsp::{DtmfRx, DtmfRxConfig};
 
+use super::dtmf_gate::DtmfGate;
 use super::jitter::{JitterBuffer, JitterConfig};
 use super::stats::StreamStats;
 use super::{DtmfMode, StreamSpec};
@@ -167,6 +168,9 @@ pub struct Stream {
     tdm_decode: &'static [i16; 256],
     /// spandsp's in-band DTMF receiver (TDM side), when digits go out as RFC 4733.
     detector: Option<DtmfRx>,
+    /// The per-block pre-check that mutes DTMF before the receiver has
+    /// recognised it (present with the detector).
+    gate: Option<DtmfGate>,
     lin: Box<[i16]>,
     sending_event: Option<SendingEvent>,
     sent_since_report: bool,
@@ -223,6 +227,7 @@ impl Stream {
             to_codec: Transcoder::new(spec.tdm_law, spec.codec.law()),
             tdm_decode: dsp_law(spec.tdm_law).decode_table(),
             detector: None,
+            gate: None,
             lin: vec![0; 1024].into_boxed_slice(),
             sending_event: None,
             sent_since_report: false,
@@ -250,6 +255,7 @@ impl Stream {
         };
         s.next_rtcp = now + s.rtcp_interval() / 2;
         s.detector = s.wants_detector().then(|| s.new_detector()).flatten();
+        s.gate = s.detector.is_some().then(DtmfGate::new);
         s
     }
 
@@ -315,9 +321,11 @@ impl Stream {
         if self.wants_detector() {
             if self.detector.is_none() {
                 self.detector = self.new_detector();
+                self.gate = self.detector.is_some().then(DtmfGate::new);
             }
         } else {
             self.detector = None;
+            self.gate = None;
             self.sending_event = None;
         }
     }
@@ -399,6 +407,10 @@ impl Stream {
             }
             self.detect(n);
         }
+        // What looks like DTMF is muted before it is packetised (in both
+        // laws the silence code is what the transcoder maps silence to).
+        let mute = self.gate.as_mut().and_then(|g| g.check(&self.lin[..n])).unwrap_or(0..0);
+        let codec_silence = dsp_law(self.spec.codec.law()).silence();
         // Packetise.
         let mut i = 0;
         while i < n {
@@ -407,6 +419,11 @@ impl Stream {
             }
             let take = (self.frame - self.pk_len).min(n - i);
             self.to_codec.copy(&block[i..i + take], &mut self.pk[self.pk_len..self.pk_len + take]);
+            let (ma, mb) = (mute.start.max(i), mute.end.min(i + take));
+            if ma < mb {
+                self.pk[self.pk_len + ma - i..self.pk_len + mb - i].fill(codec_silence);
+                self.stats.dtmf_muted_samples += (mb - ma) as u64;
+            }
             self.pk_len += take;
             i += take;
             if self.pk_len == self.frame {
