@@ -111,6 +111,12 @@ pub struct FxoConfig {
     /// Time on-hook, ignoring the line, after a call before the port is idle.
     /// Default 500 ms.
     pub hangup_guard: Duration,
+    /// After a bare polarity reversal on an idle line (which may announce
+    /// caller ID before the first ring), how long to wait for caller ID or a
+    /// ring before the reversal is taken as nothing (a CO restoring polarity
+    /// after a call, for example). Default 3 s (Tandem's choice: the ETSI
+    /// sequence of reversal, data and first ring fits well inside it).
+    pub polarity_wait: Duration,
 }
 
 impl FxoConfig {
@@ -132,6 +138,7 @@ impl FxoConfig {
             no_answer_timeout: Duration::from_secs(60),
             disconnect: DisconnectSupervision::default(),
             hangup_guard: Duration::from_millis(500),
+            polarity_wait: Duration::from_secs(3),
         };
         c.disconnect.open_loop = start != StartType::LoopStart;
         c
@@ -233,7 +240,8 @@ impl FxoPort {
         match &self.state {
             State::Idle => None,
             State::Ringing(r) => {
-                let abandon = at(r.last_seen, c.ring_timeout);
+                let bare = r.rings == 0 && r.ring_on.is_none() && r.caller_id.is_none() && !r.presented;
+                let abandon = at(r.last_seen, if bare { c.polarity_wait.min(c.ring_timeout) } else { c.ring_timeout });
                 match r.ring_on {
                     Some(on) if !r.counted => Some(at(on, c.min_ring_on).min(abandon)),
                     _ => Some(abandon),

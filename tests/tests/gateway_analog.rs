@@ -191,3 +191,87 @@ fn a_sip_call_to_a_phone_rings_it_with_the_us_cadence_and_caller_id_and_its_answ
     assert!(wait_until(T, || c.phone_get(1).map(|p| p.battery_drops >= 1).unwrap_or(false)), "no open-loop disconnect after the BYE");
     c.phone_hook(1, false).expect("on-hook");
 }
+
+/// A rig whose `landline` section has `key = value` in place of the example's.
+fn rig_with(replace: &[(&str, &str)]) -> Rig {
+    let mut cfg = config();
+    for (from, to) in replace {
+        assert!(cfg.contains(from), "the example has no {from:?}");
+        cfg = cfg.replace(from, to);
+    }
+    let lab = Lab::start(&sim());
+    let tandem = Tandem::start(&lab, &cfg);
+    tandem.expect_log("tandem running", T);
+    Rig { lab, tandem }
+}
+
+const BELL202: &str = r#"caller_id = { format = "bell202", position = "after-first-ring" }
+dial_mode"#;
+
+#[test]
+fn v23_etsi_and_dtmf_caller_id_before_the_first_ring_reach_sip() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    for (format, cid) in [
+        ("v23", json!({"number": "01234567890", "name": "ETSI CALLER", "standard": "v23", "format": "etsi", "timing": "before_first_ring"})),
+        ("dtmf", json!({"number": "01234567890", "standard": "dtmf", "timing": "before_first_ring_no_reversal"})),
+    ] {
+        let with = format!("caller_id = {{ format = \"{format}\", position = \"before-first-ring\" }}\ndial_mode");
+        let r = rig_with(&[(BELL202, &with)]);
+        let mut sipp = pbx(&r.lab, "uas_answer.xml");
+        let invite = co_call(&r, &sipp, cid);
+        let from = invite.lines().find(|l| l.starts_with("From:")).expect("From");
+        assert!(from.contains("01234567890"), "{format}: {from}");
+        if format == "v23" {
+            assert!(from.contains("ETSI CALLER"), "{from}");
+        }
+        std::thread::sleep(Duration::from_millis(1000));
+        r.lab.client().co_disconnect(3).expect("co.disconnect");
+        sipp.expect_success(T);
+    }
+}
+
+#[test]
+fn a_polarity_reversal_from_the_co_after_answer_clears_the_sip_call_within_a_second() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig();
+    let mut sipp = pbx(&r.lab, "uas_answer.xml");
+    co_call(&r, &sipp, json!({"number": "2125550123"}));
+    std::thread::sleep(Duration::from_millis(1000));
+    let mut c = r.lab.client();
+    let at = Instant::now();
+    c.co_polarity(3, true).expect("co.polarity");
+    assert!(wait_until(Duration::from_secs(3), || sipp.messages().contains("BYE sip:")), "no BYE after the reversal");
+    assert!(at.elapsed() < Duration::from_secs(1), "BYE took {:?}", at.elapsed());
+    sipp.expect_success(T);
+}
+
+#[test]
+fn with_polarity_answer_supervision_the_200_waits_for_the_reversal_and_busy_gives_486() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig_with(&[("answer_supervision = \"immediate\"", "answer_supervision = \"polarity\"")]);
+    let mut c = r.lab.client();
+    // Answered when the CO reverses the polarity.
+    let mut sipp = caller(&r.lab, "answered", "5551234", 1000);
+    assert!(wait_until(T, || c.co_get(3).map(|s| s.digits == "5551234").unwrap_or(false)), "digits not dialled");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!sipp.messages().contains("SIP/2.0 200"), "answered before the far end did");
+    let at = Instant::now();
+    c.co_polarity(3, true).expect("co.polarity");
+    assert!(wait_until(Duration::from_secs(3), || sipp.messages().contains("SIP/2.0 200")), "no 200 after the reversal");
+    assert!(at.elapsed() < Duration::from_millis(500), "200 took {:?}", at.elapsed());
+    sipp.expect_success(T);
+    // The port is idle again once its on-hook guard time has passed.
+    assert!(wait_until(T, || !c.co_get(3).map(|s| s.loop_closed).unwrap_or(true)), "port 3 stayed off-hook");
+    std::thread::sleep(Duration::from_millis(1000));
+    // Busy: the far end plays 480+620 Hz, 0.5 s on, 0.5 s off.
+    let mut sipp = Sipp::start(
+        &r.lab,
+        "busy",
+        SippOpts { scenario: "uac_reject.xml", ip: "127.0.0.17", service: Some("5559876"), remote: Some("127.0.0.4:5060"), ..SippOpts::default() },
+    );
+    assert!(wait_until(T, || c.co_get(3).map(|s| s.digits == "5559876").unwrap_or(false)), "digits not dialled");
+    c.audio_play_cadenced(3, &[480.0, 620.0], -20.0, &[(500, 500)]).expect("busy tone");
+    sipp.expect_success(T);
+    assert!(sipp.log().contains("FINAL 486"), "{}", sipp.log());
+    c.audio_play_silence(3).expect("silence");
+}

@@ -15,9 +15,9 @@
 //! |---|---|
 //! | FXO: ringing validated, caller ID captured (`Incoming`) | [`TdmOutput::Incoming`]: called = the configured `line` number (else `s`), calling = caller ID (number, name, presentation from `P`/`O`) |
 //! | FXO outbound: dial tone found, dialling (`Progress::Dialing`) | `Proceeding` |
-//! | FXO outbound: dialling done (`Progress::Proceeding`) | `Media` (the channel), `Progress{inband}` — the caller hears the line |
-//! | FXO outbound: ringback detected | `Alerting{inband}` |
-//! | FXO outbound: answer supervision (polarity, timer or at once) | `Answered` |
+//! | FXO outbound: ringback detected | `Alerting{inband: false}` (the SIP caller plays its own ringback) |
+//! | FXO outbound: busy, reorder, no dial tone, no answer | `Released` with 17, 42, 41, 19 |
+//! | FXO outbound: answer supervision (polarity, timer or at once) | `Media` (the channel), `Answered` |
 //! | FXS: a number dialled that the dial plan completes (`Dialed`) | [`TdmOutput::Incoming`]: called = the digits, calling = the configured `line` |
 //! | FXS outbound: ringing the phone (`Alert` accepted) | `Alerting{inband: false}` |
 //! | FXS outbound: the phone answers | `Media`, `Answered` |
@@ -26,10 +26,11 @@
 //! and back: `Answer` answers an FXO call (off-hook) or tells an FXS phone
 //! that dialled that the far end answered (polarity, by config); `Release`
 //! hangs an FXO line up, or signals disconnect to an FXS phone (open loop,
-//! polarity) or stops ringing it. An FXO outbound leg reports its channel
-//! as media only once dialling is done, and an FXS outbound leg only once
-//! the phone answers: until then the shell, not the media pump, owns the
-//! channel's audio (dial-tone detection, caller-ID and tone generation).
+//! polarity) or stops ringing it. An outbound leg reports its channel as
+//! media only once answered (FXO: by answer supervision; FXS: the phone
+//! went off-hook): until then the shell, not the media pump, owns the
+//! channel's audio (dial tone, ringback, busy and reorder detection;
+//! caller-ID and tone generation).
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -338,11 +339,10 @@ impl AnalogInterface {
                 }
             }
             CallEvent::Progress(Progress::Dialing) => self.leg_event(i, LegEvent::Proceeding),
-            CallEvent::Progress(Progress::Proceeding) => {
-                self.send_media(i);
-                self.leg_event(i, LegEvent::Progress { inband: true });
-            }
-            CallEvent::Progress(Progress::Ringback) => self.leg_event(i, LegEvent::Alerting { inband: true }),
+            // Dialled: the shell keeps listening for ringback, busy and
+            // reorder until answer supervision, so the media waits.
+            CallEvent::Progress(Progress::Proceeding) => tracing::debug!(interface = %self.settings.name, channo, "dialled; awaiting answer"),
+            CallEvent::Progress(Progress::Ringback) => self.leg_event(i, LegEvent::Alerting { inband: false }),
             CallEvent::Hangup { reason } => {
                 let (cause, wire) = cause_of(reason);
                 tracing::info!(interface = %self.settings.name, channo, ?reason, "line cleared");

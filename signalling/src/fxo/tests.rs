@@ -512,3 +512,21 @@ fn battery_restored_outside_ground_start_seizure_is_ignored() {
     assert_eq!(h.input(100, I::BatteryRestored), vec![]);
     assert_eq!(h.port.poll_timeout(), Some(h.t(3000)));
 }
+
+#[test]
+fn a_bare_polarity_reversal_on_an_idle_line_is_forgotten_after_the_polarity_wait() {
+    let mut p = FxoPort::new(FxoConfig::default());
+    let t = Instant::now();
+    p.handle_input(LineInput::Polarity, t);
+    assert_eq!(p.state(), FxoState::Ringing);
+    p.handle_timeout(t + Duration::from_millis(2900));
+    assert_eq!(p.state(), FxoState::Ringing);
+    p.handle_timeout(t + Duration::from_millis(3000));
+    assert!(p.is_idle());
+    assert_eq!(p.poll_output(), None, "nothing was presented, so nothing is reported");
+    // Caller ID after the reversal keeps the call for the ring timeout.
+    p.handle_input(LineInput::Polarity, t + Duration::from_secs(10));
+    p.handle_input(LineInput::CallerId(cid("123")), t + Duration::from_secs(11));
+    p.handle_timeout(t + Duration::from_secs(15));
+    assert_eq!(p.state(), FxoState::Ringing);
+}

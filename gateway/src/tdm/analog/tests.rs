@@ -117,3 +117,55 @@ fn a_call_to_a_phone_rings_it_and_its_answer_brings_the_media() {
     assert!(out.contains(&TdmOutput::Leg(leg, LegEvent::Media(MediaEndpoint::Tdm { channo: 3, law: Law::Ulaw }))));
     assert!(out.contains(&TdmOutput::Leg(leg, LegEvent::Answered { connected: None })));
 }
+
+#[test]
+fn with_polarity_answer_supervision_busy_releases_with_17_and_the_reversal_answers() {
+    let mut s = settings(PortKind::Fxo);
+    s.fxo.answer = AnswerSupervision::Polarity;
+    let mut a = AnalogInterface::new(s);
+    let t = Instant::now();
+    let setup = Setup { called: "5551234".into(), complete: true, ..Setup::default() };
+    // Busy after dialling.
+    let leg = LegRef::outbound(CallId(5), 1);
+    a.originate(leg, &setup, ChannelChoice::Any, t);
+    input(&mut a, LineInput::ToneDetected(Tone::DialTone), t + Duration::from_millis(500));
+    input(&mut a, LineInput::DialComplete, t + Duration::from_secs(2));
+    input(&mut a, LineInput::ToneDetected(Tone::Busy), t + Duration::from_secs(4));
+    let out = drain(&mut a);
+    assert!(!out.iter().any(|o| matches!(o, TdmOutput::Leg(_, LegEvent::Media(_)))), "{out:?}");
+    assert!(out.iter().any(|o| matches!(o, TdmOutput::Leg(l, LegEvent::Released(r)) if *l == leg && r.cause == Cause::USER_BUSY)), "{out:?}");
+    // Answered by a polarity reversal, after the guard time.
+    let t = t + Duration::from_secs(10);
+    a.handle_timeout(t);
+    let leg = LegRef::outbound(CallId(6), 1);
+    a.originate(leg, &setup, ChannelChoice::Any, t);
+    input(&mut a, LineInput::ToneDetected(Tone::DialTone), t + Duration::from_millis(500));
+    input(&mut a, LineInput::DialComplete, t + Duration::from_secs(2));
+    input(&mut a, LineInput::ToneDetected(Tone::Ringback), t + Duration::from_secs(3));
+    let out = drain(&mut a);
+    assert!(out.contains(&TdmOutput::Leg(leg, LegEvent::Alerting { inband: false })), "{out:?}");
+    assert!(!out.iter().any(|o| matches!(o, TdmOutput::Leg(_, LegEvent::Answered { .. }))));
+    input(&mut a, LineInput::Polarity, t + Duration::from_secs(5));
+    let out = drain(&mut a);
+    assert!(out.contains(&TdmOutput::Leg(leg, LegEvent::Media(MediaEndpoint::Tdm { channo: 3, law: Law::Ulaw }))));
+    assert!(out.contains(&TdmOutput::Leg(leg, LegEvent::Answered { connected: None })));
+}
+
+#[test]
+fn a_release_from_call_control_while_the_co_still_rings_frees_the_port_once_ringing_stops() {
+    let mut a = AnalogInterface::new(settings(PortKind::Fxo));
+    let t = Instant::now();
+    input(&mut a, LineInput::CallerId(CallerIdInfo { number: Some("123".into()), ..CallerIdInfo::default() }), t);
+    let Some(TdmOutput::Incoming { key, .. }) = drain(&mut a).into_iter().find(|o| matches!(o, TdmOutput::Incoming { .. })) else { panic!("no call") };
+    let leg = LegRef::inbound(CallId(7));
+    a.accept(key, leg);
+    a.command(leg, LegCommand::Release(Release::cause(Cause::NO_ROUTE_DESTINATION)), t + Duration::from_millis(10));
+    let out = drain(&mut a);
+    assert_eq!(out.iter().filter(|o| matches!(o, TdmOutput::Leg(l, LegEvent::Released(_)) if *l == leg)).count(), 1, "{out:?}");
+    // No second call for the same ringing; the port is free after it stops.
+    input(&mut a, LineInput::RingBegin, t + Duration::from_secs(1));
+    input(&mut a, LineInput::RingEnd, t + Duration::from_secs(3));
+    assert!(!drain(&mut a).iter().any(|o| matches!(o, TdmOutput::Incoming { .. })));
+    a.handle_timeout(t + Duration::from_secs(12));
+    assert_eq!(a.channels()[0].state, ChannelState::Idle);
+}
