@@ -59,6 +59,7 @@
 
 use std::time::{Duration, Instant};
 
+pub mod cas;
 pub mod dialplan;
 pub mod fxo;
 pub mod fxs;

@@ -1,0 +1,1 @@
+//! Back-to-back tests of the CAS cores (being written).
