@@ -95,8 +95,15 @@ fn a_co_call_with_bell202_caller_id_after_the_first_ring_reaches_sip_and_the_co_
     let from = invite.lines().find(|l| l.starts_with("From:")).expect("From");
     assert!(from.contains("ALICE SMITH") && from.contains("2125550123"), "{from}");
     let mut c = r.lab.client();
-    // The caller talks a moment (a hang-up inside the port's off-hook
-    // debounce is not reported by DAHDI).
+    // The caller talks (a hang-up inside the port's off-hook debounce would
+    // not be reported by DAHDI): the CO's audio comes back through the
+    // PBX's RTP echo.
+    c.audio_play_tone(3, &[800.0], -10.0).expect("tone");
+    assert!(
+        wait_until(Duration::from_secs(5), || c.audio_analyze(3, 200).ok().and_then(|a| a.frequency_hz).is_some_and(|f| (f - 800.0).abs() < 10.0)),
+        "the CO's tone did not come back over RTP: {:?}",
+        c.audio_analyze(3, 200)
+    );
     std::thread::sleep(Duration::from_millis(1000));
     let hung_up = Instant::now();
     c.co_disconnect(3).expect("co.disconnect");
@@ -161,7 +168,13 @@ fn a_phone_off_hook_hears_dial_tone_and_the_number_it_dials_reaches_sip_and_its_
     assert!(wait_until(T, || !sipp.received("INVITE ").is_empty()), "no INVITE; log:\n{}", r.tandem.log.all().join("\n"));
     let invite = sipp.received("INVITE ").remove(0);
     assert!(invite.starts_with("INVITE sip:12125550123@") || invite.starts_with("INVITE sip:+12125550123@"), "{invite}");
-    std::thread::sleep(Duration::from_millis(1000));
+    // Media: what the phone says comes back through the PBX's RTP echo.
+    c.audio_play_tone(2, &[1000.0], -10.0).expect("tone");
+    assert!(
+        wait_until(Duration::from_secs(5), || c.audio_analyze(2, 200).ok().and_then(|a| a.frequency_hz).is_some_and(|f| (f - 1000.0).abs() < 10.0)),
+        "the phone's tone did not come back over RTP: {:?}",
+        c.audio_analyze(2, 200)
+    );
     c.phone_hook(2, false).expect("on-hook");
     sipp.expect_success(T);
 }
