@@ -1062,6 +1062,13 @@ impl R2Trunk {
                 None
             }
         };
+        if want_ani && self.bwd.category.is_some() && !self.bwd.ani_done {
+            let sig = if self.bwd.group_c { v.group_c.map(|c| c.next_ani) } else { a.next_ani };
+            match sig {
+                Some(sig) => return Some((sig, Expect::Ani)),
+                None => self.bwd.ani_done = true,
+            }
+        }
         if !self.bwd.dnis_done {
             if want_ani && v.ani_first && !self.bwd.category_asked && self.bwd.dnis.len() == 1 {
                 if let Some(r) = ask_category(&mut self.bwd) {
@@ -1073,12 +1080,6 @@ impl R2Trunk {
         if want_ani && !self.bwd.category_asked {
             if let Some(r) = ask_category(&mut self.bwd) {
                 return Some(r);
-            }
-        }
-        if want_ani && self.bwd.category.is_some() && !self.bwd.ani_done {
-            let sig = if self.bwd.group_c { v.group_c.map(|c| c.next_ani) } else { a.next_ani };
-            if let Some(sig) = sig {
-                return Some((sig, Expect::Ani));
             }
         }
         let sig = match (self.bwd.group_c, v.group_c) {
