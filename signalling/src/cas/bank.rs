@@ -1,1 +1,1 @@
-//! T1 channel-bank lines (loop/ground/kewl start): bit patterns to and from the analog ports (being written).
+//! T1 channel-bank lines (loop/ground/kewl start): not written yet; see the module docs of `cas`.

@@ -15,10 +15,10 @@
 //!   directions, glare on two-way trunks, busy-out; address signalling by
 //!   [`fgd`] formats (plain, Feature Group B, Feature Group D with ANI and
 //!   the acknowledgement wink).
-//! * [`bank`]: T1 channel-bank lines (loop, ground and kewl start, either
-//!   side): bit patterns ⇄ the analog ports' [`crate::LineInput`] /
-//!   [`crate::LineCommand`], so [`crate::fxo::FxoPort`] and
-//!   [`crate::fxs::FxsPort`] run unchanged over a T1.
+//! * [`bank`]: T1 channel-bank lines (loop, ground and kewl start) — not
+//!   written yet; the bit tables it needs are in [`bits::RbsType`], and the
+//!   plan is an adapter between those bits and the analog ports'
+//!   [`crate::LineInput`] / [`crate::LineCommand`].
 //! * [`r2`]: E1 MFC/R2 — Q.421 line signalling and compelled inter-register
 //!   signalling both ways; every country difference is a
 //!   [`r2_variants::R2Variant`] value.
