@@ -10,7 +10,7 @@
 //! ports = "3"                  # positions on the span, a channel list ("3-4", "1,3")
 //! kind = "fxo"                 # fxo (a CO line plugs in) | fxs (a phone plugs in); default: what the hardware says
 //! start = "kewl"               # loop | ground | kewl (default kewl)
-//! tone_zone = "us"             # call-progress tones heard and played (us, uk, etsi)
+//! tone_zone = "us"             # call-progress tones heard and played, ring cadence (us, uk, de, fr, au, jp)
 //! line = "+12125550100"        # FXO: the called number of every inbound call (the line's own number, its DID);
 //!                              # FXS: the calling number of the phone
 //! answer = "on-sip-answer"     # FXO inbound: on-sip-answer | immediate (off-hook at once, early media)
@@ -19,13 +19,13 @@
 //! #   message (FXS generation): mdmf | sdmf | etsi
 //! dial_mode = "dtmf"           # FXO outbound: dtmf | pulse
 //! dial_tone_wait = true        # FXO outbound: wait for dial tone before dialling (else dial blind after 1 s)
-//! dial_tone_timeout_ms = 3000
+//! dial_tone_timeout_ms = 5000   # default 5000 (a zone's dial tone must outlast its ringback bursts to be told apart)
 //! answer_supervision = "immediate"  # FXO outbound: immediate | polarity | "after-5s"
 //! disconnect = { battery = true, polarity = false, busy = true, reorder = true, dial_tone = true, open_loop_min_ms = 300 }
 //! dial_plan = ["911", "NXXXXXX", "1NXXNXXXXXX", "XXXX"]  # FXS: when the dialled number is complete
 //! inter_digit_timeout_ms = 4000
 //! first_digit_timeout_ms = 10000
-//! ring_cadence = [2000, 4000]  # FXS: ring on / off, ms
+//! ring_cadence = [2000, 4000]  # FXS: ring on / off, ms; default: the zone's
 //! hangup_polarity = false      # FXS: signal the far end's hang-up by a polarity reversal too
 //! answer_polarity = false      # FXS: reverse polarity when the far end answers
 //! echo_taps = 128              # echo canceller tail per call (samples; 0 = off)
@@ -84,7 +84,7 @@ pub struct AnalogConfig {
     /// FXO outbound: wait for dial tone before dialling (default true).
     #[serde(default)]
     pub dial_tone_wait: Option<bool>,
-    /// FXO outbound: how long to wait for dial tone, ms (default 3000).
+    /// FXO outbound: how long to wait for dial tone, ms (default 5000).
     #[serde(default)]
     pub dial_tone_timeout_ms: Option<Spanned<u64>>,
     /// FXO outbound: `immediate`, `polarity` or `after-Ns`.
@@ -102,7 +102,7 @@ pub struct AnalogConfig {
     /// FXS: wait for the first digit, ms (default 10000).
     #[serde(default)]
     pub first_digit_timeout_ms: Option<Spanned<u64>>,
-    /// FXS: ring cadence `[on_ms, off_ms]` (default 2000, 4000).
+    /// FXS: ring cadence `[on_ms, off_ms]` (default: the zone's first pair).
     #[serde(default)]
     pub ring_cadence: Option<Spanned<Vec<u64>>>,
     /// FXS: also reverse polarity when the far end hangs up.
@@ -225,7 +225,7 @@ pub struct DisconnectConfig {
 }
 
 /// The built-in tone zones `tone_zone` accepts.
-pub const TONE_ZONES: [&str; 3] = ["us", "uk", "etsi"];
+pub const TONE_ZONES: [&str; 6] = crate::tdm::zones::ZONES;
 
 /// Answer supervision of outbound FXO calls, parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -99,9 +99,9 @@ impl AnalogSettings {
         }
         fxo.early_answer = cfg.answer.as_ref().is_some_and(|a| *a.get_ref() == AnswerPolicy::Immediate);
         fxo.wait_for_dial_tone = cfg.dial_tone_wait.unwrap_or(true);
-        if let Some(t) = &cfg.dial_tone_timeout_ms {
-            fxo.dial_tone_timeout = Duration::from_millis(*t.get_ref());
-        }
+        // The zone detector hears dial tone only once it has outlasted the
+        // zone's longest ringback burst (2.5 s in the US): allow for that.
+        fxo.dial_tone_timeout = Duration::from_millis(cfg.dial_tone_timeout_ms.as_ref().map(|t| *t.get_ref()).unwrap_or(5000));
         fxo.dial_mode = match cfg.dial_mode.as_ref().map(|m| *m.get_ref()) {
             Some(DialModeName::Pulse) => DialMode::Pulse,
             _ => DialMode::Dtmf,
@@ -138,6 +138,8 @@ impl AnalogSettings {
             && let [on, off] = c.get_ref()[..]
         {
             fxs.ring_cadence = Cadence { on: Duration::from_millis(on), off: Duration::from_millis(off) };
+        } else if let Some(&(on, off)) = super::zones::ToneZone::get(cfg.zone()).as_ref().and_then(|z| z.ring_cadence.first()) {
+            fxs.ring_cadence = Cadence { on: Duration::from_millis(u64::from(on)), off: Duration::from_millis(u64::from(off)) };
         }
         fxs.caller_id = match (format, position) {
             (CidFormat::Off, _) => CallerIdTiming::Off,

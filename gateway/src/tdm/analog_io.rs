@@ -11,8 +11,9 @@
 //!   - FXO on-hook: caller-ID detection — FSK (Bell 202 or V.23, GR-30
 //!     SDMF/MDMF and ETSI messages, tandem-dsp's demodulator) or DTMF
 //!     caller ID (digits from spandsp's receiver, decoded by tandem-dsp);
-//!   - FXO off-hook: call-progress detection (spandsp's super-tone
-//!     receiver) of the zone's dial, busy, reorder and ringback tones;
+//!   - FXO off-hook: call-progress detection of the zone's dial, busy,
+//!     reorder and ringback tones ([`super::zones::ZoneDetector`], spandsp's
+//!     super-tone receiver);
 //!   - FXS: DTMF digits (spandsp), and the block written back carries the
 //!     tone being played (dial, stutter, reorder… of the zone) or the
 //!     caller-ID FSK queued for the phone.
@@ -46,14 +47,14 @@ use std::time::Duration;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use tandem_drivers::{Channel, Discovery, Hook, Io, LineEvent, OpenOptionsDahdi, Policy, Signalling};
 use tandem_dsp::callerid::{self, CallerId, CallerIdMessage, Format, FskCallerIdReceiver, Standard};
-use tandem_dsp::tone::{ToneGenerator, TonePlan, ToneSpec};
 use tandem_dsp::{DigitEvent, g711};
 use tandem_signalling::{Absence, CallerIdInfo, DialMode, LineCommand, LineInput, Tone};
-use tandem_spandsp::{CadenceStep, DtmfRx, DtmfRxConfig, ProgressToneRx};
+use tandem_spandsp::{DtmfRx, DtmfRxConfig};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::ChannelAddr;
 use super::analog::{AnalogInput, AnalogPort, AnalogSettings};
+use super::zones::{ProgressTone, ToneKind, ToneZone, ZoneDetector, ZoneToneGen};
 use crate::config::analog::{AnalogConfig, CidFormat, CidMessage, PortKind};
 
 /// Why an analog interface or port cannot start.
@@ -104,7 +105,7 @@ pub fn resolve(cfg: &AnalogConfig, device_dir: &Path) -> Result<AnalogSettings, 
 #[derive(Debug, Clone)]
 pub struct ShellOptions {
     /// The tone zone's tones.
-    pub zone: &'static TonePlan,
+    pub zone: ToneZone,
     /// Caller-ID transport (detected on FXO, generated on FXS).
     pub cid_format: CidFormat,
     /// FSK message layout generated on FXS.
@@ -118,7 +119,7 @@ impl ShellOptions {
         let cid_format = cid.and_then(|c| c.format.as_ref()).map(|f| *f.get_ref()).unwrap_or(CidFormat::Bell202);
         let default_msg = if cid_format == CidFormat::V23 { CidMessage::Etsi } else { CidMessage::Mdmf };
         ShellOptions {
-            zone: tandem_dsp::tone::plan_by_name(cfg.zone()).unwrap_or(tandem_dsp::tone::PLANS[0]),
+            zone: ToneZone::get(cfg.zone()).or_else(|| ToneZone::get("us")).expect("the built-in us zone"),
             cid_format,
             cid_message: cid.and_then(|c| c.message.as_ref()).map(|m| *m.get_ref()).unwrap_or(default_msg),
         }
@@ -212,28 +213,6 @@ pub fn spawn_port(device_dir: &Path, hw: AnalogPort, opts: ShellOptions, events:
     Ok(PortShell { channo, kind: hw.kind, tx })
 }
 
-/// The progress tones detected on an FXO line, in [`ProgressToneRx`] order.
-const PROGRESS_TONES: [Tone; 4] = [Tone::DialTone, Tone::Busy, Tone::Reorder, Tone::Ringback];
-
-/// Cadence steps of a zone tone for detection: each on/off phase within
-/// ±20 % (continuous tones: on for at least 400 ms).
-fn steps_of(t: &ToneSpec) -> Vec<CadenceStep> {
-    let f: Vec<u16> = t.components().iter().map(|c| c.freq_hz.round() as u16).collect();
-    let (f1, f2) = (f.first().copied().unwrap_or(0), f.get(1).copied().unwrap_or(0));
-    let segs = &t.cadence.segments;
-    if segs.iter().all(|&(_, off)| off == 0) {
-        return vec![CadenceStep::tone(f1, f2, 400, 0)];
-    }
-    let mut v = Vec::new();
-    for &(on, off) in segs.iter().take(2) {
-        v.push(CadenceStep::tone(f1, f2, on * 8 / 10, on * 12 / 10));
-        if off > 0 {
-            v.push(CadenceStep::silence(off * 8 / 10, off * 12 / 10));
-        }
-    }
-    v
-}
-
 struct Shell {
     chan: Channel,
     hw: AnalogPort,
@@ -242,11 +221,11 @@ struct Shell {
     lent: bool,
     offhook: bool,
     tx: VecDeque<i16>,
-    tone: Option<ToneGenerator>,
+    tone: Option<ZoneToneGen>,
     fsk: Option<FskCallerIdReceiver>,
     dtmf: Option<DtmfRx>,
     dtmf_cid: String,
-    progress: Option<ProgressToneRx>,
+    progress: Option<ZoneDetector>,
 }
 
 impl Shell {
@@ -277,10 +256,7 @@ impl Shell {
         };
         self.dtmf = DtmfRx::new(&DtmfRxConfig::default()).ok();
         self.dtmf_cid.clear();
-        let z = self.opts.zone;
-        let tones: Vec<Vec<CadenceStep>> = [&z.dial, &z.busy, &z.reorder, &z.ringback].into_iter().map(steps_of).collect();
-        let refs: Vec<&[CadenceStep]> = tones.iter().map(|v| v.as_slice()).collect();
-        self.progress = ProgressToneRx::new(&refs).map_err(|e| tracing::warn!(channo = self.hw.channo, error = %e, "no call-progress detection")).ok();
+        self.progress = ZoneDetector::new(&self.opts.zone).map_err(|e| tracing::warn!(channo = self.hw.channo, error = %e, "no call-progress detection")).ok();
         self.tone = None;
         self.tx.clear();
     }
@@ -372,10 +348,14 @@ impl Shell {
                     });
                 }
                 for t in found {
-                    if let Some(&tone) = PROGRESS_TONES.get(t) {
-                        tracing::debug!(channo = self.hw.channo, ?tone, "tone detected");
-                        self.send(LineInput::ToneDetected(tone));
-                    }
+                    let tone = match t {
+                        ProgressTone::Dial => Tone::DialTone,
+                        ProgressTone::Ringback => Tone::Ringback,
+                        ProgressTone::Busy => Tone::Busy,
+                        ProgressTone::Reorder => Tone::Reorder,
+                    };
+                    tracing::debug!(channo = self.hw.channo, ?tone, "tone detected");
+                    self.send(LineInput::ToneDetected(tone));
                 }
             }
             PortKind::Fxs => {
@@ -507,15 +487,14 @@ impl Shell {
                 self.tx.extend(samples);
             }
             LineCommand::PlayTone(t) => {
-                let z = self.opts.zone;
-                let spec = match t {
-                    Tone::DialTone => Some(&z.dial),
-                    Tone::StutterDialTone => z.stutter_dial.as_ref().or(Some(&z.dial)),
-                    Tone::Busy => Some(&z.busy),
-                    Tone::Reorder => Some(&z.reorder),
-                    Tone::Ringback => Some(&z.ringback),
+                let kind = match t {
+                    Tone::DialTone => ToneKind::Dial,
+                    Tone::StutterDialTone => ToneKind::StutterDial,
+                    Tone::Busy => ToneKind::Busy,
+                    Tone::Reorder => ToneKind::Reorder,
+                    Tone::Ringback => ToneKind::Ringback,
                 };
-                self.tone = spec.map(|s| s.generator());
+                self.tone = Some(self.opts.zone.generator(kind));
             }
             LineCommand::StopTone => self.tone = None,
             LineCommand::Vmwi(on) => {
