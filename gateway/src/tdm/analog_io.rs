@@ -8,9 +8,9 @@
 //!   the channel numbers (and the kind, when not configured) from discovery.
 //! * [`spawn_port`] opens the port's channel (non-blocking, 20 ms blocks)
 //!   and starts its thread. Every 20 ms block read is run through the DSP:
-//!   - FXO on-hook: caller-ID detection — FSK (Bell 202 or V.23, GR-30
-//!     SDMF/MDMF and ETSI messages, tandem-dsp's demodulator) or DTMF
-//!     caller ID (digits from spandsp's receiver, decoded by tandem-dsp);
+//!   - FXO on-hook: caller-ID detection with spandsp's ADSI receiver
+//!     ([`tandem_spandsp::AdsiRx`]): Bell 202 (GR-30 SDMF/MDMF), V.23
+//!     (ETSI) or DTMF caller ID, as configured;
 //!   - FXO off-hook: call-progress detection of the zone's dial, busy,
 //!     reorder and ringback tones ([`super::zones::ZoneDetector`], spandsp's
 //!     super-tone receiver);
@@ -46,10 +46,10 @@ use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use tandem_drivers::{Channel, Discovery, Hook, Io, LineEvent, OpenOptionsDahdi, Policy, Signalling};
-use tandem_dsp::callerid::{self, CallerId, CallerIdMessage, Format, FskCallerIdReceiver, Standard};
+use tandem_dsp::callerid::{self, CallerId, CallerIdMessage, Format, Standard};
 use tandem_dsp::{DigitEvent, g711};
 use tandem_signalling::{Absence, CallerIdInfo, DialMode, LineCommand, LineInput, Tone};
-use tandem_spandsp::{DtmfRx, DtmfRxConfig};
+use tandem_spandsp::{AdsiRx, CidStandard, DtmfRx, DtmfRxConfig};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::ChannelAddr;
@@ -222,40 +222,27 @@ struct Shell {
     offhook: bool,
     tx: VecDeque<i16>,
     tone: Option<ZoneToneGen>,
-    fsk: Option<FskCallerIdReceiver>,
+    cid: Option<AdsiRx>,
     dtmf: Option<DtmfRx>,
-    dtmf_cid: String,
     progress: Option<ZoneDetector>,
 }
 
 impl Shell {
     fn new(chan: Channel, hw: AnalogPort, opts: ShellOptions, events: UnboundedSender<AnalogInput>) -> Shell {
-        let mut s = Shell {
-            chan,
-            hw,
-            opts,
-            events,
-            lent: false,
-            offhook: false,
-            tx: VecDeque::new(),
-            tone: None,
-            fsk: None,
-            dtmf: None,
-            dtmf_cid: String::new(),
-            progress: None,
-        };
+        let mut s = Shell { chan, hw, opts, events, lent: false, offhook: false, tx: VecDeque::new(), tone: None, cid: None, dtmf: None, progress: None };
         s.reset_dsp();
         s
     }
 
     fn reset_dsp(&mut self) {
-        self.fsk = match self.opts.cid_format {
-            CidFormat::Bell202 => Some(FskCallerIdReceiver::new(Standard::Bell202)),
-            CidFormat::V23 => Some(FskCallerIdReceiver::new(Standard::V23)),
-            CidFormat::Dtmf | CidFormat::Off => None,
+        let standard = match self.opts.cid_format {
+            CidFormat::Bell202 => Some(CidStandard::Bell202),
+            CidFormat::V23 => Some(CidStandard::V23),
+            CidFormat::Dtmf => Some(CidStandard::Dtmf),
+            CidFormat::Off => None,
         };
+        self.cid = standard.and_then(|s| AdsiRx::new(s).map_err(|e| tracing::warn!(channo = self.hw.channo, error = %e, "no caller-ID detection")).ok());
         self.dtmf = DtmfRx::new(&DtmfRxConfig::default()).ok();
-        self.dtmf_cid.clear();
         self.progress = ZoneDetector::new(&self.opts.zone).map_err(|e| tracing::warn!(channo = self.hw.channo, error = %e, "no call-progress detection")).ok();
         self.tone = None;
         self.tx.clear();
@@ -376,36 +363,14 @@ impl Shell {
     }
 
     fn detect_caller_id(&mut self, pcm: &[i16]) {
-        if let Some(f) = self.fsk.as_mut()
-            && let Some(CallerIdMessage::CallerId(c)) = f.process(pcm)
-        {
-            tracing::info!(channo = self.hw.channo, ?c, "caller ID received");
-            self.send(LineInput::CallerId(info_of(&c)));
+        let mut got = Vec::new();
+        if let Some(rx) = self.cid.as_mut() {
+            rx.process_with(pcm, |m| got.push(m.message));
         }
-        if self.opts.cid_format == CidFormat::Dtmf {
-            let mut digits = Vec::new();
-            if let Some(d) = self.dtmf.as_mut() {
-                d.process_with(pcm, |e| {
-                    if let DigitEvent::DigitDown { digit, .. } = e {
-                        digits.push(digit);
-                    }
-                });
-            }
-            for d in digits {
-                if d == 'A' || d == 'B' || d == 'D' {
-                    self.dtmf_cid.clear();
-                }
-                self.dtmf_cid.push(d);
-                if (d == 'C' || d == '#') && self.dtmf_cid.len() > 1 {
-                    if let Ok(c) = callerid::decode_dtmf(&self.dtmf_cid) {
-                        tracing::info!(channo = self.hw.channo, ?c, "DTMF caller ID received");
-                        self.send(LineInput::CallerId(info_of(&c)));
-                    }
-                    self.dtmf_cid.clear();
-                }
-                if self.dtmf_cid.len() > 64 {
-                    self.dtmf_cid.clear();
-                }
+        for m in got {
+            if let CallerIdMessage::CallerId(c) = m {
+                tracing::info!(channo = self.hw.channo, ?c, "caller ID received");
+                self.send(LineInput::CallerId(info_of(&c)));
             }
         }
     }
