@@ -8,6 +8,10 @@
 //!
 //! * one task per D-channel (`tdm::pri_io::spawn_dchannel`) and a thread
 //!   watching span alarms;
+//! * one thread per analog port (`tdm::analog_io::spawn_port`), which
+//!   lends the pump a duplicate of its channel for a call's media; the
+//!   pump's line events for those channels come back through
+//!   `PumpConfig::line_events`;
 //! * the SIP transport (`sip::transport`): UDP, TCP and TLS sockets;
 //! * the media pump's thread (`tandem_media::pump`), told to start, change
 //!   and stop streams through its handle, which never blocks;
