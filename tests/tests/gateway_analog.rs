@@ -288,3 +288,21 @@ fn with_polarity_answer_supervision_the_200_waits_for_the_reversal_and_busy_give
     assert!(sipp.log().contains("FINAL 486"), "{}", sipp.log());
     c.audio_play_silence(3).expect("silence");
 }
+
+#[test]
+fn a_phone_that_pulse_dials_at_10_pps_reaches_sip_with_the_digits() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig();
+    let mut sipp = pbx(&r.lab, "uas_answer.xml");
+    let mut c = r.lab.client();
+    c.phone_hook(1, true).expect("off-hook");
+    std::thread::sleep(Duration::from_millis(500));
+    // 60 ms break, 40 ms make, 700 ms between digits (the simulated phone's dial).
+    c.phone_dial(1, "190", true).expect("pulse dial");
+    assert!(wait_until(Duration::from_secs(15), || !sipp.received("INVITE ").is_empty()), "no INVITE; log:\n{}", r.tandem.log.all().join("\n"));
+    let invite = sipp.received("INVITE ").remove(0);
+    assert!(invite.starts_with("INVITE sip:190@"), "{invite}");
+    std::thread::sleep(Duration::from_millis(1000));
+    c.phone_hook(1, false).expect("on-hook");
+    sipp.expect_success(T);
+}
