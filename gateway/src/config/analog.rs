@@ -268,6 +268,9 @@ impl AnalogConfig {
     }
 }
 
+/// A key of a section and where it is, if given.
+type KeyAt<'a> = (&'a str, Option<Range<usize>>);
+
 struct Ctx<'a> {
     src: &'a SourceRef,
     out: &'a mut Vec<Diagnostic>,
@@ -347,19 +350,19 @@ pub fn validate(analogs: &[AnalogConfig], taken: &[&str], src: &SourceRef, out: 
             );
         }
         let kind = a.kind.as_ref().map(|k| *k.get_ref());
-        let fxo_only: [(&str, Option<Range<usize>>); 4] = [
+        let fxo_only: [KeyAt; 4] = [
             ("answer", a.answer.as_ref().map(|v| v.span())),
             ("dial_mode", a.dial_mode.as_ref().map(|v| v.span())),
             ("answer_supervision", a.answer_supervision.as_ref().map(|v| v.span())),
             ("dial_tone_timeout_ms", a.dial_tone_timeout_ms.as_ref().map(|v| v.span())),
         ];
-        let fxs_only: [(&str, Option<Range<usize>>); 4] = [
+        let fxs_only: [KeyAt; 4] = [
             ("dial_plan", a.dial_plan.as_ref().map(|v| v.span())),
             ("inter_digit_timeout_ms", a.inter_digit_timeout_ms.as_ref().map(|v| v.span())),
             ("first_digit_timeout_ms", a.first_digit_timeout_ms.as_ref().map(|v| v.span())),
             ("ring_cadence", a.ring_cadence.as_ref().map(|v| v.span())),
         ];
-        let (wrong, other): (&[(&str, Option<Range<usize>>)], &str) = match kind {
+        let (wrong, other): (&[KeyAt], &str) = match kind {
             Some(PortKind::Fxs) => (&fxo_only, "fxo"),
             Some(PortKind::Fxo) => (&fxs_only, "fxs"),
             None => (&[], ""),
