@@ -51,6 +51,7 @@ use crate::tdm::analog::{AnalogInput, AnalogInterface};
 use crate::tdm::analog_io::{self, PortShell, ShellOptions};
 use crate::tdm::pri::{PriInput, PriInterface, PriIo};
 use crate::tdm::pri_io::{self, DChannelEvent, PcapSink};
+use crate::tdm::smdi::{Smdi, SmdiEvent, SmdiJoin, SmdiLink, SmdiSerialConfig};
 use crate::tdm::{Tdm, TdmInput, TdmIo, TdmOutput, hunt::SpanGroup};
 use tandem_media::pump::{Pump, PumpConfig, PumpHandle, StatsCell, StreamSpec, StreamStats};
 
@@ -93,6 +94,8 @@ enum Input {
     /// A line event or DSP result of an analog port (from its shell, or
     /// from the media pump while it owns the port's audio).
     Analog(crate::tdm::analog::AnalogInput),
+    /// Bytes from an SMDI link, when they were read.
+    Smdi(Vec<u8>, Instant),
 }
 
 /// Everything the run loop owns.
@@ -122,7 +125,16 @@ struct Daemon {
     analog: HashMap<u32, (usize, PortShell)>,
     /// Calls whose media runs on a channel lent by an analog port's shell.
     lent: HashMap<CallId, u32>,
+    /// SMDI: the receiver, the call details waiting for a ringing port, and
+    /// each analog interface's station.
+    smdi: Option<(Smdi, SmdiJoin)>,
+    stations: HashMap<usize, String>,
 }
+
+/// How long an SMDI call detail waits for its line to present the call
+/// (Tandem's choice: the call detail comes around the first ring, and a
+/// line without caller ID presents after its second ring, 6 s later in the US).
+const SMDI_WINDOW: Duration = Duration::from_secs(15);
 
 /// Run the daemon until it has drained after SIGTERM/SIGINT.
 pub fn run(cfg: Config) -> Result<(), DaemonError> {
@@ -207,6 +219,8 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
     }
     // Analog interfaces: the sans-IO interface here, a shell thread per port.
     let mut analog = HashMap::new();
+    let mut stations = HashMap::new();
+    let mut smdi_devices: Vec<String> = Vec::new();
     let (an_tx, mut an_rx) = mpsc::unbounded_channel::<AnalogInput>();
     for a in &cfg.analog {
         let name = a.name.get_ref().clone();
@@ -224,6 +238,30 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
         }
         iface_names.push(name.clone());
         info!(interface = %name, ports = analog.values().filter(|(i, _)| *i == idx).count(), "analog interface up");
+        if let (Some(dev), Some(st)) = (&a.smdi_device, &a.smdi_station) {
+            stations.insert(idx, st.get_ref().clone());
+            let dev = dev.get_ref().clone();
+            if !smdi_devices.contains(&dev) {
+                let link = SmdiLink::open(&SmdiSerialConfig::new(&dev), Duration::from_millis(200)).map_err(|e| aerr(format!("SMDI link {dev}: {e}")))?;
+                let (tx, rx) = crossbeam_channel::bounded(256);
+                link.spawn_reader(tx).map_err(|e| aerr(format!("SMDI reader: {e}")))?;
+                let in_tx = in_tx.clone();
+                let _ = std::thread::Builder::new().name("smdi-bridge".into()).spawn(move || {
+                    while let Ok(r) = rx.recv() {
+                        match r {
+                            Ok((bytes, at)) => {
+                                if in_tx.blocking_send(Input::Smdi(bytes, at)).is_err() {
+                                    break;
+                                }
+                            }
+                            Err(e) => warn!(error = %e, "SMDI link read failed"),
+                        }
+                    }
+                });
+                info!(device = %dev, "SMDI link open");
+                smdi_devices.push(dev);
+            }
+        }
     }
     {
         let tx = in_tx.clone();
@@ -332,6 +370,9 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
         cdr,
         analog,
         lent: HashMap::new(),
+        // SMDI_WINDOW: a call detail joins a port that presents its call within it.
+        smdi: (!stations.is_empty()).then(|| (Smdi::new(), SmdiJoin::new(SMDI_WINDOW))),
+        stations,
     };
     let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
@@ -381,6 +422,20 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
                         if let Some((iface, _)) = d.analog.get(&a.channo) {
                             let iface = *iface;
                             d.tdm.handle_input(iface, TdmInput::Analog(a), now);
+                        }
+                    }
+                    Some(Input::Smdi(bytes, at)) => {
+                        if let Some((rx, join)) = d.smdi.as_mut() {
+                            rx.handle_input(&bytes, at);
+                            while let Some(ev) = rx.poll_event() {
+                                match ev {
+                                    SmdiEvent::CallDetail(cd) => {
+                                        info!(station = %cd.station, calling = ?cd.calling, kind = ?cd.kind, "SMDI call detail");
+                                        join.push(cd);
+                                    }
+                                    SmdiEvent::MwiFailed { number, cause, .. } => warn!(%number, %cause, "SMDI: the switch refused an MWI request"),
+                                }
+                            }
                         }
                     }
                     Some(Input::Control(r)) => {
@@ -543,7 +598,18 @@ impl Daemon {
 
     fn on_tdm(&mut self, iface: usize, out: TdmOutput, now: Instant) {
         match out {
-            TdmOutput::Incoming { key, setup, identity, media } => {
+            TdmOutput::Incoming { key, mut setup, identity, media } => {
+                // An analog line presenting a call without caller ID takes the
+                // SMDI call detail for its station, if one came.
+                if setup.calling.as_ref().is_none_or(|p| p.number.is_empty() && p.presentation != crate::call::model::Presentation::Restricted)
+                    && let (Some(station), Some((_, join))) = (self.stations.get(&iface), self.smdi.as_mut())
+                    && let Some(cd) = join.take(station, now)
+                    && let Some(number) = cd.calling
+                {
+                    info!(interface = ?self.iface_names.get(iface), %station, %number, "caller ID from SMDI");
+                    let name = setup.calling.as_ref().and_then(|p| p.name.clone());
+                    setup.calling = Some(crate::call::model::Party { number, name, ..Default::default() });
+                }
                 let interface = self.iface_names.get(iface).cloned().unwrap_or_default();
                 let leg = self.cc.incoming(Origin::Tdm { interface }, setup, now);
                 self.owners.insert(leg, Owner::Tdm);

@@ -306,3 +306,28 @@ fn a_phone_that_pulse_dials_at_10_pps_reaches_sip_with_the_digits() {
     c.phone_hook(1, false).expect("on-hook");
     sipp.expect_success(T);
 }
+
+#[test]
+fn an_smdi_call_detail_stands_in_for_missing_caller_id_on_the_ringing_line() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let link = std::env::temp_dir().join(format!("tandem-analog-smdi-{}", std::process::id()));
+    let link = link.to_str().expect("utf-8 path").to_owned();
+    let lab = Lab::start(&format!("[sim]\nsmdi = \"{link}\"\n\n{}", sim()));
+    let cfg = config().replace("echo_taps = 128", &format!("echo_taps = 128\nsmdi_device = \"{link}\"\nsmdi_station = \"0001\""));
+    let tandem = Tandem::start(&lab, &cfg);
+    tandem.expect_log("tandem running", T);
+    let r = Rig { lab, tandem };
+    let mut sipp = pbx(&r.lab, "uas_answer.xml");
+    let mut c = r.lab.client();
+    // The switch sends the call detail as the line starts ringing, with no caller ID on the line.
+    c.co_ring(3, &[(2000, 4000)], None, None).expect("co.ring");
+    c.call("smdi.send", json!({"text": "\r\nMD0010001D 2125551212 \r\n\u{19}"})).expect("smdi.send");
+    assert!(wait_until(Duration::from_secs(15), || !sipp.received("INVITE ").is_empty()), "no INVITE; log:\n{}", r.tandem.log.all().join("\n"));
+    let invite = sipp.received("INVITE ").remove(0);
+    let from = invite.lines().find(|l| l.starts_with("From:")).expect("From");
+    assert!(from.contains("2125551212"), "{invite}");
+    assert!(wait_until(T, || c.co_get(3).map(|s| s.answered).unwrap_or(false)), "not answered");
+    std::thread::sleep(Duration::from_millis(1000));
+    c.co_disconnect(3).expect("co.disconnect");
+    sipp.expect_success(T);
+}

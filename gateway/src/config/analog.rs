@@ -29,6 +29,8 @@
 //! hangup_polarity = false      # FXS: signal the far end's hang-up by a polarity reversal too
 //! answer_polarity = false      # FXS: reverse polarity when the far end answers
 //! echo_taps = 128              # echo canceller tail per call (samples; 0 = off)
+//! smdi_device = "/dev/ttyS0"   # FXO: an SMDI link (1200 baud 7E1) whose call details stand in for missing caller ID
+//! smdi_station = "0001"        # FXO: this line's station (message desk terminal) on it
 //! ```
 //!
 //! `[[group]] members` may name analog interfaces (outbound calls hunt
@@ -114,6 +116,13 @@ pub struct AnalogConfig {
     /// Echo canceller tail per call (see [`ECHO_TAPS`]).
     #[serde(default)]
     pub echo_taps: Option<Spanned<u32>>,
+    /// FXO: the serial device of an SMDI link whose call details stand in
+    /// for missing caller ID (see [`crate::tdm::smdi`]).
+    #[serde(default)]
+    pub smdi_device: Option<Spanned<String>>,
+    /// FXO: this line's station (message desk terminal) on the SMDI link.
+    #[serde(default)]
+    pub smdi_station: Option<Spanned<String>>,
 }
 
 /// `kind = "fxo" | "fxs"` (Tandem's naming: what plugs into the port).
@@ -403,6 +412,23 @@ pub fn validate(analogs: &[AnalogConfig], taken: &[&str], src: &SourceRef, out: 
             && !echo_taps_valid(*t.get_ref())
         {
             cx.err(t.span(), format!("echo_taps = {} is not a canceller length", t.get_ref()), &format!("use {ECHO_TAPS}"));
+        }
+        match (&a.smdi_device, &a.smdi_station) {
+            (Some(d), None) => cx.err(d.span(), "smdi_device without smdi_station", "add smdi_station = \"0001\" (the line's message desk terminal)"),
+            (None, Some(st)) => cx.err(st.span(), "smdi_station without smdi_device", "add smdi_device = \"/dev/ttyS0\""),
+            (Some(d), Some(st)) => {
+                if d.get_ref().trim().is_empty() {
+                    cx.err(d.span(), "empty smdi_device", "give the serial device's path");
+                }
+                let t = st.get_ref();
+                if t.is_empty() || t.len() > 10 || !t.bytes().all(|b| b.is_ascii_digit()) {
+                    cx.err(st.span(), format!("smdi_station \"{t}\" is not 1 to 10 digits"), "the station as the switch sends it, e.g. \"0001\"");
+                }
+                if kind == Some(PortKind::Fxs) {
+                    cx.err(d.span(), "smdi_device applies to fxo ports only", "remove it, or fix kind");
+                }
+            }
+            (None, None) => {}
         }
         if let Some(c) = &a.caller_id
             && let (Some(m), Some(f)) = (&c.message, &c.format)
