@@ -46,7 +46,9 @@
 //! tandem is pinned to CPU 1 (`CALLS_BENCH_TANDEM_CPU`), this process with
 //! the simulator to CPU 0 (`CALLS_BENCH_CPU`), so "one core" is tandem's
 //! whole process: run loop, D-channel tasks, SIP transport, media pump and
-//! CDR writer. Timestamps: SETUP written to the D-channel socket → INVITE
+//! CDR writer. Timestamps: the frame carrying the SETUP written to the
+//! D-channel socket (the far end's LAPD may hold a SETUP while its window is
+//! full; the clock starts when the frame is really sent) → INVITE
 //! read from the UDP socket (SETUP-in → INVITE-out), and INVITE written →
 //! the SETUP frame read from the D-channel socket (INVITE-in → SETUP-out).
 //! Both include the simulator, which moves D-channel frames on its 1 ms
@@ -68,7 +70,10 @@
 //! The latency steps run on a first tandem that also logs the Q.931
 //! ladder and SIP messages at debug, so that its own share (SETUP decoded →
 //! INVITE sent, INVITE received → SETUP encoded) is read from its log
-//! timestamps; memory, ramp and the sustained run use a second tandem with
+//! timestamps. Then, for comparison, the simulator's own D-channel path is
+//! measured without tandem (`sim_floor`: socket → a reader of the span's
+//! D-channel on tandem's CPU, and back). Memory, ramp and the sustained run
+//! use a second tandem with
 //! `CALLS_BENCH_LOG`. After the ramp, a sustained run at
 //! `CALLS_BENCH_SUSTAIN_RATE` (default 200) for `CALLS_BENCH_SUSTAIN_SECS`
 //! (default 40; 0 skips it) lets SIP transactions reach their steady
@@ -76,8 +81,9 @@
 //! per 5 s window.
 //!
 //! Each step reports tandem's CPU (from `/proc/PID/task/*/stat`, by thread
-//! name) and how late this bench started calls (when the bench, not
-//! tandem, is the limit, the lateness shows it).
+//! name), this process's CPU (the bench and the simulator) and how late the
+//! bench started calls (when the bench, not tandem, is the limit, these
+//! show it).
 //!
 //! # Knobs
 //!
@@ -90,7 +96,10 @@
 //! and `CALLS_BENCH_TANDEM_CPU` (`none` to not pin), `CALLS_BENCH_FUSE_THREADS` (the
 //! simulator's FUSE threads, default 1), `CALLS_BENCH_LOG`
 //! (tandem's `RUST_LOG`, default `warn`), `CALLS_BENCH_TANDEM` (the binary),
-//! `CALLS_BENCH_KEEP=1` (keep the scratch directory with tandem's log).
+//! `CALLS_BENCH_KEEP=1` (keep the scratch directory with tandem's log),
+//! `CALLS_BENCH_PRI_TRACE=1` (`trace = true` on every `[[pri]]`, and the
+//! wall-clock times of the first calls' SETUP/INVITE on stderr, to line them
+//! up with tandem's log).
 //! Every loop is bounded in count and time.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -508,12 +517,15 @@ struct Load {
     hangups: VecDeque<(Instant, u64)>,
     /// Spans carrying PRI→SIP calls (the first ones), taken in turn.
     in_spans: usize,
+    /// Per span, PRI→SIP calls whose SETUP frame has not gone out yet (the
+    /// far end's LAPD may hold it while its window is full).
+    awaiting_setup: HashMap<usize, VecDeque<u64>>,
     rr: usize,
 }
 
 impl Load {
     fn new(in_spans: usize) -> Load {
-        Load { calls: HashMap::new(), next_k: 1, hold: None, hangups: VecDeque::new(), in_spans, rr: 0 }
+        Load { calls: HashMap::new(), next_k: 1, hold: None, hangups: VecDeque::new(), in_spans, awaiting_setup: HashMap::new(), rr: 0 }
     }
 
     fn fail(&mut self, k: u64, why: String) {
@@ -1111,6 +1123,126 @@ fn ticks_per_sec() -> f64 {
     if t > 0 { t as f64 } else { 100.0 }
 }
 
+/// The simulator's configuration: `spans` external T1 spans on TE420P cards.
+fn sim_config(spans: u32) -> String {
+    let mut sim = format!("[sim]\nfuse_threads = {}\n", env_u64("CALLS_BENCH_FUSE_THREADS", 1));
+    for c in 0..spans.div_ceil(4) {
+        sim += "[[card]]\nmodel = \"te420p\"\n";
+        for _ in 0..(spans - 4 * c).min(4) {
+            sim += "[[card.span]]\ntype = \"t1\"\nfar_end = \"external\"\n";
+        }
+    }
+    sim
+}
+
+/// The simulator's own D-channel path, without tandem: a frame written to
+/// the external socket until a reader of the span's D-channel (a thread on
+/// tandem's CPU, reading as `pri_io` does: non-blocking, woken by poll)
+/// has it (once with poll(2), once through `AsyncChannel` on tokio, as
+/// `pri_io` reads), and a frame written to the D-channel until it comes out of the
+/// socket. `n` frames each way, spaced a little over 3 ms to sample every
+/// phase of the simulator's 1 ms tick.
+fn sim_floor(n: usize, spans: u32, reader_cpu: &str) -> Result<[Vec<Duration>; 3], String> {
+    use tandem_drivers::{ChanConfig, Channel, Ctl, Io, LineConfig, OpenOptionsDahdi, Policy, Signalling};
+    let tmp = tempfile::Builder::new().prefix("tandem-calls-floor-").tempdir().map_err(|e| e.to_string())?;
+    let dev = tmp.path().join("dev");
+    let control = tmp.path().join("sim.sock");
+    let sim_toml = sim_config(spans);
+    let sim = hw_sim::runner::Sim::start(&sim_toml, "calls-bench-floor.toml", &dev, &control)?;
+    let ctl = Ctl::open(&dev).map_err(|e| e.to_string())?;
+    let lc = dahdi_sys::DAHDI_CONFIG_ESF | dahdi_sys::DAHDI_CONFIG_B8ZS;
+    ctl.configure_span(&LineConfig { span: 1, timing: 1, lbo: 0, lineconfig: lc }, "t1").map_err(|e| e.to_string())?;
+    for ch in 1..=23 {
+        ctl.configure_channel(&ChanConfig { chan: ch, signalling: Signalling::Clear, law: None, idle_bits: 0 }).map_err(|e| e.to_string())?;
+    }
+    ctl.configure_channel(&ChanConfig { chan: 24, signalling: Signalling::Dchan, law: None, idle_bits: 0 }).map_err(|e| e.to_string())?;
+    ctl.startup(1).map_err(|e| e.to_string())?;
+    let sock = connect_dchan(&PathBuf::from(format!("{}.span1", control.display())));
+    let cpu = reader_cpu.to_owned();
+    let dev2 = dev.clone();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Instant>();
+    let reader = std::thread::spawn(move || -> Result<(), String> {
+        pin_self(&cpu);
+        let ch = Channel::open(&dev2, 24, None, OpenOptionsDahdi { nonblocking: true }).map_err(|e| e.to_string())?;
+        ch.set_buffers(Policy::Immediate, Policy::Immediate, 16, 1024).map_err(|e| e.to_string())?;
+        let mut buf = [0u8; 1100];
+        let frame = [0x02u8, 0x01, 0x00, 0x00, 0x08, 0x02, 0x00, 0x01, 0x05, 0x04, 0x03, 0x80, 0x90, 0xa2, 0x00, 0x00];
+        // Inbound: wait for each frame the main thread sends.
+        for _ in 0..n {
+            let deadline = Instant::now() + Duration::from_millis(200);
+            loop {
+                let mut p = [PollFd::new(ch.as_fd(), PollFlags::POLLIN | PollFlags::POLLPRI)];
+                let _ = poll(&mut p, PollTimeout::from(50u16));
+                match ch.read(&mut buf) {
+                    Ok(Io::Done(_)) => {
+                        let _ = ready_tx.send(Instant::now());
+                        break;
+                    }
+                    Ok(_) | Err(_) if Instant::now() > deadline => break,
+                    _ => {}
+                }
+            }
+        }
+        // Inbound again, read as `pri_io` reads: tokio's AsyncFd (epoll).
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+        let ach = {
+            let _g = rt.enter();
+            tandem_drivers::AsyncChannel::new(ch).map_err(|e| e.to_string())?
+        };
+        for _ in 0..n {
+            match rt.block_on(async { tokio::time::timeout(Duration::from_millis(200), ach.read(&mut buf)).await }) {
+                Ok(Ok(tandem_drivers::Input::Audio(_))) => {
+                    let _ = ready_tx.send(Instant::now());
+                }
+                _ => break,
+            }
+        }
+        // Outbound: write a frame whenever told to.
+        while go_rx.recv_timeout(Duration::from_secs(2)).is_ok() {
+            let _ = ready_tx.send(Instant::now());
+            let _ = rt.block_on(ach.write(&frame));
+        }
+        Ok(())
+    });
+    let mut out = [Vec::new(), Vec::new(), Vec::new()];
+    let frame = [0x00u8, 0x01, 0x00, 0x00, 0x08, 0x02, 0x00, 0x01, 0x05, 0x04, 0x03, 0x80, 0x90, 0xa2];
+    std::thread::sleep(Duration::from_millis(100));
+    for slot in [0, 2] {
+        for i in 0..n {
+            let t0 = Instant::now();
+            let _ = socket::send(sock.as_raw_fd(), &frame, MsgFlags::MSG_DONTWAIT);
+            if let Ok(t1) = ready_rx.recv_timeout(Duration::from_millis(300)) {
+                out[slot].push(t1 - t0);
+            }
+            std::thread::sleep(Duration::from_micros(3100 + (i as u64 * 137) % 1000));
+        }
+    }
+    let mut buf = [0u8; 1100];
+    for i in 0..n {
+        if go_tx.send(()).is_err() {
+            break;
+        }
+        let Ok(t0) = ready_rx.recv_timeout(Duration::from_millis(300)) else { break };
+        let deadline = Instant::now() + Duration::from_millis(200);
+        while Instant::now() < deadline {
+            let mut p = [PollFd::new(sock.as_fd(), PollFlags::POLLIN)];
+            let _ = poll(&mut p, PollTimeout::from(50u16));
+            if socket::recv(sock.as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT).is_ok_and(|n| n > 0) {
+                out[1].push(Instant::now() - t0);
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_micros(3100 + (i as u64 * 137) % 1000));
+    }
+    drop(go_tx);
+    let _ = reader.join();
+    drop(sock);
+    let _ = sim.stop();
+    drop(tmp);
+    Ok(out)
+}
+
 /// What one step measured.
 struct StepResult {
     started: usize,
@@ -1123,6 +1255,8 @@ struct StepResult {
     max_late: Duration,
     /// tandem's CPU (% of one core) in each 5 s window.
     windows: Vec<f64>,
+    /// This process's CPU (the bench and the simulator) as % of one core.
+    rig_cpu: f64,
 }
 
 /// The end-to-end rig: simulator, far ends, tandem, the SIP socket.
@@ -1137,6 +1271,7 @@ struct E2e {
     peer: Peer,
     load: Load,
     rtp_stop: std::sync::Arc<AtomicBool>,
+    rtp_thread: Option<std::thread::JoinHandle<()>>,
     /// Last, so that it is removed after the simulator has unmounted.
     tmp: Option<tempfile::TempDir>,
     keep: bool,
@@ -1147,14 +1282,7 @@ impl E2e {
         let keep = std::env::var("CALLS_BENCH_KEEP").is_ok_and(|v| v == "1");
         let tmp = tempfile::Builder::new().prefix("tandem-calls-bench-").tempdir().map_err(|e| e.to_string())?;
         let dir = tmp.path().to_path_buf();
-        let mut sim = format!("[sim]\nfuse_threads = {}\n", env_u64("CALLS_BENCH_FUSE_THREADS", 1));
-        let cards = spans.div_ceil(4);
-        for c in 0..cards {
-            sim += "[[card]]\nmodel = \"te420p\"\n";
-            for _ in 0..(spans - 4 * c).min(4) {
-                sim += "[[card.span]]\ntype = \"t1\"\nfar_end = \"external\"\n";
-            }
-        }
+        let sim = sim_config(spans);
         let control = dir.join("sim.sock");
         let s = hw_sim::runner::Sim::start(&sim, "calls-bench-sim.toml", &dir.join("dev"), &control)?;
         // SIP and RTP sockets.
@@ -1164,7 +1292,7 @@ impl E2e {
         rtp.set_read_timeout(Some(Duration::from_millis(100))).map_err(|e| e.to_string())?;
         let rtp_stop = std::sync::Arc::new(AtomicBool::new(false));
         let stop = rtp_stop.clone();
-        std::thread::spawn(move || {
+        let rtp_thread = std::thread::spawn(move || {
             let mut buf = [0u8; 2048];
             while !stop.load(Ordering::Relaxed) {
                 let _ = rtp.recv(&mut buf);
@@ -1192,7 +1320,21 @@ impl E2e {
         let fds: Vec<OwnedFd> = (1..=spans).map(|n| connect_dchan(&PathBuf::from(format!("{}.span{n}", control.display())))).collect();
         let fars = (0..spans).map(|_| Far::new(now)).collect();
         let half = spans as usize / 2;
-        let mut e = E2e { _sim: s, dir, tandem, pid, fds, fars, udp, peer: Peer::new(), load: Load::new(half), rtp_stop, tmp: Some(tmp), keep };
+        let mut e = E2e {
+            _sim: s,
+            dir,
+            tandem,
+            pid,
+            fds,
+            fars,
+            udp,
+            peer: Peer::new(),
+            load: Load::new(half),
+            rtp_stop,
+            rtp_thread: Some(rtp_thread),
+            tmp: Some(tmp),
+            keep,
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         while !e.fars.iter().all(Far::up) {
             if Instant::now() > deadline || e.tandem.try_wait().ok().flatten().is_some() {
@@ -1216,6 +1358,14 @@ impl E2e {
                 if socket::send(self.fds[i].as_raw_fd(), &fr, MsgFlags::MSG_DONTWAIT).is_err() {
                     eprintln!("span {}: D-channel send failed", i + 1);
                 }
+                if is_setup(&fr)
+                    && let Some(k) = self.load.awaiting_setup.get_mut(&i).and_then(VecDeque::pop_front)
+                {
+                    let now = Instant::now();
+                    if let Some(c) = self.load.calls.get_mut(&k) {
+                        c.sent = Some(now);
+                    }
+                }
             }
         }
     }
@@ -1237,10 +1387,7 @@ impl E2e {
         };
         let mut buf = [0u8; 4096];
         let mut evs = Vec::new();
-        for i in 0..self.fds.len() {
-            if !ready[i] {
-                continue;
-            }
+        for i in (0..self.fds.len()).filter(|&i| ready[i]) {
             for _ in 0..256 {
                 let Ok(n) = socket::recv(self.fds[i].as_raw_fd(), &mut buf, MsgFlags::MSG_DONTWAIT) else { break };
                 if n == 0 {
@@ -1301,9 +1448,9 @@ impl E2e {
             self.send_sip(&m);
             self.load.mark_sent(k, Instant::now());
         }
-        if span.is_some() {
+        if let Some(span) = span {
+            self.load.awaiting_setup.entry(span).or_default().push_back(k);
             self.send_frames();
-            self.load.mark_sent(k, Instant::now());
         }
         if k <= 5 && std::env::var("CALLS_BENCH_PRI_TRACE").is_ok_and(|v| v == "1") {
             eprintln!("call {k} {dir:?} sent at {:?}", SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default());
@@ -1314,8 +1461,10 @@ impl E2e {
     /// each talking `hold`; then wait until every call has ended (bounded).
     fn step(&mut self, rate: u64, secs: u64, dir: Option<Dir>, hold: Duration) -> StepResult {
         self.load.calls.clear();
+        self.load.awaiting_setup.clear();
         self.load.hold = Some(hold);
         let cpu0 = thread_ticks(self.pid);
+        let rig0: u64 = thread_ticks(std::process::id()).values().sum();
         let t0 = Instant::now();
         let total = rate * secs;
         let interval = Duration::from_secs_f64(1.0 / rate as f64);
@@ -1337,7 +1486,7 @@ impl E2e {
                     break;
                 }
                 max_late = max_late.max(now - due);
-                let d = dir.unwrap_or(if started % 2 == 0 { Dir::PriToSip } else { Dir::SipToPri });
+                let d = dir.unwrap_or(if started.is_multiple_of(2) { Dir::PriToSip } else { Dir::SipToPri });
                 self.start_call(d);
                 started += 1;
             }
@@ -1350,8 +1499,19 @@ impl E2e {
         let wall = t0.elapsed();
         let cpu1 = thread_ticks(self.pid);
         let cpu = cpu1.iter().map(|(n, t)| (n.clone(), t.saturating_sub(*cpu0.get(n).unwrap_or(&0)))).collect();
-        let mut r =
-            StepResult { started: started as usize, ok: 0, failed: 0, first_failures: Vec::new(), lat: [Vec::new(), Vec::new()], cpu, wall, max_late, windows };
+        let mut r = StepResult {
+            started: started as usize,
+            ok: 0,
+            failed: 0,
+            first_failures: Vec::new(),
+            lat: [Vec::new(), Vec::new()],
+            cpu,
+            wall,
+            max_late,
+            windows,
+            rig_cpu: 0.0,
+        };
+        r.rig_cpu = thread_ticks(std::process::id()).values().sum::<u64>().saturating_sub(rig0) as f64 / ticks_per_sec() / wall.as_secs_f64() * 100.0;
         let mut ks: Vec<_> = self.load.calls.keys().copied().collect();
         ks.sort();
         for k in ks {
@@ -1393,6 +1553,7 @@ impl E2e {
     /// tandem's RSS with `k` PRI→SIP calls up, and idle.
     fn memory(&mut self, k: u64) -> (u64, u64, usize) {
         self.load.calls.clear();
+        self.load.awaiting_setup.clear();
         self.load.hold = None;
         self.settle(Duration::from_millis(300));
         let idle = vm_rss_kb(self.pid);
@@ -1440,6 +1601,9 @@ impl E2e {
             let _ = self.tandem.wait();
         }
         self.rtp_stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.rtp_thread.take() {
+            let _ = t.join();
+        }
         if self.keep
             && let Some(t) = self.tmp.take()
         {
@@ -1507,11 +1671,12 @@ fn print_step(label: &str, r: &mut StepResult, rate: u64) {
     by.sort_by(|a, b| b.1.cmp(a.1));
     let by: Vec<String> = by.iter().take(5).map(|(n, t)| format!("{n} {:.0}%", **t as f64 / total.max(1) as f64 * 100.0)).collect();
     println!(
-        "  {label:<24} {rate:>5}/s {:>6} {:>6} {:>6} | tandem CPU {cpu_pct:>5.1}% of one core, {per_call:>6.0} µs/call [{}] | bench late ≤ {:.1} ms",
+        "  {label:<24} {rate:>5}/s {:>6} {:>6} {:>6} | tandem CPU {cpu_pct:>5.1}% of one core, {per_call:>6.0} µs/call [{}] | bench + simulator CPU {:.0}%, calls started late by ≤ {:.1} ms",
         r.started,
         r.ok,
         r.failed,
         by.join(", "),
+        r.rig_cpu,
         r.max_late.as_secs_f64() * 1e3
     );
     for f in &r.first_failures {
@@ -1562,7 +1727,17 @@ fn part_e2e() {
     println!("  inside tandem (its log timestamps: Q.931 SETUP decoded → INVITE handed to the socket, INVITE read → SETUP encoded; RUST_LOG={LADDER_LOG}):");
     println!("  {:<24} {}   {:>5}", "SETUP-in → INVITE-out", fmt_pct(&mut inside[0]), inside[0].len());
     println!("  {:<24} {}   {:>5}", "INVITE-in → SETUP-out", fmt_pct(&mut inside[1]), inside[1].len());
-    println!("  (the rest of the end-to-end figure is the simulator's D-channel path: socket → 1 ms tick → FUSE → tandem's read, and back)");
+    match sim_floor(300, spans, &env_str("CALLS_BENCH_TANDEM_CPU", "1")) {
+        Ok(mut f) => {
+            println!(
+                "  the simulator's own D-channel path, no tandem (the same {spans}-span simulator, one span configured, 300 frames each way, reader on tandem's CPU):"
+            );
+            println!("  {:<24} {}   {:>5}", "socket → D-channel read", fmt_pct(&mut f[0]), f[0].len());
+            println!("  {:<24} {}   {:>5}", "  same, read via tokio", fmt_pct(&mut f[2]), f[2].len());
+            println!("  {:<24} {}   {:>5}", "D-channel write → socket", fmt_pct(&mut f[1]), f[1].len());
+        }
+        Err(msg) => println!("  the simulator's own D-channel path: not measured ({msg})"),
+    }
     e.stop();
 
     // Rig 2, for memory and rates: tandem logs at CALLS_BENCH_LOG.
