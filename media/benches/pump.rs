@@ -64,7 +64,7 @@ use tandem_drivers::{ChanConfig, Ctl, LineConfig, Signalling};
 use tandem_dsp::g711::Law as DspLaw;
 use tandem_media::codec::{Codec, Direction, Law};
 use tandem_media::pump::stream::{NtpClock, Stream};
-use tandem_media::pump::{DtmfMode, Pump, PumpConfig, PumpHandle, StreamSpec, StreamStats};
+use tandem_media::pump::{DtmfMode, IoStats, Pump, PumpConfig, PumpHandle, StreamSpec, StreamStats, Syscall};
 use tandem_media::wire::rtp::{RtpPacket, RtpRepr};
 
 // dahdi/user.h line configuration bits.
@@ -103,10 +103,49 @@ fn clk_tck() -> f64 {
 
 /// utime + stime ticks from a /proc stat file.
 fn stat_ticks(path: &Path) -> Option<u64> {
+    stat_user_sys(path).map(|(u, s)| u + s)
+}
+
+/// (utime, stime) ticks from a /proc stat file.
+fn stat_user_sys(path: &Path) -> Option<(u64, u64)> {
     let s = std::fs::read_to_string(path).ok()?;
     let rest = &s[s.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
-    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+    Some((f.get(11)?.parse::<u64>().ok()?, f.get(12)?.parse::<u64>().ok()?))
+}
+
+/// This thread's CPU time, ns.
+fn thread_cpu_ns() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID).map_or(0, |t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
+}
+
+/// The stand-in for a kernel DAHDI driver's per-block cost: thread CPU of
+/// one 160-byte write() plus one 160-byte read() on a pipe (an in-kernel
+/// copy with no FUSE round trip), µs, measured on `cpu`.
+fn pipe_read_write_us(cpu: Option<usize>) -> f64 {
+    std::thread::spawn(move || {
+        if let Some(c) = cpu {
+            pin(c);
+        }
+        let Ok((r, w)) = nix::unistd::pipe() else { return f64::NAN };
+        let buf = [0x55u8; BLOCK];
+        let mut got = [0u8; BLOCK];
+        let n = 50_000;
+        let t0 = thread_cpu_ns();
+        for _ in 0..n {
+            let _ = nix::unistd::write(&w, &buf);
+            let _ = nix::unistd::read(&r, &mut got);
+        }
+        (thread_cpu_ns() - t0) as f64 / n as f64 / 1000.0
+    })
+    .join()
+    .unwrap_or(f64::NAN)
+}
+
+/// Transmit underruns the simulator counted (1 ms chunks with nothing
+/// queued), summed over `chans`.
+fn tx_underruns(client: &mut Client, chans: &[(u32, Law)]) -> u64 {
+    chans.iter().filter_map(|&(c, _)| client.chan_get(c).ok()).filter_map(|v| v["counters"]["tx_underruns"].as_u64()).sum()
 }
 
 /// CPU ticks of every thread of this process: tid → (name, ticks).
@@ -232,6 +271,10 @@ struct Result {
     n: usize,
     secs: f64,
     cpu_pct: f64,
+    user_pct: f64,
+    sys_pct: f64,
+    io: IoStats,
+    tx_underruns: u64,
     received: u64,
     totals: StreamStats,
     tdm_to_rtp: Vec<f64>,
@@ -353,8 +396,11 @@ fn run(
     std::thread::sleep(warmup);
     let tck = clk_tck();
     let pump_stat = thread_stat("media-pump-0").ok_or("no media-pump-0 thread")?;
+    let tx_under0 = tx_underruns(&mut client, &chans);
     let before: Vec<StreamStats> = ids.iter().map(|&id| pump.stats(id).unwrap_or_default()).collect();
-    let t0_ticks = stat_ticks(&pump_stat).unwrap_or(0);
+    let io0 = pump.io_stats();
+    let (u0, s0) = stat_user_sys(&pump_stat).unwrap_or_default();
+    let t0_ticks = u0 + s0;
     let threads0 = all_threads();
     let win_start = Instant::now();
     sh.counting.store(true, Ordering::Relaxed);
@@ -404,8 +450,12 @@ fn run(
     let remaining = window.saturating_sub(win_start.elapsed());
     std::thread::sleep(remaining);
     sh.counting.store(false, Ordering::Relaxed);
-    let t1_ticks = stat_ticks(&pump_stat).unwrap_or(0);
+    let (u1, s1) = stat_user_sys(&pump_stat).unwrap_or_default();
+    let t1_ticks = u1 + s1;
+    let io = pump.io_stats().since(&io0);
     let secs = win_start.elapsed().as_secs_f64();
+    let after: Vec<StreamStats> = ids.iter().map(|&id| pump.stats(id).unwrap_or_default()).collect();
+    let tx_under1 = tx_underruns(&mut client, &chans);
     let mut threads: Vec<(String, f64)> = all_threads()
         .into_iter()
         .map(|(tid, (name, t1))| {
@@ -415,7 +465,6 @@ fn run(
         .filter(|(_, p)| *p >= 0.5)
         .collect();
     threads.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let after: Vec<StreamStats> = ids.iter().map(|&id| pump.stats(id).unwrap_or_default()).collect();
     let rss1 = status_kb("VmRSS:");
     let hwm = status_kb("VmHWM:");
     sh.stop.store(true, Ordering::Relaxed);
@@ -447,6 +496,10 @@ fn run(
         n: chans.len(),
         secs,
         cpu_pct: (t1_ticks - t0_ticks) as f64 / tck / secs * 100.0,
+        user_pct: (u1 - u0) as f64 / tck / secs * 100.0,
+        sys_pct: (s1 - s0) as f64 / tck / secs * 100.0,
+        io,
+        tx_underruns: tx_under1.saturating_sub(tx_under0),
         received: sh.received.load(Ordering::Relaxed),
         totals,
         tdm_to_rtp,
@@ -469,17 +522,54 @@ fn run(
                 symmetric: false,
                 echo_taps: None,
             };
-            Stream::new(spec, 40, 200, dtmf, NtpClock { at: now, ntp: 0 }, now, 1).footprint_bytes()
+            Stream::new(spec, 10, 200, dtmf, NtpClock { at: now, ntp: 0 }, now, 1).footprint_bytes()
         },
     })
 }
 
-fn print(r: &Result) {
+fn print(r: &Result, pipe_us: f64) {
     let t = &r.totals;
     let expected = r.secs * 50.0 * r.n as f64;
+    let chan_secs = r.secs * r.n as f64;
     println!("   channels            {}", r.n);
     println!("   window              {:.2} s", r.secs);
     println!("   pump thread CPU     {:.1} % of one core  ({:.1} µs per channel-second)", r.cpu_pct, r.cpu_pct / 100.0 * 1e6 / r.n as f64);
+    println!("     user / system     {:.1} % / {:.1} %  (/proc/self/task/TID/stat utime/stime)", r.user_pct, r.sys_pct);
+    let io = &r.io;
+    let kinds = [
+        ("TDM read", Syscall::TdmRead),
+        ("TDM write", Syscall::TdmWrite),
+        ("TDM ioctl", Syscall::TdmIoctl),
+        ("UDP recvfrom", Syscall::UdpRecv),
+        ("UDP sendto", Syscall::UdpSend),
+        ("epoll_wait", Syscall::EpollWait),
+        ("timerfd_settime", Syscall::Timer),
+    ];
+    let total_calls: u64 = io.calls.iter().sum();
+    println!("   syscalls            {:.1} per channel-second in all (thread-CPU cost from 1 in 32 calls timed)", total_calls as f64 / chan_secs);
+    for (name, k) in kinds {
+        println!(
+            "     {name:<17} {:>6.1} /ch·s  {:>6.2} µs each  {:>5.1} % of a core",
+            io.calls[k as usize] as f64 / chan_secs,
+            io.cpu_us_per_call(k),
+            io.cpu_us(k) / r.secs / 1e4
+        );
+    }
+    let pct = |us: f64| us / r.secs / 1e4;
+    let tdm = pct(io.cpu_us(Syscall::TdmRead) + io.cpu_us(Syscall::TdmWrite) + io.cpu_us(Syscall::TdmIoctl));
+    let udp = pct(io.cpu_us(Syscall::UdpRecv) + io.cpu_us(Syscall::UdpSend));
+    let ep = pct(io.cpu_us(Syscall::EpollWait) + io.cpu_us(Syscall::Timer));
+    let ours = r.cpu_pct - tdm - udp - ep;
+    println!(
+        "   cost split          TDM syscalls {tdm:.1} %, UDP syscalls {udp:.1} %, epoll + timer {ep:.1} %, the rest (our code, timers, page faults) {ours:.1} % of a core"
+    );
+    let tdm_calls = (io.calls[Syscall::TdmRead as usize] + io.calls[Syscall::TdmWrite as usize]) as f64;
+    let est = r.cpu_pct - tdm + pct(tdm_calls * pipe_us / 2.0);
+    println!(
+        "   ESTIMATE, kernel    {est:.1} % of a core ({:.1} µs per channel-second) if each TDM read/write cost what a 160-byte pipe read/write costs ({:.2} µs per pair, measured) instead of a FUSE round trip",
+        est / 100.0 * 1e6 / r.n as f64,
+        pipe_us
+    );
     let others: Vec<String> = r.threads.iter().map(|(n, p)| format!("{n} {p:.1} %")).collect();
     println!("   all threads         {}", others.join(", "));
     println!("   TDM blocks read     {}  (expected {:.0})", t.tdm_blocks, expected);
@@ -492,6 +582,7 @@ fn print(r: &Result) {
     println!("   RTP received        {}  lost {}  late {}", t.packets_received, t.lost, t.late);
     println!("   jitter buffer       underruns {}  PLC frames {}  slips {}", t.underruns, t.plc_frames, t.slips);
     println!("   TDM overruns        {}  (a backlog found by the pump's probes)", t.overruns);
+    println!("   TDM tx underruns    {}  (1 ms chunks the simulator found nothing queued to transmit)", r.tx_underruns);
     let show = |name: &str, v: &[f64]| {
         println!(
             "   {name:<19} p50 {:.1} ms  p99 {:.1} ms  (min {:.1}, max {:.1}, {} probes)",
@@ -543,6 +634,7 @@ fn main() {
         warmup.as_secs(),
         window.as_secs()
     );
+    let pipe_us = pipe_read_write_us(cpu);
     for n in sizes {
         if !(1..=1024).contains(&n) {
             eprintln!("pump bench: size {n} must be 1..=1024");
@@ -550,7 +642,7 @@ fn main() {
         }
         println!("\n== {n} channels");
         match run(n, warmup, window, cpu, ncpu, dtmf, clock_cpu) {
-            Ok(r) => print(&r),
+            Ok(r) => print(&r, pipe_us),
             Err(e) => {
                 eprintln!("pump bench: {n} channels: {e}");
                 std::process::exit(1);

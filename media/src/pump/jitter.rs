@@ -19,8 +19,10 @@
 //!   event, a new talkspurt) is skipped rather than concealed; a timestamp
 //!   jump beyond the ring resynchronises.
 //! * **Drift.** If over a window of [`WINDOW_PULLS`] pulls the buffer never
-//!   went below `target + frame`, one frame is dropped (a slip), so a fast
-//!   remote clock cannot grow the delay without bound. Packets beyond
+//!   went below the target (nor a frame) after a pull, one frame is dropped
+//!   (a slip), so a fast remote clock cannot grow the delay without bound,
+//!   and a frame held by an underrun is given back once the target has
+//!   shrunk again. Packets beyond
 //!   `max_depth` also slip the playout point forward.
 //! * **Adaptation.** The target starts at `min_depth`, grows by one frame
 //!   on each underrun or late packet (up to `max_depth`) and shrinks by one
@@ -326,8 +328,11 @@ impl JitterBuffer {
         if self.window_pulls < WINDOW_PULLS {
             return;
         }
-        if self.state == State::Playing && self.window_min > (self.target + self.cfg.frame) as i32 {
-            // The remote clock runs fast (or the delay grew): drop a frame.
+        if self.state == State::Playing && self.window_min >= self.target.max(self.cfg.frame) as i32 {
+            // The remote clock runs fast, or the delay grew (an underrun held
+            // the timeline) and is no longer needed: a whole frame more than
+            // the target stayed buffered before every pull of the window, so
+            // drop a frame.
             let f = self.cfg.frame;
             self.clear_range(self.next_ts, f);
             self.next_ts = self.next_ts.wrapping_add(f);

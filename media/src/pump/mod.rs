@@ -15,9 +15,14 @@
 //!   written from the jitter buffer, so playout runs at exactly the TDM
 //!   rate; a remote clock that drifts makes the jitter buffer slip. Every
 //!   50th block the pump reads once more to catch a backlog (counted as an
-//!   overrun). The transmit side is primed with two blocks of silence, so
-//!   RTP → TDM has one block of margin against late wake-ups. UDP sockets are in an epoll set whose wait ends at the next
-//!   block due.
+//!   overrun). When the phase locks, the transmit queue is flushed and
+//!   restarted as `tx_margin_ms` of silence plus the block just written, so
+//!   each later write (right after its read) finds only the margin queued:
+//!   the transmit side adds the margin, not a block or two, to RTP → TDM.
+//!   UDP sockets are in an epoll set whose wait ends at the next block due.
+//! * **Jitter buffer.** Its target starts at `jitter_min_ms` (10 ms: on a
+//!   clean network one packet is buffered when its block is pulled), grows
+//!   by a frame on a late packet or an underrun and shrinks slowly.
 //! * **Call control never waits on media.** [`PumpHandle`] is `Clone + Send
 //!   + Sync`; it binds sockets and opens the channel on the caller's thread
 //!   (so errors come back synchronously and the SIP leg knows its port
@@ -77,7 +82,7 @@ use crossbeam_channel::Sender;
 use tandem_drivers::{Channel, OpenOptionsDahdi, Policy};
 
 pub use jitter::{JitterBuffer, JitterConfig, JitterStats};
-pub use stats::{StatsCell, StreamStats};
+pub use stats::{IoStats, SYSCALL_KINDS, StatsCell, StreamStats, Syscall};
 
 use crate::codec::{Codec, Direction, Law, SAMPLES_PER_MS};
 
@@ -117,6 +122,10 @@ pub struct PumpConfig {
     pub threads: usize,
     /// DAHDI buffers per direction (chan_dahdi uses 4).
     pub numbufs: u32,
+    /// Silence (ms) kept queued on the channel's transmit side ahead of each
+    /// block written: the margin against a late read, and the RTP → TDM
+    /// delay the transmit queue adds.
+    pub tx_margin_ms: u32,
     /// Where line events (hook, polarity, ring…) met on a stream's channel
     /// go, with the DAHDI channel number; `None` drops them. Analog lines
     /// need them: their signalling goes on while the pump owns the channel.
@@ -130,12 +139,13 @@ impl Default for PumpConfig {
             rtp_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
             rtp_ports: 10000..=20000,
             tdm_block_ms: 20,
-            jitter_min_ms: 40,
+            jitter_min_ms: 10,
             jitter_max_ms: 200,
             dtmf_mode: DtmfMode::Rfc4733,
             cpu: None,
             threads: 1,
             numbufs: 4,
+            tx_margin_ms: 4,
             line_events: None,
         }
     }
@@ -232,6 +242,7 @@ struct Inner {
     ports: Mutex<(u16, std::collections::HashSet<u16>)>,
     streams: Mutex<HashMap<u64, Entry>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    io: Vec<Arc<stats::IoCells>>,
 }
 
 /// The pump (see the module docs); [`Pump::start`] runs it.
@@ -248,6 +259,7 @@ impl Pump {
         }
         let mut cmd = Vec::new();
         let mut threads = Vec::new();
+        let mut io = Vec::new();
         for k in 0..cfg.threads.max(1) {
             let (tx, rx) = crossbeam_channel::unbounded();
             let sc = shell::ShellConfig {
@@ -256,9 +268,12 @@ impl Pump {
                 jitter_max_ms: cfg.jitter_max_ms,
                 dtmf_mode: cfg.dtmf_mode,
                 cpu: cfg.cpu,
+                tx_margin: (cfg.tx_margin_ms * SAMPLES_PER_MS) as usize,
                 line_events: cfg.line_events.clone(),
             };
-            let t = std::thread::Builder::new().name(format!("media-pump-{k}")).spawn(move || shell::run(sc, rx))?;
+            let cells = Arc::new(stats::IoCells::default());
+            io.push(cells.clone());
+            let t = std::thread::Builder::new().name(format!("media-pump-{k}")).spawn(move || shell::run(sc, rx, cells))?;
             cmd.push(tx);
             threads.push(t);
         }
@@ -271,6 +286,7 @@ impl Pump {
                 ports: Mutex::new((first, Default::default())),
                 streams: Mutex::new(HashMap::new()),
                 threads: Mutex::new(threads),
+                io,
             }),
         })
     }
@@ -439,6 +455,16 @@ impl PumpHandle {
     /// The stream's shared figures, to read without looking it up again.
     pub fn stats_cell(&self, id: u64) -> Option<Arc<StatsCell>> {
         lock(&self.inner.streams).get(&id).map(|e| e.stats.clone())
+    }
+
+    /// The pump threads' system calls so far (counts and sampled CPU cost),
+    /// summed over the threads: what the benchmark splits the CPU with.
+    pub fn io_stats(&self) -> IoStats {
+        let mut t = IoStats::default();
+        for c in &self.inner.io {
+            t.add(&c.load());
+        }
+        t
     }
 
     /// Stops every stream and the pump thread(s), and waits for them.

@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, TryRecvError};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 use tandem_drivers::{Channel, Io};
 
-use super::stats::StatsCell;
+use super::stats::{IoCells, IoMeter, StatsCell, Syscall};
 use super::stream::{NtpClock, Stream, random_seed};
 use super::{Command, DtmfMode};
 use crate::codec::dsp_law;
@@ -22,12 +24,22 @@ const RECV_BUF: usize = 2048;
 const MAX_SLEEP: Duration = Duration::from_millis(5);
 /// Blocks between backlog probes on a locked channel.
 const PROBE_EVERY: u32 = 50;
+/// Blocks between early looks on a locked channel (see [`Phase`]); the
+/// cost is one empty read per this many blocks while the phase is unsure.
+const EARLY_EVERY: u32 = 8;
+/// The phase is known well enough when its bracket is this narrow.
+const PHASE_TIGHT: Duration = Duration::from_micros(400);
+/// How much the bracket's lower bound is relaxed every [`EARLY_EVERY`]
+/// blocks, so a TDM clock that runs fast is followed.
+const PHASE_RELAX: Duration = Duration::from_micros(50);
+/// Reads that find nothing at a locked phase before it is hunted again.
+const MAX_MISSES: u8 = 3;
+/// One millisecond, the simulator's and DAHDI's tick.
+const TICK: Duration = Duration::from_millis(1);
 /// Blocks drained at most per look while hunting for the phase.
 const MAX_DRAIN: usize = 8;
-/// Silence blocks written at start. The channel's transmit side starts
-/// draining at once while the first block is read only when it is complete
-/// (up to a block later), so one block of slack would run dry by the read
-/// delay every time; two leave a block of margin for a late wake-up.
+/// Silence blocks written at start, so the channel transmits silence while
+/// the pump learns its phase (they are flushed when it locks).
 const PRIME_BLOCKS: usize = 2;
 
 /// What the pump thread needs from the [`PumpConfig`](super::PumpConfig).
@@ -37,7 +49,32 @@ pub(crate) struct ShellConfig {
     pub jitter_max_ms: u32,
     pub dtmf_mode: DtmfMode,
     pub cpu: Option<usize>,
+    /// Samples of silence queued ahead of the first block written after
+    /// the phase is locked: the transmit queue's margin against a late read.
+    pub tx_margin: usize,
     pub line_events: Option<crossbeam_channel::Sender<(u32, tandem_drivers::LineEvent)>>,
+}
+
+/// When a locked channel's next block completes: after `not_before` (a
+/// read then found nothing) and by `ready` (a read then found it). The
+/// pump reads at `ready`, so TDM → RTP adds at most the bracket's width
+/// plus the wake-up latency; an early look inside the bracket now and then
+/// narrows it (a busy pass while hunting can leave it several ms wide).
+#[derive(Clone, Copy, Debug)]
+struct Phase {
+    not_before: Instant,
+    ready: Instant,
+}
+
+impl Phase {
+    fn advance(&mut self, by: Duration) {
+        self.not_before += by;
+        self.ready += by;
+    }
+
+    fn width(&self) -> Duration {
+        self.ready.saturating_duration_since(self.not_before)
+    }
 }
 
 /// What the pump knows of a channel's block phase.
@@ -61,6 +98,15 @@ struct Slot {
     due: Instant,
     hunt: Hunt,
     since_probe: u32,
+    since_early: u32,
+    /// The locked phase.
+    phase: Phase,
+    /// When the last hunting look found nothing.
+    empty_at: Instant,
+    /// The next read is an early look (inside the phase bracket).
+    early: bool,
+    /// Reads in a row that found nothing at the locked phase.
+    misses: u8,
     dead: bool,
 }
 
@@ -70,14 +116,16 @@ struct Shell {
     slots: Vec<Option<Slot>>,
     by_id: HashMap<u64, usize>,
     epoll: Epoll,
+    timer: TimerFd,
     ntp: NtpClock,
     inbuf: Box<[u8]>,
     outbuf: Box<[u8]>,
     rxbuf: Box<[u8]>,
+    io: IoMeter,
 }
 
 /// Runs a pump thread until `Shutdown` or until every handle is gone.
-pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>) {
+pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>, io: Arc<IoCells>) {
     if let Some(cpu) = cfg.cpu {
         let mut set = nix::sched::CpuSet::new();
         if set.set(cpu).is_ok() && nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set).is_err() {
@@ -91,8 +139,18 @@ pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>) {
             return;
         }
     };
+    let timer = match TimerFd::new(ClockId::CLOCK_MONOTONIC, TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC)
+        .and_then(|t| epoll.add(t.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, TIMER)).map(|_| t))
+    {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "media pump: timerfd failed; pump stopped");
+            return;
+        }
+    };
     let block_dur = Duration::from_micros(cfg.block as u64 * 125);
     let mut sh = Shell {
+        timer,
         block_dur,
         slots: Vec::new(),
         by_id: HashMap::new(),
@@ -101,6 +159,7 @@ pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>) {
         inbuf: vec![0; cfg.block].into_boxed_slice(),
         outbuf: vec![0; cfg.block].into_boxed_slice(),
         rxbuf: vec![0; RECV_BUF].into_boxed_slice(),
+        io: IoMeter::new(io),
         cfg,
     };
     let mut events = vec![EpollEvent::empty(); 256];
@@ -114,9 +173,7 @@ pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>) {
             next = next.min(s.stream.poll_timeout());
         }
         let wait = next.saturating_duration_since(now);
-        // Round up: waking a little late is fine, early wastes a pass.
-        let ms = wait.as_micros().div_ceil(1000).min(u128::from(u16::MAX)) as u16;
-        let n = match sh.epoll.wait(&mut events, EpollTimeout::from(ms)) {
+        let n = match wait_events(&sh.epoll, &sh.timer, &mut events, wait, &mut sh.io) {
             Ok(n) => n,
             Err(nix::errno::Errno::EINTR) => 0,
             Err(e) => {
@@ -125,7 +182,7 @@ pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>) {
             }
         };
         let now = Instant::now();
-        for ev in &events[..n] {
+        for ev in events[..n].iter().filter(|e| e.data() != TIMER) {
             sh.receive(ev.data(), now);
         }
         loop {
@@ -140,6 +197,28 @@ pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>) {
             sh.service(i, now);
         }
     }
+}
+
+/// The epoll data of the wake-up timer.
+const TIMER: u64 = u64::MAX;
+
+/// Waits for events until `wait` has passed, to the microsecond: reads are
+/// due at a phase known to a fraction of a millisecond, and epoll_wait's
+/// timeout, rounded up to a whole one, would add up to 1 ms to TDM → RTP.
+/// A timerfd in the epoll set, armed for `wait`, ends the wait (arming it
+/// also clears its last expiry, so it is never read).
+fn wait_events(epoll: &Epoll, timer: &TimerFd, events: &mut [EpollEvent], wait: Duration, io: &mut IoMeter) -> nix::Result<usize> {
+    if wait.is_zero() {
+        return io.call(Syscall::EpollWait, || epoll.wait(events, EpollTimeout::ZERO));
+    }
+    if io.call(Syscall::Timer, || timer.set(Expiration::OneShot(TimeSpec::from_duration(wait)), TimerSetTimeFlags::empty())).is_err() {
+        // Without the timer, round up: late is fine, early wastes a pass.
+        let ms = wait.as_micros().div_ceil(1000).min(u128::from(u16::MAX)) as u16;
+        return io.call(Syscall::EpollWait, || epoll.wait(events, EpollTimeout::from(ms)));
+    }
+    // The timer ends the wait; the timeout is only a safety net.
+    let ms = (wait.as_millis() + 2).min(u128::from(u16::MAX)) as u16;
+    io.call(Syscall::EpollWait, || epoll.wait(events, EpollTimeout::from(ms)))
 }
 
 impl Shell {
@@ -168,7 +247,23 @@ impl Shell {
                 }
                 let stream = Stream::new(spec, self.cfg.jitter_min_ms, self.cfg.jitter_max_ms, self.cfg.dtmf_mode, self.ntp, now, random_seed() ^ id);
                 stats.store(&stream.stats());
-                self.slots[i] = Some(Slot { id, stream, chan, rtp, rtcp, stats, due: now, hunt: Hunt::Start, since_probe: 0, dead: false });
+                self.slots[i] = Some(Slot {
+                    id,
+                    stream,
+                    chan,
+                    rtp,
+                    rtcp,
+                    stats,
+                    due: now,
+                    hunt: Hunt::Start,
+                    since_probe: 0,
+                    since_early: 0,
+                    phase: Phase { not_before: now, ready: now },
+                    empty_at: now,
+                    early: false,
+                    misses: 0,
+                    dead: false,
+                });
                 self.by_id.insert(id, i);
                 tracing::debug!(stream = id, channo = spec.channo, "media stream started");
             }
@@ -206,21 +301,21 @@ impl Shell {
         let Some(s) = self.slots.get_mut(i).and_then(Option::as_mut) else { return };
         let sock = if is_rtcp { &s.rtcp } else { &s.rtp };
         // One datagram per stream per 20 ms is the norm, so recvmmsg would
-        // not batch anything here: plain recvfrom until EAGAIN.
-        for _ in 0..64 {
-            match sock.recv_from(&mut self.rxbuf) {
-                Ok((n, from)) => {
-                    if is_rtcp {
-                        s.stream.rtcp_in(&self.rxbuf[..n], from, now);
-                    } else {
-                        s.stream.rtp_in(&self.rxbuf[..n], from, now);
-                    }
+        // not batch anything here, and reading until EAGAIN would cost a
+        // second recvfrom per packet: read one datagram per event. The
+        // epoll set is level-triggered, so anything left is reported again
+        // by the next wait (at once: it has a zero timeout then).
+        match self.io.call(Syscall::UdpRecv, || sock.recv_from(&mut self.rxbuf)) {
+            Ok((n, from)) => {
+                if is_rtcp {
+                    s.stream.rtcp_in(&self.rxbuf[..n], from, now);
+                } else {
+                    s.stream.rtp_in(&self.rxbuf[..n], from, now);
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                // ICMP errors from an earlier send (port unreachable): ignore.
-                Err(_) => continue,
             }
+            // WouldBlock, EINTR, or an ICMP error from an earlier send (port
+            // unreachable): nothing to do.
+            Err(_) => {}
         }
     }
 
@@ -228,19 +323,49 @@ impl Shell {
         let block_dur = self.block_dur;
         let Some(s) = self.slots.get_mut(i).and_then(Option::as_mut) else { return };
         if !s.dead && s.due <= now {
+            // Phase decisions need the time of this very read, not the pass's.
+            let t = Instant::now();
             match s.hunt {
                 Hunt::Locked => {
-                    let got = pump_blocks(s, 1, &mut self.inbuf, &mut self.outbuf, &self.cfg.line_events);
+                    let early = std::mem::take(&mut s.early);
+                    let got = pump_blocks(s, 1, &mut self.inbuf, &mut self.outbuf, &self.cfg.line_events, &mut self.io);
                     if got == 0 {
-                        // The phase moved: hunt again.
-                        s.hunt = Hunt::Missed;
-                        s.due = now + Duration::from_millis(1);
+                        s.phase.not_before = s.phase.not_before.max(t);
+                        if early {
+                            // Not complete yet: read at the bracket's end.
+                            s.due = s.phase.ready;
+                        } else if s.misses < MAX_MISSES {
+                            // Late (a slow TDM clock): look again in a tick.
+                            s.misses += 1;
+                            s.phase.ready = t + TICK;
+                            s.due = s.phase.ready;
+                        } else {
+                            // The phase is lost: hunt again.
+                            s.hunt = Hunt::Missed;
+                            s.empty_at = t;
+                            s.due = now + TICK;
+                        }
                     } else {
-                        s.due += block_dur;
+                        s.misses = 0;
+                        // An early look that found the block moves reads and
+                        // writes earlier from now on; the transmit queue keeps
+                        // the difference (dropping samples to keep it would click).
+                        s.phase.ready = s.phase.ready.min(t);
+                        s.phase.advance(block_dur);
+                        s.since_early += 1;
+                        s.due = s.phase.ready;
+                        if s.since_early >= EARLY_EVERY {
+                            s.since_early = 0;
+                            s.phase.not_before = s.phase.not_before.checked_sub(PHASE_RELAX).unwrap_or(s.phase.not_before);
+                            if s.phase.width() > PHASE_TIGHT {
+                                s.early = true;
+                                s.due = s.phase.not_before + s.phase.width() / 2;
+                            }
+                        }
                         s.since_probe += 1;
                         if s.since_probe >= PROBE_EVERY {
                             s.since_probe = 0;
-                            if pump_blocks(s, 1, &mut self.inbuf, &mut self.outbuf, &self.cfg.line_events) > 0 {
+                            if pump_blocks(s, 1, &mut self.inbuf, &mut self.outbuf, &self.cfg.line_events, &mut self.io) > 0 {
                                 s.stream.count_overrun();
                             }
                         }
@@ -252,13 +377,31 @@ impl Shell {
                     }
                 }
                 h => {
-                    let got = pump_blocks(s, MAX_DRAIN, &mut self.inbuf, &mut self.outbuf, &self.cfg.line_events);
+                    let got = pump_blocks(s, MAX_DRAIN, &mut self.inbuf, &mut self.outbuf, &self.cfg.line_events, &mut self.io);
                     if got > 0 && h == Hunt::Missed {
                         s.hunt = Hunt::Locked;
-                        s.due = now + block_dur + Duration::from_millis(1);
+                        s.misses = 0;
+                        s.since_early = EARLY_EVERY - 1;
+                        // Complete between the empty look and this one.
+                        s.phase = Phase { not_before: s.empty_at, ready: t.max(s.empty_at) };
+                        s.phase.advance(block_dur);
+                        s.due = s.phase.ready;
+                        // Locked, right after a block completed: from now on each
+                        // block is written just after its read, so the transmit
+                        // queue should hold only the margin when a write comes.
+                        // Restart it as margin + the block just written.
+                        let block = self.cfg.block.min(self.outbuf.len());
+                        let law = crate::codec::dsp_law(s.stream.spec().tdm_law);
+                        let margin = vec![law.silence(); self.cfg.tx_margin.clamp(1, block)];
+                        let io = &mut self.io;
+                        if io.call(Syscall::TdmIoctl, || s.chan.flush(false, true, false)).is_ok() {
+                            let _ = io.call(Syscall::TdmWrite, || s.chan.write(&margin));
+                            let _ = io.call(Syscall::TdmWrite, || s.chan.write(&self.outbuf[..block]));
+                        }
                     } else {
                         s.hunt = if got == 0 { Hunt::Missed } else { Hunt::Start };
-                        s.due = now + Duration::from_millis(1);
+                        s.empty_at = t;
+                        s.due = t + TICK;
                     }
                 }
             }
@@ -266,7 +409,7 @@ impl Shell {
         }
         if s.stream.poll_timeout() <= now {
             s.stream.handle_timeout(now);
-            flush(s);
+            flush(s, &mut self.io);
             s.stats.store(&s.stream.stats());
         }
     }
@@ -282,31 +425,33 @@ fn pump_blocks(
     inbuf: &mut [u8],
     outbuf: &mut [u8],
     events_to: &Option<crossbeam_channel::Sender<(u32, tandem_drivers::LineEvent)>>,
+    io: &mut IoMeter,
 ) -> usize {
     let mut got = 0;
     let mut events = 0;
     while got < max {
-        match s.chan.read(inbuf) {
+        match io.call(Syscall::TdmRead, || s.chan.read(inbuf)) {
             Ok(Io::Done(0)) => break,
             Ok(Io::Done(n)) => {
                 got += 1;
                 s.stream.tdm_block(&inbuf[..n], &mut outbuf[..n]);
-                match s.chan.write(&outbuf[..n]) {
+                let w = n;
+                match io.call(Syscall::TdmWrite, || s.chan.write(&outbuf[..w])) {
                     Ok(Io::Event) => {
-                        forward_event(s, events_to);
-                        let _ = s.chan.write(&outbuf[..n]);
+                        forward_event(s, events_to, io);
+                        let _ = io.call(Syscall::TdmWrite, || s.chan.write(&outbuf[..w]));
                     }
                     Ok(_) => {}
                     Err(e) => tracing::debug!(stream = s.id, error = %e, "media pump: channel write failed"),
                 }
-                flush(s);
+                flush(s, io);
             }
             Ok(Io::WouldBlock) => break,
             Ok(Io::Event) => {
                 // A line event (alarm, hook, polarity...) is pending: call
                 // control's business (forwarded if asked), the media only
                 // needs it out of the way.
-                forward_event(s, events_to);
+                forward_event(s, events_to, io);
                 events += 1;
                 if events > 4 {
                     break;
@@ -323,8 +468,8 @@ fn pump_blocks(
 }
 
 /// Takes the pending line event and forwards it, if anyone listens.
-fn forward_event(s: &Slot, events_to: &Option<crossbeam_channel::Sender<(u32, tandem_drivers::LineEvent)>>) {
-    if let Ok(Some(ev)) = s.chan.next_event()
+fn forward_event(s: &Slot, events_to: &Option<crossbeam_channel::Sender<(u32, tandem_drivers::LineEvent)>>, io: &mut IoMeter) {
+    if let Ok(Some(ev)) = io.call(Syscall::TdmIoctl, || s.chan.next_event())
         && let Some(tx) = events_to
     {
         let _ = tx.try_send((s.chan.number(), ev));
@@ -340,9 +485,9 @@ fn set_echo(s: &mut Slot, taps: u32) {
 }
 
 /// Sends everything the core queued.
-fn flush(s: &mut Slot) {
+fn flush(s: &mut Slot, io: &mut IoMeter) {
     while let Some(t) = s.stream.poll_transmit() {
         let sock = if t.rtcp { &s.rtcp } else { &s.rtp };
-        let _ = sock.send_to(t.data, t.dest);
+        let _ = io.call(Syscall::UdpSend, || sock.send_to(t.data, t.dest));
     }
 }

@@ -163,6 +163,147 @@ impl StatsCell {
     }
 }
 
+/// The system calls a pump thread makes, by kind, for [`IoStats`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Syscall {
+    /// read() of a TDM block from a DAHDI channel.
+    TdmRead = 0,
+    /// write() of a TDM block to a DAHDI channel.
+    TdmWrite = 1,
+    /// ioctl() on a DAHDI channel (GETEVENT, FLUSH, echo canceller).
+    TdmIoctl = 2,
+    /// recvfrom() on an RTP or RTCP socket.
+    UdpRecv = 3,
+    /// sendto() of an RTP or RTCP datagram.
+    UdpSend = 4,
+    /// epoll_wait() (the thread's only sleep).
+    EpollWait = 5,
+    /// timerfd_settime() arming the wake-up for the next block due.
+    Timer = 6,
+}
+
+/// Number of [`Syscall`] kinds.
+pub const SYSCALL_KINDS: usize = 7;
+
+/// One call in this many of each kind is timed on the thread's CPU clock.
+const SAMPLE_EVERY: u32 = 32;
+
+/// What the pump threads' system calls cost: counts, and the thread CPU
+/// time of a sample of them (so the cost split is measured, not guessed).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct IoStats {
+    /// Calls made, by [`Syscall`] kind.
+    pub calls: [u64; SYSCALL_KINDS],
+    /// Calls timed, by kind.
+    pub sampled: [u64; SYSCALL_KINDS],
+    /// Thread CPU time of the timed calls, ns, by kind (the clock reads'
+    /// own cost, `clock_overhead_ns` per call, already taken off).
+    pub sampled_cpu_ns: [u64; SYSCALL_KINDS],
+    /// What one pair of thread-CPU clock reads costs, ns.
+    pub clock_overhead_ns: u64,
+}
+
+impl IoStats {
+    /// Mean thread CPU per call of `kind`, µs (NaN when none was timed).
+    pub fn cpu_us_per_call(&self, kind: Syscall) -> f64 {
+        let k = kind as usize;
+        self.sampled_cpu_ns[k] as f64 / self.sampled[k] as f64 / 1000.0
+    }
+
+    /// Estimated thread CPU of all calls of `kind`, µs.
+    pub fn cpu_us(&self, kind: Syscall) -> f64 {
+        let k = kind as usize;
+        if self.sampled[k] == 0 { 0.0 } else { self.cpu_us_per_call(kind) * self.calls[k] as f64 }
+    }
+
+    /// The difference `self - earlier` (counts over a window).
+    pub fn since(&self, earlier: &IoStats) -> IoStats {
+        let d = |a: [u64; SYSCALL_KINDS], b: [u64; SYSCALL_KINDS]| std::array::from_fn(|i| a[i].saturating_sub(b[i]));
+        IoStats {
+            calls: d(self.calls, earlier.calls),
+            sampled: d(self.sampled, earlier.sampled),
+            sampled_cpu_ns: d(self.sampled_cpu_ns, earlier.sampled_cpu_ns),
+            clock_overhead_ns: self.clock_overhead_ns,
+        }
+    }
+
+    /// Adds another thread's figures.
+    pub fn add(&mut self, o: &IoStats) {
+        for i in 0..SYSCALL_KINDS {
+            self.calls[i] += o.calls[i];
+            self.sampled[i] += o.sampled[i];
+            self.sampled_cpu_ns[i] += o.sampled_cpu_ns[i];
+        }
+        self.clock_overhead_ns = self.clock_overhead_ns.max(o.clock_overhead_ns);
+    }
+}
+
+/// One pump thread's [`IoStats`] in atomics (the thread writes, anyone reads).
+#[derive(Debug, Default)]
+pub(crate) struct IoCells {
+    calls: [AtomicU64; SYSCALL_KINDS],
+    sampled: [AtomicU64; SYSCALL_KINDS],
+    ns: [AtomicU64; SYSCALL_KINDS],
+    overhead: AtomicU64,
+}
+
+impl IoCells {
+    pub(crate) fn load(&self) -> IoStats {
+        IoStats {
+            calls: std::array::from_fn(|i| self.calls[i].load(Ordering::Relaxed)),
+            sampled: std::array::from_fn(|i| self.sampled[i].load(Ordering::Relaxed)),
+            sampled_cpu_ns: std::array::from_fn(|i| self.ns[i].load(Ordering::Relaxed)),
+            clock_overhead_ns: self.overhead.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// The pump thread's meter: counts every call, times one in
+/// [`SAMPLE_EVERY`] on `CLOCK_THREAD_CPUTIME_ID`.
+pub(crate) struct IoMeter {
+    cells: std::sync::Arc<IoCells>,
+    n: [u32; SYSCALL_KINDS],
+    overhead: u64,
+}
+
+fn thread_cpu_ns() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID).map_or(0, |t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
+}
+
+impl IoMeter {
+    /// A meter publishing to `cells`; calibrates the clock's own cost.
+    pub(crate) fn new(cells: std::sync::Arc<IoCells>) -> IoMeter {
+        let mut best = u64::MAX;
+        for _ in 0..200 {
+            let a = thread_cpu_ns();
+            let b = thread_cpu_ns();
+            best = best.min(b.saturating_sub(a));
+        }
+        cells.overhead.store(best, Ordering::Relaxed);
+        IoMeter { cells, n: [0; SYSCALL_KINDS], overhead: best }
+    }
+
+    /// Runs `f`, one system call of `kind`, counting (and sometimes timing) it.
+    #[inline]
+    pub(crate) fn call<R>(&mut self, kind: Syscall, f: impl FnOnce() -> R) -> R {
+        let k = kind as usize;
+        // Single writer: a load and a store, no read-modify-write.
+        let c = &self.cells.calls[k];
+        c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        self.n[k] = self.n[k].wrapping_add(1);
+        if self.n[k] % SAMPLE_EVERY != 0 {
+            return f();
+        }
+        let t0 = thread_cpu_ns();
+        let r = f();
+        let dt = thread_cpu_ns().saturating_sub(t0).saturating_sub(self.overhead);
+        let (s, ns) = (&self.cells.sampled[k], &self.cells.ns[k]);
+        s.store(s.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        ns.store(ns.load(Ordering::Relaxed) + dt, Ordering::Relaxed);
+        r
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
