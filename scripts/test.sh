@@ -15,4 +15,4 @@ cargo build --workspace --all-targets
 # Every test of every crate, including the dahdi-tools fidelity tests in
 # tests/tests/, which start tandem-sim over FUSE in private mount namespaces
 # (one per test, so they may run in parallel).
-cargo test --workspace
+cargo test --workspace --no-fail-fast

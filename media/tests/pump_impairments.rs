@@ -146,7 +146,10 @@ fn hold_and_resume_stop_and_restart_media_with_continuous_sequence_and_timestamp
     let ts_gap = first.ts.wrapping_sub(timed.ts);
     let wall = (first.at - timed.at).as_secs_f64() * 8000.0;
     assert_eq!(ts_gap % 160, 0);
-    assert!((f64::from(ts_gap) - wall).abs() < 800.0, "timestamps ran on through the hold: {ts_gap} vs {wall:.0} samples of wall time");
+    // The hold lasts about 1 s (8,000 samples): frozen timestamps would
+    // show a gap of one packet. The margin (200 ms) absorbs scheduling
+    // delays of the collecting thread on a loaded machine.
+    assert!((f64::from(ts_gap) - wall).abs() < 1600.0, "timestamps ran on through the hold: {ts_gap} vs {wall:.0} samples of wall time");
     assert!(after.windows(2).all(|w| w[1].seq == w[0].seq.wrapping_add(1) && w[1].ts == w[0].ts.wrapping_add(160)));
     let a = rig.analyze(1, 300);
     assert!(a.frequency_hz.is_some_and(|f| (f - 440.0).abs() < 5.0), "RTP heard after resume: {a:?}");
