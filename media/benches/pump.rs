@@ -18,7 +18,8 @@
 //!    pump sends;
 //! 4. after a warm-up, measures for a fixed window and prints:
 //!    * the pump thread's CPU (from `/proc/self/task/<tid>/stat`) as % of
-//!      one core and as µs per channel-second;
+//!      one core and as µs per channel-second (the simulator's threads share
+//!      the CPU; at 1,024 channels they saturate it);
 //!    * RTP packets received by the generator vs. expected (window × 50 × N);
 //!    * the pumps' own counters summed over the streams: TDM blocks,
 //!      jitter-buffer underruns, PLC frames, slips, TDM overruns (backlog
@@ -36,9 +37,18 @@
 //!        heard, ending at T2 (the call's midpoint); the onset at sample j
 //!        of L puts it at T2 − (L − j)/8 ms, so the latency is that minus
 //!        T0. There is no packetisation on this side; the figure is the
-//!        jitter buffer (target 40 ms by default) plus the channel's
-//!        transmit queue (the pump keeps up to two blocks there) plus
-//!        network and scheduling;
+//!        wait in the jitter buffer for the next TDM read (0–20 ms: the
+//!        phase of the packets against the channel's blocks; more after an
+//!        underrun) plus the transmit queue's margin (4 ms) plus network
+//!        and scheduling;
+//!    * the pump thread's user and system time, its system calls per
+//!      channel-second by kind with their sampled thread-CPU cost
+//!      ([`PumpHandle::io_stats`]), the split between TDM syscalls, UDP
+//!      syscalls, epoll/timer and the rest (our code), the transmit
+//!      underruns the simulator counted, and an ESTIMATE of the pump's CPU
+//!      on an in-kernel DAHDI driver: the measured TDM syscall cost replaced
+//!      by that of a 160-byte read and write on a pipe, measured on the
+//!      same CPU (an in-kernel copy without the FUSE round trip);
 //!    * peak memory of the process (VmHWM; includes the in-process
 //!      simulator) and the RSS the N streams added.
 //!
