@@ -663,6 +663,16 @@ impl Daemon {
     fn on_cc(&mut self, out: CcOutput, now: Instant) {
         match out {
             CcOutput::Command(leg, cmd) => match self.owners.get(&leg) {
+                // An out-of-band digit (SIP INFO) for a TDM leg is played in
+                // band on its channel by the pump.
+                Some(Owner::Tdm) if matches!(cmd, crate::call::LegCommand::Dtmf { .. }) => {
+                    if let crate::call::LegCommand::Dtmf { digit, duration_ms } = cmd
+                        && let Some((id, _, _)) = self.streams.get(&leg.call)
+                        && let Err(e) = self.pump.play_dtmf(*id, digit, duration_ms)
+                    {
+                        debug!(%leg, %e, "DTMF not played");
+                    }
+                }
                 Some(Owner::Tdm) => self.tdm.command(leg, cmd, now),
                 Some(Owner::Sip) => {
                     if let Some(sip) = self.sip.as_mut() {

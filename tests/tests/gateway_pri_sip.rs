@@ -939,3 +939,23 @@ fn pbx_holds_and_resumes_a_pri_call_by_reinvite_and_media_stops_and_restarts() {
     pbx.expect_success(T);
     assert_eq!(cdrs(&r.lab, 1).len(), 1);
 }
+
+#[test]
+fn sip_info_dtmf_is_played_in_band_on_the_b_channel() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = rig();
+    let mut uac = caller(&r.lab, "uac", "uac_info_dtmf.xml", "2125550142", &[], 500);
+    r.switch.wait_for("incoming", T);
+    r.switch.send_line("answer");
+    let conn = r.switch.wait_for("connect_ack", T);
+    let _ = conn;
+    uac.expect_success(Duration::from_secs(15));
+    let inc = r.switch.events().iter().find(|e| e["event"] == "incoming").cloned().expect("incoming");
+    let chan = inc["channel"].as_u64().expect("channel");
+    // Both INFOs were answered 200 (the scenario checks), and the digits
+    // were heard on the B-channel.
+    let a = r.lab.client().call("audio.analyze", serde_json::json!({"chan": chan, "ms": 4000})).expect("audio.analyze");
+    assert_eq!(a["dtmf"], "58", "{a}");
+    let c = &cdrs(&r.lab, 1)[0];
+    assert_eq!(c["media"]["dtmf_received"], 2, "{c}");
+}

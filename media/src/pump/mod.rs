@@ -224,6 +224,7 @@ pub(crate) enum Command {
     Start { id: u64, spec: StreamSpec, chan: Channel, rtp: UdpSocket, rtcp: UdpSocket, stats: Arc<StatsCell> },
     Update { id: u64, spec: StreamSpec },
     Echo { id: u64, taps: u32 },
+    Digit { id: u64, digit: char, duration_ms: u16 },
     Stop { id: u64 },
     Shutdown,
 }
@@ -427,6 +428,19 @@ impl PumpHandle {
             }
         }
         self.sender(id).send(Command::Echo { id, taps }).map_err(|_| PumpError::ShutDown)
+    }
+
+    /// Plays a DTMF digit on the stream's channel for `duration_ms`, as an
+    /// out-of-band digit (SIP INFO) arriving for the TDM side.
+    pub fn play_dtmf(&self, id: u64, digit: char, duration_ms: u16) -> Result<(), PumpError> {
+        {
+            let streams = lock(&self.inner.streams);
+            let e = streams.get(&id).ok_or(PumpError::UnknownStream(id))?;
+            if e.sockets.is_some() {
+                return Err(PumpError::NotStarted(id));
+            }
+        }
+        self.sender(id).send(Command::Digit { id, digit, duration_ms }).map_err(|_| PumpError::ShutDown)
     }
 
     /// Stops a started stream: the pump closes its channel and sockets and

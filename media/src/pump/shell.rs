@@ -282,6 +282,11 @@ impl Shell {
                     set_echo(s, taps);
                 }
             }
+            Command::Digit { id, digit, duration_ms } => {
+                if let Some(s) = self.by_id.get(&id).and_then(|&i| self.slots[i].as_mut()) {
+                    s.stream.play_digit(digit, duration_ms);
+                }
+            }
             Command::Stop { id } => {
                 if let Some(i) = self.by_id.remove(&id)
                     && let Some(s) = self.slots[i].take()

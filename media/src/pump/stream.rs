@@ -645,6 +645,25 @@ impl Stream {
         }
     }
 
+    /// Play a DTMF digit on the TDM side for `duration_ms` (an out-of-band
+    /// digit, e.g. from SIP INFO), as a received RFC 4733 event would be
+    /// played: −8/−10 dBm0 (high/low group). Replaces a digit still
+    /// playing; ignored for characters that are not DTMF digits.
+    pub fn play_digit(&mut self, digit: char, duration_ms: u16) {
+        let Some((lo, hi)) = tone_pair(digit) else { return };
+        let duration = u32::from(duration_ms.clamp(40, 8000)) * 8;
+        self.playing = Some(PlayingEvent {
+            ts: self.rtp_timestamp(),
+            low: Oscillator::new(lo, -10.0),
+            high: Oscillator::new(hi, -8.0),
+            played: 0,
+            duration,
+            ended: true,
+            idle: 0,
+        });
+        self.stats.dtmf_received += 1;
+    }
+
     // ---- RTCP -----------------------------------------------------------
 
     /// When [`handle_timeout`](Stream::handle_timeout) is next due.
@@ -976,6 +995,23 @@ mod tests {
         }
         assert_eq!(tandem_dsp::dtmf::detect_digits(&heard), "5");
         assert!(out.iter().all(|&c| c == 0xFF), "tone stops after the end");
+        assert_eq!(s.stats().dtmf_received, 1);
+    }
+
+    #[test]
+    fn an_out_of_band_digit_plays_on_tdm_for_its_duration() {
+        let (mut s, _) = stream(spec(remote()));
+        let mut out = [0u8; 160];
+        let mut heard = Vec::new();
+        s.play_digit('9', 100);
+        s.play_digit('x', 100); // not a digit: ignored, '9' keeps playing
+        for _ in 0..8 {
+            s.tdm_block(&[0xFF; 160], &mut out);
+            heard.extend(out.iter().map(|&c| tandem_dsp::g711::ulaw_decode(c)));
+        }
+        assert_eq!(tandem_dsp::dtmf::detect_digits(&heard), "9");
+        let toned = heard.iter().filter(|&&x| x.unsigned_abs() > 64).count();
+        assert!((760..=840).contains(&toned), "about 100 ms of tone: {toned} samples");
         assert_eq!(s.stats().dtmf_received, 1);
     }
 
