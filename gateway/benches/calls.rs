@@ -47,8 +47,8 @@
 //! the simulator to CPU 0 (`CALLS_BENCH_CPU`), so "one core" is tandem's
 //! whole process: run loop, D-channel tasks, SIP transport, media pump and
 //! CDR writer. Timestamps: the frame carrying the SETUP written to the
-//! D-channel socket (the far end's LAPD may hold a SETUP while its window is
-//! full; the clock starts when the frame is really sent) → INVITE
+//! D-channel socket (the clock starts when that frame is really sent, not
+//! when the far end is told to send it) → INVITE
 //! read from the UDP socket (SETUP-in → INVITE-out), and INVITE written →
 //! the SETUP frame read from the D-channel socket (INVITE-in → SETUP-out).
 //! Both include the simulator, which moves D-channel frames on its 1 ms
@@ -491,6 +491,8 @@ struct CallRec {
     dir: Dir,
     /// When the SETUP or INVITE was sent.
     sent: Option<Instant>,
+    /// When the far end was told to send the SETUP (PRI→SIP).
+    commanded: Instant,
     /// SETUP-in→INVITE-out or INVITE-in→SETUP-out.
     latency: Option<Duration>,
     answered: bool,
@@ -517,8 +519,7 @@ struct Load {
     hangups: VecDeque<(Instant, u64)>,
     /// Spans carrying PRI→SIP calls (the first ones), taken in turn.
     in_spans: usize,
-    /// Per span, PRI→SIP calls whose SETUP frame has not gone out yet (the
-    /// far end's LAPD may hold it while its window is full).
+    /// Per span, PRI→SIP calls whose SETUP frame has not gone out yet.
     awaiting_setup: HashMap<usize, VecDeque<u64>>,
     rr: usize,
 }
@@ -542,7 +543,7 @@ impl Load {
     fn start(&mut self, dir: Dir, fars: &mut [Far], peer: &mut Peer, now: Instant) -> (u64, Option<Vec<u8>>, Option<usize>) {
         let k = self.next_k;
         self.next_k += 1;
-        let mut rec = CallRec { dir, sent: None, latency: None, answered: false, pri_done: false, sip_done: false, failed: None, far: None };
+        let mut rec = CallRec { dir, sent: None, commanded: now, latency: None, answered: false, pri_done: false, sip_done: false, failed: None, far: None };
         let r = match dir {
             Dir::PriToSip => {
                 let span = self.rr % self.in_spans;
@@ -1257,6 +1258,8 @@ struct StepResult {
     windows: Vec<f64>,
     /// This process's CPU (the bench and the simulator) as % of one core.
     rig_cpu: f64,
+    /// How long the far end's LAPD held each PRI→SIP SETUP before sending it.
+    held: Vec<Duration>,
 }
 
 /// The end-to-end rig: simulator, far ends, tandem, the SIP socket.
@@ -1450,6 +1453,11 @@ impl E2e {
         }
         if let Some(span) = span {
             self.load.awaiting_setup.entry(span).or_default().push_back(k);
+            let mut evs = Vec::new();
+            self.fars[span].drain(&mut evs);
+            for e in evs {
+                self.load.on_far(span, e, &mut self.fars, now);
+            }
             self.send_frames();
         }
         if k <= 5 && std::env::var("CALLS_BENCH_PRI_TRACE").is_ok_and(|v| v == "1") {
@@ -1510,6 +1518,7 @@ impl E2e {
             max_late,
             windows,
             rig_cpu: 0.0,
+            held: Vec::new(),
         };
         r.rig_cpu = thread_ticks(std::process::id()).values().sum::<u64>().saturating_sub(rig0) as f64 / ticks_per_sec() / wall.as_secs_f64() * 100.0;
         let mut ks: Vec<_> = self.load.calls.keys().copied().collect();
@@ -1518,6 +1527,11 @@ impl E2e {
             let c = &self.load.calls[&k];
             if let Some(l) = c.latency {
                 r.lat[if c.dir == Dir::PriToSip { 0 } else { 1 }].push(l);
+            }
+            if c.dir == Dir::PriToSip
+                && let Some(t) = c.sent
+            {
+                r.held.push(t.saturating_duration_since(c.commanded));
             }
             if c.finished() && c.failed.is_none() {
                 r.ok += 1;
@@ -1722,6 +1736,7 @@ fn part_e2e() {
     println!("  {:<24} {}   {:>5} {:>2} {:>6}", "INVITE-in → SETUP-out", fmt_pct(&mut b.lat[1]), b.started, b.ok, b.failed);
     println!("  {:<24} {:>5}   {:>6} {:>6} {:>6}", "step", "rate", "calls", "ok", "failed");
     print_step("PRI→SIP", &mut a, rate);
+    println!("  (from the far end's SETUP command to its frame on the wire, p50/p99/max µs {}; not counted above)", fmt_pct(&mut a.held));
     print_step("SIP→PRI", &mut b, rate);
     let mut inside = ladder_latency(&e.dir.join("tandem.log"));
     println!("  inside tandem (its log timestamps: Q.931 SETUP decoded → INVITE handed to the socket, INVITE read → SETUP encoded; RUST_LOG={LADDER_LOG}):");
