@@ -90,7 +90,11 @@ fn five_percent_loss_with_reordering_is_concealed_without_gaps() {
     assert!(heard.len() >= 15_000, "{} samples recorded", heard.len());
     let st = rig.pump.stats(port.id).unwrap();
     let run = longest_quiet_run(&heard, 500);
-    assert!(run <= 8, "the channel went quiet for {run} samples (a 1 kHz tone at 8000 peak never does for more than one): {st:?}");
+    // A lost packet left unconcealed would be 160 quiet samples; a tone at
+    // 8000 peak is never quiet for more than one. Up to half a frame is
+    // allowed for a TDM write delayed by a loaded machine (the transmit
+    // margin is 4 ms), which the underrun count below bounds too.
+    assert!(run < 80, "the channel went quiet for {run} samples: {st:?}");
     assert!(st.lost >= 7 && st.lost <= 8, "{st:?}");
     assert!(st.reordered >= 10, "{st:?}");
     // One concealed frame per lost packet, plus one per jitter-buffer
