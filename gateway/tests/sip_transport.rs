@@ -182,6 +182,26 @@ async fn tcp_outbound_connects_once_and_takes_replies_on_the_same_connection() {
 }
 
 #[tokio::test]
+async fn tcp_and_tls_outbound_connections_leave_from_the_listening_address() {
+    // Peers that admit us by address (and check Via) must see the address
+    // we listen on, not whatever the OS picks (127.0.0.1 on loopback).
+    let pki = test_pki("Tandem test CA");
+    let listen = ["udp:127.0.0.7:0", "tcp:127.0.0.8:0", "tls:127.0.0.9:0"];
+    let (t, _rx) = SipTransport::bind(&sip_config(&listen, &tls_lines(&pki, Some(&pki.ca)))).await.unwrap();
+    let peer = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let dest = peer.local_addr().unwrap();
+
+    t.send(Outbound { transport: Transport::Tcp, dest, bytes: request(1) });
+    let (_tcp, from) = timeout(WAIT, peer.accept()).await.unwrap().unwrap();
+    assert_eq!(from.ip().to_string(), "127.0.0.8", "TCP leaves from the TCP listener's address");
+
+    t.send(Outbound { transport: Transport::Tls, dest, bytes: request(2) });
+    let (_tls, from) = timeout(WAIT, peer.accept()).await.unwrap().unwrap();
+    assert_eq!(from.ip().to_string(), "127.0.0.9", "TLS leaves from the TLS listener's address");
+    t.shutdown().await;
+}
+
+#[tokio::test]
 async fn tcp_connect_failure_is_reported_as_send_failed() {
     let (t, mut rx) = SipTransport::bind(&sip_config(&["tcp:127.0.0.1:0"], "")).await.unwrap();
     let dest = {

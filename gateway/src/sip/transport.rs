@@ -25,7 +25,10 @@
 //!   response to a request that came over a connection goes back over it,
 //!   and a request to an address we have a connection to goes over that.
 //!   Otherwise a new connection is opened (within
-//!   [`TransportOptions::connect_timeout`]). Connections idle for
+//!   [`TransportOptions::connect_timeout`]), from the IP address of a
+//!   listener bound to one address (a listener of the same transport
+//!   first), so that a peer that admits us by address sees the one we
+//!   listen on and put in Via. Connections idle for
 //!   [`TransportOptions::idle_timeout`] are closed, and the number of
 //!   connections is capped in total and per peer IP: connections over the
 //!   caps are refused (inbound: closed at once; outbound: `SendFailed`).
@@ -64,7 +67,7 @@ use std::time::Duration;
 
 use tandem_sip::wire::{Frame, StreamFramer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpSocket, TcpStream, UdpSocket};
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, sleep, sleep_until, timeout};
@@ -541,8 +544,11 @@ impl Shared {
 
     /// Opens a connection (and for TLS does the handshake).
     async fn connect(&self, transport: Transport, dest: SocketAddr) -> io::Result<(Connected, SocketAddr)> {
-        let tcp =
-            timeout(self.opts.connect_timeout, TcpStream::connect(dest)).await.map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
+        let sock = if dest.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        if let Some(src) = self.source_for(transport, dest) {
+            sock.bind(src)?;
+        }
+        let tcp = timeout(self.opts.connect_timeout, sock.connect(dest)).await.map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
         let _ = tcp.set_nodelay(true);
         let local = tcp.local_addr()?;
         if transport == Transport::Tcp {
@@ -554,6 +560,18 @@ impl Shared {
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))??;
         Ok((Connected::Tls(Box::new(tokio_rustls::TlsStream::Client(tls))), local))
+    }
+
+    /// The local address (port 0) an outbound connection to `dest` is
+    /// opened from: the IP of a listener bound to one address of `dest`'s
+    /// family, one of `transport` first, so that peers that admit us by
+    /// address see the one we listen on (and put in Via). `None` lets the
+    /// OS choose: wildcard listeners only, or a loopback listener and a
+    /// destination off the host.
+    fn source_for(&self, transport: Transport, dest: SocketAddr) -> Option<SocketAddr> {
+        let fits = |a: &SocketAddr| !a.ip().is_unspecified() && a.is_ipv4() == dest.is_ipv4() && (!a.ip().is_loopback() || dest.ip().is_loopback());
+        let same = self.locals.iter().find(|(t, a)| *t == transport && fits(a));
+        same.or_else(|| self.locals.iter().find(|(_, a)| fits(a))).map(|(_, a)| SocketAddr::new(a.ip(), 0))
     }
 
     /// Runs one inbound connection: TLS handshake, then [`Shared::run_stream`].
