@@ -64,6 +64,18 @@ fn invite_carries_numbers_headers_and_our_offer() {
 }
 
 #[test]
+fn invite_to_a_tls_trunk_names_the_tls_listener_in_via_and_contact() {
+    let toml = peer_config("transport = \"tls\"").replace(
+        "listen = [\"udp:192.0.2.10:5060\"]",
+        "listen = [\"udp:192.0.2.10:5060\", \"tls:192.0.2.10:5061\"]\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"",
+    );
+    let mut h = H::new(&toml);
+    let (_, inv, _) = originate(&mut h, &setup("5551000"), None);
+    assert!(inv.header("Via").unwrap().starts_with("SIP/2.0/TLS 192.0.2.10:5061;"), "{:?}", inv.header("Via"));
+    assert_eq!(inv.header("Contact"), Some("<sip:tandem@192.0.2.10:5061;transport=tls>"));
+}
+
+#[test]
 fn restricted_caller_gets_anonymous_from_with_pai_and_privacy_id() {
     let mut h = H::new(&peer_config(""));
     let mut s = setup("5551000");

@@ -142,6 +142,19 @@ fn refused_registration_is_retried_with_backoff_and_bad_credentials_stop_at_one_
 }
 
 #[test]
+fn registration_over_tls_registers_the_tls_listener_as_contact() {
+    let toml = register_config().replace("register_expires_s = 600", "register_expires_s = 600\ntransport = \"tls\"").replace(
+        "listen = [\"udp:192.0.2.10:5060\"]",
+        "listen = [\"udp:192.0.2.10:5060\", \"tls:192.0.2.10:5061\"]\ntls_cert = \"c.pem\"\ntls_key = \"k.pem\"",
+    );
+    let mut h = H::new(&toml);
+    let reg = requests(&h.advance(ms(1))).remove(0);
+    assert_eq!(reg.method.as_str(), "REGISTER");
+    assert!(reg.header("Via").unwrap().starts_with("SIP/2.0/TLS 192.0.2.10:5061;"), "{:?}", reg.header("Via"));
+    assert!(reg.header("Contact").unwrap().contains("@192.0.2.10:5061;transport=tls"), "{:?}", reg.header("Contact"));
+}
+
+#[test]
 fn the_registrar_may_send_us_calls_on_a_register_trunk() {
     let mut h = H::new(&register_config());
     let outs = h.recv(REGISTRAR, &Msg::invite("c-reg").text());

@@ -75,6 +75,9 @@ pub struct Config {
     pub sent_by_host: String,
     /// Port put in the sent-by of our Vias.
     pub sent_by_port: Option<u16>,
+    /// The sent-by port for particular transports (each one's listening
+    /// port, e.g. 5061 for TLS), in place of `sent_by_port` (default none).
+    pub sent_by_ports: Vec<(Transport, u16)>,
     /// Answer requests with Max-Forwards 0 by 483 (OPTIONS excepted, RFC 3261 §11 / §16.3).
     pub reject_zero_max_forwards: bool,
     /// Seed for branches and tags (take it from the OS random source).
@@ -92,6 +95,7 @@ impl Default for Config {
             udp_size_limit: Some(UDP_SIZE_LIMIT),
             sent_by_host: "127.0.0.1".into(),
             sent_by_port: None,
+            sent_by_ports: Vec::new(),
             reject_zero_max_forwards: true,
             seed: 0,
         }
@@ -386,7 +390,8 @@ impl Endpoint {
     }
 
     fn our_via(&self, transport: Transport, branch: &str) -> Via {
-        let mut v = Via::new(transport, &self.config.sent_by_host, self.config.sent_by_port, branch);
+        let port = self.config.sent_by_ports.iter().find(|(t, _)| *t == transport).map(|&(_, p)| p).or(self.config.sent_by_port);
+        let mut v = Via::new(transport, &self.config.sent_by_host, port, branch);
         v.params.set("rport", None);
         v
     }

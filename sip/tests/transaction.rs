@@ -477,3 +477,16 @@ fn invite_left_in_proceeding_after_cancel_ends_64_t1_later() {
     assert_eq!(drain(&mut ep).1, vec![TxEvent::Timeout { key }, TxEvent::Terminated { key }]);
     assert_eq!(ep.transaction_count(), 0);
 }
+
+#[test]
+fn via_sent_by_carries_the_port_set_for_the_transport() {
+    let cfg = Config { sent_by_host: "192.0.2.1".into(), sent_by_port: Some(5060), sent_by_ports: vec![(Transport::Tls, 5061)], seed: 7, ..Config::default() };
+    let mut ep = Endpoint::new(cfg);
+    let t0 = Instant::now();
+    ep.send_request(request(Method::Options), Peer { transport: Transport::Tls, addr: addr("198.51.100.7:5061") }, t0).unwrap();
+    ep.send_request(request(Method::Options), Peer::udp(addr(BOB)), t0).unwrap();
+    let (sent, _) = drain(&mut ep);
+    let vias: Vec<String> = sent.iter().map(|t| MessageView::parse(&t.bytes).unwrap().header("Via").unwrap().to_string()).collect();
+    assert!(vias[0].starts_with("SIP/2.0/TLS 192.0.2.1:5061;"), "{}", vias[0]);
+    assert!(vias[1].starts_with("SIP/2.0/UDP 192.0.2.1:5060;"), "{}", vias[1]);
+}

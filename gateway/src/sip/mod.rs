@@ -65,7 +65,8 @@
 //!
 //! The address put in Via, Contact and From is `[sip] rtp_ip` if set,
 //! else the first listener's address if it is not a wildcard, else
-//! 127.0.0.1; the port is the first listener's.
+//! 127.0.0.1; the port (in Via and Contact) is that of the first listener
+//! of the message's transport, else the first listener's.
 //!
 //! # Not done in this version
 //!
@@ -281,6 +282,8 @@ pub struct SipSide {
     pub(crate) ep: Endpoint,
     pub(crate) host: String,
     pub(crate) port: u16,
+    /// The first listener's port of each transport listened on.
+    pub(crate) transport_ports: Vec<(Transport, u16)>,
     pub(crate) user_agent: String,
     pub(crate) t1: Duration,
     pub(crate) trunks: Vec<Trunk>,
@@ -321,9 +324,23 @@ impl SipSide {
             IpAddr::V6(v6) => format!("[{v6}]"),
             v4 => v4.to_string(),
         };
+        let mut transport_ports: Vec<(Transport, u16)> = Vec::new();
+        for l in &listen {
+            let t = wire_transport(l.transport);
+            if !transport_ports.iter().any(|(lt, _)| *lt == t) {
+                transport_ports.push((t, l.addr.port()));
+            }
+        }
         let seed = random_seed();
-        let tx_cfg =
-            transaction::Config { t1: cfg.t1(), t2: cfg.t2(), sent_by_host: host.clone(), sent_by_port: Some(port), seed, ..transaction::Config::default() };
+        let tx_cfg = transaction::Config {
+            t1: cfg.t1(),
+            t2: cfg.t2(),
+            sent_by_host: host.clone(),
+            sent_by_port: Some(port),
+            sent_by_ports: transport_ports.clone(),
+            seed,
+            ..transaction::Config::default()
+        };
         let mut ep = Endpoint::new(tx_cfg);
         let mut trunks = Vec::new();
         for tc in &cfg.trunk {
@@ -352,7 +369,8 @@ impl SipSide {
                 tandem_sip::auth::DigestServer::new(&realm, &secret)
             });
             let contact = {
-                let mut u = Uri::sip(Some("tandem"), &host, Some(port));
+                let lport = transport_ports.iter().find(|(t, _)| *t == transport).map_or(port, |&(_, p)| p);
+                let mut u = Uri::sip(Some("tandem"), &host, Some(lport));
                 if transport != Transport::Udp {
                     u.params.set("transport", Some(&transport.as_str().to_ascii_lowercase()));
                 }
@@ -400,6 +418,7 @@ impl SipSide {
             ep,
             host,
             port,
+            transport_ports,
             user_agent: cfg.user_agent().to_owned(),
             t1: cfg.t1(),
             trunks,
@@ -706,9 +725,14 @@ impl SipSide {
         }
     }
 
+    /// Our port for Via and Contact over `transport`: its first listener's, else the first listener's.
+    pub(crate) fn port_for(&self, transport: Transport) -> u16 {
+        self.transport_ports.iter().find(|(t, _)| *t == transport).map_or(self.port, |&(_, p)| p)
+    }
+
     /// Our Contact.
     pub(crate) fn contact(&self, transport: Transport) -> NameAddr {
-        let mut u = Uri::sip(Some("tandem"), &self.host, Some(self.port));
+        let mut u = Uri::sip(Some("tandem"), &self.host, Some(self.port_for(transport)));
         if transport != Transport::Udp {
             u.params.set("transport", Some(&transport.as_str().to_ascii_lowercase()));
         }

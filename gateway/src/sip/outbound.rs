@@ -104,7 +104,7 @@ impl SipSide {
         let branch = self.ep.ids().branch();
         let t = &self.trunks[ti];
         let dest = Peer { transport: t.transport, addr: t.next_hop().expect("is_up implies an address") };
-        let mut via = Via::new(t.transport, &self.host, Some(self.port), &branch);
+        let mut via = Via::new(t.transport, &self.host, Some(self.port_for(t.transport)), &branch);
         via.params.set("rport", None);
         let mut req = Request::new(Method::Invite, ruri.clone());
         req.headers.push("Via", via.to_string());
@@ -228,7 +228,7 @@ impl SipSide {
         let mut req = c.invite.clone();
         let seq = req.cseq().map(|s| s.seq).unwrap_or(1) + 1;
         req.headers.set("CSeq", CSeq { seq, method: Method::Invite }.to_string());
-        let mut via = Via::new(c.peer.transport, &self.host, Some(self.port), &branch);
+        let mut via = Via::new(c.peer.transport, &self.host, Some(self.port_for(c.peer.transport)), &branch);
         via.params.set("rport", None);
         req.headers.set("Via", via.to_string());
         req
