@@ -30,6 +30,8 @@ PACKAGES=(
     # sipp (sip-tester), kamailio as registrar/proxy with digest auth,
     # baresip as a headless softphone
     sip-tester kamailio kamailio-extra-modules baresip-core
+    # kamailio's tls module: the SIP-over-TLS peer of tests/tests/gateway_tls.rs
+    kamailio-tls-modules
     # TLS test certificates
     openssl
 )

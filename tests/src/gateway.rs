@@ -464,6 +464,25 @@ impl Kamailio {
         assert!(k.log.wait_for("INFO: <core>", Duration::from_secs(10)).is_some(), "kamailio did not start:\n{}", k.log.all().join("\n"));
         k
     }
+
+    /// Start kamailio on another config file with these `-A NAME=VALUE`
+    /// defines (a string value carries its own double quotes), in the
+    /// lab's `kamailio` run dir, logging to `kamailio.log`.
+    pub fn start_with(lab: &Lab, cfg: &Path, defines: &[(&str, &str)]) -> Kamailio {
+        let run = lab.path("kamailio");
+        fs::create_dir_all(&run).expect("kamailio run dir");
+        let mut c = Command::new("kamailio");
+        c.arg("-f").arg(cfg).args(["-DD", "-E", "-Y"]).arg(&run);
+        for (name, value) in defines {
+            c.arg("-A").arg(format!("{name}={value}"));
+        }
+        c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).process_group(0);
+        let mut child = c.spawn().expect("spawn kamailio (setup.sh installs it)");
+        let log = Lines::collect(child.stderr.take().expect("stderr"), Some(lab.path("kamailio.log")));
+        let k = Kamailio { child: Some(child), log };
+        assert!(k.log.wait_for("INFO: <core>", Duration::from_secs(10)).is_some(), "kamailio did not start:\n{}", k.log.all().join("\n"));
+        k
+    }
 }
 
 impl Drop for Kamailio {
