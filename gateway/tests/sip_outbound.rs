@@ -95,6 +95,25 @@ fn restricted_caller_gets_anonymous_from_with_pai_and_privacy_id() {
 }
 
 #[test]
+fn a_redirecting_number_goes_out_as_history_info_when_the_trunk_asks() {
+    let mut s = setup("5551000");
+    s.redirect = Some(Redirect { from: Party::number("5551001"), reason: RedirectReason::NoReply, count: 1 });
+    let mut h = H::new(&peer_config("redirect_header = \"history-info\""));
+    let (_, inv, _) = originate(&mut h, &s, None);
+    assert_eq!(inv.header("Diversion"), None);
+    let hi = inv.header("History-Info").expect("History-Info");
+    assert!(hi.starts_with("<sip:5551001@192.0.2.10>;index=1, <sip:5551000@"), "{hi}");
+    assert!(hi.contains(";cause=408>;index=1.1"), "{hi}");
+    // What we send reads back as the same redirection.
+    let r = tandem_gateway::sip::map::redirect(&inv, None).expect("a redirection");
+    assert_eq!((r.from.number.as_str(), r.reason), ("5551001", RedirectReason::NoReply));
+
+    let mut h = H::new(&peer_config("redirect_header = \"both\""));
+    let (_, inv, _) = originate(&mut h, &s, None);
+    assert!(inv.header("Diversion").is_some() && inv.header("History-Info").is_some());
+}
+
+#[test]
 fn outbound_proxy_gets_the_request_with_a_route_and_the_ruri_unchanged() {
     let mut h = H::new(&peer_config("outbound_proxy = \"sip:198.51.100.99:5070\""));
     let leg = h.outbound_leg();

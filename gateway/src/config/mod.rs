@@ -60,6 +60,7 @@
 //! rel100 = "supported"                 # supported | required | off
 //! session_timer_s = 1800               # RFC 4028 session interval; 0 = off
 //! privacy = "rfc3325"                  # rfc3325 (P-Asserted-Identity) | anonymous-from | ignore
+//! redirect_header = "diversion"        # diversion | history-info | both (how a redirecting number goes out)
 //! e164 = { country_code = "1", national_prefix = "1", international_prefix = "011" }
 //! [sip.trunk.cause_to_status]          # overrides of RFC 3398 §7.2.4.1
 //! "17" = 486
@@ -405,6 +406,19 @@ pub enum Privacy {
     Ignore,
 }
 
+/// Which header carries a redirecting number in outbound INVITEs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RedirectHeader {
+    /// `Diversion:` (RFC 5806).
+    #[default]
+    Diversion,
+    /// `History-Info:` (RFC 7044), the cause as a URI parameter (RFC 4458).
+    HistoryInfo,
+    /// Both.
+    Both,
+}
+
 /// A codec name in `codecs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -502,6 +516,10 @@ pub struct TrunkConfig {
     /// Calling party privacy handling (default rfc3325).
     #[serde(default)]
     pub privacy: Privacy,
+    /// How a redirecting number goes out: diversion (RFC 5806, default),
+    /// history-info (RFC 7044 with RFC 4458 causes) or both. Both are read.
+    #[serde(default)]
+    pub redirect_header: RedirectHeader,
     /// E.164 normalisation of numbers to and from this trunk.
     pub e164: Option<E164>,
     /// Q.850 cause → SIP status overrides (`"17" = 486`).

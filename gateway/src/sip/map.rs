@@ -150,6 +150,19 @@ pub fn history_cause_reason(cause: u16) -> RedirectReason {
     }
 }
 
+/// The RFC 4458 cause (a SIP status) for a redirect reason, the reverse
+/// of [`history_cause_reason`].
+pub fn history_cause(reason: RedirectReason) -> u16 {
+    match reason {
+        RedirectReason::Busy => 486,
+        RedirectReason::NoReply => 408,
+        RedirectReason::Unconditional => 302,
+        RedirectReason::Deflection => 487,
+        RedirectReason::Unavailable => 503,
+        RedirectReason::Unknown => 404,
+    }
+}
+
 fn party_of(a: &NameAddr, e164: Option<&E164>) -> Party {
     Party {
         number: uri_number(&a.uri).map(|n| normalise(&n, e164)).unwrap_or_default(),

@@ -43,7 +43,7 @@ use tracing::{debug, info, warn};
 use super::{ALLOW, Call, MediaState, Phase, Purpose, Role, SipOutput, SipSide, TxOwner, map};
 use crate::call::causes::status_to_cause;
 use crate::call::model::{Cause, LegCommand, LegEvent, LegIdentity, LegRef, Presentation, Release, Setup};
-use crate::config::{Privacy, Rel100};
+use crate::config::{Privacy, RedirectHeader, Rel100};
 
 /// A number as a SIP URI user part (RFC 3261 §25.1: `#` must be escaped).
 pub fn user_part(number: &str) -> String {
@@ -136,7 +136,7 @@ impl SipSide {
             Privacy::Ignore => (from_named().to_string(), None, None),
         };
         req.headers.push("From", format!("{from};tag={tag}"));
-        req.headers.push("To", NameAddr::new(ruri).to_string());
+        req.headers.push("To", NameAddr::new(ruri.clone()).to_string());
         req.headers.push("Call-ID", call_id.clone());
         req.headers.push("CSeq", "1 INVITE");
         req.headers.push("Contact", self.contact(t.transport).to_string());
@@ -147,11 +147,26 @@ impl SipSide {
             req.headers.push("Privacy", p);
         }
         if let Some(r) = &setup.redirect {
-            let mut a = NameAddr::new(our_uri(&r.from.number));
-            a.display = r.from.name.clone();
-            a.params.set("reason", Some(map::diversion_token(r.reason)));
-            a.params.set("counter", Some(&r.count.max(1).to_string()));
-            req.headers.push("Diversion", a.to_string());
+            let how = t.cfg.redirect_header;
+            if matches!(how, RedirectHeader::Diversion | RedirectHeader::Both) {
+                let mut a = NameAddr::new(our_uri(&r.from.number));
+                a.display = r.from.name.clone();
+                a.params.set("reason", Some(map::diversion_token(r.reason)));
+                a.params.set("counter", Some(&r.count.max(1).to_string()));
+                req.headers.push("Diversion", a.to_string());
+            }
+            if matches!(how, RedirectHeader::HistoryInfo | RedirectHeader::Both) {
+                // RFC 7044: the redirecting party at index 1, the target it
+                // was retargeted to at 1.1 with the RFC 4458 cause.
+                let mut from = NameAddr::new(our_uri(&r.from.number));
+                from.display = r.from.name.clone();
+                from.params.set("index", Some("1"));
+                let mut target_uri = ruri.clone();
+                target_uri.params.set("cause", Some(&map::history_cause(r.reason).to_string()));
+                let mut target = NameAddr::new(target_uri);
+                target.params.set("index", Some("1.1"));
+                req.headers.push("History-Info", format!("{from}, {target}"));
+            }
         }
         req.headers.push("Allow", ALLOW);
         req.headers.push("Supported", if t.cfg.rel100 == Rel100::Off { "timer" } else { "100rel, timer" });
