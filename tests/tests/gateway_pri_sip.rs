@@ -959,3 +959,26 @@ fn sip_info_dtmf_is_played_in_band_on_the_b_channel() {
     let c = &cdrs(&r.lab, 1)[0];
     assert_eq!(c["media"]["dtmf_received"], 2, "{c}");
 }
+
+#[test]
+fn an_invite_too_large_for_udp_goes_over_tcp_to_a_udp_trunk() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::start(SIM);
+    // The PBX listens on TCP only; the trunk says UDP, but a 1,500-byte
+    // Request-URI makes the INVITE (and the ACK and BYE that repeat it in
+    // To) larger than 1,300 bytes, so RFC 3261 §18.1.1 sends them over TCP.
+    let mut pbx =
+        Sipp::start(&lab, "pbx", SippOpts { scenario: "uas_answer.xml", transport: "t1", rtp_echo_port: Some(7000), pause_ms: 100, ..SippOpts::default() });
+    let long = "x".repeat(1500);
+    let target = format!(r#"[{{ trunk = "pbx", uri = "sip:{{called}}@127.0.0.10:5070;pad={long}" }}]"#);
+    let mut r = rig_in(lab, &config(NO_OPTIONS, "", &target), &[]);
+    r.switch.send_line("call 2125551234 9175550000");
+    r.switch.wait_for("connected", T);
+    r.switch.send_line("hangup 16");
+    r.switch.wait_for("released", T);
+    pbx.expect_success(T);
+    let invite = &pbx.received("INVITE ")[0];
+    assert!(invite.len() > 1300, "{} bytes", invite.len());
+    assert!(header(invite, "Via").starts_with("SIP/2.0/TCP"), "the INVITE came over TCP: {}", header(invite, "Via"));
+    assert_eq!(cdrs(&r.lab, 1).len(), 1);
+}
