@@ -982,3 +982,24 @@ fn an_invite_too_large_for_udp_goes_over_tcp_to_a_udp_trunk() {
     assert!(header(invite, "Via").starts_with("SIP/2.0/TCP"), "the INVITE came over TCP: {}", header(invite, "Via"));
     assert_eq!(cdrs(&r.lab, 1).len(), 1);
 }
+
+#[test]
+fn a_trunk_with_an_outbound_proxy_sends_through_kamailio_with_the_pbx_in_the_request_uri() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // The PBX trunk goes through kamailio, which asks for proxy digest
+    // credentials and forwards to the PBX.
+    let extra = "options_interval_s = 0\noutbound_proxy = \"sip:127.0.0.20:5090;lr\"\nusername = \"tandem\"\npassword = \"s3cret\"";
+    let lab = Lab::start(SIM);
+    let k = Kamailio::start(&lab, ("127.0.0.1", 5060), ("127.0.0.10", 5070));
+    let mut pbx = pbx(&lab, "uas_answer.xml", 100);
+    let mut r = rig_in(lab, &config(extra, "", r#"[{ trunk = "pbx" }]"#), &[]);
+    r.switch.send_line("call 2125551234 9175550000");
+    r.switch.wait_for("connected", T);
+    r.switch.send_line("hangup 16");
+    r.switch.wait_for("released", T);
+    pbx.expect_success(T);
+    // Kamailio saw the INVITE twice (challenged once), with the PBX in the R-URI.
+    assert!(k.log.count("REQ INVITE sip:2125551234@127.0.0.10:5070") >= 2, "{:?}", k.log.all());
+    let invite = &pbx.received("INVITE ")[0];
+    assert!(header(invite, "Record-Route").contains("127.0.0.20"), "it came through kamailio: {invite}");
+}
