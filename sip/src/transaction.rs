@@ -38,7 +38,7 @@
 
 use crate::ids::IdGen;
 use crate::wire::{CSeq, FromHeader, HeaderAccess, Limits, MessageView, Method, NameAddr, Request, Response, Transport, Via};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -291,10 +291,24 @@ struct Tx {
     deadline: Option<Instant>,
     trying_at: Option<Instant>,
     /// Server INVITE in Accepted: (Call-ID, CSeq, From tag, To tag) to match the 2xx ACK.
-    dialog: Option<(String, u32, String, String)>,
+    dialog: Option<DialogId>,
     acked: bool,
     index: Index,
+    /// The wake-up this transaction is filed under in [`Endpoint::timers`].
+    indexed_wake: Option<Instant>,
+    /// Whether `dialog` is filed in [`Endpoint::dialogs`].
+    indexed_dialog: bool,
 }
+
+impl Tx {
+    /// The earliest of the transaction's timers.
+    fn wake(&self) -> Option<Instant> {
+        [self.retransmit.map(|r| r.0), self.deadline, self.trying_at].into_iter().flatten().min()
+    }
+}
+
+/// The dialog identity of an accepted INVITE server transaction: (Call-ID, CSeq, From tag, To tag).
+type DialogId = (String, u32, String, String);
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Index {
@@ -310,6 +324,12 @@ pub struct Endpoint {
     next_key: u64,
     txs: BTreeMap<TxKey, Tx>,
     index: HashMap<Index, TxKey>,
+    /// Every transaction's next wake-up, earliest first, so timers cost O(log n) per transaction touched.
+    timers: BTreeSet<(Instant, TxKey)>,
+    /// Accepted INVITE server transactions by dialog, to match the 2xx ACK without a scan (keys ascending).
+    dialogs: HashMap<DialogId, Vec<TxKey>>,
+    /// Transactions whose timers or state an input may have changed; re-filed at the end of each input.
+    touched: Vec<TxKey>,
     out: VecDeque<Output>,
 }
 
@@ -317,7 +337,17 @@ impl Endpoint {
     /// An endpoint with no transactions.
     pub fn new(config: Config) -> Endpoint {
         let ids = IdGen::new(config.seed);
-        Endpoint { config, ids, next_key: 1, txs: BTreeMap::new(), index: HashMap::new(), out: VecDeque::new() }
+        Endpoint {
+            config,
+            ids,
+            next_key: 1,
+            txs: BTreeMap::new(),
+            index: HashMap::new(),
+            timers: BTreeSet::new(),
+            dialogs: HashMap::new(),
+            touched: Vec::new(),
+            out: VecDeque::new(),
+        }
     }
 
     /// The configuration.
@@ -342,7 +372,52 @@ impl Endpoint {
 
     /// The next instant at which [`Endpoint::handle_timeout`] must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.txs.values().flat_map(|t| [t.retransmit.map(|r| r.0), t.deadline, t.trying_at]).flatten().min()
+        self.timers.first().map(|&(at, _)| at)
+    }
+
+    /// Debug builds: every transaction is filed under its current wake-up and dialog, and nothing else is filed.
+    #[cfg(debug_assertions)]
+    fn check_indexes(&self) {
+        for (key, tx) in &self.txs {
+            assert_eq!(tx.indexed_wake, tx.wake(), "{key:?} filed under a stale wake-up");
+            assert_eq!(tx.indexed_dialog, tx.state == State::Accepted && tx.dialog.is_some(), "{key:?} dialog filing is stale");
+        }
+        assert_eq!(self.timers.len(), self.txs.values().filter(|t| t.indexed_wake.is_some()).count());
+        assert_eq!(self.dialogs.values().map(Vec::len).sum::<usize>(), self.txs.values().filter(|t| t.indexed_dialog).count());
+    }
+
+    /// Re-files every touched transaction in the timer and dialog indexes.
+    fn reindex_touched(&mut self) {
+        while let Some(key) = self.touched.pop() {
+            self.reindex(key);
+        }
+    }
+
+    /// Files transaction `key` under its current wake-up and, if it is an accepted INVITE server transaction, its dialog.
+    fn reindex(&mut self, key: TxKey) {
+        let Some(tx) = self.txs.get_mut(&key) else { return };
+        let wake = tx.wake();
+        if wake != tx.indexed_wake {
+            if let Some(old) = tx.indexed_wake {
+                self.timers.remove(&(old, key));
+            }
+            if let Some(new) = wake {
+                self.timers.insert((new, key));
+            }
+            tx.indexed_wake = wake;
+        }
+        let in_dialogs = tx.state == State::Accepted && tx.dialog.is_some();
+        if in_dialogs != tx.indexed_dialog {
+            let dialog = tx.dialog.clone().expect("a filed or to-be-filed transaction has a dialog");
+            tx.indexed_dialog = in_dialogs;
+            if in_dialogs {
+                let keys = self.dialogs.entry(dialog).or_default();
+                let at = keys.partition_point(|k| *k < key);
+                keys.insert(at, key);
+            } else {
+                unfile_dialog(&mut self.dialogs, &dialog, key);
+            }
+        }
     }
 
     fn transmit(&mut self, peer: Peer, bytes: Vec<u8>, key: Option<TxKey>) {
@@ -440,9 +515,12 @@ impl Endpoint {
             dialog: None,
             acked: false,
             index: index.clone(),
+            indexed_wake: None,
+            indexed_dialog: false,
         };
         self.index.insert(index, key);
         self.txs.insert(key, tx);
+        self.reindex(key);
         self.transmit(peer, bytes, Some(key));
         Ok(key)
     }
@@ -475,6 +553,7 @@ impl Endpoint {
         if let Some(tx) = self.txs.get_mut(&invite) {
             tx.deadline = Some(tx.deadline.map_or(deadline, |d| d.min(deadline)));
         }
+        self.reindex(invite);
         Ok(cancel)
     }
 
@@ -530,6 +609,7 @@ impl Endpoint {
         }
         tx.last = Some(bytes.clone());
         let peer = tx.peer;
+        self.reindex(key);
         self.transmit(peer, bytes, Some(key));
         Ok(())
     }
@@ -548,6 +628,14 @@ impl Endpoint {
             if self.index.get(&tx.index) == Some(&key) {
                 self.index.remove(&tx.index);
             }
+            if let Some(at) = tx.indexed_wake {
+                self.timers.remove(&(at, key));
+            }
+            if tx.indexed_dialog
+                && let Some(dialog) = &tx.dialog
+            {
+                unfile_dialog(&mut self.dialogs, dialog, key);
+            }
             self.event(TxEvent::Terminated { key });
         }
     }
@@ -555,7 +643,11 @@ impl Endpoint {
     /// Advances every timer to `now`: retransmissions, timeouts, 100 Trying.
     pub fn handle_timeout(&mut self, now: Instant) {
         let t2 = self.config.t2;
-        let keys: Vec<TxKey> = self.txs.keys().copied().collect();
+        #[cfg(debug_assertions)]
+        self.check_indexes();
+        // Only transactions with a timer due; handled in key order, as a scan of all transactions would.
+        let mut keys: Vec<TxKey> = self.timers.iter().take_while(|&&(at, _)| at <= now).map(|&(_, k)| k).collect();
+        keys.sort_unstable();
         for key in keys {
             let mut sends = Vec::new();
             let mut events = Vec::new();
@@ -615,6 +707,8 @@ impl Endpoint {
             }
             if end {
                 self.terminate(key);
+            } else {
+                self.reindex(key);
             }
         }
     }
@@ -649,6 +743,7 @@ impl Endpoint {
         } else {
             self.incoming_response(&view, source, now);
         }
+        self.reindex_touched();
     }
 
     fn incoming_request(&mut self, view: &MessageView<'_>, source: Peer, now: Instant) {
@@ -676,6 +771,7 @@ impl Endpoint {
         if method == Method::Ack {
             if let Some(&key) = self.index.get(&branch_key(Method::Invite)) {
                 let t4 = self.config.t4;
+                self.touched.push(key);
                 let tx = self.txs.get_mut(&key).expect("indexed transaction exists");
                 match tx.state {
                     State::Completed => {
@@ -725,9 +821,12 @@ impl Endpoint {
             dialog: None,
             acked: false,
             index: index.clone(),
+            indexed_wake: None,
+            indexed_dialog: false,
         };
         self.index.insert(index, key);
         self.txs.insert(key, tx);
+        self.touched.push(key);
 
         if self.config.reject_zero_max_forwards && view.max_forwards() == Some(0) && method != Method::Options {
             let r = Response::for_request(&req, 483, None, Some(&self.ids.tag()));
@@ -749,12 +848,13 @@ impl Endpoint {
         let seq = view.checked_cseq().seq;
         let from_tag = view.checked_from().tag().unwrap_or("");
         let to_tag = view.checked_to().tag().unwrap_or("");
-        let (key, tx) = self.txs.iter_mut().find(|(_, t)| {
-            t.state == State::Accepted && t.dialog.as_ref().is_some_and(|(c, s, f, to)| c == call_id && *s == seq && f == from_tag && to == to_tag)
-        })?;
+        let dialog: DialogId = (call_id.to_string(), seq, from_tag.to_string(), to_tag.to_string());
+        let key = *self.dialogs.get(&dialog)?.first()?;
+        let tx = self.txs.get_mut(&key).expect("filed transaction exists");
         tx.acked = true;
         tx.retransmit = None;
-        Some(*key)
+        self.touched.push(key);
+        Some(key)
     }
 
     fn incoming_response(&mut self, view: &MessageView<'_>, source: Peer, now: Instant) {
@@ -777,6 +877,7 @@ impl Endpoint {
             return;
         };
         let (t1, t4) = (self.config.t1, self.config.t4);
+        self.touched.push(key);
         let tx = self.txs.get_mut(&key).expect("indexed transaction exists");
         let reliable = tx.peer.transport.is_reliable();
         let mut deliver = false;
@@ -822,6 +923,16 @@ impl Endpoint {
         }
         if deliver {
             self.event(TxEvent::Response { key, response: resp });
+        }
+    }
+}
+
+/// Removes `key` from the accepted transactions filed under `dialog`.
+fn unfile_dialog(dialogs: &mut HashMap<DialogId, Vec<TxKey>>, dialog: &DialogId, key: TxKey) {
+    if let Some(keys) = dialogs.get_mut(dialog) {
+        keys.retain(|k| *k != key);
+        if keys.is_empty() {
+            dialogs.remove(dialog);
         }
     }
 }
