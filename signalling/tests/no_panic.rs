@@ -25,7 +25,12 @@ fn digit() -> impl Strategy<Value = char> {
 }
 
 fn caller_id() -> impl Strategy<Value = CallerIdInfo> {
-    (proptest::option::of("[0-9]{0,12}"), proptest::option::of("[A-Z ]{0,8}")).prop_map(|(number, name)| CallerIdInfo { number, name, datetime: None, ..CallerIdInfo::default() })
+    (proptest::option::of("[0-9]{0,12}"), proptest::option::of("[A-Z ]{0,8}")).prop_map(|(number, name)| CallerIdInfo {
+        number,
+        name,
+        datetime: None,
+        ..CallerIdInfo::default()
+    })
 }
 
 fn input() -> impl Strategy<Value = LineInput> {
