@@ -843,7 +843,7 @@ impl Gw {
                 }
                 self.sip_out.push(bytes);
             }
-            SipOutput::TrunkUp { .. } | SipOutput::TrunkDown { .. } => {}
+            SipOutput::TrunkUp { .. } | SipOutput::TrunkDown { .. } | SipOutput::Mwi { .. } => {}
         }
     }
 

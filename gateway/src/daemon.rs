@@ -129,6 +129,10 @@ struct Daemon {
     /// each analog interface's station.
     smdi: Option<(Smdi, SmdiJoin)>,
     stations: HashMap<usize, String>,
+    /// Per analog interface with a `mailbox`: the mailbox, and the SMDI
+    /// link (a writer) of an FXO line that has one.
+    mailboxes: Vec<(usize, String, Option<String>)>,
+    smdi_out: HashMap<String, SmdiLink>,
 }
 
 /// How long an SMDI call detail waits for its line to present the call
@@ -221,6 +225,8 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
     let mut analog = HashMap::new();
     let mut stations = HashMap::new();
     let mut smdi_devices: Vec<String> = Vec::new();
+    let mut mailboxes = Vec::new();
+    let mut smdi_out = HashMap::new();
     let (an_tx, mut an_rx) = mpsc::unbounded_channel::<AnalogInput>();
     for a in &cfg.analog {
         let name = a.name.get_ref().clone();
@@ -244,6 +250,7 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
             if !smdi_devices.contains(&dev) {
                 let link = SmdiLink::open(&SmdiSerialConfig::new(&dev), Duration::from_millis(200)).map_err(|e| aerr(format!("SMDI link {dev}: {e}")))?;
                 let (tx, rx) = crossbeam_channel::bounded(256);
+                smdi_out.insert(dev.clone(), link.try_clone().map_err(|e| aerr(format!("SMDI link {dev}: {e}")))?);
                 link.spawn_reader(tx).map_err(|e| aerr(format!("SMDI reader: {e}")))?;
                 let in_tx = in_tx.clone();
                 let _ = std::thread::Builder::new().name("smdi-bridge".into()).spawn(move || {
@@ -261,6 +268,10 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
                 info!(device = %dev, "SMDI link open");
                 smdi_devices.push(dev);
             }
+        }
+        if let Some(m) = &a.mailbox {
+            let smdi = a.smdi_device.as_ref().filter(|_| a.kind.as_ref().is_none_or(|k| *k.get_ref() == crate::config::analog::PortKind::Fxo));
+            mailboxes.push((idx, m.get_ref().clone(), smdi.map(|d| d.get_ref().clone())));
         }
     }
     {
@@ -373,6 +384,8 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
         // SMDI_WINDOW: a call detail joins a port that presents its call within it.
         smdi: (!stations.is_empty()).then(|| (Smdi::new(), SmdiJoin::new(SMDI_WINDOW))),
         stations,
+        mailboxes,
+        smdi_out,
     };
     let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
@@ -657,6 +670,37 @@ impl Daemon {
             }
             SipOutput::TrunkUp { trunk } => info!(%trunk, "SIP trunk up"),
             SipOutput::TrunkDown { trunk } => warn!(%trunk, "SIP trunk down"),
+            SipOutput::Mwi { trunk, account, waiting, new } => self.message_waiting(&trunk, &account, waiting, new, now),
+        }
+    }
+
+    /// A trunk reported `account`'s message-waiting state: every analog
+    /// interface with that `mailbox` shows it (FXS ports), and an FXO line
+    /// with an SMDI link asks the switch (`OP:MWI` / `RMV:MWI`).
+    fn message_waiting(&mut self, trunk: &str, account: &str, waiting: bool, new: u32, now: Instant) {
+        let mut shown = false;
+        for (iface, mailbox, smdi) in &self.mailboxes {
+            if mailbox != account {
+                continue;
+            }
+            shown = true;
+            info!(%trunk, interface = ?self.iface_names.get(*iface), %mailbox, waiting, new, "message waiting");
+            self.tdm.message_waiting(*iface, waiting, now);
+            if let Some(dev) = smdi
+                && let Some(link) = self.smdi_out.get_mut(dev)
+            {
+                match Smdi::mwi(mailbox, waiting) {
+                    Ok(bytes) => {
+                        if let Err(e) = link.write(&bytes) {
+                            warn!(device = %dev, error = %e, "SMDI MWI request not sent");
+                        }
+                    }
+                    Err(e) => warn!(device = %dev, error = %e, "SMDI MWI request not sent"),
+                }
+            }
+        }
+        if !shown {
+            debug!(%trunk, %account, waiting, "message waiting for a mailbox no analog interface shows");
         }
     }
 
@@ -787,6 +831,8 @@ fn stream_spec(channo: u32, law: crate::call::Law, rtp: &RtpParams) -> StreamSpe
         direction: tandem_media::codec::Direction::SendRecv,
         symmetric: false,
         echo_taps: None,
+        tap: false,
+        data_mode: false,
     };
     merge_rtp(&mut spec, rtp);
     spec

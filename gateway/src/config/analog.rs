@@ -31,6 +31,9 @@
 //! echo_taps = 128              # echo canceller tail per call (samples; 0 = off)
 //! smdi_device = "/dev/ttyS0"   # FXO: an SMDI link (1200 baud 7E1) whose call details stand in for missing caller ID
 //! smdi_station = "0001"        # FXO: this line's station (message desk terminal) on it
+//! mailbox = "2001"             # the voicemail account (user part of a SIP NOTIFY's Message-Account) whose
+//!                              # message-waiting state the ports show: FXS lamp, FSK MWI, stutter dial tone;
+//!                              # FXO with an SMDI link: OP:MWI / RMV:MWI for this number
 //! ```
 //!
 //! `[[group]] members` may name analog interfaces (outbound calls hunt
@@ -123,6 +126,16 @@ pub struct AnalogConfig {
     /// FXO: this line's station (message desk terminal) on the SMDI link.
     #[serde(default)]
     pub smdi_station: Option<Spanned<String>>,
+    /// The voicemail account whose message-waiting state the ports show
+    /// (the user part of a SIP NOTIFY's `Message-Account`, RFC 3842).
+    #[serde(default)]
+    pub mailbox: Option<Spanned<String>>,
+}
+
+/// Whether `s` can be a `mailbox`: the user part of a SIP URI, kept to
+/// the characters voicemail systems use (1 to 32 of letters, digits, `+-_.*`).
+pub fn mailbox_valid(s: &str) -> bool {
+    (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-_.*".contains(&b))
 }
 
 /// `kind = "fxo" | "fxs"` (Tandem's naming: what plugs into the port).
@@ -430,6 +443,14 @@ pub fn validate(analogs: &[AnalogConfig], taken: &[&str], src: &SourceRef, out: 
             }
             (None, None) => {}
         }
+        if let Some(m) = &a.mailbox {
+            let t = m.get_ref();
+            if !mailbox_valid(t) {
+                cx.err(m.span(), format!("mailbox \"{t}\" is not 1 to 32 letters, digits or + - _ . *"), "the account's user part, e.g. mailbox = \"2001\"");
+            } else if kind == Some(PortKind::Fxo) && a.smdi_station.is_some() && (t.len() > 10 || !t.bytes().all(|b| b.is_ascii_digit())) {
+                cx.err(m.span(), format!("mailbox \"{t}\" cannot go over SMDI"), "SMDI MWI needs the line's number, 1 to 10 digits");
+            }
+        }
         if let Some(c) = &a.caller_id
             && let (Some(m), Some(f)) = (&c.message, &c.format)
             && *f.get_ref() == CidFormat::Dtmf
@@ -497,6 +518,19 @@ dial_plan = ["9.1"]
         assert!(all.contains("unknown tone zone \"mars\""), "{all}");
         assert!(all.contains("answer_supervision applies to fxo ports only"), "{all}");
         assert!(all.contains("wildcard"), "{all}");
+    }
+
+    #[test]
+    fn a_mailbox_is_checked_and_must_be_digits_for_smdi() {
+        let ok = check("[[analog]]\nname = \"phones\"\nspan = 1\nports = \"1\"\nkind = \"fxs\"\nmailbox = \"2001\"\n");
+        assert!(ok.is_empty(), "{ok:?}");
+        let bad = check("[[analog]]\nname = \"phones\"\nspan = 1\nports = \"1\"\nkind = \"fxs\"\nmailbox = \"20 01\"\n").join("\n");
+        assert!(bad.contains("t.toml:6:") && bad.contains("mailbox \"20 01\""), "{bad}");
+        let smdi = check(
+            "[[analog]]\nname = \"line\"\nspan = 1\nports = \"1\"\nkind = \"fxo\"\nsmdi_device = \"/dev/ttyS0\"\nsmdi_station = \"0001\"\nmailbox = \"vm-1\"\n",
+        )
+        .join("\n");
+        assert!(smdi.contains("cannot go over SMDI"), "{smdi}");
     }
 
     #[test]

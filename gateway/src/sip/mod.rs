@@ -82,6 +82,7 @@
 
 pub mod inbound;
 pub mod map;
+pub mod mwi;
 pub mod outbound;
 pub mod security;
 pub mod transport;
@@ -149,6 +150,10 @@ pub enum SipOutput {
     TrunkUp { trunk: String },
     /// A trunk stopped being usable.
     TrunkDown { trunk: String },
+    /// A trunk reported a mailbox's message-waiting state (NOTIFY
+    /// message-summary, RFC 3842): `account` is the mailbox's user part,
+    /// `new` the new voice messages.
+    Mwi { trunk: String, account: String, waiting: bool, new: u32 },
 }
 
 /// Why the SIP side could not start.
@@ -671,6 +676,7 @@ impl SipSide {
         }
         match req.method {
             Method::Invite => self.uas_invite(key, req, source, now),
+            Method::Notify => self.uas_notify(key, req, source),
             Method::Options => {
                 if security::trunk_for_source(self.trunks.iter().map(|t| &t.acl), source.addr).is_some() {
                     let tag = self.ep.ids().tag();

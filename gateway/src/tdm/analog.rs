@@ -539,6 +539,18 @@ impl TdmInterface for AnalogInterface {
     fn is_up(&self) -> bool {
         true
     }
+
+    fn message_waiting(&mut self, waiting: bool, now: Instant) {
+        for i in 0..self.ports.len() {
+            if self.ports[i].hw.kind == PortKind::Fxs {
+                // An FXS core takes it at once when idle, else when the call ends.
+                if let Err(e) = self.ports[i].core.handle_command(Command::Mwi(waiting), now) {
+                    tracing::debug!(channo = self.ports[i].hw.channo, error = %e, "message waiting not applicable");
+                }
+                self.drain(i);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

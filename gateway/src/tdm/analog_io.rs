@@ -466,8 +466,31 @@ impl Shell {
                 if let Err(e) = self.chan.set_vmwi(u32::from(on)) {
                     tracing::warn!(channo = self.hw.channo, error = %e, "VMWI not set");
                 }
+                // The core sends VMWI only with the phone on hook: FSK MWI
+                // too, for sets that take their lamp from it.
+                let samples = self.mwi_samples(on);
+                self.tx.extend(samples);
             }
         }
+    }
+
+    /// An FSK message-waiting message (GR-30 SDMF/MDMF, ETSI EN 300 659-3)
+    /// in the port's caller-ID format; none for DTMF caller ID or none.
+    fn mwi_samples(&self, on: bool) -> Vec<i16> {
+        let standard = match self.opts.cid_format {
+            CidFormat::Off | CidFormat::Dtmf => return Vec::new(),
+            CidFormat::V23 => Standard::V23,
+            CidFormat::Bell202 => Standard::Bell202,
+        };
+        let format = match self.opts.cid_message {
+            CidMessage::Mdmf => Format::Mdmf,
+            CidMessage::Sdmf => Format::Sdmf,
+            CidMessage::Etsi => Format::Etsi,
+        };
+        callerid::generate_fsk_callerid(&CallerIdMessage::MessageWaiting(on), format, standard, CID_LEVEL_DBM0).unwrap_or_else(|e| {
+            tracing::warn!(channo = self.hw.channo, error = %e, "FSK MWI not encodable; none sent");
+            Vec::new()
+        })
     }
 
     fn caller_id_samples(&self, info: &CallerIdInfo) -> Vec<i16> {

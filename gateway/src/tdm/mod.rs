@@ -197,6 +197,10 @@ pub trait TdmInterface {
 
     /// Whether signalling is up (PRI: a D-channel is established).
     fn is_up(&self) -> bool;
+
+    /// Messages wait (or no longer) in the mailbox the interface's lines
+    /// show (analog FXS: lamp, FSK MWI, stutter dial tone); ignored by default.
+    fn message_waiting(&mut self, _waiting: bool, _now: Instant) {}
 }
 
 /// The daemon's TDM side: every interface and every span group, fed and
@@ -287,6 +291,13 @@ impl Tdm {
     pub fn handle_input(&mut self, iface: usize, input: TdmInput, now: Instant) {
         if let Some(i) = self.interfaces.get_mut(iface) {
             i.handle_input(input, now);
+        }
+    }
+
+    /// Tells interface `iface` its mailbox's message-waiting state.
+    pub fn message_waiting(&mut self, iface: usize, waiting: bool, now: Instant) {
+        if let Some(i) = self.interfaces.get_mut(iface) {
+            i.message_waiting(waiting, now);
         }
     }
 

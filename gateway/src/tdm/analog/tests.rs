@@ -169,3 +169,35 @@ fn a_release_from_call_control_while_the_co_still_rings_frees_the_port_once_ring
     a.handle_timeout(t + Duration::from_secs(12));
     assert_eq!(a.channels()[0].state, ChannelState::Idle);
 }
+
+#[test]
+fn message_waiting_lights_the_phone_gives_stutter_dial_tone_and_clears() {
+    let mut a = AnalogInterface::new(settings(PortKind::Fxs));
+    let t = Instant::now();
+    let io = |cmd| TdmOutput::Io(TdmIo::Analog(AnalogIo { channo: 3, cmd }));
+    a.message_waiting(true, t);
+    assert_eq!(drain(&mut a), vec![io(LineCommand::Vmwi(true))]);
+    input(&mut a, LineInput::OffHook, t + Duration::from_secs(1));
+    assert!(drain(&mut a).contains(&io(LineCommand::PlayTone(Tone::StutterDialTone))));
+    input(&mut a, LineInput::OnHook, t + Duration::from_secs(2));
+    drain(&mut a);
+    a.message_waiting(false, t + Duration::from_secs(3));
+    assert_eq!(drain(&mut a), vec![io(LineCommand::Vmwi(false))]);
+    input(&mut a, LineInput::OffHook, t + Duration::from_secs(4));
+    assert!(drain(&mut a).contains(&io(LineCommand::PlayTone(Tone::DialTone))));
+}
+
+#[test]
+fn message_waiting_during_a_call_reaches_the_phone_when_it_hangs_up_and_fxo_ignores_it() {
+    let mut a = AnalogInterface::new(settings(PortKind::Fxs));
+    let t = Instant::now();
+    input(&mut a, LineInput::OffHook, t);
+    drain(&mut a);
+    a.message_waiting(true, t + Duration::from_millis(100));
+    assert!(!drain(&mut a).iter().any(|o| matches!(o, TdmOutput::Io(TdmIo::Analog(AnalogIo { cmd: LineCommand::Vmwi(_), .. })))));
+    input(&mut a, LineInput::OnHook, t + Duration::from_secs(1));
+    assert!(drain(&mut a).contains(&TdmOutput::Io(TdmIo::Analog(AnalogIo { channo: 3, cmd: LineCommand::Vmwi(true) }))));
+    let mut fxo = AnalogInterface::new(settings(PortKind::Fxo));
+    fxo.message_waiting(true, t);
+    assert_eq!(drain(&mut fxo), vec![]);
+}
