@@ -383,6 +383,8 @@ fn run(
             direction: Direction::SendRecv,
             symmetric: false,
             echo_taps: None,
+            tap: false,
+            data_mode: false,
         };
         pump.start(p.id, spec).map_err(|e| e.to_string())?;
         ids.push(p.id);
@@ -531,6 +533,8 @@ fn run(
                 direction: Direction::SendRecv,
                 symmetric: false,
                 echo_taps: None,
+                tap: false,
+                data_mode: false,
             };
             Stream::new(spec, 10, 200, dtmf, NtpClock { at: now, ntp: 0 }, now, 1).footprint_bytes()
         },

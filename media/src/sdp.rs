@@ -120,6 +120,8 @@ impl Negotiated {
             direction: self.direction,
             symmetric,
             echo_taps: None,
+            tap: false,
+            data_mode: false,
         }
     }
 }

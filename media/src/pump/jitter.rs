@@ -27,6 +27,10 @@
 //! * **Adaptation.** The target starts at `min_depth`, grows by one frame
 //!   on each underrun or late packet (up to `max_depth`) and shrinks by one
 //!   frame after [`CALM_WINDOWS`] windows without either.
+//! * **Data mode** ([`JitterBuffer::set_fixed`], for fax and modem calls):
+//!   the target stays where it is and missing samples are played as
+//!   silence, not concealed (a repeated frame corrupts a modem's signal
+//!   more than a gap). Slips still follow the remote clock.
 
 use tandem_dsp::g711::Law as DspLaw;
 
@@ -99,6 +103,8 @@ pub struct JitterBuffer {
     window_pulls: u32,
     window_trouble: bool,
     calm: u32,
+    /// Data mode: no adaptation, no concealment.
+    fixed: bool,
     stats: JitterStats,
 }
 
@@ -124,6 +130,7 @@ impl JitterBuffer {
             window_pulls: 0,
             window_trouble: false,
             calm: 0,
+            fixed: false,
             stats: JitterStats::default(),
             cfg,
         }
@@ -145,6 +152,17 @@ impl JitterBuffer {
     /// The current target depth in samples.
     pub fn target(&self) -> u32 {
         self.target
+    }
+
+    /// Data mode: keeps the target depth fixed from now on and plays
+    /// missing samples as silence instead of concealing them.
+    pub fn set_fixed(&mut self) {
+        self.fixed = true;
+    }
+
+    /// Whether the buffer is in data mode.
+    pub fn is_fixed(&self) -> bool {
+        self.fixed
     }
 
     /// Forgets everything buffered (new source, direction change); the
@@ -189,7 +207,7 @@ impl JitterBuffer {
         if offset + len as i32 <= 0 {
             self.stats.late += 1;
             self.window_trouble = true;
-            if self.state == State::Playing && self.target + self.cfg.frame <= self.cfg.max_depth {
+            if self.state == State::Playing && !self.fixed && self.target + self.cfg.frame <= self.cfg.max_depth {
                 self.target += self.cfg.frame;
             }
             return;
@@ -246,8 +264,8 @@ impl JitterBuffer {
 
     #[inline]
     fn conceal(&mut self) -> u8 {
-        // The sample one frame back, 3/4 as loud.
-        let s = (i32::from(self.hist[self.hist_pos]) * 3 / 4) as i16;
+        // The sample one frame back, 3/4 as loud (silence in data mode).
+        let s = if self.fixed { 0 } else { (i32::from(self.hist[self.hist_pos]) * 3 / 4) as i16 };
         self.hist[self.hist_pos] = s;
         self.hist_pos = (self.hist_pos + 1) % self.hist.len();
         self.stats.concealed_samples += 1;
@@ -256,7 +274,7 @@ impl JitterBuffer {
 
     fn raise_target(&mut self) {
         self.window_trouble = true;
-        if self.target + self.cfg.frame <= self.cfg.max_depth {
+        if !self.fixed && self.target + self.cfg.frame <= self.cfg.max_depth {
             self.target += self.cfg.frame;
         }
     }
@@ -342,7 +360,7 @@ impl JitterBuffer {
             self.calm = 0;
         } else {
             self.calm += 1;
-            if self.calm >= CALM_WINDOWS && self.target >= self.cfg.min_depth + self.cfg.frame {
+            if !self.fixed && self.calm >= CALM_WINDOWS && self.target >= self.cfg.min_depth + self.cfg.frame {
                 self.target -= self.cfg.frame;
                 self.calm = 0;
             }
@@ -473,6 +491,27 @@ mod tests {
         b.pull(&mut out);
         assert_eq!(out[0], 5);
         assert_eq!(b.stats().resyncs, 1);
+    }
+
+    #[test]
+    fn in_data_mode_a_lost_frame_is_silence_and_underruns_do_not_raise_the_target() {
+        let mut b = jb(20, 200);
+        b.set_fixed();
+        let mut out = [0u8; F as usize];
+        b.push(0, &frame(0x20));
+        b.push(F, &frame(0x20));
+        b.pull(&mut out);
+        let target = b.target();
+        // Frame 2 is lost, frame 3 arrives: frame 2 plays as silence.
+        b.push(3 * F, &frame(0x20));
+        b.pull(&mut out);
+        b.pull(&mut out);
+        assert!(out.iter().all(|&c| c == DspLaw::Mulaw.silence()), "a lost frame is silence in data mode");
+        for _ in 0..10 {
+            b.pull(&mut out);
+        }
+        assert!(b.stats().underruns > 0);
+        assert_eq!(b.target(), target, "the target stays fixed");
     }
 
     #[test]

@@ -63,6 +63,7 @@
 //! # }
 //! ```
 
+pub mod answer_tone;
 mod dtmf_gate;
 mod jitter;
 mod shell;
@@ -130,6 +131,40 @@ pub struct PumpConfig {
     /// go, with the DAHDI channel number; `None` drops them. Analog lines
     /// need them: their signalling goes on while the pump owns the channel.
     pub line_events: Option<crossbeam_channel::Sender<(u32, tandem_drivers::LineEvent)>>,
+    /// Where copies of the blocks read from the channels of streams with
+    /// [`StreamSpec::tap`] go (what the far end on the line sends), for
+    /// call control's own tone detection; sent with `try_send`, so a full
+    /// channel drops blocks (counted in [`StreamStats::tap_dropped`]).
+    pub tap: Option<crossbeam_channel::Sender<TapBlock>>,
+    /// Detect the 2100 Hz fax/modem answer tone in both directions of every
+    /// stream and then switch the stream to data mode and its channel's
+    /// echo canceller off (see [`answer_tone`]).
+    pub answer_tone: bool,
+}
+
+/// Samples in a [`TapBlock`] (20 ms).
+pub const TAP_BLOCK: usize = 160;
+
+/// A copy of audio read from a tapped stream's channel.
+#[derive(Clone, Copy, Debug)]
+pub struct TapBlock {
+    /// The stream.
+    pub id: u64,
+    /// Its DAHDI channel number.
+    pub channo: u32,
+    /// The channel's law (the codes in `data`).
+    pub law: Law,
+    /// Codes in `data`.
+    pub len: usize,
+    /// The block, in the channel's law (a longer TDM block comes as several).
+    pub data: [u8; TAP_BLOCK],
+}
+
+impl TapBlock {
+    /// The block's codes.
+    pub fn codes(&self) -> &[u8] {
+        &self.data[..self.len.min(TAP_BLOCK)]
+    }
 }
 
 impl Default for PumpConfig {
@@ -147,6 +182,8 @@ impl Default for PumpConfig {
             numbufs: 4,
             tx_margin_ms: 4,
             line_events: None,
+            tap: None,
+            answer_tone: true,
         }
     }
 }
@@ -179,6 +216,13 @@ pub struct StreamSpec {
     /// [`PumpHandle::update`] a changed value is applied;
     /// [`PumpHandle::set_echo`] switches it at any time (fax and modem).
     pub echo_taps: Option<u32>,
+    /// Send copies of what is read from the channel to [`PumpConfig::tap`].
+    pub tap: bool,
+    /// Data mode from the start (fax or modem): the jitter buffer keeps a
+    /// fixed depth and conceals nothing, and in-band DTMF is left alone.
+    /// The pump also enters it by itself on the 2100 Hz answer tone
+    /// ([`PumpConfig::answer_tone`]); once in it a stream stays in it.
+    pub data_mode: bool,
 }
 
 /// A bound RTP/RTCP socket pair, ready to be started.
@@ -271,6 +315,8 @@ impl Pump {
                 cpu: cfg.cpu,
                 tx_margin: (cfg.tx_margin_ms * SAMPLES_PER_MS) as usize,
                 line_events: cfg.line_events.clone(),
+                tap: cfg.tap.clone(),
+                answer_tone: cfg.answer_tone,
             };
             let cells = Arc::new(stats::IoCells::default());
             io.push(cells.clone());

@@ -15,7 +15,7 @@ use tandem_drivers::{Channel, Io};
 
 use super::stats::{IoCells, IoMeter, StatsCell, Syscall};
 use super::stream::{NtpClock, Stream, random_seed};
-use super::{Command, DtmfMode};
+use super::{Command, DtmfMode, TAP_BLOCK, TapBlock};
 use crate::codec::dsp_law;
 
 /// Largest datagram read.
@@ -53,6 +53,8 @@ pub(crate) struct ShellConfig {
     /// the phase is locked: the transmit queue's margin against a late read.
     pub tx_margin: usize,
     pub line_events: Option<crossbeam_channel::Sender<(u32, tandem_drivers::LineEvent)>>,
+    pub tap: Option<crossbeam_channel::Sender<TapBlock>>,
+    pub answer_tone: bool,
 }
 
 /// When a locked channel's next block completes: after `not_before` (a
@@ -245,7 +247,8 @@ impl Shell {
                 for _ in 0..PRIME_BLOCKS {
                     let _ = chan.write(&silence);
                 }
-                let stream = Stream::new(spec, self.cfg.jitter_min_ms, self.cfg.jitter_max_ms, self.cfg.dtmf_mode, self.ntp, now, random_seed() ^ id);
+                let mut stream = Stream::new(spec, self.cfg.jitter_min_ms, self.cfg.jitter_max_ms, self.cfg.dtmf_mode, self.ntp, now, random_seed() ^ id);
+                stream.detect_answer_tone(self.cfg.answer_tone);
                 stats.store(&stream.stats());
                 self.slots[i] = Some(Slot {
                     id,
@@ -333,7 +336,7 @@ impl Shell {
             match s.hunt {
                 Hunt::Locked => {
                     let early = std::mem::take(&mut s.early);
-                    let got = pump_blocks(s, 1, &mut self.inbuf, &mut self.outbuf, &self.cfg.line_events, &mut self.io);
+                    let got = pump_blocks(s, 1, &mut self.inbuf, &mut self.outbuf, &self.cfg, &mut self.io);
                     if got == 0 {
                         s.phase.not_before = s.phase.not_before.max(t);
                         if early {
@@ -370,7 +373,7 @@ impl Shell {
                         s.since_probe += 1;
                         if s.since_probe >= PROBE_EVERY {
                             s.since_probe = 0;
-                            if pump_blocks(s, 1, &mut self.inbuf, &mut self.outbuf, &self.cfg.line_events, &mut self.io) > 0 {
+                            if pump_blocks(s, 1, &mut self.inbuf, &mut self.outbuf, &self.cfg, &mut self.io) > 0 {
                                 s.stream.count_overrun();
                             }
                         }
@@ -382,7 +385,7 @@ impl Shell {
                     }
                 }
                 h => {
-                    let got = pump_blocks(s, MAX_DRAIN, &mut self.inbuf, &mut self.outbuf, &self.cfg.line_events, &mut self.io);
+                    let got = pump_blocks(s, MAX_DRAIN, &mut self.inbuf, &mut self.outbuf, &self.cfg, &mut self.io);
                     if got > 0 && h == Hunt::Missed {
                         s.hunt = Hunt::Locked;
                         s.misses = 0;
@@ -424,14 +427,8 @@ impl Shell {
 /// buffer and sending what the core produced. Returns the blocks read.
 /// Line events met on the way go to `events` (with the channel number)
 /// when the pump was given a receiver for them.
-fn pump_blocks(
-    s: &mut Slot,
-    max: usize,
-    inbuf: &mut [u8],
-    outbuf: &mut [u8],
-    events_to: &Option<crossbeam_channel::Sender<(u32, tandem_drivers::LineEvent)>>,
-    io: &mut IoMeter,
-) -> usize {
+fn pump_blocks(s: &mut Slot, max: usize, inbuf: &mut [u8], outbuf: &mut [u8], cfg: &ShellConfig, io: &mut IoMeter) -> usize {
+    let events_to = &cfg.line_events;
     let mut got = 0;
     let mut events = 0;
     while got < max {
@@ -440,6 +437,15 @@ fn pump_blocks(
             Ok(Io::Done(n)) => {
                 got += 1;
                 s.stream.tdm_block(&inbuf[..n], &mut outbuf[..n]);
+                if s.stream.take_echo_off() {
+                    tracing::info!(stream = s.id, channo = s.chan.number(), "media pump: 2100 Hz answer tone; data mode, echo canceller off");
+                    set_echo(s, 0);
+                }
+                if s.stream.spec().tap
+                    && let Some(tx) = &cfg.tap
+                {
+                    tap(s, tx, &inbuf[..n]);
+                }
                 let w = n;
                 match io.call(Syscall::TdmWrite, || s.chan.write(&outbuf[..w])) {
                     Ok(Io::Event) => {
@@ -478,6 +484,19 @@ fn forward_event(s: &Slot, events_to: &Option<crossbeam_channel::Sender<(u32, ta
         && let Some(tx) = events_to
     {
         let _ = tx.try_send((s.chan.number(), ev));
+    }
+}
+
+/// Sends copies of a block read to the tap, [`TAP_BLOCK`] codes at a time;
+/// never waits (a full channel drops and counts).
+fn tap(s: &mut Slot, tx: &crossbeam_channel::Sender<TapBlock>, block: &[u8]) {
+    let spec = *s.stream.spec();
+    for chunk in block.chunks(TAP_BLOCK) {
+        let mut t = TapBlock { id: s.id, channo: spec.channo, law: spec.tdm_law, len: chunk.len(), data: [0; TAP_BLOCK] };
+        t.data[..chunk.len()].copy_from_slice(chunk);
+        if tx.try_send(t).is_err() {
+            s.stream.count_tap_drop();
+        }
     }
 }
 

@@ -71,10 +71,18 @@ pub struct StreamStats {
     pub remote_jitter_ms: f64,
     /// Round-trip time from the last report block with LSR/DLSR, ms.
     pub rtt_ms: Option<f64>,
+    /// The stream is in data mode (fax or modem: fixed jitter buffer, no
+    /// PLC, no DTMF muting), set at start or on the 2100 Hz answer tone.
+    pub data_mode: bool,
+    /// The 2100 Hz answer tone was heard: 1 from the TDM side, 2 from RTP
+    /// (0: not heard).
+    pub answer_tone_from: u8,
+    /// Tapped blocks dropped because the tap's channel was full.
+    pub tap_dropped: u64,
 }
 
 /// Number of `u64` slots a [`StreamStats`] takes.
-const SLOTS: usize = 28;
+const SLOTS: usize = 31;
 
 /// A [`StreamStats`] in atomics: the pump thread stores, anyone loads.
 /// Each field is individually current (no cross-field snapshot).
@@ -121,6 +129,9 @@ impl StatsCell {
             s.remote_jitter_ms.to_bits(),
             s.rtt_ms.map_or(u64::MAX, f64::to_bits),
             s.dtmf_muted_samples,
+            u64::from(s.data_mode),
+            u64::from(s.answer_tone_from),
+            s.tap_dropped,
         ];
         for (slot, x) in self.slots.iter().zip(v) {
             slot.store(x, Ordering::Relaxed);
@@ -159,6 +170,9 @@ impl StatsCell {
             remote_jitter_ms: f64::from_bits(v[25]),
             rtt_ms: if v[26] == u64::MAX { None } else { Some(f64::from_bits(v[26])) },
             dtmf_muted_samples: v[27],
+            data_mode: v[28] != 0,
+            answer_tone_from: v[29] as u8,
+            tap_dropped: v[30],
         }
     }
 }
@@ -310,8 +324,18 @@ mod tests {
 
     #[test]
     fn stats_survive_a_round_trip_through_the_cell() {
-        let s =
-            StreamStats { packets_sent: 7, lost: -2, jitter_ms: 1.25, rtt_ms: Some(12.5), remote_cumulative_lost: -1, fraction_lost: 25, ..Default::default() };
+        let s = StreamStats {
+            packets_sent: 7,
+            lost: -2,
+            jitter_ms: 1.25,
+            rtt_ms: Some(12.5),
+            remote_cumulative_lost: -1,
+            fraction_lost: 25,
+            data_mode: true,
+            answer_tone_from: 2,
+            tap_dropped: 3,
+            ..Default::default()
+        };
         let c = StatsCell::default();
         c.store(&s);
         assert_eq!(c.load(), s);

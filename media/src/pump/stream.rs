@@ -8,6 +8,13 @@
 //! [`Stream::poll_timeout`] is due; it then drains
 //! [`Stream::poll_transmit`]. No clock, socket or allocation per packet
 //! inside (RTCP, every few seconds, allocates its report).
+//!
+//! Fax and modem calls: both directions (the block read from the channel
+//! and the block about to be written to it) run through an
+//! [`AnswerToneDetector`]; on the 2100 Hz answer tone the stream enters
+//! data mode (fixed jitter buffer, no PLC, no DTMF detection or muting)
+//! and [`Stream::take_echo_off`] tells the shell to switch the channel's
+//! echo canceller off.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -18,6 +25,7 @@ use tandem_dsp::g711::Law as DspLaw;
 use tandem_dsp::tone::Oscillator;
 use tandem_spandsp::{DtmfRx, DtmfRxConfig};
 
+use super::answer_tone::AnswerToneDetector;
 use super::dtmf_gate::DtmfGate;
 use super::jitter::{JitterBuffer, JitterConfig};
 use super::stats::StreamStats;
@@ -172,6 +180,14 @@ pub struct Stream {
     /// recognised it (present with the detector).
     gate: Option<DtmfGate>,
     lin: Box<[i16]>,
+    /// Answer-tone detectors: what the line sends, and what is played to it.
+    ans_tdm: Option<AnswerToneDetector>,
+    ans_rtp: Option<AnswerToneDetector>,
+    /// Fax or modem: see [`StreamSpec::data_mode`].
+    data_mode: bool,
+    /// The answer tone was heard and the shell has not switched the echo
+    /// canceller off yet.
+    echo_off: bool,
     sending_event: Option<SendingEvent>,
     sent_since_report: bool,
     // Receiving.
@@ -229,6 +245,10 @@ impl Stream {
             detector: None,
             gate: None,
             lin: vec![0; 1024].into_boxed_slice(),
+            ans_tdm: Some(AnswerToneDetector::new()),
+            ans_rtp: Some(AnswerToneDetector::new()),
+            data_mode: false,
+            echo_off: false,
             sending_event: None,
             sent_since_report: false,
             latched: None,
@@ -256,7 +276,52 @@ impl Stream {
         s.next_rtcp = now + s.rtcp_interval() / 2;
         s.detector = s.wants_detector().then(|| s.new_detector()).flatten();
         s.gate = s.detector.is_some().then(DtmfGate::new);
+        if s.spec.data_mode {
+            s.enter_data_mode(0);
+        }
         s
+    }
+
+    /// Turns answer-tone detection on or off (it is on from [`Stream::new`]).
+    pub fn detect_answer_tone(&mut self, on: bool) {
+        if on && !self.data_mode {
+            self.ans_tdm.get_or_insert_with(AnswerToneDetector::new);
+            self.ans_rtp.get_or_insert_with(AnswerToneDetector::new);
+        } else {
+            self.ans_tdm = None;
+            self.ans_rtp = None;
+        }
+    }
+
+    /// Whether the stream is in data mode (fax or modem).
+    pub fn data_mode(&self) -> bool {
+        self.data_mode
+    }
+
+    /// `true` once after the answer tone was heard: the shell then
+    /// switches the channel's echo canceller off.
+    pub fn take_echo_off(&mut self) -> bool {
+        std::mem::take(&mut self.echo_off)
+    }
+
+    /// Data mode: fixed jitter buffer without PLC, DTMF left in the audio.
+    /// `from`: 0 asked for, 1 answer tone from the TDM side, 2 from RTP.
+    fn enter_data_mode(&mut self, from: u8) {
+        if !self.data_mode {
+            tracing::debug!(channo = self.spec.channo, from, "media stream: data mode (fax/modem)");
+        }
+        self.data_mode = true;
+        self.jb.set_fixed();
+        self.detector = None;
+        self.gate = None;
+        self.sending_event = None;
+        self.ans_tdm = None;
+        self.ans_rtp = None;
+        self.stats.data_mode = true;
+        if from != 0 {
+            self.stats.answer_tone_from = from;
+            self.echo_off = true;
+        }
     }
 
     /// Our SSRC.
@@ -286,7 +351,7 @@ impl Stream {
     }
 
     fn wants_detector(&self) -> bool {
-        self.dtmf_mode == DtmfMode::Rfc4733 && self.spec.dtmf_payload_type.is_some()
+        self.dtmf_mode == DtmfMode::Rfc4733 && self.spec.dtmf_payload_type.is_some() && !self.data_mode
     }
 
     fn rtcp_interval(&mut self) -> Duration {
@@ -310,6 +375,9 @@ impl Stream {
             self.to_tdm = Transcoder::new(spec.codec.law(), old.tdm_law);
             self.jb =
                 JitterBuffer::new(JitterConfig { frame: self.frame as u32, min_depth: self.jb_min, max_depth: self.jb_max, law: dsp_law(spec.codec.law()) });
+            if self.data_mode {
+                self.jb.set_fixed();
+            }
             self.pk_len = 0;
         }
         if spec.direction.receives() && !old.direction.receives() {
@@ -317,6 +385,9 @@ impl Stream {
         }
         if spec.direction.sends() && !old.direction.sends() {
             self.marker = true;
+        }
+        if spec.data_mode {
+            self.enter_data_mode(0);
         }
         if self.wants_detector() {
             if self.detector.is_none() {
@@ -401,10 +472,15 @@ impl Stream {
     pub fn tdm_block(&mut self, block: &[u8], out: &mut [u8]) {
         self.stats.tdm_blocks += 1;
         let n = block.len().min(out.len()).min(self.lin.len());
-        if self.detector.is_some() {
+        if self.detector.is_some() || self.ans_tdm.is_some() {
             for (l, &c) in self.lin[..n].iter_mut().zip(&block[..n]) {
                 *l = self.tdm_decode[c as usize];
             }
+        }
+        if self.ans_tdm.as_mut().is_some_and(|d| d.process(&self.lin[..n])) {
+            self.enter_data_mode(1);
+        }
+        if self.detector.is_some() {
             self.detect(n);
         }
         // What looks like DTMF is muted before it is packetised (in both
@@ -445,6 +521,14 @@ impl Stream {
         }
         self.playout(&mut out[..n]);
         out[n..].fill(self.tdm_law.silence());
+        if self.ans_rtp.is_some() {
+            for (l, &c) in self.lin[..n].iter_mut().zip(&out[..n]) {
+                *l = self.tdm_decode[c as usize];
+            }
+            if self.ans_rtp.as_mut().is_some_and(|d| d.process(&self.lin[..n])) {
+                self.enter_data_mode(2);
+            }
+        }
     }
 
     fn detect(&mut self, n: usize) {
@@ -794,6 +878,11 @@ impl Stream {
             + self.detector.as_ref().map_or(0, DtmfRx::heap_bytes)
     }
 
+    /// Counts a tapped block the shell could not hand over (the tap was full).
+    pub fn count_tap_drop(&mut self) {
+        self.stats.tap_dropped += 1;
+    }
+
     /// Counts a TDM overrun seen by the shell (more than one block waiting).
     pub fn count_overrun(&mut self) {
         self.stats.overruns += 1;
@@ -849,6 +938,8 @@ mod tests {
             direction: Direction::SendRecv,
             symmetric: false,
             echo_taps: None,
+            tap: false,
+            data_mode: false,
         }
     }
 
@@ -1073,6 +1164,72 @@ mod tests {
         assert!(late <= 2 * 102, "event timestamp {late} samples after the digit's start");
         let end = events.iter().find(|e| e.1.end).expect("an end event");
         assert!((800..=1100).contains(&end.1.duration), "end duration {} ≈ 120 ms", end.1.duration);
+    }
+
+    fn ulaw_tone(freq: f32, blocks: usize) -> Vec<[u8; 160]> {
+        (0..blocks)
+            .map(|k| {
+                std::array::from_fn(|i| {
+                    let t = (k * 160 + i) as f32 / 8000.0;
+                    tandem_dsp::g711::Law::Mulaw.encode((3000.0 * (2.0 * std::f32::consts::PI * freq * t).sin()) as i16)
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_answer_tone_from_the_line_puts_the_stream_in_data_mode_and_asks_for_the_canceller_off_once() {
+        let (mut s, _) = stream(spec(remote()));
+        let mut out = [0u8; 160];
+        for b in ulaw_tone(2100.0, 15) {
+            s.tdm_block(&b, &mut out);
+        }
+        assert!(!s.data_mode(), "300 ms is not enough");
+        for b in ulaw_tone(2100.0, 10) {
+            s.tdm_block(&b, &mut out);
+        }
+        assert!(s.data_mode());
+        assert!(s.take_echo_off());
+        assert!(!s.take_echo_off(), "asked once");
+        let st = s.stats();
+        assert!(st.data_mode);
+        assert_eq!(st.answer_tone_from, 1);
+        // DTMF is no longer detected (the modem's signal is not muted).
+        let cfg = tandem_dsp::dtmf::DtmfConfig { on_ms: 120, off_ms: 200, ..Default::default() };
+        for chunk in tandem_dsp::dtmf::generate("7", &cfg).unwrap().chunks(160) {
+            let b: Vec<u8> = chunk.iter().map(|&x| tandem_dsp::g711::Law::Mulaw.encode(x)).collect();
+            s.tdm_block(&b, &mut out);
+        }
+        assert_eq!(s.stats().dtmf_sent, 0);
+        assert_eq!(s.stats().dtmf_muted_samples, 0);
+        // A re-INVITE without the flag keeps data mode.
+        s.update(spec(remote()));
+        assert!(s.data_mode());
+    }
+
+    #[test]
+    fn the_answer_tone_from_rtp_puts_the_stream_in_data_mode() {
+        let (mut s, now) = stream(spec(remote()));
+        let mut out = [0u8; 160];
+        for (k, b) in ulaw_tone(2100.0, 40).iter().enumerate() {
+            s.rtp_in(&rtp(0, k as u16, k as u32 * 160, 7, b), remote(), now);
+            s.tdm_block(&[0xFF; 160], &mut out);
+        }
+        assert!(s.data_mode());
+        assert_eq!(s.stats().answer_tone_from, 2);
+        assert!(s.take_echo_off());
+    }
+
+    #[test]
+    fn a_1_khz_tone_either_way_leaves_the_stream_in_voice_mode() {
+        let (mut s, now) = stream(spec(remote()));
+        let mut out = [0u8; 160];
+        for (k, b) in ulaw_tone(1000.0, 100).iter().enumerate() {
+            s.rtp_in(&rtp(0, k as u16, k as u32 * 160, 7, b), remote(), now);
+            s.tdm_block(b, &mut out);
+        }
+        assert!(!s.data_mode());
+        assert!(!s.take_echo_off());
     }
 
     #[test]

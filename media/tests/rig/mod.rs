@@ -109,6 +109,8 @@ pub fn spec(channo: u32, tdm_law: Law, codec: Codec, remote: SocketAddr) -> Stre
         direction: Direction::SendRecv,
         symmetric: false,
         echo_taps: None,
+        tap: false,
+        data_mode: false,
     }
 }
 
