@@ -331,3 +331,89 @@ fn an_smdi_call_detail_stands_in_for_missing_caller_id_on_the_ringing_line() {
     c.co_disconnect(3).expect("co.disconnect");
     sipp.expect_success(T);
 }
+
+/// A message-waiting NOTIFY for `mailbox` from `ip:port`; returns sipp's
+/// final log line ("FINAL 200", "FINAL 403").
+fn notify_mwi(lab: &Lab, name: &str, ip: &str, port: u16, mailbox: &str, waiting: bool, new: &str) -> String {
+    let waiting = if waiting { "yes" } else { "no" };
+    let mut sipp = Sipp::start(
+        lab,
+        name,
+        SippOpts {
+            scenario: "uac_notify_mwi.xml",
+            ip,
+            port,
+            keys: &[("waiting", waiting), ("new", new)],
+            service: Some(mailbox),
+            remote: Some("127.0.0.4:5060"),
+            ..SippOpts::default()
+        },
+    );
+    sipp.expect_success(T);
+    sipp.log().lines().find(|l| l.starts_with("FINAL")).unwrap_or_default().trim().to_owned()
+}
+
+/// The phone's last `ms` of line audio, as 10 ms blocks: true where tone is on.
+fn tone_blocks(lab: &Lab, chan: u32, ms: u32, file: &str) -> Vec<bool> {
+    let wav = lab.path(file);
+    lab.client().audio_save(chan, &wav, Some(ms)).expect("audio.save");
+    let samples = tandem_dsp::wav::read_wav_bytes(&std::fs::read(&wav).expect("wav")).expect("wav").samples;
+    samples
+        .chunks(80)
+        .map(|b| {
+            let rms = (b.iter().map(|&s| f64::from(s) * f64::from(s)).sum::<f64>() / b.len().max(1) as f64).sqrt();
+            // -13 dBm0 dial tone is an RMS of about 1,600; silence is near 0.
+            rms > 300.0
+        })
+        .collect()
+}
+
+/// Off-to-on transitions in a run of blocks (each gap between bursts).
+fn gaps(blocks: &[bool]) -> usize {
+    blocks.windows(2).filter(|w| w[0] && !w[1]).count()
+}
+
+#[test]
+fn a_message_waiting_notify_lights_the_lamp_sends_fsk_mwi_and_gives_stutter_dial_tone_until_cleared_and_strangers_get_403() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig_with(&[("line = \"2125550100\"", "line = \"2125550100\"\nmailbox = \"2001\"")]);
+    let mut c = r.lab.client();
+    // Set: both phones of the interface light up, and hear FSK MWI on hook.
+    assert_eq!(notify_mwi(&r.lab, "mwi-on", "127.0.0.17", 5070, "2001", true, "2"), "FINAL 200");
+    assert!(
+        wait_until(T, || [1, 2].iter().all(|&p| c.phone_get(p).map(|s| s.mwi_lamp).unwrap_or(false))),
+        "the lamps did not light: {:?}; log:\n{}",
+        c.phone_get(1),
+        r.tandem.log.all().join("\n")
+    );
+    std::thread::sleep(Duration::from_millis(1200));
+    let wav = r.lab.path("mwi-fsk.wav");
+    c.audio_save(1, &wav, Some(2000)).expect("audio.save");
+    let samples = tandem_dsp::wav::read_wav_bytes(&std::fs::read(&wav).expect("wav")).expect("wav").samples;
+    let msg = tandem_dsp::callerid::detect_fsk_callerid(&samples);
+    assert_eq!(msg, Some(tandem_dsp::callerid::CallerIdMessage::MessageWaiting(true)), "FSK on the on-hook line");
+    // Off hook: stutter dial tone (US: 0.1 s on / 0.1 s off bursts first).
+    c.phone_hook(1, true).expect("off-hook");
+    std::thread::sleep(Duration::from_millis(1100));
+    let blocks = tone_blocks(&r.lab, 1, 1000, "stutter.wav");
+    let (on, n) = (blocks.iter().filter(|&&b| b).count(), blocks.len());
+    assert!(gaps(&blocks) >= 3, "no stutter: {} gaps in {blocks:?}", gaps(&blocks));
+    assert!(on * 10 >= n * 3 && on * 10 <= n * 7, "tone on {on} of {n} blocks: not a 0.1/0.1 s stutter");
+    c.phone_hook(1, false).expect("on-hook");
+    // Clear: the lamps go out and dial tone is steady.
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(notify_mwi(&r.lab, "mwi-off", "127.0.0.17", 5070, "2001", false, "0"), "FINAL 200");
+    assert!(wait_until(T, || [1, 2].iter().all(|&p| c.phone_get(p).map(|s| !s.mwi_lamp).unwrap_or(false))), "the lamps stayed lit");
+    std::thread::sleep(Duration::from_millis(500));
+    c.phone_hook(1, true).expect("off-hook");
+    std::thread::sleep(Duration::from_millis(1100));
+    let blocks = tone_blocks(&r.lab, 1, 1000, "steady.wav");
+    assert!(blocks.iter().all(|&b| b), "dial tone not steady after the clear: {blocks:?}");
+    let f = c.audio_analyze(1, 300).expect("audio.analyze").frequency_hz.unwrap_or(0.0);
+    assert!((f - 350.0).abs() < 10.0 || (f - 440.0).abs() < 10.0, "dial tone at {f} Hz");
+    c.phone_hook(1, false).expect("on-hook");
+    // A stranger (an address no trunk accepts: tandem's own) gets 403 and changes nothing.
+    assert_eq!(notify_mwi(&r.lab, "mwi-stranger", "127.0.0.4", 5098, "2001", true, "1"), "FINAL 403");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!c.phone_get(1).expect("phone.get").mwi_lamp, "a stranger's NOTIFY lit the lamp");
+}
