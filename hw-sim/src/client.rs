@@ -281,6 +281,11 @@ impl Client {
         self.call_unit("phone.dial", json!({"chan": chan, "digits": digits, "mode": mode}))
     }
 
+    /// Dial pulse digits at `pps` pulses per second, `break_pct` % of each pulse on-hook.
+    pub fn phone_dial_pulse(&mut self, chan: u32, digits: &str, pps: u32, break_pct: u32) -> Result<(), ClientError> {
+        self.call_unit("phone.dial", json!({"chan": chan, "digits": digits, "mode": "pulse", "pps": pps, "break_pct": break_pct}))
+    }
+
     /// Dial DTMF digits with the given tone and gap lengths.
     pub fn phone_dial_dtmf(&mut self, chan: u32, digits: &str, on_ms: u32, off_ms: u32) -> Result<(), ClientError> {
         self.call_unit("phone.dial", json!({"chan": chan, "digits": digits, "on_ms": on_ms, "off_ms": off_ms}))

@@ -77,7 +77,7 @@ const OPS: &[(&str, &[&str])] = &[
     ("dchan.send", &["span", "hex", "bad_fcs"]),
     ("phone.hook", &["chan", "offhook"]),
     ("phone.flash", &["chan", "ms"]),
-    ("phone.dial", &["chan", "digits", "mode", "on_ms", "off_ms"]),
+    ("phone.dial", &["chan", "digits", "mode", "on_ms", "off_ms", "pps", "break_pct"]),
     ("phone.get", &["chan"]),
     ("co.ring", &["chan", "cadence", "count", "cid"]),
     ("co.stop", &["chan"]),
@@ -868,6 +868,8 @@ fn dispatch(args: &Args<'_>, st: &mut State, pre: Prepared) -> Result<Done, Stri
             }
             let on_ms = args.int_opt("on_ms", 1, 10_000)?;
             let off_ms = args.int_opt("off_ms", 0, 10_000)?;
+            let pps = args.int_opt("pps", 5, 20)?;
+            let break_pct = args.int_opt("break_pct", 20, 80)?;
             if pulse {
                 if on_ms.is_some() || off_ms.is_some() {
                     return Err("on_ms and off_ms apply to DTMF dialling only".into());
@@ -875,6 +877,8 @@ fn dispatch(args: &Args<'_>, st: &mut State, pre: Prepared) -> Result<Done, Stri
                 if let Some(c) = digits.chars().find(|c| !c.is_ascii_digit()) {
                     return Err(format!("pulse dialling cannot send {c:?}; use 0-9"));
                 }
+            } else if pps.is_some() || break_pct.is_some() {
+                return Err("pps and break_pct apply to pulse dialling only".into());
             } else if let Some(c) = digits.chars().find(|&c| !tandem_dsp::dtmf::is_digit(c)) {
                 return Err(format!("{c:?} is not a DTMF digit; use 0-9, *, #, A-D"));
             }
@@ -885,7 +889,10 @@ fn dispatch(args: &Args<'_>, st: &mut State, pre: Prepared) -> Result<Done, Stri
             }
             if pulse {
                 let start = if p.script.is_empty() { now } else { end + 300 };
-                p.dial_pulse(start, digits)?;
+                // One pulse lasts 1000/pps ms, break_pct of it on-hook.
+                let period = (1000 / pps.unwrap_or(10)) as u64;
+                let brk = period * break_pct.unwrap_or(60) as u64 / 100;
+                p.dial_pulse_timed(start, digits, brk, period - brk)?;
             } else {
                 let on = on_ms.unwrap_or(100) as u32;
                 let off = off_ms.unwrap_or(100) as u32;
@@ -1556,6 +1563,8 @@ type = "t1"
         assert!(err(&st, r#"{"op": "phone.dial", "chan": 1, "digits": "12"}"#).contains("on-hook"));
         assert!(err(&st, r#"{"op": "phone.dial", "chan": 1, "digits": "1x"}"#).contains("not a DTMF digit"));
         assert!(err(&st, r#"{"op": "phone.dial", "chan": 1, "digits": "1", "mode": "morse"}"#).contains("mode"));
+        assert!(err(&st, r#"{"op": "phone.dial", "chan": 1, "digits": "1", "pps": 8}"#).contains("pulse dialling only"));
+        assert!(err(&st, r#"{"op": "phone.dial", "chan": 1, "digits": "1", "mode": "pulse", "pps": 40}"#).contains("pps"));
         assert!(err(&st, r#"{"op": "co.ring", "chan": 3, "cadence": [[1, 2, 3]]}"#).contains("pairs"));
         assert!(err(&st, r#"{"op": "co.ring", "chan": 3, "cadence": []}"#).contains("empty"));
         assert!(err(&st, r#"{"op": "co.ring", "chan": 3, "cid": {"nmber": "1"}}"#).contains("no field \"nmber\""));

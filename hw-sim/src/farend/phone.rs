@@ -3,7 +3,7 @@
 //! The phone hears ring voltage (the host's START hook signal while the phone
 //! is on-hook), battery drops (KEWL), polarity and the message-waiting lamp.
 //! It goes off- and on-hook, flashes, and dials DTMF (audio) or pulse (hook
-//! breaks at 10 pulses per second, 60 % break). What the host sends is
+//! breaks at 10 pulses per second, 60 % break, unless told otherwise). What the host sends is
 //! recorded; an on-hook phone still hears the line, as a SLIC in forward
 //! active idle passes audio, so on-hook caller ID can be captured.
 
@@ -58,6 +58,12 @@ impl Phone {
 
     /// Dial digits by pulses, starting now (the phone must be off-hook).
     pub fn dial_pulse(&mut self, now: u64, digits: &str) -> Result<(), String> {
+        self.dial_pulse_timed(now, digits, PULSE_BREAK_MS, PULSE_MAKE_MS)
+    }
+
+    /// Dial digits by pulses with this break and make per pulse (ms), for
+    /// dials at the edges of their tolerances (8–12 pps, 58–66 % break).
+    pub fn dial_pulse_timed(&mut self, now: u64, digits: &str, break_ms: u64, make_ms: u64) -> Result<(), String> {
         let mut t = now;
         for c in digits.chars() {
             let n = match c {
@@ -67,9 +73,9 @@ impl Phone {
             };
             for _ in 0..n {
                 self.script.push_back((t, false));
-                t += PULSE_BREAK_MS;
+                t += break_ms;
                 self.script.push_back((t, true));
-                t += PULSE_MAKE_MS;
+                t += make_ms;
             }
             t += INTERDIGIT_MS;
         }
