@@ -417,3 +417,145 @@ fn a_message_waiting_notify_lights_the_lamp_sends_fsk_mwi_and_gives_stutter_dial
     std::thread::sleep(Duration::from_millis(300));
     assert!(!c.phone_get(1).expect("phone.get").mwi_lamp, "a stranger's NOTIFY lit the lamp");
 }
+
+#[test]
+fn busy_tone_from_the_co_after_answer_hangs_the_port_up_and_sends_bye() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig();
+    let mut sipp = pbx(&r.lab, "uas_answer.xml");
+    co_call(&r, &sipp, json!({"number": "2125550123"}));
+    std::thread::sleep(Duration::from_millis(1000));
+    let mut c = r.lab.client();
+    // The far party hangs up and the CO plays busy instead of dropping the
+    // loop: the US zone's busy, 480+620 Hz, 0.5 s on, 0.5 s off.
+    let at = Instant::now();
+    c.audio_play_cadenced(3, &[480.0, 620.0], -24.0, &[(500, 500)]).expect("busy tone");
+    // The detector wants two whole cycles (so the first burst of a double
+    // ring is never taken for busy): about 2 s of tone, plus the pump's
+    // block and the SIP round trip. 3 s leaves a second for a loaded machine.
+    let got_bye = wait_until(Duration::from_secs(5), || sipp.messages().contains("BYE sip:"));
+    let took = at.elapsed();
+    assert!(got_bye, "no BYE after busy tone; log:\n{}", r.tandem.log.all().join("\n"));
+    assert!(took < Duration::from_secs(3), "BYE took {took:?}");
+    assert!(took > Duration::from_millis(1400), "BYE after {took:?}: before two busy cycles could be heard");
+    sipp.expect_success(T);
+    assert!(wait_until(T, || !c.co_get(3).map(|s| s.loop_closed).unwrap_or(true)), "the port stayed off-hook");
+    c.audio_play_silence(3).expect("silence");
+}
+
+#[test]
+fn a_phone_pulse_dialling_at_8_and_12_pps_with_58_and_66_percent_break_is_collected_right() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig();
+    let mut c = r.lab.client();
+    // The edges of the usual tolerances: 8-12 pps, 58-66 % break (the break/make ratio 58/42 to 66/34).
+    for (k, (pps, break_pct)) in [(8, 58), (8, 66), (12, 58), (12, 66)].into_iter().enumerate() {
+        let mut sipp = pbx(&r.lab, "uas_answer.xml");
+        c.phone_hook(1, true).expect("off-hook");
+        std::thread::sleep(Duration::from_millis(500));
+        let digits = ["190", "109", "145", "180"][k];
+        c.phone_dial_pulse(1, digits, pps, break_pct).expect("pulse dial");
+        assert!(
+            wait_until(Duration::from_secs(15), || !sipp.received("INVITE ").is_empty()),
+            "{pps} pps {break_pct} % break: no INVITE; log:\n{}",
+            r.tandem.log.all().join("\n")
+        );
+        let invite = sipp.received("INVITE ").remove(0);
+        assert!(invite.starts_with(&format!("INVITE sip:{digits}@")), "{pps} pps {break_pct} % break: {invite}");
+        std::thread::sleep(Duration::from_millis(500));
+        c.phone_hook(1, false).expect("on-hook");
+        sipp.expect_success(T);
+        std::thread::sleep(Duration::from_millis(1000));
+    }
+}
+
+#[test]
+fn a_flash_storm_on_a_phone_line_leaves_it_able_to_make_a_normal_call() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut r = rig();
+    let mut c = r.lab.client();
+    c.phone_hook(1, true).expect("off-hook");
+    std::thread::sleep(Duration::from_millis(300));
+    // Twelve flashes queued at once: bounces (10 ms, under the pulse minimum),
+    // flashes, and one near the hang-up limit; none is a pulse digit.
+    let lengths = [10u32, 250, 500, 900];
+    let mut total = 0;
+    for k in 0..12 {
+        let ms = lengths[k % lengths.len()];
+        c.phone_flash(1, Some(ms)).expect("phone.flash");
+        total += ms + 300;
+    }
+    std::thread::sleep(Duration::from_millis(u64::from(total) + 500));
+    assert!(r.tandem.running(), "tandem died in the flash storm");
+    c.phone_hook(1, false).expect("on-hook");
+    std::thread::sleep(Duration::from_millis(1500));
+    // A normal call now: dial tone, the number reaches SIP, the hang-up ends it.
+    let mut sipp = pbx(&r.lab, "uas_answer.xml");
+    c.phone_hook(1, true).expect("off-hook");
+    std::thread::sleep(Duration::from_millis(600));
+    let f = c.audio_analyze(1, 300).expect("audio.analyze").frequency_hz.unwrap_or(0.0);
+    assert!((f - 350.0).abs() < 10.0 || (f - 440.0).abs() < 10.0, "no dial tone after the storm: {f} Hz");
+    c.phone_dial_dtmf(1, "12125550123", 100, 100).expect("dial");
+    assert!(wait_until(T, || !sipp.received("INVITE ").is_empty()), "no INVITE after the storm; log:\n{}", r.tandem.log.all().join("\n"));
+    std::thread::sleep(Duration::from_millis(500));
+    c.phone_hook(1, false).expect("on-hook");
+    sipp.expect_success(T);
+}
+
+#[test]
+fn garbage_on_the_smdi_link_breaks_nothing_and_mwi_for_the_line_goes_out_as_op_mwi_and_rmv_mwi() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let link = std::env::temp_dir().join(format!("tandem-analog-smdi-garbage-{}", std::process::id()));
+    let link = link.to_str().expect("utf-8 path").to_owned();
+    let lab = Lab::start(&format!("[sim]\nsmdi = \"{link}\"\n\n{}", sim()));
+    let cfg = config().replace("echo_taps = 128", &format!("echo_taps = 128\nsmdi_device = \"{link}\"\nsmdi_station = \"0001\"\nmailbox = \"5551234\""));
+    let tandem = Tandem::start(&lab, &cfg);
+    tandem.expect_log("tandem running", T);
+    let mut r = Rig { lab, tandem };
+    let mut c = r.lab.client();
+    // Garbage: 20 bursts of 200 random characters (controls, 8-bit, frame bytes), bounded.
+    let mut x: u32 = 0x1234_5678;
+    for _ in 0..20 {
+        let text: String = (0..200)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                char::from_u32(1 + x % 255).unwrap_or('?')
+            })
+            .collect();
+        c.call("smdi.send", json!({ "text": text })).expect("smdi.send");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(r.tandem.running(), "tandem died on SMDI garbage");
+    // The link still works: a call detail gives the ringing line its caller.
+    let mut sipp = pbx(&r.lab, "uas_answer.xml");
+    c.co_ring(3, &[(2000, 4000)], None, None).expect("co.ring");
+    c.call("smdi.send", json!({"text": "\r\nMD0010001D 2125551212 \r\n\u{19}"})).expect("smdi.send");
+    assert!(wait_until(Duration::from_secs(15), || !sipp.received("INVITE ").is_empty()), "no INVITE; log:\n{}", r.tandem.log.all().join("\n"));
+    let invite = sipp.received("INVITE ").remove(0);
+    assert!(invite.lines().any(|l| l.starts_with("From:") && l.contains("2125551212")), "{invite}");
+    assert!(wait_until(T, || c.co_get(3).map(|s| s.answered).unwrap_or(false)), "not answered");
+    std::thread::sleep(Duration::from_millis(1000));
+    c.co_disconnect(3).expect("co.disconnect");
+    sipp.expect_success(T);
+    // MWI for the line's mailbox goes to the switch over the link.
+    let _ = c.call("smdi.get", json!({}));
+    assert_eq!(notify_mwi(&r.lab, "smdi-mwi-on", "127.0.0.17", 5070, "5551234", true, "1"), "FINAL 200");
+    let mut sent = String::new();
+    assert!(
+        wait_until(T, || {
+            sent.push_str(c.call("smdi.get", json!({})).ok().and_then(|v| v["text"].as_str().map(str::to_owned)).unwrap_or_default().as_str());
+            sent.contains("OP:MWI 5551234!\u{4}")
+        }),
+        "the switch got {sent:?}"
+    );
+    assert_eq!(notify_mwi(&r.lab, "smdi-mwi-off", "127.0.0.17", 5070, "5551234", false, "0"), "FINAL 200");
+    assert!(
+        wait_until(T, || {
+            sent.push_str(c.call("smdi.get", json!({})).ok().and_then(|v| v["text"].as_str().map(str::to_owned)).unwrap_or_default().as_str());
+            sent.contains("RMV:MWI 5551234!\u{4}")
+        }),
+        "the switch got {sent:?}"
+    );
+}
