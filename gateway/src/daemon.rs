@@ -163,8 +163,11 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
     let rtp_ip = sipcfg.as_ref().and_then(|s| s.rtp_ip()).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
     // Line events the pump meets on analog ports during calls come back here.
     let (line_tx, line_rx) = crossbeam_channel::bounded::<(u32, tandem_drivers::LineEvent)>(1024);
-    let pump = Pump::start(PumpConfig { device_dir: device_dir.clone(), rtp_ip, rtp_ports: lo..=hi, line_events: Some(line_tx), ..PumpConfig::default() })
-        .map_err(DaemonError::Media)?;
+    // And copies of what answered FXO lines send, for tone disconnect (tdm::analog_tap).
+    let (tap_tx, tap_rx) = crossbeam_channel::bounded::<tandem_media::pump::TapBlock>(1024);
+    let pump_cfg =
+        PumpConfig { device_dir: device_dir.clone(), rtp_ip, rtp_ports: lo..=hi, line_events: Some(line_tx), tap: Some(tap_tx), ..PumpConfig::default() };
+    let pump = Pump::start(pump_cfg).map_err(DaemonError::Media)?;
 
     // 3. CDRs.
     let cdr = match cfg.general.cdr_file() {
@@ -223,6 +226,7 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
     }
     // Analog interfaces: the sans-IO interface here, a shell thread per port.
     let mut analog = HashMap::new();
+    let mut tap_zones = HashMap::new();
     let mut stations = HashMap::new();
     let mut smdi_devices: Vec<String> = Vec::new();
     let mut mailboxes = Vec::new();
@@ -236,6 +240,7 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
             echo.extend(settings.ports.iter().map(|p| (p.channo..=p.channo, taps)));
         }
         let opts = ShellOptions::from_config(a);
+        tap_zones.extend(settings.ports.iter().filter(|p| p.kind == crate::config::analog::PortKind::Fxo).map(|p| (p.channo, opts.zone.clone())));
         let ports = settings.ports.clone();
         let idx = tdm.add_interface(Box::new(AnalogInterface::new(settings)));
         for p in ports {
@@ -298,6 +303,7 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
             }
         });
     }
+    crate::tdm::analog_tap::spawn(tap_rx, tap_zones, an_tx.clone()).map_err(DaemonError::Media)?;
     drop(an_tx);
     for g in &cfg.group {
         tdm.add_group(SpanGroup::from_config(g));
@@ -759,6 +765,8 @@ impl Daemon {
             MediaCommand::Connect { call, tdm_channo, tdm_law, rtp } => {
                 let mut spec = stream_spec(tdm_channo, tdm_law, &rtp);
                 spec.echo_taps = self.echo.iter().find(|(r, _)| r.contains(&tdm_channo)).map(|(_, t)| *t);
+                // FXO lines: the tap carries the line's audio to tone disconnect supervision.
+                spec.tap = self.analog.get(&tdm_channo).is_some_and(|(_, s)| s.kind == crate::config::analog::PortKind::Fxo);
                 let id = rtp.stream;
                 // An analog port's channel stays open in its shell: the pump gets a duplicate.
                 let started = match self.analog.get(&tdm_channo) {

@@ -32,10 +32,11 @@
 //! [`PortShell::resume`], while the pump reads the audio. Line events
 //! (hang-up, polarity, flash) then surface in the pump's reads; it
 //! forwards them over `PumpConfig::line_events` and the daemon feeds them
-//! through [`line_input`] to the interface, as the shell would. What the
-//! shell's DSP does is therefore not available during a call: busy,
-//! reorder or dial tone after answer are not detected (disconnect
-//! supervision by battery loss and polarity works).
+//! through [`line_input`] to the interface, as the shell would. The
+//! shell's DSP hears nothing during a call; FXO streams are tapped instead
+//! (`StreamSpec::tap`) and [`super::analog_tap`] runs the zone's detector
+//! over what the line sends, so busy, reorder or dial tone after answer
+//! still disconnect.
 //!
 //! The thread polls its non-blocking channel every few milliseconds (a
 //! handful of ports cost little; many ports would want one epoll thread).

@@ -60,6 +60,7 @@
 
 pub mod analog;
 pub mod analog_io;
+pub mod analog_tap;
 pub mod hunt;
 pub mod numbering;
 pub mod pri;
