@@ -492,3 +492,40 @@ impl Drop for Kamailio {
         }
     }
 }
+
+/// The CDR lines the daemon wrote to the lab's `cdr.jsonl`, waiting up to
+/// `timeout` for at least `n` of them.
+pub fn cdrs(lab: &Lab, n: usize, timeout: Duration) -> Vec<serde_json::Value> {
+    let mut out = Vec::new();
+    wait_until(timeout, || {
+        out = lab.read("cdr.jsonl").lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect("CDR line is JSON")).collect();
+        out.len() >= n
+    });
+    out
+}
+
+/// A header's value in a SIP message's text ("" if absent).
+pub fn header<'a>(msg: &'a str, name: &str) -> &'a str {
+    msg.lines()
+        .find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+        .unwrap_or("")
+}
+
+/// Start the carrier's switch (q931-peer on the network side of the lab's
+/// first external D-channel, `--switch switch` plus `extra` arguments) and
+/// `tandem run` on `config`, and wait until the D-channel is up on both
+/// ends.
+pub fn start_pri(lab: &Lab, config: &str, switch: &str, extra: &[&str]) -> (crate::q931peer::Q931Peer, Tandem) {
+    let sock = lab.dchan_socket(1);
+    let sock = sock.to_str().expect("utf-8 path");
+    let mut args = vec!["--role", "network", "--switch", switch, "--connect", sock];
+    args.extend_from_slice(extra);
+    let mut peer = crate::q931peer::Q931Peer::spawn_named("switch", &args);
+    let tandem = Tandem::start(lab, config);
+    peer.wait_for("link_up", Duration::from_secs(15));
+    tandem.expect_log("tandem running", Duration::from_secs(10));
+    (peer, tandem)
+}

@@ -30,7 +30,7 @@ use tandem_dsp::g711::Law;
 use tandem_dsp::goertzel::{estimate_frequency, level_dbm0};
 use tandem_dsp::tone::Oscillator;
 use tandem_media::wire::{RtpRepr, TelephoneEventCode, TelephoneEventRepr};
-use tandem_tests::gateway::{Lab, Sipp, SippOpts, Tandem, wait_until};
+use tandem_tests::gateway::{Lab, Sipp, SippOpts, Tandem, start_pri, wait_until};
 use tandem_tests::q931peer::Q931Peer;
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -185,11 +185,7 @@ struct Rig {
 /// with the D-channel up on both ends.
 fn rig(span: Span, codec: Codec) -> Rig {
     let lab = Lab::start(span.sim());
-    let sock = lab.dchan_socket(1);
-    let mut switch = Q931Peer::spawn_named("switch", &["--role", "network", "--switch", span.switch(), "--connect", sock.to_str().expect("utf-8 path")]);
-    let tandem = Tandem::start(&lab, &config(span, codec));
-    switch.wait_for("link_up", Duration::from_secs(15));
-    tandem.expect_log("tandem running", T);
+    let (switch, tandem) = start_pri(&lab, &config(span, codec), span.switch(), &[]);
     Rig { lab, switch, _tandem: tandem }
 }
 
@@ -209,12 +205,7 @@ fn sip_caller(lab: &Lab, called: &str) -> Sipp {
 
 /// The CDR lines written so far (waits up to `T` for `n` of them).
 fn cdrs(lab: &Lab, n: usize) -> Vec<Value> {
-    let mut out = Vec::new();
-    wait_until(T, || {
-        out = lab.read("cdr.jsonl").lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect("CDR line is JSON")).collect();
-        out.len() >= n
-    });
-    out
+    tandem_tests::gateway::cdrs(lab, n, T)
 }
 
 fn num(v: &Value, key: &str) -> i64 {

@@ -14,7 +14,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::Value;
-use tandem_tests::gateway::{Kamailio, Lab, Sipp, SippOpts, Tandem, wait_until};
+use tandem_tests::gateway::{Kamailio, Lab, Sipp, SippOpts, Tandem, header, start_pri, wait_until};
 use tandem_tests::libpri::LibpriPeer;
 use tandem_tests::q931peer::Q931Peer;
 
@@ -112,14 +112,7 @@ fn rig_with(cfg: &str, switch_args: &[&str]) -> Rig {
 
 /// As [`rig_with`], in a lab the test has already started things in.
 fn rig_in(lab: Lab, cfg: &str, switch_args: &[&str]) -> Rig {
-    let sock = lab.dchan_socket(1);
-    let sock = sock.to_str().expect("utf-8 path");
-    let mut args = vec!["--role", "network", "--switch", "ni2", "--connect", sock];
-    args.extend_from_slice(switch_args);
-    let mut switch = Q931Peer::spawn_named("switch", &args);
-    let tandem = Tandem::start(&lab, cfg);
-    switch.wait_for("link_up", Duration::from_secs(15));
-    tandem.expect_log("tandem running", T);
+    let (switch, tandem) = start_pri(&lab, cfg, "ni2", switch_args);
     Rig { lab, switch, tandem }
 }
 
@@ -145,26 +138,11 @@ fn caller<'a>(lab: &Lab, name: &str, scenario: &'a str, called: &'a str, keys: &
 
 /// The CDR lines written so far (waits up to `T` for `n` of them).
 fn cdrs(lab: &Lab, n: usize) -> Vec<Value> {
-    let mut out = Vec::new();
-    wait_until(T, || {
-        out = lab.read("cdr.jsonl").lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect("CDR line is JSON")).collect();
-        out.len() >= n
-    });
-    out
+    tandem_tests::gateway::cdrs(lab, n, T)
 }
 
 fn cause(ev: &Value) -> i64 {
     ev["cause"].as_i64().unwrap_or_else(|| panic!("no cause in {ev}"))
-}
-
-/// A header's value in a SIP message ("" if absent).
-fn header<'a>(msg: &'a str, name: &str) -> &'a str {
-    msg.lines()
-        .find_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-        })
-        .unwrap_or("")
 }
 
 // ---------------------------------------------------------------------------

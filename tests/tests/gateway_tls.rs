@@ -19,7 +19,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use tandem_tests::gateway::{Kamailio, Lab, Sipp, SippOpts, Tandem, wait_until};
+use tandem_tests::gateway::{Kamailio, Lab, Sipp, SippOpts, Tandem, header, start_pri, wait_until};
 use tandem_tests::q931peer::Q931Peer;
 use tandem_tests::repo_path;
 
@@ -192,22 +192,8 @@ fn rig() -> Rig {
             ("UAS_PORT", "5070"),
         ],
     );
-    let sock = lab.dchan_socket(1);
-    let mut switch = Q931Peer::spawn_named("switch", &["--role", "network", "--switch", "ni2", "--connect", sock.to_str().expect("utf-8 path")]);
-    let tandem = Tandem::start(&lab, CONFIG);
-    switch.wait_for("link_up", Duration::from_secs(15));
-    tandem.expect_log("tandem running", T);
+    let (switch, tandem) = start_pri(&lab, CONFIG, "ni2", &[]);
     Rig { lab, kamailio, switch, tandem }
-}
-
-/// A header's value in a SIP message ("" if absent).
-fn header<'a>(msg: &'a str, name: &str) -> &'a str {
-    msg.lines()
-        .find_map(|l| {
-            let (n, v) = l.split_once(':')?;
-            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
-        })
-        .unwrap_or("")
 }
 
 /// Wait for a kamailio log line containing every one of `needles`.
@@ -222,12 +208,7 @@ fn kamailio_logged(k: &Kamailio, needles: &[&str]) -> String {
 
 /// The CDR lines written so far (waits up to `T` for `n` of them).
 fn cdrs(lab: &Lab, n: usize) -> Vec<serde_json::Value> {
-    let mut out = Vec::new();
-    wait_until(T, || {
-        out = lab.read("cdr.jsonl").lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).expect("CDR line is JSON")).collect();
-        out.len() >= n
-    });
-    out
+    tandem_tests::gateway::cdrs(lab, n, T)
 }
 
 #[test]
