@@ -107,6 +107,10 @@ awk '
 }' tandem.log
 
 echo
+echo "== tandem status (the daemon's control socket)"
+"$bin/tandem" status --socket "$work/tandem.sock"
+
+echo
 echo "== CDRs ($work/cdr.jsonl)"
 cat cdr.jsonl
 calls=$(wc -l <cdr.jsonl)
