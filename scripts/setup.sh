@@ -27,9 +27,8 @@ PACKAGES=(
     # decoding LAPD/Q.931 captures of the interop tests
     tshark
     # real SIP peers for the gateway's end-to-end tests and the demo:
-    # sipp (sip-tester), kamailio as registrar/proxy with digest auth,
-    # baresip as a headless softphone
-    sip-tester kamailio kamailio-extra-modules baresip-core
+    # sipp (sip-tester), kamailio as registrar/proxy with digest auth
+    sip-tester kamailio kamailio-extra-modules
     # kamailio's tls module: the SIP-over-TLS peer of tests/tests/gateway_tls.rs
     kamailio-tls-modules
     # TLS test certificates
