@@ -114,7 +114,7 @@ use trunk::{Trunk, literal_addr, split_host};
 pub use trunk::{TrunkState, TrunkStatus};
 
 /// Methods we accept (the Allow header).
-pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, INFO";
+pub const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, PRACK, UPDATE, INFO, NOTIFY";
 
 /// Where RTP ports come from: the media pump in the daemon, a fake in tests.
 pub trait MediaPorts {
