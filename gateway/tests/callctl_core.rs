@@ -445,6 +445,19 @@ fn hold_updates_the_media_and_dtmf_crosses_legs() {
 }
 
 #[test]
+fn a_flash_crosses_legs_once_answered_and_is_dropped_before() {
+    let mut h = H::new();
+    let inb = h.tdm_call("5551234", true, 0);
+    let o = h.out();
+    let out = originate_leg(&o);
+    h.ev(out, LegEvent::Alerting { inband: false }, 500);
+    assert_eq!(h.ev(out, LegEvent::Flash, 600), vec![], "a flash before the answer went through");
+    h.ev(out, LegEvent::Answered { connected: None }, 2_000);
+    assert_eq!(h.ev(out, LegEvent::Flash, 3_000), vec![cmd(inb, LegCommand::Flash)]);
+    assert_eq!(h.ev(inb, LegEvent::Flash, 3_100), vec![cmd(out, LegCommand::Flash)]);
+}
+
+#[test]
 fn a_leg_that_never_reports_released_is_given_up_on() {
     let mut h = H::new();
     let (inb, _out) = h.answered_call();

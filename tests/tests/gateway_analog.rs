@@ -154,6 +154,37 @@ fn a_sip_call_out_on_the_fxo_lines_seizes_waits_for_dial_tone_and_the_co_collect
 }
 
 #[test]
+fn sip_info_hook_flash_and_rfc4733_flash_event_flash_the_answered_fxo_line_and_the_co_counts_both() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig();
+    let mut c = r.lab.client();
+    let mut sipp = Sipp::start(
+        &r.lab,
+        "flash",
+        SippOpts {
+            scenario: "uac_info_flash.xml",
+            ip: "127.0.0.17",
+            rtp_echo_port: Some(7170),
+            pause_ms: 1500,
+            service: Some("5551234"),
+            remote: Some("127.0.0.4:5060"),
+            ..SippOpts::default()
+        },
+    );
+    assert!(wait_until(T, || c.co_get(3).map(|s| s.digits == "5551234").unwrap_or(false)), "CO on port 3 saw {:?}", c.co_get(3).map(|s| s.digits));
+    // The INFOs come 1 s after the answer and 2 s apart; both were answered 200 (the scenario checks).
+    assert!(
+        wait_until(Duration::from_secs(15), || c.co_get(3).map(|s| s.flashes == 2).unwrap_or(false)),
+        "the CO counted {:?} flashes; tandem's log:\n{}",
+        c.co_get(3).map(|s| s.flashes),
+        r.tandem.log.all().join("\n")
+    );
+    assert_eq!(c.co_get(3).map(|s| s.seizures).ok(), Some(1), "a flash was taken for a new seizure");
+    sipp.expect_success(Duration::from_secs(20));
+    assert!(wait_until(T, || !c.co_get(3).map(|s| s.loop_closed).unwrap_or(true)), "port 3 stayed off-hook after the BYE");
+}
+
+#[test]
 fn a_phone_off_hook_hears_dial_tone_and_the_number_it_dials_reaches_sip_and_its_hang_up_sends_bye() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let r = rig();

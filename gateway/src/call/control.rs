@@ -464,6 +464,14 @@ impl CallControl {
                     self.out.push_back(Output::Command(call.out_ref(), LegCommand::Dtmf { digit, duration_ms }));
                 }
             }
+            LegEvent::Flash => {
+                if call.phase == Phase::Answered
+                    && let Some(o) = &call.outbound
+                    && o.active()
+                {
+                    self.out.push_back(Output::Command(call.out_ref(), LegCommand::Flash));
+                }
+            }
             LegEvent::Identity(id) => call.inbound.identity = id,
             LegEvent::Released(rel) => {
                 info!(call = %call.id, cause = %rel.cause, wire = ?rel.wire, "inbound leg released");
@@ -529,6 +537,11 @@ impl CallControl {
             LegEvent::Dtmf { digit, duration_ms } => {
                 if inbound_up {
                     self.out.push_back(Output::Command(call.in_ref(), LegCommand::Dtmf { digit, duration_ms }));
+                }
+            }
+            LegEvent::Flash => {
+                if inbound_up && call.phase == Phase::Answered {
+                    self.out.push_back(Output::Command(call.in_ref(), LegCommand::Flash));
                 }
             }
             LegEvent::Identity(id) => {

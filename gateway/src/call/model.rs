@@ -314,6 +314,9 @@ pub enum LegEvent {
     Media(MediaEndpoint),
     /// DTMF received out of band (SIP INFO, keypad facility).
     Dtmf { digit: char, duration_ms: u16 },
+    /// A hook flash was asked for out of band (SIP INFO
+    /// `application/hook-flash`, or RFC 4733 event 16 in `dtmf-relay`).
+    Flash,
     /// Where the leg is (span and channel, trunk and SIP Call-ID), for
     /// the CDR and the logs. Sent once known, again if it changes.
     Identity(LegIdentity),
@@ -364,6 +367,8 @@ pub enum LegCommand {
         digit: char,
         duration_ms: u16,
     },
+    /// Flash the hook if the leg can (an FXO line flashes the CO loop).
+    Flash,
     /// Clear the leg. The leg answers with [`LegEvent::Released`].
     Release(Release),
 }

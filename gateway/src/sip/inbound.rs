@@ -245,7 +245,7 @@ impl SipSide {
     pub(crate) fn uas_command(&mut self, id: u64, cmd: LegCommand, now: Instant) {
         match cmd {
             LegCommand::Proceeding | LegCommand::SetupAck | LegCommand::Digits { .. } | LegCommand::Media(_) => {}
-            LegCommand::Progress { inband: false } => {}
+            LegCommand::Progress { inband: false } | LegCommand::Flash => {}
             LegCommand::Alerting { inband: false } => self.uas_provisional(id, 180, false, now),
             LegCommand::Alerting { inband: true } | LegCommand::Progress { inband: true } => self.uas_provisional(id, 183, true, now),
             LegCommand::Answer { connected } => self.uas_answer(id, connected, now),

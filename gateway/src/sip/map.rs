@@ -299,6 +299,25 @@ pub fn dtmf_from_info(content_type: &str, body: &[u8]) -> Option<(char, u16)> {
     }
 }
 
+/// Whether an INFO body asks for a hook flash: `application/hook-flash`
+/// (`signal=hf`), or `application/dtmf-relay` with `Signal=16` (the
+/// RFC 4733 §3.2 flash event code) or `Signal=!`.
+pub fn flash_from_info(content_type: &str, body: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(body) else { return false };
+    let ct = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let signal = || {
+        text.lines().find_map(|line| {
+            let (k, v) = line.split_once('=')?;
+            k.trim().eq_ignore_ascii_case("signal").then(|| v.trim().to_ascii_lowercase())
+        })
+    };
+    match ct.as_str() {
+        "application/hook-flash" => signal().is_none_or(|v| v == "hf"),
+        "application/dtmf-relay" => signal().is_some_and(|v| v == "16" || v == "!"),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,5 +410,17 @@ mod tests {
         assert_eq!(dtmf_from_info("application/dtmf-relay", b"Signal=11\r\n"), Some(('#', 100)));
         assert_eq!(dtmf_from_info("application/dtmf", b"*"), Some(('*', 100)));
         assert_eq!(dtmf_from_info("text/plain", b"5"), None);
+        assert_eq!(dtmf_from_info("application/dtmf-relay", b"Signal=16\r\nDuration=100\r\n"), None);
+    }
+
+    #[test]
+    fn info_bodies_ask_for_hook_flash() {
+        assert!(flash_from_info("application/hook-flash", b"signal=hf\r\n"));
+        assert!(flash_from_info("application/dtmf-relay", b"Signal=16\r\nDuration=100\r\n"));
+        assert!(flash_from_info("application/dtmf-relay", b"Signal=!\r\n"));
+        assert!(!flash_from_info("application/dtmf-relay", b"Signal=5\r\n"));
+        assert!(!flash_from_info("application/hook-flash", b"signal=xx\r\n"));
+        assert!(!flash_from_info("text/plain", b"signal=hf"));
+        assert!(!flash_from_info("application/hook-flash", &[0xff, 0xfe]));
     }
 }

@@ -961,9 +961,12 @@ impl SipSide {
             Method::Info => {
                 let ct = req.header("Content-Type").unwrap_or("").to_owned();
                 let digit = map::dtmf_from_info(&ct, &req.body);
+                let flash = map::flash_from_info(&ct, &req.body);
                 self.respond(key, &req, 200, None, &[]);
                 if let Some((digit, duration_ms)) = digit {
                     self.emit(id, LegEvent::Dtmf { digit, duration_ms });
+                } else if flash {
+                    self.emit(id, LegEvent::Flash);
                 }
             }
             Method::Options => self.respond(key, &req, 200, None, &[]),

@@ -26,7 +26,9 @@
 //! and back: `Answer` answers an FXO call (off-hook) or tells an FXS phone
 //! that dialled that the far end answered (polarity, by config); `Release`
 //! hangs an FXO line up, or signals disconnect to an FXS phone (open loop,
-//! polarity) or stops ringing it. An outbound leg reports its channel as
+//! polarity) or stops ringing it; `Flash` (a SIP INFO hook flash) flashes
+//! an answered FXO line's loop (an FXS port has no hook to flash, so it
+//! only logs it). An outbound leg reports its channel as
 //! media only once answered (FXO: by answer supervision; FXS: the phone
 //! went off-hook): until then the shell, not the media pump, owns the
 //! channel's audio (dial tone, ringback, busy and reorder detection;
@@ -491,6 +493,14 @@ impl TdmInterface for AnalogInterface {
                 if self.ports[i].leg == Some(leg) {
                     self.release_now(i, r);
                 }
+            }
+            LegCommand::Flash => {
+                // Only an FXO core in a call takes it: the port flashes the CO loop.
+                match self.ports[i].core.handle_command(Command::Flash, now) {
+                    Ok(()) => tracing::info!(%leg, "hook flash sent on the line"),
+                    Err(e) => tracing::info!(%leg, error = %e, "hook flash not applicable on the line"),
+                }
+                self.drain(i);
             }
             other => tracing::debug!(%leg, cmd = ?other, "not signalled on an analog line"),
         }

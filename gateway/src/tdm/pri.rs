@@ -827,7 +827,7 @@ impl TdmInterface for PriInterface {
                 self.drain();
                 return;
             }
-            LegCommand::Media(_) => return,
+            LegCommand::Media(_) | LegCommand::Flash => return,
             LegCommand::Dtmf { digit, .. } => {
                 tracing::debug!(interface = %self.s.name, call = %leg, %digit, "out-of-band DTMF is not sent on a PRI (it travels in band)");
                 return;
