@@ -459,6 +459,7 @@ impl FxoPort {
             }
             (Command::Flash, _) => Err(invalid),
             (Command::Alert { .. }, _) => Err(Error::Unsupported("Alert")),
+            (Command::AlertPattern { .. }, _) => Err(Error::Unsupported("AlertPattern")),
             (Command::Mwi(_), _) => Err(Error::Unsupported("Mwi")),
         }
     }

@@ -28,6 +28,10 @@ use crate::{
     at,
 };
 
+/// How long a rung-out, non-repeating ring pattern sleeps between idle timer
+/// checks (it stays silent until answered or cleared).
+const RUNG_OUT_IDLE: Duration = Duration::from_secs(3600);
+
 /// Shortest ring / silence phase honoured (shorter cadence values are raised to this).
 pub const MIN_PHASE: Duration = Duration::from_millis(1);
 
@@ -134,7 +138,15 @@ pub enum FxsState {
 
 #[derive(Debug, Clone)]
 struct Alerting {
-    cadence: Cadence,
+    /// The ring phases (one for a plain cadence); never empty.
+    pattern: Vec<Cadence>,
+    /// The phase ringing now or last.
+    step: usize,
+    repeat: bool,
+    /// A non-repeating pattern has rung out: silent until answered or cleared.
+    done: bool,
+    /// A ring has started (the first may wait for caller ID).
+    started: bool,
     ringing: bool,
     next: Instant,
     cid_after: Option<CallerIdInfo>,
@@ -260,19 +272,30 @@ impl FxsPort {
                     }
                     return;
                 }
-                if a.ringing {
+                if a.done {
+                    a.next = at(now, RUNG_OUT_IDLE);
+                } else if a.ringing {
                     a.ringing = false;
-                    a.next = at(now, a.cadence.off);
-                    if a.cid_after.is_some() {
+                    a.next = at(now, a.pattern[a.step].off);
+                    // Caller ID goes in the pattern's last (long) silence.
+                    if a.cid_after.is_some() && a.step + 1 == a.pattern.len() {
                         a.cid_due = Some(at(now, c.cid_after_ring_delay));
                     }
                     self.emit_line(LineCommand::RingOff);
-                } else {
-                    // Caller ID not sent in time is dropped rather than overlap a ring.
+                } else if a.started && a.step + 1 == a.pattern.len() && !a.repeat {
+                    a.done = true;
                     a.cid_due = None;
                     a.cid_after = None;
+                    a.next = at(now, RUNG_OUT_IDLE);
+                } else {
+                    // Caller ID not sent in its silence is dropped rather than overlap a ring.
+                    if a.cid_due.take().is_some() {
+                        a.cid_after = None;
+                    }
                     a.ringing = true;
-                    a.next = at(now, a.cadence.on);
+                    a.step = if a.started { (a.step + 1) % a.pattern.len() } else { 0 };
+                    a.started = true;
+                    a.next = at(now, a.pattern[a.step].on);
                     self.emit_line(LineCommand::Ring);
                 }
             }
@@ -372,31 +395,14 @@ impl FxsPort {
                 Ok(())
             }
             Command::Alert { caller_id, cadence } => {
-                if !self.is_idle() {
-                    return Err(invalid);
+                let pattern = vec![cadence.unwrap_or(self.config.ring_cadence)];
+                self.alert(caller_id, pattern, true, now)
+            }
+            Command::AlertPattern { caller_id, mut pattern, repeat } => {
+                if pattern.is_empty() {
+                    pattern.push(self.config.ring_cadence);
                 }
-                let cadence = cadence.unwrap_or(self.config.ring_cadence);
-                // A zero-length phase would spin; 1 ms is the shortest honoured.
-                let cadence = Cadence { on: cadence.on.max(MIN_PHASE), off: cadence.off.max(MIN_PHASE) };
-                let caller_id = match self.config.caller_id {
-                    CallerIdTiming::Off => None,
-                    _ => caller_id,
-                };
-                let mut a = Alerting { cadence, ringing: false, next: now, cid_after: None, cid_due: None };
-                match (self.config.caller_id, caller_id) {
-                    (CallerIdTiming::BeforeFirstRing, Some(info)) => {
-                        self.emit_line(LineCommand::SendCallerId(info, CallerIdWhen::BeforeFirstRing));
-                        a.next = at(now, self.config.cid_before_ring_gap);
-                    }
-                    (_, info) => {
-                        self.emit_line(LineCommand::Ring);
-                        a.ringing = true;
-                        a.next = at(now, cadence.on);
-                        a.cid_after = info;
-                    }
-                }
-                self.state = State::Alerting(a);
-                Ok(())
+                self.alert(caller_id, pattern, repeat, now)
             }
             Command::Answer => match self.state {
                 State::Outgoing => {
@@ -507,6 +513,37 @@ impl FxsPort {
     fn lockout(&mut self) {
         self.play(Tone::Reorder);
         self.state = State::Lockout;
+    }
+
+    /// Starts ringing the phone with `pattern` (not empty), caller ID
+    /// before or after the first ring by config.
+    fn alert(&mut self, caller_id: Option<CallerIdInfo>, pattern: Vec<Cadence>, repeat: bool, now: Instant) -> Result<(), Error> {
+        if !self.is_idle() {
+            return Err(Error::InvalidState { command: "Alert", state: self.state_name() });
+        }
+        // A zero-length phase would spin; 1 ms is the shortest honoured.
+        let pattern = pattern.into_iter().map(|c| Cadence { on: c.on.max(MIN_PHASE), off: c.off.max(MIN_PHASE) }).collect::<Vec<_>>();
+        let caller_id = match self.config.caller_id {
+            CallerIdTiming::Off => None,
+            _ => caller_id,
+        };
+        let first_on = pattern[0].on;
+        let mut a = Alerting { pattern, step: 0, repeat, done: false, started: false, ringing: false, next: now, cid_after: None, cid_due: None };
+        match (self.config.caller_id, caller_id) {
+            (CallerIdTiming::BeforeFirstRing, Some(info)) => {
+                self.emit_line(LineCommand::SendCallerId(info, CallerIdWhen::BeforeFirstRing));
+                a.next = at(now, self.config.cid_before_ring_gap);
+            }
+            (_, info) => {
+                self.emit_line(LineCommand::Ring);
+                a.started = true;
+                a.ringing = true;
+                a.next = at(now, first_on);
+                a.cid_after = info;
+            }
+        }
+        self.state = State::Alerting(a);
+        Ok(())
     }
 
     fn go_idle(&mut self) {

@@ -298,6 +298,18 @@ pub enum Command {
     },
     /// FXS: set the message-waiting state (VMWI + stutter dial tone).
     Mwi(bool),
+    /// FXS: ring the phone with a pattern of several on/off phases (a
+    /// distinctive ring such as Bellcore dr2: 0.8 s on, 0.4 s off, 0.8 s on,
+    /// 4 s off). Caller ID after the first ring goes in the pattern's last
+    /// silence. With `repeat == false` the pattern rings once.
+    AlertPattern {
+        /// Caller ID to send, if any.
+        caller_id: Option<CallerIdInfo>,
+        /// The phases in order; empty uses the configured cadence.
+        pattern: Vec<Cadence>,
+        /// Ring the pattern over and over (else once, then stay silent).
+        repeat: bool,
+    },
 }
 
 impl Command {
@@ -309,6 +321,7 @@ impl Command {
             Command::Flash => "Flash",
             Command::Alert { .. } => "Alert",
             Command::Mwi(_) => "Mwi",
+            Command::AlertPattern { .. } => "AlertPattern",
         }
     }
 }

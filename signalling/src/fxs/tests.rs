@@ -345,6 +345,44 @@ fn alert_uses_given_cadence() {
 }
 
 #[test]
+fn alert_pattern_rings_every_phase_in_turn_and_repeats() {
+    let mut h = H::new(FxsConfig::default());
+    let ms = Duration::from_millis;
+    let dr2 = vec![Cadence { on: ms(800), off: ms(400) }, Cadence { on: ms(800), off: ms(4000) }];
+    assert_eq!(h.cmd(0, Command::AlertPattern { caller_id: None, pattern: dr2, repeat: true }), vec![Line(L::Ring)]);
+    assert_eq!(h.tick(800), vec![Line(L::RingOff)]);
+    assert_eq!(h.tick(1200), vec![Line(L::Ring)]);
+    assert_eq!(h.tick(2000), vec![Line(L::RingOff)]);
+    assert_eq!(h.tick(5999), vec![]);
+    assert_eq!(h.tick(6000), vec![Line(L::Ring)]);
+    assert_eq!(h.tick(6800), vec![Line(L::RingOff)]);
+    assert_eq!(h.tick(7200), vec![Line(L::Ring)]);
+}
+
+#[test]
+fn alert_pattern_once_rings_one_burst_then_stays_silent_until_cleared() {
+    let mut h = H::new(FxsConfig::default());
+    let once = vec![Cadence { on: Duration::from_millis(500), off: Duration::from_millis(4000) }];
+    assert_eq!(h.cmd(0, Command::AlertPattern { caller_id: None, pattern: once, repeat: false }), vec![Line(L::Ring)]);
+    assert_eq!(h.tick(500), vec![Line(L::RingOff)]);
+    assert_eq!(h.tick(4500), vec![]);
+    assert_eq!(h.tick(20_000), vec![]);
+    assert_eq!(h.state(), FxsState::Alerting);
+}
+
+#[test]
+fn caller_id_with_an_alert_pattern_waits_for_the_long_silence() {
+    let mut h = H::new(FxsConfig::default());
+    let ms = Duration::from_millis;
+    let dr2 = vec![Cadence { on: ms(800), off: ms(400) }, Cadence { on: ms(800), off: ms(4000) }];
+    h.cmd(0, Command::AlertPattern { caller_id: Some(cid("1")), pattern: dr2, repeat: true });
+    assert_eq!(h.tick(800), vec![Line(L::RingOff)]);
+    assert_eq!(h.tick(1200), vec![Line(L::Ring)]);
+    assert_eq!(h.tick(2000), vec![Line(L::RingOff)]);
+    assert_eq!(h.tick(2500), vec![Line(L::SendCallerId(cid("1"), CallerIdWhen::AfterFirstRing))]);
+}
+
+#[test]
 fn caller_id_after_first_ring() {
     let mut h = H::new(FxsConfig::default());
     h.cmd(0, Command::Alert { caller_id: Some(cid("1")), cadence: None });
