@@ -19,6 +19,7 @@ fn setup(called: &str) -> Setup {
         calling: Some(Party { number: "+12125551234".into(), name: Some("Alice".into()), ..Party::default() }),
         redirect: None,
         bearer: Bearer::Speech,
+        alert_info: None,
     }
 }
 

@@ -182,6 +182,10 @@ pub struct Setup {
     pub calling: Option<Party>,
     pub redirect: Option<Redirect>,
     pub bearer: Bearer,
+    /// How the called party should be alerted: the first URI of a SIP
+    /// Alert-Info (RFC 3261 §20.4), e.g. `http://127.0.0.1/Bellcore-dr2`,
+    /// which an FXS port turns into a distinctive ring.
+    pub alert_info: Option<String>,
 }
 
 /// A Q.850 cause value (1–127).

@@ -203,7 +203,21 @@ pub fn setup_from_invite(req: &Request, e164: Option<&E164>, contact_user: Optio
         calling: calling_party(req, e164),
         redirect: redirect(req, e164),
         bearer: Default::default(),
+        alert_info: alert_info(req),
     }
+}
+
+/// The first URI of an Alert-Info header (`<http://x/Bellcore-dr2>`), or
+/// the bare value when it has no angle brackets.
+pub fn alert_info(m: &impl HeaderAccess) -> Option<String> {
+    let line = m.header_lines("Alert-Info").into_iter().next()?;
+    let first = line.split(',').next()?.trim();
+    let uri = match (first.find('<'), first.find('>')) {
+        (Some(a), Some(b)) if a < b => &first[a + 1..b],
+        _ => first.split(';').next().unwrap_or(first),
+    };
+    let uri = uri.trim();
+    (!uri.is_empty()).then(|| uri.to_owned())
 }
 
 /// The Q.850 cause in a message's Reason header(s), if any (RFC 3326).
@@ -411,6 +425,15 @@ mod tests {
         assert_eq!(dtmf_from_info("application/dtmf", b"*"), Some(('*', 100)));
         assert_eq!(dtmf_from_info("text/plain", b"5"), None);
         assert_eq!(dtmf_from_info("application/dtmf-relay", b"Signal=16\r\nDuration=100\r\n"), None);
+    }
+
+    #[test]
+    fn alert_info_gives_its_first_uri() {
+        let r = invite(&[("Alert-Info", "<http://127.0.0.1/Bellcore-dr2>, <http://x/other>")], "sip:100@gw");
+        assert_eq!(setup_from_invite(&r, None, None).alert_info.as_deref(), Some("http://127.0.0.1/Bellcore-dr2"));
+        assert_eq!(alert_info(&invite(&[("Alert-Info", "info=Bellcore-dr3")], "sip:100@gw")).as_deref(), Some("info=Bellcore-dr3"));
+        assert_eq!(alert_info(&invite(&[], "sip:100@gw")), None);
+        assert_eq!(alert_info(&invite(&[("Alert-Info", "<>")], "sip:100@gw")), None);
     }
 
     #[test]

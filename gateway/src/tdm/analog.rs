@@ -445,7 +445,13 @@ impl TdmInterface for AnalogInterface {
         };
         let cmd = match self.ports[i].hw.kind {
             PortKind::Fxo => Command::Dial(setup.called.trim_start_matches('+').to_owned()),
-            PortKind::Fxs => Command::Alert { caller_id: setup.calling.as_ref().map(caller_id_of), cadence: None },
+            PortKind::Fxs => {
+                let caller_id = setup.calling.as_ref().map(caller_id_of);
+                match setup.alert_info.as_deref().and_then(distinctive_ring) {
+                    Some((pattern, repeat)) => Command::AlertPattern { caller_id, pattern, repeat },
+                    None => Command::Alert { caller_id, cadence: None },
+                }
+            }
         };
         let kind = self.ports[i].hw.kind;
         self.ports[i].leg = Some(leg);
@@ -561,6 +567,26 @@ impl TdmInterface for AnalogInterface {
             }
         }
     }
+}
+
+/// The ring pattern an Alert-Info asks for: the Bellcore distinctive rings
+/// `Bellcore-dr1` to `Bellcore-dr5` (the last path segment of the URI, or an
+/// `info=` parameter), as (on, off) phases and whether they repeat. Anything
+/// else gets the port's own cadence.
+fn distinctive_ring(alert_info: &str) -> Option<(Vec<Cadence>, bool)> {
+    let lower = alert_info.to_ascii_lowercase();
+    let at = lower.rfind("bellcore-dr")?;
+    let n = lower[at + "bellcore-dr".len()..].chars().next()?;
+    // Telcordia GR-506-CORE distinctive ringing patterns, in ms.
+    let (phases, repeat): (&[(u64, u64)], bool) = match n {
+        '1' => (&[(2000, 4000)], true),
+        '2' => (&[(800, 400), (800, 4000)], true),
+        '3' => (&[(400, 200), (400, 200), (800, 4000)], true),
+        '4' => (&[(300, 200), (1000, 200), (300, 4000)], true),
+        '5' => (&[(500, 4000)], false),
+        _ => return None,
+    };
+    Some((phases.iter().map(|&(on, off)| Cadence { on: Duration::from_millis(on), off: Duration::from_millis(off) }).collect(), repeat))
 }
 
 #[cfg(test)]

@@ -201,3 +201,15 @@ fn message_waiting_during_a_call_reaches_the_phone_when_it_hangs_up_and_fxo_igno
     fxo.message_waiting(true, t);
     assert_eq!(drain(&mut fxo), vec![]);
 }
+
+#[test]
+fn bellcore_alert_info_names_the_gr506_distinctive_ring_patterns() {
+    let ms = Duration::from_millis;
+    let (dr2, repeat) = distinctive_ring("http://127.0.0.1/Bellcore-dr2").expect("dr2");
+    assert!(repeat);
+    assert_eq!(dr2, vec![Cadence { on: ms(800), off: ms(400) }, Cadence { on: ms(800), off: ms(4000) }]);
+    assert_eq!(distinctive_ring("<urn:alert:x>;info=bellcore-DR3").map(|(p, _)| p.len()), Some(3));
+    assert_eq!(distinctive_ring("http://x/Bellcore-dr5").map(|(p, r)| (p[0].on, r)), Some((ms(500), false)));
+    assert_eq!(distinctive_ring("http://x/Bellcore-dr9"), None);
+    assert_eq!(distinctive_ring("http://x/ring.wav"), None);
+}
