@@ -236,6 +236,51 @@ fn a_sip_call_to_a_phone_rings_it_with_the_us_cadence_and_caller_id_and_its_answ
     c.phone_hook(1, false).expect("on-hook");
 }
 
+#[test]
+fn a_sip_call_with_alert_info_bellcore_dr2_rings_the_phone_with_the_dr2_distinctive_cadence() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig();
+    let mut c = r.lab.client();
+    let mut sipp = Sipp::start(
+        &r.lab,
+        "dr2",
+        SippOpts {
+            scenario: "uac_call.xml",
+            ip: "127.0.0.17",
+            rtp_echo_port: Some(7170),
+            pause_ms: 1000,
+            service: Some("100"),
+            remote: Some("127.0.0.4:5060"),
+            keys: &[("hdr1", "Alert-Info: <http://127.0.0.1/Bellcore-dr2>")],
+            ..SippOpts::default()
+        },
+    );
+    assert!(wait_until(T, || c.phone_get(1).map(|p| p.ringing).unwrap_or(false)), "the phone never rang");
+    // Watch the ringer for one dr2 cycle and the start of the next:
+    // 0.8 s on, 0.4 s off, 0.8 s on, 4 s off (GR-506), then on again.
+    let start = Instant::now();
+    let mut ringing = true;
+    let mut edges = vec![];
+    while edges.len() < 4 && start.elapsed() < Duration::from_secs(9) {
+        let now = c.phone_get(1).expect("phone.get").ringing;
+        if now != ringing {
+            ringing = now;
+            edges.push(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(edges.len(), 4, "ring edges seen in 9 s: {edges:?}");
+    let phases = [edges[0], edges[1] - edges[0], edges[2] - edges[1], edges[3] - edges[2]];
+    let want = [800u64, 400, 800, 4000];
+    for (got, want) in phases.iter().zip(want) {
+        let want = Duration::from_millis(want);
+        assert!(got.abs_diff(want) < Duration::from_millis(250), "ring phases {phases:?}, want 800/400/800/4000 ms");
+    }
+    c.phone_hook(1, true).expect("answer");
+    sipp.expect_success(T);
+    c.phone_hook(1, false).expect("on-hook");
+}
+
 /// A rig whose `landline` section has `key = value` in place of the example's.
 fn rig_with(replace: &[(&str, &str)]) -> Rig {
     let mut cfg = config();
