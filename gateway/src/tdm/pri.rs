@@ -513,7 +513,14 @@ impl PriInterface {
             BearerKind::UnrestrictedDigital | BearerKind::RestrictedDigital => Bearer::Digital,
             _ => Bearer::Speech,
         };
-        let setup = Setup { called: self.s.numbering.to_e164(&ic.called.digits, ic.called.ton), complete: ic.sending_complete, calling, redirect, bearer, alert_info: None };
+        let setup = Setup {
+            called: self.s.numbering.to_e164(&ic.called.digits, ic.called.ton),
+            complete: ic.sending_complete,
+            calling,
+            redirect,
+            bearer,
+            alert_info: None,
+        };
         let identity = self.identity(Some(ic.channel));
         let Some(media) = self.media(ic.channel) else {
             // The stack accepted a channel it knows; this cannot happen with consistent settings.
