@@ -5,19 +5,14 @@
 
 mod rig;
 
-use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use hw_sim::client::Client;
-use hw_sim::runner::Sim;
-use rig::{Peer, decode, sleep_until, spec, tone};
-use tandem_drivers::{ChanConfig, Ctl, Signalling, Start};
+use rig::{FxsRig, Peer, decode, send_tone, spec};
 use tandem_dsp::goertzel::goertzel_power;
 use tandem_media::codec::{Codec, Law};
-use tandem_media::pump::{DtmfMode, Pump, PumpConfig, PumpHandle};
+use tandem_media::pump::DtmfMode;
 
 const SIM: &str = r#"
 [sim]
@@ -31,60 +26,6 @@ ports = ["fxs"]
 
 const AMPLITUDE: f32 = 8000.0;
 
-/// A simulator with one FXS port (phone off-hook, silent) and a pump.
-struct AnalogRig {
-    pump: PumpHandle,
-    sim: Option<Sim>,
-    _dir: tempfile::TempDir,
-}
-
-impl AnalogRig {
-    fn start() -> AnalogRig {
-        let dir = tempfile::Builder::new().prefix("pump-echo-").tempdir().expect("temp dir");
-        let mount = dir.path().join("dahdi");
-        let control = dir.path().join("ctl.sock");
-        let sim = Sim::start(SIM, "pump-echo.toml", &mount, &control).expect("start the simulator");
-        let ctl = Ctl::open(&mount).expect("open ctl");
-        ctl.configure_channel(&ChanConfig { chan: 1, signalling: Signalling::Fxs(Start::Kewl), law: None, idle_bits: 0 }).expect("CHANCONFIG");
-        let mut client = Client::connect_retry(&control, Duration::from_secs(5)).expect("control socket");
-        client.phone_hook(1, true).expect("phone off-hook");
-        let pump = Pump::start(PumpConfig {
-            device_dir: mount,
-            rtp_ip: "127.0.0.1".parse().unwrap(),
-            rtp_ports: 40000..=40999,
-            dtmf_mode: DtmfMode::Inband,
-            ..Default::default()
-        })
-        .expect("start the pump");
-        AnalogRig { pump, sim: Some(sim), _dir: dir }
-    }
-}
-
-impl Drop for AnalogRig {
-    fn drop(&mut self) {
-        self.pump.shutdown();
-        if let Some(s) = self.sim.take() {
-            let _ = s.stop();
-        }
-    }
-}
-
-/// Sends a 1 kHz tone as 20 ms PCMU packets to `to` until `stop` (at most `max_ms`).
-fn send_tone(sock: UdpSocket, to: SocketAddr, stop: Arc<AtomicBool>, max_ms: u32) -> JoinHandle<()> {
-    std::thread::spawn(move || {
-        let peer = Peer { sock };
-        let start = Instant::now();
-        for k in 0..max_ms / 20 {
-            if stop.load(Ordering::Relaxed) {
-                break;
-            }
-            let payload = tone(Codec::Pcmu, 1000.0, AMPLITUDE, 160, k as usize * 160);
-            peer.send_rtp(to, 0, k as u16, k * 160, 0x5151, k == 0, &payload);
-            sleep_until(start + Duration::from_millis(20 * u64::from(k + 1)));
-        }
-    })
-}
-
 /// Level of the 1 kHz component the pump sent over `dur`, relative to the
 /// tone it was sent, dB; the first `skip` packets are left out.
 fn returned_level_db(peer: &Peer, dur: Duration, skip: usize) -> f64 {
@@ -97,12 +38,12 @@ fn returned_level_db(peer: &Peer, dur: Duration, skip: usize) -> f64 {
 
 #[test]
 fn without_echo_taps_the_sip_side_hears_its_own_audio_back_at_the_lines_erl() {
-    let rig = AnalogRig::start();
+    let rig = FxsRig::start(SIM, "pump-echo", 40000..=40999, DtmfMode::Inband);
     let peer = Peer::new();
     let port = rig.pump.allocate().unwrap();
     rig.pump.start(port.id, spec(1, Law::Mulaw, Codec::Pcmu, peer.addr())).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
-    let sender = send_tone(peer.sock.try_clone().unwrap(), port.local, stop.clone(), 5000);
+    let sender = send_tone(peer.sock.try_clone().unwrap(), port.local, 1000.0, AMPLITUDE, stop.clone(), 5000);
     let level = returned_level_db(&peer, Duration::from_millis(2500), 50);
     stop.store(true, Ordering::Relaxed);
     sender.join().unwrap();
@@ -111,13 +52,13 @@ fn without_echo_taps_the_sip_side_hears_its_own_audio_back_at_the_lines_erl() {
 
 #[test]
 fn echo_taps_128_remove_the_echo_and_set_echo_zero_brings_it_back() {
-    let rig = AnalogRig::start();
+    let rig = FxsRig::start(SIM, "pump-echo", 40000..=40999, DtmfMode::Inband);
     let peer = Peer::new();
     let port = rig.pump.allocate().unwrap();
     let s = tandem_media::pump::StreamSpec { echo_taps: Some(128), ..spec(1, Law::Mulaw, Codec::Pcmu, peer.addr()) };
     rig.pump.start(port.id, s).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
-    let sender = send_tone(peer.sock.try_clone().unwrap(), port.local, stop.clone(), 9000);
+    let sender = send_tone(peer.sock.try_clone().unwrap(), port.local, 1000.0, AMPLITUDE, stop.clone(), 9000);
     let cancelled = returned_level_db(&peer, Duration::from_millis(2500), 50);
 
     // A fax answer tone: call control switches the canceller off.

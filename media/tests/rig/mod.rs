@@ -218,3 +218,64 @@ pub fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
     f()
 }
+
+/// A simulator with one FXS port (channel 1, its phone off-hook and
+/// silent) described by `sim_toml`, and a pump on its mount.
+pub struct FxsRig {
+    pub pump: PumpHandle,
+    pub client: Client,
+    sim: Option<Sim>,
+    _dir: tempfile::TempDir,
+}
+
+impl FxsRig {
+    /// `name` labels the scratch directory and config; `ports` is the
+    /// pump's RTP port range; `dtmf_mode` the pump's DTMF handling.
+    pub fn start(sim_toml: &str, name: &str, ports: std::ops::RangeInclusive<u16>, dtmf_mode: DtmfMode) -> FxsRig {
+        let dir = tempfile::Builder::new().prefix(&format!("{name}-")).tempdir().expect("temp dir");
+        let mount = dir.path().join("dahdi");
+        let control = dir.path().join("ctl.sock");
+        let sim = Sim::start(sim_toml, &format!("{name}.toml"), &mount, &control).expect("start the simulator");
+        let ctl = Ctl::open(&mount).expect("open ctl");
+        let fxs = Signalling::Fxs(tandem_drivers::Start::Kewl);
+        ctl.configure_channel(&ChanConfig { chan: 1, signalling: fxs, law: None, idle_bits: 0 }).expect("CHANCONFIG");
+        let mut client = Client::connect_retry(&control, Duration::from_secs(5)).expect("control socket");
+        client.phone_hook(1, true).expect("phone off-hook");
+        let pump = Pump::start(PumpConfig { device_dir: mount, rtp_ip: "127.0.0.1".parse().unwrap(), rtp_ports: ports, dtmf_mode, ..Default::default() })
+            .expect("start the pump");
+        FxsRig { pump, client, sim: Some(sim), _dir: dir }
+    }
+}
+
+impl Drop for FxsRig {
+    fn drop(&mut self) {
+        self.pump.shutdown();
+        if let Some(s) = self.sim.take() {
+            let _ = s.stop();
+        }
+    }
+}
+
+/// Sends a `freq` tone at `amplitude` as 20 ms PCMU packets to `to` for at
+/// most `max_ms`, or until `stop`.
+pub fn send_tone(
+    sock: UdpSocket,
+    to: SocketAddr,
+    freq: f32,
+    amplitude: f32,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    max_ms: u32,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let peer = Peer { sock };
+        let start = Instant::now();
+        for k in 0..max_ms / 20 {
+            if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
+            let payload = tone(Codec::Pcmu, freq, amplitude, 160, k as usize * 160);
+            peer.send_rtp(to, 0, k as u16, k * 160, 0x5151, k == 0, &payload);
+            sleep_until(start + Duration::from_millis(20 * u64::from(k + 1)));
+        }
+    })
+}
