@@ -462,11 +462,16 @@ fn a_message_waiting_notify_lights_the_lamp_sends_fsk_mwi_and_gives_stutter_dial
         c.phone_get(1),
         r.tandem.log.all().join("\n")
     );
-    std::thread::sleep(Duration::from_millis(1200));
+    // The FSK follows the lamp; on a loaded machine it may still be going
+    // out, so look at the last 6 s of line audio until it has all arrived.
     let wav = r.lab.path("mwi-fsk.wav");
-    c.audio_save(1, &wav, Some(2000)).expect("audio.save");
-    let samples = tandem_dsp::wav::read_wav_bytes(&std::fs::read(&wav).expect("wav")).expect("wav").samples;
-    let msg = tandem_dsp::callerid::detect_fsk_callerid(&samples);
+    let mut msg = None;
+    wait_until(T, || {
+        c.audio_save(1, &wav, Some(6000)).expect("audio.save");
+        let samples = tandem_dsp::wav::read_wav_bytes(&std::fs::read(&wav).expect("wav")).expect("wav").samples;
+        msg = tandem_dsp::callerid::detect_fsk_callerid(&samples);
+        msg.is_some()
+    });
     assert_eq!(msg, Some(tandem_dsp::callerid::CallerIdMessage::MessageWaiting(true)), "FSK on the on-hook line");
     // Off hook: stutter dial tone (US: 0.1 s on / 0.1 s off bursts first).
     c.phone_hook(1, true).expect("off-hook");
