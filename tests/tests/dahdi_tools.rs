@@ -10,6 +10,12 @@
 //! * span 3: TE220P span 2, T1, chans 29-52 (bchan=29-51, hardhdlc=52),
 //!   cross-connected to span 2
 //!
+//! The CAS tests use `examples/dahdi/cas-cross.*` instead: T1 E&M, T1
+//! `cas=`, channel-bank fxo?s/fxs?s and E1 `cas=…:1101` channels on
+//! cross-connected spans, configured by dahdi_cfg and by Tandem and
+//! compared channel by channel (signalling and ABCD bits), and ABCD bits
+//! moved across the cross-connect with SETTXBITS/GETRXBITS.
+//!
 //! `dahdi_test` has its own test binary, `dahdi_timing.rs`.
 //!
 //! Needs root, dahdi-tools (`scripts/setup.sh`) and a built simulator
@@ -191,5 +197,162 @@ fn dahdi_scan_lists_spans() {
         assert_eq!(one(span, "lbo"), "0 db (CSU)/0-133 feet (DSX-1)", "span {span}");
         // Span 2 is the configured primary timing source (span=2,1,...).
         assert_eq!(one(span, "syncsrc"), "2", "span {span}");
+    }
+}
+
+// ---- CAS and robbed-bit spans ------------------------------------------
+//
+// `examples/dahdi/cas-cross.sim.toml`: a TE420P whose T1 spans 1 and 2 are
+// cross-connected, and its E1 spans 3 and 4 too. It is configured once by
+// Debian's dahdi_cfg from `examples/dahdi/cas-cross-system.conf` and once
+// by Tandem (`tandem configure`) from the equivalent `[dahdi]` TOML,
+// `examples/dahdi/cas-cross.toml`, each on a simulator of its own.
+
+fn cas_sim() -> PathBuf {
+    repo_path("examples/dahdi/cas-cross.sim.toml")
+}
+
+fn tandem_bin() -> PathBuf {
+    tandem_tests::gateway::workspace_bin("tandem")
+}
+
+/// Configure a fresh simulator with `configure` (a shell command) and dump
+/// GET_PARAMS of every channel.
+fn cas_params_after(configure: &str) -> BTreeMap<i64, Value> {
+    let conf = repo_path("examples/dahdi/cas-cross-system.conf").display().to_string();
+    let toml = repo_path("examples/dahdi/cas-cross.toml").display().to_string();
+    let tandem = tandem_bin().display().to_string();
+    let script = format!("{configure} >&2 || {{ echo \"configuring failed: $?\" >&2; exit 1; }}\n\"$DAHDI_PARAMS\" 1-110\n");
+    let out = sim_ns(
+        &cas_sim(),
+        &["bash", "-c", &script],
+        &[("CONF", conf.as_str()), ("TOML", toml.as_str()), ("TANDEM", tandem.as_str()), ("DAHDI_PARAMS", DAHDI_PARAMS)],
+        Duration::from_secs(60),
+    );
+    out.assert_success(configure);
+    params_by_chan(&out.stdout)
+}
+
+/// ABCD bits as DAHDI packs them (A = 8, B = 4, C = 2, D = 1).
+const BITS_BD: i64 = 0b0101;
+const BITS_ABCD: i64 = 0b1111;
+
+/// What each configured channel of cas-cross must be: its signalling and the
+/// bits it sends while idle. dahdi-base.c `dahdi_rbs_sethook` (its `outs`
+/// table, TXSIG_ONHOOK column): E&M 0; fxols, fxoks, fxsls, fxsgs and
+/// fxsks B+D; fxogs A+B+C+D (tip open). A CAS channel sends its idle bits.
+fn cas_expected(chan: i64) -> Option<(&'static str, i64, i64)> {
+    use dahdi_sys as d;
+    let s = |v: u32| v as i64;
+    Some(match chan {
+        1..=4 | 25..=28 => ("e&m", s(d::DAHDI_SIG_EM), 0),
+        5..=8 | 29..=32 => ("cas:0001", s(d::DAHDI_SIG_CAS), 0b0001),
+        9 | 10 => ("fxols", s(d::DAHDI_SIG_FXOLS), BITS_BD),
+        11 | 12 => ("fxogs", s(d::DAHDI_SIG_FXOGS), BITS_ABCD),
+        13 | 14 => ("fxoks", s(d::DAHDI_SIG_FXOKS), BITS_BD),
+        33 | 34 => ("fxsls", s(d::DAHDI_SIG_FXSLS), BITS_BD),
+        35 | 36 => ("fxsgs", s(d::DAHDI_SIG_FXSGS), BITS_BD),
+        37 | 38 => ("fxsks", s(d::DAHDI_SIG_FXSKS), BITS_BD),
+        49..=63 | 65..=79 | 80..=94 | 96..=110 => ("cas:1101", s(d::DAHDI_SIG_CAS), 0b1101),
+        _ => return None,
+    })
+}
+
+/// The channel wired to `chan` by the cross-connects (same position on the peer span).
+fn cas_peer(chan: i64) -> i64 {
+    match chan {
+        1..=24 => chan + 24,
+        25..=48 => chan - 24,
+        49..=79 => chan + 31,
+        _ => chan - 31,
+    }
+}
+
+#[test]
+fn dahdi_cfg_and_tandem_configure_give_robbed_bit_and_cas_channels_the_same_signalling_and_bits() {
+    let by_dahdi_cfg = cas_params_after("dahdi_cfg -vv -c \"$CONF\"");
+    let by_tandem = cas_params_after("\"$TANDEM\" configure --config \"$TOML\"");
+    assert_eq!(by_dahdi_cfg.len(), 110);
+    assert_eq!(by_tandem.len(), 110);
+    let mut diffs = Vec::new();
+    for chan in 1..=110 {
+        let (a, b) = (&by_dahdi_cfg[&chan], &by_tandem[&chan]);
+        for key in ["sigtype", "txbits", "rxbits", "idlebits", "curlaw", "rxisoffhook", "txhooksig", "rxhooksig"] {
+            if a[key] != b[key] {
+                diffs.push(format!("channel {chan} {key}: dahdi_cfg {} tandem {}", a[key], b[key]));
+            }
+        }
+    }
+    assert!(diffs.is_empty(), "dahdi_cfg and tandem configure differ:\n{}", diffs.join("\n"));
+    // And both are what DAHDI does with that system.conf.
+    for (who, p) in [("dahdi_cfg", &by_dahdi_cfg), ("tandem", &by_tandem)] {
+        for chan in 1..=110 {
+            let c = &p[&chan];
+            let Some((name, sig, idle)) = cas_expected(chan) else {
+                assert_eq!(sigtype(p, chan), 0, "{who}: channel {chan} is not in the system.conf: {c}");
+                continue;
+            };
+            assert_eq!(sigtype(p, chan), sig, "{who}: channel {chan} ({name}) signalling: {c}");
+            assert_eq!(c["txbits"].as_i64(), Some(idle), "{who}: channel {chan} ({name}) sends its idle bits: {c}");
+            let peer_idle = cas_expected(cas_peer(chan)).map(|e| e.2).unwrap_or(-1);
+            assert_eq!(c["rxbits"].as_i64(), Some(peer_idle), "{who}: channel {chan} ({name}) receives its peer's idle bits: {c}");
+            if name.starts_with("cas") {
+                assert_eq!(c["idlebits"].as_i64(), Some(idle), "{who}: channel {chan} ({name}) idle bits: {c}");
+            }
+        }
+    }
+}
+
+/// GET_PARAMS of `chans` from another process (`dahdi-params --dev`).
+fn params_from_outside(dev: &std::path::Path, chans: &[u32]) -> BTreeMap<i64, Value> {
+    let out =
+        std::process::Command::new(DAHDI_PARAMS).arg("--dev").arg(dev.join("ctl")).args(chans.iter().map(u32::to_string)).output().expect("run dahdi-params");
+    assert!(out.status.success(), "dahdi-params failed: {}", String::from_utf8_lossy(&out.stderr));
+    params_by_chan(&String::from_utf8_lossy(&out.stdout))
+}
+
+#[test]
+fn abcd_bits_set_with_settxbits_are_what_the_crossed_channel_reads_with_getrxbits() {
+    use tandem_drivers::{Channel, OpenOptionsDahdi};
+    use tandem_tests::gateway::{Lab, wait_until};
+    let lab = Lab::start(&std::fs::read_to_string(cas_sim()).expect("cas-cross.sim.toml"));
+    let out = std::process::Command::new(tandem_bin())
+        .args(["configure", "--config"])
+        .arg(repo_path("examples/dahdi/cas-cross.toml"))
+        .arg("--device-dir")
+        .arg(&lab.dev)
+        .output()
+        .expect("run tandem configure");
+    assert!(out.status.success(), "tandem configure failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let mut sim = lab.client();
+    let open = |chan: u32| Channel::open(&lab.dev, chan, None, OpenOptionsDahdi { nonblocking: true }).unwrap_or_else(|e| panic!("open channel {chan}: {e}"));
+    // T1 CAS 5 <-> 29, E1 CAS 49 <-> 80 and 79 <-> 110 (each side of timeslot 16).
+    for (a, b) in [(5u32, 29u32), (29, 5), (49, 80), (110, 79)] {
+        let (ta, tb) = (open(a), open(b));
+        for bits in 0u8..16 {
+            ta.set_tx_bits(bits).unwrap_or_else(|e| panic!("SETTXBITS {bits:#06b} on {a}: {e}"));
+            assert!(
+                wait_until(Duration::from_secs(5), || tb.rx_bits().ok() == Some(bits)),
+                "channel {b} read {:?} with GETRXBITS after channel {a} sent {bits:#06b}",
+                tb.rx_bits()
+            );
+            let (pa, pb) = (ta.params().expect("GET_PARAMS"), tb.params().expect("GET_PARAMS"));
+            assert_eq!(pa.tx_bits, Some(bits), "GET_PARAMS txbits of {a}: {pa:?}");
+            assert_eq!(pb.rx_bits, Some(bits), "GET_PARAMS rxbits of {b}: {pb:?}");
+            let (sa, sb) = (sim.chan_get(a).expect("chan.get"), sim.chan_get(b).expect("chan.get"));
+            assert_eq!(sa["txbits"].as_u64(), Some(u64::from(bits)), "the simulator's txbits of {a}: {sa}");
+            assert_eq!(sb["rxbits"].as_u64(), Some(u64::from(bits)), "the simulator's rxbits of {b}: {sb}");
+            let outside = params_from_outside(&lab.dev, &[a, b]);
+            assert_eq!(outside[&i64::from(a)]["txbits"].as_u64(), Some(u64::from(bits)), "another process's GET_PARAMS of {a}");
+            assert_eq!(outside[&i64::from(b)]["rxbits"].as_u64(), Some(u64::from(bits)), "another process's GET_PARAMS of {b}");
+        }
+    }
+    // Robbed-bit signalling other than CAS keeps its bits to the kernel's
+    // hook machine: SETTXBITS is refused (EINVAL), the bits stay idle.
+    for chan in [1u32, 9, 11, 33, 35] {
+        let c = open(chan);
+        let before = c.params().expect("GET_PARAMS").tx_bits;
+        assert!(c.set_tx_bits(0b1010).is_err(), "SETTXBITS accepted on channel {chan}");
+        assert_eq!(c.params().expect("GET_PARAMS").tx_bits, before, "channel {chan}'s bits changed");
     }
 }

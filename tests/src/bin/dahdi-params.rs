@@ -80,6 +80,9 @@ fn main() {
                     "rxisoffhook": p.rxisoffhook,
                     "rxhooksig": p.rxhooksig,
                     "txhooksig": p.txhooksig,
+                    "rxbits": p.rxbits,
+                    "txbits": p.txbits,
+                    "idlebits": p.idlebits,
                     "chan_alarms": p.chan_alarms,
                 })
             }
