@@ -15,10 +15,19 @@
 //!   directions, glare on two-way trunks, busy-out; address signalling by
 //!   [`fgd`] formats (plain, Feature Group B, Feature Group D with ANI and
 //!   the acknowledgement wink).
-//! * [`bank`]: T1 channel-bank lines (loop, ground and kewl start) — not
-//!   written yet; the bit tables it needs are in [`bits::RbsType`], and the
-//!   plan is an adapter between those bits and the analog ports'
-//!   [`crate::LineInput`] / [`crate::LineCommand`].
+//! * T1 channel-bank lines (FXS and FXO loop, ground and kewl start) need
+//!   no core here: DAHDI already is the adapter. A T1 channel configured
+//!   fxols/fxogs/fxoks (toward a bank's FXS card, phones) or
+//!   fxsls/fxsgs/fxsks (toward its FXO card, CO lines) takes the same hook
+//!   ioctls and raises the same events as an analog port, because the
+//!   kernel's dahdi-base.c turns them into ABCD bits and back
+//!   (`dahdi_rbs_sethook` transmits the per-type pattern of each hook
+//!   state, `dahdi_rbsbits` decodes received bits into hook signals and
+//!   `__dahdi_hooksig_pvt` runs the debounce, ring and ground-start
+//!   machines). So bank lines run on the analog cores ([`crate::fxs`],
+//!   [`crate::fxo`]) through the gateway's `[[analog]]` interfaces, as
+//!   chan_dahdi runs them on its analog code. [`bits::RbsType`] still
+//!   carries their patterns, for tracing bits and for tests.
 //! * [`r2`]: E1 MFC/R2 — Q.421 line signalling and compelled inter-register
 //!   signalling both ways; every country difference is a
 //!   [`r2_variants::R2Variant`] value.
@@ -27,7 +36,6 @@
 //! time passing; no input sequence panics, and every core returns to idle
 //! once its inputs stop (each waiting state has a timer).
 
-pub mod bank;
 pub mod bits;
 pub mod em;
 pub mod fgd;
