@@ -97,6 +97,7 @@
 //! it), then `strip` that many leading characters, then `prepend`.
 
 pub mod analog;
+pub mod cas;
 pub mod pri;
 
 use std::collections::{BTreeMap, HashSet};
@@ -141,6 +142,9 @@ pub struct Config {
     /// Analog interfaces (FXO and FXS ports).
     #[serde(default)]
     pub analog: Vec<analog::AnalogConfig>,
+    /// CAS trunks (T1 robbed-bit E&M/FGB/FGD, E1 MFC/R2).
+    #[serde(default)]
+    pub cas: Vec<cas::CasConfig>,
     /// SIP: listeners, RTP and trunks.
     #[serde(default)]
     pub sip: Option<SipConfig>,
@@ -813,10 +817,13 @@ impl Config {
         {
             c.out.extend(e);
         }
-        let analog_names: Vec<&str> = self.analog.iter().map(|a| a.name.get_ref().as_str()).collect();
+        let analog_names: Vec<&str> =
+            self.analog.iter().map(|a| a.name.get_ref().as_str()).chain(self.cas.iter().map(|c| c.name.get_ref().as_str())).collect();
         pri::validate_with(&self.pri, &self.group, &analog_names, &self.source, &mut c.out);
         let pri_names: Vec<&str> = self.pri.iter().map(|p| p.name.get_ref().as_str()).collect();
         analog::validate(&self.analog, &pri_names, &self.source, &mut c.out);
+        let taken: Vec<&str> = pri_names.iter().copied().chain(self.analog.iter().map(|a| a.name.get_ref().as_str())).collect();
+        cas::validate(&self.cas, &taken, self.dahdi.as_ref(), &self.source, &mut c.out);
         self.check_general(&mut c);
         let trunks = self.check_sip(&mut c);
         self.check_routes(&mut c, &trunks);
@@ -1004,7 +1011,13 @@ impl Config {
     }
 
     fn check_routes(&self, c: &mut Check, trunks: &HashSet<String>) {
-        let pris: HashSet<&str> = self.pri.iter().map(|p| p.name.get_ref().as_str()).chain(self.analog.iter().map(|a| a.name.get_ref().as_str())).collect();
+        let pris: HashSet<&str> = self
+            .pri
+            .iter()
+            .map(|p| p.name.get_ref().as_str())
+            .chain(self.analog.iter().map(|a| a.name.get_ref().as_str()))
+            .chain(self.cas.iter().map(|c| c.name.get_ref().as_str()))
+            .collect();
         let groups: HashSet<&str> = self.group.iter().map(|g| g.name.get_ref().as_str()).collect();
         let mut names: BTreeMap<&str, usize> = BTreeMap::new();
         for r in &self.route {
