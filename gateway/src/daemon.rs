@@ -12,6 +12,9 @@
 //!   lends the pump a duplicate of its channel for a call's media; the
 //!   pump's line events for those channels come back through
 //!   `PumpConfig::line_events`;
+//! * one thread per CAS channel (`tdm::cas_io::spawn_channel`), which
+//!   lends the pump its channel once address signalling is over (a call's
+//!   media waits until the CAS interface says the channel is media-ready);
 //! * the SIP transport (`sip::transport`): UDP, TCP and TLS sockets;
 //! * the media pump's thread (`tandem_media::pump`), told to start, change
 //!   and stop streams through its handle, which never blocks;
@@ -49,6 +52,8 @@ use crate::sip::transport::{Outbound, SipTransport, TransportEvent};
 use crate::sip::{SipOutput, SipSide};
 use crate::tdm::analog::{AnalogInput, AnalogInterface};
 use crate::tdm::analog_io::{self, PortShell, ShellOptions};
+use crate::tdm::cas::{CasCommand, CasInput, CasInterface};
+use crate::tdm::cas_io::{self, CasShell};
 use crate::tdm::pri::{PriInput, PriInterface, PriIo};
 use crate::tdm::pri_io::{self, DChannelEvent, PcapSink};
 use crate::tdm::smdi::{Smdi, SmdiEvent, SmdiJoin, SmdiLink, SmdiSerialConfig};
@@ -64,6 +69,8 @@ pub enum DaemonError {
     Pri { name: String, msg: String },
     #[error("analog interface {name}: {msg}")]
     Analog { name: String, msg: String },
+    #[error("CAS interface {name}: {msg}")]
+    Cas { name: String, msg: String },
     #[error("SIP: {0}")]
     Sip(String),
     #[error("media pump: {0}")]
@@ -94,6 +101,8 @@ enum Input {
     /// A line event or DSP result of an analog port (from its shell, or
     /// from the media pump while it owns the port's audio).
     Analog(crate::tdm::analog::AnalogInput),
+    /// Bits or a DSP result of a CAS channel's shell.
+    Cas(CasInput),
     /// Bytes from an SMDI link, when they were read.
     Smdi(Vec<u8>, Instant),
 }
@@ -125,6 +134,13 @@ struct Daemon {
     analog: HashMap<u32, (usize, PortShell)>,
     /// Calls whose media runs on a channel lent by an analog port's shell.
     lent: HashMap<CallId, u32>,
+    /// CAS channels' shells by DAHDI channel number, with their interface
+    /// index and whether the channel is media-ready.
+    cas: HashMap<u32, (usize, CasShell, bool)>,
+    /// Media waiting for its CAS channel to be media-ready, by channel.
+    cas_pending: HashMap<u32, (CallId, u64, StreamSpec)>,
+    /// Calls whose media runs on a channel lent by a CAS channel's shell.
+    cas_lent: HashMap<CallId, u32>,
     /// SMDI: the receiver, the call details waiting for a ringing port, and
     /// each analog interface's station.
     smdi: Option<(Smdi, SmdiJoin)>,
@@ -305,6 +321,38 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
     }
     crate::tdm::analog_tap::spawn(tap_rx, tap_zones, an_tx.clone()).map_err(DaemonError::Media)?;
     drop(an_tx);
+    // CAS trunks: the sans-IO interface here, a shell thread per channel.
+    let mut cas = HashMap::new();
+    let (cas_tx, mut cas_rx) = mpsc::unbounded_channel::<CasInput>();
+    for c in &cfg.cas {
+        let name = c.name.get_ref().clone();
+        let cerr = |msg: String| DaemonError::Cas { name: name.clone(), msg };
+        let settings = cas_io::resolve(c, &device_dir).map_err(|e| cerr(e.to_string()))?;
+        if let Some(taps) = c.echo_taps() {
+            echo.extend(settings.channels.iter().map(|ch| (ch.channo..=ch.channo, taps)));
+        }
+        let (chans, law, r2) = (settings.channels.clone(), settings.law, c.is_r2());
+        let iface = CasInterface::new(settings);
+        all_spans.extend(crate::tdm::TdmInterface::spans(&iface));
+        let idx = tdm.add_interface(Box::new(iface));
+        for ch in chans {
+            let shell = cas_io::spawn_channel(&device_dir, ch, law, r2, cas_tx.clone()).map_err(|e| cerr(e.to_string()))?;
+            cas.insert(ch.channo, (idx, shell, false));
+        }
+        iface_names.push(name.clone());
+        info!(interface = %name, signalling = c.signalling.get_ref().as_str(), channels = cas.values().filter(|(i, _, _)| *i == idx).count(), "CAS interface up");
+    }
+    drop(cas_tx);
+    {
+        let tx = in_tx.clone();
+        tokio::spawn(async move {
+            while let Some(c) = cas_rx.recv().await {
+                if tx.send(Input::Cas(c)).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
     for g in &cfg.group {
         tdm.add_group(SpanGroup::from_config(g));
     }
@@ -387,6 +435,9 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
         cdr,
         analog,
         lent: HashMap::new(),
+        cas,
+        cas_pending: HashMap::new(),
+        cas_lent: HashMap::new(),
         // SMDI_WINDOW: a call detail joins a port that presents its call within it.
         smdi: (!stations.is_empty()).then(|| (Smdi::new(), SmdiJoin::new(SMDI_WINDOW))),
         stations,
@@ -441,6 +492,12 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
                         if let Some((iface, _)) = d.analog.get(&a.channo) {
                             let iface = *iface;
                             d.tdm.handle_input(iface, TdmInput::Analog(a), now);
+                        }
+                    }
+                    Some(Input::Cas(c)) => {
+                        if let Some((iface, _, _)) = d.cas.get(&c.channo) {
+                            let iface = *iface;
+                            d.tdm.handle_input(iface, TdmInput::Cas(c), now);
                         }
                     }
                     Some(Input::Smdi(bytes, at)) => {
@@ -522,7 +579,17 @@ impl Daemon {
                             _ => other += 1,
                         }
                     }
-                    interfaces.push(json!({"name": name, "up": iface.is_up(), "channels": {"idle": idle, "busy": busy, "alarm": alarm, "other": other}}));
+                    let mut entry = json!({"name": name, "up": iface.is_up(), "channels": {"idle": idle, "busy": busy, "alarm": alarm, "other": other}});
+                    // CAS trunks list each channel's state too.
+                    if iface.channels().first().is_some_and(|c| self.cas.contains_key(&c.channo)) {
+                        let list: Vec<_> = iface
+                            .channels()
+                            .iter()
+                            .map(|c| json!({"span": c.addr.span, "pos": c.addr.pos, "channo": c.channo, "state": format!("{:?}", c.state).to_lowercase()}))
+                            .collect();
+                        entry["cas_channels"] = json!(list);
+                    }
+                    interfaces.push(entry);
                 }
                 let trunks: Vec<_> = self
                     .sip
@@ -648,6 +715,20 @@ impl Daemon {
                 Some((_, shell)) => shell.command(a.cmd),
                 None => warn!(channo = a.channo, "line command for a port without a shell"),
             },
+            TdmOutput::Io(TdmIo::Cas(c)) => match c.cmd {
+                CasCommand::MediaReady(ready) => {
+                    if let Some(e) = self.cas.get_mut(&c.channo) {
+                        e.2 = ready;
+                    }
+                    if ready && let Some((call, id, spec)) = self.cas_pending.remove(&c.channo) {
+                        self.start_cas_media(call, id, spec);
+                    }
+                }
+                cmd => match self.cas.get(&c.channo) {
+                    Some((_, shell, _)) => shell.command(cmd),
+                    None => warn!(channo = c.channo, "CAS command for a channel without a shell"),
+                },
+            },
             TdmOutput::Io(TdmIo::Pri(PriIo::Trace(t))) => {
                 if let Some(Some(sink)) = self.pcap.get_mut(iface) {
                     if let Err(e) = sink.write(&t) {
@@ -768,6 +849,16 @@ impl Daemon {
                 // FXO lines: the tap carries the line's audio to tone disconnect supervision.
                 spec.tap = self.analog.get(&tdm_channo).is_some_and(|(_, s)| s.kind == crate::config::analog::PortKind::Fxo);
                 let id = rtp.stream;
+                // A CAS channel's media waits until address signalling is over.
+                if let Some((_, _, ready)) = self.cas.get(&tdm_channo) {
+                    if *ready {
+                        self.start_cas_media(call, id, spec);
+                    } else {
+                        debug!(%call, channo = tdm_channo, "media waits for the CAS channel's address signalling");
+                        self.cas_pending.insert(tdm_channo, (call, id, spec));
+                    }
+                    return;
+                }
                 // An analog port's channel stays open in its shell: the pump gets a duplicate.
                 let started = match self.analog.get(&tdm_channo) {
                     Some((_, shell)) => match shell.lend() {
@@ -793,6 +884,9 @@ impl Daemon {
                 }
             }
             MediaCommand::Update { call, rtp } => {
+                if let Some((_, _, spec)) = self.cas_pending.values_mut().find(|(c, _, _)| *c == call) {
+                    merge_rtp(spec, &rtp);
+                }
                 if let Some((id, spec, _)) = self.streams.get_mut(&call) {
                     merge_rtp(spec, &rtp);
                     if let Err(e) = self.pump.update(*id, *spec) {
@@ -818,7 +912,40 @@ impl Daemon {
                 {
                     shell.resume();
                 }
+                self.cas_pending.retain(|_, (c, _, _)| *c != call);
+                if let Some(channo) = self.cas_lent.remove(&call)
+                    && let Some((_, shell, _)) = self.cas.get(&channo)
+                {
+                    shell.resume();
+                }
             }
+        }
+    }
+}
+
+impl Daemon {
+    /// Starts a call's media on a CAS channel: its shell lends the pump a
+    /// duplicate of the channel.
+    fn start_cas_media(&mut self, call: CallId, id: u64, spec: StreamSpec) {
+        let Some((_, shell, _)) = self.cas.get(&spec.channo) else { return };
+        let started = match shell.lend() {
+            Ok(chan) => {
+                let r = self.pump.start_on(id, spec, chan);
+                if r.is_ok() {
+                    self.cas_lent.insert(call, spec.channo);
+                } else {
+                    shell.resume();
+                }
+                r.map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e),
+        };
+        match started {
+            Ok(()) => {
+                debug!(%call, stream = id, channo = spec.channo, "media connected on the CAS channel");
+                self.streams.insert(call, (id, spec, self.pump.stats_cell(id)));
+            }
+            Err(e) => warn!(%call, stream = id, %e, "media connect failed"),
         }
     }
 }

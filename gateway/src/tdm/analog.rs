@@ -520,7 +520,7 @@ impl TdmInterface for AnalogInterface {
                     self.drain(i);
                 }
             }
-            TdmInput::Alarm { .. } | TdmInput::Pri(_) => {}
+            TdmInput::Alarm { .. } | TdmInput::Pri(_) | TdmInput::Cas(_) => {}
         }
     }
 

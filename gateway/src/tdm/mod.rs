@@ -1,10 +1,10 @@
-//! TDM legs: the gateway's side of PRI B-channels (and, later, analog and
-//! CAS lines), as sans-IO state machines behind one small interface.
+//! TDM legs: the gateway's side of PRI B-channels, analog lines and CAS
+//! trunks, as sans-IO state machines behind one small interface.
 //!
 //! A [`TdmInterface`] is one signalling entity: a PRI interface (one
 //! D-channel and the spans it controls, [`pri::PriInterface`]) or an
-//! analog interface (FXO or FXS ports, [`analog::AnalogInterface`]); a CAS
-//! span later. It speaks call control's leg-neutral
+//! analog interface (FXO or FXS ports, [`analog::AnalogInterface`]) or a CAS
+//! trunk (E&M/FGB/FGD or MFC/R2 channels, [`cas::CasInterface`]). It speaks call control's leg-neutral
 //! vocabulary ([`crate::call::model`]) on one side and its own wire on the
 //! other, and holds no clock, socket or thread:
 //!
@@ -52,6 +52,7 @@
 //!         TdmOutput::Io(TdmIo::Pri(PriIo::Frame { link, frame })) => { /* dchannel_tx[iface].send(frame) */ }
 //!         TdmOutput::Io(TdmIo::Pri(PriIo::Trace(t))) => { /* pcap[iface].write(&t) */ }
 //!         TdmOutput::Io(TdmIo::Analog(a)) => { /* analog_shell[a.channo].command(a.cmd) */ }
+//!         TdmOutput::Io(TdmIo::Cas(c)) => { /* cas_shell[c.channo].command(c.cmd) */ }
 //!     }
 //! }
 //! // Sleep until tdm.poll_timeout(), the next frame or the next command.
@@ -61,6 +62,8 @@
 pub mod analog;
 pub mod analog_io;
 pub mod analog_tap;
+pub mod cas;
+pub mod cas_io;
 pub mod hunt;
 pub mod numbering;
 pub mod pri;
@@ -134,6 +137,8 @@ pub enum TdmIo {
     Pri(pri::PriIo),
     /// A line command for an analog port's shell.
     Analog(analog::AnalogIo),
+    /// A command for a CAS channel's shell.
+    Cas(cas::CasIo),
 }
 
 /// Kind-specific input from a shell, and what all kinds share.
@@ -147,6 +152,8 @@ pub enum TdmInput {
     Pri(pri::PriInput),
     /// A line event or DSP result from an analog port's shell.
     Analog(analog::AnalogInput),
+    /// Bits or a DSP result from a CAS channel's shell.
+    Cas(cas::CasInput),
 }
 
 /// What an interface has for the integrator.
@@ -161,7 +168,7 @@ pub enum TdmOutput {
     Io(TdmIo),
 }
 
-/// One TDM signalling entity (a PRI interface; analog and CAS later). See
+/// One TDM signalling entity (a PRI interface, analog ports or a CAS trunk). See
 /// the [module documentation](self) for the contract.
 pub trait TdmInterface {
     /// The configured name (groups and logs use it).

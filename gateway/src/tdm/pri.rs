@@ -869,7 +869,7 @@ impl TdmInterface for PriInterface {
         self.now = now;
         match input {
             TdmInput::Pri(PriInput::Frame { link, frame }) => self.pri.handle_frame(link, &frame, now),
-            TdmInput::Analog(_) => {}
+            TdmInput::Analog(_) | TdmInput::Cas(_) => {}
             TdmInput::Alarm { span, in_alarm } => {
                 if in_alarm {
                     tracing::warn!(interface = %self.s.name, span, "span in alarm: its channels are out of the hunt");
@@ -995,7 +995,7 @@ mod tests {
                                 moved = true;
                             }
                         }
-                        TdmOutput::Io(TdmIo::Pri(PriIo::Trace(_)) | TdmIo::Analog(_)) => {}
+                        TdmOutput::Io(TdmIo::Pri(PriIo::Trace(_)) | TdmIo::Analog(_) | TdmIo::Cas(_)) => {}
                         TdmOutput::Incoming { key, setup, identity, media } => {
                             let leg = LegRef::inbound(CallId(self.next));
                             self.next += 1;

@@ -33,7 +33,7 @@
 //!     while let Some(out) = pri.poll_output() {
 //!         match out {
 //!             TdmOutput::Io(TdmIo::Pri(PriIo::Frame { frame, .. })) => { let _ = dch.tx.send(frame).await; }
-//!             TdmOutput::Io(TdmIo::Pri(PriIo::Trace(_)) | TdmIo::Analog(_)) => {}
+//!             TdmOutput::Io(TdmIo::Pri(PriIo::Trace(_)) | TdmIo::Analog(_) | TdmIo::Cas(_)) => {}
 //!             TdmOutput::Incoming { .. } | TdmOutput::Leg(..) => { /* to call control */ }
 //!         }
 //!     }

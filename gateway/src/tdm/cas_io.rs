@@ -1,0 +1,490 @@
+//! The I/O shell of CAS trunks: one thread per channel that owns its DAHDI
+//! channel (raw CAS, `DAHDI_SIG_CAS`), moves the ABCD bits, and does the
+//! tone work of address signalling for [`super::cas::CasInterface`], which
+//! the daemon keeps in its call-control task.
+//!
+//! * [`resolve`] turns a `[[cas]]` section into [`CasSettings`]: the span's
+//!   framing (T1 ESF or D4, E1) and the channel numbers, from discovery;
+//!   every channel must be configured as raw CAS.
+//! * [`spawn_channel`] opens the channel (non-blocking, 20 ms blocks, the
+//!   span's law) and starts its thread, which:
+//!   - reports received bits as [`CasLineInput::Bits`]: on
+//!     `DAHDI_EVENT_BITSCHANGED` it reads `DAHDI_GETRXBITS`, and it also
+//!     polls `GETRXBITS` every 10 ms (the only way while the media pump
+//!     reads the channel's events during a call);
+//!   - transmits the core's bits with `DAHDI_SETTXBITS`;
+//!   - sends digits with spandsp's Bell MF or DTMF generator and receives
+//!     them with its Bell MF or DTMF receiver, while the core asks for it
+//!     (E&M); plays R2 MF signals and runs both R2 receivers, reporting the
+//!     tone start and stop of each signal set (MFC/R2);
+//!   - writes one block for every block it reads, so its tones go out at
+//!     line rate (silence when it has nothing to send).
+//!
+//! # Sharing the channel with the media pump
+//!
+//! As for analog ports ([`super::analog_io`]): the channel stays open in its
+//! shell for the trunk's whole life; once address signalling is over the
+//! daemon borrows a duplicate descriptor ([`CasShell::lend`]) for the pump,
+//! and the shell stops reading audio (it keeps polling the bits) until
+//! [`CasShell::resume`].
+//!
+//! One thread per channel keeps each channel's tone timing independent; at
+//! 10 ms polls that is cheap for a span or two (a 24-channel T1 costs 24
+//! sleeping threads).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use tandem_drivers::{Channel, Discovery, Io, LineEvent, OpenOptionsDahdi, Policy, Signalling};
+use tandem_dsp::mf::R1Signal;
+use tandem_dsp::{DigitEvent, g711};
+use tandem_signalling::cas::{Abcd, DigitKind, Framing};
+use tandem_spandsp::{BellMfRx, BellMfTx, DtmfRx, DtmfRxConfig, DtmfTx, DtmfTxConfig, R2Direction, R2MfRx, R2MfTx};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::ChannelAddr;
+use super::cas::{CasChannel, CasCommand, CasInput, CasLineInput, CasSettings};
+use crate::call::model::Law;
+use crate::config::cas::CasConfig;
+
+/// Why a CAS interface or channel cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum CasIoError {
+    #[error("DAHDI: {0}")]
+    Dahdi(#[from] tandem_drivers::Error),
+    #[error("CAS interface {name}: span {span} does not exist")]
+    NoSpan { name: String, span: u32 },
+    #[error("CAS interface {name}: span {span} is {kind}, not T1 or E1")]
+    NotDigital { name: String, span: u32, kind: String },
+    #[error("CAS interface {name}: MFC/R2 needs an E1 span; span {span} is {kind}")]
+    R2NotE1 { name: String, span: u32, kind: String },
+    #[error("CAS interface {name}: span {span} has no channel {pos}")]
+    NoChannel { name: String, span: u32, pos: u32 },
+    #[error("CAS interface {name}: span {span} channel {pos} is {sig}, not raw CAS (role = \"cas\" in [dahdi])")]
+    NotCas { name: String, span: u32, pos: u32, sig: String },
+    #[error("CAS interface {name}: span {span} has no raw CAS channels (role = \"cas\" in [dahdi])")]
+    NoChannels { name: String, span: u32 },
+    #[error("CAS channel {1}: the shell thread: {0}")]
+    Thread(std::io::Error, u32),
+}
+
+/// The settings of a `[[cas]]` section on this hardware.
+pub fn resolve(cfg: &CasConfig, device_dir: &Path) -> Result<CasSettings, CasIoError> {
+    let inv = Discovery::new(device_dir).scan()?;
+    let name = cfg.name.get_ref().clone();
+    let span = *cfg.span.get_ref();
+    let s = inv.spans.iter().find(|s| s.status.span == span).ok_or_else(|| CasIoError::NoSpan { name: name.clone(), span })?;
+    let kind = s.status.span_type.to_ascii_uppercase();
+    let framing = match kind.as_str() {
+        "E1" => Framing::E1,
+        "T1" | "J1" if s.status.lineconfig & dahdi_sys::DAHDI_CONFIG_D4 != 0 => Framing::D4,
+        "T1" | "J1" => Framing::Esf,
+        _ => return Err(CasIoError::NotDigital { name, span, kind }),
+    };
+    if cfg.is_r2() && framing != Framing::E1 {
+        return Err(CasIoError::R2NotE1 { name, span, kind });
+    }
+    let positions = match cfg.positions() {
+        Some(p) => p,
+        None => s.channels.iter().filter(|c| c.signalling == Some(Signalling::Cas)).map(|c| c.chanpos).collect(),
+    };
+    if positions.is_empty() {
+        return Err(CasIoError::NoChannels { name, span });
+    }
+    let mut channels = Vec::new();
+    for pos in positions {
+        let p = s.channels.iter().find(|c| c.chanpos == pos).ok_or_else(|| CasIoError::NoChannel { name: name.clone(), span, pos })?;
+        if p.signalling != Some(Signalling::Cas) {
+            let sig = p.signalling.map(|s| s.to_string()).unwrap_or_else(|| "unconfigured".into());
+            return Err(CasIoError::NotCas { name, span, pos, sig });
+        }
+        channels.push(CasChannel { addr: ChannelAddr { span, pos }, channo: p.chan });
+    }
+    Ok(CasSettings::from_config(cfg, channels, framing))
+}
+
+enum ShellCmd {
+    Cas(CasCommand),
+    Lend(Sender<Result<Channel, String>>),
+    Resume,
+}
+
+/// The handle of a running channel shell. Dropping it ends the thread.
+pub struct CasShell {
+    /// The channel's DAHDI channel number.
+    pub channo: u32,
+    tx: Sender<ShellCmd>,
+}
+
+impl CasShell {
+    /// Carries out a command (asynchronously).
+    pub fn command(&self, cmd: CasCommand) {
+        let _ = self.tx.send(ShellCmd::Cas(cmd));
+    }
+
+    /// Stops reading audio and hands out a duplicate of the channel for the
+    /// media pump; waits at most 500 ms for the thread to let go.
+    pub fn lend(&self) -> Result<Channel, String> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.tx.send(ShellCmd::Lend(tx)).map_err(|_| "the channel's shell has ended".to_owned())?;
+        rx.recv_timeout(Duration::from_millis(500)).map_err(|_| "the channel's shell did not answer".to_owned())?
+    }
+
+    /// Takes the channel back after the pump stopped with it.
+    pub fn resume(&self) {
+        let _ = self.tx.send(ShellCmd::Resume);
+    }
+}
+
+/// 20 ms of audio.
+const BLOCK: usize = 160;
+/// How often the thread looks at its channel.
+const POLL: Duration = Duration::from_millis(4);
+/// How often the received bits are polled.
+const BITS_POLL: Duration = Duration::from_millis(10);
+
+/// Opens channel `hw` and starts its shell thread; `r2` runs the R2 MF
+/// receivers; inputs go to `events`.
+pub fn spawn_channel(device_dir: &Path, hw: CasChannel, law: Law, r2: bool, events: UnboundedSender<CasInput>) -> Result<CasShell, CasIoError> {
+    let chan = Channel::open(device_dir, hw.channo, None, OpenOptionsDahdi { nonblocking: true })?;
+    let dlaw = match law {
+        Law::Ulaw => tandem_drivers::channel::Law::Mulaw,
+        Law::Alaw => tandem_drivers::channel::Law::Alaw,
+    };
+    chan.set_law(dlaw)?;
+    chan.set_blocksize(BLOCK as u32)?;
+    chan.set_buffers(Policy::Immediate, Policy::Immediate, 4, BLOCK as u32)?;
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let channo = hw.channo;
+    std::thread::Builder::new()
+        .name(format!("cas-{channo}"))
+        .spawn(move || {
+            let mut s = Shell::new(chan, hw.channo, law, r2, events);
+            s.run(rx);
+        })
+        .map_err(|e| CasIoError::Thread(e, channo))?;
+    Ok(CasShell { channo, tx })
+}
+
+struct Shell {
+    chan: Channel,
+    channo: u32,
+    law: g711::Law,
+    r2: bool,
+    events: UnboundedSender<CasInput>,
+    lent: bool,
+    rx_bits: Option<u8>,
+    mf_rx: Option<BellMfRx>,
+    dtmf_rx: Option<DtmfRx>,
+    mf_tx: Option<BellMfTx>,
+    dtmf_tx: Option<DtmfTx>,
+    sending: bool,
+    r2_rx: Option<(R2MfRx, R2MfRx)>,
+    r2_tx: Option<(bool, R2MfTx)>,
+}
+
+impl Shell {
+    fn new(chan: Channel, channo: u32, law: Law, r2: bool, events: UnboundedSender<CasInput>) -> Shell {
+        let law = match law {
+            Law::Ulaw => g711::Law::Mulaw,
+            Law::Alaw => g711::Law::Alaw,
+        };
+        let mut s = Shell {
+            chan,
+            channo,
+            law,
+            r2,
+            events,
+            lent: false,
+            rx_bits: None,
+            mf_rx: None,
+            dtmf_rx: None,
+            mf_tx: None,
+            dtmf_tx: None,
+            sending: false,
+            r2_rx: None,
+            r2_tx: None,
+        };
+        s.reset_r2_rx();
+        s
+    }
+
+    fn reset_r2_rx(&mut self) {
+        self.r2_rx = if self.r2 {
+            match (R2MfRx::new(R2Direction::Forward), R2MfRx::new(R2Direction::Backward)) {
+                (Ok(f), Ok(b)) => Some((f, b)),
+                _ => {
+                    tracing::warn!(channo = self.channo, "no R2 MF receivers");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+    }
+
+    fn send(&self, input: CasLineInput) {
+        let _ = self.events.send(CasInput { channo: self.channo, input });
+    }
+
+    fn poll_bits(&mut self, force: bool) {
+        match self.chan.rx_bits() {
+            Ok(b) => {
+                if force || self.rx_bits != Some(b) {
+                    self.rx_bits = Some(b);
+                    self.send(CasLineInput::Bits(Abcd::new(b)));
+                }
+            }
+            Err(e) => tracing::debug!(channo = self.channo, error = %e, "GETRXBITS failed"),
+        }
+    }
+
+    fn run(&mut self, rx: Receiver<ShellCmd>) {
+        let mut buf = [0u8; BLOCK];
+        let mut next_bits = Instant::now();
+        self.poll_bits(true);
+        loop {
+            // Commands first, waiting at most one poll interval for one.
+            let mut first = true;
+            loop {
+                let c = if first {
+                    first = false;
+                    match rx.recv_timeout(POLL) {
+                        Ok(c) => c,
+                        Err(RecvTimeoutError::Timeout) => break,
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    }
+                } else {
+                    match rx.try_recv() {
+                        Ok(c) => c,
+                        Err(crossbeam_channel::TryRecvError::Empty) => break,
+                        Err(crossbeam_channel::TryRecvError::Disconnected) => return,
+                    }
+                };
+                match c {
+                    ShellCmd::Cas(cmd) => self.execute(cmd),
+                    ShellCmd::Lend(reply) => {
+                        self.lent = true;
+                        let _ = reply.send(self.chan.try_clone().map_err(|e| e.to_string()));
+                    }
+                    ShellCmd::Resume => {
+                        self.lent = false;
+                        self.reset_r2_rx();
+                    }
+                }
+            }
+            if Instant::now() >= next_bits {
+                next_bits = Instant::now() + BITS_POLL;
+                self.poll_bits(false);
+            }
+            if self.lent {
+                continue;
+            }
+            for _ in 0..16 {
+                match self.chan.read(&mut buf) {
+                    Ok(Io::Done(0)) | Ok(Io::WouldBlock) => break,
+                    Ok(Io::Done(n)) => self.audio(&buf[..n]),
+                    Ok(Io::Event) => self.event(),
+                    Err(tandem_drivers::Error::Removed { .. }) => {
+                        tracing::warn!(channo = self.channo, "CAS channel removed: its shell ends");
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::debug!(channo = self.channo, error = %e, "CAS channel read failed");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn event(&mut self) {
+        match self.chan.next_event() {
+            Ok(Some(LineEvent::BitsChanged)) => self.poll_bits(false),
+            Ok(Some(ev)) => tracing::debug!(channo = self.channo, ?ev, "CAS channel event"),
+            Ok(None) => {}
+            Err(e) => tracing::debug!(channo = self.channo, error = %e, "GETEVENT failed"),
+        }
+    }
+
+    fn audio(&mut self, block: &[u8]) {
+        let n = block.len().min(BLOCK);
+        let mut pcm = [0i16; BLOCK];
+        self.law.decode_slice(&block[..n], &mut pcm[..n]);
+        let pcm = &pcm[..n];
+        let mut digits = String::new();
+        let mut kind = None;
+        if let Some(rx) = self.mf_rx.as_mut() {
+            kind = Some(DigitKind::MfR1);
+            rx.process_with(pcm, |s| digits.push(r1_char(s)));
+        }
+        if let Some(rx) = self.dtmf_rx.as_mut() {
+            kind = Some(DigitKind::Dtmf);
+            rx.process_with(pcm, |e| {
+                if let DigitEvent::DigitDown { digit, .. } = e {
+                    digits.push(digit);
+                }
+            });
+        }
+        if let (Some(kind), false) = (kind, digits.is_empty()) {
+            self.send(CasLineInput::Digits { kind, digits });
+        }
+        let mut r2 = Vec::new();
+        if let Some((f, b)) = self.r2_rx.as_mut() {
+            for (forward, rx) in [(true, f), (false, b)] {
+                rx.process_with(pcm, |e| match e {
+                    DigitEvent::DigitDown { digit, .. } => r2.push((forward, Some(digit))),
+                    DigitEvent::DigitUp { .. } => r2.push((forward, None)),
+                });
+            }
+        }
+        for (forward, signal) in r2 {
+            self.send(CasLineInput::R2Mf { forward, signal });
+        }
+        self.write_block(n);
+    }
+
+    /// Writes one block: the digits or R2 signal being sent, else silence.
+    fn write_block(&mut self, n: usize) {
+        let mut pcm = [0i16; BLOCK];
+        let n = n.min(BLOCK);
+        if self.sending {
+            let done = match (self.mf_tx.as_mut(), self.dtmf_tx.as_mut()) {
+                (Some(t), _) => t.generate(&mut pcm[..n]),
+                (None, Some(t)) => t.generate(&mut pcm[..n]),
+                (None, None) => 0,
+            };
+            if done < n {
+                self.sending = false;
+                self.mf_tx = None;
+                self.dtmf_tx = None;
+                self.send(CasLineInput::DigitsSent);
+            }
+        } else if let Some((_, t)) = self.r2_tx.as_mut() {
+            t.generate(&mut pcm[..n]);
+        }
+        let mut out = [0u8; BLOCK];
+        self.law.encode_slice(&pcm[..n], &mut out[..n]);
+        match self.chan.write(&out[..n]) {
+            Ok(Io::Event) => self.event(),
+            Ok(_) => {}
+            Err(e) => tracing::debug!(channo = self.channo, error = %e, "CAS channel write failed"),
+        }
+    }
+
+    fn execute(&mut self, cmd: CasCommand) {
+        match cmd {
+            CasCommand::Bits(b) => {
+                if let Err(e) = self.chan.set_tx_bits(b.value()) {
+                    tracing::warn!(channo = self.channo, bits = %b, error = %e, "SETTXBITS failed");
+                }
+            }
+            CasCommand::SendDigits { kind, digits } => {
+                self.mf_tx = None;
+                self.dtmf_tx = None;
+                let ok = match kind {
+                    DigitKind::MfR1 => {
+                        let signals: Vec<R1Signal> = digits.chars().filter_map(r1_signal).collect();
+                        match BellMfTx::new().and_then(|mut t| t.put(&signals).map(|()| t)) {
+                            Ok(t) => {
+                                self.mf_tx = Some(t);
+                                true
+                            }
+                            Err(e) => {
+                                tracing::warn!(channo = self.channo, error = %e, "MF digits not sent");
+                                false
+                            }
+                        }
+                    }
+                    DigitKind::Dtmf => match DtmfTx::new(&DtmfTxConfig::default()).and_then(|mut t| t.put(&digits).map(|()| t)) {
+                        Ok(t) => {
+                            self.dtmf_tx = Some(t);
+                            true
+                        }
+                        Err(e) => {
+                            tracing::warn!(channo = self.channo, error = %e, "DTMF digits not sent");
+                            false
+                        }
+                    },
+                };
+                self.sending = ok;
+                if !ok {
+                    self.send(CasLineInput::DigitsSent);
+                }
+            }
+            CasCommand::StopDigits => {
+                self.sending = false;
+                self.mf_tx = None;
+                self.dtmf_tx = None;
+            }
+            CasCommand::StartDetect(kind) => {
+                self.mf_rx = None;
+                self.dtmf_rx = None;
+                match kind {
+                    DigitKind::MfR1 => self.mf_rx = BellMfRx::new().map_err(|e| tracing::warn!(channo = self.channo, error = %e, "no MF receiver")).ok(),
+                    DigitKind::Dtmf => {
+                        self.dtmf_rx =
+                            DtmfRx::new(&DtmfRxConfig::default()).map_err(|e| tracing::warn!(channo = self.channo, error = %e, "no DTMF receiver")).ok()
+                    }
+                }
+            }
+            CasCommand::StopDetect => {
+                self.mf_rx = None;
+                self.dtmf_rx = None;
+            }
+            CasCommand::R2Mf { forward, signal } => {
+                if self.r2_tx.as_ref().is_none_or(|(f, _)| *f != forward) {
+                    let dir = if forward { R2Direction::Forward } else { R2Direction::Backward };
+                    self.r2_tx =
+                        R2MfTx::new(dir).map(|t| (forward, t)).map_err(|e| tracing::warn!(channo = self.channo, error = %e, "no R2 MF generator")).ok();
+                }
+                if let Some((_, t)) = self.r2_tx.as_mut()
+                    && let Err(e) = t.set(signal)
+                {
+                    tracing::warn!(channo = self.channo, error = %e, "R2 MF signal not played");
+                }
+            }
+            CasCommand::ReportBits => self.poll_bits(true),
+            CasCommand::MediaReady(_) => {}
+        }
+    }
+}
+
+/// The MF letter of a Bell MF signal (chan_dahdi's: `*` KP, `#` ST, `A`-`C` ST'-ST''').
+fn r1_char(s: R1Signal) -> char {
+    match s {
+        R1Signal::Digit(d) => char::from(b'0' + d.min(9)),
+        R1Signal::Kp => '*',
+        R1Signal::St => '#',
+        R1Signal::StPrime => 'A',
+        R1Signal::St2Prime => 'B',
+        R1Signal::St3Prime => 'C',
+    }
+}
+
+/// The Bell MF signal of an MF letter.
+fn r1_signal(c: char) -> Option<R1Signal> {
+    Some(match c {
+        '0'..='9' => R1Signal::Digit(c as u8 - b'0'),
+        '*' => R1Signal::Kp,
+        '#' => R1Signal::St,
+        'A' => R1Signal::StPrime,
+        'B' => R1Signal::St2Prime,
+        'C' => R1Signal::St3Prime,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mf_letters_round_trip() {
+        for c in "0123456789*#ABC".chars() {
+            assert_eq!(r1_signal(c).map(r1_char), Some(c));
+        }
+        assert_eq!(r1_signal('D'), None);
+    }
+}
