@@ -19,6 +19,24 @@
 //! A far-end [`Command::Hangup`] is signalled to the phone by polarity
 //! reversal and/or an open-loop disconnect (battery removed), per
 //! [`FxsConfig::hangup`], followed by reorder tone until the phone hangs up.
+//!
+//! Call waiting ([`FxsPort::call_waiting`], during a call): the port asks
+//! for the line's audio ([`CallEvent::Mute`]`(true)`), plays the call-waiting
+//! tone ([`FxsConfig::cw_tone`]), then, with caller ID on call waiting,
+//! the CPE alerting signal ([`LineCommand::SendCas`], [`FxsConfig::cas`]);
+//! if the phone acknowledges with DTMF `A` or `D` within
+//! [`FxsConfig::cas_ack_window`] of the CAS's end, caller ID follows
+//! ([`CallerIdWhen::CallWaiting`]) after [`FxsConfig::cidcw_delay`]; without
+//! an ACK no FSK is sent. Then the call's audio comes back
+//! (`Mute(false)`). Which call the phone talks to after a flash is call
+//! control's business; the port only reports the flash.
+//!
+//! Hold with recall dial tone ([`FxsPort::hold`], after a flash with no
+//! call waiting): the phone hears recall (stutter) dial tone and its digits
+//! are collected instead of passed on; [`FxsPort::resume`] (a second flash)
+//! ends it. Hanging up in that state with digits dialled reports
+//! [`CallEvent::Transfer`] (blind transfer of the held party) instead of a
+//! hang-up.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -95,6 +113,18 @@ pub struct FxsConfig {
     pub hookflash_min: Duration,
     /// On-hook up to this long is a hook flash; longer is a hangup. Default 700 ms.
     pub hookflash_max: Duration,
+    /// Call-waiting tone before the CAS. Default 300 ms (GR-506-CORE §14.3,
+    /// the subscriber alerting signal: 440 Hz for 300 ms).
+    pub cw_tone: Duration,
+    /// Send caller ID on call waiting (CAS, ACK, FSK). Default true.
+    pub cidcw: bool,
+    /// CPE alerting signal length. Default 80 ms (GR-30-CORE: 75–85 ms).
+    pub cas: Duration,
+    /// How long after the CAS ends an ACK digit is awaited. Default 160 ms
+    /// (GR-30-CORE: the set answers within 100 ms; the office allows 160 ms).
+    pub cas_ack_window: Duration,
+    /// Pause between the ACK and the FSK. Default 100 ms (GR-30-CORE: 50–500 ms).
+    pub cidcw_delay: Duration,
 }
 
 impl Default for FxsConfig {
@@ -113,6 +143,11 @@ impl Default for FxsConfig {
             hangup: HangupSignalling::default(),
             hookflash_min: Duration::from_millis(80),
             hookflash_max: Duration::from_millis(700),
+            cw_tone: Duration::from_millis(300),
+            cidcw: true,
+            cas: Duration::from_millis(80),
+            cas_ack_window: Duration::from_millis(160),
+            cidcw_delay: Duration::from_millis(100),
         }
     }
 }
@@ -153,6 +188,34 @@ struct Alerting {
     cid_due: Option<Instant>,
 }
 
+/// Where a call-waiting alert (tone, CAS, ACK, FSK) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CwPhase {
+    Tone,
+    Cas,
+    AwaitAck,
+    AckDelay,
+    Fsk,
+}
+
+#[derive(Debug, Clone)]
+struct CwAlert {
+    phase: CwPhase,
+    until: Instant,
+    caller_id: Option<CallerIdInfo>,
+}
+
+/// Bell 202 and V.23 both run at 1200 bit/s, 10 bits per byte.
+const FSK_BYTES_PER_SEC: u64 = 120;
+
+/// How long a caller-ID message for `info` takes on the line (mark, MDMF
+/// header and fields, checksum), generously.
+fn fsk_time(info: &Option<CallerIdInfo>) -> Duration {
+    let fields = info.as_ref().map_or(0, |i| i.number.as_deref().map_or(3, str::len) + i.name.as_deref().map_or(3, str::len) + 10);
+    // 80 ms of mark before the message (GR-30 type II), 8 bytes of framing, and margin.
+    Duration::from_millis(80 + (fields as u64 + 8) * 1000 / FSK_BYTES_PER_SEC + 150)
+}
+
 #[derive(Debug, Clone)]
 enum State {
     Idle,
@@ -176,12 +239,27 @@ pub struct FxsPort {
     mwi_dirty: bool,
     /// When the phone went on-hook during a call (flash or hangup pending).
     hook_down: Option<Instant>,
+    /// A call-waiting alert in progress (Connected only).
+    cw: Option<CwAlert>,
+    /// On hold with recall dial tone: the digits dialled since (Connected only).
+    recall: Option<String>,
 }
 
 impl FxsPort {
     /// A new idle port (phone assumed on-hook, normal polarity, battery on).
     pub fn new(config: FxsConfig) -> Self {
-        FxsPort { config, state: State::Idle, out: VecDeque::new(), tone: None, reversed: false, mwi: false, mwi_dirty: false, hook_down: None }
+        FxsPort {
+            config,
+            state: State::Idle,
+            out: VecDeque::new(),
+            tone: None,
+            reversed: false,
+            mwi: false,
+            mwi_dirty: false,
+            hook_down: None,
+            cw: None,
+            recall: None,
+        }
     }
 
     /// The configuration.
@@ -224,7 +302,8 @@ impl FxsPort {
             State::Collecting { deadline, .. } => Some(*deadline),
             State::Alerting(a) => Some(a.cid_due.map_or(a.next, |c| c.min(a.next))),
             State::Disconnecting { until, .. } => Some(*until),
-            State::Idle | State::Outgoing | State::Connected | State::Lockout => None,
+            State::Connected => self.cw.as_ref().map(|c| c.until),
+            State::Idle | State::Outgoing | State::Lockout => None,
         };
         match (hook, state) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -246,9 +325,21 @@ impl FxsPort {
         if let Some(down) = self.hook_down
             && at(down, self.config.hookflash_max) <= due
         {
-            // On-hook too long for a flash: the phone hung up.
-            self.emit_call(CallEvent::Hangup { reason: HangupReason::Normal });
+            // On-hook too long for a flash: the phone hung up (with a held
+            // party and a number dialled: transfer it there).
+            match self.recall.take().filter(|d| !d.is_empty()) {
+                Some(number) => self.emit_call(CallEvent::Transfer { number }),
+                None => self.emit_call(CallEvent::Hangup { reason: HangupReason::Normal }),
+            }
             self.go_idle();
+            return;
+        }
+        if matches!(self.state, State::Connected)
+            && let Some(cw) = self.cw.as_mut()
+            && cw.until <= due
+        {
+            // Timed from when the step was due, so a late tick keeps the GR-30 windows.
+            self.cw_step(due);
             return;
         }
         let c = &self.config;
@@ -343,11 +434,32 @@ impl FxsPort {
                     if let Some(down) = self.hook_down.take()
                         && now.saturating_duration_since(down) >= c.hookflash_min
                     {
-                        self.emit_call(CallEvent::Flash);
+                        self.flashed();
                     }
                 }
-                LineInput::WinkFlash if self.hook_down.is_none() => self.emit_call(CallEvent::Flash),
-                LineInput::Digit(ch) | LineInput::PulseDigit(ch) if self.hook_down.is_none() => self.emit_call(CallEvent::Digit(ch)),
+                LineInput::WinkFlash if self.hook_down.is_none() => self.flashed(),
+                LineInput::Digit(ch) if self.cw.as_ref().is_some_and(|c| c.phase == CwPhase::AwaitAck) && matches!(ch, 'A' | 'D') => {
+                    // GR-30 ACK: caller ID follows after a short pause.
+                    let delay = c.cidcw_delay;
+                    if let Some(cw) = self.cw.as_mut() {
+                        cw.phase = CwPhase::AckDelay;
+                        cw.until = at(now, delay);
+                    }
+                }
+                LineInput::Digit(ch) | LineInput::PulseDigit(ch) if self.hook_down.is_none() => {
+                    if let Some(d) = self.recall.as_mut() {
+                        if d.is_empty() {
+                            self.stop_tone();
+                        }
+                        if let Some(d) = self.recall.as_mut()
+                            && d.len() < self.config.max_digits
+                        {
+                            d.push(ch);
+                        }
+                    } else {
+                        self.emit_call(CallEvent::Digit(ch));
+                    }
+                }
                 _ => {}
             },
             State::Alerting(a) => {
@@ -434,6 +546,103 @@ impl FxsPort {
         }
     }
 
+    /// Alerts the phone, in a call, to a waiting call: call-waiting tone,
+    /// then (with [`FxsConfig::cidcw`] and caller ID on) CAS, ACK and
+    /// caller ID. Refused unless a call is up with no alert running, and not
+    /// on hold.
+    pub fn call_waiting(&mut self, caller_id: Option<CallerIdInfo>, now: Instant) -> Result<(), Error> {
+        self.handle_timeout(now);
+        if !matches!(self.state, State::Connected) || self.cw.is_some() || self.recall.is_some() || self.hook_down.is_some() {
+            return Err(Error::InvalidState { command: "CallWaiting", state: self.state_name() });
+        }
+        let caller_id =
+            if self.config.cidcw && self.config.caller_id != CallerIdTiming::Off { caller_id.or_else(|| Some(CallerIdInfo::default())) } else { None };
+        self.emit_call(CallEvent::Mute(true));
+        self.play(Tone::CallWaiting);
+        self.cw = Some(CwAlert { phase: CwPhase::Tone, until: at(now, self.config.cw_tone), caller_id });
+        Ok(())
+    }
+
+    /// Stops a call-waiting alert in progress (the waiting caller gave up).
+    pub fn stop_call_waiting(&mut self, now: Instant) {
+        self.handle_timeout(now);
+        self.end_cw();
+    }
+
+    /// Whether a call-waiting alert (tone, CAS, caller ID) is running.
+    pub fn call_waiting_alert(&self) -> bool {
+        self.cw.is_some()
+    }
+
+    /// Puts the call on hold from the phone's side: recall (stutter) dial
+    /// tone, and digits are collected for a transfer. Refused unless a call is up.
+    pub fn hold(&mut self, now: Instant) -> Result<(), Error> {
+        self.handle_timeout(now);
+        if !matches!(self.state, State::Connected) || self.recall.is_some() {
+            return Err(Error::InvalidState { command: "Hold", state: self.state_name() });
+        }
+        self.end_cw();
+        self.recall = Some(String::new());
+        self.tone = None;
+        self.play(Tone::StutterDialTone);
+        Ok(())
+    }
+
+    /// Ends [`hold`](Self::hold): the tone stops and digits pass again.
+    pub fn resume(&mut self, now: Instant) {
+        self.handle_timeout(now);
+        if self.recall.take().is_some() {
+            self.stop_tone();
+        }
+    }
+
+    /// Whether the phone holds its call with recall dial tone.
+    pub fn on_hold(&self) -> bool {
+        self.recall.is_some()
+    }
+
+    fn flashed(&mut self) {
+        // The flash first: call control holds the call before its audio is given back.
+        self.emit_call(CallEvent::Flash);
+        self.end_cw();
+    }
+
+    /// The next step of the call-waiting alert.
+    fn cw_step(&mut self, now: Instant) {
+        // `now` is when the step was due.
+        let Some(cw) = self.cw.as_mut() else { return };
+        let c = &self.config;
+        match cw.phase {
+            CwPhase::Tone if cw.caller_id.is_some() => {
+                cw.phase = CwPhase::Cas;
+                cw.until = at(now, c.cas);
+                self.stop_tone();
+                self.emit_line(LineCommand::SendCas);
+            }
+            CwPhase::Cas => {
+                cw.phase = CwPhase::AwaitAck;
+                cw.until = at(now, c.cas_ack_window);
+            }
+            CwPhase::AckDelay => {
+                let info = cw.caller_id.take().unwrap_or_default();
+                cw.phase = CwPhase::Fsk;
+                cw.until = at(now, fsk_time(&Some(info.clone())));
+                self.emit_line(LineCommand::SendCallerId(info, CallerIdWhen::CallWaiting));
+            }
+            // Tone without caller ID, no ACK in time, or the FSK has gone out.
+            CwPhase::Tone | CwPhase::AwaitAck | CwPhase::Fsk => self.end_cw(),
+        }
+    }
+
+    fn end_cw(&mut self) {
+        if self.cw.take().is_some() {
+            if self.tone == Some(Tone::CallWaiting) {
+                self.stop_tone();
+            }
+            self.emit_call(CallEvent::Mute(false));
+        }
+    }
+
     fn collect_digit(&mut self, ch: char, now: Instant) {
         let State::Collecting { digits, .. } = &mut self.state else {
             return;
@@ -486,6 +695,10 @@ impl FxsPort {
     }
 
     fn far_end_hangup(&mut self, now: Instant) {
+        self.end_cw();
+        if self.recall.take().is_some() {
+            self.stop_tone();
+        }
         if self.hook_down.is_some() {
             // The phone is already on-hook (flash window): nothing to signal.
             self.go_idle();
@@ -557,6 +770,10 @@ impl FxsPort {
             self.emit_line(LineCommand::Vmwi(self.mwi));
         }
         self.hook_down = None;
+        if self.cw.take().is_some() {
+            self.emit_call(CallEvent::Mute(false));
+        }
+        self.recall = None;
         self.state = State::Idle;
     }
 

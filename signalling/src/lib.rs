@@ -79,6 +79,8 @@ pub enum Tone {
     Reorder,
     /// Audible ringing.
     Ringback,
+    /// Call-waiting tone (subscriber alerting signal) over a call (FXS). Only played.
+    CallWaiting,
 }
 
 /// Caller identification, as demodulated by the shell or sent to a phone.
@@ -156,6 +158,9 @@ pub enum CallerIdWhen {
     BeforeFirstRing,
     /// In the silence between the first and second ring (Bellcore style).
     AfterFirstRing,
+    /// Off-hook, over a call: caller ID on call waiting (GR-30 type II), after
+    /// the phone acknowledged the CPE alerting signal; no channel seizure.
+    CallWaiting,
 }
 
 /// Commands for the shell to execute on the line.
@@ -190,6 +195,8 @@ pub enum LineCommand {
     StopTone,
     /// Visual message waiting indicator on/off (FXS).
     Vmwi(bool),
+    /// Send the CPE alerting signal (GR-30 CAS, 2130 + 2750 Hz) to an off-hook phone (FXS).
+    SendCas,
 }
 
 /// Call progress reported to call control.
@@ -259,6 +266,16 @@ pub enum CallEvent {
     Digit(char),
     /// The phone flashed the hook during a call (FXS).
     Flash,
+    /// The port needs the line's audio for itself (`true`: call-waiting
+    /// tone, CAS, caller ID on call waiting) or is done with it (`false`):
+    /// the call's media pauses meanwhile (FXS).
+    Mute(bool),
+    /// The phone hung up while its call was on hold after dialling a
+    /// number: transfer the held party there (FXS blind transfer).
+    Transfer {
+        /// The digits dialled after the flash.
+        number: String,
+    },
 }
 
 /// Ring cadence: `on` ringing, `off` silence, repeated.

@@ -198,6 +198,13 @@ struct Call {
     setup_ack_sent: bool,
     proceeding_sent: bool,
     media_connected: bool,
+    /// A leg put the other on hold: no media bridge until it takes it off.
+    held: bool,
+    /// A leg needs its channel to itself for now: no media bridge.
+    muted: bool,
+    /// RTP streams whose bridge was stopped: the media pump frees a stopped
+    /// stream, so a bridge needs a new one from the SIP leg.
+    stopped_streams: Vec<u64>,
     start: Instant,
     pdd: Option<Instant>,
     answer: Option<Instant>,
@@ -220,6 +227,14 @@ impl Call {
     fn deadlines(&self) -> impl Iterator<Item = Instant> + '_ {
         let guard = |l: &Leg| if l.released.is_none() { l.release_sent.map(|t| t + RELEASE_GUARD) } else { None };
         [self.setup_deadline, self.no_answer_deadline, guard(&self.inbound), self.outbound.as_ref().and_then(guard)].into_iter().flatten()
+    }
+
+    /// The RTP end of the call, if one leg has one.
+    fn rtp(&self) -> Option<&RtpParams> {
+        [Some(&self.inbound), self.outbound.as_ref()].into_iter().flatten().find_map(|l| match &l.media {
+            Some(MediaEndpoint::Rtp(r)) => Some(r),
+            _ => None,
+        })
     }
 
     /// Note the first end of the call.
@@ -281,6 +296,9 @@ impl CallControl {
             setup_ack_sent: false,
             proceeding_sent: false,
             media_connected: false,
+            held: false,
+            muted: false,
+            stopped_streams: Vec::new(),
             start: now,
             pdd: None,
             answer: None,
@@ -473,6 +491,7 @@ impl CallControl {
                 }
             }
             LegEvent::Identity(id) => call.inbound.identity = id,
+            LegEvent::Hold(_) | LegEvent::Mute(_) | LegEvent::Transfer { .. } => self.hold_event(call, LegSide::Inbound, ev),
             LegEvent::Released(rel) => {
                 info!(call = %call.id, cause = %rel.cause, wire = ?rel.wire, "inbound leg released");
                 let cause = rel.cause;
@@ -549,6 +568,7 @@ impl CallControl {
                     o.identity = id;
                 }
             }
+            LegEvent::Hold(_) | LegEvent::Mute(_) | LegEvent::Transfer { .. } => self.hold_event(call, LegSide::Outbound, ev),
             LegEvent::Released(rel) => {
                 info!(call = %call.id, attempt = call.attempt, cause = %rel.cause, wire = ?rel.wire, "outbound leg released");
                 let cause = rel.cause;
@@ -641,6 +661,49 @@ impl CallControl {
         release_leg(&mut self.out, call, LegSide::Inbound, cause, now);
     }
 
+    /// Hold, mute and transfer asked for by the leg on `side`.
+    fn hold_event(&mut self, call: &mut Call, side: LegSide, ev: LegEvent) {
+        let (other_up, other_ref) = match side {
+            LegSide::Inbound => (call.outbound.as_ref().is_some_and(Leg::active), call.out_ref()),
+            LegSide::Outbound => (call.inbound.active(), call.in_ref()),
+        };
+        if call.phase != Phase::Answered {
+            debug!(call = %call.id, ?side, ?ev, "hold, mute or transfer before the answer ignored");
+            return;
+        }
+        match ev {
+            LegEvent::Hold(on) => {
+                info!(call = %call.id, ?side, on, "hold");
+                call.held = on;
+                if on {
+                    self.disconnect_media(call);
+                }
+                if other_up {
+                    self.out.push_back(Output::Command(other_ref, LegCommand::Hold(on)));
+                }
+                self.connect_media(call);
+            }
+            LegEvent::Mute(on) => {
+                debug!(call = %call.id, ?side, on, "media muted for the leg's own use");
+                call.muted = on;
+                if on {
+                    self.disconnect_media(call);
+                } else if !call.held && other_up && call.rtp().is_some_and(|r| call.stopped_streams.contains(&r.stream)) {
+                    // The stopped stream is gone: the RTP leg renews its media (a re-INVITE, sendrecv).
+                    self.out.push_back(Output::Command(other_ref, LegCommand::Hold(false)));
+                }
+                self.connect_media(call);
+            }
+            LegEvent::Transfer { to, await_result } => {
+                info!(call = %call.id, ?side, %to, "transfer");
+                if other_up {
+                    self.out.push_back(Output::Command(other_ref, LegCommand::Transfer { to, await_result }));
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn media_changed(&mut self, call: &mut Call, side: LegSide, ep: MediaEndpoint) {
         if call.phase == Phase::Clearing {
             return;
@@ -666,7 +729,14 @@ impl CallControl {
         {
             self.out.push_back(Output::Command(other_ref, LegCommand::Media(ep.clone())));
         }
-        if !call.media_connected {
+        self.connect_media(call);
+    }
+
+    /// Bridge the legs' media if both are known, one TDM and one RTP, and
+    /// neither hold nor mute stands in the way.
+    fn connect_media(&mut self, call: &mut Call) {
+        let stopped = call.rtp().is_some_and(|r| call.stopped_streams.contains(&r.stream));
+        if !call.media_connected && !call.held && !call.muted && !stopped && call.phase != Phase::Clearing {
             let a = call.inbound.media.as_ref();
             let b = call.outbound.as_ref().and_then(|o| o.media.as_ref());
             let pair = match (a, b) {
@@ -685,6 +755,9 @@ impl CallControl {
     fn disconnect_media(&mut self, call: &mut Call) {
         if call.media_connected {
             call.media_connected = false;
+            if let Some(stream) = call.rtp().map(|r| r.stream) {
+                call.stopped_streams.push(stream);
+            }
             self.out.push_back(Output::Media(MediaCommand::Disconnect { call: call.id }));
         }
     }

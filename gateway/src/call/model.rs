@@ -321,6 +321,22 @@ pub enum LegEvent {
     /// A hook flash was asked for out of band (SIP INFO
     /// `application/hook-flash`, or RFC 4733 event 16 in `dtmf-relay`).
     Flash,
+    /// The leg put the other party on hold (`true`: an FXS phone flashed to
+    /// answer a waiting call or to dial) or took it off hold (`false`): the
+    /// media bridge stops or restarts and the other leg is told
+    /// ([`LegCommand::Hold`]).
+    Hold(bool),
+    /// The leg needs its channel to itself for a moment (`true`: an FXS
+    /// port plays the call-waiting tone and caller ID over the call) or is
+    /// done (`false`): the media bridge stops or restarts; nothing is
+    /// signalled to the other leg.
+    Mute(bool),
+    /// The leg's user asked for the other party to be transferred to this
+    /// number (an FXS phone hung up on hold after dialling): the other leg
+    /// gets [`LegCommand::Transfer`] and ends the call when the transfer
+    /// is done (`await_result`: when the far end reports the outcome, else
+    /// as soon as it accepts the request).
+    Transfer { to: String, await_result: bool },
     /// Where the leg is (span and channel, trunk and SIP Call-ID), for
     /// the CDR and the logs. Sent once known, again if it changes.
     Identity(LegIdentity),
@@ -373,6 +389,16 @@ pub enum LegCommand {
     },
     /// Flash the hook if the leg can (an FXO line flashes the CO loop).
     Flash,
+    /// Put the far party on hold (`true`, SIP: re-INVITE `a=sendonly`) or
+    /// take it off hold (`false`, re-INVITE `a=sendrecv`), if the leg can.
+    Hold(bool),
+    /// Transfer the far party to `to` (a number; SIP: REFER, RFC 3515), then
+    /// release the leg: once the far end reports the outcome
+    /// (`await_result`, SIP: the NOTIFY), else once it accepts (202).
+    Transfer {
+        to: String,
+        await_result: bool,
+    },
     /// Clear the leg. The leg answers with [`LegEvent::Released`].
     Release(Release),
 }

@@ -28,6 +28,10 @@
 //! ring_cadence = [2000, 4000]  # FXS: ring on / off, ms; default: the zone's
 //! hangup_polarity = false      # FXS: signal the far end's hang-up by a polarity reversal too
 //! answer_polarity = false      # FXS: reverse polarity when the far end answers
+//! call_waiting = true          # FXS: a call for a phone in a call waits (tone; a flash answers it and swaps)
+//! call_waiting_caller_id = true  # FXS: caller ID on call waiting (GR-30 type II: CAS, ACK, FSK)
+//! transfer_release = "on-notify"  # FXS blind transfer (flash, dial, hang up; SIP REFER): end our leg
+//! #                               # when the NOTIFY reports the outcome (on-notify) or on the 202 (on-accept)
 //! echo_taps = 128              # echo canceller tail per call (samples; 0 = off)
 //! smdi_device = "/dev/ttyS0"   # FXO: an SMDI link (1200 baud 7E1) whose call details stand in for missing caller ID
 //! smdi_station = "0001"        # FXO: this line's station (message desk terminal) on it
@@ -116,6 +120,15 @@ pub struct AnalogConfig {
     /// FXS: reverse polarity when the far end answers.
     #[serde(default)]
     pub answer_polarity: bool,
+    /// FXS: a call for a phone in a call waits (default true).
+    #[serde(default)]
+    pub call_waiting: Option<Spanned<bool>>,
+    /// FXS: caller ID on call waiting (default true).
+    #[serde(default)]
+    pub call_waiting_caller_id: Option<Spanned<bool>>,
+    /// FXS: when a blind transfer ends our leg (default on the NOTIFY).
+    #[serde(default)]
+    pub transfer_release: Option<Spanned<TransferRelease>>,
     /// Echo canceller tail per call (see [`ECHO_TAPS`]).
     #[serde(default)]
     pub echo_taps: Option<Spanned<u32>>,
@@ -165,6 +178,17 @@ pub enum AnswerPolicy {
     OnSipAnswer,
     /// Off-hook as soon as the call is presented (early media).
     Immediate,
+}
+
+/// `transfer_release = "on-notify" | "on-accept"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TransferRelease {
+    /// BYE when the NOTIFY reports the transfer's final outcome (RFC 3515 §2.4.5).
+    #[default]
+    OnNotify,
+    /// BYE as soon as the REFER is accepted (202).
+    OnAccept,
 }
 
 /// `dial_mode = "dtmf" | "pulse"`.
@@ -378,8 +402,11 @@ pub fn validate(analogs: &[AnalogConfig], taken: &[&str], src: &SourceRef, out: 
             ("answer_supervision", a.answer_supervision.as_ref().map(|v| v.span())),
             ("dial_tone_timeout_ms", a.dial_tone_timeout_ms.as_ref().map(|v| v.span())),
         ];
-        let fxs_only: [KeyAt; 4] = [
+        let fxs_only: [KeyAt; 7] = [
             ("dial_plan", a.dial_plan.as_ref().map(|v| v.span())),
+            ("call_waiting", a.call_waiting.as_ref().map(|v| v.span())),
+            ("call_waiting_caller_id", a.call_waiting_caller_id.as_ref().map(|v| v.span())),
+            ("transfer_release", a.transfer_release.as_ref().map(|v| v.span())),
             ("inter_digit_timeout_ms", a.inter_digit_timeout_ms.as_ref().map(|v| v.span())),
             ("first_digit_timeout_ms", a.first_digit_timeout_ms.as_ref().map(|v| v.span())),
             ("ring_cadence", a.ring_cadence.as_ref().map(|v| v.span())),
@@ -518,6 +545,16 @@ dial_plan = ["9.1"]
         assert!(all.contains("unknown tone zone \"mars\""), "{all}");
         assert!(all.contains("answer_supervision applies to fxo ports only"), "{all}");
         assert!(all.contains("wildcard"), "{all}");
+    }
+
+    #[test]
+    fn call_waiting_keys_apply_to_fxs_only() {
+        let ok = check(
+            "[[analog]]\nname = \"phones\"\nspan = 1\nports = \"1\"\nkind = \"fxs\"\ncall_waiting = false\ncall_waiting_caller_id = false\ntransfer_release = \"on-accept\"\n",
+        );
+        assert!(ok.is_empty(), "{ok:?}");
+        let fxo = check("[[analog]]\nname = \"line\"\nspan = 1\nports = \"1\"\nkind = \"fxo\"\ncall_waiting = true\n").join("\n");
+        assert!(fxo.contains("t.toml:6:") && fxo.contains("call_waiting applies to fxs ports only"), "{fxo}");
     }
 
     #[test]

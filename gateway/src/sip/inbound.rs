@@ -228,6 +228,7 @@ impl SipSide {
             proceeding_sent: false,
             retried_422: false,
             peer_allows_update: allows_update,
+            referral: None,
         };
         self.calls.insert(id, call);
         self.index_call_id(&call_id, id);
@@ -246,6 +247,8 @@ impl SipSide {
         match cmd {
             LegCommand::Proceeding | LegCommand::SetupAck | LegCommand::Digits { .. } | LegCommand::Media(_) => {}
             LegCommand::Progress { inband: false } | LegCommand::Flash => {}
+            LegCommand::Hold(on) => self.send_hold(id, on, now),
+            LegCommand::Transfer { to, await_result } => self.send_refer(id, &to, await_result, now),
             LegCommand::Alerting { inband: false } => self.uas_provisional(id, 180, false, now),
             LegCommand::Alerting { inband: true } | LegCommand::Progress { inband: true } => self.uas_provisional(id, 183, true, now),
             LegCommand::Answer { connected } => self.uas_answer(id, connected, now),

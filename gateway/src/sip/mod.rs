@@ -76,10 +76,12 @@
 //! numbers are not reformatted (route translations do that); `symmetric`
 //! RTP is always false and `;user=phone` only comes from a route's URI
 //! template (the config has no key for either); we never put the far end
-//! on hold ourselves (`LegCommand::Media` is ignored: SIP-to-SIP is not
-//! routed); an offer in a PRACK or a second reliable provisional while one
+//! on hold on our own (`LegCommand::Media` is ignored: SIP-to-SIP is not
+//! routed; `LegCommand::Hold` from an FXS phone's flash is done, see
+//! [`hold`]); an offer in a PRACK or a second reliable provisional while one
 //! is outstanding are not handled (the latter is skipped).
 
+pub mod hold;
 pub mod inbound;
 pub mod map;
 pub mod mwi;
@@ -254,6 +256,8 @@ pub(crate) struct Call {
     pub proceeding_sent: bool,
     pub retried_422: bool,
     pub peer_allows_update: bool,
+    /// A blind transfer (REFER) in progress.
+    pub referral: Option<hold::Referral>,
 }
 
 impl Call {
@@ -280,6 +284,10 @@ pub(crate) enum Purpose {
     Prack,
     Refresh,
     Info,
+    /// A hold or resume re-INVITE.
+    Hold,
+    /// A REFER (blind transfer).
+    Refer,
 }
 
 /// The gateway's SIP side. See the [module documentation](self).
@@ -531,6 +539,7 @@ impl SipSide {
         self.drain(now);
         self.trunk_timers(now);
         self.call_timers(now);
+        self.referral_timers(now);
         self.drain(now);
     }
 
@@ -552,6 +561,7 @@ impl SipSide {
             }
         }
         for c in self.calls.values() {
+            consider(c.referral.map(|r| r.deadline));
             consider(c.rel.as_ref().and_then(|r| r.poll_timeout()));
             if let Some(st) = &c.timer {
                 if !c.refresh_sent {
@@ -876,6 +886,7 @@ impl SipSide {
                 // RFC 4028 §10: a refresh that fails ends the session.
                 self.hang_up(id, Cause::RECOVERY_ON_TIMER_EXPIRY, "session refresh timed out", now);
             }
+            Some(TxOwner::InDialog(id, Purpose::Refer)) => self.hang_up(id, Cause::NORMAL_CLEARING, "REFER unanswered", now),
             Some(TxOwner::InDialog(..)) => {}
             Some(TxOwner::Register(t)) => self.trunk_input(t, now, |tr| {
                 if let Some(r) = &mut tr.reg {
@@ -970,6 +981,7 @@ impl SipSide {
                 }
             }
             Method::Options => self.respond(key, &req, 200, None, &[]),
+            Method::Notify => self.on_refer_notify(id, key, req, now),
             _ => self.respond(key, &req, 501, None, &[]),
         }
     }
@@ -1038,7 +1050,8 @@ impl SipSide {
             return;
         }
         match purpose {
-            Purpose::Refresh => {
+            Purpose::Refer => self.on_refer_response(id, &resp, now),
+            Purpose::Refresh | Purpose::Hold => {
                 if (200..300).contains(&resp.status) {
                     if resp.cseq().is_some_and(|c| c.method == Method::Invite)
                         && let Some(d) = self.calls[&id].dialog.as_ref()

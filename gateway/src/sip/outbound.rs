@@ -209,6 +209,7 @@ impl SipSide {
             proceeding_sent: false,
             retried_422: false,
             peer_allows_update: false,
+            referral: None,
         };
         self.calls.insert(id, call);
         self.by_leg.insert(leg, id);
@@ -254,6 +255,8 @@ impl SipSide {
         match cmd {
             LegCommand::Release(r) => self.release_leg(id, r.cause, now),
             LegCommand::Dtmf { digit, duration_ms } => self.send_dtmf_info(id, digit, duration_ms, now),
+            LegCommand::Hold(on) => self.send_hold(id, on, now),
+            LegCommand::Transfer { to, await_result } => self.send_refer(id, &to, await_result, now),
             _ => {}
         }
     }

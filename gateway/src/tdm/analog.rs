@@ -28,7 +28,23 @@
 //! hangs an FXO line up, or signals disconnect to an FXS phone (open loop,
 //! polarity) or stops ringing it; `Flash` (a SIP INFO hook flash) flashes
 //! an answered FXO line's loop (an FXS port has no hook to flash, so it
-//! only logs it). An outbound leg reports its channel as
+//! only logs it).
+//!
+//! # Two calls on an FXS port
+//!
+//! | phone / network | legs |
+//! |---|---|
+//! | a call for a phone in an answered call (`call_waiting`, default on) | the new leg waits: `Alerting` (180); the port plays the call-waiting tone and caller ID on call waiting over the call, the call's media paused meanwhile (`Mute`) |
+//! | flash with a call waiting | `Hold(true)` for the current leg (re-INVITE `a=sendonly`), the waiting one `Media` + `Answered` |
+//! | flash with a call held | swap: `Hold(true)` for the current, `Hold(false)` for the held one |
+//! | flash with one call | `Hold(true)`, recall dial tone; the phone may dial |
+//! | flash again | `Hold(false)` |
+//! | hang-up on hold after dialling | `Transfer{to}` for the held leg (SIP REFER); the leg ends when the SIP leg ends |
+//! | hang-up with a second call (waiting or held), or with the call held | the current leg `Released` (16); the phone rings again for the other (GR-506 reminder ring); answering takes it off hold (or answers it) |
+//! | the waiting caller gives up | the tone stops; `Released` |
+//! | a third call | `Released` with 17 (486) |
+//!
+//! An outbound leg reports its channel as
 //! media only once answered (FXO: by answer supervision; FXS: the phone
 //! went off-hook): until then the shell, not the media pump, owns the
 //! channel's audio (dial tone, ringback, busy and reorder detection;
@@ -43,7 +59,7 @@ use tandem_signalling::{Absence, Cadence, CallEvent, CallerIdInfo, Command, Dial
 
 use super::{ChannelAddr, ChannelChoice, ChannelInfo, ChannelState, IncomingKey, TdmInput, TdmInterface, TdmIo, TdmOutput};
 use crate::call::model::{Cause, Law, LegCommand, LegEvent, LegIdentity, LegRef, MediaEndpoint, Party, Presentation, Release, Setup};
-use crate::config::analog::{AnalogConfig, AnswerPolicy, AnswerSupervisionName, CidFormat, CidPosition, DialModeName, PortKind, StartName};
+use crate::config::analog::{AnalogConfig, AnswerPolicy, AnswerSupervisionName, CidFormat, CidPosition, DialModeName, PortKind, StartName, TransferRelease};
 
 /// Input for an analog interface from a port's shell.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,6 +97,10 @@ pub struct AnalogSettings {
     pub line: Option<String>,
     pub fxo: FxoConfig,
     pub fxs: FxsConfig,
+    /// FXS: a call for a phone in a call waits.
+    pub call_waiting: bool,
+    /// FXS blind transfer: end our leg on the NOTIFY's outcome (else on the 202).
+    pub transfer_await_notify: bool,
 }
 
 impl AnalogSettings {
@@ -154,7 +174,20 @@ impl AnalogSettings {
         // loop has stayed open longer than a flash, so an on-hook is a hang-up.
         fxs.hookflash_min = Duration::ZERO;
         fxs.hookflash_max = Duration::ZERO;
-        AnalogSettings { name: cfg.name.get_ref().clone(), ports, law: Law::Ulaw, line: cfg.line.as_ref().map(|l| l.get_ref().clone()), fxo, fxs }
+        fxs.cidcw = cfg.call_waiting_caller_id.as_ref().is_none_or(|v| *v.get_ref());
+        if let Some(&(on, _)) = super::zones::ToneZone::get(cfg.zone()).as_ref().and_then(|z| z.call_waiting.cadence.first()) {
+            fxs.cw_tone = Duration::from_millis(u64::from(on));
+        }
+        AnalogSettings {
+            name: cfg.name.get_ref().clone(),
+            ports,
+            law: Law::Ulaw,
+            line: cfg.line.as_ref().map(|l| l.get_ref().clone()),
+            fxo,
+            fxs,
+            call_waiting: cfg.call_waiting.as_ref().is_none_or(|v| *v.get_ref()),
+            transfer_await_notify: cfg.transfer_release.as_ref().is_none_or(|v| *v.get_ref() == TransferRelease::OnNotify),
+        }
     }
 }
 
@@ -207,6 +240,23 @@ impl Core {
             Core::Fxs(p) => p.is_idle(),
         }
     }
+
+    fn fxs(&mut self) -> Option<&mut FxsPort> {
+        match self {
+            Core::Fxs(p) => Some(p),
+            Core::Fxo(_) => None,
+        }
+    }
+}
+
+/// An FXS port's second call: waiting (not yet answered) or held.
+#[derive(Debug, Clone)]
+struct Other {
+    leg: LegRef,
+    /// Answered once (then it is held), else waiting.
+    answered: bool,
+    /// Its caller ID, for ringing the phone again for it.
+    caller_id: Option<CallerIdInfo>,
 }
 
 /// One port and the call on it.
@@ -224,6 +274,14 @@ struct Port {
     outbound: bool,
     /// The channel was reported as the leg's media.
     media_sent: bool,
+    /// FXS: the leg's call has been answered.
+    answered: bool,
+    /// FXS: the phone holds the leg (recall dial tone, or ringing again for it).
+    on_hold: bool,
+    /// FXS: a second call, waiting or held.
+    other: Option<Other>,
+    /// FXS: the leg whose media the port muted (call-waiting alert).
+    muted: Option<LegRef>,
 }
 
 /// One `[[analog]]` interface. See the [module documentation](self).
@@ -232,6 +290,9 @@ pub struct AnalogInterface {
     ports: Vec<Port>,
     out: VecDeque<TdmOutput>,
     next_key: u64,
+    /// Legs handed over by a transfer: no longer on a port, they end when
+    /// call control releases them.
+    detached: Vec<LegRef>,
 }
 
 impl AnalogInterface {
@@ -251,9 +312,13 @@ impl AnalogInterface {
                 held: Vec::new(),
                 outbound: false,
                 media_sent: false,
+                answered: false,
+                on_hold: false,
+                other: None,
+                muted: None,
             })
             .collect();
-        AnalogInterface { settings, ports, out: VecDeque::new(), next_key: 1 }
+        AnalogInterface { settings, ports, out: VecDeque::new(), next_key: 1, detached: Vec::new() }
     }
 
     /// The settings.
@@ -262,7 +327,21 @@ impl AnalogInterface {
     }
 
     fn port_of_leg(&self, leg: LegRef) -> Option<usize> {
-        self.ports.iter().position(|p| p.leg == Some(leg))
+        self.ports.iter().position(|p| p.leg == Some(leg) || p.other.as_ref().is_some_and(|o| o.leg == leg))
+    }
+
+    /// Whether port `i` can take a waiting call now.
+    fn can_wait(&self, i: usize) -> bool {
+        let p = &self.ports[i];
+        let Core::Fxs(core) = &p.core else { return false };
+        self.settings.call_waiting
+            && p.leg.is_some()
+            && p.answered
+            && !p.on_hold
+            && p.other.is_none()
+            && core.state() == tandem_signalling::fxs::FxsState::Connected
+            && !core.on_hold()
+            && !core.call_waiting_alert()
     }
 
     fn identity(&self, i: usize) -> LegIdentity {
@@ -275,12 +354,12 @@ impl AnalogInterface {
     }
 
     /// Drains port `i`'s core into the interface's outputs.
-    fn drain(&mut self, i: usize) {
+    fn drain(&mut self, i: usize, now: Instant) {
         for _ in 0..256 {
             let Some(o) = self.ports[i].core.poll_output() else { return };
             match o {
                 Output::Line(cmd) => self.out.push_back(TdmOutput::Io(TdmIo::Analog(AnalogIo { channo: self.ports[i].hw.channo, cmd }))),
-                Output::Call(ev) => self.on_call_event(i, ev),
+                Output::Call(ev) => self.on_call_event(i, ev, now),
             }
         }
     }
@@ -305,7 +384,116 @@ impl AnalogInterface {
             p.key = None;
             p.outbound = false;
             p.media_sent = false;
+            p.answered = false;
+            p.on_hold = false;
         }
+    }
+
+    /// Port `i` back to no call at all.
+    fn free_port(&mut self, i: usize) {
+        let p = &mut self.ports[i];
+        p.leg = None;
+        p.key = None;
+        p.outbound = false;
+        p.media_sent = false;
+        p.answered = false;
+        p.on_hold = false;
+        p.other = None;
+    }
+
+    fn to_leg(&mut self, leg: LegRef, ev: LegEvent) {
+        self.out.push_back(TdmOutput::Leg(leg, ev));
+    }
+
+    /// A hook flash on FXS port `i` (see the module docs' table).
+    fn fxs_flash(&mut self, i: usize, now: Instant) {
+        let channo = self.ports[i].hw.channo;
+        let current = self.ports[i].leg.filter(|_| self.ports[i].answered);
+        if let Some(o) = self.ports[i].other.take() {
+            // Swap: hold the current call, answer or resume the other.
+            if let Some(core) = self.ports[i].core.fxs() {
+                core.resume(now);
+            }
+            if let Some(a) = current {
+                self.to_leg(a, LegEvent::Hold(true));
+            }
+            if o.answered {
+                self.to_leg(o.leg, LegEvent::Hold(false));
+            } else {
+                let m = self.media(i);
+                self.to_leg(o.leg, LegEvent::Media(m));
+                self.to_leg(o.leg, LegEvent::Answered { connected: None });
+            }
+            tracing::info!(interface = %self.settings.name, channo, held = ?current, now_talking = %o.leg, "flash: calls swapped");
+            let p = &mut self.ports[i];
+            p.other = current.map(|leg| Other { leg, answered: true, caller_id: None });
+            if p.leg.is_some() && current.is_none() {
+                // An unanswered current leg cannot be held; it stays the port's no longer.
+                tracing::debug!(channo, "flash with an unanswered current call");
+            }
+            p.leg = Some(o.leg);
+            p.answered = true;
+            p.on_hold = false;
+            p.outbound = true;
+            p.media_sent = true;
+            return;
+        }
+        let Some(a) = current else {
+            tracing::info!(interface = %self.settings.name, channo, "hook flash with no call to act on");
+            return;
+        };
+        let on_hold = self.ports[i].core.fxs().is_some_and(|c| c.on_hold());
+        if on_hold {
+            if let Some(core) = self.ports[i].core.fxs() {
+                core.resume(now);
+            }
+            self.ports[i].on_hold = false;
+            tracing::info!(interface = %self.settings.name, channo, leg = %a, "flash: call resumed");
+            self.to_leg(a, LegEvent::Hold(false));
+        } else {
+            let r = self.ports[i].core.fxs().map(|c| c.hold(now));
+            match r {
+                Some(Ok(())) => {
+                    self.ports[i].on_hold = true;
+                    tracing::info!(interface = %self.settings.name, channo, leg = %a, "flash: call held, recall dial tone");
+                    self.to_leg(a, LegEvent::Hold(true));
+                }
+                Some(Err(e)) => tracing::info!(interface = %self.settings.name, channo, error = %e, "flash not acted on"),
+                None => {}
+            }
+        }
+    }
+
+    /// The phone on FXS port `i` hung up: ends the current call, or rings
+    /// the phone again for a held or waiting one. True if it did the latter.
+    fn fxs_hangup_with_calls_left(&mut self, i: usize, now: Instant) -> bool {
+        let p = &mut self.ports[i];
+        let ring_for = match p.other.take() {
+            Some(o) => {
+                // The current call ends; the other one rings the phone.
+                if let Some(a) = p.leg.take() {
+                    self.out.push_back(TdmOutput::Leg(a, LegEvent::Released(Release { cause: Cause::NORMAL_CLEARING, wire: Some("on-hook".into()) })));
+                }
+                Some(o)
+            }
+            None if p.on_hold && p.leg.is_some() => p.leg.map(|leg| Other { leg, answered: true, caller_id: None }),
+            None => None,
+        };
+        let Some(o) = ring_for else { return false };
+        let p = &mut self.ports[i];
+        p.leg = Some(o.leg);
+        p.answered = o.answered;
+        p.on_hold = o.answered;
+        p.outbound = true;
+        p.media_sent = false;
+        let r = p.core.handle_command(Command::Alert { caller_id: o.caller_id, cadence: None }, now);
+        tracing::info!(interface = %self.settings.name, channo = p.hw.channo, leg = %o.leg, held = o.answered, ok = r.is_ok(), "on-hook with a call left: ringing the phone for it");
+        if r.is_err() {
+            let leg = o.leg;
+            self.release_now(i, Release { cause: Cause::NORMAL_CLEARING, wire: Some("on-hook".into()) });
+            let _ = leg;
+        }
+        true
     }
 
     fn send_media(&mut self, i: usize) {
@@ -316,7 +504,7 @@ impl AnalogInterface {
         }
     }
 
-    fn on_call_event(&mut self, i: usize, ev: CallEvent) {
+    fn on_call_event(&mut self, i: usize, ev: CallEvent, now: Instant) {
         let channo = self.ports[i].hw.channo;
         match ev {
             CallEvent::Incoming { caller_id } => {
@@ -337,24 +525,72 @@ impl AnalogInterface {
                 self.present(i, Setup { called: number, complete: true, calling, ..Setup::default() });
             }
             CallEvent::Answered => {
-                if self.ports[i].outbound {
+                if self.ports[i].on_hold {
+                    // Rung again for a held call: off hold.
+                    self.ports[i].on_hold = false;
+                    self.ports[i].media_sent = true;
+                    self.leg_event(i, LegEvent::Hold(false));
+                } else if self.ports[i].outbound {
                     self.send_media(i);
                     self.leg_event(i, LegEvent::Answered { connected: None });
                 }
+                self.ports[i].answered = true;
             }
             CallEvent::Progress(Progress::Dialing) => self.leg_event(i, LegEvent::Proceeding),
             // Dialled: the shell keeps listening for ringback, busy and
             // reorder until answer supervision, so the media waits.
             CallEvent::Progress(Progress::Proceeding) => tracing::debug!(interface = %self.settings.name, channo, "dialled; awaiting answer"),
             CallEvent::Progress(Progress::Ringback) => self.leg_event(i, LegEvent::Alerting { inband: false }),
+            CallEvent::Hangup { reason: HangupReason::Normal } if self.fxs_hangup_with_calls_left(i, now) => {}
             CallEvent::Hangup { reason } => {
                 let (cause, wire) = cause_of(reason);
                 tracing::info!(interface = %self.settings.name, channo, ?reason, "line cleared");
                 self.leg_event(i, LegEvent::Released(Release { cause, wire: Some(wire.to_owned()) }));
             }
             CallEvent::Digit(d) => tracing::debug!(interface = %self.settings.name, channo, digit = %d, "digit during the call"),
-            CallEvent::Flash => tracing::info!(interface = %self.settings.name, channo, "hook flash (not acted on yet)"),
+            CallEvent::Flash => self.fxs_flash(i, now),
+            CallEvent::Mute(true) => {
+                if let Some(leg) = self.ports[i].leg.filter(|_| self.ports[i].answered) {
+                    self.ports[i].muted = Some(leg);
+                    self.to_leg(leg, LegEvent::Mute(true));
+                }
+            }
+            CallEvent::Mute(false) => {
+                if let Some(leg) = self.ports[i].muted.take() {
+                    self.to_leg(leg, LegEvent::Mute(false));
+                }
+            }
+            CallEvent::Transfer { number } => {
+                let p = &mut self.ports[i];
+                match p.leg.take() {
+                    Some(leg) => {
+                        tracing::info!(interface = %self.settings.name, channo, %leg, %number, "blind transfer of the held call");
+                        p.other = None;
+                        self.free_port(i);
+                        self.detached.push(leg);
+                        let await_result = self.settings.transfer_await_notify;
+                        self.to_leg(leg, LegEvent::Transfer { to: number, await_result });
+                    }
+                    None => tracing::debug!(channo, "transfer with no call"),
+                }
+            }
         }
+    }
+
+    /// A call for FXS port `i`, in a call: it waits (call-waiting tone and caller ID).
+    fn wait(&mut self, i: usize, leg: LegRef, setup: &Setup, now: Instant) {
+        let caller_id = setup.calling.as_ref().map(caller_id_of);
+        let r = self.ports[i].core.fxs().map(|c| c.call_waiting(caller_id.clone(), now));
+        if !matches!(r, Some(Ok(()))) {
+            self.to_leg(leg, LegEvent::Released(Release { cause: Cause::USER_BUSY, wire: Some("phone busy".into()) }));
+            return;
+        }
+        tracing::info!(interface = %self.settings.name, channo = self.ports[i].hw.channo, %leg, "call waiting");
+        self.ports[i].other = Some(Other { leg, answered: false, caller_id });
+        let id = self.identity(i);
+        self.to_leg(leg, LegEvent::Identity(id));
+        self.to_leg(leg, LegEvent::Alerting { inband: false });
+        self.drain(i, now);
     }
 
     fn present(&mut self, i: usize, setup: Setup) {
@@ -433,13 +669,29 @@ impl TdmInterface for AnalogInterface {
     }
 
     fn originate(&mut self, leg: LegRef, setup: &Setup, channel: ChannelChoice, now: Instant) {
-        let free = |p: &Port| p.leg.is_none() && p.key.is_none() && p.core.is_idle();
+        let free = |p: &Port| p.leg.is_none() && p.key.is_none() && p.other.is_none() && p.core.is_idle();
         let pick = match channel {
             ChannelChoice::Exclusive(a) => self.ports.iter().position(|p| p.hw.addr == a && free(p)),
             ChannelChoice::Preferred(a) => self.ports.iter().position(|p| p.hw.addr == a && free(p)).or_else(|| self.ports.iter().position(free)),
             ChannelChoice::Any => self.ports.iter().position(free),
         };
         let Some(i) = pick else {
+            // An FXS port in a call: the call waits, or (a third call) it is busy.
+            let asked = match channel {
+                ChannelChoice::Exclusive(a) | ChannelChoice::Preferred(a) => self.ports.iter().position(|p| p.hw.addr == a && p.hw.kind == PortKind::Fxs),
+                ChannelChoice::Any => None,
+            };
+            let waits = asked.or_else(|| (0..self.ports.len()).find(|&k| self.can_wait(k))).filter(|&k| self.can_wait(k));
+            if let Some(k) = waits {
+                self.wait(k, leg, setup, now);
+                return;
+            }
+            if let Some(k) = asked
+                && self.ports[k].leg.is_some()
+            {
+                self.out.push_back(TdmOutput::Leg(leg, LegEvent::Released(Release { cause: Cause::USER_BUSY, wire: Some("phone busy".into()) })));
+                return;
+            }
             self.out.push_back(TdmOutput::Leg(leg, LegEvent::Released(Release { cause: Cause::NO_CIRCUIT, wire: Some("no idle port".into()) })));
             return;
         };
@@ -464,7 +716,7 @@ impl TdmInterface for AnalogInterface {
                 if kind == PortKind::Fxs {
                     self.out.push_back(TdmOutput::Leg(leg, LegEvent::Alerting { inband: false }));
                 }
-                self.drain(i);
+                self.drain(i, now);
             }
             Err(e) => {
                 tracing::info!(%leg, error = %e, "analog originate refused");
@@ -484,17 +736,55 @@ impl TdmInterface for AnalogInterface {
     }
 
     fn command(&mut self, leg: LegRef, cmd: LegCommand, now: Instant) {
+        if let Some(k) = self.detached.iter().position(|l| *l == leg) {
+            // A transferred leg: it ends when call control says so.
+            if let LegCommand::Release(r) = cmd {
+                self.detached.swap_remove(k);
+                self.to_leg(leg, LegEvent::Released(r));
+            }
+            return;
+        }
         let Some(i) = self.port_of_leg(leg) else { return };
+        if self.ports[i].other.as_ref().is_some_and(|o| o.leg == leg) {
+            // The second call of an FXS port: only its end matters.
+            if let LegCommand::Release(r) = cmd {
+                let o = self.ports[i].other.take().expect("checked above");
+                if !o.answered
+                    && let Some(core) = self.ports[i].core.fxs()
+                {
+                    core.stop_call_waiting(now);
+                }
+                tracing::info!(interface = %self.settings.name, channo = self.ports[i].hw.channo, %leg, waiting = !o.answered, "the second call ended");
+                self.to_leg(leg, LegEvent::Released(r));
+                if self.ports[i].leg.is_none() {
+                    // Nothing left for the off-hook phone: signal the disconnect.
+                    let _ = self.ports[i].core.handle_command(Command::Hangup, now);
+                }
+                self.drain(i, now);
+            }
+            return;
+        }
         match cmd {
             LegCommand::Answer { .. } => {
                 if let Err(e) = self.ports[i].core.handle_command(Command::Answer, now) {
                     tracing::debug!(%leg, error = %e, "answer not applicable on the line");
                 }
-                self.drain(i);
+                self.ports[i].answered = true;
+                self.drain(i, now);
+            }
+            LegCommand::Release(r) if self.ports[i].other.is_some() => {
+                // The current call's far end hung up; the other call stays for a flash or the reminder ring.
+                tracing::info!(interface = %self.settings.name, channo = self.ports[i].hw.channo, %leg, "the current call ended; another remains");
+                let p = &mut self.ports[i];
+                p.leg = None;
+                p.answered = false;
+                p.on_hold = false;
+                p.media_sent = false;
+                self.to_leg(leg, LegEvent::Released(r));
             }
             LegCommand::Release(r) => {
                 let _ = self.ports[i].core.handle_command(Command::Hangup, now);
-                self.drain(i);
+                self.drain(i, now);
                 // The core reports no hang-up for one it was asked for.
                 if self.ports[i].leg == Some(leg) {
                     self.release_now(i, r);
@@ -506,7 +796,7 @@ impl TdmInterface for AnalogInterface {
                     Ok(()) => tracing::info!(%leg, "hook flash sent on the line"),
                     Err(e) => tracing::info!(%leg, error = %e, "hook flash not applicable on the line"),
                 }
-                self.drain(i);
+                self.drain(i, now);
             }
             other => tracing::debug!(%leg, cmd = ?other, "not signalled on an analog line"),
         }
@@ -517,7 +807,7 @@ impl TdmInterface for AnalogInterface {
             TdmInput::Analog(a) => {
                 if let Some(i) = self.ports.iter().position(|p| p.hw.channo == a.channo) {
                     self.ports[i].core.handle_input(a.input, now);
-                    self.drain(i);
+                    self.drain(i, now);
                 }
             }
             TdmInput::Alarm { .. } | TdmInput::Pri(_) | TdmInput::Cas(_) => {}
@@ -528,7 +818,7 @@ impl TdmInterface for AnalogInterface {
         for i in 0..self.ports.len() {
             if self.ports[i].core.poll_timeout().is_some_and(|t| t <= now) {
                 self.ports[i].core.handle_timeout(now);
-                self.drain(i);
+                self.drain(i, now);
             }
         }
     }
@@ -542,12 +832,16 @@ impl TdmInterface for AnalogInterface {
     }
 
     fn channels(&self) -> Vec<ChannelInfo> {
+        let idle = |p: &Port| p.leg.is_none() && p.key.is_none() && p.other.is_none() && p.core.is_idle();
+        // With no port idle, the first phone that can take a waiting call shows as free.
+        let waiting = if self.ports.iter().any(idle) { None } else { (0..self.ports.len()).find(|&k| self.can_wait(k)) };
         self.ports
             .iter()
-            .map(|p| ChannelInfo {
+            .enumerate()
+            .map(|(k, p)| ChannelInfo {
                 addr: p.hw.addr,
                 channo: p.hw.channo,
-                state: if p.leg.is_none() && p.key.is_none() && p.core.is_idle() { ChannelState::Idle } else { ChannelState::Busy },
+                state: if idle(p) || waiting == Some(k) { ChannelState::Idle } else { ChannelState::Busy },
             })
             .collect()
     }
@@ -563,7 +857,7 @@ impl TdmInterface for AnalogInterface {
                 if let Err(e) = self.ports[i].core.handle_command(Command::Mwi(waiting), now) {
                     tracing::debug!(channo = self.ports[i].hw.channo, error = %e, "message waiting not applicable");
                 }
-                self.drain(i);
+                self.drain(i, now);
             }
         }
     }

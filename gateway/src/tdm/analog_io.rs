@@ -49,7 +49,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use tandem_drivers::{Channel, Discovery, Hook, Io, LineEvent, OpenOptionsDahdi, Policy, Signalling};
 use tandem_dsp::callerid::{self, CallerId, CallerIdMessage, Format, Standard};
 use tandem_dsp::{DigitEvent, g711};
-use tandem_signalling::{Absence, CallerIdInfo, DialMode, LineCommand, LineInput, Tone};
+use tandem_signalling::{Absence, CallerIdInfo, CallerIdWhen, DialMode, LineCommand, LineInput, Tone};
 use tandem_spandsp::{AdsiRx, CidStandard, DtmfRx, DtmfRxConfig};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -275,11 +275,18 @@ impl Shell {
                     ShellCmd::Line(cmd) => self.execute(cmd),
                     ShellCmd::Lend(reply) => {
                         self.lent = true;
+                        // What was queued for the phone is stale once the call has the line.
+                        self.tx.clear();
                         let _ = reply.send(self.chan.try_clone().map_err(|e| e.to_string()));
                     }
                     ShellCmd::Resume => {
                         self.lent = false;
+                        // A tone or caller ID commanded just before the channel came
+                        // back (call waiting) still plays: only the detectors restart.
+                        let (tone, tx) = (self.tone.take(), std::mem::take(&mut self.tx));
                         self.reset_dsp();
+                        self.tone = tone;
+                        self.tx = tx;
                     }
                 }
             }
@@ -448,10 +455,15 @@ impl Shell {
                 self.hook(Hook::OnHook);
             }
             LineCommand::Battery(true) => {}
+            LineCommand::SendCallerId(info, CallerIdWhen::CallWaiting) => {
+                let samples = self.cidcw_samples(&info);
+                self.tx.extend(samples);
+            }
             LineCommand::SendCallerId(info, _when) => {
                 let samples = self.caller_id_samples(&info);
                 self.tx.extend(samples);
             }
+            LineCommand::SendCas => self.tx.extend(cas_samples()),
             LineCommand::PlayTone(t) => {
                 let kind = match t {
                     Tone::DialTone => ToneKind::Dial,
@@ -459,6 +471,7 @@ impl Shell {
                     Tone::Busy => ToneKind::Busy,
                     Tone::Reorder => ToneKind::Reorder,
                     Tone::Ringback => ToneKind::Ringback,
+                    Tone::CallWaiting => ToneKind::CallWaiting,
                 };
                 self.tone = Some(self.opts.zone.generator(kind));
             }
@@ -494,6 +507,35 @@ impl Shell {
         })
     }
 
+    /// Caller ID on call waiting (GR-30 type II): no channel seizure, 80 ms
+    /// of mark, then the message; FSK formats only (DTMF caller ID has no
+    /// off-hook form).
+    fn cidcw_samples(&self, info: &CallerIdInfo) -> Vec<i16> {
+        let standard = match self.opts.cid_format {
+            CidFormat::Off | CidFormat::Dtmf => return Vec::new(),
+            CidFormat::V23 => Standard::V23,
+            CidFormat::Bell202 => Standard::Bell202,
+        };
+        let format = match self.opts.cid_message {
+            CidMessage::Sdmf => Format::Sdmf,
+            CidMessage::Mdmf => Format::Mdmf,
+            CidMessage::Etsi => Format::Etsi,
+        };
+        let bytes = match callerid::encode(&CallerIdMessage::CallerId(cid_of(info)), format) {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(channo = self.hw.channo, error = %e, "caller ID on call waiting not encodable; none sent");
+                return Vec::new();
+            }
+        };
+        let mut m = tandem_dsp::fsk::FskModulator::new(standard.modem(), CID_LEVEL_DBM0);
+        let mut out = Vec::new();
+        // GR-30 type II: 80 ms of mark signal (96 bits at 1200 bit/s) before the message.
+        m.mark(96, &mut out);
+        m.bytes(&bytes, &mut out);
+        out
+    }
+
     fn caller_id_samples(&self, info: &CallerIdInfo) -> Vec<i16> {
         let c = cid_of(info);
         let r = match self.opts.cid_format {
@@ -514,6 +556,19 @@ impl Shell {
             Vec::new()
         })
     }
+}
+
+/// CPE alerting signal (GR-30-CORE): 2130 Hz and 2750 Hz together for 80 ms.
+const CAS_HZ: [f32; 2] = [2130.0, 2750.0];
+const CAS_MS: usize = 80;
+/// CAS level per tone, dBm0 (GR-30: -15 dBm per tone nominal at the set).
+const CAS_LEVEL_DBM0: f32 = -15.0;
+
+/// The CPE alerting signal as 8 kHz samples.
+fn cas_samples() -> Vec<i16> {
+    let mut a = tandem_dsp::tone::Oscillator::new(CAS_HZ[0], CAS_LEVEL_DBM0);
+    let mut b = tandem_dsp::tone::Oscillator::new(CAS_HZ[1], CAS_LEVEL_DBM0);
+    (0..CAS_MS * 8).map(|_| (a.next_sample() + b.next_sample()).round().clamp(-32768.0, 32767.0) as i16).collect()
 }
 
 fn absence_in(a: Option<callerid::Absence>) -> Option<Absence> {

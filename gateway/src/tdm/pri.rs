@@ -834,7 +834,7 @@ impl TdmInterface for PriInterface {
                 self.drain();
                 return;
             }
-            LegCommand::Media(_) | LegCommand::Flash => return,
+            LegCommand::Media(_) | LegCommand::Flash | LegCommand::Hold(_) | LegCommand::Transfer { .. } => return,
             LegCommand::Dtmf { digit, .. } => {
                 tracing::debug!(interface = %self.s.name, call = %leg, %digit, "out-of-band DTMF is not sent on a PRI (it travels in band)");
                 return;

@@ -477,3 +477,122 @@ fn zero_cadence_is_raised_to_min_phase() {
     h.cmd(0, Command::Alert { caller_id: None, cadence: Some(cadence) });
     assert_eq!(h.port.poll_timeout(), Some(h.t(0) + MIN_PHASE));
 }
+
+// ---- call waiting, hold and transfer ----
+
+#[test]
+fn call_waiting_plays_the_tone_then_cas_and_sends_caller_id_after_the_ack() {
+    let mut h = H::new(FxsConfig::default());
+    h.connected();
+    h.port.call_waiting(Some(cid("5551234")), h.t(3000)).expect("call waiting accepted");
+    assert_eq!(h.drain(), vec![Call(E::Mute(true)), Line(L::PlayTone(Tone::CallWaiting))]);
+    assert_eq!(h.tick(3299), vec![]);
+    assert_eq!(h.tick(3300), vec![Line(L::StopTone), Line(L::SendCas)]);
+    assert_eq!(h.tick(3400), vec![], "the ACK window runs from the end of the CAS");
+    assert_eq!(h.input(3430, I::Digit('D')), vec![]);
+    assert_eq!(h.tick(3530), vec![Line(L::SendCallerId(cid("5551234"), CallerIdWhen::CallWaiting))]);
+    assert!(h.port.call_waiting_alert());
+    let out = h.tick(5000);
+    assert_eq!(out, vec![Call(E::Mute(false))]);
+    assert!(!h.port.call_waiting_alert());
+    assert_eq!(h.port.poll_timeout(), None);
+}
+
+#[test]
+fn call_waiting_without_an_ack_sends_no_caller_id() {
+    let mut h = H::new(FxsConfig::default());
+    h.connected();
+    h.port.call_waiting(Some(cid("5551234")), h.t(3000)).expect("accepted");
+    h.drain();
+    h.tick(3300);
+    // The window closes 160 ms after the CAS ends (3380 ms): a late ACK is a digit.
+    assert_eq!(h.tick(3540), vec![Call(E::Mute(false))]);
+    assert_eq!(h.input(3600, I::Digit('D')), vec![Call(E::Digit('D'))]);
+}
+
+#[test]
+fn call_waiting_with_cidcw_off_plays_only_the_tone() {
+    let mut h = H::new(FxsConfig { cidcw: false, ..FxsConfig::default() });
+    h.connected();
+    h.port.call_waiting(Some(cid("5551234")), h.t(3000)).expect("accepted");
+    h.drain();
+    assert_eq!(h.tick(3300), vec![Line(L::StopTone), Call(E::Mute(false))]);
+}
+
+#[test]
+fn call_waiting_is_refused_unless_a_call_is_up() {
+    let mut h = H::new(FxsConfig::default());
+    assert!(h.port.call_waiting(None, h.t(0)).is_err());
+    h.connected();
+    h.port.call_waiting(None, h.t(3000)).expect("accepted");
+    assert!(h.port.call_waiting(None, h.t(3010)).is_err(), "a second alert while one runs");
+}
+
+#[test]
+fn a_flash_during_the_call_waiting_alert_ends_it_and_is_reported() {
+    let mut h = H::new(FxsConfig::default());
+    h.connected();
+    h.port.call_waiting(Some(cid("5551234")), h.t(3000)).expect("accepted");
+    h.drain();
+    assert_eq!(h.input(3100, I::WinkFlash), vec![Call(E::Flash), Line(L::StopTone), Call(E::Mute(false))]);
+    assert_eq!(h.port.poll_timeout(), None);
+}
+
+#[test]
+fn stopping_call_waiting_stops_the_tone_and_gives_the_audio_back() {
+    let mut h = H::new(FxsConfig::default());
+    h.connected();
+    h.port.call_waiting(None, h.t(3000)).expect("accepted");
+    h.drain();
+    h.port.stop_call_waiting(h.t(3100));
+    assert_eq!(h.drain(), vec![Line(L::StopTone), Call(E::Mute(false))]);
+}
+
+#[test]
+fn hold_gives_recall_dial_tone_collects_digits_and_resume_ends_it() {
+    let mut h = H::new(FxsConfig::default());
+    h.connected();
+    h.port.hold(h.t(3000)).expect("hold");
+    assert_eq!(h.drain(), vec![Line(L::PlayTone(Tone::StutterDialTone))]);
+    assert!(h.port.on_hold());
+    assert_eq!(h.input(3500, I::Digit('5')), vec![Line(L::StopTone)], "the first digit stops the tone and is not passed on");
+    assert_eq!(h.input(3600, I::Digit('6')), vec![]);
+    h.port.resume(h.t(4000));
+    assert!(!h.port.on_hold());
+    assert_eq!(h.input(4100, I::Digit('7')), vec![Call(E::Digit('7'))]);
+}
+
+#[test]
+fn hanging_up_on_hold_after_dialling_is_a_transfer_to_the_digits() {
+    let mut h = H::new(FxsConfig::default());
+    h.connected();
+    h.port.hold(h.t(3000)).expect("hold");
+    h.dial(3500, "2125550123");
+    h.drain();
+    h.input(6000, I::OnHook);
+    let out = h.tick(7000);
+    assert_eq!(out, vec![Call(E::Transfer { number: "2125550123".into() })]);
+    assert!(h.port.is_idle());
+}
+
+#[test]
+fn hanging_up_on_hold_without_digits_is_a_hangup() {
+    let mut h = H::new(FxsConfig::default());
+    h.connected();
+    h.port.hold(h.t(3000)).expect("hold");
+    h.drain();
+    h.input(3500, I::OnHook);
+    let out = h.tick(4500);
+    assert!(out.contains(&Call(E::Hangup { reason: HangupReason::Normal })), "{out:?}");
+}
+
+#[test]
+fn far_end_hangup_on_hold_stops_the_recall_tone() {
+    let mut h = H::new(FxsConfig::default());
+    h.connected();
+    h.port.hold(h.t(3000)).expect("hold");
+    h.drain();
+    let out = h.cmd(3500, Command::Hangup);
+    assert_eq!(out[0], Line(L::StopTone), "{out:?}");
+    assert!(!h.port.on_hold());
+}

@@ -12,6 +12,8 @@ fn settings(kind: PortKind) -> AnalogSettings {
         line: Some("+12125550100".into()),
         fxo: FxoConfig::for_start(StartType::KewlStart),
         fxs: FxsConfig { hookflash_min: Duration::ZERO, hookflash_max: Duration::ZERO, ..FxsConfig::default() },
+        call_waiting: true,
+        transfer_await_notify: true,
     }
 }
 
@@ -212,4 +214,136 @@ fn bellcore_alert_info_names_the_gr506_distinctive_ring_patterns() {
     assert_eq!(distinctive_ring("http://x/Bellcore-dr5").map(|(p, r)| (p[0].on, r)), Some((ms(500), false)));
     assert_eq!(distinctive_ring("http://x/Bellcore-dr9"), None);
     assert_eq!(distinctive_ring("http://x/ring.wav"), None);
+}
+
+// ---- two calls on an FXS port, hold and transfer ----
+
+fn legs(out: &[TdmOutput], leg: LegRef) -> Vec<LegEvent> {
+    out.iter()
+        .filter_map(|o| match o {
+            TdmOutput::Leg(l, e) if *l == leg => Some(e.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn lines(out: &[TdmOutput]) -> Vec<LineCommand> {
+    out.iter()
+        .filter_map(|o| match o {
+            TdmOutput::Io(TdmIo::Analog(a)) => Some(a.cmd.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A SIP call rung on the phone and answered: (interface, leg A, t).
+fn phone_in_a_call() -> (AnalogInterface, LegRef, Instant) {
+    let mut a = AnalogInterface::new(settings(PortKind::Fxs));
+    let t = Instant::now();
+    let leg = LegRef::outbound(CallId(10), 1);
+    a.originate(leg, &Setup { called: "100".into(), complete: true, ..Setup::default() }, ChannelChoice::Any, t);
+    input(&mut a, LineInput::OffHook, t + Duration::from_secs(1));
+    let out = drain(&mut a);
+    assert!(legs(&out, leg).contains(&LegEvent::Answered { connected: None }), "{out:?}");
+    (a, leg, t + Duration::from_secs(1))
+}
+
+#[test]
+fn a_second_call_for_a_phone_in_a_call_waits_with_tone_and_a_flash_holds_the_first_and_answers_it() {
+    let (mut a, la, t) = phone_in_a_call();
+    // The busy port shows as free for a waiting call.
+    assert_eq!(a.channels()[0].state, ChannelState::Idle);
+    let lb = LegRef::outbound(CallId(11), 1);
+    let calling = Party::number("+12125550177");
+    a.originate(
+        lb,
+        &Setup { called: "100".into(), complete: true, calling: Some(calling), ..Setup::default() },
+        ChannelChoice::Any,
+        t + Duration::from_secs(2),
+    );
+    let out = drain(&mut a);
+    assert!(legs(&out, lb).contains(&LegEvent::Alerting { inband: false }), "{out:?}");
+    assert_eq!(legs(&out, la), vec![LegEvent::Mute(true)]);
+    assert_eq!(lines(&out), vec![LineCommand::PlayTone(Tone::CallWaiting)]);
+    assert_eq!(a.channels()[0].state, ChannelState::Busy, "a third call finds the port busy");
+    let lc = LegRef::outbound(CallId(12), 1);
+    a.originate(
+        lc,
+        &Setup { called: "100".into(), complete: true, ..Setup::default() },
+        ChannelChoice::Exclusive(ChannelAddr { span: 1, pos: 3 }),
+        t + Duration::from_secs(2),
+    );
+    let out = drain(&mut a);
+    assert_eq!(legs(&out, lc), vec![LegEvent::Released(Release { cause: Cause::USER_BUSY, wire: Some("phone busy".into()) })]);
+    // CAS at 300 ms, the phone's ACK, caller ID, then the first call's audio back.
+    a.handle_timeout(t + Duration::from_millis(2300));
+    assert_eq!(lines(&drain(&mut a)), vec![LineCommand::StopTone, LineCommand::SendCas]);
+    input(&mut a, LineInput::Digit('D'), t + Duration::from_millis(2420));
+    a.handle_timeout(t + Duration::from_millis(2600));
+    let out = drain(&mut a);
+    let cid = CallerIdInfo { number: Some("12125550177".into()), ..CallerIdInfo::default() };
+    assert_eq!(lines(&out), vec![LineCommand::SendCallerId(cid, tandem_signalling::CallerIdWhen::CallWaiting)]);
+    a.handle_timeout(t + Duration::from_secs(5));
+    assert_eq!(legs(&drain(&mut a), la), vec![LegEvent::Mute(false)]);
+    // Flash: A held, B answered on the channel.
+    input(&mut a, LineInput::WinkFlash, t + Duration::from_secs(6));
+    let out = drain(&mut a);
+    assert_eq!(legs(&out, la), vec![LegEvent::Hold(true)]);
+    assert_eq!(legs(&out, lb), vec![LegEvent::Media(MediaEndpoint::Tdm { channo: 3, law: Law::Ulaw }), LegEvent::Answered { connected: None }]);
+    // Flash again: swap.
+    input(&mut a, LineInput::WinkFlash, t + Duration::from_secs(7));
+    let out = drain(&mut a);
+    assert_eq!(legs(&out, lb), vec![LegEvent::Hold(true)]);
+    assert_eq!(legs(&out, la), vec![LegEvent::Hold(false)]);
+    // Hang up: A (talking) ends, the phone rings again for B (held); answering resumes B.
+    input(&mut a, LineInput::OnHook, t + Duration::from_secs(8));
+    let out = drain(&mut a);
+    assert!(matches!(legs(&out, la).as_slice(), [LegEvent::Released(r)] if r.cause == Cause::NORMAL_CLEARING), "{out:?}");
+    assert!(legs(&out, lb).is_empty(), "{out:?}");
+    assert!(lines(&out).contains(&LineCommand::Ring), "{out:?}");
+    input(&mut a, LineInput::OffHook, t + Duration::from_secs(9));
+    let out = drain(&mut a);
+    assert_eq!(legs(&out, lb), vec![LegEvent::Hold(false)]);
+    input(&mut a, LineInput::OnHook, t + Duration::from_secs(10));
+    assert!(matches!(legs(&drain(&mut a), lb).as_slice(), [LegEvent::Released(_)]));
+    assert_eq!(a.channels()[0].state, ChannelState::Idle);
+}
+
+#[test]
+fn the_waiting_caller_giving_up_stops_the_tone_and_releases_only_that_leg() {
+    let (mut a, la, t) = phone_in_a_call();
+    let lb = LegRef::outbound(CallId(11), 1);
+    a.originate(lb, &Setup { called: "100".into(), complete: true, ..Setup::default() }, ChannelChoice::Any, t);
+    drain(&mut a);
+    a.command(lb, LegCommand::Release(Release::cause(Cause::NORMAL_CLEARING)), t + Duration::from_millis(100));
+    let out = drain(&mut a);
+    assert_eq!(lines(&out), vec![LineCommand::StopTone]);
+    assert_eq!(legs(&out, la), vec![LegEvent::Mute(false)]);
+    assert!(matches!(legs(&out, lb).as_slice(), [LegEvent::Released(_)]));
+    // The first call goes on: a new call may wait again.
+    assert_eq!(a.channels()[0].state, ChannelState::Idle);
+}
+
+#[test]
+fn flash_holds_with_recall_dial_tone_a_second_flash_resumes_and_dial_and_hang_up_transfers() {
+    let (mut a, la, t) = phone_in_a_call();
+    input(&mut a, LineInput::WinkFlash, t + Duration::from_secs(1));
+    let out = drain(&mut a);
+    assert_eq!(legs(&out, la), vec![LegEvent::Hold(true)]);
+    assert_eq!(lines(&out), vec![LineCommand::PlayTone(Tone::StutterDialTone)]);
+    input(&mut a, LineInput::WinkFlash, t + Duration::from_secs(2));
+    let out = drain(&mut a);
+    assert_eq!(legs(&out, la), vec![LegEvent::Hold(false)]);
+    assert_eq!(lines(&out), vec![LineCommand::StopTone]);
+    input(&mut a, LineInput::WinkFlash, t + Duration::from_secs(3));
+    drain(&mut a);
+    for (k, d) in "2125550123".chars().enumerate() {
+        input(&mut a, LineInput::Digit(d), t + Duration::from_millis(3500 + 200 * k as u64));
+    }
+    input(&mut a, LineInput::OnHook, t + Duration::from_secs(6));
+    let out = drain(&mut a);
+    assert_eq!(legs(&out, la), vec![LegEvent::Transfer { to: "2125550123".into(), await_result: true }]);
+    assert_eq!(a.channels()[0].state, ChannelState::Idle, "the port is free once the call is handed over");
+    a.command(la, LegCommand::Release(Release::cause(Cause::NORMAL_CLEARING)), t + Duration::from_secs(7));
+    assert!(matches!(legs(&drain(&mut a), la).as_slice(), [LegEvent::Released(_)]));
 }

@@ -1,0 +1,199 @@
+//! Hold, resume and blind transfer of a SIP leg, asked for by the other
+//! leg (an FXS phone's hook flash): call control's [`LegCommand::Hold`]
+//! and [`LegCommand::Transfer`].
+//!
+//! * **Hold** (RFC 3264 §8.4, RFC 6337 §5.3): a re-INVITE whose offer says
+//!   `a=sendonly`; the answer (`a=recvonly`) is applied as any re-INVITE's.
+//!   Call control stops the media bridge when the TDM side holds, and the
+//!   media pump frees a stopped stream's ports, so **resume** takes a fresh
+//!   RTP port pair from [`super::MediaPorts`]: the re-INVITE offers it with
+//!   `a=sendrecv`, and the leg reports the new stream as its media at once
+//!   (the remote address is the one already negotiated), so the bridge
+//!   restarts without waiting for the answer.
+//! * **Blind transfer** (RFC 3515): REFER in the dialog with
+//!   `Refer-To: <sip:NUMBER@TRUNK-HOST>` and `Referred-By` (RFC 3892) us. A
+//!   final non-2xx ends the leg (BYE). On the 202 the leg ends at once
+//!   when the transfer does not await its result; otherwise it waits for a
+//!   NOTIFY (`Event: refer`, `message/sipfrag`, RFC 3515 §2.4.5) with a
+//!   final status, or a terminated subscription, or [`REFER_RESULT_WAIT`],
+//!   and then sends BYE. The leg's `Released` carries what happened.
+
+use std::time::{Duration, Instant};
+
+use tandem_media::codec::Direction as SdpDirection;
+use tandem_media::sdp;
+use tandem_sip::transaction::TxKey;
+use tandem_sip::wire::{HeaderAccess, Method, Request, Response, Uri};
+use tracing::{debug, info, warn};
+
+use super::{Phase, Purpose, SipSide};
+use crate::call::model::{Cause, LegEvent, MediaEndpoint};
+
+/// How long a transfer waits for the NOTIFY with its outcome before the
+/// leg is ended anyway (64 × T1 at the default T1, RFC 3261 Timer F's span).
+pub const REFER_RESULT_WAIT: Duration = Duration::from_secs(32);
+
+/// A transfer in progress on a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Referral {
+    /// End the leg only on the outcome (NOTIFY), not on the 202.
+    pub await_result: bool,
+    /// The REFER was accepted.
+    pub accepted: bool,
+    /// Give up waiting for the outcome at this time.
+    pub deadline: Instant,
+}
+
+impl SipSide {
+    /// Puts the far end on hold (`true`) or takes it off (`false`) by re-INVITE.
+    pub(crate) fn send_hold(&mut self, id: u64, on: bool, now: Instant) {
+        let Some(c) = self.calls.get(&id) else { return };
+        if c.phase != Phase::Answered || c.dialog.is_none() || c.media.is_none() {
+            debug!(call = %c.label(), on, "hold: the call is not up");
+            return;
+        }
+        let fresh = if on {
+            None
+        } else {
+            match self.ports.allocate() {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    warn!(call = %c.label(), error = %e, "no RTP port to resume the call on");
+                    return;
+                }
+            }
+        };
+        let contact = self.contact(c.peer.transport).to_string();
+        let ua = self.user_agent.clone();
+        let Some(c) = self.calls.get_mut(&id) else { return };
+        let Some(m) = c.media.as_mut() else { return };
+        if let Some((stream, addr)) = fresh {
+            m.stream = stream;
+            m.local.addr = addr;
+        }
+        m.local.session_version += 1;
+        m.local.direction = if on { SdpDirection::SendOnly } else { SdpDirection::SendRecv };
+        let offer = sdp::build_offer(&m.local).to_string();
+        let label = c.label();
+        let call_id = c.call_id.clone();
+        let Some(d) = c.dialog.as_mut() else { return };
+        let mut req = d.new_request(Method::Invite);
+        req.headers.push("Contact", contact);
+        req.headers.push("User-Agent", ua);
+        let req = req.with_body("application/sdp", offer.into_bytes());
+        info!(call = %label, sip_call_id = %call_id, on, "hold re-INVITE");
+        self.send_in_dialog(id, req, Purpose::Hold, now);
+        if fresh.is_some() {
+            // The new stream, toward the address already negotiated, sending and receiving.
+            if let Some(n) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()).and_then(|m| m.negotiated.as_mut()) {
+                n.direction = SdpDirection::SendRecv;
+            }
+            if let Some(p) = self.rtp_params(id) {
+                self.emit(id, LegEvent::Media(MediaEndpoint::Rtp(p)));
+            }
+        }
+    }
+
+    /// Sends REFER to `to` (a number, on the call's trunk host).
+    pub(crate) fn send_refer(&mut self, id: u64, to: &str, await_result: bool, now: Instant) {
+        let Some(c) = self.calls.get(&id) else { return };
+        if c.phase != Phase::Answered || c.dialog.is_none() {
+            debug!(call = %c.label(), "transfer: the call is not up");
+            self.hang_up(id, Cause::NORMAL_CLEARING, "transfer of a call not up", now);
+            return;
+        }
+        let user = super::outbound::user_part(to);
+        let target = match self.trunks.get(c.trunk) {
+            Some(t) => Uri::sip(Some(&user), &t.host, (t.port != t.transport.default_port()).then_some(t.port)),
+            None => Uri::sip(Some(&user), &self.host, None),
+        };
+        let contact = self.contact(c.peer.transport);
+        let ua = self.user_agent.clone();
+        let Some(c) = self.calls.get_mut(&id) else { return };
+        let label = c.label();
+        let call_id = c.call_id.clone();
+        let Some(d) = c.dialog.as_mut() else { return };
+        let mut req = d.new_request(Method::Refer);
+        req.headers.push("Refer-To", format!("<{target}>"));
+        req.headers.push("Referred-By", contact.to_string());
+        req.headers.push("Contact", contact.to_string());
+        req.headers.push("User-Agent", ua);
+        c.referral = Some(Referral { await_result, accepted: false, deadline: now + REFER_RESULT_WAIT });
+        info!(call = %label, sip_call_id = %call_id, refer_to = %target, "REFER (blind transfer)");
+        self.send_in_dialog(id, req, Purpose::Refer, now);
+    }
+
+    /// The final response to our REFER.
+    pub(crate) fn on_refer_response(&mut self, id: u64, resp: &Response, now: Instant) {
+        let Some(r) = self.calls.get_mut(&id).and_then(|c| c.referral.as_mut()) else { return };
+        if (200..300).contains(&resp.status) {
+            r.accepted = true;
+            if !r.await_result {
+                self.hang_up(id, Cause::NORMAL_CLEARING, "transferred (REFER accepted)", now);
+            }
+        } else {
+            let why = format!("transfer refused: {}", resp.status);
+            self.hang_up(id, Cause::NORMAL_CLEARING, &why, now);
+        }
+    }
+
+    /// A NOTIFY in a dialog: the progress of our REFER.
+    pub(crate) fn on_refer_notify(&mut self, id: u64, key: TxKey, req: Request, now: Instant) {
+        let refer_event = req.header("Event").is_some_and(|e| e.trim().to_ascii_lowercase().starts_with("refer"));
+        let Some(r) = self.calls.get(&id).and_then(|c| c.referral) else {
+            self.respond(key, &req, 481, None, &[]);
+            return;
+        };
+        if !refer_event {
+            self.respond(key, &req, 489, None, &[]);
+            return;
+        }
+        self.respond(key, &req, 200, None, &[]);
+        let status = sipfrag_status(&req.body);
+        let terminated = req.header("Subscription-State").is_some_and(|s| s.trim().to_ascii_lowercase().starts_with("terminated"));
+        debug!(call = %self.calls[&id].label(), ?status, terminated, "REFER progress");
+        let done = status.is_some_and(|s| s >= 200) || terminated;
+        if done && r.await_result {
+            let why = match status {
+                Some(s) if (200..300).contains(&s) => "transferred".to_owned(),
+                Some(s) => format!("transfer failed: {s}"),
+                None => "transfer subscription ended".to_owned(),
+            };
+            self.hang_up(id, Cause::NORMAL_CLEARING, &why, now);
+        }
+    }
+
+    /// Ends transfers whose outcome did not come in time.
+    pub(crate) fn referral_timers(&mut self, now: Instant) {
+        let late: Vec<u64> = self.calls.iter().filter(|(_, c)| c.referral.is_some_and(|r| r.deadline <= now)).map(|(id, _)| *id).collect();
+        for id in late {
+            self.hang_up(id, Cause::NORMAL_CLEARING, "no transfer outcome in time", now);
+        }
+    }
+}
+
+/// The status code of a `message/sipfrag` status line (`SIP/2.0 200 OK`).
+pub(crate) fn sipfrag_status(body: &[u8]) -> Option<u16> {
+    let text = std::str::from_utf8(body).ok()?;
+    let line = text.lines().next()?.trim();
+    let rest = line.strip_prefix("SIP/2.0 ")?;
+    let code: u16 = rest.get(..3)?.parse().ok()?;
+    (100..700).contains(&code).then_some(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sipfrag_status;
+
+    #[test]
+    fn a_sipfrag_status_line_gives_its_code_and_anything_else_none() {
+        assert_eq!(sipfrag_status(b"SIP/2.0 200 OK\r\n"), Some(200));
+        assert_eq!(sipfrag_status(b"SIP/2.0 100 Trying"), Some(100));
+        assert_eq!(sipfrag_status(b"SIP/2.0 603 Declined\r\nContact: x\r\n"), Some(603));
+        assert_eq!(sipfrag_status(b""), None);
+        assert_eq!(sipfrag_status(b"HTTP/1.1 200 OK"), None);
+        assert_eq!(sipfrag_status(b"SIP/2.0 2"), None);
+        assert_eq!(sipfrag_status(b"SIP/2.0 999 Nope"), None);
+        assert_eq!(sipfrag_status(&[0xff, 0xfe]), None);
+    }
+}
