@@ -57,6 +57,20 @@ pub struct PhoneState {
     pub polarity_reversed: bool,
     pub polarity_reversals: u32,
     pub mwi_lamp: bool,
+    /// CPE alerting signals (caller ID on call waiting) heard off-hook.
+    #[serde(default)]
+    pub cas_heard: u32,
+    /// Whether the phone answers a CAS with DTMF D (default true).
+    #[serde(default)]
+    pub cidcw_ack: bool,
+    /// ACKs the phone sent.
+    #[serde(default)]
+    pub cidcw_acks: u32,
+    /// The number and name of the last caller ID on call waiting it received.
+    #[serde(default)]
+    pub cidcw_number: Option<String>,
+    #[serde(default)]
+    pub cidcw_name: Option<String>,
 }
 
 /// What the CO on an FXO port observes (`co.get`).
@@ -268,6 +282,11 @@ impl Client {
 
     pub fn phone_hook(&mut self, chan: u32, offhook: bool) -> Result<(), ClientError> {
         self.call_unit("phone.hook", json!({"chan": chan, "offhook": offhook}))
+    }
+
+    /// Off- or on-hook, and whether the phone acknowledges caller ID on call waiting's CAS.
+    pub fn phone_hook_cidcw(&mut self, chan: u32, offhook: bool, cidcw_ack: bool) -> Result<(), ClientError> {
+        self.call_unit("phone.hook", json!({"chan": chan, "offhook": offhook, "cidcw_ack": cidcw_ack}))
     }
 
     /// Flash the hook for `ms` (default 500).

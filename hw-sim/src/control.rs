@@ -75,7 +75,7 @@ const OPS: &[(&str, &[&str])] = &[
     ("span.counters", &["span", "bpv", "crc4", "ebit", "fas", "fe", "cv", "be", "prbs", "errsec"]),
     ("frames.get", &["span", "since_ms"]),
     ("dchan.send", &["span", "hex", "bad_fcs"]),
-    ("phone.hook", &["chan", "offhook"]),
+    ("phone.hook", &["chan", "offhook", "cidcw_ack"]),
     ("phone.flash", &["chan", "ms"]),
     ("phone.dial", &["chan", "digits", "mode", "on_ms", "off_ms", "pps", "break_pct"]),
     ("phone.get", &["chan"]),
@@ -838,7 +838,12 @@ fn dispatch(args: &Args<'_>, st: &mut State, pre: Prepared) -> Result<Done, Stri
 
         "phone.hook" => {
             let off = args.bool_req("offhook")?;
-            args.phone(d)?.set_hook(now, off);
+            let ack = args.opt("cidcw_ack").map(|_| args.bool_opt("cidcw_ack", true)).transpose()?;
+            let p = args.phone(d)?;
+            if let Some(ack) = ack {
+                p.view.cidcw_ack = ack;
+            }
+            p.set_hook(now, off);
             empty()
         }
         "phone.flash" => {
