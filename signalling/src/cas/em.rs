@@ -644,6 +644,12 @@ impl EmTrunk {
                 if off {
                     if self.cfg.start == StartType::Immediate {
                         self.glare(now);
+                    } else if matches!(self.cfg.address, AddressFormat::FeatureGroupD { ack_wink: true }) {
+                        // The far end recognised ST before our last tone
+                        // ended: this is the start of its acknowledgement wink.
+                        self.sending = false;
+                        self.out.push_back(EmOutput::StopDigits);
+                        self.go(St::AckWinkOn { since: now }, Some(at(now, t.wink_rx_max)));
                     } else {
                         // Answer during outpulsing (non-standard, but it is an answer).
                         self.sending = false;

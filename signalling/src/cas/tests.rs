@@ -104,6 +104,36 @@ fn addr(n: &str) -> Address {
     Address { dnis: n.into(), ani: None }
 }
 
+#[test]
+fn fgd_ack_wink_that_starts_before_the_last_tone_ends_is_still_the_ack() {
+    // A real MF receiver recognises ST mid-tone, so the terminator's
+    // acknowledgement wink can begin before our generator has finished.
+    let mut t = EmTrunk::new(em(StartType::Wink, AddressFormat::FeatureGroupD { ack_wink: true }));
+    let t0 = Instant::now();
+    let a = Address { dnis: "5551234".into(), ani: Some(Ani { ii: "00".into(), number: "2125550100".into() }) };
+    t.dial(a, t0).expect("dial");
+    t.handle_input(EmInput::Bits(Abcd::new(0b1111)), t0 + ms(300));
+    t.handle_timeout(t0 + ms(320));
+    t.handle_input(EmInput::Bits(Abcd::new(0)), t0 + ms(500));
+    t.handle_timeout(t0 + ms(520));
+    t.handle_timeout(t0 + ms(600));
+    while t.poll_output().is_some() {}
+    // Digits are going out; the far end's ack wink starts now.
+    t.handle_input(EmInput::Bits(Abcd::new(0b1111)), t0 + ms(2000));
+    t.handle_timeout(t0 + ms(2020));
+    t.handle_input(EmInput::DigitsSent, t0 + ms(2050));
+    t.handle_input(EmInput::Bits(Abcd::new(0)), t0 + ms(2200));
+    t.handle_timeout(t0 + ms(2220));
+    let mut evs = Vec::new();
+    while let Some(o) = t.poll_output() {
+        if let EmOutput::Event(e) = o {
+            evs.push(e);
+        }
+    }
+    assert_eq!(evs, vec![EmEvent::Proceeding], "the wink is the acknowledgement, not an answer and a clear");
+    assert_eq!(t.state(), EmState::Outgoing);
+}
+
 fn em_call_both_clears(start: StartType, address: AddressFormat, a: Address) {
     for clearing_side in [0usize, 1] {
         let mut p = EmPair::new(em(start, address), em(start, address));
