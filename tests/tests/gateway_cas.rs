@@ -1,0 +1,252 @@
+//! End to end: CAS trunks bridged by `tandem run` to SIP, on the simulator.
+//!
+//! One tandem drives two spans of a simulated card that the simulator joins
+//! back to back (`far_end = "cross"`): span 1 plays the carrier's switch,
+//! span 2 the trunk (examples/sim/cas-t1-cross.toml, cas-e1-cross.toml, and
+//! examples/gateway/cas-em-wink.toml, cas-fgd.toml, cas-r2.toml, as users
+//! read them). A SIP call from peer 1 goes out on span 1, comes in on span 2
+//! as a CAS call and rings peer 2; peer 2's calls go the other way.
+//!
+//! Addresses (apart from the other end-to-end files): tandem
+//! `127.0.0.30:5060`; SIP peer 1 `127.0.0.31:5070`, peer 2
+//! `127.0.0.32:5070` (each as UAC or UAS as the test needs).
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::Value;
+use tandem_tests::gateway::{Lab, Sipp, SippOpts, Tandem, cdrs, header, wait_until};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const T: Duration = Duration::from_secs(10);
+const CALL: Duration = Duration::from_secs(40);
+
+const PEER1: &str = "127.0.0.31";
+const PEER2: &str = "127.0.0.32";
+
+fn example(path: &str) -> String {
+    std::fs::read_to_string(tandem_tests::repo_path(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// An example gateway config with the test's device directory and scratch files.
+fn config(name: &str, replace: &[(&str, &str)]) -> String {
+    let mut text = example(&format!("examples/gateway/{name}"))
+        .replace("/dev/dahdi", "@DEV@")
+        .replace("/var/log/tandem/cdr.jsonl", "@DIR@/cdr.jsonl")
+        .replace("/run/tandem/tandem.sock", "@DIR@/tandem.sock");
+    for (from, to) in replace {
+        assert!(text.contains(from), "{name} has no {from:?}");
+        text = text.replace(from, to);
+    }
+    text
+}
+
+struct Rig {
+    lab: Lab,
+    _tandem: Tandem,
+}
+
+fn rig(sim: &str, cfg: String) -> Rig {
+    let lab = Lab::start(&example(&format!("examples/sim/{sim}")));
+    let tandem = Tandem::start(&lab, &cfg);
+    tandem.expect_log("tandem running", T);
+    Rig { lab, _tandem: tandem }
+}
+
+fn control(lab: &Lab, req: &str) -> Value {
+    use std::io::{BufRead, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(lab.path("tandem.sock")).expect("control socket");
+    s.set_read_timeout(Some(T)).expect("timeout");
+    s.write_all(format!("{req}\n").as_bytes()).expect("write");
+    let mut line = String::new();
+    std::io::BufReader::new(s).read_line(&mut line).expect("reply");
+    serde_json::from_str(&line).expect("JSON reply")
+}
+
+/// Every CAS channel of every interface, as `tandem status` lists them.
+fn cas_states(lab: &Lab) -> Vec<String> {
+    let st = control(lab, r#"{"op": "status"}"#);
+    st["interfaces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|i| i["cas_channels"].as_array().cloned().unwrap_or_default())
+        .map(|c| format!("{}:{}={}", c["span"], c["pos"], c["state"].as_str().unwrap_or("?")))
+        .collect()
+}
+
+/// Waits until no call is left and every CAS channel is idle again, and
+/// the simulator shows idle bits on both spans' channels.
+fn assert_all_idle(r: &Rig, idle_bits: u8) {
+    let ok = wait_until(Duration::from_secs(15), || {
+        let st = control(&r.lab, r#"{"op": "status"}"#);
+        st["calls"] == 0 && cas_states(&r.lab).iter().all(|s| s.ends_with("=idle"))
+    });
+    assert!(ok, "channels not idle: {:?}", cas_states(&r.lab));
+    let mut c = r.lab.client();
+    // Channel 1 of span 1 and channel 25 (T1) / 32 (E1) of span 2 carry the calls.
+    let ok = wait_until(T, || [1u32, 2].iter().all(|&ch| c.chan_get(ch).map(|v| v["txbits"].as_u64() == Some(u64::from(idle_bits))).unwrap_or(false)));
+    assert!(ok, "span 1 channels do not send idle bits {idle_bits:04b}: {:?}", c.chan_get(1));
+}
+
+fn uas(lab: &Lab, name: &str, ip: &str, scenario: &str) -> Sipp {
+    let port = if ip == PEER1 { 7310 } else { 7320 };
+    Sipp::start(lab, name, SippOpts { scenario, ip, port: 5070, rtp_echo_port: Some(port), pause_ms: 500, ..SippOpts::default() })
+}
+
+fn uac(lab: &Lab, name: &str, ip: &str, called: &str, scenario: &str, pause_ms: u32) -> Sipp {
+    let port = if ip == PEER1 { 7312 } else { 7322 };
+    Sipp::start(
+        lab,
+        name,
+        SippOpts {
+            scenario,
+            ip,
+            port: 5070,
+            rtp_echo_port: Some(port),
+            pause_ms,
+            service: Some(called),
+            remote: Some("127.0.0.30:5060"),
+            ..SippOpts::default()
+        },
+    )
+}
+
+/// A rejecting UAS answering `status reason`.
+fn rejecter(lab: &Lab, ip: &str, status: &str, reason: &str) -> Sipp {
+    let scen = lab.path(&format!("uas_reject_{status}.xml"));
+    let text = example("tests/sipp/uas_reject.xml");
+    std::fs::write(&scen, text.replace("@STATUS@", status).replace("@REASON@", reason)).expect("write");
+    Sipp::start(lab, "rejecter", SippOpts { scenario: scen.to_str().expect("utf-8"), ip, port: 5070, ..SippOpts::default() })
+}
+
+/// A call from `from` to `to` through both spans, answered, cleared by the
+/// caller (`caller_clears`) or by the called side; checks the numbers the
+/// called peer sees.
+fn call_through(r: &Rig, from: &str, to: &str, called: &str, calling: Option<&str>, caller_clears: bool) {
+    let (uas_scen, uac_scen) = if caller_clears { ("uas_answer.xml", "uac_call.xml") } else { ("uas_hangup.xml", "uac_call_remote_bye.xml") };
+    let mut callee = uas(&r.lab, &format!("callee-{to}"), to, uas_scen);
+    let mut caller = uac(&r.lab, &format!("caller-{from}"), from, called, uac_scen, 1000);
+    caller.expect_success(CALL);
+    callee.expect_success(CALL);
+    let invites = callee.received("INVITE ");
+    assert_eq!(invites.len(), 1, "{}", callee.messages());
+    let rline = invites[0].lines().next().unwrap_or("");
+    assert!(rline.contains(&format!("sip:{called}@")), "called number: {rline}");
+    assert!(header(&invites[0], "To").contains(called), "To: {}", header(&invites[0], "To"));
+    if let Some(n) = calling {
+        let from_h = header(&invites[0], "From");
+        let pai = header(&invites[0], "P-Asserted-Identity");
+        assert!(from_h.contains(n) || pai.contains(n), "calling number {n}: From {from_h} PAI {pai}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// T1 E&M
+
+fn em_rig(signalling: &str) -> Rig {
+    let cfg = config(
+        "cas-em-wink.toml",
+        &[
+            (
+                "signalling = \"em_wink\"\ndigits = \"mf\"\ndirection = \"both\"\nglare = \"keep\"",
+                &format!("signalling = \"{signalling}\"\ndigits = \"mf\"\ndirection = \"both\"\nglare = \"keep\""),
+            ),
+            (
+                "signalling = \"em_wink\"\ndigits = \"mf\"\ndirection = \"both\"\nglare = \"yield\"",
+                &format!("signalling = \"{signalling}\"\ndigits = \"mf\"\ndirection = \"both\"\nglare = \"yield\""),
+            ),
+        ],
+    );
+    rig("cas-t1-cross.toml", cfg)
+}
+
+fn em_calls_both_ways_with_clearing_from_each_side(signalling: &str) {
+    let r = em_rig(signalling);
+    call_through(&r, PEER1, PEER2, "5551234", None, true);
+    assert_all_idle(&r, 0b0000);
+    call_through(&r, PEER1, PEER2, "5551235", None, false);
+    assert_all_idle(&r, 0b0000);
+    call_through(&r, PEER2, PEER1, "2125550142", None, true);
+    assert_all_idle(&r, 0b0000);
+    // CDRs name the spans and channels.
+    let recs = cdrs(&r.lab, 6, T);
+    assert!(
+        recs.iter().any(|c| c["outbound"]["interface"] == "switch" && c["outbound"]["span"] == 1 && c["outbound"]["channel"].is_u64()),
+        "a CDR of the call out on the switch span: {recs:?}"
+    );
+    assert!(
+        recs.iter().any(|c| c["inbound"]["interface"] == "trunk" && c["inbound"]["span"] == 2 && c["called"] == "5551234"),
+        "a CDR of the call in on the trunk span: {recs:?}"
+    );
+}
+
+#[test]
+fn em_wink_start_bridges_calls_both_ways_and_clears_from_each_side() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    em_calls_both_ways_with_clearing_from_each_side("em_wink");
+}
+
+#[test]
+fn em_immediate_start_bridges_calls_both_ways() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    em_calls_both_ways_with_clearing_from_each_side("em_immediate");
+}
+
+#[test]
+fn em_delay_dial_bridges_calls_both_ways() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    em_calls_both_ways_with_clearing_from_each_side("em_delay");
+}
+
+#[test]
+fn fgd_carries_the_caller_as_ani_in_both_directions() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig("cas-t1-cross.toml", config("cas-fgd.toml", &[]));
+    call_through(&r, PEER1, PEER2, "5551234", Some("2125550100"), true);
+    assert_all_idle(&r, 0b0000);
+    call_through(&r, PEER2, PEER1, "3125550199", Some("2125550100"), false);
+    assert_all_idle(&r, 0b0000);
+}
+
+// ---------------------------------------------------------------------------
+// E1 MFC/R2
+
+fn r2_rig(variant: &str) -> Rig {
+    let cfg = config("cas-r2.toml", &[]).replace("variant = \"itu\"", &format!("variant = \"{variant}\""));
+    rig("cas-e1-cross.toml", cfg)
+}
+
+/// `refusals`: the SIP status peer 2 answers and the one peer 1 must get
+/// (the variant's group B decides: Mexico has no "unallocated" signal and
+/// sends B-2, busy, for it).
+fn r2_calls_outcomes(variant: &str, refusals: &[(&str, &str, &str)]) {
+    let r = r2_rig(variant);
+    call_through(&r, PEER1, PEER2, "5551234", Some("2125550100"), true);
+    assert_all_idle(&r, 0b1001);
+    call_through(&r, PEER1, PEER2, "5551235", Some("2125550100"), false);
+    assert_all_idle(&r, 0b1001);
+    call_through(&r, PEER2, PEER1, "2125599", Some("2125550100"), true);
+    assert_all_idle(&r, 0b1001);
+    for &(status, reason, want) in refusals {
+        let mut callee = rejecter(&r.lab, PEER2, status, reason);
+        let mut caller = uac(&r.lab, &format!("refused-{status}"), PEER1, "5551236", "uac_reject.xml", 500);
+        caller.expect_success(CALL);
+        callee.expect_success(CALL);
+        assert!(caller.log().contains(&format!("FINAL {want}")), "SIP {status} from peer 2 should reach peer 1 as {want}: {}", caller.log());
+        assert_all_idle(&r, 0b1001);
+    }
+}
+
+#[test]
+fn r2_itu_bridges_calls_both_ways_with_busy_and_unallocated() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    r2_calls_outcomes("itu", &[("486", "Busy Here", "486"), ("404", "Not Found", "404")]);
+}
+
+#[test]
+fn r2_mexico_bridges_calls_both_ways_and_refuses_busy_and_unallocated_with_b2() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    r2_calls_outcomes("mexico", &[("486", "Busy Here", "486"), ("404", "Not Found", "486")]);
+}
