@@ -4,7 +4,7 @@
 //!
 //! | request | reply |
 //! |---|---|
-//! | `{"op": "status"}` | `{"ok": true, "calls", "draining", "interfaces": [{"name", "up", "channels": {"idle", "busy", "alarm", "other"}}], "trunks": [{"name", "kind", "state", "active_calls"}], "sip_malformed"}` |
+//! | `{"op": "status"}` | `{"ok": true, "calls", "draining", "interfaces": [{"name", "up", "channels": {"idle", "busy", "alarm", "other"}, "cas_channels" (CAS trunks): [{"span", "pos", "channo", "state"}]}], "trunks": [{"name", "kind", "state", "active_calls"}], "sip_malformed"}` |
 //! | `{"op": "span.up", "span": N}` | `{"ok": true}`: the span is usable again (sent by `tandem-hotplug`) |
 //! | `{"op": "span.down", "span": N}` | `{"ok": true}`: the span is gone; its channels are skipped by the hunt |
 //! | `{"op": "device.add" \| "device.remove", ...}` | `{"ok": true}` (logged) |

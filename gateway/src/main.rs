@@ -18,13 +18,13 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the gateway: bring up the configured spans, PRI D-channels, analog ports and SIP side, and route calls between them until SIGTERM (which drains calls first).
+    /// Run the gateway: bring up the configured spans, PRI D-channels, analog ports, CAS trunks (T1 E&M/FGB/FGD, E1 MFC/R2) and SIP side, and route calls between them until SIGTERM (which drains calls first).
     Run(RunArgs),
     /// List spans: type, framing/coding, alarms, timing source, error counters and channel roles.
     Spans(ShowArgs),
     /// List channels: role (signalling, in Tandem's naming), hook state, law, ABCD bits and alarms.
     Channels(ShowArgs),
-    /// Ask the running daemon for its calls, TDM interfaces and SIP trunks (through its control socket).
+    /// Ask the running daemon for its calls, TDM interfaces (with each CAS channel's state) and SIP trunks (through its control socket).
     Status(StatusArgs),
     /// Validate a configuration file; errors are printed as file:line:column.
     Check(CheckArgs),
@@ -144,6 +144,10 @@ fn run(cli: Cli) -> Result<(), String> {
                         c["alarm"],
                         c["other"]
                     );
+                    // CAS trunks: one line per channel.
+                    for ch in i["cas_channels"].as_array().into_iter().flatten() {
+                        println!("  cas span {} channel {} (dahdi {}): {}", ch["span"], ch["pos"], ch["channo"], ch["state"].as_str().unwrap_or("?"));
+                    }
                 }
                 for t in v["trunks"].as_array().into_iter().flatten() {
                     println!(
