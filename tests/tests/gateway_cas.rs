@@ -3,7 +3,8 @@
 //! One tandem drives two spans of a simulated card that the simulator joins
 //! back to back (`far_end = "cross"`): span 1 plays the carrier's switch,
 //! span 2 the trunk (examples/sim/cas-t1-cross.toml, cas-e1-cross.toml, and
-//! examples/gateway/cas-em-wink.toml, cas-fgd.toml, cas-r2.toml, as users
+//! examples/gateway/cas-em-wink.toml (also run as immediate start, delay
+//! dial and FGB), cas-fgd.toml, cas-r2.toml (also run as Mexico), as users
 //! read them). A SIP call from peer 1 goes out on span 1, comes in on span 2
 //! as a CAS call and rings peer 2; peer 2's calls go the other way.
 //!
@@ -198,6 +199,12 @@ fn em_immediate_start_bridges_calls_both_ways() {
 fn em_delay_dial_bridges_calls_both_ways() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     em_calls_both_ways_with_clearing_from_each_side("em_delay");
+}
+
+#[test]
+fn fgb_bridges_calls_both_ways() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    em_calls_both_ways_with_clearing_from_each_side("fgb");
 }
 
 #[test]
