@@ -640,3 +640,180 @@ fn garbage_on_the_smdi_link_breaks_nothing_and_mwi_for_the_line_goes_out_as_op_m
         "the switch got {sent:?}"
     );
 }
+
+// ---- call waiting, hold and transfer from the phone ----
+//
+// More callers: the waiting caller sipp on 127.0.0.51 (accepted from the
+// PBX trunk by these tests' rig). Port 2's phone stays off-hook in the
+// call-waiting test, so every call for extension 100 meets port 1.
+
+/// The rig with 127.0.0.51 accepted as the PBX trunk too.
+fn rig_cw() -> Rig {
+    rig_with(&[("accept_from = [\"127.0.0.16/31\"]", "accept_from = [\"127.0.0.16/31\", \"127.0.0.51/32\"]")])
+}
+
+/// A sipp caller running `scenario` from `ip` (RTP echo on `rtp`), calling
+/// `called` at tandem with `caller` as its number.
+fn caller_from(lab: &Lab, name: &str, scenario: &str, ip: &str, rtp: u16, called: &str, caller: &str) -> Sipp {
+    Sipp::start(
+        lab,
+        name,
+        SippOpts {
+            scenario,
+            ip,
+            rtp_echo_port: Some(rtp),
+            keys: &[("caller", caller)],
+            service: Some(called),
+            remote: Some("127.0.0.4:5060"),
+            ..SippOpts::default()
+        },
+    )
+}
+
+/// Rings phone 1 from a sipp caller and answers it; returns the caller once it has the 200.
+fn answered_call(r: &Rig, name: &str, scenario: &str) -> Sipp {
+    let mut c = r.lab.client();
+    let sipp = caller_from(&r.lab, name, scenario, "127.0.0.17", 7170, "100", "2125550166");
+    assert!(wait_until(T, || c.phone_get(1).map(|p| p.ringing).unwrap_or(false)), "phone 1 never rang; log:\n{}", r.tandem.log.all().join("\n"));
+    c.phone_hook(1, true).expect("answer");
+    assert!(wait_until(T, || !sipp.received("SIP/2.0 200").is_empty()), "the caller never got its 200; log:\n{}", r.tandem.log.all().join("\n"));
+    sipp
+}
+
+/// The direction attribute of an SDP body in a SIP message.
+fn direction(msg: &str) -> &str {
+    ["a=sendonly", "a=recvonly", "a=inactive", "a=sendrecv"].into_iter().find(|d| msg.contains(d)).unwrap_or("none")
+}
+
+/// Whether 50 ms blocks of the recorded line audio in `file` hold a tone at `hz` (dominant, above -35 dBm0).
+fn heard_tone(lab: &Lab, chan: u32, ms: u32, file: &str, hz: f32) -> bool {
+    let wav = lab.path(file);
+    lab.client().audio_save(chan, &wav, Some(ms)).expect("audio.save");
+    let samples = tandem_dsp::wav::read_wav_bytes(&std::fs::read(&wav).expect("wav")).expect("wav").samples;
+    samples.chunks(400).any(|b| {
+        let ms = tandem_dsp::goertzel::mean_square(b);
+        ms > 1.0e4 && tandem_dsp::goertzel::goertzel_power(b, hz) > 0.6 * ms
+    })
+}
+
+#[test]
+fn call_waiting_tone_and_cidcw_reach_the_phone_a_flash_answers_and_swaps_with_sip_hold_and_the_hang_up_rings_back_for_the_held_call() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig_cw();
+    let mut c = r.lab.client();
+    c.phone_hook(2, true).expect("port 2 off-hook");
+    let mut a = answered_call(&r, "cw-a", "uac_cw_first.xml");
+    // B calls the same extension: it waits (180) and the phone gets the tone and caller ID.
+    let mut b = caller_from(&r.lab, "cw-b", "uac_cw_second.xml", "127.0.0.51", 7510, "100", "2125550177");
+    assert!(wait_until(T, || !b.received("SIP/2.0 180").is_empty()), "the waiting caller got no 180; log:\n{}", r.tandem.log.all().join("\n"));
+    assert!(
+        wait_until(T, || c.phone_get(1).map(|p| p.cidcw_number.is_some()).unwrap_or(false)),
+        "no caller ID on call waiting reached the phone: {:?}; log:\n{}",
+        c.phone_get(1),
+        r.tandem.log.all().join("\n")
+    );
+    let p = c.phone_get(1).expect("phone.get");
+    assert!(p.cidcw_number.as_deref().is_some_and(|n| n.ends_with("2125550177")), "{p:?}");
+    assert_eq!((p.cas_heard, p.cidcw_acks), (1, 1), "{p:?}");
+    assert!(heard_tone(&r.lab, 1, 6000, "cw.wav", 440.0), "no 440 Hz call-waiting tone in the phone's line audio");
+    assert!(b.received("SIP/2.0 200").is_empty(), "the waiting call was answered before the flash");
+    // After the alert, A's media comes back on a fresh RTP port (re-INVITE sendrecv).
+    assert!(wait_until(T, || a.received("INVITE ").len() == 1), "A's media was not renewed after the alert: {}", a.messages());
+    assert_eq!(direction(&a.received("INVITE ")[0]), "a=sendrecv");
+    // Flash: A is held, B answered.
+    c.phone_flash(1, Some(300)).expect("flash");
+    assert!(wait_until(T, || !b.received("SIP/2.0 200").is_empty()), "the flash did not answer B; log:\n{}", r.tandem.log.all().join("\n"));
+    assert!(wait_until(T, || a.received("INVITE ").len() == 2), "A was not held: {}", a.messages());
+    assert_eq!(direction(&a.received("INVITE ")[1]), "a=sendonly");
+    // What the phone says now reaches B (its RTP echo sends it back).
+    c.audio_play_tone(1, &[1000.0], -10.0).expect("tone");
+    assert!(
+        wait_until(T, || c.audio_analyze(1, 200).ok().and_then(|x| x.frequency_hz).is_some_and(|f| (f - 1000.0).abs() < 10.0)),
+        "no media with B: {:?}",
+        c.audio_analyze(1, 200)
+    );
+    c.audio_play_silence(1).expect("stop the tone");
+    // Flash again: swap (B held, A resumed).
+    c.phone_flash(1, Some(300)).expect("flash");
+    assert!(wait_until(T, || b.received("INVITE ").len() == 1), "B was not held: {}", b.messages());
+    assert_eq!(direction(&b.received("INVITE ")[0]), "a=sendonly");
+    assert!(wait_until(T, || a.received("INVITE ").len() == 3), "A was not resumed: {}", a.messages());
+    assert_eq!(direction(&a.received("INVITE ")[2]), "a=sendrecv");
+    // Hang up: A (talking) gets BYE; the phone rings again for B, held.
+    c.phone_hook(1, false).expect("on-hook");
+    a.expect_success(T);
+    assert!(
+        wait_until(T, || c.phone_get(1).map(|p| p.ringing).unwrap_or(false)),
+        "no reminder ring for the held call; log:\n{}",
+        r.tandem.log.all().join("\n")
+    );
+    c.phone_hook(1, true).expect("answer the reminder ring");
+    assert!(wait_until(T, || b.received("INVITE ").len() == 2), "B was not resumed: {}", b.messages());
+    assert_eq!(direction(&b.received("INVITE ")[1]), "a=sendrecv");
+    c.phone_hook(1, false).expect("on-hook");
+    b.expect_success(T);
+    c.phone_hook(2, false).expect("port 2 on-hook");
+    let recs = tandem_tests::gateway::cdrs(&r.lab, 2, T);
+    assert_eq!(recs.len(), 2, "{recs:?}");
+    for rec in &recs {
+        assert_eq!(rec["direction"], "sip-to-tdm", "{rec}");
+        assert!(rec["answer"].is_string(), "a call was never answered: {rec}");
+        assert_eq!(rec["cause"], 16, "{rec}");
+    }
+    assert!(recs.iter().any(|x| x["calling"] == "2125550177" || x["calling"] == "+2125550177"), "{recs:?}");
+    // Every channel is free again: a fresh call rings the phone.
+    assert!(wait_until(T, || r.tandem.log.count("call ended") >= 2), "calls did not end; log:\n{}", r.tandem.log.all().join("\n"));
+}
+
+#[test]
+fn a_flash_holds_the_caller_with_recall_dial_tone_and_a_second_flash_resumes_it() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig();
+    let mut c = r.lab.client();
+    let mut a = answered_call(&r, "hold-a", "uac_hold_resume.xml");
+    c.phone_flash(1, Some(300)).expect("flash");
+    assert!(wait_until(T, || a.received("INVITE ").len() == 1), "no hold re-INVITE: {}", a.messages());
+    assert_eq!(direction(&a.received("INVITE ")[0]), "a=sendonly");
+    // Recall dial tone (the zone's stutter dial tone, 350 + 440 Hz).
+    assert!(
+        wait_until(T, || c.audio_analyze(1, 300).ok().and_then(|x| x.frequency_hz).is_some_and(|f| (f - 350.0).abs() < 10.0 || (f - 440.0).abs() < 10.0)),
+        "no recall dial tone on hold: {:?}",
+        c.audio_analyze(1, 300)
+    );
+    c.phone_flash(1, Some(300)).expect("flash");
+    assert!(wait_until(T, || a.received("INVITE ").len() == 2), "no resume re-INVITE: {}", a.messages());
+    assert_eq!(direction(&a.received("INVITE ")[1]), "a=sendrecv");
+    // Media flows again after the resume (the caller's RTP echo).
+    c.audio_play_tone(1, &[1000.0], -10.0).expect("tone");
+    assert!(
+        wait_until(T, || c.audio_analyze(1, 200).ok().and_then(|x| x.frequency_hz).is_some_and(|f| (f - 1000.0).abs() < 10.0)),
+        "no media after the resume: {:?}",
+        c.audio_analyze(1, 200)
+    );
+    c.audio_play_silence(1).expect("stop the tone");
+    c.phone_hook(1, false).expect("on-hook");
+    a.expect_success(T);
+}
+
+#[test]
+fn flash_dial_and_hang_up_transfers_the_caller_by_refer_and_the_gateway_byes_after_the_notify() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig();
+    let mut c = r.lab.client();
+    let mut a = answered_call(&r, "xfer-a", "uac_transfer.xml");
+    c.phone_flash(1, Some(300)).expect("flash");
+    assert!(wait_until(T, || a.received("INVITE ").len() == 1), "no hold re-INVITE: {}", a.messages());
+    assert_eq!(direction(&a.received("INVITE ")[0]), "a=sendonly");
+    c.phone_dial_dtmf(1, "12125550123", 100, 100).expect("dial");
+    // The digits take 2.2 s to dial; hang up once they are in.
+    std::thread::sleep(Duration::from_millis(3000));
+    c.phone_hook(1, false).expect("on-hook");
+    assert!(wait_until(T, || !a.received("REFER ").is_empty()), "no REFER; log:\n{}", r.tandem.log.all().join("\n"));
+    let refer = a.received("REFER ").remove(0);
+    assert_eq!(tandem_tests::gateway::header(&refer, "Refer-To"), "<sip:12125550123@127.0.0.16:5070>", "{refer}");
+    a.expect_success(T);
+    let log = a.log();
+    assert!(log.contains("NOTIFY ANSWERED") && log.contains("BYE"), "{log}");
+    let recs = tandem_tests::gateway::cdrs(&r.lab, 1, T);
+    assert_eq!(recs[0]["cause"], 16, "{recs:?}");
+}

@@ -175,6 +175,10 @@ impl AnalogSettings {
         fxs.hookflash_min = Duration::ZERO;
         fxs.hookflash_max = Duration::ZERO;
         fxs.cidcw = cfg.call_waiting_caller_id.as_ref().is_none_or(|v| *v.get_ref());
+        // The ACK is timed from when the core sends the CAS, and the line's
+        // audio path (blocks queued toward the phone, a block read back)
+        // adds up to about 200 ms to the GR-30 160 ms.
+        fxs.cas_ack_window = Duration::from_millis(360);
         if let Some(&(on, _)) = super::zones::ToneZone::get(cfg.zone()).as_ref().and_then(|z| z.call_waiting.cadence.first()) {
             fxs.cw_tone = Duration::from_millis(u64::from(on));
         }
