@@ -626,10 +626,10 @@ impl R2Trunk {
     fn leave_oos(&mut self) {
         self.line(IDLE);
         self.emit(R2Event::ServiceChanged(true));
-        self.to_idle();
+        self.go_idle();
     }
 
-    fn to_idle(&mut self) {
+    fn go_idle(&mut self) {
         self.tone(None);
         self.forward = false;
         self.call_known = false;
@@ -684,7 +684,7 @@ impl R2Trunk {
         self.tone(None);
         self.line(IDLE);
         if self.far == IDLE {
-            self.to_idle();
+            self.go_idle();
         } else {
             self.go(St::ClearFwd, Some(at(now, self.cfg.timers.release)));
         }
@@ -704,7 +704,7 @@ impl R2Trunk {
             },
             St::FarBlocked => {
                 if ab == IDLE {
-                    self.to_idle();
+                    self.go_idle();
                 } else if ab == SEIZE && self.cfg.direction != TrunkDirection::Outgoing {
                     self.incoming(now);
                 }
@@ -760,7 +760,7 @@ impl R2Trunk {
             },
             St::ClearFwd => {
                 if ab == IDLE {
-                    self.to_idle();
+                    self.go_idle();
                 }
             }
             St::BSeized | St::BMf { .. } | St::BOffered | St::BFinal | St::BAccepted | St::BAnswered { .. } | St::BRelease => {
@@ -770,7 +770,7 @@ impl R2Trunk {
                         self.call_known = false;
                         self.emit(R2Event::Released(CasCause::NormalClearing));
                     }
-                    self.to_idle();
+                    self.go_idle();
                 }
             }
         }
@@ -791,7 +791,7 @@ impl R2Trunk {
             St::FMf => self.fail(CasCause::Timeout, now),
             St::FAccepted => self.fail(CasCause::NoAnswer, now),
             St::FClearBackRx => self.fail(CasCause::NormalClearing, now),
-            St::ClearFwd | St::BRelease => self.to_idle(),
+            St::ClearFwd | St::BRelease => self.go_idle(),
             St::BSeized | St::BFinal => self.bwd_error(now),
             St::BMf { pulsing: true } => {
                 self.tone(None);
