@@ -508,3 +508,54 @@ fn inband_progress_reaches_the_caller_and_early_media_flows_before_answer() {
     let c = one_cdr(&h.ev(inb, rel(18), 20_010));
     assert_eq!(c.pdd_s, Some(0.7));
 }
+
+fn media_cmds(o: &[Output]) -> Vec<MediaCommand> {
+    o.iter()
+        .filter_map(|o| match o {
+            Output::Media(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_tdm_hold_stops_the_bridge_and_holds_the_sip_leg_and_the_resume_bridges_the_new_stream_only() {
+    let mut h = H::new();
+    let (inb, out) = h.answered_call();
+    let call = inb.call;
+    let o = h.ev(inb, LegEvent::Hold(true), 3_000);
+    assert_eq!(media_cmds(&o), vec![MediaCommand::Disconnect { call }]);
+    assert!(o.contains(&cmd(out, LegCommand::Hold(true))), "{o:?}");
+    // The hold's answer (same stream) does not bridge while held.
+    assert_eq!(media_cmds(&h.ev(out, LegEvent::Media(MediaEndpoint::Rtp(rtp(1, Some("127.0.0.9:4000")))), 3_100)), vec![]);
+    let o = h.ev(inb, LegEvent::Hold(false), 4_000);
+    assert!(o.contains(&cmd(out, LegCommand::Hold(false))), "{o:?}");
+    assert_eq!(media_cmds(&o), vec![], "the stopped stream is not bridged again");
+    let o = h.ev(out, LegEvent::Media(MediaEndpoint::Rtp(rtp(2, Some("127.0.0.9:4000")))), 4_010);
+    assert!(matches!(media_cmds(&o).as_slice(), [MediaCommand::Connect { rtp, .. }] if rtp.stream == 2), "{o:?}");
+}
+
+#[test]
+fn a_mute_stops_the_bridge_without_telling_the_far_end_and_its_end_asks_the_sip_leg_for_fresh_media() {
+    let mut h = H::new();
+    let (inb, out) = h.answered_call();
+    let call = inb.call;
+    let o = h.ev(inb, LegEvent::Mute(true), 3_000);
+    assert_eq!(o, vec![Output::Media(MediaCommand::Disconnect { call })]);
+    let o = h.ev(inb, LegEvent::Mute(false), 4_000);
+    assert_eq!(o, vec![cmd(out, LegCommand::Hold(false))]);
+}
+
+#[test]
+fn a_transfer_from_the_tdm_leg_goes_to_the_sip_leg_and_nothing_happens_before_the_answer() {
+    let mut h = H::new();
+    let inb = h.tdm_call("5551234", true, 0);
+    let out = originate_leg(&h.out());
+    let early = h.ev(inb, LegEvent::Transfer { to: "2125550123".into(), await_result: true }, 100);
+    assert!(early.is_empty(), "{early:?}");
+    h.ev(inb, LegEvent::Media(tdm(5)), 10);
+    h.ev(out, LegEvent::Media(MediaEndpoint::Rtp(rtp(1, None))), 600);
+    h.ev(out, LegEvent::Answered { connected: None }, 2_000);
+    let o = h.ev(inb, LegEvent::Transfer { to: "2125550123".into(), await_result: false }, 3_000);
+    assert_eq!(o, vec![cmd(out, LegCommand::Transfer { to: "2125550123".into(), await_result: false })]);
+}
