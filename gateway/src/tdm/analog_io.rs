@@ -226,11 +226,39 @@ struct Shell {
     cid: Option<AdsiRx>,
     dtmf: Option<DtmfRx>,
     progress: Option<ZoneDetector>,
+    /// A ground-start port on a T1 (channel-bank line, DAHDI fxsgs/fxogs
+    /// over robbed bits), handled as chan_dahdi does: an FXO port seizes
+    /// with DAHDI_START, because the kernel reports no tip ground from the
+    /// bits, only HOOKCOMPLETE when its start (ring ground) timer has run;
+    /// an FXS port grounds tip (DAHDI_OFFHOOK) when the station seizes and
+    /// opens it again (DAHDI_ONHOOK) when the station hangs up.
+    rbs_ground_start: bool,
+    /// A DAHDI_START is running; its HOOKCOMPLETE is the ground acknowledgement.
+    starting: bool,
 }
 
 impl Shell {
     fn new(chan: Channel, hw: AnalogPort, opts: ShellOptions, events: UnboundedSender<AnalogInput>) -> Shell {
-        let mut s = Shell { chan, hw, opts, events, lent: false, offhook: false, tx: VecDeque::new(), tone: None, cid: None, dtmf: None, progress: None };
+        let rbs_ground_start = matches!(
+            (hw.kind, chan.params().map(|p| p.signalling)),
+            (PortKind::Fxo, Ok(Some(Signalling::Fxo(tandem_drivers::Start::Ground))))
+                | (PortKind::Fxs, Ok(Some(Signalling::Fxs(tandem_drivers::Start::Ground))))
+        ) && chan.span_status().is_ok_and(|s| matches!(s.span_type.as_str(), "T1" | "E1" | "J1"));
+        let mut s = Shell {
+            chan,
+            hw,
+            opts,
+            events,
+            lent: false,
+            offhook: false,
+            tx: VecDeque::new(),
+            tone: None,
+            cid: None,
+            dtmf: None,
+            progress: None,
+            rbs_ground_start,
+            starting: false,
+        };
         s.reset_dsp();
         s
     }
@@ -281,6 +309,7 @@ impl Shell {
                     }
                     ShellCmd::Resume => {
                         self.lent = false;
+                        self.open_tip_if_station_on_hook();
                         // A tone or caller ID commanded just before the channel came
                         // back (call waiting) still plays: only the detectors restart.
                         let (tone, tx) = (self.tone.take(), std::mem::take(&mut self.tx));
@@ -317,6 +346,18 @@ impl Shell {
         match self.chan.next_event() {
             Ok(Some(ev)) => {
                 tracing::debug!(channo = self.hw.channo, ?ev, "line event");
+                if ev == LineEvent::HookComplete && self.starting {
+                    self.starting = false;
+                    self.send(LineInput::BatteryRestored);
+                    return;
+                }
+                if self.rbs_ground_start && self.hw.kind == PortKind::Fxs {
+                    match ev {
+                        LineEvent::RingOffHook => self.hook(Hook::OffHook),
+                        LineEvent::OnHook => self.hook(Hook::OnHook),
+                        _ => {}
+                    }
+                }
                 if let Some(i) = line_input(self.hw.kind, ev) {
                     self.send(i);
                 }
@@ -408,6 +449,14 @@ impl Shell {
         }
     }
 
+    /// Ground start over T1, FXS port: the station's hang-up may have been
+    /// read by the media pump while it had the channel; open tip again.
+    fn open_tip_if_station_on_hook(&self) {
+        if self.rbs_ground_start && self.hw.kind == PortKind::Fxs && self.chan.params().is_ok_and(|p| !p.rx_off_hook) {
+            self.hook(Hook::OnHook);
+        }
+    }
+
     fn hook(&self, h: Hook) {
         if let Err(e) = self.chan.hook(h) {
             tracing::warn!(channo = self.hw.channo, hook = ?h, error = %e, "hook operation failed");
@@ -417,6 +466,12 @@ impl Shell {
     fn execute(&mut self, cmd: LineCommand) {
         tracing::debug!(channo = self.hw.channo, ?cmd, "line command");
         match cmd {
+            LineCommand::OffHook if self.rbs_ground_start && !self.offhook => {
+                self.hook(Hook::Start);
+                self.starting = true;
+                self.offhook = true;
+                self.reset_dsp();
+            }
             LineCommand::OffHook => {
                 self.hook(Hook::OffHook);
                 self.offhook = true;
@@ -425,6 +480,7 @@ impl Shell {
             LineCommand::OnHook => {
                 self.hook(Hook::OnHook);
                 self.offhook = false;
+                self.starting = false;
                 self.reset_dsp();
             }
             LineCommand::Flash => self.hook(Hook::Flash),
