@@ -817,3 +817,49 @@ fn flash_dial_and_hang_up_transfers_the_caller_by_refer_and_the_gateway_byes_aft
     let recs = tandem_tests::gateway::cdrs(&r.lab, 1, T);
     assert_eq!(recs[0]["cause"], 16, "{recs:?}");
 }
+
+#[test]
+fn a_third_call_for_a_phone_with_a_call_waiting_gets_486_and_the_waiting_callers_cancel_gives_the_phone_back_to_its_call() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig_with(&[("accept_from = [\"127.0.0.16/31\"]", "accept_from = [\"127.0.0.16/31\", \"127.0.0.51/32\", \"127.0.0.52/32\"]")]);
+    let mut c = r.lab.client();
+    c.phone_hook(2, true).expect("port 2 off-hook");
+    let mut a = answered_call(&r, "cw3-a", "uac_cw_renewed.xml");
+    // B waits, and gives up after 4 s of ringing.
+    let mut b = Sipp::start(
+        &r.lab,
+        "cw3-b",
+        SippOpts {
+            scenario: "uac_cancel.xml",
+            ip: "127.0.0.51",
+            pause_ms: 4000,
+            keys: &[("caller", "2125550177")],
+            service: Some("100"),
+            remote: Some("127.0.0.4:5060"),
+            ..SippOpts::default()
+        },
+    );
+    assert!(wait_until(T, || !b.received("SIP/2.0 180").is_empty()), "B got no 180; log:\n{}", r.tandem.log.all().join("\n"));
+    let mut third = Sipp::start(
+        &r.lab,
+        "cw3-c",
+        SippOpts { scenario: "uac_reject.xml", ip: "127.0.0.52", service: Some("100"), remote: Some("127.0.0.4:5060"), ..SippOpts::default() },
+    );
+    third.expect_success(T);
+    assert!(third.log().contains("FINAL 486"), "{}", third.log());
+    b.expect_success(T);
+    // The phone talks to A again (A's RTP echo).
+    assert!(wait_until(T, || a.received("INVITE ").len() == 1), "A's media was not renewed: {}", a.messages());
+    c.audio_play_tone(1, &[1000.0], -10.0).expect("tone");
+    assert!(
+        wait_until(T, || c.audio_analyze(1, 200).ok().and_then(|x| x.frequency_hz).is_some_and(|f| (f - 1000.0).abs() < 10.0)),
+        "no media with A after B gave up: {:?}",
+        c.audio_analyze(1, 200)
+    );
+    c.audio_play_silence(1).expect("stop the tone");
+    c.phone_hook(1, false).expect("on-hook");
+    a.expect_success(T);
+    c.phone_hook(2, false).expect("port 2 on-hook");
+    let recs = tandem_tests::gateway::cdrs(&r.lab, 3, T);
+    assert!(recs.iter().any(|x| x["cause"] == 17), "no busy CDR for the third call: {recs:?}");
+}

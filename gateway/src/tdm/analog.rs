@@ -403,6 +403,7 @@ impl AnalogInterface {
         p.answered = false;
         p.on_hold = false;
         p.other = None;
+        p.muted = None;
     }
 
     fn to_leg(&mut self, leg: LegRef, ev: LegEvent) {
@@ -852,6 +853,13 @@ impl TdmInterface for AnalogInterface {
 
     fn is_up(&self) -> bool {
         true
+    }
+
+    fn busy_cause(&self) -> Option<Cause> {
+        // Every port taken, and a phone already has a call waiting or held: that phone is busy.
+        let none_free = self.ports.iter().all(|p| p.leg.is_some() || p.key.is_some() || p.other.is_some() || !p.core.is_idle());
+        let two_calls = self.ports.iter().any(|p| p.other.is_some());
+        (none_free && two_calls && !(0..self.ports.len()).any(|k| self.can_wait(k))).then_some(Cause::USER_BUSY)
     }
 
     fn message_waiting(&mut self, waiting: bool, now: Instant) {

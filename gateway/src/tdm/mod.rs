@@ -199,6 +199,13 @@ pub trait TdmInterface {
     /// The next output; drain until `None` after every input.
     fn poll_output(&mut self) -> Option<TdmOutput>;
 
+    /// The cause for a call none of this interface's channels can take when
+    /// that is its user's being busy rather than a lack of circuits (an FXS
+    /// phone with a call and a call waiting: 17). Default none (34 applies).
+    fn busy_cause(&self) -> Option<Cause> {
+        None
+    }
+
     /// Every channel outbound calls may use, with its state, in ascending
     /// (span, position) order.
     fn channels(&self) -> Vec<ChannelInfo>;
@@ -273,7 +280,9 @@ impl Tdm {
             }
             None => {
                 tracing::info!(call = %leg.call, group, "no channel free in the group");
-                let r = Release { cause: Cause::NO_CIRCUIT, wire: Some(format!("no channel in group {group}")) };
+                let cause =
+                    g.members().iter().find_map(|m| interfaces.iter().find(|i| i.name() == m).and_then(|i| i.busy_cause())).unwrap_or(Cause::NO_CIRCUIT);
+                let r = Release { cause, wire: Some(format!("no channel in group {group}")) };
                 self.out.push_back((usize::MAX, TdmOutput::Leg(leg, LegEvent::Released(r))));
             }
         }

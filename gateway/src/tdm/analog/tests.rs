@@ -253,6 +253,7 @@ fn a_second_call_for_a_phone_in_a_call_waits_with_tone_and_a_flash_holds_the_fir
     let (mut a, la, t) = phone_in_a_call();
     // The busy port shows as free for a waiting call.
     assert_eq!(a.channels()[0].state, ChannelState::Idle);
+    assert_eq!(a.busy_cause(), None);
     let lb = LegRef::outbound(CallId(11), 1);
     let calling = Party::number("+12125550177");
     a.originate(
@@ -266,6 +267,7 @@ fn a_second_call_for_a_phone_in_a_call_waits_with_tone_and_a_flash_holds_the_fir
     assert_eq!(legs(&out, la), vec![LegEvent::Mute(true)]);
     assert_eq!(lines(&out), vec![LineCommand::PlayTone(Tone::CallWaiting)]);
     assert_eq!(a.channels()[0].state, ChannelState::Busy, "a third call finds the port busy");
+    assert_eq!(a.busy_cause(), Some(Cause::USER_BUSY), "a hunt finding no port tells the third caller the phone is busy");
     let lc = LegRef::outbound(CallId(12), 1);
     a.originate(
         lc,
