@@ -14,6 +14,9 @@
 //! fgd_ack_wink = true          # fgd: acknowledge the address with a second wink (and expect one)
 //! ani_ii = "00"                # fgd outbound: the ANI information digits sent with a calling number
 //! max_digits = 10              # plain E&M inbound: the number is complete after this many digits
+//! tone_zone = "us"             # E&M: call-progress tones played on refusal and heard on outgoing calls
+//!                              # (us, uk, de, fr, au, jp)
+//! refusal_tone_s = 10          # E&M: a refused incoming call hears busy/reorder/SIT this long, then is cleared
 //! echo_taps = 128              # echo canceller tail per call (samples; 0 = off)
 //! # MFC/R2 only:
 //! variant = "itu"              # itu | mexico | brazil | argentina | china
@@ -114,6 +117,14 @@ pub struct CasConfig {
     /// R2 inbound: double answer.
     #[serde(default)]
     pub double_answer: Option<bool>,
+    /// E&M: the tone zone of the in-band call progress, played when a call
+    /// is refused and listened for on outgoing calls (default us).
+    #[serde(default)]
+    pub tone_zone: Option<Spanned<String>>,
+    /// E&M: how long a refused incoming call hears its busy, reorder or SIT
+    /// before the trunk clears it, in seconds (default 10).
+    #[serde(default)]
+    pub refusal_tone_s: Option<Spanned<u64>>,
     /// Timer overrides, in ms.
     #[serde(default)]
     pub timers: Option<Spanned<BTreeMap<String, Spanned<u64>>>>,
@@ -308,6 +319,16 @@ impl CasConfig {
         t.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| Duration::from_millis(*v.get_ref()))
     }
 
+    /// E&M: the tone zone's name (default "us").
+    pub fn zone(&self) -> &str {
+        self.tone_zone.as_ref().map(|z| z.get_ref().as_str()).unwrap_or("us")
+    }
+
+    /// E&M: how long a refused call hears its tone (default 10 s).
+    pub fn refusal_tone(&self) -> Duration {
+        Duration::from_secs(self.refusal_tone_s.as_ref().map(|s| *s.get_ref()).unwrap_or(10))
+    }
+
     /// E&M timers: the core's defaults with the overrides applied.
     pub fn em_timers(&self) -> EmTimers {
         let mut t = EmTimers::default();
@@ -442,7 +463,13 @@ pub fn validate(cases: &[CasConfig], taken: &[&str], dahdi: Option<&DahdiConfig>
             if let Some(d) = &c.digits {
                 cx.err(d.span(), "digits is for T1 E&M trunks: MFC/R2 always signals in R2 MF", "remove digits from this [[cas]]");
             }
-            for (k, v) in [("fgd_ack_wink", c.fgd_ack_wink.is_some()), ("ani_ii", c.ani_ii.is_some()), ("max_digits", c.max_digits.is_some())] {
+            for (k, v) in [
+                ("fgd_ack_wink", c.fgd_ack_wink.is_some()),
+                ("ani_ii", c.ani_ii.is_some()),
+                ("max_digits", c.max_digits.is_some()),
+                ("tone_zone", c.tone_zone.is_some()),
+                ("refusal_tone_s", c.refusal_tone_s.is_some()),
+            ] {
                 if v {
                     cx.err(c.signalling.span(), format!("{k} is for E&M trunks, not signalling = \"r2\""), &format!("remove {k}"));
                 }
@@ -476,6 +503,16 @@ pub fn validate(cases: &[CasConfig], taken: &[&str], dahdi: Option<&DahdiConfig>
                         &format!("remove {k}, or use signalling = \"r2\""),
                     );
                 }
+            }
+            if let Some(z) = &c.tone_zone
+                && !crate::tdm::zones::ZONES.iter().any(|t| t.eq_ignore_ascii_case(z.get_ref()))
+            {
+                cx.err(z.span(), format!("unknown tone zone \"{}\"", z.get_ref()), &format!("use one of: {}", crate::tdm::zones::ZONES.join(", ")));
+            }
+            if let Some(t) = &c.refusal_tone_s
+                && !(1..=600).contains(t.get_ref())
+            {
+                cx.err(t.span(), format!("refusal_tone_s = {} is not 1 to 600", t.get_ref()), "seconds of busy, reorder or SIT a refused call hears, e.g. 10");
             }
             if c.ani_first.is_some() || c.double_answer.is_some() {
                 cx.err(c.signalling.span(), "ani_first and double_answer are for MFC/R2", "remove them, or use signalling = \"r2\"");
@@ -635,6 +672,21 @@ idle_bits = "0000"
         let text = DAHDI_T1.replace("0000", "1101");
         let e = Config::from_toml(&format!("{text}[[cas]]\nname = \"c\"\nspan = 1\nsignalling = \"fgd\"\n"), "t.toml").unwrap_err();
         assert!(e.iter().any(|d| d.help.as_deref().is_some_and(|h| h.contains("idle_bits = \"0000\""))), "{e:?}");
+    }
+
+    #[test]
+    fn the_refusal_tone_zone_and_time_are_read_and_checked() {
+        let cfg = check("[[cas]]\nname = \"c\"\nspan = 1\nsignalling = \"fgd\"\ntone_zone = \"uk\"\nrefusal_tone_s = 20\n").expect("valid");
+        assert_eq!(cfg.cas[0].zone(), "uk");
+        assert_eq!(cfg.cas[0].refusal_tone(), Duration::from_secs(20));
+        let cfg = check("[[cas]]\nname = \"c\"\nspan = 1\nsignalling = \"em_wink\"\n").expect("valid");
+        assert_eq!((cfg.cas[0].zone(), cfg.cas[0].refusal_tone()), ("us", Duration::from_secs(10)));
+        let e = check("[[cas]]\nname = \"c\"\nspan = 1\nsignalling = \"em_wink\"\ntone_zone = \"mars\"\nrefusal_tone_s = 0\n").unwrap_err();
+        let msgs: Vec<&str> = e.iter().map(|d| d.message.as_str()).collect();
+        assert!(msgs.iter().any(|m| m.contains("mars")), "{msgs:?}");
+        assert!(msgs.iter().any(|m| m.contains("refusal_tone_s = 0")), "{msgs:?}");
+        let e = Config::from_toml("[[cas]]\nname = \"c\"\nspan = 2\nsignalling = \"r2\"\nrefusal_tone_s = 5\n", "t.toml").unwrap_err();
+        assert!(e.iter().any(|d| d.message.contains("refusal_tone_s is for E&M")), "{e:?}");
     }
 
     #[test]

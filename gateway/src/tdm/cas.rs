@@ -13,7 +13,8 @@
 //! |---|---|
 //! | E&M: seizure, start signal, address complete (`Incoming`) | [`TdmOutput::Incoming`]: called = DNIS, calling = ANI (FGD; the II digits are logged) |
 //! | R2: address, category and ANI complete (`Incoming`) | [`TdmOutput::Incoming`]: called = DNIS, calling = ANI (restricted when the caller withheld it; the category is logged) |
-//! | E&M outbound: address out (and acknowledged, FGD) | `Proceeding`, `Media`, `Progress{inband}` |
+//! | E&M outbound: address out (and acknowledged, FGD) | `Proceeding`, `Media` |
+//! | E&M outbound before answer: ringback / busy / reorder / SIT heard in band | `Alerting` (180) / `Released` 17 / 34 / 1 (SIT vacant code or intercept; other SITs 34) |
 //! | R2 outbound: group B free | `Media`, `Alerting{inband}` |
 //! | answer | `Answered` (outbound) |
 //! | clear, refusal, failure | exactly one `Released`, with the [`CasCause`]'s Q.850 cause (R2 group B busy 17, unallocated 1, congestion 34…; glare 44) |
@@ -24,11 +25,29 @@
 //! (17 busy, 1/3/28 unallocated, 22 number changed, 27 out of order, else
 //! congestion), and otherwise clears.
 //!
+//! **Refusals on E&M trunks travel in band**, as between real switches:
+//! E&M has no bit pattern for "busy" or "no such number". `Release` before
+//! answer of an incoming E&M call leaves the channel on hook (unanswered)
+//! and has the shell play the zone's tone for the cause
+//! ([`refusal_for_cause`]): 17 busy tone; 1, 3, 22 and 28 a SIT (vacant
+//! code) and then reorder; anything else reorder. The leg is released at
+//! once; the channel stays busy until the caller hangs up, or until
+//! `refusal_tone_s` has passed (then the trunk clears, and waits for the far
+//! end as after any call).
+//!
+//! The originating side listens for them: from `Proceeding` until answer the
+//! shell runs the zone's call-progress detector and a SIT detector on the
+//! received audio ([`CasCommand::DetectProgress`]) and reports
+//! [`CallProgress`]. Busy releases the leg with cause 17 (SIP 486), a SIT
+//! vacant code or intercept with 1 (404), reorder and other SITs with 34
+//! (503); ringback gives `Alerting` without in-band media (SIP 180).
 //! **Media.** While address signalling runs the shell owns the channel's
 //! audio (MF or DTMF digits, R2 compelled tones). A channel is
 //! *media-ready* once that is over — incoming E&M when the address is
-//! complete, outgoing E&M when it is out, outgoing R2 when group B said
-//! free, incoming R2 when answered — and the interface then says so with
+//! complete, outgoing E&M when answered (until then the shell listens for
+//! call progress, so the SIP caller gets 180/486/404/503 rather than early
+//! media), outgoing R2 when group B said free, incoming R2 when answered —
+//! and the interface then says so with
 //! [`CasCommand::MediaReady`]; the daemon starts the call's media on the
 //! channel (lending it to the pump) only from then on.
 //!
@@ -37,7 +56,7 @@
 //! `cas ch=3 tx ABCD=1111 (off-hook)`: the ladder of a CAS call.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tandem_signalling::cas::em::{EmConfig, EmEvent, EmInput, EmOutput, EmState, EmTrunk};
 use tandem_signalling::cas::fgd::{Address, AddressFormat, Ani};
@@ -48,6 +67,7 @@ use tandem_signalling::cas::{Abcd, CasCause, DigitKind, Framing};
 use super::{ChannelAddr, ChannelChoice, ChannelInfo, ChannelState, IncomingKey, TdmInput, TdmInterface, TdmIo, TdmOutput};
 use crate::call::model::{Cause, Law, LegCommand, LegEvent, LegIdentity, LegRef, MediaEndpoint, Party, Presentation, Release, Setup};
 use crate::config::cas::CasConfig;
+use crate::tdm::zones::SitKind;
 
 /// Input for a CAS interface from a channel's shell.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +89,33 @@ pub enum CasLineInput {
     /// An R2 MF signal (1..=15) started, or the tone stopped (`None`);
     /// `forward` tells which signal set the detector heard.
     R2Mf { forward: bool, signal: Option<u8> },
+    /// A call-progress tone the detector started by
+    /// [`CasCommand::DetectProgress`] recognised.
+    Progress(CallProgress),
+}
+
+/// A call-progress tone heard in band on an outgoing E&M call before answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallProgress {
+    /// Audible ringing.
+    Ringback,
+    /// Busy tone.
+    Busy,
+    /// Reorder (fast busy).
+    Reorder,
+    /// A Special Information Tone.
+    Sit(SitKind),
+}
+
+/// The in-band tone that refuses an incoming E&M call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The zone's busy tone.
+    Busy,
+    /// The zone's reorder.
+    Reorder,
+    /// A SIT of this kind, then the zone's reorder.
+    Sit(SitKind),
 }
 
 /// A command for a channel's shell.
@@ -99,6 +146,13 @@ pub enum CasCommand {
     /// Address signalling is over (`true`): the call's media may take the
     /// channel; `false` when the channel is back to signalling only.
     MediaReady(bool),
+    /// Play a refusal tone of tone zone `zone` until [`CasCommand::StopTone`].
+    PlayRefusal { refusal: Refusal, zone: String },
+    /// Stop the refusal tone.
+    StopTone,
+    /// Listen for call progress (zone `zone`'s tones and SITs) and report
+    /// [`CasLineInput::Progress`]; `None` stops listening.
+    DetectProgress { zone: Option<String> },
 }
 
 /// One channel as discovery found it.
@@ -130,6 +184,10 @@ pub struct CasSettings {
     pub category: Category,
     /// FGD outbound: the ANI information digits sent with a calling number.
     pub ani_ii: String,
+    /// E&M: the tone zone of in-band call progress (refusals played, tones heard).
+    pub zone: String,
+    /// E&M: how long a refused incoming call hears its tone before the trunk clears.
+    pub refusal_tone: Duration,
 }
 
 impl CasSettings {
@@ -171,6 +229,8 @@ impl CasSettings {
             signalling,
             category: cfg.category.as_ref().map(|c| c.get_ref().category()).unwrap_or_default(),
             ani_ii: cfg.ani_ii.as_ref().map(|i| i.get_ref().clone()).unwrap_or_else(|| "00".into()),
+            zone: cfg.zone().to_ascii_lowercase(),
+            refusal_tone: cfg.refusal_tone(),
         }
     }
 }
@@ -229,6 +289,11 @@ impl Core {
         }
     }
 
+    /// An E&M incoming call still offered (not answered, not cleared).
+    fn em_offered(&self) -> bool {
+        matches!(self, Core::Em(t) if t.state() == EmState::Incoming)
+    }
+
     fn out_of_service(&self) -> bool {
         match self {
             Core::Em(t) => t.state() == EmState::OutOfService,
@@ -269,6 +334,12 @@ struct Chan {
     answered: bool,
     /// The last bits received (for the trace).
     rx: Option<Abcd>,
+    /// A refused incoming call hears its tone until then.
+    refusal: Option<Instant>,
+    /// The shell listens for call progress (outgoing E&M before answer).
+    progress: bool,
+    /// Ringback was passed on as alerting.
+    alerted: bool,
 }
 
 /// One `[[cas]]` interface. See the [module documentation](self).
@@ -299,6 +370,9 @@ impl CasInterface {
                 ready: false,
                 answered: false,
                 rx: None,
+                refusal: None,
+                progress: false,
+                alerted: false,
             })
             .collect();
         let mut i = CasInterface { settings, chans, out: VecDeque::new(), next_key: 1, alarm: false };
@@ -355,6 +429,18 @@ impl CasInterface {
                 CoreOut::Em(ev) => self.on_em(i, ev),
                 CoreOut::R2(ev) => self.on_r2(i, ev),
             }
+        }
+        // A refusal tone ends when the caller hangs up (or an alarm takes the
+        // channel): the core is no longer holding the offered call.
+        if self.chans[i].refusal.is_some() && !self.chans[i].core.em_offered() {
+            self.chans[i].refusal = None;
+            tracing::info!(call = %self.who(i), "cas ch={} refusal tone ends: the caller cleared", self.chans[i].hw.channo);
+            self.io(i, CasCommand::StopTone);
+        }
+        let c = &mut self.chans[i];
+        if c.progress && (c.leg.is_none() || c.answered) {
+            c.progress = false;
+            self.io(i, CasCommand::DetectProgress { zone: None });
         }
         // A channel whose call is over and whose core is idle again is back
         // to signalling only.
@@ -464,14 +550,20 @@ impl CasInterface {
             }
             EmEvent::Proceeding => {
                 self.leg_event(i, LegEvent::Proceeding);
-                self.set_ready(i);
                 let m = self.media(i);
                 self.leg_event(i, LegEvent::Media(m));
-                self.leg_event(i, LegEvent::Progress { inband: true });
+                // Until answer the shell keeps the channel and listens for
+                // the far switch's ringback, busy, reorder or SIT.
+                if self.chans[i].leg.is_some() {
+                    self.chans[i].progress = true;
+                    let zone = Some(self.settings.zone.clone());
+                    self.io(i, CasCommand::DetectProgress { zone });
+                }
             }
             EmEvent::Answered => {
                 self.chans[i].answered = true;
                 if self.chans[i].outbound {
+                    self.set_ready(i);
                     self.leg_event(i, LegEvent::Answered { connected: None });
                 }
             }
@@ -540,6 +632,7 @@ impl CasInterface {
         c.outbound = true;
         c.ready = false;
         c.answered = false;
+        c.alerted = false;
         let id = self.identity(i);
         self.out.push_back(TdmOutput::Leg(leg, LegEvent::Identity(id)));
         let ch = self.chans[i].hw.channo;
@@ -609,6 +702,7 @@ impl CasInterface {
                     t.handle_input(EmInput::DigitsSent, now);
                 }
             }
+            CasLineInput::Progress(p) => self.progress(i, p, now),
             CasLineInput::R2Mf { forward, signal } => {
                 let who = self.who(i);
                 if let Core::R2(t) = &mut self.chans[i].core {
@@ -627,6 +721,53 @@ impl CasInterface {
         }
         self.drain(i);
         self.check_r2_answered(i);
+    }
+}
+
+impl CasInterface {
+    /// Call progress heard on an outgoing call before answer.
+    fn progress(&mut self, i: usize, p: CallProgress, now: Instant) {
+        let c = &self.chans[i];
+        let (Some(leg), true, false) = (c.leg, c.progress, c.answered) else { return };
+        let ch = c.hw.channo;
+        tracing::info!(call = %leg, "cas ch={ch} rx in-band {p:?}");
+        let cause = match p {
+            CallProgress::Ringback => {
+                if !self.chans[i].alerted {
+                    self.chans[i].alerted = true;
+                    self.leg_event(i, LegEvent::Alerting { inband: false });
+                }
+                return;
+            }
+            CallProgress::Busy => Cause::USER_BUSY,
+            CallProgress::Sit(SitKind::VacantCode | SitKind::Intercept) => Cause::UNALLOCATED,
+            CallProgress::Reorder | CallProgress::Sit(_) => Cause::NO_CIRCUIT,
+        };
+        tracing::info!(call = %leg, "cas ch={ch} clear: {p:?} heard (cause {cause})");
+        self.chans[i].core.hangup(now);
+        self.leg_event(i, LegEvent::Released(Release { cause, wire: Some(format!("CAS in-band {p:?}")) }));
+        self.drain(i);
+    }
+
+    /// Refuses an offered incoming E&M call in band (see the module docs).
+    fn refuse_in_band(&mut self, i: usize, cause: Cause, now: Instant) {
+        let refusal = refusal_for_cause(cause);
+        let ch = self.chans[i].hw.channo;
+        tracing::info!(call = %self.who(i), "cas ch={ch} refused in band: {refusal:?} (cause {cause}), on hook, for at most {:?}", self.settings.refusal_tone);
+        self.chans[i].refusal = Some(now + self.settings.refusal_tone);
+        let zone = self.settings.zone.clone();
+        self.io(i, CasCommand::PlayRefusal { refusal, zone });
+    }
+}
+
+/// The in-band tone that refuses an E&M call for a Q.850 cause: 17 busy;
+/// 1 unallocated, 3 no route, 22 number changed and 28 invalid number a
+/// SIT vacant code then reorder; anything else reorder.
+pub fn refusal_for_cause(cause: Cause) -> Refusal {
+    match cause.0 {
+        17 => Refusal::Busy,
+        1 | 3 | 22 | 28 => Refusal::Sit(SitKind::VacantCode),
+        _ => Refusal::Reorder,
     }
 }
 
@@ -710,6 +851,10 @@ impl TdmInterface for CasInterface {
             }
             LegCommand::Release(r) => {
                 let (outbound, answered) = (self.chans[i].outbound, self.chans[i].answered);
+                let em_refusal = !outbound && !answered && self.chans[i].core.em_offered();
+                if em_refusal {
+                    self.refuse_in_band(i, r.cause, now);
+                }
                 let refused = match &mut self.chans[i].core {
                     Core::R2(t) if !outbound && !answered => {
                         let status = status_for_cause(r.cause);
@@ -723,6 +868,7 @@ impl TdmInterface for CasInterface {
                     }
                     _ => false,
                 };
+                let refused = refused || em_refusal;
                 if !refused {
                     tracing::info!(call = %leg, "cas ch={ch} clear (cause {})", r.cause);
                     self.chans[i].core.hangup(now);
@@ -765,6 +911,13 @@ impl TdmInterface for CasInterface {
 
     fn handle_timeout(&mut self, now: Instant) {
         for i in 0..self.chans.len() {
+            if self.chans[i].refusal.is_some_and(|t| t <= now) {
+                self.chans[i].refusal = None;
+                tracing::info!(interface = %self.settings.name, "cas ch={} refusal tone over: clear", self.chans[i].hw.channo);
+                self.io(i, CasCommand::StopTone);
+                self.chans[i].core.hangup(now);
+                self.drain(i);
+            }
             if self.chans[i].core.poll_timeout().is_some_and(|t| t <= now) {
                 self.chans[i].core.handle_timeout(now);
                 self.drain(i);
@@ -774,7 +927,7 @@ impl TdmInterface for CasInterface {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        self.chans.iter().filter_map(|c| c.core.poll_timeout()).min()
+        self.chans.iter().flat_map(|c| [c.core.poll_timeout(), c.refusal]).flatten().min()
     }
 
     fn poll_output(&mut self) -> Option<TdmOutput> {

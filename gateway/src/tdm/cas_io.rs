@@ -18,7 +18,13 @@
 //!     (E&M); plays R2 MF signals and runs both R2 receivers, reporting the
 //!     tone start and stop of each signal set (MFC/R2);
 //!   - writes one block for every block it reads, so its tones go out at
-//!     line rate (silence when it has nothing to send).
+//!     line rate (silence when it has nothing to send);
+//!   - plays a refused E&M call's busy tone, reorder or SIT and reorder
+//!     ([`CasCommand::PlayRefusal`], the zone's tones from
+//!     [`super::zones`]), with the channel unanswered;
+//!   - on an outgoing E&M call before answer, runs the zone's call-progress
+//!     detector ([`ZoneDetector`]) and a [`SitDetector`] over the received
+//!     audio and reports what they hear ([`CasLineInput::Progress`]).
 //!
 //! # Sharing the channel with the media pump
 //!
@@ -27,6 +33,14 @@
 //! daemon borrows a duplicate descriptor ([`CasShell::lend`]) for the pump,
 //! and the shell stops reading audio (it keeps polling the bits) until
 //! [`CasShell::resume`].
+//!
+//! Call-progress detection on outgoing E&M calls therefore needs the
+//! channel before answer: the interface says media-ready only at answer, so
+//! the shell alone reads the line while the far switch plays ringback, busy,
+//! reorder or a SIT, and no tap of the pump's stream is needed (the SIP
+//! caller gets 180, 486, 404 or 503 and its own tones instead of early
+//! media). A refusal tone is played the same way: the refused call's media
+//! has stopped, so the shell has the channel back.
 //!
 //! One thread per channel keeps each channel's tone timing independent; at
 //! 10 ms polls that is cheap for a span or two (a 24-channel T1 costs 24
@@ -44,7 +58,8 @@ use tandem_spandsp::{BellMfRx, BellMfTx, DtmfRx, DtmfRxConfig, DtmfTx, DtmfTxCon
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::ChannelAddr;
-use super::cas::{CasChannel, CasCommand, CasInput, CasLineInput, CasSettings};
+use super::cas::{CallProgress, CasChannel, CasCommand, CasInput, CasLineInput, CasSettings, Refusal};
+use super::zones::{ProgressTone, SitDetector, ToneSequence, ToneZone, ZoneDetector};
 use crate::call::model::Law;
 use crate::config::cas::CasConfig;
 
@@ -182,6 +197,10 @@ struct Shell {
     sending: bool,
     r2_rx: Option<(R2MfRx, R2MfRx)>,
     r2_tx: Option<(bool, R2MfTx)>,
+    /// The refusal tone being played.
+    tone: Option<ToneSequence>,
+    /// Call-progress detection on an outgoing call before answer.
+    progress: Option<(Option<ZoneDetector>, SitDetector)>,
 }
 
 impl Shell {
@@ -205,6 +224,8 @@ impl Shell {
             sending: false,
             r2_rx: None,
             r2_tx: None,
+            tone: None,
+            progress: None,
         };
         s.reset_r2_rx();
         s
@@ -342,6 +363,27 @@ impl Shell {
         for (forward, signal) in r2 {
             self.send(CasLineInput::R2Mf { forward, signal });
         }
+        if let Some((zone_rx, sit_rx)) = self.progress.as_mut() {
+            let mut heard = Vec::new();
+            if let Some(k) = sit_rx.process(pcm) {
+                heard.push(CallProgress::Sit(k));
+            }
+            if let Some(d) = zone_rx.as_mut() {
+                d.process_with(pcm, |e| {
+                    if let DigitEvent::DigitDown { digit, .. } = e {
+                        match digit {
+                            ProgressTone::Ringback => heard.push(CallProgress::Ringback),
+                            ProgressTone::Busy => heard.push(CallProgress::Busy),
+                            ProgressTone::Reorder => heard.push(CallProgress::Reorder),
+                            ProgressTone::Dial => {}
+                        }
+                    }
+                });
+            }
+            for p in heard {
+                self.send(CasLineInput::Progress(p));
+            }
+        }
         self.write_block(n);
     }
 
@@ -363,6 +405,8 @@ impl Shell {
             }
         } else if let Some((_, t)) = self.r2_tx.as_mut() {
             t.generate(&mut pcm[..n]);
+        } else if let Some(t) = self.tone.as_mut() {
+            t.fill(&mut pcm[..n]);
         }
         let mut out = [0u8; BLOCK];
         self.law.encode_slice(&pcm[..n], &mut out[..n]);
@@ -447,8 +491,34 @@ impl Shell {
             }
             CasCommand::ReportBits => self.poll_bits(true),
             CasCommand::MediaReady(_) => {}
+            CasCommand::PlayRefusal { refusal, zone } => {
+                let z = zone_named(&zone);
+                let tones = match refusal {
+                    Refusal::Busy => vec![z.busy],
+                    Refusal::Reorder => vec![z.reorder],
+                    Refusal::Sit(k) => {
+                        let mut t = k.tones().to_vec();
+                        t.push(z.reorder);
+                        t
+                    }
+                };
+                self.tone = Some(ToneSequence::new(&tones));
+            }
+            CasCommand::StopTone => self.tone = None,
+            CasCommand::DetectProgress { zone: None } => self.progress = None,
+            CasCommand::DetectProgress { zone: Some(zone) } => {
+                let d = ZoneDetector::new(&zone_named(&zone))
+                    .map_err(|e| tracing::warn!(channo = self.channo, error = %e, "no call-progress detector (SITs are still heard)"))
+                    .ok();
+                self.progress = Some((d, SitDetector::new()));
+            }
         }
     }
+}
+
+/// The built-in zone `name` (checked by the config), else the US one.
+fn zone_named(name: &str) -> ToneZone {
+    ToneZone::get(name).or_else(|| ToneZone::get("us")).expect("the built-in us zone")
 }
 
 /// The MF letter of a Bell MF signal (chan_dahdi's: `*` KP, `#` ST, `A`-`C` ST'-ST''').

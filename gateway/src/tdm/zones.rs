@@ -669,6 +669,234 @@ impl ZoneDetector {
     }
 }
 
+/// The kinds of Special Information Tone a switch plays before an
+/// announcement when a call fails (Telcordia GR-1162-CORE, within ITU-T
+/// Q.35/E.180's SIT: three rising segments near 950, 1400 and 1800 Hz).
+/// The first two segments are each low or high in frequency and short or
+/// long; the third is always 1776.7 Hz, long.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SitKind {
+    /// IC, intercept (number changed or disconnected): low short, low short.
+    Intercept,
+    /// VC, vacant code (unassigned number): high long, low short.
+    VacantCode,
+    /// RO, reorder (blockage in the network): high short, low long (inter-LATA)
+    /// or low short, high long.
+    Reorder,
+    /// NC, no circuit: low long, low long (inter-LATA) or high long, high long.
+    NoCircuit,
+    /// IO, ineffective other: high short, high short.
+    IneffectiveOther,
+    /// A SIT whose segments match no assigned code.
+    Other,
+}
+
+/// SIT segment frequencies, Hz (GR-1162-CORE): first segment low/high,
+/// second segment low/high, third segment.
+pub const SIT_FREQS: [[f32; 2]; 3] = [[913.8, 985.2], [1370.6, 1428.5], [1776.7, 1776.7]];
+
+/// SIT segment durations, ms (GR-1162-CORE: short 274 ms, long 380 ms;
+/// the third segment is always long).
+pub const SIT_SHORT_MS: u32 = 274;
+/// See [`SIT_SHORT_MS`].
+pub const SIT_LONG_MS: u32 = 380;
+
+/// SIT level per segment (ITU-T Q.35 §4: −24 dBm0 nominal).
+pub const SIT_LEVEL_DBM0: f32 = -24.0;
+
+/// One SIT segment as heard or sent: its frequency is the high one, its
+/// duration the long one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SitSegment {
+    /// The high frequency of the segment's pair.
+    pub high: bool,
+    /// The long duration.
+    pub long: bool,
+}
+
+impl SitKind {
+    /// The first two segments that encode this kind (the first of the
+    /// codes for kinds that have two).
+    pub fn segments(self) -> [SitSegment; 2] {
+        let s = |high, long| SitSegment { high, long };
+        match self {
+            SitKind::Intercept => [s(false, false), s(false, false)],
+            SitKind::VacantCode => [s(true, true), s(false, false)],
+            SitKind::Reorder => [s(true, false), s(false, true)],
+            SitKind::NoCircuit => [s(false, true), s(false, true)],
+            SitKind::IneffectiveOther | SitKind::Other => [s(true, false), s(true, false)],
+        }
+    }
+
+    /// The kind two heard segments encode.
+    pub fn decode(first: SitSegment, second: SitSegment) -> SitKind {
+        let code = |a: SitSegment| (a.high, a.long);
+        match (code(first), code(second)) {
+            ((false, false), (false, false)) => SitKind::Intercept,
+            ((true, true), (false, false)) => SitKind::VacantCode,
+            ((true, false), (false, true)) | ((false, false), (true, true)) => SitKind::Reorder,
+            ((false, true), (false, true)) | ((true, true), (true, true)) => SitKind::NoCircuit,
+            ((true, false), (true, false)) => SitKind::IneffectiveOther,
+            _ => SitKind::Other,
+        }
+    }
+
+    /// The three segments as tones, each played once, in order.
+    pub fn tones(self) -> [ToneSpec; 3] {
+        let [a, b] = self.segments();
+        let seg = |f: f32, long: bool| once(&[f], SIT_LEVEL_DBM0, &[(if long { SIT_LONG_MS } else { SIT_SHORT_MS }, 0)]);
+        [seg(SIT_FREQS[0][usize::from(a.high)], a.long), seg(SIT_FREQS[1][usize::from(b.high)], b.long), seg(SIT_FREQS[2][0], true)]
+    }
+}
+
+/// Plays tones one after another: each but the last once (to the end of
+/// its cadence), the last as its cadence says (repeating, or once and then
+/// silence). E.g. a SIT followed by reorder.
+#[derive(Clone, Debug)]
+pub struct ToneSequence {
+    gens: Vec<ZoneToneGen>,
+    at: usize,
+}
+
+impl ToneSequence {
+    /// A sequence of `tones` (a `once` cadence is needed for all but the last
+    /// to end; a repeating one holds the sequence there).
+    pub fn new(tones: &[ToneSpec]) -> ToneSequence {
+        ToneSequence { gens: tones.iter().map(ZoneToneGen::new).collect(), at: 0 }
+    }
+
+    /// Fills `out` with linear samples.
+    pub fn fill(&mut self, out: &mut [i16]) {
+        // 1 ms steps, so that segment boundaries (whole ms) fall between steps.
+        for chunk in out.chunks_mut(8) {
+            while self.at + 1 < self.gens.len() && self.gens[self.at].is_finished() {
+                self.at += 1;
+            }
+            match self.gens.get_mut(self.at) {
+                Some(g) => g.fill(chunk),
+                None => chunk.fill(0),
+            }
+        }
+    }
+}
+
+/// Most 20 ms blocks of silence or other sound tolerated between SIT
+/// segments (ITU-T Q.35: up to 30 ms of silence between segments; a block
+/// straddling two segments is unclassified too).
+const SIT_GAP_BLOCKS: u32 = 2;
+/// Shortest segment accepted, ms (274 ms − 5 %, less one block of
+/// boundary uncertainty).
+const SIT_MIN_MS: u32 = 220;
+/// Longest segment accepted, ms (380 ms + 5 %, plus a block).
+const SIT_MAX_MS: u32 = 440;
+/// Short and long are told apart at the midpoint of 274 and 380 ms.
+const SIT_SPLIT_MS: u32 = 327;
+/// Quietest SIT segment heard, dBm0 (the nominal −24 dBm0 with room for loss).
+const SIT_MIN_DBM0: f32 = -40.0;
+
+/// A detector of Special Information Tones: Goertzel filters at the five
+/// SIT frequencies over 20 ms blocks; a block belongs to a segment when one
+/// segment's frequencies carry most of its power; three segments in rising
+/// order, each 220–440 ms long, make a SIT, decoded by [`SitKind::decode`].
+#[derive(Clone, Debug, Default)]
+pub struct SitDetector {
+    buf: Vec<i16>,
+    /// Runs of blocks so far: (segment index 0..3, high-frequency votes, blocks).
+    runs: Vec<(usize, u32, u32)>,
+    /// Blocks since the last segment block.
+    gap: u32,
+    /// The SIT was reported (one report per detector).
+    done: bool,
+}
+
+impl SitDetector {
+    /// A detector that has heard nothing.
+    pub fn new() -> SitDetector {
+        SitDetector::default()
+    }
+
+    /// Feeds samples; returns the SIT's kind once its third segment has
+    /// lasted long enough (once per detector).
+    pub fn process(&mut self, samples: &[i16]) -> Option<SitKind> {
+        let mut found = None;
+        for &s in samples {
+            self.buf.push(s);
+            if self.buf.len() == 160 {
+                let block = std::mem::take(&mut self.buf);
+                if let Some(k) = self.block(&block) {
+                    found = Some(k);
+                }
+                self.buf = block;
+                self.buf.clear();
+            }
+        }
+        found
+    }
+
+    /// Which segment (index, high) a 20 ms block is, if any.
+    fn classify(block: &[i16]) -> Option<(usize, bool)> {
+        use tandem_dsp::goertzel::{goertzel_power, mean_square, power_to_dbm0};
+        let total = mean_square(block);
+        if power_to_dbm0(total) < SIT_MIN_DBM0 {
+            return None;
+        }
+        let mut best: Option<(usize, bool, f32)> = None;
+        for (seg, pair) in SIT_FREQS.iter().enumerate() {
+            let lo = goertzel_power(block, pair[0]);
+            let hi = if seg == 2 { 0.0 } else { goertzel_power(block, pair[1]) };
+            let p = lo.max(hi);
+            if best.is_none_or(|(_, _, b)| p > b) {
+                best = Some((seg, hi > lo, p));
+            }
+        }
+        // A pure segment puts most of the block's power on its frequency.
+        best.filter(|&(_, _, p)| p > 0.5 * total).map(|(seg, high, _)| (seg, high))
+    }
+
+    fn block(&mut self, block: &[i16]) -> Option<SitKind> {
+        if self.done {
+            return None;
+        }
+        match Self::classify(block) {
+            Some((seg, high)) => {
+                match self.runs.last_mut() {
+                    Some(r) if r.0 == seg && self.gap <= SIT_GAP_BLOCKS => {
+                        r.1 += u32::from(high);
+                        r.2 += 1;
+                    }
+                    Some(r) if seg == r.0 + 1 && self.gap <= SIT_GAP_BLOCKS && Self::fits(r.2) => self.runs.push((seg, u32::from(high), 1)),
+                    _ => {
+                        self.runs.clear();
+                        if seg == 0 {
+                            self.runs.push((0, u32::from(high), 1));
+                        }
+                    }
+                }
+                self.gap = 0;
+                if let [a, b, c] = self.runs[..]
+                    && c.2 * 20 >= SIT_MIN_MS
+                {
+                    self.done = true;
+                    let seg = |r: (usize, u32, u32)| SitSegment { high: r.1 * 2 > r.2, long: r.2 * 20 + 10 > SIT_SPLIT_MS };
+                    return Some(SitKind::decode(seg(a), seg(b)));
+                }
+            }
+            None => {
+                self.gap += 1;
+                if self.gap > SIT_GAP_BLOCKS {
+                    self.runs.clear();
+                }
+            }
+        }
+        None
+    }
+
+    /// Whether a run of `blocks` is a segment's length.
+    fn fits(blocks: u32) -> bool {
+        (SIT_MIN_MS..=SIT_MAX_MS).contains(&(blocks * 20))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -802,6 +1030,67 @@ mod tests {
         let ov: ToneOverrides = toml::from_str("[x]\nbase = \"zz\"").unwrap();
         assert_eq!(ToneZone::resolve("x", &ov), Err(ZoneError::UnknownZone("zz".into())));
         assert!(toml::from_str::<ToneOverrides>("[us]\ndail = {}").is_err());
+    }
+
+    fn sit_audio(kind: SitKind, then: Option<&ToneSpec>, ms: usize) -> Vec<i16> {
+        let mut tones = kind.tones().to_vec();
+        tones.extend(then.cloned());
+        let mut v = vec![0i16; ms * 8];
+        ToneSequence::new(&tones).fill(&mut v);
+        v
+    }
+
+    #[test]
+    fn every_sit_kind_is_generated_and_decoded_back_through_ulaw() {
+        for kind in [SitKind::Intercept, SitKind::VacantCode, SitKind::Reorder, SitKind::NoCircuit, SitKind::IneffectiveOther] {
+            let audio = sit_audio(kind, None, 2000);
+            let audio = Law::Mulaw.decode_vec(&Law::Mulaw.encode_vec(&audio));
+            let mut d = SitDetector::new();
+            // Fed in odd-sized pieces: the detector keeps its own blocks.
+            let heard: Vec<SitKind> = audio.chunks(97).filter_map(|c| d.process(c)).collect();
+            assert_eq!(heard, vec![kind], "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn a_sit_is_heard_even_when_it_starts_mid_block_and_reorder_follows() {
+        let z = ToneZone::get("us").unwrap();
+        let mut audio = vec![0i16; 8 * 37];
+        audio.extend(sit_audio(SitKind::VacantCode, Some(&z.reorder), 4000));
+        let mut d = SitDetector::new();
+        let sits: Vec<SitKind> = audio.chunks(160).filter_map(|c| d.process(c)).collect();
+        assert_eq!(sits, vec![SitKind::VacantCode]);
+        // The reorder after the SIT is still the zone's reorder to the zone detector.
+        assert!(heard(&z, &audio).contains(&ProgressTone::Reorder));
+    }
+
+    #[test]
+    fn busy_ringback_dial_tone_and_silence_are_not_a_sit() {
+        let z = ToneZone::get("us").unwrap();
+        for spec in [&z.busy, &z.ringback, &z.dial, &z.reorder, &z.howler] {
+            let mut d = SitDetector::new();
+            assert!(render(spec, 6000).chunks(160).all(|c| d.process(c).is_none()), "{spec:?}");
+        }
+        let mut d = SitDetector::new();
+        assert_eq!(d.process(&vec![0; 8000]), None);
+        // One segment alone, or the segments in the wrong order, are not a SIT.
+        let [a, b, c] = SitKind::VacantCode.tones();
+        let mut v = vec![0i16; 8 * 1200];
+        ToneSequence::new(&[c, b, a]).fill(&mut v);
+        let mut d = SitDetector::new();
+        assert!(v.chunks(160).all(|c| d.process(c).is_none()));
+    }
+
+    #[test]
+    fn sit_segments_have_the_gr1162_frequencies_durations_and_level() {
+        let audio = sit_audio(SitKind::VacantCode, None, 1100);
+        let seg = |from_ms: usize, to_ms: usize| &audio[from_ms * 8..to_ms * 8];
+        // Vacant code: 985.2 Hz long, 1370.6 Hz short, 1776.7 Hz long.
+        assert_eq!(tandem_dsp::goertzel::dominant_frequency(seg(10, 370), &[913.8, 985.2]), Some(985.2));
+        assert_eq!(tandem_dsp::goertzel::dominant_frequency(seg(390, 644), &[1370.6, 1428.5]), Some(1370.6));
+        assert_eq!(tandem_dsp::goertzel::dominant_frequency(seg(664, 1024), &[1776.7, 1370.6]), Some(1776.7));
+        assert!((level_dbm0(seg(10, 370)) - SIT_LEVEL_DBM0).abs() < 1.0);
+        assert!(level_dbm0(seg(1040, 1100)) < -60.0, "silence after the third segment");
     }
 
     #[test]

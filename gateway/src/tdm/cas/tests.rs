@@ -24,6 +24,8 @@ fn settings(name: &str, sig: CasSignalling) -> CasSettings {
         signalling: sig,
         category: Category::NationalSubscriber,
         ani_ii: "00".into(),
+        zone: "us".into(),
+        refusal_tone: Duration::from_secs(10),
     }
 }
 
@@ -37,6 +39,10 @@ struct Rig {
     incoming: [Vec<(IncomingKey, Setup)>; 2],
     ready: [Vec<bool>; 2],
     tx: [Vec<Abcd>; 2],
+    /// The side listens for call progress.
+    listening: [bool; 2],
+    /// The refusal tone each side plays (what its shell was told last).
+    playing: [Option<Refusal>; 2],
 }
 
 impl Rig {
@@ -50,6 +56,8 @@ impl Rig {
             incoming: [vec![], vec![]],
             ready: [vec![], vec![]],
             tx: [vec![], vec![]],
+            listening: [false, false],
+            playing: [None, None],
         };
         r.drain();
         r
@@ -79,6 +87,20 @@ impl Rig {
                         }
                         CasCommand::MediaReady(r) => self.ready[side].push(r),
                         CasCommand::StopDigits | CasCommand::ReportBits => {}
+                        // A detector recognises a refusal tone 1.5 s after it starts.
+                        CasCommand::PlayRefusal { refusal, zone } => {
+                            assert_eq!(zone, "us");
+                            self.playing[side] = Some(refusal);
+                            let heard = match refusal {
+                                Refusal::Busy => CallProgress::Busy,
+                                Refusal::Reorder => CallProgress::Reorder,
+                                Refusal::Sit(k) => CallProgress::Sit(k),
+                            };
+                            let at = self.now + Duration::from_millis(1500);
+                            self.queue.push((at, other, CasInput { channo, input: CasLineInput::Progress(heard) }));
+                        }
+                        CasCommand::StopTone => self.playing[side] = None,
+                        CasCommand::DetectProgress { zone } => self.listening[side] = zone.is_some(),
                     },
                     TdmOutput::Io(_) => {}
                     TdmOutput::Incoming { key, setup, .. } => {
@@ -93,6 +115,9 @@ impl Rig {
 
     fn step(&mut self) -> bool {
         self.queue.sort_by_key(|q| q.0);
+        // Tones reach only a listening side (the shell reports nothing otherwise).
+        let listening = self.listening;
+        self.queue.retain(|(_, side, i)| !matches!(i.input, CasLineInput::Progress(_)) || listening[*side]);
         let next_q = self.queue.first().map(|q| q.0);
         let next_t = [self.s[0].poll_timeout(), self.s[1].poll_timeout()].into_iter().flatten().min();
         let Some(t) = [next_q, next_t].into_iter().flatten().min() else { return false };
@@ -251,4 +276,93 @@ fn an_unknown_leg_or_garbage_bits_do_not_disturb_an_idle_trunk() {
     r.s[1].handle_input(TdmInput::Cas(CasInput { channo: 2, input: CasLineInput::Bits(Abcd::new(0)) }), r.now);
     r.drain();
     assert!(r.run_until(|r| r.all_idle() && r.queue.is_empty()));
+}
+
+/// Originates an E&M call from side 0, has side 1 refuse it with `cause`,
+/// and returns the rig once side 1 has been offered the call and refused.
+fn refused_em_call(address: AddressFormat, cause: Cause, tone_s: u64) -> Rig {
+    let mut b = settings("b", em(StartType::Wink, address));
+    b.refusal_tone = Duration::from_secs(tone_s);
+    let mut r = Rig::new(settings("a", em(StartType::Wink, address)), b);
+    r.s[0].originate(out_leg(), &setup("5551234", "2125550100"), ChannelChoice::Any, r.now);
+    r.drain();
+    assert!(r.run_until(|r| !r.incoming[1].is_empty() && r.listening[0]), "no call: {:?}", r.events);
+    r.cmd(1, LegRef::inbound(CallId(101)), LegCommand::Release(Release::cause(cause)));
+    assert!(r.has(1, |e| matches!(e, LegEvent::Released(_))), "the refused leg is released at once");
+    r
+}
+
+#[test]
+fn em_refusals_travel_in_band_and_come_back_as_the_cause() {
+    for address in [AddressFormat::default(), AddressFormat::FeatureGroupD { ack_wink: true }] {
+        for (cause, tone, want) in [
+            (Cause::USER_BUSY, Refusal::Busy, 17),
+            (Cause::UNALLOCATED, Refusal::Sit(SitKind::VacantCode), 1),
+            (Cause(28), Refusal::Sit(SitKind::VacantCode), 1),
+            (Cause::NO_CIRCUIT, Refusal::Reorder, 34),
+            (Cause(41), Refusal::Reorder, 34),
+        ] {
+            let mut r = refused_em_call(address, cause, 10);
+            assert_eq!(r.playing[1], Some(tone), "cause {cause}");
+            // Refused unanswered: side 1 never went off hook after its winks.
+            assert!(r.tx[1].last().is_some_and(|b| !b.a()), "{:?}", r.tx[1]);
+            assert!(
+                r.run_until(|r| r.has(0, |e| matches!(e, LegEvent::Released(Release { cause: Cause(c), .. }) if *c == want))),
+                "cause {cause}: {:?}",
+                r.events[0]
+            );
+            assert!(!r.has(0, |e| matches!(e, LegEvent::Answered { .. })));
+            assert!(r.run_until(|r| r.all_idle()), "channels stuck after cause {cause}");
+            assert_eq!(r.playing, [None, None], "the tone stops when the caller hangs up");
+            assert_eq!(r.listening, [false, false]);
+            assert!(!r.ready[0].contains(&true), "an unanswered outgoing call never takes the media");
+        }
+    }
+}
+
+#[test]
+fn a_refusal_tone_ends_after_its_time_and_the_trunk_clears() {
+    let mut r = refused_em_call(AddressFormat::default(), Cause::USER_BUSY, 3);
+    // The caller does not listen: nothing clears the call but the refusal time.
+    r.listening[0] = false;
+    let t0 = r.now;
+    assert!(r.run_until(|r| r.playing[1].is_none()));
+    assert!(r.now.duration_since(t0) >= Duration::from_millis(2900), "{:?}", r.now.duration_since(t0));
+    // The caller goes on hook at last; everything is idle.
+    r.cmd(0, out_leg(), LegCommand::Release(Release::cause(Cause::NORMAL_CLEARING)));
+    assert!(r.run_until(|r| r.all_idle()), "{:?}", r.s.iter().map(|s| s.channels()).collect::<Vec<_>>());
+}
+
+#[test]
+fn ringback_heard_before_answer_is_alerting_once_and_the_answer_takes_the_media() {
+    let mut r = Rig::new(settings("a", em(StartType::Wink, AddressFormat::default())), settings("b", em(StartType::Wink, AddressFormat::default())));
+    let leg = out_leg();
+    r.s[0].originate(leg, &setup("5551234", "1"), ChannelChoice::Any, r.now);
+    r.drain();
+    assert!(r.run_until(|r| !r.incoming[1].is_empty() && r.listening[0]));
+    assert!(r.has(0, |e| matches!(e, LegEvent::Media(_))) && !r.ready[0].contains(&true));
+    for _ in 0..2 {
+        r.s[0].handle_input(TdmInput::Cas(CasInput { channo: 1, input: CasLineInput::Progress(CallProgress::Ringback) }), r.now);
+        r.drain();
+    }
+    let alerts = r.events[0].iter().filter(|(_, e)| matches!(e, LegEvent::Alerting { inband: false })).count();
+    assert_eq!(alerts, 1);
+    r.cmd(1, LegRef::inbound(CallId(101)), LegCommand::Answer { connected: None });
+    assert!(r.run_until(|r| r.has(0, |e| matches!(e, LegEvent::Answered { .. }))));
+    assert!(r.ready[0].contains(&true) && !r.listening[0], "answered: media-ready, detection off");
+    // Tones after answer are speech to the detector's owner: ignored.
+    r.s[0].handle_input(TdmInput::Cas(CasInput { channo: 1, input: CasLineInput::Progress(CallProgress::Busy) }), r.now);
+    r.drain();
+    assert!(!r.has(0, |e| matches!(e, LegEvent::Released(_))));
+}
+
+#[test]
+fn refusal_causes_map_to_busy_sit_or_reorder() {
+    assert_eq!(refusal_for_cause(Cause::USER_BUSY), Refusal::Busy);
+    for c in [1, 3, 22, 28] {
+        assert_eq!(refusal_for_cause(Cause(c)), Refusal::Sit(SitKind::VacantCode), "{c}");
+    }
+    for c in [34, 38, 41, 42, 44, 16, 21] {
+        assert_eq!(refusal_for_cause(Cause(c)), Refusal::Reorder, "{c}");
+    }
 }
