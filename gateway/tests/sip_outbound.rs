@@ -360,3 +360,79 @@ fn a_send_failure_releases_the_leg_with_38_at_once() {
     let outs = h.drain();
     assert_eq!(released(&outs), vec![Release { cause: Cause::NETWORK_OUT_OF_ORDER, wire: Some("transport error".into()) }]);
 }
+
+/// An answered outbound call: the leg, the INVITE (for the dialog's tags).
+fn answered(h: &mut H) -> (LegRef, Request) {
+    let (leg, inv, _) = originate(h, &setup("5551000"), None);
+    h.recv(PBX, &reply(&inv, 200, Some("b1"), &[("Contact", "<sip:bob@198.51.100.7>")], ANSWER));
+    (leg, inv)
+}
+
+#[test]
+fn hold_from_the_other_leg_is_a_sendonly_reinvite_and_a_resume_asked_meanwhile_waits_then_offers_a_fresh_port() {
+    let mut h = H::new(&peer_config(""));
+    let (leg, _) = answered(&mut h);
+    h.side.command(leg, LegCommand::Hold(true), h.now);
+    let outs = h.drain();
+    let hold = requests(&outs).into_iter().find(|r| r.method.as_str() == "INVITE").unwrap_or_else(|| panic!("no re-INVITE: {outs:?}"));
+    let body = String::from_utf8_lossy(&hold.body).to_string();
+    assert!(body.contains("a=sendonly"), "{body}");
+    // A resume while the hold is unanswered waits for it (one re-INVITE at a time).
+    h.side.command(leg, LegCommand::Hold(false), h.now);
+    assert!(requests(&h.drain()).is_empty());
+    let answer = ANSWER.replace("a=sendrecv", "a=recvonly");
+    let outs = h.recv(PBX, &reply(&hold, 200, Some("b1"), &[("Contact", "<sip:bob@198.51.100.7>")], &answer));
+    let reqs = requests(&outs);
+    assert_eq!(reqs.iter().map(|r| r.method.as_str().to_owned()).collect::<Vec<_>>(), vec!["ACK", "INVITE"], "{outs:?}");
+    let body = String::from_utf8_lossy(&reqs[1].body).to_string();
+    assert!(body.contains("a=sendrecv"), "{body}");
+    assert_eq!(h.ports.lock().unwrap().allocated.len(), 2, "the resume takes a fresh RTP port");
+    let fresh = events(&outs).into_iter().rev().find_map(|e| match e {
+        LegEvent::Media(MediaEndpoint::Rtp(p)) => Some(p),
+        _ => None,
+    });
+    let fresh = fresh.unwrap_or_else(|| panic!("no media event for the fresh stream: {outs:?}"));
+    assert_eq!((fresh.stream, fresh.direction, fresh.remote), (2, Direction::SendRecv, Some("198.51.100.7:42000".parse().unwrap())));
+}
+
+#[test]
+fn a_transfer_sends_refer_to_the_number_at_the_trunk_and_byes_when_the_notify_reports_200() {
+    let mut h = H::new(&peer_config(""));
+    let (leg, inv) = answered(&mut h);
+    h.side.command(leg, LegCommand::Transfer { to: "2125550123".into(), await_result: true }, h.now);
+    let outs = h.drain();
+    let refer = requests(&outs).into_iter().find(|r| r.method.as_str() == "REFER").unwrap_or_else(|| panic!("no REFER: {outs:?}"));
+    assert_eq!(refer.header("Refer-To"), Some("<sip:2125550123@198.51.100.7>"));
+    assert!(refer.header("Referred-By").is_some());
+    let outs = h.recv(PBX, &reply(&refer, 202, Some("b1"), &[], ""));
+    assert!(released(&outs).is_empty(), "ended on the 202 while awaiting the outcome: {outs:?}");
+    let tag = inv.from_addr().unwrap().tag().unwrap().to_owned();
+    let call_id = inv.call_id().unwrap().to_owned();
+    let mut notify = Msg::in_dialog("NOTIFY", &call_id, &tag, 2, "z9hG4bKnotify")
+        .header("Event", "refer")
+        .header("Subscription-State", "terminated;reason=noresource")
+        // (The helper types every body application/sdp; the sipfrag is read by its status line.)
+        .body("SIP/2.0 200 OK\r\n");
+    notify.from = "<sip:5551000@198.51.100.7>;tag=b1";
+    notify.to = "<sip:+12125551234@192.0.2.10>";
+    let outs = h.recv(PBX, &notify.text());
+    assert_eq!(statuses(&outs), vec![200]);
+    assert!(requests(&outs).iter().any(|r| r.method.as_str() == "BYE"), "{outs:?}");
+    assert_eq!(released(&outs)[0].wire.as_deref(), Some("BYE (transferred)"));
+}
+
+#[test]
+fn a_refused_refer_ends_the_call_and_on_accept_transfers_end_on_the_202() {
+    let mut h = H::new(&peer_config(""));
+    let (leg, _) = answered(&mut h);
+    h.side.command(leg, LegCommand::Transfer { to: "2125550123".into(), await_result: true }, h.now);
+    let refer = requests(&h.drain()).into_iter().find(|r| r.method.as_str() == "REFER").expect("REFER");
+    let outs = h.recv(PBX, &reply(&refer, 603, Some("b1"), &[], ""));
+    assert_eq!(released(&outs)[0].wire.as_deref(), Some("BYE (transfer refused: 603)"));
+    let mut h = H::new(&peer_config(""));
+    let (leg, _) = answered(&mut h);
+    h.side.command(leg, LegCommand::Transfer { to: "2125550123".into(), await_result: false }, h.now);
+    let refer = requests(&h.drain()).into_iter().find(|r| r.method.as_str() == "REFER").expect("REFER");
+    let outs = h.recv(PBX, &reply(&refer, 202, Some("b1"), &[], ""));
+    assert_eq!(released(&outs)[0].wire.as_deref(), Some("BYE (transferred (REFER accepted))"));
+}

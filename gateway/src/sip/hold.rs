@@ -52,6 +52,14 @@ impl SipSide {
             debug!(call = %c.label(), on, "hold: the call is not up");
             return;
         }
+        if c.hold_in_flight {
+            // One re-INVITE at a time (RFC 3261 §14.1): this one goes when the last is answered.
+            debug!(call = %c.label(), on, "hold: queued behind the re-INVITE in progress");
+            if let Some(c) = self.calls.get_mut(&id) {
+                c.hold_next = Some(on);
+            }
+            return;
+        }
         let fresh = if on {
             None
         } else {
@@ -82,6 +90,7 @@ impl SipSide {
         req.headers.push("User-Agent", ua);
         let req = req.with_body("application/sdp", offer.into_bytes());
         info!(call = %label, sip_call_id = %call_id, on, "hold re-INVITE");
+        c.hold_in_flight = true;
         self.send_in_dialog(id, req, Purpose::Hold, now);
         if fresh.is_some() {
             // The new stream, toward the address already negotiated, sending and receiving.
@@ -91,6 +100,16 @@ impl SipSide {
             if let Some(p) = self.rtp_params(id) {
                 self.emit(id, LegEvent::Media(MediaEndpoint::Rtp(p)));
             }
+        }
+    }
+
+    /// Our hold re-INVITE got its final response (or none came): send the
+    /// hold or resume asked for meanwhile.
+    pub(crate) fn hold_answered(&mut self, id: u64, now: Instant) {
+        let Some(c) = self.calls.get_mut(&id) else { return };
+        c.hold_in_flight = false;
+        if let Some(on) = c.hold_next.take() {
+            self.send_hold(id, on, now);
         }
     }
 

@@ -229,6 +229,8 @@ impl SipSide {
             retried_422: false,
             peer_allows_update: allows_update,
             referral: None,
+            hold_in_flight: false,
+            hold_next: None,
         };
         self.calls.insert(id, call);
         self.index_call_id(&call_id, id);

@@ -258,6 +258,10 @@ pub(crate) struct Call {
     pub peer_allows_update: bool,
     /// A blind transfer (REFER) in progress.
     pub referral: Option<hold::Referral>,
+    /// Our hold or resume re-INVITE awaits its final response.
+    pub hold_in_flight: bool,
+    /// A hold (`true`) or resume asked for meanwhile, sent when it is answered.
+    pub hold_next: Option<bool>,
 }
 
 impl Call {
@@ -887,6 +891,7 @@ impl SipSide {
                 self.hang_up(id, Cause::RECOVERY_ON_TIMER_EXPIRY, "session refresh timed out", now);
             }
             Some(TxOwner::InDialog(id, Purpose::Refer)) => self.hang_up(id, Cause::NORMAL_CLEARING, "REFER unanswered", now),
+            Some(TxOwner::InDialog(id, Purpose::Hold)) => self.hold_answered(id, now),
             Some(TxOwner::InDialog(..)) => {}
             Some(TxOwner::Register(t)) => self.trunk_input(t, now, |tr| {
                 if let Some(r) = &mut tr.reg {
@@ -1051,41 +1056,51 @@ impl SipSide {
         }
         match purpose {
             Purpose::Refer => self.on_refer_response(id, &resp, now),
-            Purpose::Refresh | Purpose::Hold => {
-                if (200..300).contains(&resp.status) {
-                    if resp.cseq().is_some_and(|c| c.method == Method::Invite)
-                        && let Some(d) = self.calls[&id].dialog.as_ref()
-                    {
-                        let ack = d.ack_for_2xx(resp.cseq().map(|c| c.seq).unwrap_or(0));
-                        let dest = self.dialog_dest(id);
-                        self.ep.send_stateless(ack, dest);
-                        if !resp.body.is_empty() {
-                            let n = self.calls[&id]
-                                .media
-                                .as_ref()
-                                .and_then(|m| tandem_media::sdp::parse(&resp.body).and_then(|a| tandem_media::sdp::parse_answer(&a, &m.local)).ok());
-                            if let Some(n) = n {
-                                self.set_negotiated(id, n);
-                            }
-                        }
-                    }
-                    let c = self.calls.get_mut(&id).expect("checked above");
-                    if let Some(t) = c.timer.as_mut() {
-                        t.refreshed(now);
-                    }
-                    c.refresh_sent = false;
-                } else if matches!(resp.status, 408 | 481) {
-                    self.hang_up(id, Cause::RECOVERY_ON_TIMER_EXPIRY, "session refresh refused", now);
-                } else {
-                    let c = self.calls.get_mut(&id).expect("checked above");
-                    c.refresh_sent = false;
-                    if let Some(t) = c.timer.as_mut() {
-                        // Other failures (491, 500…) leave the session as it was; try again later.
-                        t.refreshed(now);
+            Purpose::Hold => {
+                self.on_refresh_response(id, &resp, now);
+                self.hold_answered(id, now);
+            }
+            Purpose::Refresh => self.on_refresh_response(id, &resp, now),
+            Purpose::Prack | Purpose::Bye | Purpose::Cancel | Purpose::Info => {}
+        }
+    }
+
+    /// The final response to a session refresh or a hold re-INVITE.
+    fn on_refresh_response(&mut self, id: u64, resp: &Response, now: Instant) {
+        if !self.calls.contains_key(&id) {
+            return;
+        }
+        if (200..300).contains(&resp.status) {
+            if resp.cseq().is_some_and(|c| c.method == Method::Invite)
+                && let Some(d) = self.calls[&id].dialog.as_ref()
+            {
+                let ack = d.ack_for_2xx(resp.cseq().map(|c| c.seq).unwrap_or(0));
+                let dest = self.dialog_dest(id);
+                self.ep.send_stateless(ack, dest);
+                if !resp.body.is_empty() {
+                    let n = self.calls[&id]
+                        .media
+                        .as_ref()
+                        .and_then(|m| tandem_media::sdp::parse(&resp.body).and_then(|a| tandem_media::sdp::parse_answer(&a, &m.local)).ok());
+                    if let Some(n) = n {
+                        self.set_negotiated(id, n);
                     }
                 }
             }
-            Purpose::Prack | Purpose::Bye | Purpose::Cancel | Purpose::Info => {}
+            let c = self.calls.get_mut(&id).expect("checked above");
+            if let Some(t) = c.timer.as_mut() {
+                t.refreshed(now);
+            }
+            c.refresh_sent = false;
+        } else if matches!(resp.status, 408 | 481) {
+            self.hang_up(id, Cause::RECOVERY_ON_TIMER_EXPIRY, "session refresh refused", now);
+        } else {
+            let c = self.calls.get_mut(&id).expect("checked above");
+            c.refresh_sent = false;
+            if let Some(t) = c.timer.as_mut() {
+                // Other failures (491, 500…) leave the session as it was; try again later.
+                t.refreshed(now);
+            }
         }
     }
 

@@ -210,6 +210,8 @@ impl SipSide {
             retried_422: false,
             peer_allows_update: false,
             referral: None,
+            hold_in_flight: false,
+            hold_next: None,
         };
         self.calls.insert(id, call);
         self.by_leg.insert(leg, id);
