@@ -147,16 +147,21 @@ fn call_through(r: &Rig, from: &str, to: &str, called: &str, calling: Option<&st
 // T1 E&M
 
 fn em_rig(signalling: &str) -> Rig {
+    em_rig_with(signalling, "mf")
+}
+
+/// The E&M example on both spans with `signalling` and `digits` (mf or dtmf).
+fn em_rig_with(signalling: &str, digits: &str) -> Rig {
     let cfg = config(
         "cas-em-wink.toml",
         &[
             (
                 "signalling = \"em_wink\"\ndigits = \"mf\"\ndirection = \"both\"\nglare = \"keep\"",
-                &format!("signalling = \"{signalling}\"\ndigits = \"mf\"\ndirection = \"both\"\nglare = \"keep\""),
+                &format!("signalling = \"{signalling}\"\ndigits = \"{digits}\"\ndirection = \"both\"\nglare = \"keep\""),
             ),
             (
                 "signalling = \"em_wink\"\ndigits = \"mf\"\ndirection = \"both\"\nglare = \"yield\"",
-                &format!("signalling = \"{signalling}\"\ndigits = \"mf\"\ndirection = \"both\"\nglare = \"yield\""),
+                &format!("signalling = \"{signalling}\"\ndigits = \"{digits}\"\ndirection = \"both\"\nglare = \"yield\""),
             ),
         ],
     );
@@ -214,6 +219,49 @@ fn fgd_carries_the_caller_as_ani_in_both_directions() {
     call_through(&r, PEER1, PEER2, "5551234", Some("2125550100"), true);
     assert_all_idle(&r, 0b0000);
     call_through(&r, PEER2, PEER1, "3125550199", Some("2125550100"), false);
+    assert_all_idle(&r, 0b0000);
+}
+
+#[test]
+fn em_wink_with_dtmf_digits_bridges_calls_both_ways() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = em_rig_with("em_wink", "dtmf");
+    call_through(&r, PEER1, PEER2, "5551234", None, true);
+    assert_all_idle(&r, 0b0000);
+    call_through(&r, PEER2, PEER1, "2125550142", None, false);
+    assert_all_idle(&r, 0b0000);
+}
+
+/// Peer 2 refuses a call from peer 1 with each SIP status; the E&M trunk
+/// carries the refusal in band (busy tone, SIT then reorder) and peer 1
+/// must get `want`.
+fn refusals_reach_the_caller(r: &Rig, refusals: &[(&str, &str, &str)]) {
+    for &(status, reason, want) in refusals {
+        let mut callee = rejecter(&r.lab, PEER2, status, reason);
+        let mut caller = uac(&r.lab, &format!("refused-{status}"), PEER1, "5551236", "uac_reject.xml", 500);
+        caller.expect_success(CALL);
+        callee.expect_success(CALL);
+        assert!(caller.log().contains(&format!("FINAL {want}")), "SIP {status} from peer 2 should reach peer 1 as {want}: {}", caller.log());
+        assert_all_idle(r, 0b0000);
+    }
+}
+
+const EM_REFUSALS: [(&str, &str, &str); 2] = [("486", "Busy Here", "486"), ("404", "Not Found", "404")];
+
+#[test]
+fn em_wink_refusals_travel_in_band_as_busy_tone_and_sit() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = em_rig("em_wink");
+    refusals_reach_the_caller(&r, &EM_REFUSALS);
+}
+
+#[test]
+fn fgd_refusals_travel_in_band_as_busy_tone_and_sit() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig("cas-t1-cross.toml", config("cas-fgd.toml", &[]));
+    refusals_reach_the_caller(&r, &EM_REFUSALS);
+    // And a call still completes on the same channels afterwards.
+    call_through(&r, PEER1, PEER2, "5551234", Some("2125550100"), true);
     assert_all_idle(&r, 0b0000);
 }
 
