@@ -251,11 +251,12 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
     for a in &cfg.analog {
         let name = a.name.get_ref().clone();
         let aerr = |msg: String| DaemonError::Analog { name: name.clone(), msg };
-        let settings = analog_io::resolve(a, &device_dir).map_err(|e| aerr(e.to_string()))?;
+        let zone = cfg.tone_zone(a.zone());
+        let settings = analog_io::resolve(a, &device_dir, &zone).map_err(|e| aerr(e.to_string()))?;
         if let Some(taps) = a.echo_taps() {
             echo.extend(settings.ports.iter().map(|p| (p.channo..=p.channo, taps)));
         }
-        let opts = ShellOptions::from_config(a);
+        let opts = ShellOptions::from_config(a, zone);
         tap_zones.extend(settings.ports.iter().filter(|p| p.kind == crate::config::analog::PortKind::Fxo).map(|p| (p.channo, opts.zone.clone())));
         let ports = settings.ports.clone();
         let idx = tdm.add_interface(Box::new(AnalogInterface::new(settings)));

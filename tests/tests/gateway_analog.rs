@@ -281,6 +281,56 @@ fn a_sip_call_with_alert_info_bellcore_dr2_rings_the_phone_with_the_dr2_distinct
     c.phone_hook(1, false).expect("on-hook");
 }
 
+#[test]
+fn tones_from_the_config_override_the_zone_dial_tone_and_ring_a_multi_step_cadence() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // The US zone with a 425 Hz dial tone and the UK's double ring.
+    let tones = "[tones.us]\ndial = { freqs = [425], level_dbm0 = -13 }\nring_cadence = [[400, 200], [400, 2000]]\n\n[sip]";
+    let r = rig_with(&[("[sip]", tones)]);
+    let mut c = r.lab.client();
+    c.phone_hook(2, true).expect("off-hook");
+    assert!(
+        wait_until(T, || c.audio_analyze(2, 300).ok().and_then(|a| a.frequency_hz).is_some_and(|f| (f - 425.0).abs() < 10.0)),
+        "dial tone not at 425 Hz: {:?}",
+        c.audio_analyze(2, 300)
+    );
+    c.phone_hook(2, false).expect("on-hook");
+    let mut sipp = Sipp::start(
+        &r.lab,
+        "double-ring",
+        SippOpts {
+            scenario: "uac_call.xml",
+            ip: "127.0.0.17",
+            rtp_echo_port: Some(7170),
+            pause_ms: 1000,
+            service: Some("100"),
+            remote: Some("127.0.0.4:5060"),
+            ..SippOpts::default()
+        },
+    );
+    assert!(wait_until(T, || c.phone_get(1).map(|p| p.ringing).unwrap_or(false)), "the phone never rang");
+    // One double ring and the start of the next: 0.4 on, 0.2 off, 0.4 on, 2 off, on.
+    let start = Instant::now();
+    let mut ringing = true;
+    let mut edges = vec![];
+    while edges.len() < 4 && start.elapsed() < Duration::from_secs(6) {
+        let now = c.phone_get(1).expect("phone.get").ringing;
+        if now != ringing {
+            ringing = now;
+            edges.push(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(edges.len(), 4, "ring edges seen in 6 s: {edges:?}");
+    let phases = [edges[1] - edges[0], edges[2] - edges[1], edges[3] - edges[2]];
+    for (got, want) in phases.iter().zip([200u64, 400, 2000]) {
+        assert!(got.abs_diff(Duration::from_millis(want)) < Duration::from_millis(150), "ring phases {phases:?}, want (400)/200/400/2000 ms");
+    }
+    c.phone_hook(1, true).expect("answer");
+    sipp.expect_success(T);
+    c.phone_hook(1, false).expect("on-hook");
+}
+
 /// A rig whose `landline` section has `key = value` in place of the example's.
 fn rig_with(replace: &[(&str, &str)]) -> Rig {
     let mut cfg = config();

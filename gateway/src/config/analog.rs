@@ -270,9 +270,6 @@ pub struct DisconnectConfig {
     pub open_loop_min_ms: Option<Spanned<u64>>,
 }
 
-/// The built-in tone zones `tone_zone` accepts.
-pub const TONE_ZONES: [&str; 6] = crate::tdm::zones::ZONES;
-
 /// Answer supervision of outbound FXO calls, parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AnswerSupervisionName {
@@ -331,7 +328,7 @@ impl Ctx<'_> {
 
 /// Checks the `[[analog]]` sections; `taken` are the names other
 /// interfaces (PRI) already use. Every problem is pushed to `out`.
-pub fn validate(analogs: &[AnalogConfig], taken: &[&str], src: &SourceRef, out: &mut Vec<Diagnostic>) {
+pub fn validate(analogs: &[AnalogConfig], taken: &[&str], zones: &[&str], src: &SourceRef, out: &mut Vec<Diagnostic>) {
     let mut cx = Ctx { src, out };
     let mut names: HashMap<String, usize> = HashMap::new();
     let mut ports_seen: HashMap<(u32, u32), String> = HashMap::new();
@@ -376,9 +373,13 @@ pub fn validate(analogs: &[AnalogConfig], taken: &[&str], src: &SourceRef, out: 
             }
         }
         if let Some(z) = &a.tone_zone
-            && !TONE_ZONES.iter().any(|t| t.eq_ignore_ascii_case(z.get_ref()))
+            && !zones.iter().any(|t| t.eq_ignore_ascii_case(z.get_ref()))
         {
-            cx.err(z.span(), format!("unknown tone zone \"{}\"", z.get_ref()), &format!("use one of: {}", TONE_ZONES.join(", ")));
+            cx.err(
+                z.span(),
+                format!("unknown tone zone \"{}\"", z.get_ref()),
+                &format!("use one of: {}, or define it as [tones.{}] with base = \"<built-in>\"", zones.join(", "), z.get_ref()),
+            );
         }
         if let Some(l) = &a.line {
             let t = l.get_ref().strip_prefix('+').unwrap_or(l.get_ref());
@@ -499,7 +500,7 @@ mod tests {
         }
         let root: Root = toml::from_str(text).expect("parses");
         let mut out = Vec::new();
-        validate(&root.analog, &["pstn"], &SourceRef::new(Source::new("t.toml", text)), &mut out);
+        validate(&root.analog, &["pstn"], &crate::tdm::zones::ZONES, &SourceRef::new(Source::new("t.toml", text)), &mut out);
         out.iter().map(|d| d.to_string()).collect()
     }
 

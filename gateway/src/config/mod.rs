@@ -114,6 +114,7 @@ pub use toml::Spanned;
 use crate::call::causes::CauseOverrides;
 use crate::call::model::{Cause, Codec};
 use crate::route::Pattern;
+use crate::tdm::zones::{ToneOverrides, ToneZone, ZoneOverride};
 
 /// The default DAHDI device directory.
 pub const DEFAULT_DEVICE_DIR: &str = "/dev/dahdi";
@@ -151,6 +152,11 @@ pub struct Config {
     /// Call routes, in file order (file order breaks ties; see [`crate::route`]).
     #[serde(default)]
     pub route: Vec<RouteConfig>,
+    /// `[tones.<zone>]`: overrides of a built-in tone zone's tones and ring
+    /// cadence, or a zone of its own (`base = "<built-in>"`); see
+    /// [`crate::tdm::zones`].
+    #[serde(default)]
+    pub tones: BTreeMap<String, Spanned<ZoneOverride>>,
     /// Where this configuration was read from (for messages).
     #[serde(skip)]
     pub source: SourceRef,
@@ -809,6 +815,40 @@ impl Config {
         }
     }
 
+    /// The `[tones]` overrides, without their places in the file.
+    pub fn tone_overrides(&self) -> ToneOverrides {
+        self.tones.iter().map(|(k, v)| (k.clone(), v.get_ref().clone())).collect()
+    }
+
+    /// The tone zone `name` as this config has it: a built-in zone with its
+    /// `[tones.<name>]` overrides, or a zone the config defines; the built-in
+    /// `us` zone if `name` is neither (`check` reports that).
+    pub fn tone_zone(&self, name: &str) -> ToneZone {
+        ToneZone::resolve(name, &self.tone_overrides()).ok().or_else(|| ToneZone::get("us")).expect("the built-in us zone")
+    }
+
+    /// The zone names `tone_zone` keys may use: the built-in ones and those `[tones]` defines.
+    pub fn zone_names(&self) -> Vec<&str> {
+        crate::tdm::zones::ZONES.iter().copied().chain(self.tones.keys().map(String::as_str)).collect()
+    }
+
+    /// Every `[tones.<zone>]` must resolve: a built-in zone or a `base`, and tones that make sense.
+    fn check_tones(&self, c: &mut Check) {
+        let all = self.tone_overrides();
+        for (name, ov) in &self.tones {
+            if let Err(e) = ToneZone::resolve(name, &all) {
+                let help = match e {
+                    crate::tdm::zones::ZoneError::UnknownZone(_) => format!(
+                        "[tones.{name}] overrides a built-in zone ({}) or defines one with base = \"<built-in>\"",
+                        crate::tdm::zones::ZONES.join(", ")
+                    ),
+                    _ => "a tone is { freqs = [Hz, ...] (1 to 4, below 4000), level_dbm0 = -60..3, cadence = [[on_ms, off_ms], ...] (at most 32 pairs; [] = steady) }".to_string(),
+                };
+                c.err(ov.span(), format!("[tones.{name}]: {e}"), help);
+            }
+        }
+    }
+
     /// Check everything that needs no hardware; every problem is returned.
     pub fn check(&self) -> Result<(), Vec<Diagnostic>> {
         let mut c = Check { src: &self.source, out: Vec::new() };
@@ -817,13 +857,13 @@ impl Config {
         {
             c.out.extend(e);
         }
-        let analog_names: Vec<&str> =
-            self.analog.iter().map(|a| a.name.get_ref().as_str()).chain(self.cas.iter().map(|c| c.name.get_ref().as_str())).collect();
+        let analog_names: Vec<&str> = self.analog.iter().map(|a| a.name.get_ref().as_str()).chain(self.cas.iter().map(|c| c.name.get_ref().as_str())).collect();
         pri::validate_with(&self.pri, &self.group, &analog_names, &self.source, &mut c.out);
         let pri_names: Vec<&str> = self.pri.iter().map(|p| p.name.get_ref().as_str()).collect();
-        analog::validate(&self.analog, &pri_names, &self.source, &mut c.out);
+        analog::validate(&self.analog, &pri_names, &self.zone_names(), &self.source, &mut c.out);
         let taken: Vec<&str> = pri_names.iter().copied().chain(self.analog.iter().map(|a| a.name.get_ref().as_str())).collect();
         cas::validate(&self.cas, &taken, self.dahdi.as_ref(), &self.source, &mut c.out);
+        self.check_tones(&mut c);
         self.check_general(&mut c);
         let trunks = self.check_sip(&mut c);
         self.check_routes(&mut c, &trunks);
@@ -1180,6 +1220,31 @@ mod tests {
         let cfg = Config::parse(&text, "doc").unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(cfg.route.len(), 2);
         assert_eq!(cfg.sip.unwrap().trunk[0].cause_overrides().cause_to_status.get(&17), Some(&486));
+    }
+
+    #[test]
+    fn tones_override_a_built_in_zone_and_define_new_ones() {
+        let text = "[tones.us]\ndial = { freqs = [425], level_dbm0 = -10 }\nring_cadence = [[1000, 2000]]\n\
+                    [tones.office]\nbase = \"uk\"\nbusy = { cadence = [[250, 250]] }\n";
+        let cfg = Config::from_toml(text, "t.toml").unwrap_or_else(|e| panic!("{e:?}"));
+        let us = cfg.tone_zone("us");
+        assert_eq!(us.dial.freqs, vec![(425.0, -10.0)]);
+        assert_eq!(us.ring_cadence, vec![(1000, 2000)]);
+        assert_eq!(us.busy, ToneZone::get("us").unwrap().busy, "what is not overridden stays");
+        let office = cfg.tone_zone("office");
+        assert_eq!(office.busy.cadence, vec![(250, 250)]);
+        assert_eq!(office.ring_cadence, ToneZone::get("uk").unwrap().ring_cadence, "the UK double ring");
+        assert!(cfg.zone_names().contains(&"office"));
+        assert_eq!(cfg.tone_zone("mars").name, "us", "unknown names fall back to us (check reports them)");
+    }
+
+    #[test]
+    fn bad_tones_are_reported_at_their_table() {
+        let text = "[general]\n\n[tones.mars]\nbusy = { cadence = [[250, 250]] }\n\n[tones.us]\ndial = { freqs = [5000] }\n";
+        let errs = Config::from_toml(text, "t.toml").unwrap_err();
+        let all: Vec<String> = errs.iter().map(|d| format!("{}:{}: {}", d.line, d.column, d.message)).collect();
+        assert!(all.iter().any(|m| m.starts_with("3:") && m.contains("[tones.mars]") && m.contains("mars")), "{all:?}");
+        assert!(all.iter().any(|m| m.starts_with("6:") && m.contains("[tones.us]") && m.contains("4000")), "{all:?}");
     }
 
     #[test]

@@ -57,6 +57,7 @@ use tandem_signalling::fxo::{AnswerSupervision, DisconnectSupervision, FxoConfig
 use tandem_signalling::fxs::{CallerIdTiming, FxsConfig, FxsPort, HangupSignalling};
 use tandem_signalling::{Absence, Cadence, CallEvent, CallerIdInfo, Command, DialMode, DialPlan, HangupReason, LineCommand, LineInput, Output, Progress};
 
+use super::zones::ToneZone;
 use super::{ChannelAddr, ChannelChoice, ChannelInfo, ChannelState, IncomingKey, TdmInput, TdmInterface, TdmIo, TdmOutput};
 use crate::call::model::{Cause, Law, LegCommand, LegEvent, LegIdentity, LegRef, MediaEndpoint, Party, Presentation, Release, Setup};
 use crate::config::analog::{AnalogConfig, AnswerPolicy, AnswerSupervisionName, CidFormat, CidPosition, DialModeName, PortKind, StartName, TransferRelease};
@@ -101,11 +102,16 @@ pub struct AnalogSettings {
     pub call_waiting: bool,
     /// FXS blind transfer: end our leg on the NOTIFY's outcome (else on the 202).
     pub transfer_await_notify: bool,
+    /// FXS: the zone's ring cadence when it has more than one (on, off)
+    /// pair (e.g. the UK's 0.4/0.2/0.4/2.0 s double ring), rung as a
+    /// repeating pattern; `None` rings `fxs.ring_cadence`.
+    pub ring_pattern: Option<Vec<Cadence>>,
 }
 
 impl AnalogSettings {
-    /// Settings from an `[[analog]]` section and its ports.
-    pub fn from_config(cfg: &AnalogConfig, ports: Vec<AnalogPort>) -> AnalogSettings {
+    /// Settings from an `[[analog]]` section and its ports, in its tone zone
+    /// (as the config resolves it, [`crate::config::Config::tone_zone`]).
+    pub fn from_config(cfg: &AnalogConfig, ports: Vec<AnalogPort>, zone: &ToneZone) -> AnalogSettings {
         let start = match cfg.start.as_ref().map(|s| *s.get_ref()) {
             Some(StartName::Loop) => StartType::LoopStart,
             Some(StartName::Ground) => StartType::GroundStart,
@@ -156,12 +162,17 @@ impl AnalogSettings {
         if let Some(t) = &cfg.first_digit_timeout_ms {
             fxs.first_digit_timeout = Duration::from_millis(*t.get_ref());
         }
+        let ms = |v: u32| Duration::from_millis(u64::from(v));
+        let mut ring_pattern = None;
         if let Some(c) = &cfg.ring_cadence
             && let [on, off] = c.get_ref()[..]
         {
             fxs.ring_cadence = Cadence { on: Duration::from_millis(on), off: Duration::from_millis(off) };
-        } else if let Some(&(on, off)) = super::zones::ToneZone::get(cfg.zone()).as_ref().and_then(|z| z.ring_cadence.first()) {
-            fxs.ring_cadence = Cadence { on: Duration::from_millis(u64::from(on)), off: Duration::from_millis(u64::from(off)) };
+        } else if let Some(&(on, off)) = zone.ring_cadence.first() {
+            fxs.ring_cadence = Cadence { on: ms(on), off: ms(off) };
+            if zone.ring_cadence.len() > 1 {
+                ring_pattern = Some(zone.ring_cadence.iter().map(|&(on, off)| Cadence { on: ms(on), off: ms(off) }).collect());
+            }
         }
         fxs.caller_id = match (format, position) {
             (CidFormat::Off, _) => CallerIdTiming::Off,
@@ -179,8 +190,8 @@ impl AnalogSettings {
         // audio path (blocks queued toward the phone, a block read back)
         // adds up to about 200 ms to the GR-30 160 ms.
         fxs.cas_ack_window = Duration::from_millis(360);
-        if let Some(&(on, _)) = super::zones::ToneZone::get(cfg.zone()).as_ref().and_then(|z| z.call_waiting.cadence.first()) {
-            fxs.cw_tone = Duration::from_millis(u64::from(on));
+        if let Some(&(on, _)) = zone.call_waiting.cadence.first() {
+            fxs.cw_tone = ms(on);
         }
         AnalogSettings {
             name: cfg.name.get_ref().clone(),
@@ -191,6 +202,7 @@ impl AnalogSettings {
             fxs,
             call_waiting: cfg.call_waiting.as_ref().is_none_or(|v| *v.get_ref()),
             transfer_await_notify: cfg.transfer_release.as_ref().is_none_or(|v| *v.get_ref() == TransferRelease::OnNotify),
+            ring_pattern,
         }
     }
 }
@@ -706,7 +718,10 @@ impl TdmInterface for AnalogInterface {
                 let caller_id = setup.calling.as_ref().map(caller_id_of);
                 match setup.alert_info.as_deref().and_then(distinctive_ring) {
                     Some((pattern, repeat)) => Command::AlertPattern { caller_id, pattern, repeat },
-                    None => Command::Alert { caller_id, cadence: None },
+                    None => match &self.settings.ring_pattern {
+                        Some(pattern) => Command::AlertPattern { caller_id, pattern: pattern.clone(), repeat: true },
+                        None => Command::Alert { caller_id, cadence: None },
+                    },
                 }
             }
         };

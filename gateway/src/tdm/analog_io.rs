@@ -76,7 +76,7 @@ pub enum AnalogIoError {
 /// The settings of an `[[analog]]` section on this hardware: every port
 /// must exist and be configured for FXO or FXS signalling (of `kind`, when
 /// given).
-pub fn resolve(cfg: &AnalogConfig, device_dir: &Path) -> Result<AnalogSettings, AnalogIoError> {
+pub fn resolve(cfg: &AnalogConfig, device_dir: &Path, zone: &ToneZone) -> Result<AnalogSettings, AnalogIoError> {
     let inv = Discovery::new(device_dir).scan()?;
     let name = cfg.name.get_ref().clone();
     let span = *cfg.span.get_ref();
@@ -99,7 +99,7 @@ pub fn resolve(cfg: &AnalogConfig, device_dir: &Path) -> Result<AnalogSettings, 
         }
         ports.push(AnalogPort { addr: ChannelAddr { span, pos }, channo: p.chan, kind: hw });
     }
-    Ok(AnalogSettings::from_config(cfg, ports))
+    Ok(AnalogSettings::from_config(cfg, ports, zone))
 }
 
 /// How a port's shell does its DSP.
@@ -114,16 +114,13 @@ pub struct ShellOptions {
 }
 
 impl ShellOptions {
-    /// The options an `[[analog]]` section asks for.
-    pub fn from_config(cfg: &AnalogConfig) -> ShellOptions {
+    /// The options an `[[analog]]` section asks for, in its tone zone (as
+    /// the config resolves it, [`crate::config::Config::tone_zone`]).
+    pub fn from_config(cfg: &AnalogConfig, zone: ToneZone) -> ShellOptions {
         let cid = cfg.caller_id.as_ref();
         let cid_format = cid.and_then(|c| c.format.as_ref()).map(|f| *f.get_ref()).unwrap_or(CidFormat::Bell202);
         let default_msg = if cid_format == CidFormat::V23 { CidMessage::Etsi } else { CidMessage::Mdmf };
-        ShellOptions {
-            zone: ToneZone::get(cfg.zone()).or_else(|| ToneZone::get("us")).expect("the built-in us zone"),
-            cid_format,
-            cid_message: cid.and_then(|c| c.message.as_ref()).map(|m| *m.get_ref()).unwrap_or(default_msg),
-        }
+        ShellOptions { zone, cid_format, cid_message: cid.and_then(|c| c.message.as_ref()).map(|m| *m.get_ref()).unwrap_or(default_msg) }
     }
 }
 

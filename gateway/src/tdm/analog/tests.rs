@@ -14,6 +14,7 @@ fn settings(kind: PortKind) -> AnalogSettings {
         fxs: FxsConfig { hookflash_min: Duration::ZERO, hookflash_max: Duration::ZERO, ..FxsConfig::default() },
         call_waiting: true,
         transfer_await_notify: true,
+        ring_pattern: None,
     }
 }
 
