@@ -26,6 +26,13 @@
 //! ([`ZoneToneGen`], over [`tandem_dsp::tone`]); [`ToneZone::detector`]
 //! builds a spandsp call-progress detector ([`ZoneDetector`]) that tells the
 //! zone's dial tone, ringback, busy and reorder apart by frequency and cadence.
+//!
+//! Special Information Tones are the same in every zone (GR-1162-CORE,
+//! within ITU-T Q.35): [`SitKind::tones`] gives the three segments of each
+//! kind, [`ToneSequence`] plays them followed by e.g. the zone's reorder, and
+//! [`SitDetector`] (Goertzel filters at the five SIT frequencies) hears and
+//! decodes them. CAS E&M trunks use both to carry busy and unallocated in
+//! band.
 
 use std::collections::BTreeMap;
 
