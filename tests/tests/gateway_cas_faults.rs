@@ -406,7 +406,7 @@ fn mf_and_dtmf_floods_on_idle_and_seized_channels_leave_tandem_running_every_cha
     r.far(3, OFF_HOOK);
     r.far(4, OFF_HOOK);
     c.audio_play_cadenced(3, &[852.0, 1477.0], -7.0, &[(40, 40)]).expect("DTMF train");
-    let mut rng = Rng(0x0ddb_a11_5eed);
+    let mut rng = Rng(0x0ddb_a115_eed0);
     let start = Instant::now();
     for _ in 0..60 {
         if start.elapsed() > Duration::from_secs(15) {
