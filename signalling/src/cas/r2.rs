@@ -71,6 +71,13 @@ pub struct R2Timers {
     pub mf_back_resume: Duration,
     /// Forward: longest wait for any backward tone change \[15 s\].
     pub mf_fwd_safety: Duration,
+    /// Either register: the same far signal starting again sooner than this
+    /// after our tone changed is the old signal coming back after a dropout,
+    /// not a new one \[20 ms\]. The far register cannot have recognised our
+    /// change that fast: spandsp's receiver decides per 133-sample block
+    /// (16.6 ms) and the shell bridges dropouts of up to three blocks
+    /// before it reports a tone's end.
+    pub mf_min_cycle: Duration,
     /// Forward: answer must come within \[60 s\].
     pub answer: Duration,
     /// Backward: from the end of the group B tone to when answer bits may be sent \[150 ms\].
@@ -94,6 +101,7 @@ impl Default for R2Timers {
             mf_back_cycle: ms(2000),
             mf_back_resume: ms(150),
             mf_fwd_safety: ms(15_000),
+            mf_min_cycle: ms(20),
             answer: ms(60_000),
             answer_delay: ms(150),
             double_answer: ms(400),
@@ -293,6 +301,8 @@ struct Fwd {
     category_sent: bool,
     phase_ani: bool,
     rx: Option<u8>,
+    /// The backward signal last acted on, and when.
+    acted: Option<(u8, Instant)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -307,6 +317,8 @@ struct Bwd {
     group_c: bool,
     final_free: Option<bool>,
     answer_pending: bool,
+    /// The forward signal last acknowledged, and when its cycle ended (our tone stopped).
+    acked: Option<(u8, Instant)>,
 }
 
 const MAX_STEPS: usize = 64;
@@ -878,6 +890,10 @@ impl R2Trunk {
             return;
         }
         match sig {
+            // Already heard and not yet ended: the same signal, not a new one.
+            Some(_) if self.fwd.rx.is_some() => {}
+            // The signal just acted on, back after a dropout.
+            Some(s) if self.fwd.acted.is_some_and(|(a, t)| a == s && now < t + self.cfg.timers.mf_min_cycle) => {}
             Some(s) => {
                 self.tone(None);
                 self.fwd.rx = Some(s);
@@ -885,6 +901,7 @@ impl R2Trunk {
             }
             None => {
                 if let Some(s) = self.fwd.rx.take() {
+                    self.fwd.acted = Some((s, now));
                     self.fwd_act(s, now);
                 }
             }
@@ -963,11 +980,25 @@ impl R2Trunk {
 
     fn bwd_tone(&mut self, sig: Option<u8>, now: Instant) {
         match (self.st, sig) {
+            // Compelled: while our tone acknowledges a forward signal, a
+            // tone-on is that signal still (the forward register stops only
+            // on hearing us and starts the next one only on hearing us stop).
+            (St::BMf { pulsing: false }, Some(_)) if self.our_tone.is_some() => {}
+            // The signal whose cycle just ended, back after a dropout.
+            (St::BMf { pulsing: false }, Some(s)) if self.bwd.acked.is_some_and(|(a, t)| a == s && now < t + self.cfg.timers.mf_min_cycle) => {}
             (St::BSeized | St::BMf { .. }, Some(s)) => {
                 self.st = St::BMf { pulsing: false };
+                self.bwd.acked = Some((s, now));
                 self.bwd_receive(s, now);
             }
-            (St::BMf { pulsing: false }, None) => self.tone(None),
+            (St::BMf { pulsing: false }, None) => {
+                if self.our_tone.is_some()
+                    && let Some((_, t)) = self.bwd.acked.as_mut()
+                {
+                    *t = now;
+                }
+                self.tone(None)
+            }
             (St::BFinal, None) => {
                 self.tone(None);
                 if self.bwd.final_free == Some(true) {

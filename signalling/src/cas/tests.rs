@@ -320,11 +320,22 @@ struct R2Pair {
     now: Instant,
     queue: Vec<(Instant, usize, R2Input)>,
     events: [Vec<R2Event>; 2],
+    /// How forward tones reach side 1 (`None`: as sent).
+    dropout: Option<Dropout>,
+}
+
+/// How the pair's line mangles each forward tone on its way to side 1.
+#[derive(Clone, Copy)]
+enum Dropout {
+    /// Recognised, lost for 5 ms 10 ms later, recognised again.
+    Gap,
+    /// Recognised twice, 5 ms apart, with no end between.
+    Repeat,
 }
 
 impl R2Pair {
     fn new(a: R2Config, b: R2Config) -> R2Pair {
-        let mut p = R2Pair { t: [R2Trunk::new(a), R2Trunk::new(b)], now: Instant::now(), queue: Vec::new(), events: [vec![], vec![]] };
+        let mut p = R2Pair { t: [R2Trunk::new(a), R2Trunk::new(b)], now: Instant::now(), queue: Vec::new(), events: [vec![], vec![]], dropout: None };
         p.drain();
         p
     }
@@ -336,7 +347,17 @@ impl R2Pair {
                 match o {
                     R2Output::Bits(b) => self.queue.push((self.now + WIRE, other, R2Input::Bits(b))),
                     // Tone detection takes about two 133-sample blocks.
-                    R2Output::Mf { signal, .. } => self.queue.push((self.now + ms(35), other, R2Input::Mf(signal))),
+                    R2Output::Mf { signal, .. } => {
+                        self.queue.push((self.now + ms(35), other, R2Input::Mf(signal)));
+                        match (self.dropout, side, signal) {
+                            (Some(Dropout::Gap), 0, Some(_)) => {
+                                self.queue.push((self.now + ms(45), other, R2Input::Mf(None)));
+                                self.queue.push((self.now + ms(50), other, R2Input::Mf(signal)));
+                            }
+                            (Some(Dropout::Repeat), 0, Some(_)) => self.queue.push((self.now + ms(40), other, R2Input::Mf(signal))),
+                            _ => {}
+                        }
+                    }
                     R2Output::Event(e) => self.events[side].push(e),
                 }
             }
@@ -402,6 +423,25 @@ fn r2_full_call(variant: R2Variant, max_dnis: usize) {
         assert_eq!(p.take(1 - clearing_side), vec![R2Event::Released(CasCause::NormalClearing)], "{}", variant.name);
         assert!(p.t[0].is_idle() && p.t[1].is_idle(), "{}: idle after clearing from {clearing_side}", variant.name);
         assert_eq!(p.t[0].tx_bits().value() & 0b1100, 0b1000);
+    }
+}
+
+#[test]
+fn r2_forward_signals_that_drop_out_or_repeat_are_each_taken_once() {
+    for (variant, dropout) in [(R2Variant::itu(), Dropout::Gap), (R2Variant::mexico(), Dropout::Gap), (R2Variant::itu(), Dropout::Repeat)] {
+        let cfg = R2Config { max_dnis: 20, ..R2Config::new(variant.clone()) };
+        let mut p = R2Pair::new(cfg.clone(), cfg);
+        p.dropout = Some(dropout);
+        let call = R2Call { dnis: "5551100".into(), ani: Some("2125550100".into()), ani_restricted: false, category: Category::NationalSubscriber };
+        p.t[0].dial(call, p.now).unwrap();
+        p.drain();
+        p.run(ms(8000));
+        assert_eq!(
+            p.take(1),
+            vec![R2Event::Incoming { dnis: "5551100".into(), ani: "2125550100".into(), ani_restricted: false, category: Category::NationalSubscriber }],
+            "{}",
+            variant.name
+        );
     }
 }
 
