@@ -191,10 +191,8 @@ fn a_phone_off_hook_hears_dial_tone_and_the_number_it_dials_reaches_sip_and_its_
     let mut sipp = pbx(&r.lab, "uas_answer.xml");
     let mut c = r.lab.client();
     c.phone_hook(2, true).expect("off-hook");
-    std::thread::sleep(Duration::from_millis(600));
-    let a = c.audio_analyze(2, 300).expect("audio.analyze");
-    let f = a.frequency_hz.unwrap_or(0.0);
-    assert!((f - 350.0).abs() < 10.0 || (f - 440.0).abs() < 10.0, "dial tone at {f} Hz, {} dBm0", a.level_dbm0);
+    let dial_tone = |a: &hw_sim::client::Analysis| a.frequency_hz.is_some_and(|f| (f - 350.0).abs() < 10.0 || (f - 440.0).abs() < 10.0);
+    assert!(wait_until(T, || c.audio_analyze(2, 300).is_ok_and(|a| dial_tone(&a))), "no dial tone: {:?}", c.audio_analyze(2, 300));
     c.phone_dial_dtmf(2, "12125550123", 100, 100).expect("dial");
     assert!(wait_until(T, || !sipp.received("INVITE ").is_empty()), "no INVITE; log:\n{}", r.tandem.log.all().join("\n"));
     let invite = sipp.received("INVITE ").remove(0);
@@ -494,6 +492,13 @@ fn tone_blocks(lab: &Lab, chan: u32, ms: u32, file: &str) -> Vec<bool> {
         .collect()
 }
 
+/// Waits until the phone on `chan` hears tone (its last 50 ms above
+/// -30 dBm0), so that windows of line audio start from the tone's onset
+/// however late a loaded machine makes it.
+fn tone_starts(c: &mut hw_sim::client::Client, chan: u32) -> bool {
+    wait_until(T, || c.audio_analyze(chan, 50).is_ok_and(|a| a.level_dbm0 > -30.0))
+}
+
 /// Off-to-on transitions in a run of blocks (each gap between bursts).
 fn gaps(blocks: &[bool]) -> usize {
     blocks.windows(2).filter(|w| w[0] && !w[1]).count()
@@ -525,6 +530,7 @@ fn a_message_waiting_notify_lights_the_lamp_sends_fsk_mwi_and_gives_stutter_dial
     assert_eq!(msg, Some(tandem_dsp::callerid::CallerIdMessage::MessageWaiting(true)), "FSK on the on-hook line");
     // Off hook: stutter dial tone (US: 0.1 s on / 0.1 s off bursts first).
     c.phone_hook(1, true).expect("off-hook");
+    assert!(tone_starts(&mut c, 1), "no dial tone after off-hook");
     std::thread::sleep(Duration::from_millis(1100));
     let blocks = tone_blocks(&r.lab, 1, 1000, "stutter.wav");
     let (on, n) = (blocks.iter().filter(|&&b| b).count(), blocks.len());
@@ -537,6 +543,7 @@ fn a_message_waiting_notify_lights_the_lamp_sends_fsk_mwi_and_gives_stutter_dial
     assert!(wait_until(T, || [1, 2].iter().all(|&p| c.phone_get(p).map(|s| !s.mwi_lamp).unwrap_or(false))), "the lamps stayed lit");
     std::thread::sleep(Duration::from_millis(500));
     c.phone_hook(1, true).expect("off-hook");
+    assert!(tone_starts(&mut c, 1), "no dial tone after off-hook");
     std::thread::sleep(Duration::from_millis(1100));
     let blocks = tone_blocks(&r.lab, 1, 1000, "steady.wav");
     assert!(blocks.iter().all(|&b| b), "dial tone not steady after the clear: {blocks:?}");
