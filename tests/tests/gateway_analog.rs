@@ -256,18 +256,7 @@ fn a_sip_call_with_alert_info_bellcore_dr2_rings_the_phone_with_the_dr2_distinct
     assert!(wait_until(T, || c.phone_get(1).map(|p| p.ringing).unwrap_or(false)), "the phone never rang");
     // Watch the ringer for one dr2 cycle and the start of the next:
     // 0.8 s on, 0.4 s off, 0.8 s on, 4 s off (GR-506), then on again.
-    let start = Instant::now();
-    let mut ringing = true;
-    let mut edges = vec![];
-    while edges.len() < 4 && start.elapsed() < Duration::from_secs(9) {
-        let now = c.phone_get(1).expect("phone.get").ringing;
-        if now != ringing {
-            ringing = now;
-            edges.push(start.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(edges.len(), 4, "ring edges seen in 9 s: {edges:?}");
+    let edges = ring_edges(&mut c, 1, 4, Duration::from_secs(9));
     let phases = [edges[0], edges[1] - edges[0], edges[2] - edges[1], edges[3] - edges[2]];
     let want = [800u64, 400, 800, 4000];
     for (got, want) in phases.iter().zip(want) {
@@ -308,18 +297,7 @@ fn tones_from_the_config_override_the_zone_dial_tone_and_ring_a_multi_step_caden
     );
     assert!(wait_until(T, || c.phone_get(1).map(|p| p.ringing).unwrap_or(false)), "the phone never rang");
     // One double ring and the start of the next: 0.4 on, 0.2 off, 0.4 on, 2 off, on.
-    let start = Instant::now();
-    let mut ringing = true;
-    let mut edges = vec![];
-    while edges.len() < 4 && start.elapsed() < Duration::from_secs(6) {
-        let now = c.phone_get(1).expect("phone.get").ringing;
-        if now != ringing {
-            ringing = now;
-            edges.push(start.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert_eq!(edges.len(), 4, "ring edges seen in 6 s: {edges:?}");
+    let edges = ring_edges(&mut c, 1, 4, Duration::from_secs(6));
     let phases = [edges[1] - edges[0], edges[2] - edges[1], edges[3] - edges[2]];
     for (got, want) in phases.iter().zip([200u64, 400, 2000]) {
         assert!(got.abs_diff(Duration::from_millis(want)) < Duration::from_millis(150), "ring phases {phases:?}, want (400)/200/400/2000 ms");
@@ -327,6 +305,24 @@ fn tones_from_the_config_override_the_zone_dial_tone_and_ring_a_multi_step_caden
     c.phone_hook(1, true).expect("answer");
     sipp.expect_success(T);
     c.phone_hook(1, false).expect("on-hook");
+}
+
+/// The first `n` times (from now) at which the ringing phone `chan` starts
+/// or stops ringing, watched for at most `within`.
+fn ring_edges(c: &mut hw_sim::client::Client, chan: u32, n: usize, within: Duration) -> Vec<Duration> {
+    let start = Instant::now();
+    let mut ringing = true;
+    let mut edges = vec![];
+    while edges.len() < n && start.elapsed() < within {
+        let now = c.phone_get(chan).expect("phone.get").ringing;
+        if now != ringing {
+            ringing = now;
+            edges.push(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(edges.len(), n, "ring edges seen in {within:?}: {edges:?}");
+    edges
 }
 
 /// A rig whose `landline` section has `key = value` in place of the example's.
