@@ -57,6 +57,7 @@ use tandem_drivers::config::ranges;
 use tandem_signalling::DialPlan;
 use toml::Spanned;
 
+use super::check::Ctx;
 use super::pri::{ECHO_TAPS, echo_taps_valid};
 
 /// One `[[analog]]` interface: ports of one kind on one span.
@@ -314,18 +315,6 @@ impl AnalogConfig {
 /// A key of a section and where it is, if given.
 type KeyAt<'a> = (&'a str, Option<Range<usize>>);
 
-struct Ctx<'a> {
-    src: &'a SourceRef,
-    out: &'a mut Vec<Diagnostic>,
-}
-
-impl Ctx<'_> {
-    fn err(&mut self, at: Range<usize>, message: impl Into<String>, help: &str) {
-        let help = if help.is_empty() { None } else { Some(help.to_owned()) };
-        self.out.push(self.src.diagnostic(at, message, help));
-    }
-}
-
 /// Checks the `[[analog]]` sections; `taken` are the names other
 /// interfaces (PRI) already use. Every problem is pushed to `out`.
 pub fn validate(analogs: &[AnalogConfig], taken: &[&str], zones: &[&str], src: &SourceRef, out: &mut Vec<Diagnostic>) {
@@ -342,24 +331,13 @@ pub fn validate(analogs: &[AnalogConfig], taken: &[&str], zones: &[&str], src: &
             names.insert(name.clone(), a.name.span().start);
         }
         let span = *a.span.get_ref();
-        if !(1..=128).contains(&span) {
-            cx.err(
-                a.span.span(),
-                format!("span {span} does not exist: DAHDI numbers spans 1 to 128"),
-                "use the span number dahdi_scan or `tandem spans` shows",
-            );
-        }
-        match ranges::parse(a.ports.get_ref()) {
-            Err(errs) => {
-                for e in errs {
-                    let at = a.ports.span().start + 1 + e.at.start..a.ports.span().start + 1 + e.at.end;
-                    cx.err(at, e.message, &e.help);
-                }
-            }
-            Ok(items) if items.is_empty() => cx.err(a.ports.span(), "no port given", "list the port positions on the span, e.g. ports = \"1-2\""),
-            Ok(items) => {
+        cx.span_number(span, a.span.span());
+        match cx.positions(&a.ports) {
+            None => {}
+            Some(items) if items.is_empty() => cx.err(a.ports.span(), "no port given", "list the port positions on the span, e.g. ports = \"1-2\""),
+            Some(items) => {
                 for i in items {
-                    let at = a.ports.span().start + 1 + i.at.start..a.ports.span().start + 1 + i.at.end;
+                    let at = i.at;
                     if i.first == 0 || i.last > 32 {
                         cx.err(at, format!("ports {}-{} are outside 1-32", i.first, i.last), "positions count from 1 within the span");
                         continue;

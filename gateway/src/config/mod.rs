@@ -98,6 +98,7 @@
 
 pub mod analog;
 pub mod cas;
+mod check;
 pub mod pri;
 
 use std::collections::{BTreeMap, HashSet};
@@ -862,7 +863,7 @@ impl Config {
         let pri_names: Vec<&str> = self.pri.iter().map(|p| p.name.get_ref().as_str()).collect();
         analog::validate(&self.analog, &pri_names, &self.zone_names(), &self.source, &mut c.out);
         let taken: Vec<&str> = pri_names.iter().copied().chain(self.analog.iter().map(|a| a.name.get_ref().as_str())).collect();
-        cas::validate(&self.cas, &taken, self.dahdi.as_ref(), &self.source, &mut c.out);
+        cas::validate(&self.cas, &taken, &self.zone_names(), self.dahdi.as_ref(), &self.source, &mut c.out);
         self.check_tones(&mut c);
         self.check_general(&mut c);
         let trunks = self.check_sip(&mut c);

@@ -42,6 +42,8 @@ use tandem_drivers::config::diag::{Diagnostic, SourceRef};
 use tandem_drivers::config::ranges;
 use toml::Spanned;
 
+use super::check::Ctx;
+
 /// One ISDN PRI interface: one or more spans (NFAS) under one D-channel.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -255,25 +257,6 @@ impl GroupConfig {
     }
 }
 
-struct Ctx<'a> {
-    src: &'a SourceRef,
-    out: &'a mut Vec<Diagnostic>,
-}
-
-impl Ctx<'_> {
-    fn err(&mut self, at: Range<usize>, message: impl Into<String>, help: &str) {
-        let help = if help.is_empty() { None } else { Some(help.to_owned()) };
-        self.out.push(self.src.diagnostic(at, message, help));
-    }
-
-    fn line(&self, at: &Range<usize>) -> String {
-        match self.src.line(at.start) {
-            0 => "elsewhere".to_owned(),
-            n => format!("on line {n}"),
-        }
-    }
-}
-
 fn digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
@@ -304,9 +287,10 @@ pub fn validate_with(pris: &[PriConfig], groups: &[GroupConfig], others: &[&str]
         }
         for s in p.spans.get_ref() {
             let n = *s.get_ref();
-            if !(1..=128).contains(&n) {
-                cx.err(s.span(), format!("span {n} does not exist: DAHDI numbers spans 1 to 128"), "use the span number dahdi_scan or `tandem spans` shows");
-            } else if let Some((other_idx, other, first)) = spans_seen.get(&n) {
+            if !cx.span_number(n, s.span()) {
+                continue;
+            }
+            if let Some((other_idx, other, first)) = spans_seen.get(&n) {
                 let w = cx.line(first);
                 let msg = if *other_idx == idx {
                     format!("span {n} is listed twice in \"{name}\"")
@@ -327,26 +311,14 @@ pub fn validate_with(pris: &[PriConfig], groups: &[GroupConfig], others: &[&str]
         {
             cx.err(d.span(), format!("D-channel position {} is not a time slot", d.get_ref()), "a T1 D-channel is normally 24, an E1 one 16");
         }
-        if let Some(b) = &p.bchannels {
-            match ranges::parse(b.get_ref()) {
-                Err(errs) => {
-                    for e in errs {
-                        // +1: the opening quote.
-                        let at = b.span().start + 1 + e.at.start..b.span().start + 1 + e.at.end;
-                        cx.err(at, e.message, &e.help);
-                    }
-                }
-                Ok(items) => {
-                    for i in items {
-                        let at = b.span().start + 1 + i.at.start..b.span().start + 1 + i.at.end;
-                        if i.first == 0 || i.last > 31 {
-                            cx.err(at, format!("B-channel positions {}-{} are outside 1-31", i.first, i.last), "positions count from 1 within each span");
-                        } else if let Some(d) = &p.dchannel
-                            && (i.first..=i.last).contains(d.get_ref())
-                        {
-                            cx.err(at, format!("the D-channel position {} cannot be a B-channel", d.get_ref()), "leave the D-channel out of bchannels");
-                        }
-                    }
+        if let Some(items) = p.bchannels.as_ref().and_then(|b| cx.positions(b)) {
+            for i in items {
+                if i.first == 0 || i.last > 31 {
+                    cx.err(i.at, format!("B-channel positions {}-{} are outside 1-31", i.first, i.last), "positions count from 1 within each span");
+                } else if let Some(d) = &p.dchannel
+                    && (i.first..=i.last).contains(d.get_ref())
+                {
+                    cx.err(i.at, format!("the D-channel position {} cannot be a B-channel", d.get_ref()), "leave the D-channel out of bchannels");
                 }
             }
         }
