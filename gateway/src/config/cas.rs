@@ -409,7 +409,9 @@ impl Ctx<'_> {
 /// spans, channel lists, options that don't fit the signalling, timer
 /// names and values, and — when `dahdi` declares the span — the span type
 /// and the channels' role and idle bits.
-pub fn validate(cases: &[CasConfig], taken: &[&str], dahdi: Option<&DahdiConfig>, src: &SourceRef, out: &mut Vec<Diagnostic>) {
+/// Checks the `[[cas]]` sections; `zones` are the tone zone names the
+/// config may use (the built-in ones and those `[tones]` defines).
+pub fn validate(cases: &[CasConfig], taken: &[&str], zones: &[&str], dahdi: Option<&DahdiConfig>, src: &SourceRef, out: &mut Vec<Diagnostic>) {
     let mut cx = Ctx { src, out };
     let mut names: HashMap<String, usize> = HashMap::new();
     let mut chans_seen: HashMap<(u32, u32), String> = HashMap::new();
@@ -505,9 +507,13 @@ pub fn validate(cases: &[CasConfig], taken: &[&str], dahdi: Option<&DahdiConfig>
                 }
             }
             if let Some(z) = &c.tone_zone
-                && !crate::tdm::zones::ZONES.iter().any(|t| t.eq_ignore_ascii_case(z.get_ref()))
+                && !zones.iter().any(|t| t.eq_ignore_ascii_case(z.get_ref()))
             {
-                cx.err(z.span(), format!("unknown tone zone \"{}\"", z.get_ref()), &format!("use one of: {}", crate::tdm::zones::ZONES.join(", ")));
+                cx.err(
+                    z.span(),
+                    format!("unknown tone zone \"{}\"", z.get_ref()),
+                    &format!("use one of: {}, or define it as [tones.{}] with base = \"<built-in>\"", zones.join(", "), z.get_ref()),
+                );
             }
             if let Some(t) = &c.refusal_tone_s
                 && !(1..=600).contains(t.get_ref())
@@ -687,6 +693,19 @@ idle_bits = "0000"
         assert!(msgs.iter().any(|m| m.contains("refusal_tone_s = 0")), "{msgs:?}");
         let e = Config::from_toml("[[cas]]\nname = \"c\"\nspan = 2\nsignalling = \"r2\"\nrefusal_tone_s = 5\n", "t.toml").unwrap_err();
         assert!(e.iter().any(|d| d.message.contains("refusal_tone_s is for E&M")), "{e:?}");
+    }
+
+    #[test]
+    fn a_tone_zone_defined_by_the_config_is_accepted_and_resolved() {
+        let text = "[[cas]]\nname = \"c\"\nspan = 1\nsignalling = \"em_wink\"\ntone_zone = \"carrier\"\n\n[tones.carrier]\nbase = \"us\"\nbusy = { freqs = [425], cadence = [[500, 500]] }\n";
+        let cfg = check(text).expect("valid");
+        assert_eq!(cfg.cas[0].zone(), "carrier");
+        let zone = cfg.tone_zone(cfg.cas[0].zone());
+        assert_eq!(zone.name, "carrier");
+        assert_ne!(zone.busy, crate::tdm::zones::ToneZone::get("us").unwrap().busy, "the override is in the resolved zone");
+        assert_eq!(zone.reorder, crate::tdm::zones::ToneZone::get("us").unwrap().reorder, "the rest comes from the base");
+        let e = check("[[cas]]\nname = \"c\"\nspan = 1\nsignalling = \"em_wink\"\ntone_zone = \"carrier\"\n").unwrap_err();
+        assert!(e.iter().any(|d| d.message.contains("carrier") && d.help.as_deref().is_some_and(|h| h.contains("[tones.carrier]"))), "{e:?}");
     }
 
     #[test]
