@@ -798,6 +798,10 @@ const SIT_MIN_MS: u32 = 220;
 const SIT_MAX_MS: u32 = 440;
 /// Short and long are told apart at the midpoint of 274 and 380 ms.
 const SIT_SPLIT_MS: u32 = 327;
+/// Shortest first segment accepted when it is already playing as the
+/// detector starts (early media cut through after the far switch began its
+/// SIT clips the first segment), ms.
+const SIT_CLIPPED_MIN_MS: u32 = 100;
 /// Quietest SIT segment heard, dBm0 (the nominal −24 dBm0 with room for loss).
 const SIT_MIN_DBM0: f32 = -40.0;
 
@@ -805,9 +809,16 @@ const SIT_MIN_DBM0: f32 = -40.0;
 /// SIT frequencies over 20 ms blocks; a block belongs to a segment when one
 /// segment's frequencies carry most of its power; three segments in rising
 /// order, each 220–440 ms long, make a SIT, decoded by [`SitKind::decode`].
+/// A first segment already playing when the detector starts may be clipped
+/// (to 100 ms): it counts as long when the two segments decode to no
+/// assigned code otherwise.
 #[derive(Clone, Debug, Default)]
 pub struct SitDetector {
     buf: Vec<i16>,
+    /// Blocks heard so far (up to a few: only the start matters).
+    blocks: u32,
+    /// The first run began with the detector's audio: it may be clipped.
+    clipped: bool,
     /// Runs of blocks so far: (segment index 0..3, high-frequency votes, blocks).
     runs: Vec<(usize, u32, u32)>,
     /// Blocks since the last segment block.
@@ -864,6 +875,8 @@ impl SitDetector {
         if self.done {
             return None;
         }
+        let at_start = self.blocks <= 1;
+        self.blocks = self.blocks.saturating_add(1).min(8);
         match Self::classify(block) {
             Some((seg, high)) => {
                 match self.runs.last_mut() {
@@ -871,10 +884,13 @@ impl SitDetector {
                         r.1 += u32::from(high);
                         r.2 += 1;
                     }
-                    Some(r) if seg == r.0 + 1 && self.gap <= SIT_GAP_BLOCKS && Self::fits(r.2) => self.runs.push((seg, u32::from(high), 1)),
+                    Some(r) if seg == r.0 + 1 && self.gap <= SIT_GAP_BLOCKS && (Self::fits(r.2) || (r.0 == 0 && self.clipped && Self::fits_clipped(r.2))) => {
+                        self.runs.push((seg, u32::from(high), 1))
+                    }
                     _ => {
                         self.runs.clear();
                         if seg == 0 {
+                            self.clipped = at_start;
                             self.runs.push((0, u32::from(high), 1));
                         }
                     }
@@ -885,7 +901,11 @@ impl SitDetector {
                 {
                     self.done = true;
                     let seg = |r: (usize, u32, u32)| SitSegment { high: r.1 * 2 > r.2, long: r.2 * 20 + 10 > SIT_SPLIT_MS };
-                    return Some(SitKind::decode(seg(a), seg(b)));
+                    let kind = match SitKind::decode(seg(a), seg(b)) {
+                        SitKind::Other if self.clipped => SitKind::decode(SitSegment { long: true, ..seg(a) }, seg(b)),
+                        k => k,
+                    };
+                    return Some(kind);
                 }
             }
             None => {
@@ -901,6 +921,10 @@ impl SitDetector {
     /// Whether a run of `blocks` is a segment's length.
     fn fits(blocks: u32) -> bool {
         (SIT_MIN_MS..=SIT_MAX_MS).contains(&(blocks * 20))
+    }
+
+    fn fits_clipped(blocks: u32) -> bool {
+        (SIT_CLIPPED_MIN_MS..=SIT_MAX_MS).contains(&(blocks * 20))
     }
 }
 
@@ -1069,6 +1093,26 @@ mod tests {
         assert_eq!(sits, vec![SitKind::VacantCode]);
         // The reorder after the SIT is still the zone's reorder to the zone detector.
         assert!(heard(&z, &audio).contains(&ProgressTone::Reorder));
+    }
+
+    #[test]
+    fn a_sit_whose_first_segment_was_clipped_by_the_cut_through_is_still_decoded() {
+        for kind in [SitKind::VacantCode, SitKind::NoCircuit, SitKind::Intercept, SitKind::Reorder] {
+            for clip_ms in [60, 120] {
+                let audio = sit_audio(kind, None, 2000);
+                let mut d = SitDetector::new();
+                let sits: Vec<SitKind> = audio[clip_ms * 8..].chunks(160).filter_map(|c| d.process(c)).collect();
+                assert_eq!(sits, vec![kind], "{kind:?} clipped by {clip_ms} ms");
+            }
+        }
+        // Mid-stream, a short first segment is not taken for a clipped one.
+        let [a, b, c] = SitKind::VacantCode.tones();
+        let mut short = a.clone();
+        short.cadence = vec![(150, 0)];
+        let mut v = vec![0i16; 8 * 1500];
+        ToneSequence::new(&[once(&[1000.0], -24.0, &[(0, 500)]), short, b, c]).fill(&mut v);
+        let mut d = SitDetector::new();
+        assert!(v.chunks(160).all(|c| d.process(c).is_none()));
     }
 
     #[test]
