@@ -52,6 +52,7 @@ use crate::sip::transport::{Outbound, SipTransport, TransportEvent};
 use crate::sip::{SipOutput, SipSide};
 use crate::tdm::analog::{AnalogInput, AnalogInterface};
 use crate::tdm::analog_io::{self, PortShell, ShellOptions};
+use crate::tdm::analog_tap::Listener;
 use crate::tdm::cas::{CasCommand, CasInput, CasInterface};
 use crate::tdm::cas_io::{self, CasShell};
 use crate::tdm::pri::{PriInput, PriInterface, PriIo};
@@ -320,15 +321,17 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
             }
         });
     }
-    crate::tdm::analog_tap::spawn(tap_rx, tap_zones, an_tx.clone()).map_err(DaemonError::Media)?;
-    drop(an_tx);
     // CAS trunks: the sans-IO interface here, a shell thread per channel.
     let mut cas = HashMap::new();
     let (cas_tx, mut cas_rx) = mpsc::unbounded_channel::<CasInput>();
+    // The pump's tap (tdm::analog_tap): FXO lines for tone disconnect, E&M channels for early-media call progress.
+    let mut tap_listeners: HashMap<u32, Listener> = tap_zones.into_iter().map(|(ch, zone)| (ch, Listener::Fxo { zone, events: an_tx.clone() })).collect();
+    drop(an_tx);
     for c in &cfg.cas {
         let name = c.name.get_ref().clone();
         let cerr = |msg: String| DaemonError::Cas { name: name.clone(), msg };
-        let settings = cas_io::resolve(c, &device_dir).map_err(|e| cerr(e.to_string()))?;
+        let zone = cfg.tone_zone(c.zone());
+        let settings = cas_io::resolve(c, &device_dir, &zone).map_err(|e| cerr(e.to_string()))?;
         if let Some(taps) = c.echo_taps() {
             echo.extend(settings.channels.iter().map(|ch| (ch.channo..=ch.channo, taps)));
         }
@@ -337,12 +340,16 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
         all_spans.extend(crate::tdm::TdmInterface::spans(&iface));
         let idx = tdm.add_interface(Box::new(iface));
         for ch in chans {
-            let shell = cas_io::spawn_channel(&device_dir, ch, law, r2, cas_tx.clone()).map_err(|e| cerr(e.to_string()))?;
+            let shell = cas_io::spawn_channel(&device_dir, ch, law, r2, zone.clone(), cas_tx.clone()).map_err(|e| cerr(e.to_string()))?;
+            if shell.tap {
+                tap_listeners.insert(ch.channo, Listener::Cas { zone: zone.clone(), events: cas_tx.clone() });
+            }
             cas.insert(ch.channo, (idx, shell, false));
         }
         iface_names.push(name.clone());
         info!(interface = %name, signalling = c.signalling.get_ref().as_str(), channels = cas.values().filter(|(i, _, _)| *i == idx).count(), "CAS interface up");
     }
+    crate::tdm::analog_tap::spawn(tap_rx, tap_listeners).map_err(DaemonError::Media)?;
     drop(cas_tx);
     {
         let tx = in_tx.clone();
@@ -849,6 +856,8 @@ impl Daemon {
                 spec.echo_taps = self.echo.iter().find(|(r, _)| r.contains(&tdm_channo)).map(|(_, t)| *t);
                 // FXO lines: the tap carries the line's audio to tone disconnect supervision.
                 spec.tap = self.analog.get(&tdm_channo).is_some_and(|(_, s)| s.kind == crate::config::analog::PortKind::Fxo);
+                // E&M trunk channels: the tap carries early media to call-progress detection.
+                spec.tap |= self.cas.get(&tdm_channo).is_some_and(|(_, s, _)| s.tap);
                 let id = rtp.stream;
                 // A CAS channel's media waits until address signalling is over.
                 if let Some((_, _, ready)) = self.cas.get(&tdm_channo) {

@@ -232,18 +232,98 @@ fn em_wink_with_dtmf_digits_bridges_calls_both_ways() {
     assert_all_idle(&r, 0b0000);
 }
 
-/// Peer 2 refuses a call from peer 1 with each SIP status; the E&M trunk
-/// carries the refusal in band (busy tone, SIT then reorder) and peer 1
-/// must get `want`.
+/// Peer 2 refuses a call from peer 1 with SIP `status`; the E&M trunk
+/// carries the refusal in band (busy tone, SIT then reorder) as early media
+/// and peer 1 must get 183 with SDP, hear the tone in its RTP before the
+/// final response (the busy tone's 480 + 620 Hz for 486, the SIT's first
+/// segment, 913.8 or 985.2 Hz, for 404) and then get `want`.
 fn refusals_reach_the_caller(r: &Rig, refusals: &[(&str, &str, &str)]) {
     for &(status, reason, want) in refusals {
         let mut callee = rejecter(&r.lab, PEER2, status, reason);
-        let mut caller = uac(&r.lab, &format!("refused-{status}"), PEER1, "5551236", "uac_reject.xml", 500);
+        // peer 1's media is this test's socket: the scenario offers it.
+        let rtp = std::net::UdpSocket::bind((PEER1, 0)).expect("rtp socket");
+        rtp.set_read_timeout(Some(Duration::from_millis(100))).expect("timeout");
+        let rtp_port = rtp.local_addr().expect("addr").port().to_string();
+        let scen = r.lab.path(&format!("uac_reject_media_{status}.xml"));
+        let text = example("tests/sipp/uac_reject.xml")
+            .replace("c=IN IP[media_ip_type] [media_ip]", &format!("c=IN IP4 {PEER1}"))
+            .replace("m=audio [media_port]", &format!("m=audio {rtp_port}"))
+            .replace(
+                r#"<log message="EARLY [$p183]"/>"#,
+                r#"<log message="EARLY [$p183]"/><ereg regexp="m=audio [0-9]+" search_in="body" check_it="false" assign_to="sdp"/><log message="EARLY_SDP [$sdp]"/>"#,
+            );
+        std::fs::write(&scen, text).expect("write");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let rx = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut audio: Vec<u8> = Vec::new();
+                let mut buf = [0u8; 2048];
+                let end = std::time::Instant::now() + CALL;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && std::time::Instant::now() < end {
+                    if let Ok(n) = rtp.recv(&mut buf)
+                        && n > 12
+                        && buf[1] & 0x7f == 0
+                    {
+                        audio.extend_from_slice(&buf[12..n]);
+                    }
+                }
+                audio
+            })
+        };
+        let mut caller = Sipp::start(
+            &r.lab,
+            &format!("refused-{status}"),
+            SippOpts {
+                scenario: scen.to_str().expect("utf-8"),
+                ip: PEER1,
+                port: 5070,
+                pause_ms: 500,
+                service: Some("5551236"),
+                remote: Some("127.0.0.30:5060"),
+                ..SippOpts::default()
+            },
+        );
         caller.expect_success(CALL);
         callee.expect_success(CALL);
-        assert!(caller.log().contains(&format!("FINAL {want}")), "SIP {status} from peer 2 should reach peer 1 as {want}: {}", caller.log());
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let audio = rx.join().expect("rtp thread");
+        let log = caller.log();
+        assert!(log.contains(&format!("FINAL {want}")), "SIP {status} from peer 2 should reach peer 1 as {want}: {log}");
+        assert!(log.contains("EARLY SIP/2.0 183") && log.contains("EARLY_SDP m=audio"), "peer 1 should get 183 with SDP first: {log}");
+        let freqs: &[f64] = if want == "486" { &[480.0, 620.0] } else { &[913.8, 985.2] };
+        let frames = tone_frames(&audio, freqs);
+        assert!(frames >= 10, "peer 1 should hear {freqs:?} Hz in band before the {want}: {frames} of {} 20 ms frames", audio.len() / 160);
         assert_all_idle(r, 0b0000);
     }
+}
+
+/// How many 20 ms frames of µ-law `audio` are mostly `freqs` (Goertzel).
+fn tone_frames(audio: &[u8], freqs: &[f64]) -> usize {
+    let mut pcm = vec![0i16; audio.len()];
+    tandem_dsp::g711::Law::Mulaw.decode_slice(audio, &mut pcm);
+    pcm.chunks_exact(160)
+        .filter(|f| {
+            let energy: f64 = f.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+            if energy / 160.0 < 100.0 * 100.0 {
+                return false;
+            }
+            let share: f64 = freqs
+                .iter()
+                .map(|&hz| {
+                    let k = 2.0 * (2.0 * std::f64::consts::PI * hz / 8000.0).cos();
+                    let (mut s1, mut s2) = (0.0, 0.0);
+                    for &x in f.iter() {
+                        let s0 = f64::from(x) + k * s1 - s2;
+                        s2 = s1;
+                        s1 = s0;
+                    }
+                    2.0 * (s1 * s1 + s2 * s2 - k * s1 * s2) / 160.0 / energy
+                })
+                .sum();
+            share > 0.6
+        })
+        .count()
 }
 
 const EM_REFUSALS: [(&str, &str, &str); 2] = [("486", "Busy Here", "486"), ("404", "Not Found", "404")];

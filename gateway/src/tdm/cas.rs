@@ -13,8 +13,8 @@
 //! |---|---|
 //! | E&M: seizure, start signal, address complete (`Incoming`) | [`TdmOutput::Incoming`]: called = DNIS, calling = ANI (FGD; the II digits are logged) |
 //! | R2: address, category and ANI complete (`Incoming`) | [`TdmOutput::Incoming`]: called = DNIS, calling = ANI (restricted when the caller withheld it; the category is logged) |
-//! | E&M outbound: address out (and acknowledged, FGD) | `Proceeding`, `Media` |
-//! | E&M outbound before answer: ringback / busy / reorder / SIT heard in band | `Alerting` (180) / `Released` 17 / 34 / 1 (SIT vacant code or intercept; other SITs 34) |
+//! | E&M outbound: address out (and acknowledged, FGD) | `Proceeding`, `Media`, `Progress{inband}` (SIP 183 with SDP: early media) |
+//! | E&M outbound before answer: ringback / busy / reorder / SIT heard in band | `Alerting{inband}` / `Released` 17 / 34 / 1 (SIT vacant code or intercept; other SITs 34) |
 //! | R2 outbound: group B free | `Media`, `Alerting{inband}` |
 //! | answer | `Answered` (outbound) |
 //! | clear, refusal, failure | exactly one `Released`, with the [`CasCause`]'s Q.850 cause (R2 group B busy 17, unallocated 1, congestion 34…; glare 44) |
@@ -35,21 +35,25 @@
 //! `refusal_tone_s` has passed (then the trunk clears, and waits for the far
 //! end as after any call).
 //!
-//! The originating side listens for them: from `Proceeding` until answer the
-//! shell runs the zone's call-progress detector and a SIT detector on the
-//! received audio ([`CasCommand::DetectProgress`]) and reports
-//! [`CallProgress`]. Busy releases the leg with cause 17 (SIP 486), a SIT
-//! vacant code or intercept with 1 (404), reorder and other SITs with 34
-//! (503); ringback gives `Alerting` without in-band media (SIP 180).
+//! The originating side hears them as early media and listens for them:
+//! once the address is out (`Proceeding`) the voice path is cut through
+//! (`Progress{inband}`, SIP 183 with SDP), so the SIP caller hears the far
+//! switch's ringback, announcements, busy tone or SIT; and the daemon
+//! starts the stream with the pump's tap (the shell has lent the channel),
+//! where [`super::analog_tap`] runs the zone's call-progress detector and a
+//! SIT detector over what the line sends and reports [`CallProgress`] as
+//! [`CasLineInput::Progress`] until answer. Busy releases the leg with
+//! cause 17 (SIP 486), a SIT vacant code or intercept with 1 (404), reorder
+//! and other SITs with 34 (503); ringback gives `Alerting{inband}`.
+//!
 //! **Media.** While address signalling runs the shell owns the channel's
 //! audio (MF or DTMF digits, R2 compelled tones). A channel is
 //! *media-ready* once that is over — incoming E&M when the address is
-//! complete, outgoing E&M when answered (until then the shell listens for
-//! call progress, so the SIP caller gets 180/486/404/503 rather than early
-//! media), outgoing R2 when group B said free, incoming R2 when answered —
-//! and the interface then says so with
-//! [`CasCommand::MediaReady`]; the daemon starts the call's media on the
-//! channel (lending it to the pump) only from then on.
+//! complete, outgoing E&M when the address is out (early media, above),
+//! outgoing R2 when group B said free, incoming R2 when answered — and the
+//! interface then says so with [`CasCommand::MediaReady`]; the daemon starts
+//! the call's media on the channel (lending it to the pump) only from then
+//! on.
 //!
 //! **Trace.** Every bit transition sent and received and every digit string
 //! is logged at info level with the call's leg, e.g.
@@ -67,7 +71,7 @@ use tandem_signalling::cas::{Abcd, CasCause, DigitKind, Framing};
 use super::{ChannelAddr, ChannelChoice, ChannelInfo, ChannelState, IncomingKey, TdmInput, TdmInterface, TdmIo, TdmOutput};
 use crate::call::model::{Cause, Law, LegCommand, LegEvent, LegIdentity, LegRef, MediaEndpoint, Party, Presentation, Release, Setup};
 use crate::config::cas::CasConfig;
-use crate::tdm::zones::SitKind;
+use crate::tdm::zones::{SitKind, ToneZone};
 
 /// Input for a CAS interface from a channel's shell.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,8 +93,8 @@ pub enum CasLineInput {
     /// An R2 MF signal (1..=15) started, or the tone stopped (`None`);
     /// `forward` tells which signal set the detector heard.
     R2Mf { forward: bool, signal: Option<u8> },
-    /// A call-progress tone the detector started by
-    /// [`CasCommand::DetectProgress`] recognised.
+    /// A call-progress tone the tap's detectors recognised in what the line
+    /// sends on an outgoing E&M call ([`super::analog_tap`]).
     Progress(CallProgress),
 }
 
@@ -146,13 +150,10 @@ pub enum CasCommand {
     /// Address signalling is over (`true`): the call's media may take the
     /// channel; `false` when the channel is back to signalling only.
     MediaReady(bool),
-    /// Play a refusal tone of tone zone `zone` until [`CasCommand::StopTone`].
-    PlayRefusal { refusal: Refusal, zone: String },
+    /// Play a refusal tone of the interface's tone zone until [`CasCommand::StopTone`].
+    PlayRefusal { refusal: Refusal },
     /// Stop the refusal tone.
     StopTone,
-    /// Listen for call progress (zone `zone`'s tones and SITs) and report
-    /// [`CasLineInput::Progress`]; `None` stops listening.
-    DetectProgress { zone: Option<String> },
 }
 
 /// One channel as discovery found it.
@@ -173,8 +174,8 @@ pub enum CasSignalling {
 }
 
 /// Everything a [`CasInterface`] needs: its configuration with the
-/// hardware facts filled in.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// hardware facts and the resolved tone zone filled in.
+#[derive(Debug, Clone, PartialEq)]
 pub struct CasSettings {
     pub name: String,
     pub channels: Vec<CasChannel>,
@@ -184,15 +185,17 @@ pub struct CasSettings {
     pub category: Category,
     /// FGD outbound: the ANI information digits sent with a calling number.
     pub ani_ii: String,
-    /// E&M: the tone zone of in-band call progress (refusals played, tones heard).
-    pub zone: String,
+    /// E&M: the tone zone of in-band call progress (refusals played, tones
+    /// heard), resolved from the config (`[tones]` overrides included).
+    pub zone: ToneZone,
     /// E&M: how long a refused incoming call hears its tone before the trunk clears.
     pub refusal_tone: Duration,
 }
 
 impl CasSettings {
-    /// Settings from a `[[cas]]` section, its channels and the span's framing.
-    pub fn from_config(cfg: &CasConfig, channels: Vec<CasChannel>, framing: Framing) -> CasSettings {
+    /// Settings from a `[[cas]]` section, its channels, the span's framing
+    /// and its resolved tone zone (`Config::tone_zone`).
+    pub fn from_config(cfg: &CasConfig, channels: Vec<CasChannel>, framing: Framing, zone: ToneZone) -> CasSettings {
         let signalling = if cfg.is_r2() {
             let mut r = R2Config::new(cfg.variant());
             r.timers = cfg.r2_timers();
@@ -229,7 +232,7 @@ impl CasSettings {
             signalling,
             category: cfg.category.as_ref().map(|c| c.get_ref().category()).unwrap_or_default(),
             ani_ii: cfg.ani_ii.as_ref().map(|i| i.get_ref().clone()).unwrap_or_else(|| "00".into()),
-            zone: cfg.zone().to_ascii_lowercase(),
+            zone,
             refusal_tone: cfg.refusal_tone(),
         }
     }
@@ -336,7 +339,7 @@ struct Chan {
     rx: Option<Abcd>,
     /// A refused incoming call hears its tone until then.
     refusal: Option<Instant>,
-    /// The shell listens for call progress (outgoing E&M before answer).
+    /// Call progress heard in band counts (outgoing E&M before answer).
     progress: bool,
     /// Ringback was passed on as alerting.
     alerted: bool,
@@ -440,7 +443,6 @@ impl CasInterface {
         let c = &mut self.chans[i];
         if c.progress && (c.leg.is_none() || c.answered) {
             c.progress = false;
-            self.io(i, CasCommand::DetectProgress { zone: None });
         }
         // A channel whose call is over and whose core is idle again is back
         // to signalling only.
@@ -550,14 +552,15 @@ impl CasInterface {
             }
             EmEvent::Proceeding => {
                 self.leg_event(i, LegEvent::Proceeding);
-                let m = self.media(i);
-                self.leg_event(i, LegEvent::Media(m));
-                // Until answer the shell keeps the channel and listens for
-                // the far switch's ringback, busy, reorder or SIT.
+                // Early media: the voice path is cut through now, and the
+                // tap listens for the far switch's ringback, busy, reorder
+                // or SIT until answer.
                 if self.chans[i].leg.is_some() {
                     self.chans[i].progress = true;
-                    let zone = Some(self.settings.zone.clone());
-                    self.io(i, CasCommand::DetectProgress { zone });
+                    self.set_ready(i);
+                    let m = self.media(i);
+                    self.leg_event(i, LegEvent::Media(m));
+                    self.leg_event(i, LegEvent::Progress { inband: true });
                 }
             }
             EmEvent::Answered => {
@@ -735,7 +738,7 @@ impl CasInterface {
             CallProgress::Ringback => {
                 if !self.chans[i].alerted {
                     self.chans[i].alerted = true;
-                    self.leg_event(i, LegEvent::Alerting { inband: false });
+                    self.leg_event(i, LegEvent::Alerting { inband: true });
                 }
                 return;
             }
@@ -755,8 +758,7 @@ impl CasInterface {
         let ch = self.chans[i].hw.channo;
         tracing::info!(call = %self.who(i), "cas ch={ch} refused in band: {refusal:?} (cause {cause}), on hook, for at most {:?}", self.settings.refusal_tone);
         self.chans[i].refusal = Some(now + self.settings.refusal_tone);
-        let zone = self.settings.zone.clone();
-        self.io(i, CasCommand::PlayRefusal { refusal, zone });
+        self.io(i, CasCommand::PlayRefusal { refusal });
     }
 }
 

@@ -17,14 +17,17 @@
 //!     them with its Bell MF or DTMF receiver, while the core asks for it
 //!     (E&M); plays R2 MF signals and runs both R2 receivers, reporting the
 //!     tone start and stop of each signal set (MFC/R2);
-//!   - writes one block for every block it reads, so its tones go out at
-//!     line rate (silence when it has nothing to send);
+//!   - keeps [`TX_LEAD`] blocks (60 ms) queued ahead of the line and writes
+//!     one block for every block it reads, so its tones go out at line rate
+//!     with no gap when the thread runs late (silence when it has nothing
+//!     to send); a change of tone flushes the queue and queues the new one,
+//!     so the lead delays nothing;
+//!   - bridges dropouts of up to about 30 ms in a received R2 MF signal
+//!     ([`R2_RELEASE`]): a signal ends only after 50 ms of absence;
 //!   - plays a refused E&M call's busy tone, reorder or SIT and reorder
-//!     ([`CasCommand::PlayRefusal`], the zone's tones from
-//!     [`super::zones`]), with the channel unanswered;
-//!   - on an outgoing E&M call before answer, runs the zone's call-progress
-//!     detector ([`ZoneDetector`]) and a [`SitDetector`] over the received
-//!     audio and reports what they hear ([`CasLineInput::Progress`]).
+//!     ([`CasCommand::PlayRefusal`], the tones of the interface's resolved
+//!     tone zone, `[tones]` overrides included), with the channel
+//!     unanswered.
 //!
 //! # Sharing the channel with the media pump
 //!
@@ -34,13 +37,13 @@
 //! and the shell stops reading audio (it keeps polling the bits) until
 //! [`CasShell::resume`].
 //!
-//! Call-progress detection on outgoing E&M calls therefore needs the
-//! channel before answer: the interface says media-ready only at answer, so
-//! the shell alone reads the line while the far switch plays ringback, busy,
-//! reorder or a SIT, and no tap of the pump's stream is needed (the SIP
-//! caller gets 180, 486, 404 or 503 and its own tones instead of early
-//! media). A refusal tone is played the same way: the refused call's media
-//! has stopped, so the shell has the channel back.
+//! An outgoing E&M call is media-ready as soon as its address is out (early
+//! media), so the far switch's ringback, busy, reorder or SIT reach the SIP
+//! caller through the pump; the daemon starts E&M streams with the pump's
+//! tap ([`CasShell::tap`]) and [`super::analog_tap`] runs the call-progress
+//! and SIT detectors over the tapped audio. A refusal tone is played by the
+//! shell: the refused call's media has stopped, so the shell has the
+//! channel back.
 //!
 //! One thread per channel keeps each channel's tone timing independent; at
 //! 10 ms polls that is cheap for a span or two (a 24-channel T1 costs 24
@@ -58,8 +61,8 @@ use tandem_spandsp::{BellMfRx, BellMfTx, DtmfRx, DtmfRxConfig, DtmfTx, DtmfTxCon
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::ChannelAddr;
-use super::cas::{CallProgress, CasChannel, CasCommand, CasInput, CasLineInput, CasSettings, Refusal};
-use super::zones::{ProgressTone, SitDetector, ToneSequence, ToneZone, ZoneDetector};
+use super::cas::{CasChannel, CasCommand, CasInput, CasLineInput, CasSettings, Refusal};
+use super::zones::{ToneSequence, ToneZone};
 use crate::call::model::Law;
 use crate::config::cas::CasConfig;
 
@@ -85,7 +88,8 @@ pub enum CasIoError {
 }
 
 /// The settings of a `[[cas]]` section on this hardware.
-pub fn resolve(cfg: &CasConfig, device_dir: &Path) -> Result<CasSettings, CasIoError> {
+/// `zone` is the section's tone zone as the config resolves it.
+pub fn resolve(cfg: &CasConfig, device_dir: &Path, zone: &ToneZone) -> Result<CasSettings, CasIoError> {
     let inv = Discovery::new(device_dir).scan()?;
     let name = cfg.name.get_ref().clone();
     let span = *cfg.span.get_ref();
@@ -116,7 +120,7 @@ pub fn resolve(cfg: &CasConfig, device_dir: &Path) -> Result<CasSettings, CasIoE
         }
         channels.push(CasChannel { addr: ChannelAddr { span, pos }, channo: p.chan });
     }
-    Ok(CasSettings::from_config(cfg, channels, framing))
+    Ok(CasSettings::from_config(cfg, channels, framing, zone.clone()))
 }
 
 enum ShellCmd {
@@ -129,6 +133,8 @@ enum ShellCmd {
 pub struct CasShell {
     /// The channel's DAHDI channel number.
     pub channo: u32,
+    /// The call's stream is to be tapped for call progress (E&M, not R2).
+    pub tap: bool,
     tx: Sender<ShellCmd>,
 }
 
@@ -154,32 +160,107 @@ impl CasShell {
 
 /// 20 ms of audio.
 const BLOCK: usize = 160;
+/// DAHDI buffers per direction: 160 ms of received audio waits for a
+/// late thread before any is lost.
+const NUM_BUFS: u32 = 8;
+/// Blocks kept queued for transmission ahead of the line (60 ms): a thread
+/// that runs up to that late leaves no gap in a tone it sends. Every change
+/// of tone flushes the queue and writes this many blocks of the new one, so
+/// the lead adds no delay to a change.
+const TX_LEAD: usize = 3;
 /// How often the thread looks at its channel.
 const POLL: Duration = Duration::from_millis(4);
 /// How often the received bits are polled.
 const BITS_POLL: Duration = Duration::from_millis(10);
 
 /// Opens channel `hw` and starts its shell thread; `r2` runs the R2 MF
-/// receivers; inputs go to `events`.
-pub fn spawn_channel(device_dir: &Path, hw: CasChannel, law: Law, r2: bool, events: UnboundedSender<CasInput>) -> Result<CasShell, CasIoError> {
+/// receivers; `zone` gives the refusal tones; inputs go to `events`.
+pub fn spawn_channel(device_dir: &Path, hw: CasChannel, law: Law, r2: bool, zone: ToneZone, events: UnboundedSender<CasInput>) -> Result<CasShell, CasIoError> {
     let chan = Channel::open(device_dir, hw.channo, None, OpenOptionsDahdi { nonblocking: true })?;
     let dlaw = match law {
         Law::Ulaw => tandem_drivers::channel::Law::Mulaw,
         Law::Alaw => tandem_drivers::channel::Law::Alaw,
     };
     chan.set_law(dlaw)?;
-    chan.set_blocksize(BLOCK as u32)?;
-    chan.set_buffers(Policy::Immediate, Policy::Immediate, 4, BLOCK as u32)?;
+    set_buffers(&chan)?;
     let (tx, rx) = crossbeam_channel::unbounded();
     let channo = hw.channo;
     std::thread::Builder::new()
         .name(format!("cas-{channo}"))
         .spawn(move || {
-            let mut s = Shell::new(chan, hw.channo, law, r2, events);
+            let mut s = Shell::new(chan, hw.channo, law, r2, zone, events);
             s.run(rx);
         })
         .map_err(|e| CasIoError::Thread(e, channo))?;
-    Ok(CasShell { channo, tx })
+    Ok(CasShell { channo, tap: !r2, tx })
+}
+
+/// The shell's block size and buffers (also after the pump had the channel).
+fn set_buffers(chan: &Channel) -> Result<(), tandem_drivers::Error> {
+    chan.set_blocksize(BLOCK as u32)?;
+    chan.set_buffers(Policy::Immediate, Policy::Immediate, NUM_BUFS, BLOCK as u32)
+}
+
+/// The samples of one decision of spandsp's R2 MF receiver.
+const R2_RX_BLOCK: u64 = 133;
+/// How long a received R2 MF signal must be absent before it counts as
+/// ended: 400 samples (50 ms), so that three failed receiver blocks in a row
+/// (a dropout of up to about 30 ms, whatever its alignment) are bridged and a
+/// fourth ends the signal. ITU-T Q.442 (§1.4, as summarised in spandsp's
+/// r2_mf_rx documentation): the receiver must not release for interruptions
+/// of up to 7 ms, and longer ones (typically 20 ms) must be kept from
+/// causing a malfunction by further logic; this is that logic. spandsp's
+/// receiver decides per block with no hysteresis.
+const R2_RELEASE: u64 = 400;
+
+/// One R2 MF receiver with the release bridge: it reports a signal's start
+/// at once and its end only after [`R2_RELEASE`] of absence; the same
+/// signal back within that time was never gone.
+struct R2Receiver {
+    rx: R2MfRx,
+    current: Option<u8>,
+    /// Where the current signal went missing (receiver sample position).
+    off_at: Option<u64>,
+}
+
+impl R2Receiver {
+    fn new(direction: R2Direction) -> Result<R2Receiver, tandem_spandsp::Error> {
+        Ok(R2Receiver { rx: R2MfRx::new(direction)?, current: None, off_at: None })
+    }
+
+    /// Feeds samples; `out` gets each signal start (`Some`) and end (`None`).
+    fn process(&mut self, pcm: &[i16], out: &mut Vec<Option<u8>>) {
+        let (current, off_at) = (&mut self.current, &mut self.off_at);
+        self.rx.process_with(pcm, |e| match e {
+            DigitEvent::DigitDown { digit, .. } => {
+                if *current == Some(digit) {
+                    *off_at = None;
+                    return;
+                }
+                if current.is_some() {
+                    out.push(None);
+                }
+                *current = Some(digit);
+                *off_at = None;
+                out.push(Some(digit));
+            }
+            DigitEvent::DigitUp { digit, at } => {
+                if *current == Some(digit) && off_at.is_none() {
+                    *off_at = Some(at);
+                }
+            }
+        });
+        // Only whole receiver blocks have been decided on.
+        let fed = self.rx.position();
+        let decided = fed - fed % R2_RX_BLOCK;
+        if let Some(t) = self.off_at
+            && decided >= t + R2_RELEASE
+        {
+            self.current = None;
+            self.off_at = None;
+            out.push(None);
+        }
+    }
 }
 
 struct Shell {
@@ -195,16 +276,19 @@ struct Shell {
     mf_tx: Option<BellMfTx>,
     dtmf_tx: Option<DtmfTx>,
     sending: bool,
-    r2_rx: Option<(R2MfRx, R2MfRx)>,
+    /// The last digits are generated: report them sent after this many more
+    /// blocks (the transmit lead still holds them).
+    sent_in: Option<usize>,
+    r2_rx: Option<(R2Receiver, R2Receiver)>,
     r2_tx: Option<(bool, R2MfTx)>,
+    /// The interface's tone zone (refusal tones).
+    zone: ToneZone,
     /// The refusal tone being played.
     tone: Option<ToneSequence>,
-    /// Call-progress detection on an outgoing call before answer.
-    progress: Option<(Option<ZoneDetector>, SitDetector)>,
 }
 
 impl Shell {
-    fn new(chan: Channel, channo: u32, law: Law, r2: bool, events: UnboundedSender<CasInput>) -> Shell {
+    fn new(chan: Channel, channo: u32, law: Law, r2: bool, zone: ToneZone, events: UnboundedSender<CasInput>) -> Shell {
         let law = match law {
             Law::Ulaw => g711::Law::Mulaw,
             Law::Alaw => g711::Law::Alaw,
@@ -222,10 +306,11 @@ impl Shell {
             mf_tx: None,
             dtmf_tx: None,
             sending: false,
+            sent_in: None,
             r2_rx: None,
             r2_tx: None,
+            zone,
             tone: None,
-            progress: None,
         };
         s.reset_r2_rx();
         s
@@ -233,7 +318,7 @@ impl Shell {
 
     fn reset_r2_rx(&mut self) {
         self.r2_rx = if self.r2 {
-            match (R2MfRx::new(R2Direction::Forward), R2MfRx::new(R2Direction::Backward)) {
+            match (R2Receiver::new(R2Direction::Forward), R2Receiver::new(R2Direction::Backward)) {
                 (Ok(f), Ok(b)) => Some((f, b)),
                 _ => {
                     tracing::warn!(channo = self.channo, "no R2 MF receivers");
@@ -265,6 +350,7 @@ impl Shell {
         let mut buf = [0u8; BLOCK];
         let mut next_bits = Instant::now();
         self.poll_bits(true);
+        self.restart_tx();
         loop {
             // Commands first, waiting at most one poll interval for one.
             let mut first = true;
@@ -292,6 +378,10 @@ impl Shell {
                     ShellCmd::Resume => {
                         self.lent = false;
                         self.reset_r2_rx();
+                        if let Err(e) = set_buffers(&self.chan) {
+                            tracing::warn!(channo = self.channo, error = %e, "CAS channel buffers not set");
+                        }
+                        self.restart_tx();
                     }
                 }
             }
@@ -351,38 +441,24 @@ impl Shell {
         if let (Some(kind), false) = (kind, digits.is_empty()) {
             self.send(CasLineInput::Digits { kind, digits });
         }
+        if let Some(k) = self.sent_in {
+            if k == 0 {
+                self.sent_in = None;
+                self.send(CasLineInput::DigitsSent);
+            } else {
+                self.sent_in = Some(k - 1);
+            }
+        }
         let mut r2 = Vec::new();
         if let Some((f, b)) = self.r2_rx.as_mut() {
             for (forward, rx) in [(true, f), (false, b)] {
-                rx.process_with(pcm, |e| match e {
-                    DigitEvent::DigitDown { digit, .. } => r2.push((forward, Some(digit))),
-                    DigitEvent::DigitUp { .. } => r2.push((forward, None)),
-                });
+                let mut signals = Vec::new();
+                rx.process(pcm, &mut signals);
+                r2.extend(signals.into_iter().map(|s| (forward, s)));
             }
         }
         for (forward, signal) in r2 {
             self.send(CasLineInput::R2Mf { forward, signal });
-        }
-        if let Some((zone_rx, sit_rx)) = self.progress.as_mut() {
-            let mut heard = Vec::new();
-            if let Some(k) = sit_rx.process(pcm) {
-                heard.push(CallProgress::Sit(k));
-            }
-            if let Some(d) = zone_rx.as_mut() {
-                d.process_with(pcm, |e| {
-                    if let DigitEvent::DigitDown { digit, .. } = e {
-                        match digit {
-                            ProgressTone::Ringback => heard.push(CallProgress::Ringback),
-                            ProgressTone::Busy => heard.push(CallProgress::Busy),
-                            ProgressTone::Reorder => heard.push(CallProgress::Reorder),
-                            ProgressTone::Dial => {}
-                        }
-                    }
-                });
-            }
-            for p in heard {
-                self.send(CasLineInput::Progress(p));
-            }
         }
         self.write_block(n);
     }
@@ -401,7 +477,11 @@ impl Shell {
                 self.sending = false;
                 self.mf_tx = None;
                 self.dtmf_tx = None;
-                self.send(CasLineInput::DigitsSent);
+                // Reported now, though the lead still holds the last 60 ms:
+                // an outgoing E&M call's early media starts on it, and the
+                // sooner the pump has the channel the less of the far
+                // switch's first tone the call-progress tap misses.
+                self.sent_in = Some(0);
             }
         } else if let Some((_, t)) = self.r2_tx.as_mut() {
             t.generate(&mut pcm[..n]);
@@ -417,7 +497,32 @@ impl Shell {
         }
     }
 
+    /// A new tone: drops what is queued for transmission and queues
+    /// [`TX_LEAD`] blocks of what is to be sent now.
+    fn restart_tx(&mut self) {
+        if self.lent {
+            return;
+        }
+        if let Err(e) = self.chan.flush(false, true, false) {
+            tracing::debug!(channo = self.channo, error = %e, "CAS channel flush failed");
+        }
+        for _ in 0..TX_LEAD {
+            self.write_block(BLOCK);
+        }
+    }
+
     fn execute(&mut self, cmd: CasCommand) {
+        let retone = matches!(
+            cmd,
+            CasCommand::SendDigits { .. } | CasCommand::StopDigits | CasCommand::R2Mf { .. } | CasCommand::PlayRefusal { .. } | CasCommand::StopTone
+        );
+        self.execute_cmd(cmd);
+        if retone {
+            self.restart_tx();
+        }
+    }
+
+    fn execute_cmd(&mut self, cmd: CasCommand) {
         match cmd {
             CasCommand::Bits(b) => {
                 if let Err(e) = self.chan.set_tx_bits(b.value()) {
@@ -453,12 +558,14 @@ impl Shell {
                     },
                 };
                 self.sending = ok;
+                self.sent_in = None;
                 if !ok {
                     self.send(CasLineInput::DigitsSent);
                 }
             }
             CasCommand::StopDigits => {
                 self.sending = false;
+                self.sent_in = None;
                 self.mf_tx = None;
                 self.dtmf_tx = None;
             }
@@ -491,34 +598,22 @@ impl Shell {
             }
             CasCommand::ReportBits => self.poll_bits(true),
             CasCommand::MediaReady(_) => {}
-            CasCommand::PlayRefusal { refusal, zone } => {
-                let z = zone_named(&zone);
+            CasCommand::PlayRefusal { refusal } => {
+                let z = &self.zone;
                 let tones = match refusal {
-                    Refusal::Busy => vec![z.busy],
-                    Refusal::Reorder => vec![z.reorder],
+                    Refusal::Busy => vec![z.busy.clone()],
+                    Refusal::Reorder => vec![z.reorder.clone()],
                     Refusal::Sit(k) => {
                         let mut t = k.tones().to_vec();
-                        t.push(z.reorder);
+                        t.push(z.reorder.clone());
                         t
                     }
                 };
                 self.tone = Some(ToneSequence::new(&tones));
             }
             CasCommand::StopTone => self.tone = None,
-            CasCommand::DetectProgress { zone: None } => self.progress = None,
-            CasCommand::DetectProgress { zone: Some(zone) } => {
-                let d = ZoneDetector::new(&zone_named(&zone))
-                    .map_err(|e| tracing::warn!(channo = self.channo, error = %e, "no call-progress detector (SITs are still heard)"))
-                    .ok();
-                self.progress = Some((d, SitDetector::new()));
-            }
         }
     }
-}
-
-/// The built-in zone `name` (checked by the config), else the US one.
-fn zone_named(name: &str) -> ToneZone {
-    ToneZone::get(name).or_else(|| ToneZone::get("us")).expect("the built-in us zone")
 }
 
 /// The MF letter of a Bell MF signal (chan_dahdi's: `*` KP, `#` ST, `A`-`C` ST'-ST''').
@@ -549,6 +644,70 @@ fn r1_signal(c: char) -> Option<R1Signal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a receiver reports for `tone_ms` of signal 5, a `gap_ms`
+    /// silence, `tone_ms` more, then silence, fed in 20 ms blocks.
+    fn r2_heard_with_gap(gap_ms: usize) -> Vec<Option<u8>> {
+        let mut tx = R2MfTx::new(R2Direction::Forward).unwrap();
+        tx.set(Some(5)).unwrap();
+        let mut pcm = vec![0i16; 8 * (200 + gap_ms + 200 + 300)];
+        tx.generate(&mut pcm[..1600]);
+        tx.generate(&mut pcm[1600 + gap_ms * 8..3200 + gap_ms * 8]);
+        let mut rx = R2Receiver::new(R2Direction::Forward).unwrap();
+        let mut out = Vec::new();
+        for block in pcm.chunks(BLOCK) {
+            rx.process(block, &mut out);
+        }
+        out
+    }
+
+    #[test]
+    fn an_r2_signal_with_a_10_to_30_ms_dropout_is_one_signal() {
+        for gap in [10, 15, 20, 25, 30] {
+            assert_eq!(r2_heard_with_gap(gap), vec![Some(5), None], "a {gap} ms dropout");
+        }
+    }
+
+    #[test]
+    fn an_r2_signal_that_stops_for_longer_than_the_release_time_is_two() {
+        assert_eq!(r2_heard_with_gap(120), vec![Some(5), None, Some(5), None]);
+    }
+
+    #[test]
+    fn an_r2_signal_ends_within_about_70_ms_of_its_tone() {
+        let mut tx = R2MfTx::new(R2Direction::Backward).unwrap();
+        tx.set(Some(1)).unwrap();
+        let mut pcm = vec![0i16; 8 * 600];
+        tx.generate(&mut pcm[..8 * 200]);
+        let mut rx = R2Receiver::new(R2Direction::Backward).unwrap();
+        let mut out = Vec::new();
+        let mut ended_at = None;
+        for (k, block) in pcm.chunks(BLOCK).enumerate() {
+            rx.process(block, &mut out);
+            if ended_at.is_none() && out.contains(&None) {
+                ended_at = Some((k + 1) * 20);
+            }
+        }
+        assert_eq!(out, vec![Some(1), None]);
+        let ended_at = ended_at.unwrap();
+        assert!((220..=300).contains(&ended_at), "the end reported {ended_at} ms in (the tone stopped at 200 ms)");
+    }
+
+    #[test]
+    fn a_different_r2_signal_ends_the_current_one_at_once() {
+        let mut tx = R2MfTx::new(R2Direction::Forward).unwrap();
+        let mut pcm = vec![0i16; 8 * 700];
+        tx.set(Some(5)).unwrap();
+        tx.generate(&mut pcm[..1600]);
+        tx.set(Some(7)).unwrap();
+        tx.generate(&mut pcm[1600 + 80..3200]);
+        let mut rx = R2Receiver::new(R2Direction::Forward).unwrap();
+        let mut out = Vec::new();
+        for block in pcm.chunks(BLOCK) {
+            rx.process(block, &mut out);
+        }
+        assert_eq!(out, vec![Some(5), None, Some(7), None]);
+    }
 
     #[test]
     fn mf_letters_round_trip() {

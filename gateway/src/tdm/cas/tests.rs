@@ -24,7 +24,7 @@ fn settings(name: &str, sig: CasSignalling) -> CasSettings {
         signalling: sig,
         category: Category::NationalSubscriber,
         ani_ii: "00".into(),
-        zone: "us".into(),
+        zone: crate::tdm::zones::ToneZone::get("us").expect("us"),
         refusal_tone: Duration::from_secs(10),
     }
 }
@@ -85,11 +85,14 @@ impl Rig {
                         CasCommand::R2Mf { forward, signal } => {
                             self.queue.push((self.now + TONE, other, CasInput { channo, input: CasLineInput::R2Mf { forward, signal } }))
                         }
-                        CasCommand::MediaReady(r) => self.ready[side].push(r),
+                        // The daemon taps a media-ready channel's stream: its tones are heard.
+                        CasCommand::MediaReady(r) => {
+                            self.ready[side].push(r);
+                            self.listening[side] = r;
+                        }
                         CasCommand::StopDigits | CasCommand::ReportBits => {}
                         // A detector recognises a refusal tone 1.5 s after it starts.
-                        CasCommand::PlayRefusal { refusal, zone } => {
-                            assert_eq!(zone, "us");
+                        CasCommand::PlayRefusal { refusal } => {
                             self.playing[side] = Some(refusal);
                             let heard = match refusal {
                                 Refusal::Busy => CallProgress::Busy,
@@ -100,7 +103,6 @@ impl Rig {
                             self.queue.push((at, other, CasInput { channo, input: CasLineInput::Progress(heard) }));
                         }
                         CasCommand::StopTone => self.playing[side] = None,
-                        CasCommand::DetectProgress { zone } => self.listening[side] = zone.is_some(),
                     },
                     TdmOutput::Io(_) => {}
                     TdmOutput::Incoming { key, setup, .. } => {
@@ -115,7 +117,7 @@ impl Rig {
 
     fn step(&mut self) -> bool {
         self.queue.sort_by_key(|q| q.0);
-        // Tones reach only a listening side (the shell reports nothing otherwise).
+        // Tones reach only a side whose stream is tapped.
         let listening = self.listening;
         self.queue.retain(|(_, side, i)| !matches!(i.input, CasLineInput::Progress(_)) || listening[*side]);
         let next_q = self.queue.first().map(|q| q.0);
@@ -314,8 +316,9 @@ fn em_refusals_travel_in_band_and_come_back_as_the_cause() {
             assert!(!r.has(0, |e| matches!(e, LegEvent::Answered { .. })));
             assert!(r.run_until(|r| r.all_idle()), "channels stuck after cause {cause}");
             assert_eq!(r.playing, [None, None], "the tone stops when the caller hangs up");
-            assert_eq!(r.listening, [false, false]);
-            assert!(!r.ready[0].contains(&true), "an unanswered outgoing call never takes the media");
+            assert_eq!(r.listening, [false, false], "the media stops with the call");
+            assert!(r.ready[0].contains(&true), "the outgoing call had early media");
+            assert!(r.has(0, |e| matches!(e, LegEvent::Progress { inband: true })), "183 with SDP: {:?}", r.events[0]);
         }
     }
 }
@@ -334,22 +337,24 @@ fn a_refusal_tone_ends_after_its_time_and_the_trunk_clears() {
 }
 
 #[test]
-fn ringback_heard_before_answer_is_alerting_once_and_the_answer_takes_the_media() {
+fn an_outgoing_em_call_has_early_media_and_ringback_heard_is_alerting_once() {
     let mut r = Rig::new(settings("a", em(StartType::Wink, AddressFormat::default())), settings("b", em(StartType::Wink, AddressFormat::default())));
     let leg = out_leg();
     r.s[0].originate(leg, &setup("5551234", "1"), ChannelChoice::Any, r.now);
     r.drain();
     assert!(r.run_until(|r| !r.incoming[1].is_empty() && r.listening[0]));
-    assert!(r.has(0, |e| matches!(e, LegEvent::Media(_))) && !r.ready[0].contains(&true));
+    assert!(r.has(0, |e| matches!(e, LegEvent::Media(_))) && r.ready[0] == vec![true], "media-ready once the address is out");
+    assert!(r.has(0, |e| matches!(e, LegEvent::Progress { inband: true })));
+    assert!(!r.has(0, |e| matches!(e, LegEvent::Answered { .. })));
     for _ in 0..2 {
         r.s[0].handle_input(TdmInput::Cas(CasInput { channo: 1, input: CasLineInput::Progress(CallProgress::Ringback) }), r.now);
         r.drain();
     }
-    let alerts = r.events[0].iter().filter(|(_, e)| matches!(e, LegEvent::Alerting { inband: false })).count();
+    let alerts = r.events[0].iter().filter(|(_, e)| matches!(e, LegEvent::Alerting { inband: true })).count();
     assert_eq!(alerts, 1);
     r.cmd(1, LegRef::inbound(CallId(101)), LegCommand::Answer { connected: None });
     assert!(r.run_until(|r| r.has(0, |e| matches!(e, LegEvent::Answered { .. }))));
-    assert!(r.ready[0].contains(&true) && !r.listening[0], "answered: media-ready, detection off");
+    assert_eq!(r.ready[0], vec![true], "the answer keeps the media it had");
     // Tones after answer are speech to the detector's owner: ignored.
     r.s[0].handle_input(TdmInput::Cas(CasInput { channo: 1, input: CasLineInput::Progress(CallProgress::Busy) }), r.now);
     r.drain();
