@@ -15,7 +15,7 @@
 //! ani_ii = "00"                # fgd outbound: the ANI information digits sent with a calling number
 //! max_digits = 10              # plain E&M inbound: the number is complete after this many digits
 //! tone_zone = "us"             # E&M: call-progress tones played on refusal and heard on outgoing calls
-//!                              # (us, uk, de, fr, au, jp)
+//!                              # (us, uk, de, fr, au, jp, or a [tones.<zone>] the config defines)
 //! refusal_tone_s = 10          # E&M: a refused incoming call hears busy/reorder/SIT this long, then is cleared
 //! echo_taps = 128              # echo canceller tail per call (samples; 0 = off)
 //! # MFC/R2 only:
