@@ -180,7 +180,7 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
     let rtp_ip = sipcfg.as_ref().and_then(|s| s.rtp_ip()).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
     // Line events the pump meets on analog ports during calls come back here.
     let (line_tx, line_rx) = crossbeam_channel::bounded::<(u32, tandem_drivers::LineEvent)>(1024);
-    // And copies of what answered FXO lines send, for tone disconnect (tdm::analog_tap).
+    // And copies of what tapped lines send (FXO after answer: tone disconnect; E&M: call progress in early media), for tdm::analog_tap.
     let (tap_tx, tap_rx) = crossbeam_channel::bounded::<tandem_media::pump::TapBlock>(1024);
     let pump_cfg =
         PumpConfig { device_dir: device_dir.clone(), rtp_ip, rtp_ports: lo..=hi, line_events: Some(line_tx), tap: Some(tap_tx), ..PumpConfig::default() };
