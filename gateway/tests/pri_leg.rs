@@ -216,7 +216,7 @@ impl Harness {
         while let Some((i, out)) = self.tdm.poll_output() {
             match out {
                 TdmOutput::Io(TdmIo::Pri(PriIo::Frame { frame, .. })) => self.dchans[i].tx.try_send(frame).expect("D-channel queue"),
-                TdmOutput::Io(TdmIo::Pri(PriIo::Trace(_)) | TdmIo::Analog(_)) => {}
+                TdmOutput::Io(TdmIo::Pri(PriIo::Trace(_)) | TdmIo::Analog(_) | TdmIo::Cas(_)) => {}
                 TdmOutput::Incoming { key, setup, identity, media } => {
                     let leg = LegRef::inbound(CallId(self.next_call));
                     self.next_call += 1;
