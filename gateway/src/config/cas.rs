@@ -50,7 +50,6 @@
 //! daemon starts ([`crate::tdm::cas_io::resolve`]).
 
 use std::collections::{BTreeMap, HashMap};
-use std::ops::Range;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -63,6 +62,7 @@ use tandem_signalling::cas::r2::R2Timers;
 use tandem_signalling::cas::r2_variants::{Category, R2Variant};
 use toml::Spanned;
 
+use super::check::Ctx;
 use super::pri::{ECHO_TAPS, echo_taps_valid};
 
 /// One `[[cas]]` interface: CAS channels of one signalling type on one span.
@@ -393,24 +393,11 @@ impl CasConfig {
     }
 }
 
-struct Ctx<'a> {
-    src: &'a SourceRef,
-    out: &'a mut Vec<Diagnostic>,
-}
-
-impl Ctx<'_> {
-    fn err(&mut self, at: Range<usize>, message: impl Into<String>, help: &str) {
-        let help = if help.is_empty() { None } else { Some(help.to_owned()) };
-        self.out.push(self.src.diagnostic(at, message, help));
-    }
-}
-
 /// Checks the `[[cas]]` sections: names (unique, also against `taken`),
 /// spans, channel lists, options that don't fit the signalling, timer
 /// names and values, and — when `dahdi` declares the span — the span type
-/// and the channels' role and idle bits.
-/// Checks the `[[cas]]` sections; `zones` are the tone zone names the
-/// config may use (the built-in ones and those `[tones]` defines).
+/// and the channels' role and idle bits. `zones` are the tone zone names
+/// the config may use (the built-in ones and those `[tones]` defines).
 pub fn validate(cases: &[CasConfig], taken: &[&str], zones: &[&str], dahdi: Option<&DahdiConfig>, src: &SourceRef, out: &mut Vec<Diagnostic>) {
     let mut cx = Ctx { src, out };
     let mut names: HashMap<String, usize> = HashMap::new();
@@ -425,36 +412,19 @@ pub fn validate(cases: &[CasConfig], taken: &[&str], zones: &[&str], dahdi: Opti
             names.insert(name.clone(), c.name.span().start);
         }
         let span = *c.span.get_ref();
-        if !(1..=128).contains(&span) {
-            cx.err(
-                c.span.span(),
-                format!("span {span} does not exist: DAHDI numbers spans 1 to 128"),
-                "use the span number dahdi_scan or `tandem spans` shows",
-            );
-        }
-        if let Some(ch) = &c.channels {
-            match ranges::parse(ch.get_ref()) {
-                Err(errs) => {
-                    for e in errs {
-                        let at = ch.span().start + 1 + e.at.start..ch.span().start + 1 + e.at.end;
-                        cx.err(at, e.message, &e.help);
-                    }
+        cx.span_number(span, c.span.span());
+        if let Some(items) = c.channels.as_ref().and_then(|ch| cx.positions(ch)) {
+            for i in items {
+                if i.first == 0 || i.last > 31 {
+                    cx.err(i.at, format!("channel positions {}-{} are outside 1-31", i.first, i.last), "positions count from 1 within the span");
+                    continue;
                 }
-                Ok(items) => {
-                    for i in items {
-                        let at = ch.span().start + 1 + i.at.start..ch.span().start + 1 + i.at.end;
-                        if i.first == 0 || i.last > 31 {
-                            cx.err(at, format!("channel positions {}-{} are outside 1-31", i.first, i.last), "positions count from 1 within the span");
-                            continue;
-                        }
-                        for p in i.first..=i.last {
-                            if let Some(other) = chans_seen.insert((span, p), name.clone())
-                                && other != *name
-                            {
-                                cx.err(at.clone(), format!("span {span} channel {p} is already in [[cas]] \"{other}\""), "a channel belongs to one interface");
-                                break;
-                            }
-                        }
+                for p in i.first..=i.last {
+                    if let Some(other) = chans_seen.insert((span, p), name.clone())
+                        && other != *name
+                    {
+                        cx.err(i.at.clone(), format!("span {span} channel {p} is already in [[cas]] \"{other}\""), "a channel belongs to one interface");
+                        break;
                     }
                 }
             }
