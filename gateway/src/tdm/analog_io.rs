@@ -27,9 +27,9 @@
 //! open with EBUSY, and the simulator does the same), and closing it hangs
 //! the line up. So the shell keeps its channel open for the port's whole
 //! life, and during a call it lends the media pump a duplicate descriptor
-//! ([`PortShell::lend`], [`tandem_drivers::Channel::try_clone`], then
+//! ([`super::shell_link::ShellLink::lend`], [`tandem_drivers::Channel::try_clone`], then
 //! `PumpHandle::start_on`): the shell stops reading until
-//! [`PortShell::resume`], while the pump reads the audio. Line events
+//! [`super::shell_link::ShellLink::resume`], while the pump reads the audio. Line events
 //! (hang-up, polarity, flash) then surface in the pump's reads; it
 //! forwards them over `PumpConfig::line_events` and the daemon feeds them
 //! through [`line_input`] to the interface, as the shell would. The
@@ -45,7 +45,7 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
 use tandem_drivers::{Channel, Discovery, Hook, Io, LineEvent, OpenOptionsDahdi, Policy, Signalling};
 use tandem_dsp::callerid::{self, CallerId, CallerIdMessage, Format, Standard};
 use tandem_dsp::{DigitEvent, g711};
@@ -55,6 +55,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::ChannelAddr;
 use super::analog::{AnalogInput, AnalogPort, AnalogSettings};
+use super::shell_link::{ShellCmd, ShellLink};
 use super::zones::{ProgressTone, ToneKind, ToneZone, ZoneDetector, ZoneToneGen};
 use crate::config::analog::{AnalogConfig, CidFormat, CidMessage, PortKind};
 
@@ -124,12 +125,6 @@ impl ShellOptions {
     }
 }
 
-enum ShellCmd {
-    Line(LineCommand),
-    Lend(Sender<Result<Channel, String>>),
-    Resume,
-}
-
 /// The handle of a running port shell. Dropping it ends the thread (and
 /// closes the channel, which puts the line on-hook).
 pub struct PortShell {
@@ -137,26 +132,15 @@ pub struct PortShell {
     pub channo: u32,
     /// The port's kind.
     pub kind: PortKind,
-    tx: Sender<ShellCmd>,
+    link: ShellLink<LineCommand>,
 }
 
-impl PortShell {
-    /// Carries out a line command (asynchronously).
-    pub fn command(&self, cmd: LineCommand) {
-        let _ = self.tx.send(ShellCmd::Line(cmd));
-    }
+impl std::ops::Deref for PortShell {
+    type Target = ShellLink<LineCommand>;
 
-    /// Stops reading and hands out a duplicate of the channel for the media
-    /// pump; waits at most 500 ms for the thread to let go.
-    pub fn lend(&self) -> Result<Channel, String> {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        self.tx.send(ShellCmd::Lend(tx)).map_err(|_| "the port's shell has ended".to_owned())?;
-        rx.recv_timeout(Duration::from_millis(500)).map_err(|_| "the port's shell did not answer".to_owned())?
-    }
-
-    /// Takes the channel back after the pump stopped with it.
-    pub fn resume(&self) {
-        let _ = self.tx.send(ShellCmd::Resume);
+    /// Commands, lending and resuming go through the shell's link.
+    fn deref(&self) -> &ShellLink<LineCommand> {
+        &self.link
     }
 }
 
@@ -197,7 +181,7 @@ pub fn spawn_port(device_dir: &Path, hw: AnalogPort, opts: ShellOptions, events:
     chan.set_law(tandem_drivers::channel::Law::Mulaw)?;
     chan.set_blocksize(BLOCK as u32)?;
     chan.set_buffers(Policy::Immediate, Policy::Immediate, 4, BLOCK as u32)?;
-    let (tx, rx) = crossbeam_channel::unbounded();
+    let (link, rx) = ShellLink::new();
     let channo = hw.channo;
     let dir: PathBuf = device_dir.to_path_buf();
     std::thread::Builder::new()
@@ -208,7 +192,7 @@ pub fn spawn_port(device_dir: &Path, hw: AnalogPort, opts: ShellOptions, events:
             s.run(rx);
         })
         .map_err(|e| AnalogIoError::Thread(e, channo))?;
-    Ok(PortShell { channo, kind: hw.kind, tx })
+    Ok(PortShell { channo, kind: hw.kind, link })
 }
 
 struct Shell {
@@ -278,7 +262,7 @@ impl Shell {
         let _ = self.events.send(AnalogInput { channo: self.hw.channo, input });
     }
 
-    fn run(&mut self, rx: Receiver<ShellCmd>) {
+    fn run(&mut self, rx: Receiver<ShellCmd<LineCommand>>) {
         let mut buf = [0u8; BLOCK];
         loop {
             // Commands first.
@@ -297,7 +281,7 @@ impl Shell {
                     }
                 };
                 match c {
-                    ShellCmd::Line(cmd) => self.execute(cmd),
+                    ShellCmd::Do(cmd) => self.execute(cmd),
                     ShellCmd::Lend(reply) => {
                         self.lent = true;
                         // What was queued for the phone is stale once the call has the line.

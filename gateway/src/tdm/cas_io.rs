@@ -33,9 +33,9 @@
 //!
 //! As for analog ports ([`super::analog_io`]): the channel stays open in its
 //! shell for the trunk's whole life; once address signalling is over the
-//! daemon borrows a duplicate descriptor ([`CasShell::lend`]) for the pump,
+//! daemon borrows a duplicate descriptor ([`super::shell_link::ShellLink::lend`]) for the pump,
 //! and the shell stops reading audio (it keeps polling the bits) until
-//! [`CasShell::resume`].
+//! [`super::shell_link::ShellLink::resume`].
 //!
 //! An outgoing E&M call is media-ready as soon as its address is out (early
 //! media), so the far switch's ringback, busy, reorder or SIT reach the SIP
@@ -52,7 +52,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use tandem_drivers::{Channel, Discovery, Io, LineEvent, OpenOptionsDahdi, Policy, Signalling};
 use tandem_dsp::mf::R1Signal;
 use tandem_dsp::{DigitEvent, g711};
@@ -62,6 +62,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::ChannelAddr;
 use super::cas::{CasChannel, CasCommand, CasInput, CasLineInput, CasSettings, Refusal};
+use super::shell_link::{ShellCmd, ShellLink};
 use super::zones::{ToneSequence, ToneZone};
 use crate::call::model::Law;
 use crate::config::cas::CasConfig;
@@ -123,38 +124,21 @@ pub fn resolve(cfg: &CasConfig, device_dir: &Path, zone: &ToneZone) -> Result<Ca
     Ok(CasSettings::from_config(cfg, channels, framing, zone.clone()))
 }
 
-enum ShellCmd {
-    Cas(CasCommand),
-    Lend(Sender<Result<Channel, String>>),
-    Resume,
-}
-
 /// The handle of a running channel shell. Dropping it ends the thread.
 pub struct CasShell {
     /// The channel's DAHDI channel number.
     pub channo: u32,
     /// The call's stream is to be tapped for call progress (E&M, not R2).
     pub tap: bool,
-    tx: Sender<ShellCmd>,
+    link: ShellLink<CasCommand>,
 }
 
-impl CasShell {
-    /// Carries out a command (asynchronously).
-    pub fn command(&self, cmd: CasCommand) {
-        let _ = self.tx.send(ShellCmd::Cas(cmd));
-    }
+impl std::ops::Deref for CasShell {
+    type Target = ShellLink<CasCommand>;
 
-    /// Stops reading audio and hands out a duplicate of the channel for the
-    /// media pump; waits at most 500 ms for the thread to let go.
-    pub fn lend(&self) -> Result<Channel, String> {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        self.tx.send(ShellCmd::Lend(tx)).map_err(|_| "the channel's shell has ended".to_owned())?;
-        rx.recv_timeout(Duration::from_millis(500)).map_err(|_| "the channel's shell did not answer".to_owned())?
-    }
-
-    /// Takes the channel back after the pump stopped with it.
-    pub fn resume(&self) {
-        let _ = self.tx.send(ShellCmd::Resume);
+    /// Commands, lending and resuming go through the shell's link.
+    fn deref(&self) -> &ShellLink<CasCommand> {
+        &self.link
     }
 }
 
@@ -183,7 +167,7 @@ pub fn spawn_channel(device_dir: &Path, hw: CasChannel, law: Law, r2: bool, zone
     };
     chan.set_law(dlaw)?;
     set_buffers(&chan)?;
-    let (tx, rx) = crossbeam_channel::unbounded();
+    let (link, rx) = ShellLink::new();
     let channo = hw.channo;
     std::thread::Builder::new()
         .name(format!("cas-{channo}"))
@@ -192,7 +176,7 @@ pub fn spawn_channel(device_dir: &Path, hw: CasChannel, law: Law, r2: bool, zone
             s.run(rx);
         })
         .map_err(|e| CasIoError::Thread(e, channo))?;
-    Ok(CasShell { channo, tap: !r2, tx })
+    Ok(CasShell { channo, tap: !r2, link })
 }
 
 /// The shell's block size and buffers (also after the pump had the channel).
@@ -346,7 +330,7 @@ impl Shell {
         }
     }
 
-    fn run(&mut self, rx: Receiver<ShellCmd>) {
+    fn run(&mut self, rx: Receiver<ShellCmd<CasCommand>>) {
         let mut buf = [0u8; BLOCK];
         let mut next_bits = Instant::now();
         self.poll_bits(true);
@@ -370,7 +354,7 @@ impl Shell {
                     }
                 };
                 match c {
-                    ShellCmd::Cas(cmd) => self.execute(cmd),
+                    ShellCmd::Do(cmd) => self.execute(cmd),
                     ShellCmd::Lend(reply) => {
                         self.lent = true;
                         let _ = reply.send(self.chan.try_clone().map_err(|e| e.to_string()));

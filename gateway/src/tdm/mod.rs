@@ -68,6 +68,7 @@ pub mod hunt;
 pub mod numbering;
 pub mod pri;
 pub mod pri_io;
+pub mod shell_link;
 pub mod smdi;
 pub mod zones;
 
