@@ -620,7 +620,7 @@ impl Channel {
     /// (DAHDI_ECHOCANCEL_FAX_MODE), e.g. on a 2100 Hz answer tone. A
     /// canceller that can switch off its non-linear processor keeps
     /// cancelling without it; any other is freed (DAHDI reports
-    /// [`LineEvent::EcDisabled`](crate::LineEvent::EcDisabled)). Fails with EINVAL when no canceller
+    /// [`LineEvent::EcDisabled`]). Fails with EINVAL when no canceller
     /// is active.
     pub fn echo_cancel_fax_mode(&self, on: bool) -> Result<()> {
         let v: std::os::raw::c_int = on.into();

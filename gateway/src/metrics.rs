@@ -1,6 +1,6 @@
 //! Prometheus metrics over HTTP (`[general] metrics_listen`).
 //!
-//! A scrape (`GET /metrics`) asks the run loop for a [`Snapshot`] through
+//! A scrape (`GET /metrics`) asks the run loop for a snapshot through
 //! the same request channel as the control socket, so the figures are
 //! read where they live and nothing is shared or locked. The text
 //! exposition format is written by hand: it is a few lines of

@@ -127,7 +127,7 @@ pub enum LawName {
 #[serde(deny_unknown_fields)]
 pub struct Card {
     pub model: String,
-    /// sysfs `hardware_id` (default "SIM-<MODEL>-<card number>").
+    /// sysfs `hardware_id` (default `SIM-<MODEL>-<card number>`).
     #[serde(default)]
     pub hardware_id: Option<String>,
     /// sysfs `location` (default "pci0000:00/0000:00:NN.0").

@@ -16,7 +16,7 @@
 //!   `a=inactive` or the RFC 2543 `c=0.0.0.0`).
 //!
 //! All results come as [`Negotiated`], whose `direction` is from *our*
-//! side, ready for a [`StreamSpec`](crate::pump::StreamSpec). An SDP we
+//! side, ready for a [`StreamSpec`]. An SDP we
 //! cannot negotiate gives an [`SdpError`]; the SIP leg answers 488 (or 400
 //! for [`SdpError::Parse`]).
 

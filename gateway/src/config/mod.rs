@@ -487,7 +487,7 @@ pub struct TrunkConfig {
     /// Transport to the host (default udp).
     #[serde(default)]
     pub transport: Transport,
-    /// Send requests through this proxy (a SIP URI or host[:port]).
+    /// Send requests through this proxy (a SIP URI or `host[:port]`).
     pub outbound_proxy: Option<Spanned<String>>,
     /// IPs and CIDRs allowed to send us requests on this trunk. Peers
     /// default to the host's resolved addresses; otherwise nothing is.

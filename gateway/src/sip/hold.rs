@@ -1,6 +1,6 @@
 //! Hold, resume and blind transfer of a SIP leg, asked for by the other
-//! leg (an FXS phone's hook flash): call control's [`LegCommand::Hold`]
-//! and [`LegCommand::Transfer`].
+//! leg (an FXS phone's hook flash): call control's [`LegCommand::Hold`](crate::call::model::LegCommand::Hold)
+//! and [`LegCommand::Transfer`](crate::call::model::LegCommand::Transfer).
 //!
 //! * **Hold** (RFC 3264 §8.4, RFC 6337 §5.3): a re-INVITE whose offer says
 //!   `a=sendonly`; the answer (`a=recvonly`) is applied as any re-INVITE's.

@@ -6,7 +6,7 @@
 //! out of dialog, without any SUBSCRIBE ("unsolicited" MWI), so the SIP
 //! side takes them as it takes an INVITE: only from a configured trunk's
 //! addresses (default-deny, `403` otherwise). A well-formed summary is
-//! answered `200` and becomes [`SipOutput::Mwi`](super::SipOutput::Mwi);
+//! answered `200` and becomes `SipOutput::Mwi`;
 //! any other event package gets `489 Bad Event` (RFC 6665 §8.2.1) and a
 //! body that is not a message summary `415`/`400`.
 //!

@@ -17,13 +17,13 @@
 //!     them with its Bell MF or DTMF receiver, while the core asks for it
 //!     (E&M); plays R2 MF signals and runs both R2 receivers, reporting the
 //!     tone start and stop of each signal set (MFC/R2);
-//!   - keeps [`TX_LEAD`] blocks (60 ms) queued ahead of the line and writes
+//!   - keeps `TX_LEAD` blocks (60 ms) queued ahead of the line and writes
 //!     one block for every block it reads, so its tones go out at line rate
 //!     with no gap when the thread runs late (silence when it has nothing
 //!     to send); a change of tone flushes the queue and queues the new one,
 //!     so the lead delays nothing;
 //!   - bridges dropouts of up to about 30 ms in a received R2 MF signal
-//!     ([`R2_RELEASE`]): a signal ends only after 50 ms of absence;
+//!     (`R2_RELEASE`): a signal ends only after 50 ms of absence;
 //!   - plays a refused E&M call's busy tone, reorder or SIT and reorder
 //!     ([`CasCommand::PlayRefusal`], the tones of the interface's resolved
 //!     tone zone, `[tones]` overrides included), with the channel
