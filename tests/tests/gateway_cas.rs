@@ -328,11 +328,31 @@ fn tone_frames(audio: &[u8], freqs: &[f64]) -> usize {
 
 const EM_REFUSALS: [(&str, &str, &str); 2] = [("486", "Busy Here", "486"), ("404", "Not Found", "404")];
 
+/// Busy (486) and unallocated (404) through an E&M trunk of `signalling`,
+/// then a call that still completes on the same channels.
+fn em_refusals_travel_in_band(signalling: &str) {
+    let r = em_rig(signalling);
+    refusals_reach_the_caller(&r, &EM_REFUSALS);
+    call_through(&r, PEER1, PEER2, "5551234", None, true);
+    assert_all_idle(&r, 0b0000);
+}
+
 #[test]
 fn em_wink_refusals_travel_in_band_as_busy_tone_and_sit() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let r = em_rig("em_wink");
-    refusals_reach_the_caller(&r, &EM_REFUSALS);
+    em_refusals_travel_in_band("em_wink");
+}
+
+#[test]
+fn em_immediate_start_refusals_travel_in_band_as_busy_tone_and_sit() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    em_refusals_travel_in_band("em_immediate");
+}
+
+#[test]
+fn em_delay_dial_refusals_travel_in_band_as_busy_tone_and_sit() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    em_refusals_travel_in_band("em_delay");
 }
 
 #[test]
