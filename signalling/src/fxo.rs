@@ -11,7 +11,9 @@
 //! Outgoing: [`Command::Dial`] seizes the line (on ground start, waits for the
 //! tip-ground acknowledgement reported as [`LineInput::BatteryRestored`]),
 //! waits for dial tone (or blind-dials after a delay), dials, then waits for
-//! answer supervision per [`AnswerSupervision`]. Busy/reorder tones fail the call.
+//! answer supervision per [`AnswerSupervision`]. Busy/reorder tones fail the
+//! call, and so does a Special Information Tone heard before answer
+//! ([`Tone::Sit`], [`HangupReason::Unallocated`]).
 //!
 //! Connected: disconnect supervision by open loop (battery loss lasting at least
 //! [`DisconnectSupervision::open_loop_min`]), polarity reversal, or busy /
@@ -387,6 +389,7 @@ impl FxoPort {
                 }
                 LineInput::ToneDetected(Tone::Busy) => self.fail(HangupReason::Busy, now),
                 LineInput::ToneDetected(Tone::Reorder) => self.fail(HangupReason::Reorder, now),
+                LineInput::ToneDetected(Tone::Sit) => self.fail(HangupReason::Unallocated, now),
                 _ => {}
             },
             State::Connected { open_since } => {

@@ -19,6 +19,9 @@
 //! A far-end [`Command::Hangup`] is signalled to the phone by polarity
 //! reversal and/or an open-loop disconnect (battery removed), per
 //! [`FxsConfig::hangup`], followed by reorder tone until the phone hangs up.
+//! A dialled call refused before answer ([`FxsPort::refuse`]) instead gets
+//! the refusal's tone (busy, SIT then reorder, or reorder) until the phone
+//! hangs up, with no disconnect signal.
 //!
 //! Call waiting ([`FxsPort::call_waiting`], during a call): the port asks
 //! for the line's audio ([`CallEvent::Mute`]`(true)`), plays the call-waiting
@@ -544,6 +547,21 @@ impl FxsPort {
                 Ok(())
             }
         }
+    }
+
+    /// Refuses the call the phone dialled, before any answer: plays `tone`
+    /// (the cause's refusal: [`Tone::Busy`], [`Tone::Sit`] or
+    /// [`Tone::Reorder`]) until the phone hangs up, as a switch does; the
+    /// port is then idle again. Only for a dialled call not yet answered
+    /// (else [`Command::Hangup`] signals the disconnect).
+    pub fn refuse(&mut self, tone: Tone, now: Instant) -> Result<(), Error> {
+        self.handle_timeout(now);
+        if !matches!(self.state, State::Outgoing) || self.hook_down.is_some() {
+            return Err(Error::InvalidState { command: "Refuse", state: self.state_name() });
+        }
+        self.play(tone);
+        self.state = State::Lockout;
+        Ok(())
     }
 
     /// Alerts the phone, in a call, to a waiting call: call-waiting tone,

@@ -81,6 +81,10 @@ pub enum Tone {
     Ringback,
     /// Call-waiting tone (subscriber alerting signal) over a call (FXS). Only played.
     CallWaiting,
+    /// A Special Information Tone (vacant code), then reorder: the number
+    /// cannot be reached as dialled. An FXS port plays it to refuse a call;
+    /// an FXO port hears it while placing one.
+    Sit,
 }
 
 /// Caller identification, as demodulated by the shell or sent to a phone.
@@ -238,6 +242,9 @@ pub enum HangupReason {
     NoAnswer,
     /// Ringing stopped before the call was answered (FXO).
     Abandoned,
+    /// A Special Information Tone while setting up an outgoing call (FXO):
+    /// the number is unallocated or cannot be reached.
+    Unallocated,
 }
 
 /// Events for call control.

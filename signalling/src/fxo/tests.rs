@@ -362,6 +362,17 @@ fn busy_while_awaiting_answer_fails_busy() {
 }
 
 #[test]
+fn sit_while_awaiting_timed_answer_fails_unallocated() {
+    let mut h = H::new(FxoConfig { answer: AnswerSupervision::AfterTimeout(Duration::from_secs(8)), ..FxoConfig::default() });
+    h.cmd(0, Command::Dial("1".into()));
+    h.input(100, I::ToneDetected(Tone::DialTone));
+    h.input(500, I::DialComplete);
+    assert_eq!(h.input(2500, I::ToneDetected(Tone::Sit)), vec![Line(L::OnHook), hangup(HangupReason::Unallocated)]);
+    // Nothing answers afterwards.
+    assert!(!h.tick(9000).contains(&Call(E::Answered)));
+}
+
+#[test]
 fn reorder_while_awaiting_answer_fails_reorder() {
     let mut h = H::new(FxoConfig { answer: AnswerSupervision::Polarity, ..FxoConfig::default() });
     h.cmd(0, Command::Dial("1".into()));

@@ -596,3 +596,29 @@ fn far_end_hangup_on_hold_stops_the_recall_tone() {
     assert_eq!(out[0], Line(L::StopTone), "{out:?}");
     assert!(!h.port.on_hold());
 }
+
+// ---- refusal of a dialled call ----
+
+#[test]
+fn a_dialled_call_refused_before_answer_plays_the_refusal_tone_until_on_hook() {
+    for tone in [Tone::Busy, Tone::Sit, Tone::Reorder] {
+        let mut h = H::new(plan(&["911"]));
+        h.input(0, I::OffHook);
+        h.dial(1000, "911");
+        h.port.refuse(tone, h.t(1500)).expect("refusal accepted");
+        // The tone, and no disconnect signal (battery stays, polarity unchanged).
+        assert_eq!(h.drain(), vec![Line(L::PlayTone(tone))], "{tone:?}");
+        assert_eq!(h.state(), FxsState::Lockout);
+        assert_eq!(h.input(9000, I::OnHook), vec![Line(L::StopTone)]);
+        assert!(h.port.is_idle());
+    }
+}
+
+#[test]
+fn refusal_is_only_for_a_dialled_call_not_yet_answered() {
+    let mut h = H::new(FxsConfig::default());
+    assert!(h.port.refuse(Tone::Busy, h.t(0)).is_err(), "idle");
+    h.connected();
+    assert!(h.port.refuse(Tone::Busy, h.t(3000)).is_err(), "answered");
+    assert_eq!(h.state(), FxsState::Connected);
+}
