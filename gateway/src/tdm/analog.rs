@@ -16,7 +16,7 @@
 //! | FXO: ringing validated, caller ID captured (`Incoming`) | [`TdmOutput::Incoming`]: called = the configured `line` number (else `s`), calling = caller ID (number, name, presentation from `P`/`O`) |
 //! | FXO outbound: dial tone found, dialling (`Progress::Dialing`) | `Proceeding` |
 //! | FXO outbound: ringback detected | `Alerting{inband: false}` (the SIP caller plays its own ringback) |
-//! | FXO outbound: busy, reorder, no dial tone, no answer | `Released` with 17, 42, 41, 19 |
+//! | FXO outbound: busy, reorder, no dial tone, no answer, SIT (before answer) | `Released` with 17, 42, 41, 19, 1 |
 //! | FXO outbound: answer supervision (polarity, timer or at once) | `Media` (the channel), `Answered` |
 //! | FXS: a number dialled that the dial plan completes (`Dialed`) | [`TdmOutput::Incoming`]: called = the digits, calling = the configured `line` |
 //! | FXS outbound: ringing the phone (`Alert` accepted) | `Alerting{inband: false}` |
@@ -26,7 +26,11 @@
 //! and back: `Answer` answers an FXO call (off-hook) or tells an FXS phone
 //! that dialled that the far end answered (polarity, by config); `Release`
 //! hangs an FXO line up, or signals disconnect to an FXS phone (open loop,
-//! polarity) or stops ringing it; `Flash` (a SIP INFO hook flash) flashes
+//! polarity) or stops ringing it; before answer it refuses the call an FXS
+//! phone dialled in band, as a switch does: the cause's tone
+//! ([`refusal_for_cause`]: 17 busy tone, 1/3/22/28 SIT vacant code then
+//! reorder, else reorder) until the phone hangs up, the leg released at
+//! once; `Flash` (a SIP INFO hook flash) flashes
 //! an answered FXO line's loop (an FXS port has no hook to flash, so it
 //! only logs it).
 //!
@@ -55,9 +59,9 @@ use std::time::{Duration, Instant};
 
 use tandem_signalling::fxo::{AnswerSupervision, DisconnectSupervision, FxoConfig, FxoPort, StartType};
 use tandem_signalling::fxs::{CallerIdTiming, FxsConfig, FxsPort, HangupSignalling};
-use tandem_signalling::{Absence, Cadence, CallEvent, CallerIdInfo, Command, DialMode, DialPlan, HangupReason, LineCommand, LineInput, Output, Progress};
+use tandem_signalling::{Absence, Cadence, CallEvent, CallerIdInfo, Command, DialMode, DialPlan, HangupReason, LineCommand, LineInput, Output, Progress, Tone};
 
-use super::zones::ToneZone;
+use super::zones::{Refusal, ToneZone, refusal_for_cause};
 use super::{ChannelAddr, ChannelChoice, ChannelInfo, ChannelState, IncomingKey, TdmInput, TdmInterface, TdmIo, TdmOutput};
 use crate::call::model::{Cause, Law, LegCommand, LegEvent, LegIdentity, LegRef, MediaEndpoint, Party, Presentation, Release, Setup};
 use crate::config::analog::{AnalogConfig, AnswerPolicy, AnswerSupervisionName, CidFormat, CidPosition, DialModeName, PortKind, StartName, TransferRelease};
@@ -620,6 +624,32 @@ impl AnalogInterface {
         self.out.push_back(TdmOutput::Incoming { key, setup, identity, media });
     }
 
+    /// Refuses the call the phone on FXS port `i` dialled, not yet
+    /// answered, with the tone of `cause` ([`refusal_for_cause`]: busy, SIT
+    /// vacant code then reorder, or reorder) until the phone hangs up. False
+    /// (nothing done) for any other port or call state.
+    fn refuse_in_band(&mut self, i: usize, cause: Cause, now: Instant) -> bool {
+        let p = &mut self.ports[i];
+        if p.outbound || p.answered || p.other.is_some() {
+            return false;
+        }
+        let refusal = refusal_for_cause(cause);
+        let tone = match refusal {
+            Refusal::Busy => Tone::Busy,
+            Refusal::Sit(_) => Tone::Sit,
+            Refusal::Reorder => Tone::Reorder,
+        };
+        let channo = p.hw.channo;
+        let Some(core) = p.core.fxs() else { return false };
+        match core.refuse(tone, now) {
+            Ok(()) => {
+                tracing::info!(interface = %self.settings.name, channo, %cause, ?refusal, "dialled call refused: tone to the phone until on-hook");
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     fn release_now(&mut self, i: usize, r: Release) {
         self.leg_event(i, LegEvent::Released(r));
     }
@@ -671,6 +701,7 @@ fn cause_of(r: HangupReason) -> (Cause, &'static str) {
         HangupReason::NoDialTone => (Cause::TEMPORARY_FAILURE, "no dial tone"),
         HangupReason::NoAnswer => (Cause::NO_ANSWER, "no answer supervision"),
         HangupReason::Abandoned => (Cause::NORMAL_CLEARING, "ringing stopped"),
+        HangupReason::Unallocated => (Cause::UNALLOCATED, "special information tone"),
     }
 }
 
@@ -802,6 +833,12 @@ impl TdmInterface for AnalogInterface {
                 p.media_sent = false;
                 self.to_leg(leg, LegEvent::Released(r));
             }
+            LegCommand::Release(r) if self.refuse_in_band(i, r.cause, now) => {
+                self.drain(i, now);
+                if self.ports[i].leg == Some(leg) {
+                    self.release_now(i, r);
+                }
+            }
             LegCommand::Release(r) => {
                 let _ = self.ports[i].core.handle_command(Command::Hangup, now);
                 self.drain(i, now);
@@ -871,10 +908,12 @@ impl TdmInterface for AnalogInterface {
     }
 
     fn busy_cause(&self) -> Option<Cause> {
-        // Every port taken, and a phone already has a call waiting or held: that phone is busy.
+        // Every phone line off hook, ringing or refusing, and none can take a
+        // waiting call: the line (or hunt group of lines) is busy, 17, as a
+        // switch tells the caller. FXO ports all taken are circuits: 34.
+        let phones = self.ports.iter().any(|p| p.hw.kind == PortKind::Fxs);
         let none_free = self.ports.iter().all(|p| p.leg.is_some() || p.key.is_some() || p.other.is_some() || !p.core.is_idle());
-        let two_calls = self.ports.iter().any(|p| p.other.is_some());
-        (none_free && two_calls && !(0..self.ports.len()).any(|k| self.can_wait(k))).then_some(Cause::USER_BUSY)
+        (phones && none_free && !(0..self.ports.len()).any(|k| self.can_wait(k))).then_some(Cause::USER_BUSY)
     }
 
     fn message_waiting(&mut self, waiting: bool, now: Instant) {

@@ -13,10 +13,12 @@
 //!     (ETSI) or DTMF caller ID, as configured;
 //!   - FXO off-hook: call-progress detection of the zone's dial, busy,
 //!     reorder and ringback tones ([`super::zones::ZoneDetector`], spandsp's
-//!     super-tone receiver);
+//!     super-tone receiver) and of Special Information Tones
+//!     ([`super::zones::SitDetector`]: vacant code or intercept is
+//!     `Tone::Sit`, which fails a call before answer as unallocated);
 //!   - FXS: DTMF digits (spandsp), and the block written back carries the
-//!     tone being played (dial, stutter, reorder… of the zone) or the
-//!     caller-ID FSK queued for the phone.
+//!     tone being played (dial, stutter, reorder… of the zone; a refusal's
+//!     SIT then reorder) or the caller-ID FSK queued for the phone.
 //! * Line events are mapped by [`line_input`]: ring begin/end, battery loss
 //!   (DAHDI's ONHOOK on an FXO port), polarity, dial complete; off-hook,
 //!   on-hook, flash and pulse digits on an FXS port.
@@ -56,7 +58,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::ChannelAddr;
 use super::analog::{AnalogInput, AnalogPort, AnalogSettings};
 use super::shell_link::{ShellCmd, ShellLink};
-use super::zones::{ProgressTone, ToneKind, ToneZone, ZoneDetector, ZoneToneGen};
+use super::zones::{ProgressTone, Refusal, SitDetector, SitKind, ToneKind, ToneSequence, ToneZone, ZoneDetector};
 use crate::config::analog::{AnalogConfig, CidFormat, CidMessage, PortKind};
 
 /// Why an analog interface or port cannot start.
@@ -203,10 +205,12 @@ struct Shell {
     lent: bool,
     offhook: bool,
     tx: VecDeque<i16>,
-    tone: Option<ZoneToneGen>,
+    tone: Option<ToneSequence>,
     cid: Option<AdsiRx>,
     dtmf: Option<DtmfRx>,
     progress: Option<ZoneDetector>,
+    /// FXO off hook before answer: Special Information Tones.
+    sit: SitDetector,
     /// A ground-start port on a T1 (channel-bank line, DAHDI fxsgs/fxogs
     /// over robbed bits), handled as chan_dahdi does: an FXO port seizes
     /// with DAHDI_START, because the kernel reports no tip ground from the
@@ -237,6 +241,7 @@ impl Shell {
             cid: None,
             dtmf: None,
             progress: None,
+            sit: SitDetector::new(),
             rbs_ground_start,
             starting: false,
         };
@@ -254,6 +259,7 @@ impl Shell {
         self.cid = standard.and_then(|s| AdsiRx::new(s).map_err(|e| tracing::warn!(channo = self.hw.channo, error = %e, "no caller-ID detection")).ok());
         self.dtmf = DtmfRx::new(&DtmfRxConfig::default()).ok();
         self.progress = ZoneDetector::new(&self.opts.zone).map_err(|e| tracing::warn!(channo = self.hw.channo, error = %e, "no call-progress detection")).ok();
+        self.sit = SitDetector::new();
         self.tone = None;
         self.tx.clear();
     }
@@ -364,13 +370,22 @@ impl Shell {
                         }
                     });
                 }
-                for t in found {
-                    let tone = match t {
+                let mut tones: Vec<Tone> = found
+                    .into_iter()
+                    .map(|t| match t {
                         ProgressTone::Dial => Tone::DialTone,
                         ProgressTone::Ringback => Tone::Ringback,
                         ProgressTone::Busy => Tone::Busy,
                         ProgressTone::Reorder => Tone::Reorder,
-                    };
+                    })
+                    .collect();
+                // A SIT: vacant code or intercept means the number is not
+                // there (unallocated); the other kinds are network blockage.
+                if let Some(k) = self.sit.process(pcm) {
+                    tracing::info!(channo = self.hw.channo, sit = ?k, "special information tone heard");
+                    tones.push(if matches!(k, SitKind::VacantCode | SitKind::Intercept) { Tone::Sit } else { Tone::Reorder });
+                }
+                for tone in tones {
                     tracing::debug!(channo = self.hw.channo, ?tone, "tone detected");
                     self.send(LineInput::ToneDetected(tone));
                 }
@@ -502,15 +517,18 @@ impl Shell {
             }
             LineCommand::SendCas => self.tx.extend(cas_samples()),
             LineCommand::PlayTone(t) => {
-                let kind = match t {
-                    Tone::DialTone => ToneKind::Dial,
-                    Tone::StutterDialTone => ToneKind::StutterDial,
-                    Tone::Busy => ToneKind::Busy,
-                    Tone::Reorder => ToneKind::Reorder,
-                    Tone::Ringback => ToneKind::Ringback,
-                    Tone::CallWaiting => ToneKind::CallWaiting,
+                let z = &self.opts.zone;
+                let tones = match t {
+                    Tone::DialTone => vec![z.tone(ToneKind::Dial).clone()],
+                    Tone::StutterDialTone => vec![z.tone(ToneKind::StutterDial).clone()],
+                    Tone::Busy => Refusal::Busy.tones(z),
+                    Tone::Reorder => Refusal::Reorder.tones(z),
+                    Tone::Ringback => vec![z.tone(ToneKind::Ringback).clone()],
+                    Tone::CallWaiting => vec![z.tone(ToneKind::CallWaiting).clone()],
+                    // GR-1162-CORE: an unassigned number gets the vacant-code SIT, then reorder.
+                    Tone::Sit => Refusal::Sit(SitKind::VacantCode).tones(z),
                 };
-                self.tone = Some(self.opts.zone.generator(kind));
+                self.tone = Some(ToneSequence::new(&tones));
             }
             LineCommand::StopTone => self.tone = None,
             LineCommand::Vmwi(on) => {

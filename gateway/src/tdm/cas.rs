@@ -111,16 +111,8 @@ pub enum CallProgress {
     Sit(SitKind),
 }
 
-/// The in-band tone that refuses an incoming E&M call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// The zone's busy tone.
-    Busy,
-    /// The zone's reorder.
-    Reorder,
-    /// A SIT of this kind, then the zone's reorder.
-    Sit(SitKind),
-}
+/// The in-band refusal tones, shared with the analog FXS leg.
+pub use super::zones::{Refusal, refusal_for_cause};
 
 /// A command for a channel's shell.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -759,17 +751,6 @@ impl CasInterface {
         tracing::info!(call = %self.who(i), "cas ch={ch} refused in band: {refusal:?} (cause {cause}), on hook, for at most {:?}", self.settings.refusal_tone);
         self.chans[i].refusal = Some(now + self.settings.refusal_tone);
         self.io(i, CasCommand::PlayRefusal { refusal });
-    }
-}
-
-/// The in-band tone that refuses an E&M call for a Q.850 cause: 17 busy;
-/// 1 unallocated, 3 no route, 22 number changed and 28 invalid number a
-/// SIT vacant code then reorder; anything else reorder.
-pub fn refusal_for_cause(cause: Cause) -> Refusal {
-    match cause.0 {
-        17 => Refusal::Busy,
-        1 | 3 | 22 | 28 => Refusal::Sit(SitKind::VacantCode),
-        _ => Refusal::Reorder,
     }
 }
 

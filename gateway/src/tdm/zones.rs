@@ -756,6 +756,46 @@ impl SitKind {
     }
 }
 
+/// The in-band tone that refuses a call, as a switch plays it to the
+/// caller: E&M trunks ([`super::cas`]) and FXS lines ([`super::analog`])
+/// carry busy and unallocated this way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The zone's busy tone.
+    Busy,
+    /// The zone's reorder.
+    Reorder,
+    /// A SIT of this kind, then the zone's reorder.
+    Sit(SitKind),
+}
+
+impl Refusal {
+    /// The tones to play, in order, in `zone` (for a [`ToneSequence`]).
+    pub fn tones(self, zone: &ToneZone) -> Vec<ToneSpec> {
+        match self {
+            Refusal::Busy => vec![zone.busy.clone()],
+            Refusal::Reorder => vec![zone.reorder.clone()],
+            Refusal::Sit(k) => {
+                let mut t = k.tones().to_vec();
+                t.push(zone.reorder.clone());
+                t
+            }
+        }
+    }
+}
+
+/// The in-band tone that refuses a call for a Q.850 cause: 17 busy;
+/// 1 unallocated, 3 no route, 22 number changed and 28 invalid number a
+/// SIT vacant code then reorder (GR-1162-CORE: VC for an unassigned
+/// number); anything else reorder.
+pub fn refusal_for_cause(cause: crate::call::model::Cause) -> Refusal {
+    match cause.0 {
+        17 => Refusal::Busy,
+        1 | 3 | 22 | 28 => Refusal::Sit(SitKind::VacantCode),
+        _ => Refusal::Reorder,
+    }
+}
+
 /// Plays tones one after another: each but the last once (to the end of
 /// its cadence), the last as its cadence says (repeating, or once and then
 /// silence). E.g. a SIT followed by reorder.
@@ -1152,5 +1192,29 @@ mod tests {
         g.fill_g711(Law::Alaw, &mut buf);
         assert!(g.is_finished());
         assert!(buf[buf.len() - 800..].iter().all(|&b| b == Law::Alaw.silence() || Law::Alaw.decode(b).abs() < 16));
+    }
+
+    #[test]
+    fn refusals_play_busy_reorder_or_a_vacant_code_sit_then_reorder_in_the_zone() {
+        use crate::call::model::Cause;
+        let z = ToneZone::get("uk").expect("uk");
+        assert_eq!(refusal_for_cause(Cause::USER_BUSY).tones(&z), vec![z.busy.clone()]);
+        assert_eq!(refusal_for_cause(Cause(34)).tones(&z), vec![z.reorder.clone()]);
+        for c in [1, 3, 22, 28] {
+            let t = refusal_for_cause(Cause(c)).tones(&z);
+            assert_eq!(t.len(), 4, "{c}");
+            assert_eq!(t[..3], SitKind::VacantCode.tones()[..], "{c}");
+            assert_eq!(t[3], z.reorder, "{c}");
+        }
+        // What is played is what the detector hears.
+        let mut seq = ToneSequence::new(&Refusal::Sit(SitKind::VacantCode).tones(&z));
+        let mut det = SitDetector::new();
+        let mut heard = None;
+        for _ in 0..100 {
+            let mut b = [0i16; 160];
+            seq.fill(&mut b);
+            heard = heard.or(det.process(&b));
+        }
+        assert_eq!(heard, Some(SitKind::VacantCode));
     }
 }

@@ -350,3 +350,71 @@ fn flash_holds_with_recall_dial_tone_a_second_flash_resumes_and_dial_and_hang_up
     a.command(la, LegCommand::Release(Release::cause(Cause::NORMAL_CLEARING)), t + Duration::from_secs(7));
     assert!(matches!(legs(&drain(&mut a), la).as_slice(), [LegEvent::Released(_)]));
 }
+
+#[test]
+fn a_call_the_phone_dialled_refused_before_answer_gets_the_causes_tone_until_on_hook() {
+    for (cause, tone) in [(Cause::USER_BUSY, Tone::Busy), (Cause::UNALLOCATED, Tone::Sit), (Cause(28), Tone::Sit), (Cause::NO_CIRCUIT, Tone::Reorder)] {
+        let mut s = settings(PortKind::Fxs);
+        s.fxs.dial_plan = DialPlan::new(["7XXX"]).unwrap();
+        let mut a = AnalogInterface::new(s);
+        let t = Instant::now();
+        input(&mut a, LineInput::OffHook, t);
+        for (k, d) in "7123".chars().enumerate() {
+            input(&mut a, LineInput::Digit(d), t + Duration::from_millis(500 + 200 * k as u64));
+        }
+        let Some(TdmOutput::Incoming { key, .. }) = drain(&mut a).into_iter().find(|o| matches!(o, TdmOutput::Incoming { .. })) else { panic!("no call") };
+        let leg = LegRef::inbound(CallId(4));
+        a.accept(key, leg);
+        let r = Release { cause, wire: None };
+        a.command(leg, LegCommand::Release(r.clone()), t + Duration::from_secs(2));
+        let out = drain(&mut a);
+        // The leg ends at once; the phone hears the tone, with no disconnect signal.
+        assert_eq!(legs(&out, leg), vec![LegEvent::Released(r)], "{cause}");
+        assert_eq!(lines(&out), vec![LineCommand::PlayTone(tone)], "{cause}");
+        // The line stays in use (busy to new calls) until the phone hangs up.
+        assert_eq!(a.channels()[0].state, ChannelState::Busy);
+        assert_eq!(a.busy_cause(), Some(Cause::USER_BUSY));
+        input(&mut a, LineInput::OnHook, t + Duration::from_secs(5));
+        assert_eq!(lines(&drain(&mut a)), vec![LineCommand::StopTone]);
+        assert_eq!(a.channels()[0].state, ChannelState::Idle);
+        assert_eq!(a.busy_cause(), None);
+    }
+}
+
+#[test]
+fn a_call_for_phone_lines_all_off_hook_is_busy_but_for_co_lines_all_taken_no_circuit() {
+    let mut s = settings(PortKind::Fxs);
+    s.call_waiting = false;
+    let mut a = AnalogInterface::new(s);
+    let t = Instant::now();
+    // The phone is off hook, dialling: the line is in use.
+    input(&mut a, LineInput::OffHook, t);
+    drain(&mut a);
+    assert_eq!(a.channels()[0].state, ChannelState::Busy);
+    assert_eq!(a.busy_cause(), Some(Cause::USER_BUSY));
+    // FXO ports all in calls are circuits: no busy cause (34 applies).
+    let mut a = AnalogInterface::new(settings(PortKind::Fxo));
+    let leg = LegRef::outbound(CallId(5), 1);
+    a.originate(leg, &Setup { called: "5551234".into(), complete: true, ..Setup::default() }, ChannelChoice::Any, t);
+    drain(&mut a);
+    assert_eq!(a.channels()[0].state, ChannelState::Busy);
+    assert_eq!(a.busy_cause(), None);
+}
+
+#[test]
+fn a_sit_heard_while_placing_a_call_on_a_co_line_releases_it_as_unallocated() {
+    let mut s = settings(PortKind::Fxo);
+    s.fxo.wait_for_dial_tone = false;
+    s.fxo.answer = tandem_signalling::fxo::AnswerSupervision::AfterTimeout(Duration::from_secs(8));
+    let mut a = AnalogInterface::new(s);
+    let t = Instant::now();
+    let leg = LegRef::outbound(CallId(6), 1);
+    a.originate(leg, &Setup { called: "5551234".into(), complete: true, ..Setup::default() }, ChannelChoice::Any, t);
+    a.handle_timeout(t + Duration::from_secs(3));
+    input(&mut a, LineInput::DialComplete, t + Duration::from_secs(4));
+    drain(&mut a);
+    input(&mut a, LineInput::ToneDetected(Tone::Sit), t + Duration::from_secs(5));
+    let out = drain(&mut a);
+    assert!(legs(&out, leg).iter().any(|e| matches!(e, LegEvent::Released(Release { cause: Cause::UNALLOCATED, .. }))), "{out:?}");
+    assert!(lines(&out).contains(&LineCommand::OnHook), "{out:?}");
+}
