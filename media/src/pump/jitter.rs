@@ -149,6 +149,20 @@ impl JitterBuffer {
         }
     }
 
+    /// Whether a pull of `n` samples would play buffered samples only, no
+    /// concealment: the first and the `n`th from the playout point are in
+    /// (payloads are stored whole, so for `n` up to a frame nothing between
+    /// them is missing unless two packets are). While priming: whether `n`
+    /// samples are buffered at all.
+    pub fn ready(&self, n: u32) -> bool {
+        let n = n.max(1);
+        match self.state {
+            State::Idle => false,
+            State::Priming => self.depth() >= n,
+            _ => self.depth() >= n && self.present[Self::idx(self.next_ts)] && self.present[Self::idx(self.next_ts.wrapping_add(n - 1))],
+        }
+    }
+
     /// The current target depth in samples.
     pub fn target(&self) -> u32 {
         self.target
@@ -398,6 +412,23 @@ mod tests {
         b.push(1320, &frame(3));
         b.pull(&mut out);
         assert_eq!(out, [2; 160]);
+    }
+
+    #[test]
+    fn ready_only_when_the_next_block_is_buffered_without_a_hole() {
+        let mut b = jb(10, 200);
+        assert!(!b.ready(160), "idle");
+        b.push(0, &frame(1));
+        let mut out = [0u8; 160];
+        b.pull(&mut out);
+        assert!(!b.ready(160), "frame 0 played, nothing buffered");
+        // Frame 2 overtakes frame 1: a block pulled now would conceal frame 1.
+        b.push(320, &frame(3));
+        assert!(!b.ready(160), "frame 1 missing");
+        b.push(160, &frame(2));
+        assert!(b.ready(160));
+        b.pull(&mut out);
+        assert!(b.ready(160), "frame 2 buffered");
     }
 
     #[test]

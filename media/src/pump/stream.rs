@@ -191,6 +191,8 @@ pub struct Stream {
     sending_event: Option<SendingEvent>,
     sent_since_report: bool,
     // Receiving.
+    /// When the newest audio packet so far was buffered (not yet taken).
+    audio_arrival: Option<Instant>,
     latched: Option<SocketAddr>,
     source: Option<Source>,
     candidate: Option<(u32, u16)>,
@@ -251,6 +253,7 @@ impl Stream {
             echo_off: false,
             sending_event: None,
             sent_since_report: false,
+            audio_arrival: None,
             latched: None,
             source: None,
             candidate: None,
@@ -291,6 +294,28 @@ impl Stream {
             self.ans_tdm = None;
             self.ans_rtp = None;
         }
+    }
+
+    /// When the last audio packet that advanced the sequence was buffered,
+    /// once: the shell times its writes to the channel by these arrivals.
+    pub fn take_audio_arrival(&mut self) -> Option<Instant> {
+        self.audio_arrival.take()
+    }
+
+    /// Samples buffered in the jitter buffer ahead of its playout point.
+    pub fn buffered(&self) -> u32 {
+        self.jb.depth()
+    }
+
+    /// Whether the next `n` samples to play are in the jitter buffer (no
+    /// packet missing at the playout point): the shell's cue for a write.
+    pub fn block_ready(&self, n: usize) -> bool {
+        self.jb.ready(n as u32)
+    }
+
+    /// Samples per RTP packet (the ptime in force).
+    pub fn frame_samples(&self) -> usize {
+        self.frame
     }
 
     /// Whether the stream is in data mode (fax or modem).
@@ -468,10 +493,20 @@ impl Stream {
     // ---- TDM side -------------------------------------------------------
 
     /// Handles one block read from the channel (TDM law) and fills `out`
-    /// (same length) with the block to write back.
+    /// (same length) with the block to write back: [`Stream::tdm_in`] then
+    /// [`Stream::tdm_out`], for a shell that writes right after each read.
     pub fn tdm_block(&mut self, block: &[u8], out: &mut [u8]) {
-        self.stats.tdm_blocks += 1;
         let n = block.len().min(out.len()).min(self.lin.len());
+        self.tdm_in(&block[..n]);
+        self.tdm_out(&mut out[..n]);
+        out[n..].fill(self.tdm_law.silence());
+    }
+
+    /// Handles one block read from the channel (TDM law): DTMF and answer
+    /// tone detection, packetisation, RFC 4733 events.
+    pub fn tdm_in(&mut self, block: &[u8]) {
+        self.stats.tdm_blocks += 1;
+        let n = block.len().min(self.lin.len());
         if self.detector.is_some() || self.ans_tdm.is_some() {
             for (l, &c) in self.lin[..n].iter_mut().zip(&block[..n]) {
                 *l = self.tdm_decode[c as usize];
@@ -519,6 +554,13 @@ impl Stream {
             let duration = (self.samples - ev.start).min(u64::from(u16::MAX)) as u16;
             self.send_event(ev, duration, false, false);
         }
+    }
+
+    /// Fills `out` (TDM law) with the next block to write to the channel:
+    /// the jitter buffer's playout and received DTMF, run through the
+    /// answer-tone detector. Called once per TDM block, on the TDM clock.
+    pub fn tdm_out(&mut self, out: &mut [u8]) {
+        let n = out.len().min(self.lin.len());
         self.playout(&mut out[..n]);
         out[n..].fill(self.tdm_law.silence());
         if self.ans_rtp.is_some() {
@@ -661,6 +703,7 @@ impl Stream {
         let Some(src) = self.source.as_mut() else { return };
         // RFC 3550 Appendix A.1, simplified.
         let delta = seq.wrapping_sub(src.max_seq);
+        let newest = src.received == 0 || (delta != 0 && delta < MAX_DROPOUT);
         if src.received == 0 {
             src.max_seq = seq;
         } else if delta == 0 {
@@ -691,6 +734,9 @@ impl Stream {
             src.transit = Some(transit);
             if self.spec.direction.receives() && payload.len() <= MAX_PAYLOAD {
                 self.jb.push(ts, payload);
+                if newest {
+                    self.audio_arrival = Some(now);
+                }
             }
         } else {
             self.event_in(ts, payload);
@@ -1033,6 +1079,26 @@ mod tests {
 
     fn rtp(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
         RtpRepr::new(pt, seq, ts, ssrc, payload.len()).to_vec(payload).unwrap()
+    }
+
+    #[test]
+    fn only_packets_that_advance_the_sequence_time_the_writes_and_the_block_is_ready_once_its_packet_is_in() {
+        let (mut s, now) = stream(spec(remote()));
+        let ms = Duration::from_millis;
+        assert_eq!(s.take_audio_arrival(), None);
+        s.rtp_in(&rtp(0, 10, 1600, 7, &[1; 160]), remote(), now);
+        assert_eq!(s.take_audio_arrival(), Some(now));
+        assert_eq!(s.take_audio_arrival(), None, "taken once");
+        // The first block plays packet 10; packet 12 overtakes 11.
+        let mut out = [0u8; 160];
+        s.tdm_out(&mut out);
+        s.rtp_in(&rtp(0, 12, 1920, 7, &[1; 160]), remote(), now + ms(40));
+        assert_eq!(s.take_audio_arrival(), Some(now + ms(40)));
+        assert!(!s.block_ready(160), "packet 11 is missing at the playout point");
+        s.rtp_in(&rtp(0, 11, 1760, 7, &[1; 160]), remote(), now + ms(41));
+        assert_eq!(s.take_audio_arrival(), None, "a reordered packet says nothing of the arrival phase");
+        assert!(s.block_ready(160));
+        assert_eq!(s.buffered(), 320);
     }
 
     #[test]
