@@ -19,6 +19,23 @@
 //!   restarted as `tx_margin_ms` of silence plus the block just written, so
 //!   each later write (right after its read) finds only the margin queued:
 //!   the transmit side adds the margin, not a block or two, to RTP → TDM.
+//! * **Writes timed to the packets.** Once a stream's packet arrival phase
+//!   against its channel's block phase is learnt (`write_phase`: a high
+//!   order statistic of the last 16 arrival offsets, plus a 1 ms guard;
+//!   20 ms ptime on 20 ms blocks only), its blocks are no longer written at
+//!   the reads but are nominally due at that offset on the read grid: the
+//!   transmit queue is restarted (flush, silence, block) when the offset
+//!   is taken or moves (rarely: hysteresis, and at most once per 24
+//!   packets) so that it holds the margin plus 4 ms at each nominal time.
+//!   A block is written as soon as its packet is in (from 8 ms before its
+//!   nominal time; the samples still play at their fixed place in the
+//!   queue), so timed writes need no wake-up of their own; a packet that
+//!   has not come 4 ms after the nominal time is concealed then (the queue
+//!   still holds the margin). A packet waits about the guard, the margin
+//!   and 4 ms instead of up to a block plus the margin. A write late by
+//!   more than the margin (a stall) drops what should have played
+//!   meanwhile, so the delay does not creep. Reads are unchanged, and a
+//!   lost and found read phase leaves the timed writes' queue alone.
 //!   UDP sockets are in an epoll set whose wait ends at the next block due.
 //! * **Jitter buffer.** Its target starts at `jitter_min_ms` (10 ms: on a
 //!   clean network one packet is buffered when its block is pulled), grows
@@ -69,6 +86,7 @@ mod jitter;
 mod shell;
 mod stats;
 pub mod stream;
+mod write_phase;
 
 use std::collections::HashMap;
 use std::io;

@@ -15,6 +15,7 @@ use tandem_drivers::{Channel, Io};
 
 use super::stats::{IoCells, IoMeter, StatsCell, Syscall};
 use super::stream::{NtpClock, Stream, random_seed};
+use super::write_phase::{WritePhase, align};
 use super::{Command, DtmfMode, TAP_BLOCK, TapBlock};
 use crate::codec::dsp_law;
 
@@ -38,6 +39,27 @@ const MAX_MISSES: u8 = 3;
 const TICK: Duration = Duration::from_millis(1);
 /// Blocks drained at most per look while hunting for the phase.
 const MAX_DRAIN: usize = 8;
+/// How long after the stream's (late) packet arrivals its blocks are
+/// nominally due, once their phase is learnt (see [`WritePhase`]): the
+/// transmit queue then holds the margin, and what is written plays after it.
+const WRITE_GUARD: Duration = Duration::from_millis(1);
+/// A timed write is made as soon as its packet is in, from this long
+/// before its nominal time (the samples still play at their fixed place in
+/// the transmit queue; writing early only makes the queue longer for a while).
+const WRITE_OPEN: Duration = Duration::from_millis(8);
+/// A timed write whose packet has not come is made anyway this long after
+/// its nominal time (with concealment), which leaves the transmit queue
+/// `tx_margin` (plus [`WRITE_MARGIN_EXTRA`], less this) to cover the
+/// wake-up; a packet up to this late after its nominal time still plays in
+/// its place.
+const WRITE_SLACK: Duration = Duration::from_millis(4);
+/// Samples (4 ms) the transmit queue holds at a timed write's nominal time
+/// beyond `tx_margin`: a timed write may wait [`WRITE_SLACK`] for its packet
+/// and still find the margin a write at a read finds.
+const WRITE_MARGIN_EXTRA: usize = 32;
+/// Arrivals are timed against the read grid only while the channel's
+/// block phase is known this well.
+const PHASE_SURE: Duration = Duration::from_millis(1);
 /// Silence blocks written at start, so the channel transmits silence while
 /// the pump learns its phase (they are flushed when it locks).
 const PRIME_BLOCKS: usize = 2;
@@ -110,6 +132,15 @@ struct Slot {
     /// Reads in a row that found nothing at the locked phase.
     misses: u8,
     dead: bool,
+    /// The packets' arrival phase, from which the write phase is learnt.
+    wphase: WritePhase,
+    /// When the next block is written, once writes are timed to the
+    /// packets' arrival; `None`: a block is written right after each read.
+    write_due: Option<Instant>,
+    /// The timed writes' offset after the read grid.
+    write_off: Duration,
+    /// The next write restarts the transmit queue (flush, silence, block).
+    restart: bool,
 }
 
 struct Shell {
@@ -171,6 +202,10 @@ pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>, io: Arc<IoCells>) {
         for s in sh.slots.iter().flatten() {
             if !s.dead {
                 next = next.min(s.due);
+                if let Some(w) = s.write_due {
+                    // Timed writes are made on arrival; the wake-up is the deadline.
+                    next = next.min(w + WRITE_SLACK);
+                }
             }
             next = next.min(s.stream.poll_timeout());
         }
@@ -266,6 +301,10 @@ impl Shell {
                     early: false,
                     misses: 0,
                     dead: false,
+                    wphase: WritePhase::new(self.block_dur, WRITE_GUARD),
+                    write_due: None,
+                    write_off: Duration::ZERO,
+                    restart: false,
                 });
                 self.by_id.insert(id, i);
                 tracing::debug!(stream = id, channo = spec.channo, "media stream started");
@@ -277,7 +316,17 @@ impl Shell {
                     {
                         set_echo(s, taps);
                     }
+                    let old = *s.stream.spec();
                     s.stream.update(spec);
+                    if spec.remote != old.remote || spec.ptime_ms != old.ptime_ms || spec.symmetric != old.symmetric {
+                        // The packets' phase is to be learnt again; meanwhile
+                        // the writes keep theirs (or go back to the reads).
+                        s.wphase.reset();
+                        if s.write_due.is_some() && s.stream.frame_samples() != self.cfg.block {
+                            s.write_due = None;
+                            s.restart = true;
+                        }
+                    }
                 }
             }
             Command::Echo { id, taps } => {
@@ -305,6 +354,7 @@ impl Shell {
     }
 
     fn receive(&mut self, data: u64, now: Instant) {
+        let (block, block_dur) = (self.cfg.block, self.block_dur);
         let (i, is_rtcp) = ((data >> 1) as usize, data & 1 == 1);
         let Some(s) = self.slots.get_mut(i).and_then(Option::as_mut) else { return };
         let sock = if is_rtcp { &s.rtcp } else { &s.rtp };
@@ -312,24 +362,45 @@ impl Shell {
         // not batch anything here, and reading until EAGAIN would cost a
         // second recvfrom per packet: read one datagram per event. The
         // epoll set is level-triggered, so anything left is reported again
-        // by the next wait (at once: it has a zero timeout then).
-        match self.io.call(Syscall::UdpRecv, || sock.recv_from(&mut self.rxbuf)) {
-            Ok((n, from)) => {
-                if is_rtcp {
-                    s.stream.rtcp_in(&self.rxbuf[..n], from, now);
-                } else {
-                    s.stream.rtp_in(&self.rxbuf[..n], from, now);
-                }
-            }
-            // WouldBlock, EINTR, or an ICMP error from an earlier send (port
-            // unreachable): nothing to do.
-            Err(_) => {}
+        // by the next wait (at once: it has a zero timeout then). An error
+        // (WouldBlock, EINTR, or an ICMP error from an earlier send: port
+        // unreachable) leaves nothing to do.
+        let Ok((n, from)) = self.io.call(Syscall::UdpRecv, || sock.recv_from(&mut self.rxbuf)) else { return };
+        if is_rtcp {
+            s.stream.rtcp_in(&self.rxbuf[..n], from, now);
+            return;
+        }
+        s.stream.rtp_in(&self.rxbuf[..n], from, now);
+        if let Some(at) = s.stream.take_audio_arrival()
+            && s.hunt == Hunt::Locked
+            && !s.dead
+            && s.phase.width() <= PHASE_SURE
+            && s.stream.frame_samples() == block
+            && let Some(off) = s.wphase.arrival(at, s.phase.ready)
+        {
+            // A new write phase: the packet just in is the next block's,
+            // due at the new phase's instant nearest to now, with the
+            // transmit queue restarted.
+            s.write_due = Some(align(s.phase.ready, off, block_dur, now));
+            s.write_off = off;
+            s.restart = true;
+        }
+        if s.write_due.is_some_and(|w| now + WRITE_OPEN >= w) && s.stream.block_ready(block) {
+            // The block's packet is in (not just a later one that overtook
+            // it): write it now (no wake-up of its own).
+            timed_write(s, &mut self.outbuf, &self.cfg, block_dur, &mut self.io);
         }
     }
 
     fn service(&mut self, i: usize, now: Instant) {
         let block_dur = self.block_dur;
         let Some(s) = self.slots.get_mut(i).and_then(Option::as_mut) else { return };
+        if s.dead {
+            s.write_due = None;
+        }
+        if s.write_due.is_some_and(|w| w + WRITE_SLACK <= now && w <= s.due) {
+            timed_write(s, &mut self.outbuf, &self.cfg, block_dur, &mut self.io);
+        }
         if !s.dead && s.due <= now {
             // Phase decisions need the time of this very read, not the pass's.
             let t = Instant::now();
@@ -381,6 +452,9 @@ impl Shell {
                             // Far behind (a stall): re-anchor rather than burst.
                             s.hunt = Hunt::Start;
                             s.due = now;
+                        } else if let Some(w) = s.write_due {
+                            // Timed writes follow the read grid (the TDM clock).
+                            s.write_due = Some(align(s.phase.ready, s.write_off, block_dur, w));
                         }
                     }
                 }
@@ -397,12 +471,14 @@ impl Shell {
                         // Locked, right after a block completed: from now on each
                         // block is written just after its read, so the transmit
                         // queue should hold only the margin when a write comes.
-                        // Restart it as margin + the block just written.
+                        // Restart it as margin + the block just written. (Timed
+                        // writes, once on, keep the queue on their own schedule
+                        // through a lost and found phase: it is left alone.)
                         let block = self.cfg.block.min(self.outbuf.len());
                         let law = crate::codec::dsp_law(s.stream.spec().tdm_law);
                         let margin = vec![law.silence(); self.cfg.tx_margin.clamp(1, block)];
                         let io = &mut self.io;
-                        if io.call(Syscall::TdmIoctl, || s.chan.flush(false, true, false)).is_ok() {
+                        if s.write_due.is_none() && io.call(Syscall::TdmIoctl, || s.chan.flush(false, true, false)).is_ok() {
                             let _ = io.call(Syscall::TdmWrite, || s.chan.write(&margin));
                             let _ = io.call(Syscall::TdmWrite, || s.chan.write(&self.outbuf[..block]));
                         }
@@ -414,6 +490,9 @@ impl Shell {
                 }
             }
             s.stats.store(&s.stream.stats());
+        }
+        if s.write_due.is_some_and(|w| w + WRITE_SLACK <= now) {
+            timed_write(s, &mut self.outbuf, &self.cfg, block_dur, &mut self.io);
         }
         if s.stream.poll_timeout() <= now {
             s.stream.handle_timeout(now);
@@ -436,24 +515,22 @@ fn pump_blocks(s: &mut Slot, max: usize, inbuf: &mut [u8], outbuf: &mut [u8], cf
             Ok(Io::Done(0)) => break,
             Ok(Io::Done(n)) => {
                 got += 1;
-                s.stream.tdm_block(&inbuf[..n], &mut outbuf[..n]);
-                if s.stream.take_echo_off() {
-                    tracing::info!(stream = s.id, channo = s.chan.number(), "media pump: 2100 Hz answer tone; data mode, echo canceller off");
-                    set_echo(s, 0);
+                // Timed writes pull their blocks themselves (`timed_write`).
+                let write = s.write_due.is_none();
+                if write {
+                    s.stream.tdm_block(&inbuf[..n], &mut outbuf[..n]);
+                } else {
+                    s.stream.tdm_in(&inbuf[..n]);
                 }
+                echo_off(s);
                 if s.stream.spec().tap
                     && let Some(tx) = &cfg.tap
                 {
                     tap(s, tx, &inbuf[..n]);
                 }
-                let w = n;
-                match io.call(Syscall::TdmWrite, || s.chan.write(&outbuf[..w])) {
-                    Ok(Io::Event) => {
-                        forward_event(s, events_to, io);
-                        let _ = io.call(Syscall::TdmWrite, || s.chan.write(&outbuf[..w]));
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::debug!(stream = s.id, error = %e, "media pump: channel write failed"),
+                if write {
+                    let restart = std::mem::take(&mut s.restart);
+                    write_block(s, &outbuf[..n], if restart { Some(cfg.tx_margin) } else { None }, cfg, io);
                 }
                 flush(s, io);
             }
@@ -476,6 +553,89 @@ fn pump_blocks(s: &mut Slot, max: usize, inbuf: &mut [u8], outbuf: &mut [u8], cf
         }
     }
     got
+}
+
+/// Switches the echo canceller off when the stream heard the answer tone.
+fn echo_off(s: &mut Slot) {
+    if s.stream.take_echo_off() {
+        tracing::info!(stream = s.id, channo = s.chan.number(), "media pump: 2100 Hz answer tone; data mode, echo canceller off");
+        set_echo(s, 0);
+    }
+}
+
+/// Writes the block nominally due at `write_due`, pulled from the jitter
+/// buffer now: when its packet came in (up to [`WRITE_OPEN`] early) or at
+/// the deadline ([`WRITE_SLACK`] late). The transmit queue holds
+/// `tx_margin` + [`WRITE_MARGIN_EXTRA`] at the nominal time; a write `late`
+/// by more than that found it run dry, so the samples that should have
+/// played meanwhile are dropped and the next write finds the margin again
+/// (the delay does not creep up); a restart flushes the queue and pads it
+/// so that the block plays the margin after its nominal time, however
+/// early it is written.
+fn timed_write(s: &mut Slot, outbuf: &mut [u8], cfg: &ShellConfig, block_dur: Duration, io: &mut IoMeter) {
+    let Some(due) = s.write_due else { return };
+    let t = Instant::now();
+    let late = t.saturating_duration_since(due);
+    let early = due.saturating_duration_since(t);
+    let block = cfg.block.min(outbuf.len());
+    let (mut due, mut late, mut early) = (due, late, early);
+    if late >= block_dur {
+        // A stall: re-anchor at the nominal instant nearest to now and
+        // restart the queue. The jitter buffer's timeline goes on (its
+        // packets came in during the stall too); it slips any depth gained.
+        due = align(s.phase.ready, s.write_off, block_dur, t);
+        late = t.saturating_duration_since(due);
+        early = due.saturating_duration_since(t);
+        s.restart = true;
+    }
+    let restart = std::mem::take(&mut s.restart);
+    if restart && (s.stream.buffered() as usize) < block {
+        // A restart whose packet is not there (at the deadline, or after a
+        // stall): pulling now would underrun the jitter buffer and hold its
+        // timeline a block late; queue silence until the next write instead.
+        outbuf[..block].fill(dsp_law(s.stream.spec().tdm_law).silence());
+    } else {
+        s.stream.tdm_out(&mut outbuf[..block]);
+        echo_off(s);
+    }
+    let late = (late.as_micros() / 125) as usize;
+    let early = (early.as_micros() / 125) as usize;
+    let margin = cfg.tx_margin + WRITE_MARGIN_EXTRA;
+    let skip = late.saturating_sub(margin).min(block - 1);
+    let pad = restart.then(|| (margin + early).saturating_sub(late));
+    write_block(s, &outbuf[skip..block], pad, cfg, io);
+    s.write_due = Some(due + block_dur);
+}
+
+/// Largest silence pad written ahead of a block (100 ms).
+const MAX_PAD: usize = 800;
+
+/// Writes a block to the channel; with `pad`, after flushing the transmit
+/// queue and writing that many samples of silence (a restart). A write
+/// that finds every transmit buffer full (EAGAIN) is dropped, never
+/// retried: the queue is never overfilled.
+fn write_block(s: &mut Slot, data: &[u8], pad: Option<usize>, cfg: &ShellConfig, io: &mut IoMeter) {
+    if let Some(pad) = pad {
+        let pad = pad.min(MAX_PAD);
+        let silence = [dsp_law(s.stream.spec().tdm_law).silence(); MAX_PAD];
+        if io.call(Syscall::TdmIoctl, || s.chan.flush(false, true, false)).is_ok() && pad > 0 {
+            write_or_event(s, &silence[..pad], cfg, io);
+        }
+    }
+    write_or_event(s, data, cfg, io);
+}
+
+/// One write, retried once past a pending line event.
+fn write_or_event(s: &mut Slot, data: &[u8], cfg: &ShellConfig, io: &mut IoMeter) {
+    match io.call(Syscall::TdmWrite, || s.chan.write(data)) {
+        Ok(Io::Event) => {
+            forward_event(s, &cfg.line_events, io);
+            let _ = io.call(Syscall::TdmWrite, || s.chan.write(data));
+        }
+        Ok(Io::WouldBlock) => tracing::debug!(stream = s.id, "media pump: transmit buffers full; block dropped"),
+        Ok(Io::Done(_)) => {}
+        Err(e) => tracing::debug!(stream = s.id, error = %e, "media pump: channel write failed"),
+    }
 }
 
 /// Takes the pending line event and forwards it, if anyone listens.
