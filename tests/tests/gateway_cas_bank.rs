@@ -178,8 +178,26 @@ fn expect_idle(r: &Rig, l: Line) {
     );
 }
 
-/// Every line (and its spare neighbour) is idle.
+/// Tandem's `status` over the control socket.
+fn status(r: &Rig) -> Value {
+    use std::io::{BufRead, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(r.lab.path("tandem.sock")).expect("control socket");
+    s.set_read_timeout(Some(T)).expect("timeout");
+    s.write_all(b"{\"op\": \"status\"}\n").expect("write");
+    let mut line = String::new();
+    std::io::BufReader::new(s).read_line(&mut line).expect("reply");
+    serde_json::from_str(&line).expect("JSON reply")
+}
+
+/// Every line (and its spare neighbour) is idle: no call left in Tandem,
+/// every port idle in its signalling (an FXS port sees a hang-up only once
+/// it has outlasted a hook flash), and idle bits on both ends.
 fn expect_all_idle(r: &Rig) {
+    let tandem_idle = || {
+        let st = status(r);
+        st["calls"] == 0 && st["interfaces"].as_array().into_iter().flatten().all(|i| i["channels"]["busy"] == 0)
+    };
+    assert!(wait_until(T, tandem_idle), "ports not idle: {}\ntandem's log:\n{}", status(r), r.log());
     for l in [LOOP, GROUND, Line { pos: 2, ..LOOP }, Line { pos: 4, ..GROUND }] {
         expect_idle(r, l);
     }
@@ -349,4 +367,134 @@ fn loop_start_a_carrier_call_seizes_the_line_dials_dtmf_and_the_office_side_coll
 #[test]
 fn ground_start_a_carrier_call_seizes_the_line_dials_dtmf_and_the_office_side_collects_the_number() {
     a_carrier_call_seizes_the_line_dials_dtmf_and_the_office_side_collects_the_number(GROUND);
+}
+
+// ---------------------------------------------------------------------------
+// Busy and unallocated
+
+/// A SIP peer on `ip` refusing every call with `status reason`.
+fn rejecter(lab: &Lab, name: &str, ip: &str, status: &str, reason: &str) -> Sipp {
+    let scen = lab.path(&format!("uas_reject_{status}.xml"));
+    let text = std::fs::read_to_string(tandem_tests::repo_path("tests/sipp/uas_reject.xml")).expect("the reject scenario");
+    std::fs::write(&scen, text.replace("@STATUS@", status).replace("@REASON@", reason)).expect("write");
+    Sipp::start(lab, name, SippOpts { scenario: scen.to_str().expect("utf-8"), ip, port: 5070, ..SippOpts::default() })
+}
+
+/// The CDRs of the last call across the bank (the last two records).
+fn last_cdrs(r: &Rig, total: usize) -> Vec<Value> {
+    let c = cdrs(&r.lab, total, T);
+    assert!(c.len() >= total, "{c:?}");
+    c[total - 2..total].to_vec()
+}
+
+/// The carrier's call seizes the line side of `l` and dials; the office
+/// side collects the number and calls the PBX, which refuses it. The office
+/// side plays the refusal in band to the line (busy tone; a vacant-code SIT
+/// then reorder), the line side hears it before it takes the call as
+/// answered, and the carrier gets the PBX's status back; both ends of the
+/// line go idle and both CDRs carry the cause.
+fn the_pbx_refusals_cross_the_bank_back_to_the_carrier(l: Line) {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig();
+    for (k, (status, reason, cause)) in [("486", "Busy Here", 17), ("404", "Not Found", 1)].into_iter().enumerate() {
+        let mut pbx = rejecter(&r.lab, "pbx", "127.0.0.41", status, reason);
+        let mut carrier = carrier_uac(&r.lab, l.outward, "uac_reject.xml", 500);
+        carrier.expect_success(Duration::from_secs(30));
+        pbx.expect_success(T);
+        assert!(
+            carrier.log().contains(&format!("FINAL {status}")),
+            "{}: the PBX's {status} should reach the carrier as {status}: {}\ntandem's log:\n{}",
+            l.start,
+            carrier.log(),
+            r.log()
+        );
+        assert!(pbx.received("INVITE ")[0].starts_with(&format!("INVITE sip:{}@", l.outward)), "{}", pbx.messages());
+        expect_all_idle(&r);
+        let c = last_cdrs(&r, 2 * (k + 1));
+        let to_line = c.iter().find(|c| c["direction"] == "sip-to-tdm").unwrap_or_else(|| panic!("no sip-to-tdm CDR: {c:?}"));
+        let from_office = c.iter().find(|c| c["direction"] == "tdm-to-sip").unwrap_or_else(|| panic!("no tdm-to-sip CDR: {c:?}"));
+        assert_eq!(to_line["outbound"]["span"], 2, "{to_line}");
+        assert!(to_line["answer"].is_null(), "not answered: {to_line}");
+        assert_eq!(to_line["cause"], cause, "{to_line}");
+        assert_eq!(from_office["inbound"]["span"], 1, "{from_office}");
+        assert!(from_office["answer"].is_null(), "not answered: {from_office}");
+        assert_eq!(from_office["cause"], cause, "{from_office}");
+    }
+}
+
+/// Both lines of `l`'s pair are in use (the carrier seized them and the
+/// PBX answered both calls): a PBX call to the phone number gets 486 at
+/// once, and a call to a number no line has gets 404. Then everything clears.
+fn a_pbx_call_to_lines_in_use_is_busy_and_to_no_line_unallocated(l: Line) {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig();
+    let mut pbx = Sipp::start(
+        &r.lab,
+        "pbx",
+        SippOpts { scenario: "uas_answer.xml", ip: "127.0.0.41", rtp_echo_port: Some(7410), pause_ms: 15000, calls: 2, ..SippOpts::default() },
+    );
+    let mut carrier = Sipp::start(
+        &r.lab,
+        "carrier",
+        SippOpts {
+            scenario: "uac_call.xml",
+            ip: "127.0.0.42",
+            rtp_echo_port: Some(7420),
+            pause_ms: 5000,
+            calls: 2,
+            service: Some(l.outward),
+            remote: Some("127.0.0.40:5060"),
+            keys: &[("caller", "9175550000")],
+            extra: &["-l", "2"],
+            ..SippOpts::default()
+        },
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || pbx.received("INVITE ").len() == 2),
+        "{}: the carrier's two calls did not both reach the PBX: {}\ntandem's log:\n{}",
+        l.start,
+        pbx.messages(),
+        r.log()
+    );
+    for (called, want) in [(l.phone, "486"), ("2999", "404")] {
+        let mut caller = Sipp::start(
+            &r.lab,
+            &format!("pbx-{called}"),
+            SippOpts {
+                scenario: "uac_reject.xml",
+                ip: "127.0.0.41",
+                port: 5071,
+                pause_ms: 500,
+                service: Some(called),
+                remote: Some("127.0.0.40:5060"),
+                keys: &[("caller", "2125550100"), ("from_name", "\"Alice\"")],
+                ..SippOpts::default()
+            },
+        );
+        caller.expect_success(T);
+        assert!(caller.log().contains(&format!("FINAL {want}")), "{}: a PBX call to {called} should get {want}: {}", l.start, caller.log());
+    }
+    carrier.expect_success(Duration::from_secs(40));
+    pbx.expect_success(Duration::from_secs(30));
+    expect_all_idle(&r);
+}
+
+#[test]
+fn loop_start_the_pbx_busy_and_unallocated_cross_the_bank_to_the_carrier_in_band() {
+    the_pbx_refusals_cross_the_bank_back_to_the_carrier(LOOP);
+}
+
+#[test]
+fn ground_start_the_pbx_busy_and_unallocated_cross_the_bank_to_the_carrier_in_band() {
+    the_pbx_refusals_cross_the_bank_back_to_the_carrier(GROUND);
+}
+
+#[test]
+fn loop_start_a_pbx_call_to_lines_in_use_is_busy_and_to_no_line_unallocated() {
+    a_pbx_call_to_lines_in_use_is_busy_and_to_no_line_unallocated(LOOP);
+}
+
+#[test]
+fn ground_start_a_pbx_call_to_lines_in_use_is_busy_and_to_no_line_unallocated() {
+    a_pbx_call_to_lines_in_use_is_busy_and_to_no_line_unallocated(GROUND);
 }
