@@ -521,6 +521,7 @@ impl FxsPort {
             }
             Command::Answer => match self.state {
                 State::Outgoing => {
+                    self.stop_tone();
                     if self.config.answer_polarity && !self.reversed {
                         self.reversed = true;
                         self.emit_line(LineCommand::Polarity(true));
@@ -561,6 +562,23 @@ impl FxsPort {
         }
         self.play(tone);
         self.state = State::Lockout;
+        Ok(())
+    }
+
+    /// The far end of the call the phone dialled is ringing (`true`: the
+    /// phone hears the zone's ringback, as from a local switch) or sends
+    /// its own in-band progress (`false`: the local tone stops). Only
+    /// before answer; answer stops the tone too.
+    pub fn ringback(&mut self, on: bool, now: Instant) -> Result<(), Error> {
+        self.handle_timeout(now);
+        if !matches!(self.state, State::Outgoing) || self.hook_down.is_some() {
+            return Err(Error::InvalidState { command: "Ringback", state: self.state_name() });
+        }
+        if on {
+            self.play(Tone::Ringback);
+        } else {
+            self.stop_tone();
+        }
         Ok(())
     }
 

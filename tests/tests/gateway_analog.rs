@@ -307,6 +307,24 @@ fn tones_from_the_config_override_the_zone_dial_tone_and_ring_a_multi_step_caden
     c.phone_hook(1, false).expect("on-hook");
 }
 
+#[test]
+fn a_phone_that_dials_hears_ringback_while_the_far_end_rings_and_its_hang_up_cancels() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig();
+    let mut sipp = pbx(&r.lab, "uas_ring_cancel.xml");
+    let mut c = r.lab.client();
+    c.phone_hook(2, true).expect("off-hook");
+    assert!(tone_starts(&mut c, 2), "no dial tone after off-hook");
+    c.phone_dial_dtmf(2, "12125550123", 100, 100).expect("dial");
+    assert!(wait_until(T, || !sipp.received("INVITE ").is_empty()), "no INVITE; log:\n{}", r.tandem.log.all().join("\n"));
+    // The PBX rings (180, no SDP): the phone hears the US ringback, 440 + 480 Hz.
+    let ringback = |a: &hw_sim::client::Analysis| a.level_dbm0 > -30.0 && a.frequency_hz.is_some_and(|f| (f - 440.0).abs() < 10.0 || (f - 480.0).abs() < 10.0);
+    assert!(wait_until(T, || c.audio_analyze(2, 300).is_ok_and(|a| ringback(&a))), "no ringback: {:?}", c.audio_analyze(2, 300));
+    // Hanging up before answer cancels the INVITE (the scenario expects CANCEL, answers 487).
+    c.phone_hook(2, false).expect("on-hook");
+    sipp.expect_success(T);
+}
+
 /// The first `n` times (from now) at which the ringing phone `chan` starts
 /// or stops ringing, watched for at most `within`.
 fn ring_edges(c: &mut hw_sim::client::Client, chan: u32, n: usize, within: Duration) -> Vec<Duration> {

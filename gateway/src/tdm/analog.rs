@@ -24,7 +24,10 @@
 //! | hang-up of either kind, busy, reorder, no dial tone, no answer, abandoned | exactly one `Released` with a Q.850 cause |
 //!
 //! and back: `Answer` answers an FXO call (off-hook) or tells an FXS phone
-//! that dialled that the far end answered (polarity, by config); `Release`
+//! that dialled that the far end answered (polarity, by config);
+//! `Alerting{inband: false}` for a call an FXS phone dialled plays the
+//! zone's ringback to the phone until answer or in-band progress (whose
+//! audio then comes from the far end); `Release`
 //! hangs an FXO line up, or signals disconnect to an FXS phone (open loop,
 //! polarity) or stops ringing it; before answer it refuses the call an FXS
 //! phone dialled in band, as a switch does: the cause's tone
@@ -846,6 +849,18 @@ impl TdmInterface for AnalogInterface {
                 if self.ports[i].leg == Some(leg) {
                     self.release_now(i, r);
                 }
+            }
+            LegCommand::Alerting { inband } | LegCommand::Progress { inband } if !self.ports[i].outbound && !self.ports[i].answered => {
+                // A call the phone dialled: ringback from here while the far
+                // end rings without audio of its own; its own audio otherwise.
+                let ring = matches!(cmd, LegCommand::Alerting { .. }) && !inband;
+                if (ring || inband)
+                    && let Some(core) = self.ports[i].core.fxs()
+                    && core.ringback(ring, now).is_ok()
+                {
+                    tracing::debug!(%leg, ring, "local ringback to the phone");
+                }
+                self.drain(i, now);
             }
             LegCommand::Flash => {
                 // Only an FXO core in a call takes it: the port flashes the CO loop.

@@ -622,3 +622,19 @@ fn refusal_is_only_for_a_dialled_call_not_yet_answered() {
     assert!(h.port.refuse(Tone::Busy, h.t(3000)).is_err(), "answered");
     assert_eq!(h.state(), FxsState::Connected);
 }
+
+#[test]
+fn a_dialled_call_that_rings_plays_ringback_until_answer() {
+    let t0 = Instant::now();
+    let mut p = FxsPort::new(plan(&["NXX"]));
+    p.handle_input(LineInput::OffHook, t0);
+    for d in "555".chars() {
+        p.handle_input(LineInput::Digit(d), t0);
+    }
+    let _: Vec<Output> = std::iter::from_fn(|| p.poll_output()).collect();
+    p.ringback(true, t0).expect("ringback while the call is outgoing");
+    assert_eq!(p.poll_output(), Some(Output::Line(LineCommand::PlayTone(Tone::Ringback))));
+    p.handle_command(Command::Answer, t0).expect("answer");
+    assert_eq!(p.poll_output(), Some(Output::Line(LineCommand::StopTone)), "answer stops the ringback");
+    assert!(p.ringback(true, t0).is_err(), "no ringback once answered");
+}
