@@ -163,11 +163,12 @@ mod tests {
             .collect()
     }
 
-    fn heard(feed: Vec<TapBlock>) -> Vec<LineInput> {
-        let zone = ToneZone::get("us").unwrap();
+    /// Runs the tap over `feed` with `listener` (given its event sender) on
+    /// channel 3 and returns the events it sent.
+    fn tap_events<E>(feed: Vec<TapBlock>, listener: impl FnOnce(tokio::sync::mpsc::UnboundedSender<E>) -> Listener) -> Vec<E> {
         let (tx, rx) = crossbeam_channel::bounded(4096);
         let (etx, mut erx) = tokio::sync::mpsc::unbounded_channel();
-        let t = spawn(rx, HashMap::from([(3, Listener::Fxo { zone, events: etx })])).unwrap();
+        let t = spawn(rx, HashMap::from([(3, listener(etx))])).unwrap();
         for b in feed {
             tx.send(b).unwrap();
         }
@@ -176,12 +177,13 @@ mod tests {
         while !t.is_finished() && Instant::now() < end {
             std::thread::sleep(Duration::from_millis(5));
         }
-        let mut v = Vec::new();
-        while let Ok(a) = erx.try_recv() {
-            assert_eq!(a.channo, 3);
-            v.push(a.input);
-        }
-        v
+        std::iter::from_fn(|| erx.try_recv().ok()).collect()
+    }
+
+    fn heard(feed: Vec<TapBlock>) -> Vec<LineInput> {
+        let zone = ToneZone::get("us").unwrap();
+        let events = tap_events(feed, |events| Listener::Fxo { zone, events });
+        events.into_iter().inspect(|a: &AnalogInput| assert_eq!(a.channo, 3)).map(|a| a.input).collect()
     }
 
     #[test]
@@ -208,23 +210,8 @@ mod tests {
 
     /// What a CAS listener on channel 3 hears from `feed`.
     fn cas_heard(zone: ToneZone, feed: Vec<TapBlock>) -> Vec<CasLineInput> {
-        let (tx, rx) = crossbeam_channel::bounded(4096);
-        let (etx, mut erx) = tokio::sync::mpsc::unbounded_channel();
-        let t = spawn(rx, HashMap::from([(3, Listener::Cas { zone, events: etx })])).unwrap();
-        for b in feed {
-            tx.send(b).unwrap();
-        }
-        drop(tx);
-        let end = Instant::now() + Duration::from_secs(10);
-        while !t.is_finished() && Instant::now() < end {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        let mut v = Vec::new();
-        while let Ok(a) = erx.try_recv() {
-            assert_eq!(a.channo, 3);
-            v.push(a.input);
-        }
-        v
+        let events = tap_events(feed, |events| Listener::Cas { zone, events });
+        events.into_iter().inspect(|a: &CasInput| assert_eq!(a.channo, 3)).map(|a| a.input).collect()
     }
 
     fn sit_blocks(kind: SitKind, id: u64) -> Vec<TapBlock> {
