@@ -368,8 +368,14 @@ fn fgd_refusals_travel_in_band_as_busy_tone_and_sit() {
 // ---------------------------------------------------------------------------
 // E1 MFC/R2
 
+/// The idle ABCD bits of an R2 variant: C D = 0 1, China's 1 1.
+fn r2_idle(variant: &str) -> u8 {
+    if variant == "china" { 0b1011 } else { 0b1001 }
+}
+
 fn r2_rig(variant: &str) -> Rig {
-    let cfg = config("cas-r2.toml", &[]).replace("variant = \"itu\"", &format!("variant = \"{variant}\""));
+    let idle = format!("idle_bits = \"{:04b}\"", r2_idle(variant));
+    let cfg = config("cas-r2.toml", &[]).replace("variant = \"itu\"", &format!("variant = \"{variant}\"")).replace("idle_bits = \"1001\"", &idle);
     rig("cas-e1-cross.toml", cfg)
 }
 
@@ -378,19 +384,20 @@ fn r2_rig(variant: &str) -> Rig {
 /// sends B-2, busy, for it).
 fn r2_calls_outcomes(variant: &str, refusals: &[(&str, &str, &str)]) {
     let r = r2_rig(variant);
+    let idle = r2_idle(variant);
     call_through(&r, PEER1, PEER2, "5551234", Some("2125550100"), true);
-    assert_all_idle(&r, 0b1001);
+    assert_all_idle(&r, idle);
     call_through(&r, PEER1, PEER2, "5551235", Some("2125550100"), false);
-    assert_all_idle(&r, 0b1001);
+    assert_all_idle(&r, idle);
     call_through(&r, PEER2, PEER1, "2125599", Some("2125550100"), true);
-    assert_all_idle(&r, 0b1001);
+    assert_all_idle(&r, idle);
     for &(status, reason, want) in refusals {
         let mut callee = rejecter(&r.lab, PEER2, status, reason);
         let mut caller = uac(&r.lab, &format!("refused-{status}"), PEER1, "5551236", "uac_reject.xml", 500);
         caller.expect_success(CALL);
         callee.expect_success(CALL);
         assert!(caller.log().contains(&format!("FINAL {want}")), "SIP {status} from peer 2 should reach peer 1 as {want}: {}", caller.log());
-        assert_all_idle(&r, 0b1001);
+        assert_all_idle(&r, idle);
     }
 }
 
@@ -404,4 +411,14 @@ fn r2_itu_bridges_calls_both_ways_with_busy_and_unallocated() {
 fn r2_mexico_bridges_calls_both_ways_and_refuses_busy_and_unallocated_with_b2() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     r2_calls_outcomes("mexico", &[("486", "Busy Here", "486"), ("404", "Not Found", "486")]);
+}
+
+#[test]
+fn r2_brazil_argentina_and_china_bridge_calls_both_ways_with_busy_and_unallocated() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // Brazil: B-2 busy, B-7 unallocated; Argentina: the ITU group B; China:
+    // B-2 busy, ITU's B-5 unallocated, idle bits 1011.
+    for variant in ["brazil", "argentina", "china"] {
+        r2_calls_outcomes(variant, &[("486", "Busy Here", "486"), ("404", "Not Found", "404")]);
+    }
 }
