@@ -128,6 +128,13 @@ pub struct FxsConfig {
     pub cas_ack_window: Duration,
     /// Pause between the ACK and the FSK. Default 100 ms (GR-30-CORE: 50–500 ms).
     pub cidcw_delay: Duration,
+    /// Off-hook with no call (reorder, busy or a refusal tone): how long
+    /// before the receiver off-hook tone (howler) takes over. Default 30 s
+    /// (GR-506-CORE permanent-signal treatment); zero: never.
+    pub howler_after: Duration,
+    /// How long the howler plays before the line goes silent until on-hook.
+    /// Default 40 s.
+    pub howler_for: Duration,
 }
 
 impl Default for FxsConfig {
@@ -151,6 +158,8 @@ impl Default for FxsConfig {
             cas: Duration::from_millis(80),
             cas_ack_window: Duration::from_millis(160),
             cidcw_delay: Duration::from_millis(100),
+            howler_after: Duration::from_secs(30),
+            howler_for: Duration::from_secs(40),
         }
     }
 }
@@ -170,7 +179,8 @@ pub enum FxsState {
     Connected,
     /// Open-loop disconnect in progress (battery removed).
     Disconnecting,
-    /// Off-hook with no call: reorder tone until on-hook.
+    /// Off-hook with no call: reorder (or a refusal tone), then the howler,
+    /// then silence, until on-hook.
     Lockout,
 }
 
@@ -222,12 +232,23 @@ fn fsk_time(info: &Option<CallerIdInfo>) -> Duration {
 #[derive(Debug, Clone)]
 enum State {
     Idle,
-    Collecting { digits: String, deadline: Instant, complete_on_timeout: bool },
+    Collecting {
+        digits: String,
+        deadline: Instant,
+        complete_on_timeout: bool,
+    },
     Outgoing,
     Alerting(Alerting),
     Connected,
-    Disconnecting { until: Instant, on_hook: bool },
-    Lockout,
+    Disconnecting {
+        until: Instant,
+        on_hook: bool,
+    },
+    /// `next`: when the howler starts (not `howling`) or stops (`howling`).
+    Lockout {
+        next: Option<Instant>,
+        howling: bool,
+    },
 }
 
 /// Sans-IO FXS port. See the [module docs](self) and the [crate docs](crate).
@@ -279,7 +300,7 @@ impl FxsPort {
             State::Alerting(_) => FxsState::Alerting,
             State::Connected => FxsState::Connected,
             State::Disconnecting { .. } => FxsState::Disconnecting,
-            State::Lockout => FxsState::Lockout,
+            State::Lockout { .. } => FxsState::Lockout,
         }
     }
 
@@ -306,7 +327,8 @@ impl FxsPort {
             State::Alerting(a) => Some(a.cid_due.map_or(a.next, |c| c.min(a.next))),
             State::Disconnecting { until, .. } => Some(*until),
             State::Connected => self.cw.as_ref().map(|c| c.until),
-            State::Idle | State::Outgoing | State::Lockout => None,
+            State::Lockout { next, .. } => *next,
+            State::Idle | State::Outgoing => None,
         };
         match (hook, state) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -352,7 +374,7 @@ impl FxsPort {
                     let number = std::mem::take(digits);
                     self.dialed(number);
                 } else {
-                    self.lockout();
+                    self.lockout(now);
                 }
             }
             State::Alerting(a) => {
@@ -399,11 +421,22 @@ impl FxsPort {
                 if on_hook {
                     self.go_idle();
                 } else {
-                    self.lockout();
+                    self.lockout(now);
+                }
+            }
+            State::Lockout { next, howling } => {
+                if *howling {
+                    // The howler has played out: silence until on-hook.
+                    *next = None;
+                    self.stop_tone();
+                } else {
+                    *howling = true;
+                    *next = Some(at(now, c.howler_for));
+                    self.play(Tone::Howler);
                 }
             }
             // No timers: unreachable through poll_timeout, but harmless.
-            State::Idle | State::Outgoing | State::Connected | State::Lockout => {}
+            State::Idle | State::Outgoing | State::Connected => {}
         }
     }
 
@@ -479,7 +512,7 @@ impl FxsPort {
                 LineInput::OffHook => *on_hook = false,
                 _ => {}
             },
-            State::Lockout => {
+            State::Lockout { .. } => {
                 if input == LineInput::OnHook {
                     self.go_idle();
                 }
@@ -534,7 +567,7 @@ impl FxsPort {
             },
             Command::Hangup => {
                 match self.state {
-                    State::Idle | State::Disconnecting { .. } | State::Lockout => {}
+                    State::Idle | State::Disconnecting { .. } | State::Lockout { .. } => {}
                     State::Alerting(ref a) => {
                         if a.ringing {
                             self.emit_line(LineCommand::RingOff);
@@ -561,7 +594,7 @@ impl FxsPort {
             return Err(Error::InvalidState { command: "Refuse", state: self.state_name() });
         }
         self.play(tone);
-        self.state = State::Lockout;
+        self.state = self.lockout_state(now);
         Ok(())
     }
 
@@ -688,7 +721,7 @@ impl FxsPort {
             let number = std::mem::take(digits);
             match self.config.dial_plan.classify(&number) {
                 PlanMatch::Complete | PlanMatch::Ambiguous => self.dialed(number),
-                PlanMatch::Partial | PlanMatch::NoMatch => self.lockout(),
+                PlanMatch::Partial | PlanMatch::NoMatch => self.lockout(now),
             }
             return;
         }
@@ -702,7 +735,7 @@ impl FxsPort {
             return;
         };
         if too_long {
-            self.lockout();
+            self.lockout(now);
             return;
         }
         match m {
@@ -710,7 +743,7 @@ impl FxsPort {
                 let number = std::mem::take(digits);
                 self.dialed(number);
             }
-            PlanMatch::NoMatch => self.lockout(),
+            PlanMatch::NoMatch => self.lockout(now),
             PlanMatch::Partial | PlanMatch::Ambiguous => {
                 *deadline = at(now, self.config.inter_digit_timeout);
                 *complete_on_timeout = m == PlanMatch::Ambiguous;
@@ -750,7 +783,7 @@ impl FxsPort {
                 self.emit_line(LineCommand::Battery(false));
                 self.state = State::Disconnecting { until: at(now, d), on_hook: false };
             }
-            None => self.lockout(),
+            None => self.lockout(now),
         }
     }
 
@@ -759,9 +792,15 @@ impl FxsPort {
         self.state = State::Outgoing;
     }
 
-    fn lockout(&mut self) {
+    /// Off-hook with no call: reorder, then the howler after `howler_after`.
+    fn lockout(&mut self, now: Instant) {
         self.play(Tone::Reorder);
-        self.state = State::Lockout;
+        self.state = self.lockout_state(now);
+    }
+
+    fn lockout_state(&self, now: Instant) -> State {
+        let next = (!self.config.howler_after.is_zero()).then(|| at(now, self.config.howler_after));
+        State::Lockout { next, howling: false }
     }
 
     /// Starts ringing the phone with `pattern` (not empty), caller ID

@@ -81,6 +81,9 @@ pub enum Tone {
     Ringback,
     /// Call-waiting tone (subscriber alerting signal) over a call (FXS). Only played.
     CallWaiting,
+    /// Receiver off-hook tone (howler): a phone left off hook with no call
+    /// (FXS). Only played.
+    Howler,
     /// A Special Information Tone (vacant code), then reorder: the number
     /// cannot be reached as dialled. An FXS port plays it to refuse a call;
     /// an FXO port hears it while placing one.

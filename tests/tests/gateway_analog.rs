@@ -325,6 +325,27 @@ fn a_phone_that_dials_hears_ringback_while_the_far_end_rings_and_its_hang_up_can
     sipp.expect_success(T);
 }
 
+#[test]
+fn a_phone_left_off_hook_hears_dial_tone_then_reorder_then_the_howler() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig_with(&[("line = \"2125550100\"", "line = \"2125550100\"\nfirst_digit_timeout_ms = 1000\nhowler_after_ms = 2000")]);
+    let mut c = r.lab.client();
+    c.phone_hook(1, true).expect("off-hook");
+    let near =
+        |a: &hw_sim::client::Analysis, freqs: &[f64]| a.level_dbm0 > -30.0 && a.frequency_hz.is_some_and(|f| freqs.iter().any(|&g| (f - g).abs() < 12.0));
+    // No digit within 1 s: reorder (US 480 + 620 Hz), then 2 s later the
+    // receiver off-hook tone (1400 + 2060 + 2450 + 2600 Hz).
+    assert!(wait_until(T, || c.audio_analyze(1, 100).is_ok_and(|a| near(&a, &[480.0, 620.0]))), "no reorder: {:?}", c.audio_analyze(1, 100));
+    assert!(wait_until(T, || c.audio_analyze(1, 100).is_ok_and(|a| near(&a, &[1400.0, 2060.0, 2450.0, 2600.0]))), "no howler: {:?}", c.audio_analyze(1, 100));
+    c.phone_hook(1, false).expect("on-hook");
+    // Back on hook (longer than DAHDI's 1.25 s flash time) the port is idle
+    // again: the next off-hook gets dial tone.
+    std::thread::sleep(Duration::from_millis(2000));
+    c.phone_hook(1, true).expect("off-hook");
+    assert!(wait_until(T, || c.audio_analyze(1, 100).is_ok_and(|a| near(&a, &[350.0, 440.0]))), "no dial tone after the howler");
+    c.phone_hook(1, false).expect("on-hook");
+}
+
 /// The first `n` times (from now) at which the ringing phone `chan` starts
 /// or stops ringing, watched for at most `within`.
 fn ring_edges(c: &mut hw_sim::client::Client, chan: u32, n: usize, within: Duration) -> Vec<Duration> {

@@ -25,6 +25,7 @@
 //! dial_plan = ["911", "NXXXXXX", "1NXXNXXXXXX", "XXXX"]  # FXS: when the dialled number is complete
 //! inter_digit_timeout_ms = 4000
 //! first_digit_timeout_ms = 10000
+//! howler_after_ms = 30000      # FXS: off hook with no call, reorder then the howler after this (0: never)
 //! ring_cadence = [2000, 4000]  # FXS: ring on / off, ms; default: the zone's
 //! hangup_polarity = false      # FXS: signal the far end's hang-up by a polarity reversal too
 //! answer_polarity = false      # FXS: reverse polarity when the far end answers
@@ -112,6 +113,10 @@ pub struct AnalogConfig {
     /// FXS: wait for the first digit, ms (default 10000).
     #[serde(default)]
     pub first_digit_timeout_ms: Option<Spanned<u64>>,
+    /// FXS: off hook with no call, how long reorder (or a refusal tone)
+    /// plays before the receiver off-hook tone, ms (default 30000; 0: never).
+    #[serde(default)]
+    pub howler_after_ms: Option<Spanned<u64>>,
     /// FXS: ring cadence `[on_ms, off_ms]` (default: the zone's first pair).
     #[serde(default)]
     pub ring_cadence: Option<Spanned<Vec<u64>>>,
@@ -381,8 +386,9 @@ pub fn validate(analogs: &[AnalogConfig], taken: &[&str], zones: &[&str], src: &
             ("answer_supervision", a.answer_supervision.as_ref().map(|v| v.span())),
             ("dial_tone_timeout_ms", a.dial_tone_timeout_ms.as_ref().map(|v| v.span())),
         ];
-        let fxs_only: [KeyAt; 7] = [
+        let fxs_only: [KeyAt; 8] = [
             ("dial_plan", a.dial_plan.as_ref().map(|v| v.span())),
+            ("howler_after_ms", a.howler_after_ms.as_ref().map(|v| v.span())),
             ("call_waiting", a.call_waiting.as_ref().map(|v| v.span())),
             ("call_waiting_caller_id", a.call_waiting_caller_id.as_ref().map(|v| v.span())),
             ("transfer_release", a.transfer_release.as_ref().map(|v| v.span())),
@@ -414,6 +420,12 @@ pub fn validate(analogs: &[AnalogConfig], taken: &[&str], zones: &[&str], src: &
             if !(100..=600_000).contains(v.get_ref()) {
                 cx.err(v.span(), format!("{} ms is out of range", v.get_ref()), "timeouts are 100 to 600000 ms");
             }
+        }
+        if let Some(v) = &a.howler_after_ms
+            && *v.get_ref() != 0
+            && !(1000..=600_000).contains(v.get_ref())
+        {
+            cx.err(v.span(), format!("{} ms is out of range", v.get_ref()), "howler_after_ms is 1000 to 600000 ms, or 0 for no howler");
         }
         if let Some(d) = &a.disconnect
             && let Some(v) = &d.open_loop_min_ms

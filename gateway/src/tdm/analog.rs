@@ -169,6 +169,9 @@ impl AnalogSettings {
         if let Some(t) = &cfg.first_digit_timeout_ms {
             fxs.first_digit_timeout = Duration::from_millis(*t.get_ref());
         }
+        if let Some(t) = &cfg.howler_after_ms {
+            fxs.howler_after = Duration::from_millis(*t.get_ref());
+        }
         let ms = |v: u32| Duration::from_millis(u64::from(v));
         let mut ring_pattern = None;
         if let Some(c) = &cfg.ring_cadence

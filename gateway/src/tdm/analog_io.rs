@@ -525,6 +525,7 @@ impl Shell {
                     Tone::Reorder => Refusal::Reorder.tones(z),
                     Tone::Ringback => vec![z.tone(ToneKind::Ringback).clone()],
                     Tone::CallWaiting => vec![z.tone(ToneKind::CallWaiting).clone()],
+                    Tone::Howler => vec![z.tone(ToneKind::Howler).clone()],
                     // GR-1162-CORE: an unassigned number gets the vacant-code SIT, then reorder.
                     Tone::Sit => Refusal::Sit(SitKind::VacantCode).tones(z),
                 };

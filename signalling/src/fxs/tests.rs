@@ -104,6 +104,29 @@ fn first_digit_timeout_gives_reorder_lockout() {
 }
 
 #[test]
+fn reorder_gives_way_to_the_howler_then_silence_while_the_phone_stays_off_hook() {
+    let mut h = H::new(FxsConfig::default());
+    h.input(0, I::OffHook);
+    h.tick(10_000);
+    assert_eq!(h.port.poll_timeout(), Some(h.t(40_000)), "30 s of reorder");
+    assert_eq!(h.tick(40_000), vec![Line(L::PlayTone(Tone::Howler))]);
+    assert_eq!(h.port.poll_timeout(), Some(h.t(80_000)), "40 s of howler");
+    assert_eq!(h.tick(80_000), vec![Line(L::StopTone)]);
+    assert_eq!(h.port.poll_timeout(), None);
+    assert_eq!(h.state(), FxsState::Lockout);
+    h.input(90_000, I::OnHook);
+    assert!(h.port.is_idle());
+}
+
+#[test]
+fn no_howler_when_howler_after_is_zero() {
+    let mut h = H::new(FxsConfig { howler_after: Duration::ZERO, ..FxsConfig::default() });
+    h.input(0, I::OffHook);
+    h.tick(10_000);
+    assert_eq!(h.port.poll_timeout(), None);
+}
+
+#[test]
 fn lockout_ends_on_hook() {
     let mut h = H::new(FxsConfig::default());
     h.input(0, I::OffHook);
