@@ -297,9 +297,6 @@ enum St {
     Guard,
 }
 
-/// Largest number of timer steps one call processes (a safety net).
-const MAX_STEPS: usize = 64;
-
 /// One E&M trunk channel.
 #[derive(Debug)]
 pub struct EmTrunk {
@@ -553,33 +550,7 @@ impl EmTrunk {
 
     /// Runs due timers in time order up to `now`; returns the effective now.
     fn advance(&mut self, now: Instant) -> Instant {
-        let now = match self.last_now {
-            Some(last) if now < last => last,
-            _ => now,
-        };
-        self.last_now = Some(now);
-        for _ in 0..MAX_STEPS {
-            let deb = if self.alarm { None } else { self.debounce.poll_timeout() };
-            let next = match (self.deadline, deb) {
-                (Some(a), Some(b)) => a.min(b),
-                (a, b) => match a.or(b) {
-                    Some(t) => t,
-                    None => break,
-                },
-            };
-            if next > now {
-                break;
-            }
-            if deb == Some(next) {
-                if let Some(stable) = self.debounce.handle_timeout(next) {
-                    self.on_bits(stable, next);
-                }
-            } else {
-                self.deadline = None;
-                self.on_deadline(next);
-            }
-        }
-        now
+        super::advance(self, now)
     }
 
     fn on_bits(&mut self, bits: Abcd, now: Instant) {
@@ -755,7 +726,7 @@ impl EmTrunk {
         self.go(St::Collecting, Some(at(now, self.cfg.timers.first_digit)));
     }
 
-    fn on_deadline(&mut self, now: Instant) {
+    fn deadline_passed(&mut self, now: Instant) {
         let t = self.cfg.timers;
         match self.st {
             St::Seizing => match self.cfg.start {
@@ -894,5 +865,19 @@ impl EmTrunk {
         } else {
             self.go(St::Guard, Some(at(now, t.release_guard)));
         }
+    }
+}
+
+impl super::TimedCore for EmTrunk {
+    fn timing(&mut self) -> super::Timing<'_> {
+        super::Timing { last_now: &mut self.last_now, deadline: &mut self.deadline, debounce: &mut self.debounce, alarm: self.alarm }
+    }
+
+    fn on_stable_bits(&mut self, bits: Abcd, at: Instant) {
+        self.on_bits(bits, at);
+    }
+
+    fn on_deadline(&mut self, at: Instant) {
+        self.deadline_passed(at);
     }
 }

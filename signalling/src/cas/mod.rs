@@ -113,6 +113,57 @@ pub enum DigitKind {
     Dtmf,
 }
 
+/// Largest number of timer steps one input processes (a safety net).
+const MAX_STEPS: usize = 64;
+
+/// The timing state every CAS core keeps, lent to [`advance`].
+pub(crate) struct Timing<'a> {
+    /// The latest `now` seen (time never goes backwards).
+    pub last_now: &'a mut Option<Instant>,
+    /// The core's one protocol deadline.
+    pub deadline: &'a mut Option<Instant>,
+    /// The received-bits debouncer.
+    pub debounce: &'a mut Debouncer,
+    /// In alarm, received bits are not believed.
+    pub alarm: bool,
+}
+
+/// A CAS core driven by [`advance`]: its timing state, and what to do when
+/// received bits settle or the deadline passes.
+pub(crate) trait TimedCore {
+    fn timing(&mut self) -> Timing<'_>;
+    fn on_stable_bits(&mut self, bits: Abcd, at: Instant);
+    fn on_deadline(&mut self, at: Instant);
+}
+
+/// Runs a core's due timers (debounced bits and its deadline) in time order
+/// up to `now`; returns the effective now (never earlier than before).
+pub(crate) fn advance<C: TimedCore>(core: &mut C, now: Instant) -> Instant {
+    let now = {
+        let t = core.timing();
+        let now = t.last_now.map_or(now, |last| now.max(last));
+        *t.last_now = Some(now);
+        now
+    };
+    for _ in 0..MAX_STEPS {
+        let t = core.timing();
+        let deb = if t.alarm { None } else { t.debounce.poll_timeout() };
+        let Some(next) = [*t.deadline, deb].into_iter().flatten().min() else { break };
+        if next > now {
+            break;
+        }
+        if deb == Some(next) {
+            if let Some(stable) = t.debounce.handle_timeout(next) {
+                core.on_stable_bits(stable, next);
+            }
+        } else {
+            *t.deadline = None;
+            core.on_deadline(next);
+        }
+    }
+    now
+}
+
 /// `now + d`, saturating to `now` on overflow.
 pub(crate) fn at(now: Instant, d: std::time::Duration) -> Instant {
     now.checked_add(d).unwrap_or(now)

@@ -321,8 +321,6 @@ struct Bwd {
     acked: Option<(u8, Instant)>,
 }
 
-const MAX_STEPS: usize = 64;
-
 /// One E1 MFC/R2 circuit.
 #[derive(Debug)]
 pub struct R2Trunk {
@@ -654,34 +652,9 @@ impl R2Trunk {
         }
     }
 
+    /// Runs due timers in time order up to `now`; returns the effective now.
     fn advance(&mut self, now: Instant) -> Instant {
-        let now = match self.last_now {
-            Some(last) if now < last => last,
-            _ => now,
-        };
-        self.last_now = Some(now);
-        for _ in 0..MAX_STEPS {
-            let deb = if self.alarm { None } else { self.debounce.poll_timeout() };
-            let next = match (self.deadline, deb) {
-                (Some(a), Some(b)) => a.min(b),
-                (a, b) => match a.or(b) {
-                    Some(t) => t,
-                    None => break,
-                },
-            };
-            if next > now {
-                break;
-            }
-            if deb == Some(next) {
-                if let Some(stable) = self.debounce.handle_timeout(next) {
-                    self.on_line(stable.ab().value(), next);
-                }
-            } else {
-                self.deadline = None;
-                self.on_deadline(next);
-            }
-        }
-        now
+        super::advance(self, now)
     }
 
     fn fail(&mut self, cause: CasCause, now: Instant) {
@@ -796,7 +769,7 @@ impl R2Trunk {
         self.go(St::BSeized, Some(at(now, self.cfg.timers.mf_back_cycle)));
     }
 
-    fn on_deadline(&mut self, now: Instant) {
+    fn deadline_passed(&mut self, now: Instant) {
         let t = self.cfg.timers;
         match self.st {
             St::FSeize => self.fail(CasCause::NoSeizureAck, now),
@@ -1160,5 +1133,19 @@ impl R2Trunk {
         self.tone(None);
         self.line(SEIZE);
         self.go(St::BRelease, Some(at(now, self.cfg.timers.release)));
+    }
+}
+
+impl super::TimedCore for R2Trunk {
+    fn timing(&mut self) -> super::Timing<'_> {
+        super::Timing { last_now: &mut self.last_now, deadline: &mut self.deadline, debounce: &mut self.debounce, alarm: self.alarm }
+    }
+
+    fn on_stable_bits(&mut self, bits: Abcd, at: Instant) {
+        self.on_line(bits.ab().value(), at);
+    }
+
+    fn on_deadline(&mut self, at: Instant) {
+        self.deadline_passed(at);
     }
 }
