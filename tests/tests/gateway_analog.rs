@@ -99,11 +99,7 @@ fn a_co_call_with_bell202_caller_id_after_the_first_ring_reaches_sip_and_the_co_
     // not be reported by DAHDI): the CO's audio comes back through the
     // PBX's RTP echo.
     c.audio_play_tone(3, &[800.0], -10.0).expect("tone");
-    assert!(
-        wait_until(Duration::from_secs(5), || c.audio_analyze(3, 200).ok().and_then(|a| a.frequency_hz).is_some_and(|f| (f - 800.0).abs() < 10.0)),
-        "the CO's tone did not come back over RTP: {:?}",
-        c.audio_analyze(3, 200)
-    );
+    tone_heard(&mut c, 3, 200, &[800.0], Duration::from_secs(5)).expect("the CO's tone did not come back over RTP");
     std::thread::sleep(Duration::from_millis(1000));
     let hung_up = Instant::now();
     c.co_disconnect(3).expect("co.disconnect");
@@ -191,19 +187,14 @@ fn a_phone_off_hook_hears_dial_tone_and_the_number_it_dials_reaches_sip_and_its_
     let mut sipp = pbx(&r.lab, "uas_answer.xml");
     let mut c = r.lab.client();
     c.phone_hook(2, true).expect("off-hook");
-    let dial_tone = |a: &hw_sim::client::Analysis| a.frequency_hz.is_some_and(|f| (f - 350.0).abs() < 10.0 || (f - 440.0).abs() < 10.0);
-    assert!(wait_until(T, || c.audio_analyze(2, 300).is_ok_and(|a| dial_tone(&a))), "no dial tone: {:?}", c.audio_analyze(2, 300));
+    tone_heard(&mut c, 2, 300, &[350.0, 440.0], T).expect("no dial tone");
     c.phone_dial_dtmf(2, "12125550123", 100, 100).expect("dial");
     assert!(wait_until(T, || !sipp.received("INVITE ").is_empty()), "no INVITE; log:\n{}", r.tandem.log.all().join("\n"));
     let invite = sipp.received("INVITE ").remove(0);
     assert!(invite.starts_with("INVITE sip:12125550123@") || invite.starts_with("INVITE sip:+12125550123@"), "{invite}");
     // Media: what the phone says comes back through the PBX's RTP echo.
     c.audio_play_tone(2, &[1000.0], -10.0).expect("tone");
-    assert!(
-        wait_until(Duration::from_secs(5), || c.audio_analyze(2, 200).ok().and_then(|a| a.frequency_hz).is_some_and(|f| (f - 1000.0).abs() < 10.0)),
-        "the phone's tone did not come back over RTP: {:?}",
-        c.audio_analyze(2, 200)
-    );
+    tone_heard(&mut c, 2, 200, &[1000.0], Duration::from_secs(5)).expect("the phone's tone did not come back over RTP");
     c.phone_hook(2, false).expect("on-hook");
     sipp.expect_success(T);
 }
@@ -276,11 +267,7 @@ fn tones_from_the_config_override_the_zone_dial_tone_and_ring_a_multi_step_caden
     let r = rig_with(&[("[sip]", tones)]);
     let mut c = r.lab.client();
     c.phone_hook(2, true).expect("off-hook");
-    assert!(
-        wait_until(T, || c.audio_analyze(2, 300).ok().and_then(|a| a.frequency_hz).is_some_and(|f| (f - 425.0).abs() < 10.0)),
-        "dial tone not at 425 Hz: {:?}",
-        c.audio_analyze(2, 300)
-    );
+    tone_heard(&mut c, 2, 300, &[425.0], T).expect("dial tone not at 425 Hz");
     c.phone_hook(2, false).expect("on-hook");
     let mut sipp = Sipp::start(
         &r.lab,
@@ -527,6 +514,17 @@ fn tone_blocks(lab: &Lab, chan: u32, ms: u32, file: &str) -> Vec<bool> {
         .collect()
 }
 
+/// Waits up to `within` until the main frequency of the last `ms` of line
+/// audio on `chan` is within 10 Hz of one of `freqs`; else the last analysis.
+fn tone_heard(c: &mut hw_sim::client::Client, chan: u32, ms: u32, freqs: &[f64], within: Duration) -> Result<(), String> {
+    let near = |f: f64| freqs.iter().any(|&g| (f - g).abs() < 10.0);
+    if wait_until(within, || c.audio_analyze(chan, ms).ok().and_then(|a| a.frequency_hz).is_some_and(near)) {
+        Ok(())
+    } else {
+        Err(format!("{:?}", c.audio_analyze(chan, ms)))
+    }
+}
+
 /// Waits until the phone on `chan` hears tone (its last 50 ms above
 /// -30 dBm0), so that windows of line audio start from the tone's onset
 /// however late a loaded machine makes it.
@@ -582,8 +580,7 @@ fn a_message_waiting_notify_lights_the_lamp_sends_fsk_mwi_and_gives_stutter_dial
     std::thread::sleep(Duration::from_millis(1100));
     let blocks = tone_blocks(&r.lab, 1, 1000, "steady.wav");
     assert!(blocks.iter().all(|&b| b), "dial tone not steady after the clear: {blocks:?}");
-    let f = c.audio_analyze(1, 300).expect("audio.analyze").frequency_hz.unwrap_or(0.0);
-    assert!((f - 350.0).abs() < 10.0 || (f - 440.0).abs() < 10.0, "dial tone at {f} Hz");
+    tone_heard(&mut c, 1, 300, &[350.0, 440.0], T).expect("dial tone not at 350/440 Hz");
     c.phone_hook(1, false).expect("on-hook");
     // A stranger (an address no trunk accepts: tandem's own) gets 403 and changes nothing.
     assert_eq!(notify_mwi(&r.lab, "mwi-stranger", "127.0.0.4", 5098, "2001", true, "1"), "FINAL 403");
@@ -665,9 +662,7 @@ fn a_flash_storm_on_a_phone_line_leaves_it_able_to_make_a_normal_call() {
     // A normal call now: dial tone, the number reaches SIP, the hang-up ends it.
     let mut sipp = pbx(&r.lab, "uas_answer.xml");
     c.phone_hook(1, true).expect("off-hook");
-    std::thread::sleep(Duration::from_millis(600));
-    let f = c.audio_analyze(1, 300).expect("audio.analyze").frequency_hz.unwrap_or(0.0);
-    assert!((f - 350.0).abs() < 10.0 || (f - 440.0).abs() < 10.0, "no dial tone after the storm: {f} Hz");
+    tone_heard(&mut c, 1, 300, &[350.0, 440.0], T).expect("no dial tone after the storm");
     c.phone_dial_dtmf(1, "12125550123", 100, 100).expect("dial");
     assert!(wait_until(T, || !sipp.received("INVITE ").is_empty()), "no INVITE after the storm; log:\n{}", r.tandem.log.all().join("\n"));
     std::thread::sleep(Duration::from_millis(500));
@@ -819,11 +814,7 @@ fn call_waiting_tone_and_cidcw_reach_the_phone_a_flash_answers_and_swaps_with_si
     assert_eq!(direction(&a.received("INVITE ")[1]), "a=sendonly");
     // What the phone says now reaches B (its RTP echo sends it back).
     c.audio_play_tone(1, &[1000.0], -10.0).expect("tone");
-    assert!(
-        wait_until(T, || c.audio_analyze(1, 200).ok().and_then(|x| x.frequency_hz).is_some_and(|f| (f - 1000.0).abs() < 10.0)),
-        "no media with B: {:?}",
-        c.audio_analyze(1, 200)
-    );
+    tone_heard(&mut c, 1, 200, &[1000.0], T).expect("no media with B");
     c.audio_play_silence(1).expect("stop the tone");
     // Flash again: swap (B held, A resumed).
     c.phone_flash(1, Some(300)).expect("flash");
@@ -867,21 +858,13 @@ fn a_flash_holds_the_caller_with_recall_dial_tone_and_a_second_flash_resumes_it(
     assert!(wait_until(T, || a.received("INVITE ").len() == 1), "no hold re-INVITE: {}", a.messages());
     assert_eq!(direction(&a.received("INVITE ")[0]), "a=sendonly");
     // Recall dial tone (the zone's stutter dial tone, 350 + 440 Hz).
-    assert!(
-        wait_until(T, || c.audio_analyze(1, 300).ok().and_then(|x| x.frequency_hz).is_some_and(|f| (f - 350.0).abs() < 10.0 || (f - 440.0).abs() < 10.0)),
-        "no recall dial tone on hold: {:?}",
-        c.audio_analyze(1, 300)
-    );
+    tone_heard(&mut c, 1, 300, &[350.0, 440.0], T).expect("no recall dial tone on hold");
     c.phone_flash(1, Some(300)).expect("flash");
     assert!(wait_until(T, || a.received("INVITE ").len() == 2), "no resume re-INVITE: {}", a.messages());
     assert_eq!(direction(&a.received("INVITE ")[1]), "a=sendrecv");
     // Media flows again after the resume (the caller's RTP echo).
     c.audio_play_tone(1, &[1000.0], -10.0).expect("tone");
-    assert!(
-        wait_until(T, || c.audio_analyze(1, 200).ok().and_then(|x| x.frequency_hz).is_some_and(|f| (f - 1000.0).abs() < 10.0)),
-        "no media after the resume: {:?}",
-        c.audio_analyze(1, 200)
-    );
+    tone_heard(&mut c, 1, 200, &[1000.0], T).expect("no media after the resume");
     c.audio_play_silence(1).expect("stop the tone");
     c.phone_hook(1, false).expect("on-hook");
     a.expect_success(T);
@@ -943,11 +926,7 @@ fn a_third_call_for_a_phone_with_a_call_waiting_gets_486_and_the_waiting_callers
     // The phone talks to A again (A's RTP echo).
     assert!(wait_until(T, || a.received("INVITE ").len() == 1), "A's media was not renewed: {}", a.messages());
     c.audio_play_tone(1, &[1000.0], -10.0).expect("tone");
-    assert!(
-        wait_until(T, || c.audio_analyze(1, 200).ok().and_then(|x| x.frequency_hz).is_some_and(|f| (f - 1000.0).abs() < 10.0)),
-        "no media with A after B gave up: {:?}",
-        c.audio_analyze(1, 200)
-    );
+    tone_heard(&mut c, 1, 200, &[1000.0], T).expect("no media with A after B gave up");
     c.audio_play_silence(1).expect("stop the tone");
     c.phone_hook(1, false).expect("on-hook");
     a.expect_success(T);
