@@ -15,6 +15,14 @@
 //! data mode (fixed jitter buffer, no PLC, no DTMF detection or muting)
 //! and [`Stream::take_echo_off`] tells the shell to switch the channel's
 //! echo canceller off.
+//!
+//! Hold: [`Stream::park`] detaches the stream from its channel and
+//! [`Stream::attach`] joins it to a channel again (the same one, or another
+//! one: call waiting moves an FXS port between two streams). The RTP
+//! session goes on across the pause: same SSRC, the sequence number
+//! continuing, the timestamp advanced by the time parked at the sampling
+//! rate (RFC 3550 §5.1), the marker bit on the first packet after it
+//! (RFC 3551 §4.1, a talkspurt starts), and RTCP all along.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -209,6 +217,8 @@ pub struct Stream {
     rng: u64,
     lsr: u32,
     lsr_at: Option<Instant>,
+    /// Detached from the TDM side since then ([`Stream::park`]).
+    parked_at: Option<Instant>,
     // Output.
     tx: Box<[TxSlot]>,
     tx_head: usize,
@@ -269,6 +279,7 @@ impl Stream {
             rng,
             lsr: 0,
             lsr_at: None,
+            parked_at: None,
             tx: vec![TxSlot { data: [0; TX_BUF], len: 0, rtcp: false }; TX_SLOTS].into_boxed_slice(),
             tx_head: 0,
             tx_len: 0,
@@ -362,6 +373,12 @@ impl Stream {
     /// The RTP timestamp of the next TDM sample.
     pub fn rtp_timestamp(&self) -> u32 {
         self.ts_base.wrapping_add(self.samples as u32)
+    }
+
+    /// The RTP timestamp of `now`: the next TDM sample's, plus the time
+    /// parked (RFC 3550 §6.4.1: an SR's RTP timestamp is its NTP time's).
+    fn rtp_timestamp_at(&self, now: Instant) -> u32 {
+        self.rtp_timestamp().wrapping_add(self.parked_at.map_or(0, |at| samples_between(at, now) as u32))
     }
 
     /// The sequence number of the next packet sent.
@@ -732,7 +749,7 @@ impl Stream {
                 src.jitter16 = src.jitter16.wrapping_add(d).wrapping_sub((src.jitter16 + 8) >> 4);
             }
             src.transit = Some(transit);
-            if self.spec.direction.receives() && payload.len() <= MAX_PAYLOAD {
+            if self.spec.direction.receives() && self.parked_at.is_none() && payload.len() <= MAX_PAYLOAD {
                 self.jb.push(ts, payload);
                 if newest {
                     self.audio_arrival = Some(now);
@@ -752,7 +769,7 @@ impl Stream {
             self.stats.bad += 1;
             return;
         };
-        if !self.spec.direction.receives() {
+        if !self.spec.direction.receives() || self.parked_at.is_some() {
             return;
         }
         let Some((lo, hi)) = ev.event.dtmf_char().and_then(tone_pair) else { return };
@@ -792,6 +809,74 @@ impl Stream {
             idle: 0,
         });
         self.stats.dtmf_received += 1;
+    }
+
+    // ---- hold -----------------------------------------------------------
+
+    /// Detaches the stream from its TDM channel at `now` (hold, or the
+    /// channel lent to another call). Until [`attach`](Stream::attach) the
+    /// shell feeds no TDM block and no RTP is sent (a held party hears
+    /// nothing from us: no comfort noise either); received RTP still counts
+    /// in the statistics and RTCP reports but is not played; RTCP goes on
+    /// (RFC 3264 §5.1: a sendonly or inactive stream still sends RTCP). An
+    /// RFC 4733 digit being sent is ended (three end packets); a partly
+    /// filled packet is dropped. Parking a parked stream does nothing.
+    pub fn park(&mut self, now: Instant) {
+        if self.parked_at.is_some() {
+            return;
+        }
+        if let Some(ev) = self.sending_event.take() {
+            let duration = (self.samples - ev.start).min(u64::from(u16::MAX)) as u16;
+            for _ in 0..END_REPEATS {
+                self.send_event(ev, duration, true, false);
+            }
+        }
+        self.parked_at = Some(now);
+        self.pk_len = 0;
+        self.marker = true;
+        self.playing = None;
+        self.audio_arrival = None;
+    }
+
+    /// Whether the stream is parked.
+    pub fn parked(&self) -> bool {
+        self.parked_at.is_some()
+    }
+
+    /// Attaches a parked stream to a TDM channel again at `now`: the
+    /// channel of `spec` (its number and law may differ from before), with
+    /// `spec`'s RTP parameters applied as by [`update`](Stream::update).
+    /// SSRC and sequence numbers continue; the timestamp jumps by the time
+    /// parked at 8 kHz (RFC 3550 §5.1) and the first packet carries the
+    /// marker (RFC 3551 §4.1); the jitter buffer starts empty and the
+    /// detectors afresh. On a stream that is not parked it is `update`.
+    pub fn attach(&mut self, spec: StreamSpec, now: Instant) {
+        let Some(at) = self.parked_at.take() else {
+            self.update(spec);
+            return;
+        };
+        self.samples += samples_between(at, now);
+        if spec.tdm_law != self.spec.tdm_law {
+            self.spec.tdm_law = spec.tdm_law;
+            self.tdm_law = dsp_law(spec.tdm_law);
+            self.tdm_decode = self.tdm_law.decode_table();
+            self.to_codec = Transcoder::new(spec.tdm_law, self.spec.codec.law());
+            self.to_tdm = Transcoder::new(self.spec.codec.law(), spec.tdm_law);
+        }
+        self.spec.channo = spec.channo;
+        self.update(spec);
+        self.jb.reset();
+        self.marker = true;
+        self.pk_len = 0;
+        if self.detector.is_some() {
+            // Its positions count from the stream's samples, which jumped.
+            self.detector = self.new_detector();
+            self.gate = self.detector.is_some().then(DtmfGate::new);
+        }
+        if self.ans_tdm.is_some() {
+            self.ans_tdm = Some(AnswerToneDetector::new());
+            self.ans_rtp = Some(AnswerToneDetector::new());
+        }
     }
 
     // ---- RTCP -----------------------------------------------------------
@@ -834,7 +919,7 @@ impl Stream {
         }
         let sender_info = self.sent_since_report.then(|| SenderInfo {
             ntp_timestamp: ntp_now,
-            rtp_timestamp: self.rtp_timestamp(),
+            rtp_timestamp: self.rtp_timestamp_at(now),
             packet_count: self.stats.packets_sent as u32,
             octet_count: self.stats.octets_sent as u32,
         });
@@ -946,6 +1031,11 @@ fn frame_len(ptime_ms: u8) -> usize {
         10 | 20 | 30 | 40 | 60 => usize::from(ptime_ms) * SAMPLES_PER_MS as usize,
         _ => 20 * SAMPLES_PER_MS as usize,
     }
+}
+
+/// Samples at 8 kHz from `from` to `to` (none when `to` is earlier).
+fn samples_between(from: Instant, to: Instant) -> u64 {
+    (to.saturating_duration_since(from).as_micros() * u128::from(SAMPLES_PER_MS) / 1000) as u64
 }
 
 fn xorshift(s: &mut u64) -> u64 {
@@ -1075,6 +1165,79 @@ mod tests {
         assert_eq!(r.sequence_number, first.0.wrapping_add(1), "sequence continues");
         assert_eq!(r.timestamp, first.1.wrapping_add(6 * 160), "timestamp counts held samples");
         assert!(r.marker);
+    }
+
+    #[test]
+    fn a_parked_stream_resumes_with_its_ssrc_the_next_sequence_a_timestamp_advanced_by_the_pause_and_the_marker() {
+        let (mut s, now) = stream(spec(remote()));
+        let mut out = [0u8; 160];
+        s.tdm_block(&[0x55; 160], &mut out);
+        s.tdm_block(&[0x55; 160], &mut out);
+        let p = sent(&mut s);
+        let before = RtpRepr::parse_bytes(&p[1].1).unwrap();
+        let parked_at = now + Duration::from_millis(40);
+        s.park(parked_at);
+        assert!(s.parked());
+        // 1.5 s later it is attached again, to another channel of the other law.
+        let mut again = spec(remote());
+        again.channo = 2;
+        again.tdm_law = Law::Alaw;
+        s.attach(again, parked_at + Duration::from_millis(1500));
+        assert!(!s.parked());
+        assert_eq!((s.spec().channo, s.spec().tdm_law), (2, Law::Alaw));
+        s.tdm_block(&[0xD5; 160], &mut out);
+        s.tdm_block(&[0xD5; 160], &mut out);
+        let p = sent(&mut s);
+        assert_eq!(p.len(), 2);
+        let first = RtpRepr::parse_bytes(&p[0].1).unwrap();
+        let second = RtpRepr::parse_bytes(&p[1].1).unwrap();
+        assert_eq!(first.ssrc, before.ssrc, "same SSRC");
+        assert_eq!(first.sequence_number, before.sequence_number.wrapping_add(1), "the sequence continues");
+        assert_eq!(first.timestamp, before.timestamp.wrapping_add(160 + 1500 * 8), "the timestamp counts the pause at 8 kHz");
+        assert!(first.marker, "a talkspurt starts");
+        assert!(!second.marker);
+        assert_eq!(second.timestamp, first.timestamp.wrapping_add(160));
+        let want = tandem_dsp::g711::alaw_to_ulaw(0xD5);
+        assert!(p[0].1[12..].iter().all(|&b| b == want), "the new channel's A-law is transcoded to PCMU");
+    }
+
+    #[test]
+    fn a_parked_stream_sends_rtcp_but_no_rtp_and_counts_received_rtp_without_playing_it() {
+        let (mut s, now) = stream(spec(remote()));
+        let mut out = [0u8; 160];
+        s.tdm_block(&[0x55; 160], &mut out);
+        let p = sent(&mut s);
+        let before = RtpRepr::parse_bytes(&p[0].1).unwrap();
+        s.park(now);
+        for k in 0..5u16 {
+            s.rtp_in(&rtp(0, k, u32::from(k) * 160, 7, &[0x11; 160]), remote(), now + Duration::from_millis(20 * u64::from(k)));
+        }
+        assert_eq!(s.stats().packets_received, 5, "received RTP is counted");
+        assert_eq!(s.buffered(), 0, "and not buffered for playout");
+        assert_eq!(s.take_audio_arrival(), None);
+        let t = s.poll_timeout();
+        assert!(t <= now + RTCP_INTERVAL);
+        s.handle_timeout(t);
+        let p = sent(&mut s);
+        assert_eq!(p.len(), 1, "one RTCP report while parked");
+        assert!(p[0].0);
+        let c = CompoundRepr::parse(&p[0].1).unwrap();
+        let RtcpRepr::SenderReport(sr) = &c.packets[0] else { panic!("SR expected (we sent since the last report): {c:?}") };
+        assert_eq!(sr.reports[0].extended_highest_seq, 4, "the report covers what came while parked");
+        let parked_samples = (t.saturating_duration_since(now).as_micros() * 8 / 1000) as u32;
+        assert_eq!(sr.sender_info.rtp_timestamp, before.timestamp.wrapping_add(160 + parked_samples), "the SR's timestamp runs on while parked");
+        // The next report has no sender info: nothing was sent since.
+        let t2 = s.poll_timeout();
+        s.handle_timeout(t2);
+        let p = sent(&mut s);
+        let c = CompoundRepr::parse(&p[0].1).unwrap();
+        assert!(matches!(&c.packets[0], RtcpRepr::ReceiverReport(_)), "{c:?}");
+        // Attached again: the jitter buffer starts empty and new packets play.
+        s.attach(spec(remote()), t2);
+        s.rtp_in(&rtp(0, 5, 800, 7, &[0x22; 160]), remote(), t2);
+        s.tdm_block(&[0x55; 160], &mut out);
+        assert_eq!(s.stats().packets_received, 6);
+        assert!(sent(&mut s).iter().any(|(rtcp, _)| !rtcp), "RTP flows again");
     }
 
     fn rtp(pt: u8, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
