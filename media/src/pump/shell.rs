@@ -278,6 +278,13 @@ impl Shell {
                     tracing::error!(stream = id, error = %e, "media pump: epoll_ctl failed; stream not started");
                     return;
                 }
+                // Blocks queued before the call are stale (audio from before
+                // it, up to the whole receive queue on a channel left open,
+                // as an analog line's is): drop them. Flushing the read side
+                // also restarts the channel's block fill (DAHDI resets its
+                // read buffers' fill on DAHDI_FLUSH), so its blocks complete
+                // on the call's own phase, as each real call's do.
+                let _ = self.io.call(Syscall::TdmIoctl, || chan.flush(true, false, false));
                 let silence = vec![dsp_law(spec.tdm_law).silence(); self.cfg.block];
                 for _ in 0..PRIME_BLOCKS {
                     let _ = chan.write(&silence);
