@@ -85,7 +85,9 @@ const HDB3: u32 = 512;
 const CRC4: u32 = 1024;
 
 const BLOCK: usize = 160;
-const PROBES: usize = 4;
+/// Probe channels: every round measures TDM → RTP on all of them and
+/// RTP → TDM on one.
+const PROBES: usize = 8;
 /// A sample at least this loud marks a tone onset (the tone peaks near 10,000).
 const ONSET: i16 = 2000;
 
@@ -212,8 +214,19 @@ struct Shared {
     tone_on: Vec<AtomicBool>,
     tone_t0: Mutex<HashMap<usize, Instant>>,
     /// TDM → RTP probe: stream index → T0 of the far end's tone.
-    armed: Mutex<HashMap<usize, Instant>>,
-    tdm_to_rtp_ms: Mutex<Vec<f64>>,
+    /// (T0, its uncertainty: half the control call's round trip).
+    armed: Mutex<HashMap<usize, (Instant, Duration)>>,
+    /// TDM → RTP probes: (added latency, T0's uncertainty), ms.
+    tdm_to_rtp_ms: Mutex<Vec<(f64, f64)>>,
+}
+
+/// Where in the 20 ms packet period the generator sends stream `i`'s
+/// packets (of `n`): spread evenly over the period, in an order that puts
+/// neighbouring streams apart, as independent peers' clocks would.
+fn send_offset(i: usize, n: usize) -> Duration {
+    // 7,919 is prime, so i ↦ i × 7,919 mod n is a permutation unless n is
+    // a multiple of it (never here: n ≤ 1,024).
+    Duration::from_micros((i * 7919 % n) as u64 * 20_000 / n as u64)
 }
 
 fn generator(sock: UdpSocket, dests: Vec<SocketAddr>, by_port: HashMap<u16, usize>, sh: Arc<Shared>, cpu: Option<usize>) {
@@ -227,29 +240,37 @@ fn generator(sock: UdpSocket, dests: Vec<SocketAddr>, by_port: HashMap<u16, usiz
     let start = Instant::now();
     let mut k: u32 = 0;
     let mut tone_pos = vec![0usize; n];
+    // Streams in the order of their send offsets; `next` is the next to send in period `k`.
+    let mut order: Vec<(Duration, usize)> = (0..n).map(|i| (send_offset(i, n), i)).collect();
+    order.sort();
+    let mut next = 0;
     while !sh.stop.load(Ordering::Relaxed) {
-        let due = start + Duration::from_millis(20 * u64::from(k));
-        if Instant::now() >= due {
-            for (i, d) in dests.iter().enumerate() {
-                let on = sh.tone_on[i].load(Ordering::Relaxed);
-                let payload: Vec<u8>;
-                let p: &[u8] = if on {
-                    if tone_pos[i] == 0 {
-                        sh.tone_t0.lock().unwrap().insert(i, Instant::now());
-                    }
-                    payload = tone(700.0, BLOCK, tone_pos[i]);
-                    tone_pos[i] += BLOCK;
-                    &payload
-                } else {
-                    tone_pos[i] = 0;
-                    &silence
-                };
-                let repr = RtpRepr::new(0, k as u16, k.wrapping_mul(BLOCK as u32), 0x1000 + i as u32, BLOCK);
-                if let Ok(len) = repr.emit_with_payload(&mut pkt, p) {
-                    let _ = sock.send_to(&pkt[..len], d);
+        let now = Instant::now();
+        while next < n && start + Duration::from_millis(20 * u64::from(k)) + order[next].0 <= now {
+            let i = order[next].1;
+            let d = &dests[i];
+            next += 1;
+            let on = sh.tone_on[i].load(Ordering::Relaxed);
+            let payload: Vec<u8>;
+            let p: &[u8] = if on {
+                if tone_pos[i] == 0 {
+                    sh.tone_t0.lock().unwrap().insert(i, Instant::now());
                 }
+                payload = tone(700.0, BLOCK, tone_pos[i]);
+                tone_pos[i] += BLOCK;
+                &payload
+            } else {
+                tone_pos[i] = 0;
+                &silence
+            };
+            let repr = RtpRepr::new(0, k as u16, k.wrapping_mul(BLOCK as u32), 0x1000 + i as u32, BLOCK);
+            if let Ok(len) = repr.emit_with_payload(&mut pkt, p) {
+                let _ = sock.send_to(&pkt[..len], d);
             }
-            k += 1;
+            if next == n {
+                next = 0;
+                k += 1;
+            }
         }
         // Receive until the next send is due.
         while let Ok((len, from)) = sock.recv_from(&mut buf) {
@@ -261,13 +282,13 @@ fn generator(sock: UdpSocket, dests: Vec<SocketAddr>, by_port: HashMap<u16, usiz
                     }
                     let Some(&i) = by_port.get(&from.port()) else { continue };
                     let mut armed = sh.armed.lock().unwrap();
-                    if let Some(&t0) = armed.get(&i)
+                    if let Some(&(t0, err)) = armed.get(&i)
                         && let Ok(p) = RtpPacket::new_checked(&buf[..len])
                         && let Some(j) = p.payload().iter().position(|&c| DspLaw::Mulaw.decode(c).abs() >= ONSET)
                     {
                         let complete = t0 + Duration::from_micros((BLOCK - j) as u64 * 125);
                         let ms = t1.saturating_duration_since(complete).as_secs_f64() * 1000.0 - complete.saturating_duration_since(t1).as_secs_f64() * 1000.0;
-                        sh.tdm_to_rtp_ms.lock().unwrap().push(ms);
+                        sh.tdm_to_rtp_ms.lock().unwrap().push((ms, err.as_secs_f64() * 1000.0));
                         armed.remove(&i);
                     }
                 }
@@ -288,6 +309,8 @@ struct Result {
     received: u64,
     totals: StreamStats,
     tdm_to_rtp: Vec<f64>,
+    /// The TDM → RTP probes with their T0 uncertainty, in latency order.
+    tdm_to_rtp_err: Vec<(f64, f64)>,
     rtp_to_tdm: Vec<f64>,
     hwm_kb: u64,
     rss_added_kb: i64,
@@ -304,6 +327,7 @@ fn run(
     ncpu: usize,
     dtmf: DtmfMode,
     clock_cpu: Option<usize>,
+    start_spread: Duration,
 ) -> std::result::Result<Result, String> {
     let spans = layout(n);
     let dir = tempfile::Builder::new().prefix("pump-bench-").tempdir().map_err(|e| e.to_string())?;
@@ -370,7 +394,13 @@ fn run(
     let mut ids = Vec::new();
     let mut dests = Vec::new();
     let mut by_port = HashMap::new();
+    let starts_from = Instant::now();
     for (i, &(c, law)) in chans.iter().enumerate() {
+        // Calls start at their own times, and a channel's blocks complete
+        // at the phase its buffers were set up at (DAHDI: SET_BLOCKSIZE,
+        // SET_BUFINFO, FLUSH): stream i starts at i / n of the spread.
+        let at = starts_from + start_spread * i as u32 / chans.len() as u32;
+        std::thread::sleep(at.saturating_duration_since(Instant::now()));
         let p = pump.allocate().map_err(|e| e.to_string())?;
         let spec = StreamSpec {
             channo: c,
@@ -391,6 +421,7 @@ fn run(
         dests.push(p.local);
         by_port.insert(p.local.port(), i);
     }
+    println!("   streams started     over {:.1} ms (spread asked: {} ms)", starts_from.elapsed().as_secs_f64() * 1000.0, start_spread.as_millis());
     let sh = Arc::new(Shared {
         stop: AtomicBool::new(false),
         counting: AtomicBool::new(false),
@@ -423,17 +454,21 @@ fn run(
     let wav = dir.path().join("probe.wav");
     let mut round = 0;
     while win_start.elapsed() + Duration::from_millis(1300) < window {
+        // TDM → RTP, on every probe channel (each with its own T0).
+        for &i in &probes {
+            let a = Instant::now();
+            client.audio_play_tone(chans[i].0, &[700.0], -5.0).map_err(|e| e.to_string())?;
+            let b = Instant::now();
+            sh.armed.lock().unwrap().insert(i, (a + (b - a) / 2, (b - a) / 2));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        for &i in &probes {
+            sh.armed.lock().unwrap().remove(&i);
+            client.audio_play_silence(chans[i].0).map_err(|e| e.to_string())?;
+        }
         let i = probes[round % probes.len()];
         round += 1;
         let chan = chans[i].0;
-        // TDM → RTP.
-        let a = Instant::now();
-        client.audio_play_tone(chan, &[700.0], -5.0).map_err(|e| e.to_string())?;
-        let b = Instant::now();
-        sh.armed.lock().unwrap().insert(i, a + (b - a) / 2);
-        std::thread::sleep(Duration::from_millis(200));
-        sh.armed.lock().unwrap().remove(&i);
-        client.audio_play_silence(chan).map_err(|e| e.to_string())?;
         // RTP → TDM.
         std::thread::sleep(Duration::from_millis(200));
         sh.tone_on[i].store(true, Ordering::Relaxed);
@@ -500,8 +535,9 @@ fn run(
         totals.late += a.late - b.late;
         totals.lost += a.lost - b.lost;
     }
-    let mut tdm_to_rtp = sh.tdm_to_rtp_ms.lock().unwrap().clone();
-    tdm_to_rtp.sort_by(f64::total_cmp);
+    let mut tdm_to_rtp_err = sh.tdm_to_rtp_ms.lock().unwrap().clone();
+    tdm_to_rtp_err.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let tdm_to_rtp: Vec<f64> = tdm_to_rtp_err.iter().map(|p| p.0).collect();
     rtp_to_tdm.sort_by(f64::total_cmp);
     jb_ms.sort_by(f64::total_cmp);
     Ok(Result {
@@ -515,6 +551,7 @@ fn run(
         received: sh.received.load(Ordering::Relaxed),
         totals,
         tdm_to_rtp,
+        tdm_to_rtp_err,
         rtp_to_tdm,
         hwm_kb: hwm,
         rss_added_kb: rss1 as i64 - rss0 as i64,
@@ -608,6 +645,12 @@ fn print(r: &Result, pipe_us: f64) {
         )
     };
     show("TDM→RTP added", &r.tdm_to_rtp);
+    let top: Vec<String> = r.tdm_to_rtp_err.iter().rev().take(4).map(|(ms, err)| format!("{ms:.1} ± {err:.1}")).collect();
+    println!(
+        "     highest           {} ms (± half the control call that started the tone; max ± over all probes {:.1} ms)",
+        top.join(", "),
+        r.tdm_to_rtp_err.iter().map(|p| p.1).fold(0.0, f64::max)
+    );
     show("RTP→TDM", &r.rtp_to_tdm);
     println!("   jitter-buffer depth p50 {:.0} ms  p99 {:.0} ms  (all streams, sampled each probe)", percentile(&r.jb_ms, 0.5), percentile(&r.jb_ms, 0.99));
     println!(
@@ -633,6 +676,7 @@ fn main() {
         Err(_) => Some(0),
     };
     let clock_cpu = std::env::var("PUMP_BENCH_CLOCK_CPU").ok().and_then(|v| v.parse().ok());
+    let start_spread = Duration::from_millis(env_u64("PUMP_BENCH_START_MS", 60));
     let dtmf = if std::env::var("PUMP_BENCH_DTMF").is_ok_and(|v| v == "inband") { DtmfMode::Inband } else { DtmfMode::Rfc4733 };
     raise_nofile();
     let ncpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
@@ -641,10 +685,11 @@ fn main() {
         pin(c);
     }
     println!(
-        "media pump benchmark: {} CPU(s); simulator + pump on CPU {:?}, load generator on the next; DTMF {:?}; warm-up {} s, window {} s",
+        "media pump benchmark: {} CPU(s); simulator + pump on CPU {:?}, load generator on the next; DTMF {:?}; streams started over {} ms; warm-up {} s, window {} s",
         ncpu,
         cpu,
         dtmf,
+        start_spread.as_millis(),
         warmup.as_secs(),
         window.as_secs()
     );
@@ -655,7 +700,7 @@ fn main() {
             std::process::exit(2);
         }
         println!("\n== {n} channels");
-        match run(n, warmup, window, cpu, ncpu, dtmf, clock_cpu) {
+        match run(n, warmup, window, cpu, ncpu, dtmf, clock_cpu, start_spread) {
             Ok(r) => print(&r, pipe_us),
             Err(e) => {
                 eprintln!("pump bench: {n} channels: {e}");
