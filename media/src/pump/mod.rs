@@ -52,6 +52,22 @@
 //!
 //! Streams are spread over `threads` pump threads by id (one by default).
 //!
+//! # Hold: parking a stream
+//!
+//! [`PumpHandle::park`] detaches a started stream from its channel and
+//! keeps the rest: its sockets (so the port in the SDP stays valid), its
+//! SSRC, sequence and timestamp, its statistics, and RTCP, which goes on
+//! being sent and received. While parked nothing is read from or written
+//! to the channel (the pump closes its descriptor: an analog shell that
+//! lent it may use the line again), received RTP is counted and dropped,
+//! and no RTP is sent (no comfort noise: the far end, offered `sendonly`,
+//! hears silence). [`PumpHandle::unpark`] / [`PumpHandle::unpark_on`]
+//! attach it to a channel again, the same or another one (call waiting
+//! moves an FXS port between two parked streams): the sequence continues,
+//! the timestamp is advanced by the time parked at 8 kHz, the first packet
+//! carries the marker, the jitter buffer starts empty and the channel's
+//! block phase is learnt afresh.
+//!
 //! # Use from call control
 //!
 //! ```no_run
@@ -265,6 +281,12 @@ pub enum PumpError {
     /// `update` on a stream that was allocated but not started.
     #[error("stream {0}: not started")]
     NotStarted(u64),
+    /// `park` on a stream already parked.
+    #[error("stream {0}: already parked")]
+    AlreadyParked(u64),
+    /// `unpark` on a stream that is not parked.
+    #[error("stream {0}: not parked")]
+    NotParked(u64),
     /// The DAHDI channel could not be opened or set up.
     #[error("stream {id}: channel {channo}: {source}")]
     Channel {
@@ -288,6 +310,8 @@ pub(crate) enum Command {
     Echo { id: u64, taps: u32 },
     Digit { id: u64, digit: char, duration_ms: u16 },
     Stop { id: u64 },
+    Park { id: u64 },
+    Unpark { id: u64, spec: StreamSpec, chan: Channel },
     Shutdown,
 }
 
@@ -295,6 +319,8 @@ struct Entry {
     port: u16,
     sockets: Option<(UdpSocket, UdpSocket)>,
     stats: Arc<StatsCell>,
+    /// Started and parked (see [`PumpHandle::park`]).
+    parked: bool,
 }
 
 struct Inner {
@@ -391,7 +417,7 @@ impl PumpHandle {
             ports.1.insert(p);
             drop(ports);
             let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
-            lock(&self.inner.streams).insert(id, Entry { port: p, sockets: Some((rtp, rtcp)), stats: Arc::new(StatsCell::default()) });
+            lock(&self.inner.streams).insert(id, Entry { port: p, sockets: Some((rtp, rtcp)), stats: Arc::new(StatsCell::default()), parked: false });
             return Ok(StreamPort { id, local });
         }
         Err(io::Error::new(io::ErrorKind::AddrInUse, format!("no free RTP port pair in {lo}..={hi}")))
@@ -507,7 +533,67 @@ impl PumpHandle {
         self.sender(id).send(Command::Digit { id, digit, duration_ms }).map_err(|_| PumpError::ShutDown)
     }
 
-    /// Stops a started stream: the pump closes its channel and sockets and
+    /// Parks a started stream: detaches it from its channel (the pump
+    /// closes its descriptor of it) and keeps its sockets, RTP state and
+    /// RTCP going (see the module docs). [`update`](PumpHandle::update)
+    /// still applies to a parked stream; echo and DTMF commands are ignored
+    /// until it is attached again.
+    pub fn park(&self, id: u64) -> Result<(), PumpError> {
+        {
+            let mut streams = lock(&self.inner.streams);
+            let e = streams.get_mut(&id).ok_or(PumpError::UnknownStream(id))?;
+            if e.sockets.is_some() {
+                return Err(PumpError::NotStarted(id));
+            }
+            if e.parked {
+                return Err(PumpError::AlreadyParked(id));
+            }
+            e.parked = true;
+        }
+        self.sender(id).send(Command::Park { id }).map_err(|_| PumpError::ShutDown)
+    }
+
+    /// Attaches a parked stream to the channel of `spec` (opened as by
+    /// [`start`](PumpHandle::start); the same channel or another), with
+    /// `spec`'s RTP parameters.
+    pub fn unpark(&self, id: u64, spec: StreamSpec) -> Result<(), PumpError> {
+        self.check_parked(id)?;
+        let chan = self.open_channel(&spec).map_err(|source| PumpError::Channel { id, channo: spec.channo, source })?;
+        self.attach(id, spec, chan)
+    }
+
+    /// As [`unpark`](PumpHandle::unpark), on a channel the caller already
+    /// has open (see [`start_on`](PumpHandle::start_on)).
+    pub fn unpark_on(&self, id: u64, spec: StreamSpec, chan: Channel) -> Result<(), PumpError> {
+        self.check_parked(id)?;
+        let chan = self.setup_channel(chan, &spec).map_err(|source| PumpError::Channel { id, channo: spec.channo, source })?;
+        self.attach(id, spec, chan)
+    }
+
+    /// Whether the stream is started and parked (`None`: no such stream).
+    pub fn is_parked(&self, id: u64) -> Option<bool> {
+        lock(&self.inner.streams).get(&id).map(|e| e.parked)
+    }
+
+    fn check_parked(&self, id: u64) -> Result<(), PumpError> {
+        let streams = lock(&self.inner.streams);
+        let e = streams.get(&id).ok_or(PumpError::UnknownStream(id))?;
+        if e.parked { Ok(()) } else { Err(PumpError::NotParked(id)) }
+    }
+
+    fn attach(&self, id: u64, spec: StreamSpec, chan: Channel) -> Result<(), PumpError> {
+        {
+            let mut streams = lock(&self.inner.streams);
+            let e = streams.get_mut(&id).ok_or(PumpError::UnknownStream(id))?;
+            if !e.parked {
+                return Err(PumpError::NotParked(id));
+            }
+            e.parked = false;
+        }
+        self.sender(id).send(Command::Unpark { id, spec, chan }).map_err(|_| PumpError::ShutDown)
+    }
+
+    /// Stops a started (or parked) stream: the pump closes its channel and sockets and
     /// the port pair becomes free. Returns the stream's figures as last
     /// published (at most one TDM block old), for the CDR.
     pub fn stop(&self, id: u64) -> Result<StreamStats, PumpError> {

@@ -19,6 +19,8 @@ use super::write_phase::{WritePhase, align};
 use super::{Command, DtmfMode, TAP_BLOCK, TapBlock};
 use crate::codec::dsp_law;
 
+mod park;
+
 /// Largest datagram read.
 const RECV_BUF: usize = 2048;
 /// The longest the thread sleeps, so commands are picked up promptly.
@@ -155,6 +157,8 @@ struct Shell {
     outbuf: Box<[u8]>,
     rxbuf: Box<[u8]>,
     io: IoMeter,
+    /// Streams parked (hold), apart from the slots (see `park`).
+    parked: park::Parked,
 }
 
 /// Runs a pump thread until `Shutdown` or until every handle is gone.
@@ -193,6 +197,7 @@ pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>, io: Arc<IoCells>) {
         outbuf: vec![0; cfg.block].into_boxed_slice(),
         rxbuf: vec![0; RECV_BUF].into_boxed_slice(),
         io: IoMeter::new(io),
+        parked: park::Parked::default(),
         cfg,
     };
     let mut events = vec![EpollEvent::empty(); 256];
@@ -209,6 +214,7 @@ pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>, io: Arc<IoCells>) {
             }
             next = next.min(s.stream.poll_timeout());
         }
+        next = sh.parked.next_timeout().map_or(next, |t| next.min(t));
         let wait = next.saturating_duration_since(now);
         let n = match wait_events(&sh.epoll, &sh.timer, &mut events, wait, &mut sh.io) {
             Ok(n) => n,
@@ -233,6 +239,7 @@ pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>, io: Arc<IoCells>) {
         for i in 0..sh.slots.len() {
             sh.service(i, now);
         }
+        sh.service_parked(now);
     }
 }
 
@@ -316,6 +323,12 @@ impl Shell {
                 self.by_id.insert(id, i);
                 tracing::debug!(stream = id, channo = spec.channo, "media stream started");
             }
+            Command::Park { id } => self.park(id, now),
+            Command::Unpark { id, spec, chan } => self.unpark(id, spec, chan, now),
+            Command::Update { id, spec } if self.parked.has(id) => self.parked.update(id, spec),
+            Command::Stop { id } if self.parked.has(id) => self.stop_parked(id),
+            // Applied when attached again (the spec's echo taps) or dropped.
+            Command::Echo { id, .. } | Command::Digit { id, .. } if self.parked.has(id) => {}
             Command::Update { id, spec } => {
                 if let Some(s) = self.by_id.get(&id).and_then(|&i| self.slots[i].as_mut()) {
                     if let Some(taps) = spec.echo_taps
@@ -361,6 +374,9 @@ impl Shell {
     }
 
     fn receive(&mut self, data: u64, now: Instant) {
+        if data & park::PARKED != 0 {
+            return self.receive_parked(data, now);
+        }
         let (block, block_dur) = (self.cfg.block, self.block_dur);
         let (i, is_rtcp) = ((data >> 1) as usize, data & 1 == 1);
         let Some(s) = self.slots.get_mut(i).and_then(Option::as_mut) else { return };
