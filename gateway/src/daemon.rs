@@ -124,6 +124,9 @@ struct Daemon {
     /// Started media streams per call: id, what they were started with,
     /// and their published figures (which outlive the stream).
     streams: HashMap<CallId, (u64, StreamSpec, Option<Arc<StatsCell>>)>,
+    /// Calls whose stream (still in `streams`) is parked: held, detached
+    /// from its channel, to be attached again on the resume's `Connect`.
+    parked: std::collections::HashSet<CallId>,
     /// Echo canceller taps per range of DAHDI channels (`[[pri]] echo_taps`).
     echo: Vec<(std::ops::RangeInclusive<u32>, u32)>,
     /// Totals for the metrics.
@@ -437,6 +440,7 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
         iface_names,
         owners: HashMap::new(),
         streams: HashMap::new(),
+        parked: Default::default(),
         media_done: HashMap::new(),
         echo,
         totals: Default::default(),
@@ -859,6 +863,32 @@ impl Daemon {
                 // E&M trunk channels: the tap carries early media to call-progress detection.
                 spec.tap |= self.cas.get(&tdm_channo).is_some_and(|(_, s, _)| s.tap);
                 let id = rtp.stream;
+                if self.parked.remove(&call) {
+                    match self.streams.get(&call).map(|(p, _, _)| *p) {
+                        Some(p) if p == id => {
+                            // A resume: the same stream, attached to the channel again.
+                            match self.unpark_media(call, id, spec) {
+                                Ok(()) => {
+                                    debug!(%call, stream = id, channo = tdm_channo, "media resumed");
+                                    if let Some(e) = self.streams.get_mut(&call) {
+                                        e.1 = spec;
+                                    }
+                                }
+                                Err(e) => {
+                                    self.parked.insert(call);
+                                    warn!(%call, stream = id, %e, "media resume failed");
+                                }
+                            }
+                            return;
+                        }
+                        Some(p) => {
+                            // A new stream replaces the parked one.
+                            let _ = self.pump.stop(p);
+                            self.streams.remove(&call);
+                        }
+                        None => {}
+                    }
+                }
                 // A CAS channel's media waits until address signalling is over.
                 if let Some((_, _, ready)) = self.cas.get(&tdm_channo) {
                     if *ready {
@@ -904,7 +934,30 @@ impl Daemon {
                     }
                 }
             }
+            MediaCommand::Park { call } => {
+                if let Some((id, _, _)) = self.streams.get(&call) {
+                    match self.pump.park(*id) {
+                        Ok(()) => {
+                            debug!(%call, stream = *id, "media parked (hold)");
+                            self.parked.insert(call);
+                        }
+                        Err(e) => warn!(%call, stream = *id, %e, "media park failed"),
+                    }
+                }
+                // The channel goes back to its shell (an FXS port plays recall dial tone).
+                if let Some(channo) = self.lent.remove(&call)
+                    && let Some((_, shell)) = self.analog.get(&channo)
+                {
+                    shell.resume();
+                }
+                if let Some(channo) = self.cas_lent.remove(&call)
+                    && let Some((_, shell, _)) = self.cas.get(&channo)
+                {
+                    shell.resume();
+                }
+            }
             MediaCommand::Disconnect { call } => {
+                self.parked.remove(&call);
                 if let Some((id, _, cell)) = self.streams.remove(&call) {
                     // The SIP leg may have released the stream already; then
                     // its last published figures stand.
@@ -934,6 +987,33 @@ impl Daemon {
 }
 
 impl Daemon {
+    /// Attaches a call's parked stream to its channel again: a duplicate
+    /// lent by the channel's analog or CAS shell, or the B-channel opened
+    /// by the pump.
+    fn unpark_media(&mut self, call: CallId, id: u64, spec: StreamSpec) -> Result<(), String> {
+        if let Some((_, shell)) = self.analog.get(&spec.channo) {
+            let chan = shell.lend()?;
+            let r = self.pump.unpark_on(id, spec, chan);
+            if r.is_ok() {
+                self.lent.insert(call, spec.channo);
+            } else {
+                shell.resume();
+            }
+            return r.map_err(|e| e.to_string());
+        }
+        if let Some((_, shell, _)) = self.cas.get(&spec.channo) {
+            let chan = shell.lend()?;
+            let r = self.pump.unpark_on(id, spec, chan);
+            if r.is_ok() {
+                self.cas_lent.insert(call, spec.channo);
+            } else {
+                shell.resume();
+            }
+            return r.map_err(|e| e.to_string());
+        }
+        self.pump.unpark(id, spec).map_err(|e| e.to_string())
+    }
+
     /// Starts a call's media on a CAS channel: its shell lends the pump a
     /// duplicate of the channel.
     fn start_cas_media(&mut self, call: CallId, id: u64, spec: StreamSpec) {

@@ -519,20 +519,21 @@ fn media_cmds(o: &[Output]) -> Vec<MediaCommand> {
 }
 
 #[test]
-fn a_tdm_hold_stops_the_bridge_and_holds_the_sip_leg_and_the_resume_bridges_the_new_stream_only() {
+fn a_tdm_hold_parks_the_stream_and_holds_the_sip_leg_and_the_resume_bridges_the_same_stream_again() {
     let mut h = H::new();
     let (inb, out) = h.answered_call();
     let call = inb.call;
     let o = h.ev(inb, LegEvent::Hold(true), 3_000);
-    assert_eq!(media_cmds(&o), vec![MediaCommand::Disconnect { call }]);
+    assert_eq!(media_cmds(&o), vec![MediaCommand::Park { call }]);
     assert!(o.contains(&cmd(out, LegCommand::Hold(true))), "{o:?}");
     // The hold's answer (same stream) does not bridge while held.
     assert_eq!(media_cmds(&h.ev(out, LegEvent::Media(MediaEndpoint::Rtp(rtp(1, Some("127.0.0.9:4000")))), 3_100)), vec![]);
     let o = h.ev(inb, LegEvent::Hold(false), 4_000);
     assert!(o.contains(&cmd(out, LegCommand::Hold(false))), "{o:?}");
-    assert_eq!(media_cmds(&o), vec![], "the stopped stream is not bridged again");
-    let o = h.ev(out, LegEvent::Media(MediaEndpoint::Rtp(rtp(2, Some("127.0.0.9:4000")))), 4_010);
-    assert!(matches!(media_cmds(&o).as_slice(), [MediaCommand::Connect { rtp, .. }] if rtp.stream == 2), "{o:?}");
+    assert!(matches!(media_cmds(&o).as_slice(), [MediaCommand::Connect { rtp, .. }] if rtp.stream == 1), "the parked stream is bridged again: {o:?}");
+    // The resume's media (the same stream, sending again) updates it.
+    let o = h.ev(out, LegEvent::Media(MediaEndpoint::Rtp(rtp(1, Some("127.0.0.9:4000")))), 4_010);
+    assert!(matches!(media_cmds(&o).as_slice(), [MediaCommand::Update { rtp, .. }] if rtp.stream == 1), "{o:?}");
 }
 
 #[test]

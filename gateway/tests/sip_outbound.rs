@@ -369,7 +369,7 @@ fn answered(h: &mut H) -> (LegRef, Request) {
 }
 
 #[test]
-fn hold_from_the_other_leg_is_a_sendonly_reinvite_and_a_resume_asked_meanwhile_waits_then_offers_a_fresh_port() {
+fn hold_from_the_other_leg_is_a_sendonly_reinvite_and_a_resume_asked_meanwhile_waits_then_offers_the_same_port_with_the_next_version() {
     let mut h = H::new(&peer_config(""));
     let (leg, _) = answered(&mut h);
     h.side.command(leg, LegCommand::Hold(true), h.now);
@@ -386,13 +386,18 @@ fn hold_from_the_other_leg_is_a_sendonly_reinvite_and_a_resume_asked_meanwhile_w
     assert_eq!(reqs.iter().map(|r| r.method.as_str().to_owned()).collect::<Vec<_>>(), vec!["ACK", "INVITE"], "{outs:?}");
     let body = String::from_utf8_lossy(&reqs[1].body).to_string();
     assert!(body.contains("a=sendrecv"), "{body}");
-    assert_eq!(h.ports.lock().unwrap().allocated.len(), 2, "the resume takes a fresh RTP port");
-    let fresh = events(&outs).into_iter().rev().find_map(|e| match e {
+    assert_eq!(h.ports.lock().unwrap().allocated.len(), 1, "the resume keeps the stream and its port");
+    let m_line = |b: &str| b.lines().find(|l| l.starts_with("m=audio")).map(str::to_owned);
+    let o_version = |b: &str| b.lines().find(|l| l.starts_with("o=")).and_then(|l| l.split_whitespace().nth(2)).and_then(|v| v.parse::<u64>().ok());
+    let held = String::from_utf8_lossy(&hold.body).to_string();
+    assert_eq!(m_line(&body), m_line(&held), "the same port: {held}\n{body}");
+    assert_eq!(o_version(&body), o_version(&held).map(|v| v + 1), "RFC 3264 §8: the o= version goes up by one");
+    let resumed = events(&outs).into_iter().rev().find_map(|e| match e {
         LegEvent::Media(MediaEndpoint::Rtp(p)) => Some(p),
         _ => None,
     });
-    let fresh = fresh.unwrap_or_else(|| panic!("no media event for the fresh stream: {outs:?}"));
-    assert_eq!((fresh.stream, fresh.direction, fresh.remote), (2, Direction::SendRecv, Some("198.51.100.7:42000".parse().unwrap())));
+    let resumed = resumed.unwrap_or_else(|| panic!("no media event for the resumed stream: {outs:?}"));
+    assert_eq!((resumed.stream, resumed.direction, resumed.remote), (1, Direction::SendRecv, Some("198.51.100.7:42000".parse().unwrap())));
 }
 
 #[test]

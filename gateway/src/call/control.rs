@@ -37,7 +37,9 @@
 //! * **Media.** When both legs have reported a [`MediaEndpoint`] (one TDM,
 //!   one RTP), [`MediaCommand::Connect`] is emitted — early media
 //!   included. A later RTP change (hold, resume, re-INVITE) gives
-//!   [`MediaCommand::Update`]; the first release gives
+//!   [`MediaCommand::Update`]; a hold from the TDM side gives
+//!   [`MediaCommand::Park`] (the RTP stream lives on, detached from the
+//!   channel) and its resume `Connect` again with the same stream; the first release gives
 //!   [`MediaCommand::Disconnect`]. An RTP change is also passed to the other
 //!   leg when that leg is RTP too.
 //! * **Release.** When one leg releases, the other is released with the
@@ -115,6 +117,10 @@ pub enum MediaCommand {
     Update { call: CallId, rtp: RtpParams },
     /// Stop bridging.
     Disconnect { call: CallId },
+    /// Hold: detach the RTP stream from the channel and keep it (its port,
+    /// SSRC, sequence, timestamps and RTCP); a later `Connect` with the
+    /// same stream attaches it again.
+    Park { call: CallId },
 }
 
 /// What call control asks of the shell.
@@ -676,7 +682,7 @@ impl CallControl {
                 info!(call = %call.id, ?side, on, "hold");
                 call.held = on;
                 if on {
-                    self.disconnect_media(call);
+                    self.park_media(call);
                 }
                 if other_up {
                     self.out.push_back(Output::Command(other_ref, LegCommand::Hold(on)));
@@ -749,6 +755,14 @@ impl CallControl {
                 call.media_connected = true;
                 self.out.push_back(Output::Media(MediaCommand::Connect { call: call.id, tdm_channo, tdm_law, rtp }));
             }
+        }
+    }
+
+    /// Hold: the bridge stops, the RTP stream stays (see [`MediaCommand::Park`]).
+    fn park_media(&mut self, call: &mut Call) {
+        if call.media_connected {
+            call.media_connected = false;
+            self.out.push_back(Output::Media(MediaCommand::Park { call: call.id }));
         }
     }
 

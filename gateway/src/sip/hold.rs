@@ -4,12 +4,19 @@
 //!
 //! * **Hold** (RFC 3264 §8.4, RFC 6337 §5.3): a re-INVITE whose offer says
 //!   `a=sendonly`; the answer (`a=recvonly`) is applied as any re-INVITE's.
-//!   Call control stops the media bridge when the TDM side holds, and the
-//!   media pump frees a stopped stream's ports, so **resume** takes a fresh
-//!   RTP port pair from [`super::MediaPorts`]: the re-INVITE offers it with
-//!   `a=sendrecv`, and the leg reports the new stream as its media at once
-//!   (the remote address is the one already negotiated), so the bridge
-//!   restarts without waiting for the answer.
+//!   Call control parks the media stream when the TDM side holds: the pump
+//!   detaches it from the channel (the phone hears recall dial tone, or
+//!   talks to the other call under call waiting) and keeps its RTP session:
+//!   its ports, SSRC, sequence and timestamps, and RTCP, which goes on while
+//!   held; no RTP is sent meanwhile. **Resume** offers the same port again
+//!   (RFC 3264 §8: the `o=` version one higher) with `a=sendrecv`, and the
+//!   leg reports the stream, sending and receiving, as its media at once
+//!   (the remote address is the one already negotiated), so call control
+//!   attaches it to the channel again without waiting for the answer: the
+//!   far end sees the same SSRC, the sequence continuing, the timestamp
+//!   advanced by the time held, and the marker bit. Only when the stream is
+//!   gone (stopped, as a call-waiting alert's mute does) does the resume
+//!   take a fresh RTP port pair from [`super::MediaPorts`].
 //! * **Blind transfer** (RFC 3515): REFER in the dialog with
 //!   `Refer-To: <sip:NUMBER@TRUNK-HOST>` and `Referred-By` (RFC 3892) us. A
 //!   final non-2xx ends the leg (BYE). On the 202 the leg ends at once
@@ -60,7 +67,7 @@ impl SipSide {
             }
             return;
         }
-        let fresh = if on {
+        let fresh = if on || self.ports.is_alive(c.media.as_ref().map_or(0, |m| m.stream)) {
             None
         } else {
             match self.ports.allocate() {
@@ -92,8 +99,8 @@ impl SipSide {
         info!(call = %label, sip_call_id = %call_id, on, "hold re-INVITE");
         c.hold_in_flight = true;
         self.send_in_dialog(id, req, Purpose::Hold, now);
-        if fresh.is_some() {
-            // The new stream, toward the address already negotiated, sending and receiving.
+        if !on {
+            // The stream (kept, or fresh), toward the address already negotiated, sending and receiving.
             if let Some(n) = self.calls.get_mut(&id).and_then(|c| c.media.as_mut()).and_then(|m| m.negotiated.as_mut()) {
                 n.direction = SdpDirection::SendRecv;
             }

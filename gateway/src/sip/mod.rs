@@ -124,6 +124,11 @@ pub trait MediaPorts {
     fn allocate(&self) -> io::Result<(u64, SocketAddr)>;
     /// Frees a stream's ports (started or not).
     fn release(&self, id: u64);
+    /// Whether the stream still holds its ports (a held call's parked
+    /// stream does; a stopped one does not), so a resume can offer them again.
+    fn is_alive(&self, _id: u64) -> bool {
+        true
+    }
 }
 
 impl MediaPorts for tandem_media::pump::PumpHandle {
@@ -135,6 +140,10 @@ impl MediaPorts for tandem_media::pump::PumpHandle {
         if let Err(e) = tandem_media::pump::PumpHandle::release(self, id) {
             debug!(stream = id, error = %e, "releasing an RTP stream");
         }
+    }
+
+    fn is_alive(&self, id: u64) -> bool {
+        self.stats(id).is_some()
     }
 }
 

@@ -36,6 +36,10 @@ impl MediaPorts for FakePorts {
     fn release(&self, id: u64) {
         assert!(self.0.lock().unwrap().released.insert(id), "stream {id} released twice");
     }
+    fn is_alive(&self, id: u64) -> bool {
+        let l = self.0.lock().unwrap();
+        l.allocated.contains(&id) && !l.released.contains(&id)
+    }
 }
 
 pub const GW: &str = "192.0.2.10:5060";
