@@ -269,19 +269,21 @@ impl JitterBuffer {
         (0..depth).find(|&i| self.present[Self::idx(self.next_ts.wrapping_add(i))])
     }
 
+    /// Records a played sample in the history (one frame, for concealment).
     #[inline]
-    fn play(&mut self, code: u8) -> u8 {
-        self.hist[self.hist_pos] = self.cfg.law.decode(code);
-        self.hist_pos = (self.hist_pos + 1) % self.hist.len();
-        code
+    fn remember(&mut self, s: i16) {
+        self.hist[self.hist_pos] = s;
+        self.hist_pos += 1;
+        if self.hist_pos == self.hist.len() {
+            self.hist_pos = 0;
+        }
     }
 
     #[inline]
     fn conceal(&mut self) -> u8 {
         // The sample one frame back, 3/4 as loud (silence in data mode).
         let s = if self.fixed { 0 } else { (i32::from(self.hist[self.hist_pos]) * 3 / 4) as i16 };
-        self.hist[self.hist_pos] = s;
-        self.hist_pos = (self.hist_pos + 1) % self.hist.len();
+        self.remember(s);
         self.stats.concealed_samples += 1;
         self.cfg.law.encode(s)
     }
@@ -339,16 +341,25 @@ impl JitterBuffer {
             self.next_ts = self.next_ts.wrapping_add(first);
             self.stats.resyncs += 1;
         }
-        for o in out.iter_mut() {
-            let k = Self::idx(self.next_ts);
-            *o = if self.present[k] {
-                self.present[k] = false;
-                let c = self.codes[k];
-                self.play(c)
-            } else {
-                self.conceal()
-            };
-            self.next_ts = self.next_ts.wrapping_add(1);
+        // The ring in runs that do not wrap (the timestamp's wrap is one of
+        // the ring's: RING divides 2^32).
+        let table = self.cfg.law.decode_table();
+        let mut done = 0;
+        while done < out.len() {
+            let k0 = Self::idx(self.next_ts);
+            let take = (out.len() - done).min(RING - k0);
+            for (k, o) in (k0..k0 + take).zip(&mut out[done..done + take]) {
+                *o = if self.present[k] {
+                    self.present[k] = false;
+                    let c = self.codes[k];
+                    self.remember(table[c as usize]);
+                    c
+                } else {
+                    self.conceal()
+                };
+            }
+            self.next_ts = self.next_ts.wrapping_add(take as u32);
+            done += take;
         }
         let depth = self.newest_end.wrapping_sub(self.next_ts) as i32;
         self.end_pull(depth);

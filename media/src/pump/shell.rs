@@ -201,19 +201,12 @@ pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>, io: Arc<IoCells>) {
         cfg,
     };
     let mut events = vec![EpollEvent::empty(); 256];
+    // The slots' earliest deadline, as the last service pass left them
+    // (nothing changes them between that pass and the wait).
+    let mut slots_next = Instant::now();
     loop {
         let now = Instant::now();
-        let mut next = now + MAX_SLEEP;
-        for s in sh.slots.iter().flatten() {
-            if !s.dead {
-                next = next.min(s.due);
-                if let Some(w) = s.write_due {
-                    // Timed writes are made on arrival; the wake-up is the deadline.
-                    next = next.min(w + WRITE_SLACK);
-                }
-            }
-            next = next.min(s.stream.poll_timeout());
-        }
+        let mut next = slots_next.min(now + MAX_SLEEP);
         next = sh.parked.next_timeout().map_or(next, |t| next.min(t));
         let wait = next.saturating_duration_since(now);
         let n = match wait_events(&sh.epoll, &sh.timer, &mut events, wait, &mut sh.io) {
@@ -236,8 +229,11 @@ pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>, io: Arc<IoCells>) {
             }
         }
         let now = Instant::now();
+        slots_next = now + MAX_SLEEP;
         for i in 0..sh.slots.len() {
-            sh.service(i, now);
+            if let Some(t) = sh.service(i, now) {
+                slots_next = slots_next.min(t);
+            }
         }
         sh.service_parked(now);
     }
@@ -415,9 +411,10 @@ impl Shell {
         }
     }
 
-    fn service(&mut self, i: usize, now: Instant) {
+    /// Does what slot `i` has due by `now`; returns its next deadline.
+    fn service(&mut self, i: usize, now: Instant) -> Option<Instant> {
         let block_dur = self.block_dur;
-        let Some(s) = self.slots.get_mut(i).and_then(Option::as_mut) else { return };
+        let Some(s) = self.slots.get_mut(i).and_then(Option::as_mut) else { return None };
         if s.dead {
             s.write_due = None;
         }
@@ -522,6 +519,15 @@ impl Shell {
             flush(s, &mut self.io);
             s.stats.store(&s.stream.stats());
         }
+        let mut next = s.stream.poll_timeout();
+        if !s.dead {
+            next = next.min(s.due);
+            if let Some(w) = s.write_due {
+                // Timed writes are made on arrival; the wake-up is the deadline.
+                next = next.min(w + WRITE_SLACK);
+            }
+        }
+        Some(next)
     }
 }
 
