@@ -934,3 +934,158 @@ fn a_third_call_for_a_phone_with_a_call_waiting_gets_486_and_the_waiting_callers
     let recs = tandem_tests::gateway::cdrs(&r.lab, 3, T);
     assert!(recs.iter().any(|x| x["cause"] == 17), "no busy CDR for the third call: {recs:?}");
 }
+
+// ---- hold keeps the RTP session ----
+
+/// The port of the `m=audio` line of an SDP body in a SIP message.
+fn m_port(msg: &str) -> Option<u16> {
+    msg.lines().find(|l| l.starts_with("m=audio ")).and_then(|l| l.split_whitespace().nth(1)).and_then(|p| p.parse().ok())
+}
+
+/// The session version of the `o=` line of an SDP body in a SIP message.
+fn o_version(msg: &str) -> Option<u64> {
+    msg.lines().find(|l| l.starts_with("o=")).and_then(|l| l.split_whitespace().nth(2)).and_then(|v| v.parse().ok())
+}
+
+/// One RTP packet from tandem, as the test's peer socket saw it.
+#[derive(Clone, Copy, Debug)]
+struct Seen {
+    marker: bool,
+    seq: u16,
+    ts: u32,
+    ssrc: u32,
+    at: Instant,
+}
+
+/// Records every RTP packet arriving on `sock` until `stop` (at most 60 s).
+fn record_rtp(
+    sock: std::net::UdpSocket,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> (std::sync::Arc<Mutex<Vec<Seen>>>, std::thread::JoinHandle<()>) {
+    let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let out = seen.clone();
+    let t = std::thread::spawn(move || {
+        sock.set_read_timeout(Some(Duration::from_millis(50))).expect("timeout");
+        let end = Instant::now() + Duration::from_secs(60);
+        let mut buf = [0u8; 2048];
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < end {
+            if let Ok((n, _)) = sock.recv_from(&mut buf)
+                && let Ok(p) = tandem_media::wire::rtp::RtpPacket::new_checked(&buf[..n])
+            {
+                let s = Seen { marker: p.marker(), seq: p.sequence_number(), ts: p.timestamp(), ssrc: p.ssrc(), at: Instant::now() };
+                out.lock().unwrap_or_else(|e| e.into_inner()).push(s);
+            }
+        }
+    });
+    (seen, t)
+}
+
+#[test]
+fn a_held_and_resumed_call_keeps_its_rtp_port_ssrc_and_sequence_and_its_timestamps_count_the_hold() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig();
+    let mut c = r.lab.client();
+    let sock = std::net::UdpSocket::bind("127.0.0.17:0").expect("the test's RTP socket");
+    let rtp_port = sock.local_addr().expect("addr").port().to_string();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (seen, recorder) = record_rtp(sock, stop.clone());
+    let mut a = Sipp::start(
+        &r.lab,
+        "keep-a",
+        SippOpts {
+            scenario: "uac_hold_resume_media.xml",
+            ip: "127.0.0.17",
+            keys: &[("caller", "2125550166"), ("rtp_ip", "127.0.0.17"), ("rtp_port", &rtp_port)],
+            service: Some("100"),
+            remote: Some("127.0.0.4:5060"),
+            ..SippOpts::default()
+        },
+    );
+    assert!(wait_until(T, || c.phone_get(1).map(|p| p.ringing).unwrap_or(false)), "phone 1 never rang; log:\n{}", r.tandem.log.all().join("\n"));
+    c.phone_hook(1, true).expect("answer");
+    assert!(wait_until(T, || !a.received("SIP/2.0 200").is_empty()), "the caller never got its 200; log:\n{}", r.tandem.log.all().join("\n"));
+    let answer = a.received("SIP/2.0 200").remove(0);
+    let count = |seen: &Mutex<Vec<Seen>>| seen.lock().unwrap_or_else(|e| e.into_inner()).len();
+    assert!(wait_until(T, || count(&seen) >= 10), "no RTP from tandem before the hold");
+    // Hold, for at least 1.5 s (recall dial tone meanwhile).
+    c.phone_flash(1, Some(300)).expect("flash");
+    assert!(wait_until(T, || a.received("INVITE ").len() == 1), "no hold re-INVITE: {}", a.messages());
+    let held_at = Instant::now();
+    tone_heard(&mut c, 1, 300, &[350.0, 440.0], T).expect("no recall dial tone on hold");
+    std::thread::sleep(Duration::from_millis(1500).saturating_sub(held_at.elapsed()));
+    c.phone_flash(1, Some(300)).expect("flash");
+    assert!(wait_until(T, || a.received("INVITE ").len() == 2), "no resume re-INVITE: {}", a.messages());
+    // RTP after the resume: the first packet with the marker after the call's first.
+    let resumed = |v: &[Seen]| v.iter().skip(1).position(|s| s.marker).map(|k| k + 1);
+    assert!(
+        wait_until(T, || {
+            let v = seen.lock().unwrap_or_else(|e| e.into_inner());
+            resumed(&v).is_some_and(|k| v.len() > k + 5)
+        }),
+        "no RTP after the resume; log:\n{}",
+        r.tandem.log.all().join("\n")
+    );
+    c.phone_hook(1, false).expect("on-hook");
+    a.expect_success(T);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    recorder.join().expect("recorder");
+
+    // The SDP: one port throughout, the o= version one up per offer.
+    let (hold, resume) = (&a.received("INVITE ")[0], &a.received("INVITE ")[1]);
+    assert_eq!((direction(hold), direction(resume)), ("a=sendonly", "a=sendrecv"));
+    let port = m_port(&answer).expect("a port in the answer");
+    assert_eq!((m_port(hold), m_port(resume)), (Some(port), Some(port)), "the hold and resume offer the answer's port");
+    let v = o_version(hold).expect("o= in the hold");
+    assert_eq!(o_version(resume), Some(v + 1), "{resume}");
+    // The RTP: one SSRC, the sequence continuing across the hold, the timestamp counting it.
+    let seen = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let k = resumed(&seen).expect("a resumed packet");
+    let (before, after) = (seen[k - 1], seen[k]);
+    assert!(seen.iter().all(|s| s.ssrc == seen[0].ssrc), "one SSRC throughout: {:?}", seen.iter().map(|s| s.ssrc).collect::<std::collections::BTreeSet<_>>());
+    assert_eq!(after.seq, before.seq.wrapping_add(1), "the sequence continues across the hold (nothing sent while held)");
+    for w in seen[..k].windows(2).chain(seen[k..].windows(2)) {
+        assert_eq!(w[1].seq, w[0].seq.wrapping_add(1), "in order on loopback: {w:?}");
+    }
+    let jump_ms = u64::from(after.ts.wrapping_sub(before.ts)) / 8;
+    let gap_ms = (after.at - before.at).as_millis() as u64;
+    assert!(jump_ms >= 1000 && jump_ms <= gap_ms + 1000, "timestamp jump {jump_ms} ms across a hold of {gap_ms} ms between packets");
+}
+
+#[test]
+fn call_waiting_swaps_keep_each_calls_rtp_port() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig_cw();
+    let mut c = r.lab.client();
+    c.phone_hook(2, true).expect("port 2 off-hook");
+    let mut a = answered_call(&r, "cwport-a", "uac_cw_first.xml");
+    let mut b = caller_from(&r.lab, "cwport-b", "uac_cw_second.xml", "127.0.0.51", 7510, "100", "2125550177");
+    assert!(wait_until(T, || !b.received("SIP/2.0 180").is_empty()), "the waiting caller got no 180; log:\n{}", r.tandem.log.all().join("\n"));
+    // The alert's end renews A's media (a re-INVITE sendrecv): the port A keeps from then on.
+    assert!(wait_until(Duration::from_secs(15), || a.received("INVITE ").len() == 1), "A's media was not renewed after the alert: {}", a.messages());
+    // Flash: A held, B answered; flash again: B held, A resumed.
+    c.phone_flash(1, Some(300)).expect("flash");
+    assert!(wait_until(T, || !b.received("SIP/2.0 200").is_empty()), "the flash did not answer B; log:\n{}", r.tandem.log.all().join("\n"));
+    assert!(wait_until(T, || a.received("INVITE ").len() == 2), "A was not held: {}", a.messages());
+    c.phone_flash(1, Some(300)).expect("flash");
+    assert!(wait_until(T, || b.received("INVITE ").len() == 1), "B was not held: {}", b.messages());
+    assert!(wait_until(T, || a.received("INVITE ").len() == 3), "A was not resumed: {}", a.messages());
+    // A hangs up from the phone; the reminder ring's answer resumes B.
+    c.phone_hook(1, false).expect("on-hook");
+    a.expect_success(T);
+    assert!(wait_until(T, || c.phone_get(1).map(|p| p.ringing).unwrap_or(false)), "no reminder ring; log:\n{}", r.tandem.log.all().join("\n"));
+    c.phone_hook(1, true).expect("answer the reminder ring");
+    assert!(wait_until(T, || b.received("INVITE ").len() == 2), "B was not resumed: {}", b.messages());
+    c.phone_hook(1, false).expect("on-hook");
+    b.expect_success(T);
+    c.phone_hook(2, false).expect("port 2 on-hook");
+
+    let a_inv = a.received("INVITE ");
+    let a_port = m_port(&a_inv[0]).expect("a port in A's renewal");
+    let a_ports: Vec<_> = a_inv.iter().map(|m| m_port(m)).collect();
+    assert_eq!(a_ports, vec![Some(a_port); 3], "A keeps its port through hold and resume");
+    assert_eq!(a_inv.iter().map(|m| direction(m)).collect::<Vec<_>>(), vec!["a=sendrecv", "a=sendonly", "a=sendrecv"]);
+    let b_port = m_port(&b.received("SIP/2.0 200")[0]).expect("a port in B's answer");
+    let b_inv = b.received("INVITE ");
+    assert_eq!(b_inv.iter().map(|m| m_port(m)).collect::<Vec<_>>(), vec![Some(b_port); 2], "B keeps its answer's port through hold and resume");
+    assert_ne!(a_port, b_port);
+}
