@@ -183,7 +183,7 @@ pub fn spawn_port(device_dir: &Path, hw: AnalogPort, opts: ShellOptions, events:
     chan.set_law(tandem_drivers::channel::Law::Mulaw)?;
     chan.set_blocksize(BLOCK as u32)?;
     chan.set_buffers(Policy::Immediate, Policy::Immediate, 4, BLOCK as u32)?;
-    let (link, rx) = ShellLink::new();
+    let (link, queue) = ShellLink::new().map_err(|e| AnalogIoError::Thread(e, hw.channo))?;
     let channo = hw.channo;
     let dir: PathBuf = device_dir.to_path_buf();
     std::thread::Builder::new()
@@ -191,7 +191,7 @@ pub fn spawn_port(device_dir: &Path, hw: AnalogPort, opts: ShellOptions, events:
         .spawn(move || {
             let _ = dir;
             let mut s = Shell::new(chan, hw, opts, events);
-            s.run(rx);
+            s.run(queue.rx);
         })
         .map_err(|e| AnalogIoError::Thread(e, channo))?;
     Ok(PortShell { channo, kind: hw.kind, link })

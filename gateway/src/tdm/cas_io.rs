@@ -9,9 +9,9 @@
 //! * [`spawn_channel`] opens the channel (non-blocking, 20 ms blocks, the
 //!   span's law) and starts its thread, which:
 //!   - reports received bits as [`CasLineInput::Bits`]: on
-//!     `DAHDI_EVENT_BITSCHANGED` it reads `DAHDI_GETRXBITS`, and it also
-//!     polls `GETRXBITS` every 10 ms (the only way while the media pump
-//!     reads the channel's events during a call);
+//!     `DAHDI_EVENT_BITSCHANGED` it reads `DAHDI_GETRXBITS`, and while the
+//!     media pump has the channel (the pump reads its events during a call)
+//!     it polls `GETRXBITS` every 10 ms;
 //!   - transmits the core's bits with `DAHDI_SETTXBITS`;
 //!   - sends digits with spandsp's Bell MF or DTMF generator and receives
 //!     them with its Bell MF or DTMF receiver, while the core asks for it
@@ -45,14 +45,19 @@
 //! shell: the refused call's media has stopped, so the shell has the
 //! channel back.
 //!
-//! One thread per channel keeps each channel's tone timing independent; at
-//! 10 ms polls that is cheap for a span or two (a 24-channel T1 costs 24
-//! sleeping threads).
+//! One thread per channel keeps each channel's tone timing independent.
+//! An idle channel costs nothing: after [`IDLE_AFTER`] with nothing to
+//! send, detect or play, its shell stops reading and writing audio and
+//! sleeps in [`super::shell_link::IdleWait`] until a command or a channel
+//! event (the bit change of a seizure), reading the bits once a second as a
+//! safety net. Woken, it flushes the stale received audio and rebuilds its
+//! transmit lead. Over the simulator, 48 idle E&M channels took 44 % of a
+//! core when every shell read its channel every 4 ms, and 0.7 % asleep.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::RecvTimeoutError;
 use tandem_drivers::{Channel, Discovery, Io, LineEvent, OpenOptionsDahdi, Policy, Signalling};
 use tandem_dsp::mf::R1Signal;
 use tandem_dsp::{DigitEvent, g711};
@@ -62,7 +67,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::ChannelAddr;
 use super::cas::{CasChannel, CasCommand, CasInput, CasLineInput, CasSettings, Refusal};
-use super::shell_link::{ShellCmd, ShellLink};
+use super::shell_link::{IdleWait, ShellCmd, ShellLink, ShellQueue, Wake};
 use super::zones::{ToneSequence, ToneZone};
 use crate::call::model::Law;
 use crate::config::cas::CasConfig;
@@ -154,8 +159,17 @@ const NUM_BUFS: u32 = 8;
 const TX_LEAD: usize = 3;
 /// How often the thread looks at its channel.
 const POLL: Duration = Duration::from_millis(4);
-/// How often the received bits are polled.
+/// How often the received bits are polled while the channel is lent.
 const BITS_POLL: Duration = Duration::from_millis(10);
+/// With nothing to send, detect or play, and no command, bit change or
+/// received signal for this long, a channel goes idle: its shell stops
+/// reading and writing audio and sleeps until a command or a channel event
+/// (an idle trunk then costs no CPU; at 4 ms polls 48 idle channels cost
+/// 44 % of a core over the simulator).
+const IDLE_AFTER: Duration = Duration::from_secs(2);
+/// An idle shell reads the received bits this often anyway; DAHDI reports
+/// every change as `DAHDI_EVENT_BITSCHANGED`, so this is only a safety net.
+const IDLE_BITS_POLL: Duration = Duration::from_secs(1);
 
 /// Opens channel `hw` and starts its shell thread; `r2` runs the R2 MF
 /// receivers; `zone` gives the refusal tones; inputs go to `events`.
@@ -167,13 +181,13 @@ pub fn spawn_channel(device_dir: &Path, hw: CasChannel, law: Law, r2: bool, zone
     };
     chan.set_law(dlaw)?;
     set_buffers(&chan)?;
-    let (link, rx) = ShellLink::new();
+    let (link, queue) = ShellLink::new().map_err(|e| CasIoError::Thread(e, hw.channo))?;
     let channo = hw.channo;
     std::thread::Builder::new()
         .name(format!("cas-{channo}"))
         .spawn(move || {
             let mut s = Shell::new(chan, hw.channo, law, r2, zone, events);
-            s.run(rx);
+            s.run(queue);
         })
         .map_err(|e| CasIoError::Thread(e, channo))?;
     Ok(CasShell { channo, tap: !r2, link })
@@ -265,10 +279,16 @@ struct Shell {
     sent_in: Option<usize>,
     r2_rx: Option<(R2Receiver, R2Receiver)>,
     r2_tx: Option<(bool, R2MfTx)>,
+    /// An R2 MF signal is being sent.
+    r2_sending: bool,
     /// The interface's tone zone (refusal tones).
     zone: ToneZone,
     /// The refusal tone being played.
     tone: Option<ToneSequence>,
+    /// The shell may not go idle before this (see [`IDLE_AFTER`]).
+    busy_until: Instant,
+    /// Idle: no audio is read or written.
+    idle: bool,
 }
 
 impl Shell {
@@ -293,8 +313,11 @@ impl Shell {
             sent_in: None,
             r2_rx: None,
             r2_tx: None,
+            r2_sending: false,
             zone,
             tone: None,
+            busy_until: Instant::now() + IDLE_AFTER,
+            idle: false,
         };
         s.reset_r2_rx();
         s
@@ -321,6 +344,9 @@ impl Shell {
     fn poll_bits(&mut self, force: bool) {
         match self.chan.rx_bits() {
             Ok(b) => {
+                if self.rx_bits != Some(b) {
+                    self.touch();
+                }
                 if force || self.rx_bits != Some(b) {
                     self.rx_bits = Some(b);
                     self.send(CasLineInput::Bits(Abcd::new(b)));
@@ -330,14 +356,65 @@ impl Shell {
         }
     }
 
-    fn run(&mut self, rx: Receiver<ShellCmd<CasCommand>>) {
+    /// Something happened: the shell stays awake for [`IDLE_AFTER`] more.
+    fn touch(&mut self) {
+        self.busy_until = Instant::now() + IDLE_AFTER;
+    }
+
+    /// Nothing is being sent, detected or played, and nothing happened lately.
+    fn can_idle(&self, now: Instant) -> bool {
+        let r2_quiet = self.r2_rx.as_ref().is_none_or(|(f, b)| f.current.is_none() && b.current.is_none());
+        !self.lent
+            && !self.sending
+            && self.sent_in.is_none()
+            && self.mf_rx.is_none()
+            && self.dtmf_rx.is_none()
+            && !self.r2_sending
+            && self.tone.is_none()
+            && r2_quiet
+            && now >= self.busy_until
+    }
+
+    /// Leaves the idle state: the audio queued meanwhile is stale, and the
+    /// transmit lead is rebuilt.
+    fn wake(&mut self) {
+        self.touch();
+        if std::mem::take(&mut self.idle) {
+            tracing::debug!(channo = self.channo, "CAS channel awake");
+            if let Err(e) = self.chan.flush(true, false, false) {
+                tracing::debug!(channo = self.channo, error = %e, "CAS channel flush failed");
+            }
+            self.reset_r2_rx();
+            self.restart_tx();
+        }
+    }
+
+    fn run(&mut self, queue: ShellQueue<CasCommand>) {
         let mut buf = [0u8; BLOCK];
         let mut next_bits = Instant::now();
+        let idle_wait = IdleWait::new(&self.chan, queue.bell.clone())
+            .map_err(|e| tracing::warn!(channo = self.channo, error = %e, "CAS channel cannot sleep when idle; it polls"))
+            .ok();
+        let rx = queue.rx;
         self.poll_bits(true);
         self.restart_tx();
         loop {
-            // Commands first, waiting at most one poll interval for one.
-            let mut first = true;
+            if let Some(w) = &idle_wait
+                && self.can_idle(Instant::now())
+            {
+                if !self.idle {
+                    self.idle = true;
+                    tracing::debug!(channo = self.channo, "CAS channel idle: sleeping until a command or a bit change");
+                }
+                match w.wait(IDLE_BITS_POLL) {
+                    Wake::LineEvent => self.event(),
+                    Wake::Timeout => self.poll_bits(false),
+                    Wake::Command => {}
+                }
+            }
+            // Commands first, waiting at most one poll interval for one
+            // (not when idle: the doorbell said whether there are any).
+            let mut first = !self.idle;
             loop {
                 let c = if first {
                     first = false;
@@ -354,12 +431,18 @@ impl Shell {
                     }
                 };
                 match c {
-                    ShellCmd::Do(cmd) => self.execute(cmd),
+                    ShellCmd::Do(cmd) => {
+                        self.wake();
+                        self.execute(cmd);
+                    }
                     ShellCmd::Lend(reply) => {
+                        self.idle = false;
                         self.lent = true;
                         let _ = reply.send(self.chan.try_clone().map_err(|e| e.to_string()));
                     }
                     ShellCmd::Resume => {
+                        self.idle = false;
+                        self.touch();
                         self.lent = false;
                         self.reset_r2_rx();
                         if let Err(e) = set_buffers(&self.chan) {
@@ -368,6 +451,13 @@ impl Shell {
                         self.restart_tx();
                     }
                 }
+            }
+            if self.idle && !self.can_idle(Instant::now()) {
+                // A bit change woke it.
+                self.wake();
+            }
+            if self.idle {
+                continue;
             }
             if Instant::now() >= next_bits {
                 next_bits = Instant::now() + BITS_POLL;
@@ -423,6 +513,7 @@ impl Shell {
             });
         }
         if let (Some(kind), false) = (kind, digits.is_empty()) {
+            self.touch();
             self.send(CasLineInput::Digits { kind, digits });
         }
         if let Some(k) = self.sent_in {
@@ -442,6 +533,7 @@ impl Shell {
             }
         }
         for (forward, signal) in r2 {
+            self.touch();
             self.send(CasLineInput::R2Mf { forward, signal });
         }
         self.write_block(n);
@@ -574,6 +666,7 @@ impl Shell {
                     self.r2_tx =
                         R2MfTx::new(dir).map(|t| (forward, t)).map_err(|e| tracing::warn!(channo = self.channo, error = %e, "no R2 MF generator")).ok();
                 }
+                self.r2_sending = signal.is_some();
                 if let Some((_, t)) = self.r2_tx.as_mut()
                     && let Err(e) = t.set(signal)
                 {

@@ -5,10 +5,19 @@
 //! DAHDI opens a channel only once, so the shell keeps it open for its whole
 //! life and lends the pump a duplicate descriptor; while it is lent the
 //! shell leaves the audio alone.
+//!
+//! Every command also rings the shell's doorbell (an eventfd), so that a
+//! shell with nothing to do can sleep in [`IdleWait::wait`] until either a
+//! command comes or its channel has an event (DAHDI's POLLPRI: a hook or
+//! bit change), instead of reading its channel every few milliseconds.
 
+use std::os::fd::AsFd;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::eventfd::{EfdFlags, EventFd};
 use tandem_drivers::Channel;
 
 /// How long [`ShellLink::lend`] waits for the thread to let go of its channel.
@@ -27,30 +36,102 @@ pub(crate) enum ShellCmd<C> {
 /// The sending end of a shell thread's command queue. Dropping it ends the thread.
 pub struct ShellLink<C> {
     tx: Sender<ShellCmd<C>>,
+    bell: Arc<EventFd>,
+}
+
+/// What a shell thread reads: its command queue, and the doorbell every
+/// command rings.
+pub(crate) struct ShellQueue<C> {
+    pub rx: Receiver<ShellCmd<C>>,
+    pub bell: Arc<EventFd>,
 }
 
 impl<C> ShellLink<C> {
     /// A link and the queue the shell thread reads.
-    pub(crate) fn new() -> (ShellLink<C>, Receiver<ShellCmd<C>>) {
+    pub(crate) fn new() -> std::io::Result<(ShellLink<C>, ShellQueue<C>)> {
         let (tx, rx) = crossbeam_channel::unbounded();
-        (ShellLink { tx }, rx)
+        let bell = Arc::new(EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?);
+        Ok((ShellLink { tx, bell: bell.clone() }, ShellQueue { rx, bell }))
+    }
+
+    fn send(&self, cmd: ShellCmd<C>) -> Result<(), ()> {
+        self.tx.send(cmd).map_err(|_| ())?;
+        // A full counter (2^64 - 2 rings unread) cannot happen; an idle
+        // shell drains it on every wake-up.
+        let _ = self.bell.write(1);
+        Ok(())
     }
 
     /// Carries out a command (asynchronously).
     pub fn command(&self, cmd: C) {
-        let _ = self.tx.send(ShellCmd::Do(cmd));
+        let _ = self.send(ShellCmd::Do(cmd));
     }
 
     /// Stops the shell reading audio and hands out a duplicate of the
     /// channel for the media pump; waits at most 500 ms for the thread.
     pub fn lend(&self) -> Result<Channel, String> {
         let (tx, rx) = crossbeam_channel::bounded(1);
-        self.tx.send(ShellCmd::Lend(tx)).map_err(|_| "the channel's shell has ended".to_owned())?;
+        self.send(ShellCmd::Lend(tx)).map_err(|()| "the channel's shell has ended".to_owned())?;
         rx.recv_timeout(LEND_WAIT).map_err(|_| "the channel's shell did not answer".to_owned())?
     }
 
     /// Gives the channel back after the pump stopped with it.
     pub fn resume(&self) {
-        let _ = self.tx.send(ShellCmd::Resume);
+        let _ = self.send(ShellCmd::Resume);
+    }
+}
+
+/// Why [`IdleWait::wait`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wake {
+    /// The doorbell rang: there are commands.
+    Command,
+    /// The channel has an event pending (POLLPRI).
+    LineEvent,
+    /// Neither, within the time given.
+    Timeout,
+}
+
+/// An idle shell's sleep: an epoll set over its channel's events and its doorbell.
+pub(crate) struct IdleWait {
+    epoll: Epoll,
+    bell: Arc<EventFd>,
+}
+
+/// The epoll data of the doorbell and of the channel.
+const BELL: u64 = 0;
+const LINE: u64 = 1;
+
+impl IdleWait {
+    /// Watches `chan` for events (EPOLLPRI only: a block of audio does not
+    /// wake the shell) and the doorbell.
+    pub fn new(chan: &Channel, bell: Arc<EventFd>) -> nix::Result<IdleWait> {
+        let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+        epoll.add(bell.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, BELL))?;
+        epoll.add(chan.as_fd(), EpollEvent::new(EpollFlags::EPOLLPRI, LINE))?;
+        Ok(IdleWait { epoll, bell })
+    }
+
+    /// Sleeps until a command, a line event or `timeout`; empties the
+    /// doorbell. A command wins over an event reported at the same time
+    /// (the caller reads its queue first, then the channel).
+    pub fn wait(&self, timeout: Duration) -> Wake {
+        let mut events = [EpollEvent::empty(); 2];
+        let ms = timeout.as_millis().min(u128::from(u16::MAX)) as u16;
+        let n = match self.epoll.wait(&mut events, EpollTimeout::from(ms)) {
+            Ok(n) => n,
+            // EINTR and the like: the caller looks at everything anyway.
+            Err(_) => return Wake::Command,
+        };
+        let mut wake = Wake::Timeout;
+        for e in &events[..n] {
+            if e.data() == BELL {
+                let _ = self.bell.read();
+                wake = Wake::Command;
+            } else if wake == Wake::Timeout {
+                wake = Wake::LineEvent;
+            }
+        }
+        wake
     }
 }
