@@ -117,7 +117,7 @@ use crossbeam_channel::Sender;
 use tandem_drivers::{Channel, OpenOptionsDahdi, Policy};
 
 pub use jitter::{JitterBuffer, JitterConfig, JitterStats};
-pub use stats::{IoStats, SYSCALL_KINDS, StatsCell, StreamStats, Syscall};
+pub use stats::{IoStats, READ_LATE_BOUNDS_US, READ_LATE_BUCKETS, SYSCALL_KINDS, StatsCell, StreamStats, Syscall};
 
 use crate::codec::{Codec, Direction, Law, SAMPLES_PER_MS};
 

@@ -25,6 +25,13 @@ mod park;
 const RECV_BUF: usize = 2048;
 /// The longest the thread sleeps, so commands are picked up promptly.
 const MAX_SLEEP: Duration = Duration::from_millis(5);
+/// Packets wait in their sockets at least this long after a pass began
+/// (blocks due are read on time regardless): with calls' packets arriving
+/// at independent phases, waking for each would cost a wake-up per packet;
+/// this way a pass takes every packet of up to 1 ms (DAHDI's own tick).
+/// A packet waits at most this long, which timed writes absorb (their
+/// audio plays at its fixed place in the transmit queue).
+const PASS_GAP: Duration = Duration::from_millis(1);
 /// Blocks between backlog probes on a locked channel.
 const PROBE_EVERY: u32 = 50;
 /// Blocks between early looks on a locked channel (see [`Phase`]); the
@@ -186,6 +193,9 @@ pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>, io: Arc<IoCells>) {
         }
     };
     let block_dur = Duration::from_micros(cfg.block as u64 * 125);
+    // Sleeps end on time (the default slack is 50 µs): reads are due at a
+    // phase known to a fraction of a millisecond.
+    let _ = nix::sys::prctl::set_timerslack(1);
     let mut sh = Shell {
         timer,
         block_dur,
@@ -204,10 +214,18 @@ pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>, io: Arc<IoCells>) {
     // The slots' earliest deadline, as the last service pass left them
     // (nothing changes them between that pass and the wait).
     let mut slots_next = Instant::now();
+    let mut pass = Instant::now();
     loop {
         let now = Instant::now();
         let mut next = slots_next.min(now + MAX_SLEEP);
         next = sh.parked.next_timeout().map_or(next, |t| next.min(t));
+        let quiet = (pass + PASS_GAP).min(next);
+        if quiet > now {
+            // Deaf to the sockets until the gap is over or a deadline is due.
+            let d = quiet - now;
+            sh.io.call(Syscall::Sleep, || std::thread::sleep(d));
+        }
+        let now = Instant::now();
         let wait = next.saturating_duration_since(now);
         let n = match wait_events(&sh.epoll, &sh.timer, &mut events, wait, &mut sh.io) {
             Ok(n) => n,
@@ -218,6 +236,7 @@ pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>, io: Arc<IoCells>) {
             }
         };
         let now = Instant::now();
+        pass = now;
         for ev in events[..n].iter().filter(|e| e.data() != TIMER) {
             sh.receive(ev.data(), now);
         }
@@ -427,6 +446,9 @@ impl Shell {
             match s.hunt {
                 Hunt::Locked => {
                     let early = std::mem::take(&mut s.early);
+                    if !early {
+                        self.io.read_late(t.saturating_duration_since(s.due));
+                    }
                     let got = pump_blocks(s, 1, &mut self.inbuf, &mut self.outbuf, &self.cfg, &mut self.io);
                     if got == 0 {
                         s.phase.not_before = s.phase.not_before.max(t);

@@ -190,14 +190,22 @@ pub enum Syscall {
     UdpRecv = 3,
     /// sendto() of an RTP or RTCP datagram.
     UdpSend = 4,
-    /// epoll_wait() (the thread's only sleep).
+    /// epoll_wait() (the thread's sleep, woken by sockets or the timer).
     EpollWait = 5,
     /// timerfd_settime() arming the wake-up for the next block due.
     Timer = 6,
+    /// nanosleep(): the quiet time between passes, when packets wait.
+    Sleep = 7,
 }
 
 /// Number of [`Syscall`] kinds.
-pub const SYSCALL_KINDS: usize = 7;
+pub const SYSCALL_KINDS: usize = 8;
+
+/// Upper bounds (µs) of the [`IoStats::read_late`] buckets; the last
+/// bucket holds everything later.
+pub const READ_LATE_BOUNDS_US: [u64; READ_LATE_BUCKETS - 1] = [100, 250, 500, 1000, 2000, 5000];
+/// Number of [`IoStats::read_late`] buckets.
+pub const READ_LATE_BUCKETS: usize = 7;
 
 /// One call in this many of each kind is timed on the thread's CPU clock.
 const SAMPLE_EVERY: u32 = 32;
@@ -215,6 +223,10 @@ pub struct IoStats {
     pub sampled_cpu_ns: [u64; SYSCALL_KINDS],
     /// What one pair of thread-CPU clock reads costs, ns.
     pub clock_overhead_ns: u64,
+    /// Reads at a locked block phase, by how late they were made after
+    /// they were due (the pump's own scheduling: busy passes and wake-up
+    /// latency), in the buckets of [`READ_LATE_BOUNDS_US`].
+    pub read_late: [u64; READ_LATE_BUCKETS],
 }
 
 impl IoStats {
@@ -238,6 +250,7 @@ impl IoStats {
             sampled: d(self.sampled, earlier.sampled),
             sampled_cpu_ns: d(self.sampled_cpu_ns, earlier.sampled_cpu_ns),
             clock_overhead_ns: self.clock_overhead_ns,
+            read_late: std::array::from_fn(|i| self.read_late[i].saturating_sub(earlier.read_late[i])),
         }
     }
 
@@ -247,6 +260,9 @@ impl IoStats {
             self.calls[i] += o.calls[i];
             self.sampled[i] += o.sampled[i];
             self.sampled_cpu_ns[i] += o.sampled_cpu_ns[i];
+        }
+        for i in 0..READ_LATE_BUCKETS {
+            self.read_late[i] += o.read_late[i];
         }
         self.clock_overhead_ns = self.clock_overhead_ns.max(o.clock_overhead_ns);
     }
@@ -259,6 +275,7 @@ pub(crate) struct IoCells {
     sampled: [AtomicU64; SYSCALL_KINDS],
     ns: [AtomicU64; SYSCALL_KINDS],
     overhead: AtomicU64,
+    read_late: [AtomicU64; READ_LATE_BUCKETS],
 }
 
 impl IoCells {
@@ -268,6 +285,7 @@ impl IoCells {
             sampled: std::array::from_fn(|i| self.sampled[i].load(Ordering::Relaxed)),
             sampled_cpu_ns: std::array::from_fn(|i| self.ns[i].load(Ordering::Relaxed)),
             clock_overhead_ns: self.overhead.load(Ordering::Relaxed),
+            read_late: std::array::from_fn(|i| self.read_late[i].load(Ordering::Relaxed)),
         }
     }
 }
@@ -297,6 +315,14 @@ impl IoMeter {
         IoMeter { cells, n: [0; SYSCALL_KINDS], overhead: best }
     }
 
+    /// Counts a read at a locked phase made `late` after it was due.
+    pub(crate) fn read_late(&mut self, late: std::time::Duration) {
+        let us = late.as_micros() as u64;
+        let b = READ_LATE_BOUNDS_US.iter().position(|&u| us < u).unwrap_or(READ_LATE_BUCKETS - 1);
+        let c = &self.cells.read_late[b];
+        c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
     /// Runs `f`, one system call of `kind`, counting (and sometimes timing) it.
     #[inline]
     pub(crate) fn call<R>(&mut self, kind: Syscall, f: impl FnOnce() -> R) -> R {
@@ -321,6 +347,19 @@ impl IoMeter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_are_counted_in_the_bucket_of_their_lateness() {
+        let cells = std::sync::Arc::new(IoCells::default());
+        let mut m = IoMeter::new(cells.clone());
+        for us in [0, 99, 100, 700, 1999, 4999, 5000, 60_000] {
+            m.read_late(std::time::Duration::from_micros(us));
+        }
+        let before = cells.load();
+        assert_eq!(before.read_late, [2, 1, 0, 1, 1, 1, 2]);
+        m.read_late(std::time::Duration::from_micros(300));
+        assert_eq!(cells.load().since(&before).read_late, [0, 0, 1, 0, 0, 0, 0]);
+    }
 
     #[test]
     fn stats_survive_a_round_trip_through_the_cell() {
