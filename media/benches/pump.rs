@@ -74,7 +74,7 @@ use tandem_drivers::{ChanConfig, Ctl, LineConfig, Signalling};
 use tandem_dsp::g711::Law as DspLaw;
 use tandem_media::codec::{Codec, Direction, Law};
 use tandem_media::pump::stream::{NtpClock, Stream};
-use tandem_media::pump::{DtmfMode, IoStats, Pump, PumpConfig, PumpHandle, StreamSpec, StreamStats, Syscall};
+use tandem_media::pump::{DtmfMode, IoStats, Pump, PumpConfig, PumpHandle, READ_LATE_BOUNDS_US, StreamSpec, StreamStats, Syscall};
 use tandem_media::wire::rtp::{RtpPacket, RtpRepr};
 
 // dahdi/user.h line configuration bits.
@@ -173,6 +173,35 @@ fn all_threads() -> HashMap<String, (String, u64)> {
     m
 }
 
+/// Nanoseconds a thread has waited on a run queue (runnable, not running):
+/// the second field of its `schedstat`, next to `stat_path`.
+fn run_queue_wait_ns(stat_path: &Path) -> u64 {
+    std::fs::read_to_string(stat_path.with_file_name("schedstat")).ok().and_then(|s| s.split_whitespace().nth(1)?.parse().ok()).unwrap_or(0)
+}
+
+/// Involuntary context switches of a thread (preempted while runnable).
+fn involuntary_switches(stat_path: &Path) -> u64 {
+    let s = std::fs::read_to_string(stat_path.with_file_name("status")).unwrap_or_default();
+    s.lines().find(|l| l.starts_with("nonvoluntary_ctxt_switches:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()).unwrap_or(0)
+}
+
+/// Puts every thread of this process (and the threads they start later)
+/// in SCHED_FIFO at `prio`, so other processes on the machine cannot
+/// preempt the simulator, the pump or the generator. Returns the threads set.
+fn realtime_all(prio: i32) -> usize {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return 0 };
+    let mut n = 0;
+    for e in dir.flatten() {
+        let Some(tid) = e.file_name().to_str().and_then(|t| t.parse::<i32>().ok()) else { continue };
+        let param = nix::libc::sched_param { sched_priority: prio };
+        // SAFETY: a valid tid and a valid sched_param.
+        if unsafe { nix::libc::sched_setscheduler(tid, nix::libc::SCHED_FIFO, &param) } == 0 {
+            n += 1;
+        }
+    }
+    n
+}
+
 /// The stat file of this process's thread named `name`.
 fn thread_stat(name: &str) -> Option<std::path::PathBuf> {
     for e in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
@@ -229,6 +258,32 @@ fn send_offset(i: usize, n: usize) -> Duration {
     Duration::from_micros((i * 7919 % n) as u64 * 20_000 / n as u64)
 }
 
+/// Receives one datagram: (length, source port, when the kernel queued it
+/// to the socket). The kernel's timestamp (SO_TIMESTAMPNS, taken on
+/// loopback in the pump's sendto) does not include the generator's own
+/// scheduling delay, which on a shared CPU can be milliseconds.
+fn recv_stamped(sock: &UdpSocket, buf: &mut [u8]) -> Option<(usize, u16, Instant)> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrLike, SockaddrStorage, recvmsg};
+    use std::os::fd::AsRawFd;
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let mut cmsg = nix::cmsg_space!(nix::sys::time::TimeSpec);
+    let msg = recvmsg::<SockaddrStorage>(sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_DONTWAIT).ok()?;
+    let port = msg.address.filter(|a| a.family() == Some(nix::sys::socket::AddressFamily::Inet)).map_or(0, |a| {
+        // SAFETY: an AF_INET address is a sockaddr_in.
+        u16::from_be(unsafe { (*a.as_ptr().cast::<nix::libc::sockaddr_in>()).sin_port })
+    });
+    let len = msg.bytes;
+    let stamp = msg.cmsgs().ok()?.find_map(|c| match c {
+        ControlMessageOwned::ScmTimestampns(ts) => Some(Duration::new(ts.tv_sec() as u64, ts.tv_nsec() as u32)),
+        _ => None,
+    });
+    let now = Instant::now();
+    let real = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    // The stamp is on the realtime clock: as long before now as it is before the realtime now.
+    let at = stamp.map_or(now, |st| now.checked_sub(real.saturating_sub(st)).unwrap_or(now));
+    Some((len, port, at))
+}
+
 fn generator(sock: UdpSocket, dests: Vec<SocketAddr>, by_port: HashMap<u16, usize>, sh: Arc<Shared>, cpu: Option<usize>) {
     if let Some(c) = cpu {
         pin(c);
@@ -273,14 +328,13 @@ fn generator(sock: UdpSocket, dests: Vec<SocketAddr>, by_port: HashMap<u16, usiz
             }
         }
         // Receive until the next send is due.
-        while let Ok((len, from)) = sock.recv_from(&mut buf) {
+        while let Some((len, port, t1)) = recv_stamped(&sock, &mut buf) {
             {
                 {
-                    let t1 = Instant::now();
                     if sh.counting.load(Ordering::Relaxed) {
                         sh.received.fetch_add(1, Ordering::Relaxed);
                     }
-                    let Some(&i) = by_port.get(&from.port()) else { continue };
+                    let Some(&i) = by_port.get(&port) else { continue };
                     let mut armed = sh.armed.lock().unwrap();
                     if let Some(&(t0, err)) = armed.get(&i)
                         && let Ok(p) = RtpPacket::new_checked(&buf[..len])
@@ -312,6 +366,9 @@ struct Result {
     /// The TDM → RTP probes with their T0 uncertainty, in latency order.
     tdm_to_rtp_err: Vec<(f64, f64)>,
     rtp_to_tdm: Vec<f64>,
+    /// The pump thread's run-queue wait in the window, ms, and its involuntary switches.
+    pump_rq_wait_ms: f64,
+    pump_preempted: u64,
     hwm_kb: u64,
     rss_added_kb: i64,
     jb_ms: Vec<f64>,
@@ -328,6 +385,7 @@ fn run(
     dtmf: DtmfMode,
     clock_cpu: Option<usize>,
     start_spread: Duration,
+    realtime: bool,
 ) -> std::result::Result<Result, String> {
     let spans = layout(n);
     let dir = tempfile::Builder::new().prefix("pump-bench-").tempdir().map_err(|e| e.to_string())?;
@@ -387,9 +445,14 @@ fn run(
         ..Default::default()
     })
     .map_err(|e| e.to_string())?;
+    if realtime {
+        // The generator, started below, inherits it.
+        println!("   SCHED_FIFO          {} threads", realtime_all(10));
+    }
     let gen_sock = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     gen_sock.set_nonblocking(true).map_err(|e| e.to_string())?;
     let _ = nix::sys::socket::setsockopt(&gen_sock, nix::sys::socket::sockopt::RcvBuf, &(8 << 20));
+    nix::sys::socket::setsockopt(&gen_sock, nix::sys::socket::sockopt::ReceiveTimestampns, &true).map_err(|e| e.to_string())?;
     let gen_addr = gen_sock.local_addr().map_err(|e| e.to_string())?;
     let mut ids = Vec::new();
     let mut dests = Vec::new();
@@ -443,6 +506,7 @@ fn run(
     let before: Vec<StreamStats> = ids.iter().map(|&id| pump.stats(id).unwrap_or_default()).collect();
     let io0 = pump.io_stats();
     let (u0, s0) = stat_user_sys(&pump_stat).unwrap_or_default();
+    let (rq0, pre0) = (run_queue_wait_ns(&pump_stat), involuntary_switches(&pump_stat));
     let t0_ticks = u0 + s0;
     let threads0 = all_threads();
     let win_start = Instant::now();
@@ -498,6 +562,7 @@ fn run(
     std::thread::sleep(remaining);
     sh.counting.store(false, Ordering::Relaxed);
     let (u1, s1) = stat_user_sys(&pump_stat).unwrap_or_default();
+    let (rq1, pre1) = (run_queue_wait_ns(&pump_stat), involuntary_switches(&pump_stat));
     let t1_ticks = u1 + s1;
     let io = pump.io_stats().since(&io0);
     let secs = win_start.elapsed().as_secs_f64();
@@ -553,6 +618,8 @@ fn run(
         tdm_to_rtp,
         tdm_to_rtp_err,
         rtp_to_tdm,
+        pump_rq_wait_ms: rq1.saturating_sub(rq0) as f64 / 1e6,
+        pump_preempted: pre1.saturating_sub(pre0),
         hwm_kb: hwm,
         rss_added_kb: rss1 as i64 - rss0 as i64,
         jb_ms,
@@ -595,6 +662,7 @@ fn print(r: &Result, pipe_us: f64) {
         ("UDP sendto", Syscall::UdpSend),
         ("epoll_wait", Syscall::EpollWait),
         ("timerfd_settime", Syscall::Timer),
+        ("nanosleep", Syscall::Sleep),
     ];
     let total_calls: u64 = io.calls.iter().sum();
     println!("   syscalls            {:.1} per channel-second in all (thread-CPU cost from 1 in 32 calls timed)", total_calls as f64 / chan_secs);
@@ -609,10 +677,10 @@ fn print(r: &Result, pipe_us: f64) {
     let pct = |us: f64| us / r.secs / 1e4;
     let tdm = pct(io.cpu_us(Syscall::TdmRead) + io.cpu_us(Syscall::TdmWrite) + io.cpu_us(Syscall::TdmIoctl));
     let udp = pct(io.cpu_us(Syscall::UdpRecv) + io.cpu_us(Syscall::UdpSend));
-    let ep = pct(io.cpu_us(Syscall::EpollWait) + io.cpu_us(Syscall::Timer));
+    let ep = pct(io.cpu_us(Syscall::EpollWait) + io.cpu_us(Syscall::Timer) + io.cpu_us(Syscall::Sleep));
     let ours = r.cpu_pct - tdm - udp - ep;
     println!(
-        "   cost split          TDM syscalls {tdm:.1} %, UDP syscalls {udp:.1} %, epoll + timer {ep:.1} %, the rest (our code, timers, page faults) {ours:.1} % of a core"
+        "   cost split          TDM syscalls {tdm:.1} %, UDP syscalls {udp:.1} %, epoll + timer + sleep {ep:.1} %, the rest (our code, timers, page faults) {ours:.1} % of a core"
     );
     let tdm_calls = (io.calls[Syscall::TdmRead as usize] + io.calls[Syscall::TdmWrite as usize]) as f64;
     let est = r.cpu_pct - tdm + pct(tdm_calls * pipe_us / 2.0);
@@ -620,6 +688,21 @@ fn print(r: &Result, pipe_us: f64) {
         "   ESTIMATE, kernel    {est:.1} % of a core ({:.1} µs per channel-second) if each TDM read/write cost what a 160-byte pipe read/write costs ({:.2} µs per pair, measured) instead of a FUSE round trip",
         est / 100.0 * 1e6 / r.n as f64,
         pipe_us
+    );
+    let reads: u64 = io.read_late.iter().sum();
+    let mut lateness = Vec::new();
+    let mut cum = 0;
+    for (k, &c) in io.read_late.iter().enumerate() {
+        cum += c;
+        let label = READ_LATE_BOUNDS_US.get(k).map_or_else(|| "more".to_string(), |u| format!("< {u} µs"));
+        lateness.push(format!("{label} {:.3} %", cum as f64 / reads.max(1) as f64 * 100.0));
+    }
+    println!("   reads late (pump)   {} (cumulative share of {reads} reads at a locked phase, by lateness after due)", lateness.join(", "));
+    println!(
+        "   pump preempted      {} times, {:.1} ms in all waiting to run ({:.2} % of the window; other threads and processes on its CPU)",
+        r.pump_preempted,
+        r.pump_rq_wait_ms,
+        r.pump_rq_wait_ms / 10.0 / r.secs
     );
     let others: Vec<String> = r.threads.iter().map(|(n, p)| format!("{n} {p:.1} %")).collect();
     println!("   all threads         {}", others.join(", "));
@@ -677,6 +760,7 @@ fn main() {
     };
     let clock_cpu = std::env::var("PUMP_BENCH_CLOCK_CPU").ok().and_then(|v| v.parse().ok());
     let start_spread = Duration::from_millis(env_u64("PUMP_BENCH_START_MS", 60));
+    let realtime = std::env::var("PUMP_BENCH_RT").is_ok_and(|v| v == "1");
     let dtmf = if std::env::var("PUMP_BENCH_DTMF").is_ok_and(|v| v == "inband") { DtmfMode::Inband } else { DtmfMode::Rfc4733 };
     raise_nofile();
     let ncpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
@@ -700,7 +784,7 @@ fn main() {
             std::process::exit(2);
         }
         println!("\n== {n} channels");
-        match run(n, warmup, window, cpu, ncpu, dtmf, clock_cpu, start_spread) {
+        match run(n, warmup, window, cpu, ncpu, dtmf, clock_cpu, start_spread, realtime) {
             Ok(r) => print(&r, pipe_us),
             Err(e) => {
                 eprintln!("pump bench: {n} channels: {e}");
