@@ -25,6 +25,8 @@ mod park;
 const RECV_BUF: usize = 2048;
 /// The longest the thread sleeps, so commands are picked up promptly.
 const MAX_SLEEP: Duration = Duration::from_millis(5);
+/// Datagrams read at most per socket per pass when it has a backlog.
+const RX_BURST: usize = 64;
 /// Packets wait in their sockets at least this long after a pass began
 /// (blocks due are read on time regardless): with calls' packets arriving
 /// at independent phases, waking for each would cost a wake-up per packet;
@@ -164,6 +166,10 @@ struct Shell {
     outbuf: Box<[u8]>,
     rxbuf: Box<[u8]>,
     io: IoMeter,
+    /// Passes made (wake-ups that serviced the slots).
+    passes: u64,
+    /// Per slot, the pass that last read one of its sockets.
+    rx_pass: Vec<u64>,
     /// Streams parked (hold), apart from the slots (see `park`).
     parked: park::Parked,
 }
@@ -207,6 +213,8 @@ pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>, io: Arc<IoCells>) {
         outbuf: vec![0; cfg.block].into_boxed_slice(),
         rxbuf: vec![0; RECV_BUF].into_boxed_slice(),
         io: IoMeter::new(io),
+        passes: 0,
+        rx_pass: Vec::new(),
         parked: park::Parked::default(),
         cfg,
     };
@@ -237,6 +245,7 @@ pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>, io: Arc<IoCells>) {
         };
         let now = Instant::now();
         pass = now;
+        sh.passes += 1;
         for ev in events[..n].iter().filter(|e| e.data() != TIMER) {
             sh.receive(ev.data(), now);
         }
@@ -394,39 +403,31 @@ impl Shell {
         }
         let (block, block_dur) = (self.cfg.block, self.block_dur);
         let (i, is_rtcp) = ((data >> 1) as usize, data & 1 == 1);
+        if self.rx_pass.len() <= i {
+            self.rx_pass.resize(i + 1, 0);
+        }
+        let burst = if self.rx_pass[i] + 1 >= self.passes { RX_BURST } else { 1 };
+        self.rx_pass[i] = self.passes;
         let Some(s) = self.slots.get_mut(i).and_then(Option::as_mut) else { return };
-        let sock = if is_rtcp { &s.rtcp } else { &s.rtp };
         // One datagram per stream per 20 ms is the norm, so recvmmsg would
         // not batch anything here, and reading until EAGAIN would cost a
         // second recvfrom per packet: read one datagram per event. The
         // epoll set is level-triggered, so anything left is reported again
-        // by the next wait (at once: it has a zero timeout then). An error
-        // (WouldBlock, EINTR, or an ICMP error from an earlier send: port
-        // unreachable) leaves nothing to do.
-        let Ok((n, from)) = self.io.call(Syscall::UdpRecv, || sock.recv_from(&mut self.rxbuf)) else { return };
-        if is_rtcp {
-            s.stream.rtcp_in(&self.rxbuf[..n], from, now);
-            return;
-        }
-        s.stream.rtp_in(&self.rxbuf[..n], from, now);
-        if let Some(at) = s.stream.take_audio_arrival()
-            && s.hunt == Hunt::Locked
-            && !s.dead
-            && s.phase.width() <= PHASE_SURE
-            && s.stream.frame_samples() == block
-            && let Some(off) = s.wphase.arrival(at, s.phase.ready)
-        {
-            // A new write phase: the packet just in is the next block's,
-            // due at the new phase's instant nearest to now, with the
-            // transmit queue restarted.
-            s.write_due = Some(align(s.phase.ready, off, block_dur, now));
-            s.write_off = off;
-            s.restart = true;
-        }
-        if s.write_due.is_some_and(|w| now + WRITE_OPEN >= w) && s.stream.block_ready(block) {
-            // The block's packet is in (not just a later one that overtook
-            // it): write it now (no wake-up of its own).
-            timed_write(s, &mut self.outbuf, &self.cfg, block_dur, &mut self.io);
+        // by the next wait. A socket reported in two passes in a row has a
+        // backlog (a flood, or a burst after a stall): it is drained, up to
+        // [`RX_BURST`] datagrams a pass, so floods are read and counted
+        // rather than overflowing the socket's buffer between passes.
+        for _ in 0..burst {
+            let sock = if is_rtcp { &s.rtcp } else { &s.rtp };
+            // An error (WouldBlock, EINTR, or an ICMP error from an earlier
+            // send: port unreachable) leaves nothing to do.
+            let Ok((n, from)) = self.io.call(Syscall::UdpRecv, || sock.recv_from(&mut self.rxbuf)) else { return };
+            if is_rtcp {
+                s.stream.rtcp_in(&self.rxbuf[..n], from, now);
+            } else {
+                s.stream.rtp_in(&self.rxbuf[..n], from, now);
+                after_rtp(s, &mut self.outbuf, &self.cfg, block, block_dur, now, &mut self.io);
+            }
         }
     }
 
@@ -611,6 +612,30 @@ fn echo_off(s: &mut Slot) {
     if s.stream.take_echo_off() {
         tracing::info!(stream = s.id, channo = s.chan.number(), "media pump: 2100 Hz answer tone; data mode, echo canceller off");
         set_echo(s, 0);
+    }
+}
+
+/// What a stream's shell does after an RTP packet came in: learn the
+/// packets' phase, and make the timed write whose packet it was.
+fn after_rtp(s: &mut Slot, outbuf: &mut [u8], cfg: &ShellConfig, block: usize, block_dur: Duration, now: Instant, io: &mut IoMeter) {
+    if let Some(at) = s.stream.take_audio_arrival()
+        && s.hunt == Hunt::Locked
+        && !s.dead
+        && s.phase.width() <= PHASE_SURE
+        && s.stream.frame_samples() == block
+        && let Some(off) = s.wphase.arrival(at, s.phase.ready)
+    {
+        // A new write phase: the packet just in is the next block's,
+        // due at the new phase's instant nearest to now, with the
+        // transmit queue restarted.
+        s.write_due = Some(align(s.phase.ready, off, block_dur, now));
+        s.write_off = off;
+        s.restart = true;
+    }
+    if s.write_due.is_some_and(|w| now + WRITE_OPEN >= w) && s.stream.block_ready(block) {
+        // The block's packet is in (not just a later one that overtook
+        // it): write it now (no wake-up of its own).
+        timed_write(s, outbuf, cfg, block_dur, io);
     }
 }
 
