@@ -25,6 +25,8 @@ mod park;
 const RECV_BUF: usize = 2048;
 /// The longest the thread sleeps, so commands are picked up promptly.
 const MAX_SLEEP: Duration = Duration::from_millis(5);
+/// The deadline of an empty slot (a command that fills it has every slot serviced).
+const IDLE_WAKE: Duration = Duration::from_secs(3600);
 /// Datagrams read at most per socket per pass when it has a backlog.
 const RX_BURST: usize = 64;
 /// Packets wait in their sockets at least this long after a pass began
@@ -170,6 +172,8 @@ struct Shell {
     passes: u64,
     /// Per slot, the pass that last read one of its sockets.
     rx_pass: Vec<u64>,
+    /// Per slot, when it next has something due (a packet in makes it now).
+    wake: Vec<Instant>,
     /// Streams parked (hold), apart from the slots (see `park`).
     parked: park::Parked,
 }
@@ -215,6 +219,7 @@ pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>, io: Arc<IoCells>) {
         io: IoMeter::new(io),
         passes: 0,
         rx_pass: Vec::new(),
+        wake: Vec::new(),
         parked: park::Parked::default(),
         cfg,
     };
@@ -249,19 +254,30 @@ pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>, io: Arc<IoCells>) {
         for ev in events[..n].iter().filter(|e| e.data() != TIMER) {
             sh.receive(ev.data(), now);
         }
+        // A command may change any slot: then every slot is serviced.
+        let mut all = false;
         loop {
             match rx.try_recv() {
                 Ok(Command::Shutdown) | Err(TryRecvError::Disconnected) => return,
-                Ok(c) => sh.command(c, now),
+                Ok(c) => {
+                    sh.command(c, now);
+                    all = true;
+                }
                 Err(TryRecvError::Empty) => break,
             }
         }
         let now = Instant::now();
         slots_next = now + MAX_SLEEP;
+        // Only the slots with something due (or a packet in) are visited:
+        // their deadlines sit apart in `wake`, so a pass over 1,024 slots
+        // with a few due touches a few slots' state, not all of it.
+        let idle = now + IDLE_WAKE;
+        sh.wake.resize(sh.slots.len(), now);
         for i in 0..sh.slots.len() {
-            if let Some(t) = sh.service(i, now) {
-                slots_next = slots_next.min(t);
+            if all || sh.wake[i] <= now {
+                sh.wake[i] = sh.service(i, now).unwrap_or(idle);
             }
+            slots_next = slots_next.min(sh.wake[i]);
         }
         sh.service_parked(now);
     }
@@ -408,6 +424,10 @@ impl Shell {
         }
         let burst = if self.rx_pass[i] + 1 >= self.passes { RX_BURST } else { 1 };
         self.rx_pass[i] = self.passes;
+        if let Some(w) = self.wake.get_mut(i) {
+            // What came in may move the slot's deadlines: service it this pass.
+            *w = now;
+        }
         let Some(s) = self.slots.get_mut(i).and_then(Option::as_mut) else { return };
         // One datagram per stream per 20 ms is the norm, so recvmmsg would
         // not batch anything here, and reading until EAGAIN would cost a
