@@ -12,10 +12,20 @@
 //!    1 kHz tone;
 //! 2. starts one pump (one thread) and N streams (PCMU, 20 ms, RFC 4733
 //!    detection on, which is the default and costs a DTMF detector per
-//!    channel) whose remote is the load generator;
+//!    channel) whose remote is the load generator. Like real calls, the
+//!    streams start at their own times, spread evenly over
+//!    `PUMP_BENCH_START_MS` (default 60 ms, three block periods): a
+//!    channel's blocks complete on the phase its buffers were last reset
+//!    at (DAHDI's SET_BLOCKSIZE, SET_BUFINFO and FLUSH restart the read
+//!    fill; the pump flushes the read side when a stream starts), so the
+//!    channels' phases are spread over the 20 ms rather than all completing
+//!    in the same millisecond;
 //! 3. runs the load generator on its own thread: every 20 ms one PCMU
-//!    packet to each stream, and it receives and counts everything the
-//!    pump sends;
+//!    packet to each stream, each stream's at its own offset in the period
+//!    (spread evenly, as independent peers' clocks would be), and it
+//!    receives and counts everything the pump sends, timing arrivals with
+//!    the kernel's receive timestamps (SO_TIMESTAMPNS: on loopback, taken
+//!    in the pump's sendto) so its own scheduling does not count;
 //! 4. after a warm-up, measures for a fixed window and prints:
 //!    * the pump thread's CPU (from `/proc/self/task/<tid>/stat`) as % of
 //!      one core and as µs per channel-second (the simulator's threads share
@@ -24,14 +34,18 @@
 //!    * the pumps' own counters summed over the streams: TDM blocks,
 //!      jitter-buffer underruns, PLC frames, slips, TDM overruns (backlog
 //!      found by the pump's probes), late packets;
-//!    * added latency, measured with probes on a few channels (one at a
-//!      time, repeatedly, during the window):
+//!    * added latency, measured with probes on 8 channels, in rounds
+//!      during the window (each round: TDM → RTP on all 8, RTP → TDM on
+//!      one):
 //!      - TDM → RTP: the probe's far end switches from silence to a tone
 //!        at T0 (the control call's midpoint). The first packet carrying
 //!        the tone arrives at t1 with the onset at sample i; its block was
 //!        complete at T0 + (160 − i)/8 ms, so the latency added beyond
 //!        packetisation is t1 − T0 − (160 − i)/8 ms (±1 ms: the simulator
-//!        ticks every millisecond);
+//!        ticks every millisecond; and the simulator's clock thread shares
+//!        CPU 0, so a late tick makes a block complete late, which this
+//!        counts against the pump). The four highest are printed with T0's
+//!        uncertainty;
 //!      - RTP → TDM: the generator starts a tone at sample 0 of the packet
 //!        it sends at T0; 300 ms later `audio.save` fetches what the far end
 //!        heard, ending at T2 (the call's midpoint); the onset at sample j
@@ -49,6 +63,10 @@
 //!      on an in-kernel DAHDI driver: the measured TDM syscall cost replaced
 //!      by that of a 160-byte read and write on a pipe, measured on the
 //!      same CPU (an in-kernel copy without the FUSE round trip);
+//!    * how late after their due time the pump made its reads at a locked
+//!      phase ([`IoStats::read_late`]: the pump's own scheduling, free of
+//!      the simulator's clock), and how often and how long the pump thread
+//!      waited to run (preempted by other threads or processes on its CPU);
 //!    * peak memory of the process (VmHWM; includes the in-process
 //!      simulator) and the RSS the N streams added.
 //!
@@ -58,6 +76,9 @@
 //! for the simulator and the pump, default 0; the generator goes on the
 //! next one; `none` to not pin), `PUMP_BENCH_DTMF=inband` (no detectors),
 //! `PUMP_BENCH_CLOCK_CPU=n` (move the simulator's clock thread to CPU n),
+//! `PUMP_BENCH_PUMP_CPU=n` (move the pump thread to CPU n),
+//! `PUMP_BENCH_RT=1` (every thread SCHED_FIFO, so other processes on a
+//! shared machine cannot preempt the simulator, the pump or the generator),
 //! `PUMP_BENCH_FAR=silence` (far ends play silence instead of a tone: the
 //! simulator's tone generator is a sine per sample per channel).
 
@@ -441,6 +462,7 @@ fn run(
         device_dir: mount.clone(),
         rtp_ip: "127.0.0.1".parse().unwrap(),
         rtp_ports: 20000..=29999,
+        cpu: std::env::var("PUMP_BENCH_PUMP_CPU").ok().and_then(|v| v.parse().ok()),
         dtmf_mode: dtmf,
         ..Default::default()
     })
