@@ -1089,3 +1089,38 @@ fn call_waiting_swaps_keep_each_calls_rtp_port() {
     assert_eq!(b_inv.iter().map(|m| m_port(m)).collect::<Vec<_>>(), vec![Some(b_port); 2], "B keeps its answer's port through hold and resume");
     assert_ne!(a_port, b_port);
 }
+
+/// Nobody reads channel `ch`: DAHDI's receive buffers are full and its
+/// receive overruns grow (a port shell that reads its channel keeps them still).
+fn unread(c: &mut hw_sim::client::Client, ch: u32) -> bool {
+    let overruns = |c: &mut hw_sim::client::Client| c.chan_get(ch).ok().and_then(|v| v["counters"]["rx_overruns"].as_u64());
+    let Some(a) = overruns(c) else { return false };
+    std::thread::sleep(Duration::from_millis(300));
+    overruns(c).is_some_and(|b| b > a)
+}
+
+#[test]
+fn idle_ports_are_left_unread_and_wake_for_caller_id_after_the_first_ring_and_for_a_phone_off_hook() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig();
+    let mut c = r.lab.client();
+    // The phone port and the CO line sleep once idle.
+    for ch in [2, 3] {
+        assert!(wait_until(Duration::from_secs(30), || unread(&mut c, ch)), "port {ch} is still read while idle");
+    }
+    // The first ring's event wakes the FXO port in time for the caller ID
+    // that follows it.
+    let mut sipp = pbx(&r.lab, "uas_answer.xml");
+    let invite = co_call(&r, &sipp, json!({"number": "2125550123", "name": "ALICE SMITH", "standard": "bell202", "format": "mdmf"}));
+    let from = invite.lines().find(|l| l.starts_with("From:")).expect("From");
+    assert!(from.contains("ALICE SMITH") && from.contains("2125550123"), "{from}");
+    c.audio_play_tone(3, &[800.0], -10.0).expect("tone");
+    tone_heard(&mut c, 3, 200, &[800.0], Duration::from_secs(5)).expect("the CO's tone did not come back over RTP");
+    c.co_disconnect(3).expect("co.disconnect");
+    sipp.expect_success(T);
+    // The phone's off-hook event wakes its port: dial tone.
+    c.phone_hook(2, true).expect("off-hook");
+    tone_heard(&mut c, 2, 300, &[350.0, 440.0], T).expect("no dial tone after the port slept");
+    c.phone_hook(2, false).expect("on-hook");
+    assert!(wait_until(Duration::from_secs(30), || unread(&mut c, 2)), "the phone port did not sleep again after on-hook");
+}

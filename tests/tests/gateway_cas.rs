@@ -422,3 +422,67 @@ fn r2_brazil_argentina_and_china_bridge_calls_both_ways_with_busy_and_unallocate
         r2_calls_outcomes(variant, &[("486", "Busy Here", "486"), ("404", "Not Found", "404")]);
     }
 }
+
+// ---------------------------------------------------------------------------
+// Idle channels sleep
+
+/// The first channel of each span (DAHDI numbers the spans' channels one
+/// after the other).
+fn first_channels(r: &Rig) -> Vec<u32> {
+    let mut c = r.lab.client();
+    let mut firsts = Vec::new();
+    let mut last_span = None;
+    for ch in 1..=64 {
+        let Ok(v) = c.chan_get(ch) else { break };
+        let span = v["span"].as_u64();
+        if span.is_some() && span != last_span {
+            firsts.push(ch);
+            last_span = span;
+        }
+    }
+    firsts
+}
+
+/// Nobody reads channel `ch`: DAHDI's receive buffers are full and its
+/// receive overruns grow (a shell that reads its channel keeps them still).
+fn unread(c: &mut hw_sim::client::Client, ch: u32) -> bool {
+    let overruns = |c: &mut hw_sim::client::Client| c.chan_get(ch).ok().and_then(|v| v["counters"]["rx_overruns"].as_u64());
+    let Some(a) = overruns(c) else { return false };
+    std::thread::sleep(Duration::from_millis(300));
+    overruns(c).is_some_and(|b| b > a)
+}
+
+/// Waits until the first channel of every span is left unread (its shell asleep).
+fn assert_asleep(r: &Rig, chans: &[u32]) {
+    let mut c = r.lab.client();
+    for &ch in chans {
+        assert!(wait_until(Duration::from_secs(20), || unread(&mut c, ch)), "channel {ch}: its shell still reads it, idle");
+    }
+}
+
+/// An idle trunk's shells stop reading their channels, and wake for calls
+/// in both directions: the seizure's bit change (an event) wakes the called
+/// side, the SIP call's commands the calling side.
+fn idle_shells_sleep_and_wake_for_calls(r: Rig, idle: u8, calling: Option<&str>) {
+    let chans = first_channels(&r);
+    assert_eq!(chans.len(), 2, "two spans: {chans:?}");
+    assert_asleep(&r, &chans);
+    call_through(&r, PEER1, PEER2, "5551234", calling, true);
+    assert_all_idle(&r, idle);
+    assert_asleep(&r, &chans);
+    call_through(&r, PEER2, PEER1, "2125599", calling, false);
+    assert_all_idle(&r, idle);
+    assert_asleep(&r, &chans);
+}
+
+#[test]
+fn idle_em_wink_channels_are_left_unread_and_wake_for_calls_both_ways() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    idle_shells_sleep_and_wake_for_calls(em_rig("em_wink"), 0b0000, None);
+}
+
+#[test]
+fn idle_r2_channels_are_left_unread_and_wake_for_calls_both_ways() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    idle_shells_sleep_and_wake_for_calls(r2_rig("itu"), r2_idle("itu"), Some("2125550100"));
+}

@@ -40,14 +40,25 @@
 //! over what the line sends, so busy, reorder or dial tone after answer
 //! still disconnect.
 //!
-//! The thread polls its non-blocking channel every few milliseconds (a
-//! handful of ports cost little; many ports would want one epoll thread).
+//! # Idle ports sleep
+//!
+//! A busy port's thread reads its non-blocking channel every few
+//! milliseconds. After [`IDLE_AFTER`] with nothing to play or send, no
+//! command and no line event, with an FXO port on hook or an FXS port's
+//! phone on hook, it stops reading and writing audio and sleeps in
+//! [`super::shell_link::IdleWait`] until a command or a line event (ring,
+//! off-hook, polarity reversal: DAHDI's POLLPRI), and flushes the stale
+//! audio when woken. Caller ID after the first ring or after a reversal is
+//! announced by that event; an FXO port configured for caller ID before the
+//! first ring (`position = "before-first-ring"`, which may come with no
+//! event at all) keeps listening. Four idle ports took 2.6 % of a core over
+//! the simulator while polled, 1.0 % (the whole daemon) asleep.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
+use crossbeam_channel::{RecvTimeoutError, TryRecvError};
 use tandem_drivers::{Channel, Discovery, Hook, Io, LineEvent, OpenOptionsDahdi, Policy, Signalling};
 use tandem_dsp::callerid::{self, CallerId, CallerIdMessage, Format, Standard};
 use tandem_dsp::{DigitEvent, g711};
@@ -57,9 +68,9 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::ChannelAddr;
 use super::analog::{AnalogInput, AnalogPort, AnalogSettings};
-use super::shell_link::{ShellCmd, ShellLink};
+use super::shell_link::{IdleWait, ShellCmd, ShellLink, ShellQueue, Wake};
 use super::zones::{ProgressTone, Refusal, SitDetector, SitKind, ToneKind, ToneSequence, ToneZone, ZoneDetector};
-use crate::config::analog::{AnalogConfig, CidFormat, CidMessage, PortKind};
+use crate::config::analog::{AnalogConfig, CidFormat, CidMessage, CidPosition, PortKind};
 
 /// Why an analog interface or port cannot start.
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +125,9 @@ pub struct ShellOptions {
     pub cid_format: CidFormat,
     /// FSK message layout generated on FXS.
     pub cid_message: CidMessage,
+    /// Caller ID may come before the first ring with nothing (no ring, no
+    /// polarity reversal) to announce it: an idle FXO port keeps listening.
+    pub cid_unannounced: bool,
 }
 
 impl ShellOptions {
@@ -123,7 +137,13 @@ impl ShellOptions {
         let cid = cfg.caller_id.as_ref();
         let cid_format = cid.and_then(|c| c.format.as_ref()).map(|f| *f.get_ref()).unwrap_or(CidFormat::Bell202);
         let default_msg = if cid_format == CidFormat::V23 { CidMessage::Etsi } else { CidMessage::Mdmf };
-        ShellOptions { zone, cid_format, cid_message: cid.and_then(|c| c.message.as_ref()).map(|m| *m.get_ref()).unwrap_or(default_msg) }
+        let position = cid.and_then(|c| c.position.as_ref()).map(|p| *p.get_ref());
+        ShellOptions {
+            zone,
+            cid_format,
+            cid_message: cid.and_then(|c| c.message.as_ref()).map(|m| *m.get_ref()).unwrap_or(default_msg),
+            cid_unannounced: cid_format != CidFormat::Off && position == Some(CidPosition::BeforeFirstRing),
+        }
     }
 }
 
@@ -174,6 +194,15 @@ pub fn line_input(kind: PortKind, ev: LineEvent) -> Option<LineInput> {
 const BLOCK: usize = 160;
 /// How often the thread looks at its channel.
 const POLL: Duration = Duration::from_millis(4);
+/// With nothing to play or send, the line quiet and no command or line
+/// event for this long, a port goes idle: its shell stops reading and
+/// writing audio and sleeps until a command or a line event (hook, ring,
+/// polarity). Six seconds span a ring cycle's silence, in which caller ID
+/// after the first ring comes (the ring's event wakes the port).
+const IDLE_AFTER: Duration = Duration::from_secs(6);
+/// An idle port wakes this often anyway (a safety net; DAHDI reports every
+/// hook, ring and polarity change as an event).
+const IDLE_POLL: Duration = Duration::from_secs(1);
 /// FSK sent to phones, dBm0 (GR-30: -13.5 ± 1.5 dBm at the set).
 const CID_LEVEL_DBM0: f32 = -13.0;
 
@@ -191,7 +220,7 @@ pub fn spawn_port(device_dir: &Path, hw: AnalogPort, opts: ShellOptions, events:
         .spawn(move || {
             let _ = dir;
             let mut s = Shell::new(chan, hw, opts, events);
-            s.run(queue.rx);
+            s.run(queue);
         })
         .map_err(|e| AnalogIoError::Thread(e, channo))?;
     Ok(PortShell { channo, kind: hw.kind, link })
@@ -220,6 +249,10 @@ struct Shell {
     rbs_ground_start: bool,
     /// A DAHDI_START is running; its HOOKCOMPLETE is the ground acknowledgement.
     starting: bool,
+    /// The shell may not go idle before this (see [`IDLE_AFTER`]).
+    busy_until: Instant,
+    /// Idle: no audio is read or written.
+    idle: bool,
 }
 
 impl Shell {
@@ -244,6 +277,8 @@ impl Shell {
             sit: SitDetector::new(),
             rbs_ground_start,
             starting: false,
+            busy_until: Instant::now() + IDLE_AFTER,
+            idle: false,
         };
         s.reset_dsp();
         s
@@ -268,9 +303,62 @@ impl Shell {
         let _ = self.events.send(AnalogInput { channo: self.hw.channo, input });
     }
 
-    fn run(&mut self, rx: Receiver<ShellCmd<LineCommand>>) {
+    /// Something happened: the shell stays awake for [`IDLE_AFTER`] more.
+    fn touch(&mut self) {
+        self.busy_until = Instant::now() + IDLE_AFTER;
+    }
+
+    /// Nothing to play or send, nothing happened lately, and the line is
+    /// quiet: our own hook on hook (FXO, with no caller ID that could come
+    /// unannounced), or the phone on hook (FXS; asked of DAHDI).
+    fn can_idle(&mut self, now: Instant) -> bool {
+        if self.lent || self.starting || !self.tx.is_empty() || self.tone.is_some() || now < self.busy_until {
+            return false;
+        }
+        match self.hw.kind {
+            PortKind::Fxo => !self.offhook && !self.opts.cid_unannounced,
+            // Idle, it learns of an off-hook by its event.
+            PortKind::Fxs if self.idle => true,
+            PortKind::Fxs => {
+                let on_hook = self.chan.params().is_ok_and(|p| !p.rx_off_hook);
+                if !on_hook {
+                    // Asked again after another IDLE_AFTER.
+                    self.touch();
+                }
+                on_hook
+            }
+        }
+    }
+
+    /// Leaves the idle state: the audio queued meanwhile is stale.
+    fn wake(&mut self) {
+        self.touch();
+        if std::mem::take(&mut self.idle) {
+            tracing::debug!(channo = self.hw.channo, "analog port awake");
+            if let Err(e) = self.chan.flush(true, false, false) {
+                tracing::debug!(channo = self.hw.channo, error = %e, "analog port flush failed");
+            }
+        }
+    }
+
+    fn run(&mut self, queue: ShellQueue<LineCommand>) {
         let mut buf = [0u8; BLOCK];
+        let idle_wait = IdleWait::new(&self.chan, queue.bell.clone())
+            .map_err(|e| tracing::warn!(channo = self.hw.channo, error = %e, "analog port cannot sleep when idle; it polls"))
+            .ok();
+        let rx = queue.rx;
         loop {
+            if let Some(w) = &idle_wait
+                && self.can_idle(Instant::now())
+            {
+                if !self.idle {
+                    self.idle = true;
+                    tracing::debug!(channo = self.hw.channo, "analog port idle: sleeping until a command or a line event");
+                }
+                if w.wait(IDLE_POLL) == Wake::LineEvent {
+                    self.event();
+                }
+            }
             // Commands first.
             loop {
                 let c = if self.lent {
@@ -287,14 +375,20 @@ impl Shell {
                     }
                 };
                 match c {
-                    ShellCmd::Do(cmd) => self.execute(cmd),
+                    ShellCmd::Do(cmd) => {
+                        self.wake();
+                        self.execute(cmd);
+                    }
                     ShellCmd::Lend(reply) => {
+                        self.idle = false;
                         self.lent = true;
                         // What was queued for the phone is stale once the call has the line.
                         self.tx.clear();
                         let _ = reply.send(self.chan.try_clone().map_err(|e| e.to_string()));
                     }
                     ShellCmd::Resume => {
+                        self.idle = false;
+                        self.touch();
                         self.lent = false;
                         self.open_tip_if_station_on_hook();
                         // A tone or caller ID commanded just before the channel came
@@ -308,6 +402,12 @@ impl Shell {
             }
             if self.lent {
                 continue;
+            }
+            if self.idle {
+                if self.can_idle(Instant::now()) {
+                    continue;
+                }
+                self.wake();
             }
             // Then whatever the channel has.
             for _ in 0..16 {
@@ -332,6 +432,7 @@ impl Shell {
     fn event(&mut self) {
         match self.chan.next_event() {
             Ok(Some(ev)) => {
+                self.touch();
                 tracing::debug!(channo = self.hw.channo, ?ev, "line event");
                 if ev == LineEvent::HookComplete && self.starting {
                     self.starting = false;
