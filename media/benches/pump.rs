@@ -79,6 +79,8 @@
 //! `PUMP_BENCH_PUMP_CPU=n` (move the pump thread to CPU n),
 //! `PUMP_BENCH_RT=1` (every thread SCHED_FIFO, so other processes on a
 //! shared machine cannot preempt the simulator, the pump or the generator),
+//! `PUMP_BENCH_VERBOSE=1` (each RTP → TDM probe with its stream's jitter
+//! buffer figures),
 //! `PUMP_BENCH_FAR=silence` (far ends play silence instead of a tone: the
 //! simulator's tone generator is a sine per sample per channel).
 
@@ -572,6 +574,14 @@ fn run(
             let onset = t2.checked_sub(onset_before_t2).unwrap_or(t2);
             let ms = onset.saturating_duration_since(t0).as_secs_f64() * 1000.0 - t0.saturating_duration_since(onset).as_secs_f64() * 1000.0;
             rtp_to_tdm.push(ms);
+            if std::env::var("PUMP_BENCH_VERBOSE").is_ok_and(|v| v == "1")
+                && let Some(st) = pump.stats(ids[i])
+            {
+                println!(
+                    "   probe RTP→TDM       {ms:.1} ms on stream {i}: jitter buffer {} ms (target {}), underruns {}, slips {}, plc {}, late {}",
+                    st.jitter_buffer_ms, st.jitter_target_ms, st.underruns, st.slips, st.plc_frames, st.late
+                );
+            }
         }
         for &id in &ids {
             if let Some(s) = pump.stats(id) {
