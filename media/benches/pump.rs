@@ -399,8 +399,9 @@ struct Result {
     footprint: usize,
 }
 
-fn run(
-    n: u32,
+/// How every size is run (from the knobs).
+#[derive(Clone, Copy)]
+struct Opts {
     warmup: Duration,
     window: Duration,
     cpu: Option<usize>,
@@ -409,7 +410,10 @@ fn run(
     clock_cpu: Option<usize>,
     start_spread: Duration,
     realtime: bool,
-) -> std::result::Result<Result, String> {
+}
+
+fn run(n: u32, o: Opts) -> std::result::Result<Result, String> {
+    let Opts { warmup, window, cpu, ncpu, dtmf, clock_cpu, start_spread, realtime } = o;
     let spans = layout(n);
     let dir = tempfile::Builder::new().prefix("pump-bench-").tempdir().map_err(|e| e.to_string())?;
     let mount = dir.path().join("dahdi");
@@ -816,7 +820,7 @@ fn main() {
             std::process::exit(2);
         }
         println!("\n== {n} channels");
-        match run(n, warmup, window, cpu, ncpu, dtmf, clock_cpu, start_spread, realtime) {
+        match run(n, Opts { warmup, window, cpu, ncpu, dtmf, clock_cpu, start_spread, realtime }) {
             Ok(r) => print(&r, pipe_us),
             Err(e) => {
                 eprintln!("pump bench: {n} channels: {e}");

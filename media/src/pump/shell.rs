@@ -454,7 +454,7 @@ impl Shell {
     /// Does what slot `i` has due by `now`; returns its next deadline.
     fn service(&mut self, i: usize, now: Instant) -> Option<Instant> {
         let block_dur = self.block_dur;
-        let Some(s) = self.slots.get_mut(i).and_then(Option::as_mut) else { return None };
+        let s = self.slots.get_mut(i).and_then(Option::as_mut)?;
         if s.dead {
             s.write_due = None;
         }
