@@ -4,13 +4,17 @@
 //!
 //! | request | reply |
 //! |---|---|
-//! | `{"op": "status"}` | `{"ok": true, "calls", "draining", "interfaces": [{"name", "up", "channels": {"idle", "busy", "alarm", "other"}, "cas_channels" (CAS trunks): [{"span", "pos", "channo", "state"}]}], "trunks": [{"name", "kind", "state", "active_calls"}], "sip_malformed"}` |
+//! | `{"op": "status"}` | `{"ok": true, "calls", "draining", "interfaces": [{"name", "up", "channels": {"idle", "busy", "alarm", "other", "blocked"}, "blocked_channels": ["span:pos"], "cas_channels" (CAS trunks): [{"span", "pos", "channo", "state"}]}], "trunks": [{"name", "kind", "state", "active_calls"}], "sip_malformed"}`; `blocked` counts the channels the operator blocked (one still in a call counts in `busy` too) |
+//! | `{"op": "calls"}` | `{"ok": true, "calls": [{"id", "direction", "state" (setup \| ringing \| answered \| releasing), "calling", "called", "start", "answer", "age_s", "duration_s", "inbound": leg, "outbound": leg or null}]}`; a TDM leg is `{"kind": "tdm", "interface", "span", "channel"}`, a SIP leg `{"kind": "sip", "trunk", "call_id", "remote"}`, an outbound one also has `"target"` |
+//! | `{"op": "call.hangup", "call": "<16 hex digits>", "cause": N}` | `{"ok": true}`: both legs are cleared with Q.850 cause N (default 16) and the CDR is written as usual; an unknown id gives `{"ok": false, "error"}` |
+//! | `{"op": "channel.block" \| "channel.unblock", "span": N, "channels": [pos, ...], "now": bool}` | `{"ok": true, "channels": [{"interface", "span", "channel"}], "cleared": [call ids]}`: without `"channels"`, every channel of the span. A blocked channel takes no new call (PRI: skipped by the hunt, an incoming SETUP for it gets RELEASE COMPLETE cause 44; CAS: busied out with the alarm's bits; analog: not rung or seized); a call on it goes on and the block takes effect when it ends, unless `"now": true`, which clears it with cause 41 ([`BLOCK_NOW_CAUSE`]) |
 //! | `{"op": "span.up", "span": N}` | `{"ok": true}`: the span is usable again (sent by `tandem-hotplug`) |
 //! | `{"op": "span.down", "span": N}` | `{"ok": true}`: the span is gone; its channels are skipped by the hunt |
 //! | `{"op": "device.add" \| "device.remove", ...}` | `{"ok": true}` (logged) |
 //! | anything else | `{"ok": false, "error": "..."}` |
 //!
-//! `tandem status` is the client. The socket is only created when no other
+//! `tandem status`, `tandem calls`, `tandem hangup`, `tandem block` and
+//! `tandem unblock` are the clients. The socket is only created when no other
 //! daemon answers on the path (a stale file is replaced); a daemon that
 //! cannot create it runs on and logs a warning.
 
@@ -25,6 +29,66 @@ use tracing::{debug, info, warn};
 
 /// Longest request line accepted.
 const MAX_LINE: usize = 4096;
+
+/// The cause a call on a channel blocked with `"now": true` is cleared with:
+/// Q.850 cause 41, temporary failure (Q.850 §2.2.7.1: the condition is not
+/// likely to last; the caller may retry at once, and a retry is hunted onto
+/// another channel). Cause 38 (network out of order) is what span alarms
+/// give; an operator's maintenance is neither an alarm nor a long outage.
+pub const BLOCK_NOW_CAUSE: u8 = 41;
+
+/// Why a channel list (`<span>:<chans>`) could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChannelSpecError {
+    #[error("span {0:?} is not a number from 1 up")]
+    Span(String),
+    #[error("channel {0:?} is not a number from 1 up")]
+    Channel(String),
+    #[error("range {0:?} runs backwards")]
+    Backwards(String),
+    #[error("no channels after ':'")]
+    Empty,
+    #[error("range {0:?} is longer than a span")]
+    TooLong(String),
+}
+
+/// Reads `<span>` (the whole span: `None`) or `<span>:<chans>`, where
+/// `<chans>` is a comma-separated list of positions and ranges (`1-4,7`);
+/// the positions come back sorted, without duplicates.
+pub fn parse_channel_spec(spec: &str) -> Result<(u32, Option<Vec<u32>>), ChannelSpecError> {
+    let number = |t: &str| t.trim().parse::<u32>().ok().filter(|n| *n >= 1);
+    let (span, chans) = match spec.split_once(':') {
+        Some((s, c)) => (s, Some(c)),
+        None => (spec, None),
+    };
+    let span = number(span).ok_or_else(|| ChannelSpecError::Span(span.trim().to_owned()))?;
+    let Some(chans) = chans else { return Ok((span, None)) };
+    if chans.trim().is_empty() {
+        return Err(ChannelSpecError::Empty);
+    }
+    let mut list = Vec::new();
+    for item in chans.split(',') {
+        let item = item.trim();
+        match item.split_once('-') {
+            Some((a, b)) => {
+                let lo = number(a).ok_or_else(|| ChannelSpecError::Channel(a.trim().to_owned()))?;
+                let hi = number(b).ok_or_else(|| ChannelSpecError::Channel(b.trim().to_owned()))?;
+                if hi < lo {
+                    return Err(ChannelSpecError::Backwards(item.to_owned()));
+                }
+                // DAHDI allows at most 1,024 channels in all.
+                if hi - lo >= 1024 {
+                    return Err(ChannelSpecError::TooLong(item.to_owned()));
+                }
+                list.extend(lo..=hi);
+            }
+            None => list.push(number(item).ok_or_else(|| ChannelSpecError::Channel(item.to_owned()))?),
+        }
+    }
+    list.sort_unstable();
+    list.dedup();
+    Ok((span, Some(list)))
+}
 
 /// A request for the run loop, with where to send the reply.
 pub struct ControlRequest {
@@ -99,4 +163,33 @@ pub fn request(path: &Path, req: &Value, timeout: Duration) -> std::io::Result<V
     let mut line = String::new();
     std::io::BufReader::new(s).read_line(&mut line)?;
     serde_json::from_str(&line).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_span_alone_means_every_channel_of_it() {
+        assert_eq!(parse_channel_spec("2"), Ok((2, None)));
+    }
+
+    #[test]
+    fn positions_and_ranges_are_expanded_sorted_and_deduplicated() {
+        assert_eq!(parse_channel_spec("1:1-4,7"), Ok((1, Some(vec![1, 2, 3, 4, 7]))));
+        assert_eq!(parse_channel_spec("1: 7, 3-4 ,4"), Ok((1, Some(vec![3, 4, 7]))));
+        assert_eq!(parse_channel_spec("3:5"), Ok((3, Some(vec![5]))));
+    }
+
+    #[test]
+    fn bad_specs_are_refused_with_what_is_wrong() {
+        assert_eq!(parse_channel_spec("x:1"), Err(ChannelSpecError::Span("x".into())));
+        assert_eq!(parse_channel_spec("0"), Err(ChannelSpecError::Span("0".into())));
+        assert_eq!(parse_channel_spec("1:"), Err(ChannelSpecError::Empty));
+        assert_eq!(parse_channel_spec("1:4-2"), Err(ChannelSpecError::Backwards("4-2".into())));
+        assert_eq!(parse_channel_spec("1:1,,2"), Err(ChannelSpecError::Channel("".into())));
+        assert_eq!(parse_channel_spec("1:0-3"), Err(ChannelSpecError::Channel("0".into())));
+        assert_eq!(parse_channel_spec("1:a-3"), Err(ChannelSpecError::Channel("a".into())));
+        assert_eq!(parse_channel_spec("1:1-99999"), Err(ChannelSpecError::TooLong("1-99999".into())));
+    }
 }

@@ -583,15 +583,19 @@ impl Daemon {
                 for (i, name) in self.iface_names.iter().enumerate() {
                     let Some(iface) = self.tdm.interface(i) else { continue };
                     let (mut idle, mut busy, mut alarm, mut other) = (0, 0, 0, 0);
+                    let blocked = iface.blocked();
                     for c in iface.channels() {
                         match c.state {
                             ChannelState::Idle => idle += 1,
                             ChannelState::Busy => busy += 1,
                             ChannelState::Alarm => alarm += 1,
+                            // Blocked by the operator: counted as blocked only.
+                            ChannelState::Maintenance if blocked.contains(&c.addr) => {}
                             _ => other += 1,
                         }
                     }
-                    let mut entry = json!({"name": name, "up": iface.is_up(), "channels": {"idle": idle, "busy": busy, "alarm": alarm, "other": other}});
+                    let blocked_list: Vec<String> = blocked.iter().map(|a| a.to_string()).collect();
+                    let mut entry = json!({"name": name, "up": iface.is_up(), "channels": {"idle": idle, "busy": busy, "alarm": alarm, "other": other, "blocked": blocked.len()}, "blocked_channels": blocked_list});
                     // CAS trunks list each channel's state too.
                     if iface.channels().first().is_some_and(|c| self.cas.contains_key(&c.channo)) {
                         let list: Vec<_> = iface
@@ -645,8 +649,114 @@ impl Daemon {
                 info!(op, device = ?req["device"].as_str(), "device event from the control socket");
                 json!({"ok": true})
             }
-            other => json!({"ok": false, "error": format!("unknown op {other:?}; try status, span.up, span.down")}),
+            "calls" => json!({"ok": true, "calls": self.calls_json(now)}),
+            "call.hangup" => {
+                let Some(id) = req["call"].as_str().and_then(|s| u64::from_str_radix(s.trim(), 16).ok()) else {
+                    return json!({"ok": false, "error": "call.hangup needs \"call\": the call id (16 hex digits, as `tandem calls` and the CDRs show it)"});
+                };
+                let cause = match req.get("cause").filter(|c| !c.is_null()) {
+                    None => crate::call::Cause::NORMAL_CLEARING,
+                    Some(c) => match c.as_u64().filter(|n| (1..=127).contains(n)) {
+                        Some(n) => crate::call::Cause(n as u8),
+                        None => return json!({"ok": false, "error": format!("cause {c} is not a Q.850 cause (1-127)")}),
+                    },
+                };
+                let call = CallId(id);
+                if self.cc.hangup(call, cause, now) {
+                    info!(%call, %cause, "call hung up from the control socket");
+                    json!({"ok": true})
+                } else {
+                    json!({"ok": false, "error": format!("no call {call}")})
+                }
+            }
+            op @ ("channel.block" | "channel.unblock") => {
+                let block = op == "channel.block";
+                let Some(span) = span else { return json!({"ok": false, "error": format!("{op} needs \"span\": N")}) };
+                let positions: Option<Vec<u32>> = match req.get("channels").filter(|c| !c.is_null()) {
+                    None => None,
+                    Some(c) => match c.as_array().map(|a| a.iter().map(|v| v.as_u64().and_then(|n| u32::try_from(n).ok())).collect::<Option<Vec<u32>>>()) {
+                        Some(Some(list)) if !list.is_empty() => Some(list),
+                        _ => return json!({"ok": false, "error": "\"channels\" must be a list of channel positions"}),
+                    },
+                };
+                match self.tdm.set_blocked(span, positions.as_deref(), block, now) {
+                    Ok(done) => {
+                        info!(span, op, channels = done.len(), "channels {} from the control socket", if block { "blocked" } else { "unblocked" });
+                        let list: Vec<_> = done
+                            .iter()
+                            .map(|(i, a)| json!({"interface": self.iface_names.get(*i).cloned().unwrap_or_default(), "span": a.span, "channel": a.pos}))
+                            .collect();
+                        let mut cleared = Vec::new();
+                        if block && req["now"] == true {
+                            let cause = crate::call::Cause(crate::control::BLOCK_NOW_CAUSE);
+                            let on = |l: &crate::call::control::LegInfo| {
+                                l.kind == "tdm"
+                                    && done.iter().any(|(i, a)| {
+                                        self.iface_names.get(*i) == Some(&l.identity.interface)
+                                            && l.identity.span == Some(a.span)
+                                            && l.identity.channel == Some(a.pos)
+                                    })
+                            };
+                            let ids: Vec<CallId> =
+                                self.cc.calls(now).iter().filter(|c| on(&c.inbound) || c.outbound.as_ref().is_some_and(on)).map(|c| c.id).collect();
+                            for id in ids {
+                                info!(call = %id, %cause, "blocked now: clearing the call on the channel");
+                                self.cc.hangup(id, cause, now);
+                                cleared.push(id.to_string());
+                            }
+                        }
+                        json!({"ok": true, "channels": list, "cleared": cleared})
+                    }
+                    Err(e) => json!({"ok": false, "error": e}),
+                }
+            }
+            other => {
+                json!({"ok": false, "error": format!("unknown op {other:?}; try status, calls, call.hangup, channel.block, channel.unblock, span.up, span.down")})
+            }
         }
+    }
+
+    /// Every call, as the `calls` op lists it (see [`crate::control`]).
+    fn calls_json(&self, now: Instant) -> Vec<serde_json::Value> {
+        use serde_json::json;
+        let leg = |l: &crate::call::control::LegInfo| {
+            let mut v = if l.kind == "tdm" {
+                json!({"kind": "tdm", "interface": l.identity.interface, "span": l.identity.span, "channel": l.identity.channel})
+            } else {
+                json!({
+                    "kind": "sip",
+                    "trunk": l.identity.interface,
+                    "call_id": l.identity.sip_call_id,
+                    "remote": self.sip.as_ref().and_then(|s| s.leg_remote(l.leg)),
+                })
+            };
+            if let Some(t) = &l.target {
+                v["target"] = json!(match t {
+                    Target::Sip { trunk, uri } => uri.clone().unwrap_or_else(|| trunk.clone()),
+                    Target::Tdm { group } => group.clone(),
+                });
+            }
+            v
+        };
+        self.cc
+            .calls(now)
+            .iter()
+            .map(|c| {
+                json!({
+                    "id": c.id.to_string(),
+                    "direction": c.direction,
+                    "state": c.state.name(),
+                    "calling": c.calling,
+                    "called": c.called,
+                    "start": crate::cdr::rfc3339(c.start),
+                    "answer": c.answer.map(crate::cdr::rfc3339),
+                    "age_s": crate::cdr::secs_ms(c.age),
+                    "duration_s": c.duration.map(crate::cdr::secs_ms),
+                    "inbound": leg(&c.inbound),
+                    "outbound": c.outbound.as_ref().map(leg),
+                })
+            })
+            .collect()
     }
 
     fn on_signal(&mut self, name: &str, limit: Duration, draining: &mut Option<Instant>) {

@@ -26,6 +26,14 @@ enum Command {
     Channels(ShowArgs),
     /// Ask the running daemon for its calls, TDM interfaces (with each CAS channel's state) and SIP trunks (through its control socket).
     Status(StatusArgs),
+    /// List the running daemon's calls: id (as in the logs and CDRs), direction, state (setup, ringing, answered, releasing), both legs (TDM interface, span and channel; SIP trunk, Call-ID and remote), numbers, start and duration.
+    Calls(StatusArgs),
+    /// Clear a call of the running daemon on both legs (SIP BYE or CANCEL with Reason, PRI DISCONNECT, the analog or CAS clear) with a Q.850 cause; the CDR is written as usual. Exits 1 for an unknown call id.
+    Hangup(HangupArgs),
+    /// Block channels: `<span>:<chans>` (e.g. `1:1-4,7`) or `<span>` for the whole span. A blocked channel takes no new call: the outbound hunt skips it, a PRI SETUP for it gets RELEASE COMPLETE cause 44, a CAS channel is busied out (the alarm's bits), an FXS phone is not rung, an FXO line not seized. A call on it goes on until it ends, unless --now.
+    Block(BlockArgs),
+    /// Unblock channels blocked with `tandem block` (same `<span>[:<chans>]`); CAS channels return to idle.
+    Unblock(UnblockArgs),
     /// Validate a configuration file; errors are printed as file:line:column.
     Check(CheckArgs),
     /// Validate the [dahdi] section (or a system.conf) against the hardware and apply it, as dahdi_cfg does.
@@ -55,6 +63,39 @@ struct StatusArgs {
     /// Print the daemon's JSON reply instead of a summary.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct HangupArgs {
+    /// The call id (16 hex digits, as `tandem calls`, the logs and the CDRs show it).
+    call_id: String,
+    /// The Q.850 cause both legs are cleared with (16 normal clearing; 1-127).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u8).range(1..=127))]
+    cause: u8,
+    /// The daemon's control socket.
+    #[arg(long, default_value = "/run/tandem/tandem.sock")]
+    socket: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+struct BlockArgs {
+    /// `<span>:<chans>` (positions within the span: `1-4,7`) or `<span>` for all its channels.
+    channels: String,
+    /// Clear a call on a blocked channel at once (Q.850 cause 41, temporary failure) instead of letting it finish.
+    #[arg(long)]
+    now: bool,
+    /// The daemon's control socket.
+    #[arg(long, default_value = "/run/tandem/tandem.sock")]
+    socket: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+struct UnblockArgs {
+    /// `<span>:<chans>` (positions within the span: `1-4,7`) or `<span>` for all its channels.
+    channels: String,
+    /// The daemon's control socket.
+    #[arg(long, default_value = "/run/tandem/tandem.sock")]
+    socket: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -136,14 +177,19 @@ fn run(cli: Cli) -> Result<(), String> {
                 for i in v["interfaces"].as_array().into_iter().flatten() {
                     let c = &i["channels"];
                     println!(
-                        "pri {}: {} — {} idle, {} busy, {} in alarm, {} other",
+                        "pri {}: {} — {} idle, {} busy, {} in alarm, {} blocked, {} other",
                         i["name"].as_str().unwrap_or("?"),
                         if i["up"] == true { "up" } else { "DOWN" },
                         c["idle"],
                         c["busy"],
                         c["alarm"],
+                        c["blocked"],
                         c["other"]
                     );
+                    let blocked: Vec<&str> = i["blocked_channels"].as_array().into_iter().flatten().filter_map(|b| b.as_str()).collect();
+                    if !blocked.is_empty() {
+                        println!("  blocked: {}", blocked.join(" "));
+                    }
                     // CAS trunks: one line per channel.
                     for ch in i["cas_channels"].as_array().into_iter().flatten() {
                         println!("  cas span {} channel {} (dahdi {}): {}", ch["span"], ch["pos"], ch["channo"], ch["state"].as_str().unwrap_or("?"));
@@ -160,6 +206,27 @@ fn run(cli: Cli) -> Result<(), String> {
                 }
                 println!("malformed SIP requests answered: {}", v["sip_malformed"]);
             }
+        }
+        Command::Calls(a) => {
+            let v = ask(&a.socket, serde_json::json!({"op": "calls"}))?;
+            if a.json {
+                println!("{v}");
+            } else {
+                print!("{}", calls_text(&v));
+            }
+        }
+        Command::Hangup(a) => {
+            ask(&a.socket, serde_json::json!({"op": "call.hangup", "call": a.call_id, "cause": a.cause}))?;
+            println!("call {}: clearing with cause {}", a.call_id, a.cause);
+        }
+        Command::Block(a) => {
+            let v = block(&a.socket, &a.channels, true, a.now)?;
+            for id in v["cleared"].as_array().into_iter().flatten() {
+                println!("call {}: cleared (cause {})", id.as_str().unwrap_or("?"), tandem_gateway::control::BLOCK_NOW_CAUSE);
+            }
+        }
+        Command::Unblock(a) => {
+            block(&a.socket, &a.channels, false, false)?;
         }
         Command::Run(a) => {
             let mut cfg = Config::load(&a.config).map_err(|d| diagnostics(&d))?;
@@ -237,6 +304,61 @@ fn run(cli: Cli) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Sends one request to the daemon's control socket; a reply with `"ok": false` is an error (exit code 1).
+fn ask(socket: &std::path::Path, req: serde_json::Value) -> Result<serde_json::Value, String> {
+    let v = tandem_gateway::control::request(socket, &req, std::time::Duration::from_secs(5))
+        .map_err(|e| format!("{}: {e} (is tandem running? see --socket)", socket.display()))?;
+    if v["ok"] == true { Ok(v) } else { Err(v["error"].as_str().unwrap_or("the daemon refused the request").to_owned()) }
+}
+
+/// `tandem block` / `tandem unblock`: prints the channels changed.
+fn block(socket: &std::path::Path, spec: &str, blocked: bool, now: bool) -> Result<serde_json::Value, String> {
+    let (span, chans) = tandem_gateway::control::parse_channel_spec(spec).map_err(|e| format!("{spec}: {e}"))?;
+    let op = if blocked { "channel.block" } else { "channel.unblock" };
+    let v = ask(socket, serde_json::json!({"op": op, "span": span, "channels": chans, "now": now}))?;
+    for c in v["channels"].as_array().into_iter().flatten() {
+        println!("{} {}:{} {}", c["interface"].as_str().unwrap_or("?"), c["span"], c["channel"], if blocked { "blocked" } else { "unblocked" });
+    }
+    Ok(v)
+}
+
+/// One line per call, then one per leg.
+fn calls_text(v: &serde_json::Value) -> String {
+    use std::fmt::Write;
+    let calls = v["calls"].as_array().cloned().unwrap_or_default();
+    let mut out = String::new();
+    let leg = |l: &serde_json::Value| match l["kind"].as_str() {
+        Some("tdm") => format!("tdm {} {}:{}", l["interface"].as_str().unwrap_or("?"), l["span"], l["channel"]),
+        Some("sip") => format!(
+            "sip {} call-id {} remote {}",
+            l["trunk"].as_str().unwrap_or("?"),
+            l["call_id"].as_str().unwrap_or("-"),
+            l["remote"].as_str().unwrap_or("-")
+        ),
+        _ => "-".to_owned(),
+    };
+    for c in &calls {
+        let _ = writeln!(
+            out,
+            "{} {} {} from {} to {} since {} ({}s{})",
+            c["id"].as_str().unwrap_or("?"),
+            c["direction"].as_str().unwrap_or("?"),
+            c["state"].as_str().unwrap_or("?"),
+            c["calling"].as_str().unwrap_or("-"),
+            c["called"].as_str().unwrap_or("-"),
+            c["start"].as_str().unwrap_or("?"),
+            c["age_s"],
+            c["duration_s"].as_f64().map(|d| format!(", answered {d}s")).unwrap_or_default()
+        );
+        let _ = writeln!(out, "  in:  {}", leg(&c["inbound"]));
+        if !c["outbound"].is_null() {
+            let _ = writeln!(out, "  out: {}", leg(&c["outbound"]));
+        }
+    }
+    let _ = writeln!(out, "{} call(s)", calls.len());
+    out
 }
 
 /// Read the [dahdi] section of a configuration file (the rest of the file

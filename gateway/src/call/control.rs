@@ -137,6 +137,64 @@ pub enum Output {
     Cdr(Box<CdrRecord>),
 }
 
+/// Where a call is, as the operator sees it (`tandem calls`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallState {
+    /// Collecting digits, routing, or the outbound leg placed and not alerting yet.
+    Setup,
+    /// The outbound leg alerts.
+    Ringing,
+    Answered,
+    /// One leg is gone or told to go; waiting for the other's release.
+    Releasing,
+}
+
+impl CallState {
+    /// The lower-case name the control socket uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            CallState::Setup => "setup",
+            CallState::Ringing => "ringing",
+            CallState::Answered => "answered",
+            CallState::Releasing => "releasing",
+        }
+    }
+}
+
+/// One leg of a listed call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegInfo {
+    pub leg: LegRef,
+    /// "tdm" or "sip".
+    pub kind: &'static str,
+    /// Interface or trunk, span and channel, SIP Call-ID (what the CDR shows).
+    pub identity: LegIdentity,
+    /// Outbound: where call control placed it.
+    pub target: Option<Target>,
+}
+
+/// A call in progress, for the operator's listing ([`CallControl::calls`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallInfo {
+    /// The id the logs and the CDR use.
+    pub id: CallId,
+    /// "tdm-to-sip" or "sip-to-tdm", as in the CDR.
+    pub direction: &'static str,
+    pub state: CallState,
+    pub inbound: LegInfo,
+    /// The current outbound attempt, once placed.
+    pub outbound: Option<LegInfo>,
+    pub calling: Option<String>,
+    pub called: String,
+    /// Wall-clock start and answer.
+    pub start: SystemTime,
+    pub answer: Option<SystemTime>,
+    /// Since the start.
+    pub age: Duration,
+    /// Since the answer (to the end, once clearing).
+    pub duration: Option<Duration>,
+}
+
 /// Who ended a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum By {
@@ -213,6 +271,8 @@ struct Call {
     stopped_streams: Vec<u64>,
     start: Instant,
     pdd: Option<Instant>,
+    /// The outbound leg reported alerting (for `tandem calls`).
+    alerted: bool,
     answer: Option<Instant>,
     end: Option<Instant>,
     by: Option<By>,
@@ -307,6 +367,7 @@ impl CallControl {
             stopped_streams: Vec::new(),
             start: now,
             pdd: None,
+            alerted: false,
             answer: None,
             end: None,
             by: None,
@@ -406,6 +467,71 @@ impl CallControl {
     /// Calls present, clearing ones included (what `max_calls` counts).
     pub fn active_calls(&self) -> usize {
         self.calls.len()
+    }
+
+    /// Every call present, clearing ones included, in id order (for the
+    /// operator's `tandem calls`).
+    pub fn calls(&self, now: Instant) -> Vec<CallInfo> {
+        let tdm_in = |c: &Call| c.origin.is_tdm();
+        let leg =
+            |l: &Leg, r: LegRef, tdm: bool| LegInfo { leg: r, kind: if tdm { "tdm" } else { "sip" }, identity: l.identity.clone(), target: l.target.clone() };
+        self.calls
+            .values()
+            .map(|c| {
+                let mut inbound = leg(&c.inbound, c.in_ref(), tdm_in(c));
+                if inbound.identity.interface.is_empty() {
+                    inbound.identity.interface = c.origin.name().to_owned();
+                }
+                let outbound = c.outbound.as_ref().map(|o| {
+                    let mut l = leg(o, c.out_ref(), !tdm_in(c));
+                    if l.identity.interface.is_empty()
+                        && let Some(Target::Sip { trunk, .. }) = &o.target
+                    {
+                        l.identity.interface = trunk.clone();
+                    }
+                    l
+                });
+                let state = match c.phase {
+                    Phase::Clearing => CallState::Releasing,
+                    Phase::Answered => CallState::Answered,
+                    Phase::Routing if c.alerted => CallState::Ringing,
+                    Phase::Collecting | Phase::Routing => CallState::Setup,
+                };
+                CallInfo {
+                    id: c.id,
+                    direction: if tdm_in(c) { "tdm-to-sip" } else { "sip-to-tdm" },
+                    state,
+                    calling: c.setup.calling.as_ref().map(|p| p.number.clone()).filter(|n| !n.is_empty()),
+                    called: c.setup.called.clone(),
+                    start: self.wall(c.start),
+                    answer: c.answer.map(|a| self.wall(a)),
+                    age: now.saturating_duration_since(c.start),
+                    duration: c.answer.map(|a| c.end.unwrap_or(now).saturating_duration_since(a)),
+                    inbound,
+                    outbound,
+                }
+            })
+            .collect()
+    }
+
+    /// Clears a call at the operator's request (`tandem hangup`): both legs
+    /// are told to release with `cause` (the CDR says released by the
+    /// gateway, with that cause, once both have reported `Released`). A
+    /// call already clearing is left to finish. False when no such call is
+    /// present.
+    pub fn hangup(&mut self, id: CallId, cause: Cause, now: Instant) -> bool {
+        let Some(mut call) = self.calls.remove(&id) else { return false };
+        if call.phase == Phase::Clearing {
+            debug!(call = %id, "hangup asked for a call already clearing");
+        } else {
+            info!(call = %id, %cause, "hangup asked for by the operator");
+            call.ended(By::Gateway, cause, now);
+            self.disconnect_media(&mut call);
+            release_leg(&mut self.out, &mut call, LegSide::Outbound, cause, now);
+            release_leg(&mut self.out, &mut call, LegSide::Inbound, cause, now);
+        }
+        self.finish_or_keep(call, now);
+        true
     }
 
     fn route(&mut self, call: &mut Call, digit_timeout: bool, now: Instant) {
@@ -536,6 +662,7 @@ impl CallControl {
             LegEvent::Alerting { inband } => {
                 call.setup_deadline = None;
                 call.pdd.get_or_insert(now);
+                call.alerted = true;
                 debug!(call = %call.id, inband, "alerting");
                 if inbound_up && call.phase == Phase::Routing {
                     self.out.push_back(Output::Command(call.in_ref(), LegCommand::Alerting { inband }));

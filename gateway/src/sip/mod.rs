@@ -507,6 +507,16 @@ impl SipSide {
         self.calls.len()
     }
 
+    /// Where a leg's in-dialog requests go, as `transport:address` (for
+    /// `tandem calls`); `None` for a leg that is gone.
+    pub fn leg_remote(&self, leg: LegRef) -> Option<String> {
+        let id = *self.by_leg.get(&leg)?;
+        self.calls.contains_key(&id).then(|| {
+            let p = self.dialog_dest(id);
+            format!("{}:{}", format!("{:?}", p.transport).to_lowercase(), p.addr)
+        })
+    }
+
     /// Every trunk's name, kind, state and active calls.
     pub fn trunk_status(&self) -> Vec<TrunkStatus> {
         self.trunks.iter().map(|t| TrunkStatus { name: t.name().to_owned(), kind: t.cfg.kind, state: t.state(), active_calls: t.active_calls }).collect()

@@ -319,6 +319,9 @@ pub struct AnalogInterface {
     /// Legs handed over by a transfer: no longer on a port, they end when
     /// call control releases them.
     detached: Vec<LegRef>,
+    /// Ports the operator blocked: no outbound call (an FXS phone is not
+    /// rung, an FXO line not seized); a call on one goes on.
+    blocked: std::collections::BTreeSet<ChannelAddr>,
 }
 
 impl AnalogInterface {
@@ -344,7 +347,7 @@ impl AnalogInterface {
                 muted: None,
             })
             .collect();
-        AnalogInterface { settings, ports, out: VecDeque::new(), next_key: 1, detached: Vec::new() }
+        AnalogInterface { settings, ports, out: VecDeque::new(), next_key: 1, detached: Vec::new(), blocked: Default::default() }
     }
 
     /// The settings.
@@ -723,7 +726,8 @@ impl TdmInterface for AnalogInterface {
     }
 
     fn originate(&mut self, leg: LegRef, setup: &Setup, channel: ChannelChoice, now: Instant) {
-        let free = |p: &Port| p.leg.is_none() && p.key.is_none() && p.other.is_none() && p.core.is_idle();
+        let blocked = &self.blocked;
+        let free = |p: &Port| p.leg.is_none() && p.key.is_none() && p.other.is_none() && p.core.is_idle() && !blocked.contains(&p.hw.addr);
         let pick = match channel {
             ChannelChoice::Exclusive(a) => self.ports.iter().position(|p| p.hw.addr == a && free(p)),
             ChannelChoice::Preferred(a) => self.ports.iter().position(|p| p.hw.addr == a && free(p)).or_else(|| self.ports.iter().position(free)),
@@ -916,9 +920,34 @@ impl TdmInterface for AnalogInterface {
             .map(|(k, p)| ChannelInfo {
                 addr: p.hw.addr,
                 channo: p.hw.channo,
-                state: if idle(p) || waiting == Some(k) { ChannelState::Idle } else { ChannelState::Busy },
+                state: if self.blocked.contains(&p.hw.addr) && idle(p) {
+                    ChannelState::Maintenance
+                } else if (idle(p) || waiting == Some(k)) && !self.blocked.contains(&p.hw.addr) {
+                    ChannelState::Idle
+                } else {
+                    ChannelState::Busy
+                },
             })
             .collect()
+    }
+
+    /// Outbound calls skip the port (the hunt sees it in maintenance); an
+    /// FXS port blocked is not rung, an FXO line not seized.
+    fn set_blocked(&mut self, addr: ChannelAddr, blocked: bool, _now: Instant) -> bool {
+        if !self.ports.iter().any(|p| p.hw.addr == addr) {
+            return false;
+        }
+        tracing::info!(interface = %self.settings.name, port = %addr, blocked, "analog port {} by the operator", if blocked { "blocked" } else { "unblocked" });
+        if blocked {
+            self.blocked.insert(addr);
+        } else {
+            self.blocked.remove(&addr);
+        }
+        true
+    }
+
+    fn blocked(&self) -> Vec<ChannelAddr> {
+        self.blocked.iter().copied().collect()
     }
 
     fn is_up(&self) -> bool {
@@ -931,6 +960,8 @@ impl TdmInterface for AnalogInterface {
         // switch tells the caller. FXO ports all taken are circuits: 34.
         let phones = self.ports.iter().any(|p| p.hw.kind == PortKind::Fxs);
         let none_free = self.ports.iter().all(|p| p.leg.is_some() || p.key.is_some() || p.other.is_some() || !p.core.is_idle());
+        // Phones blocked by the operator are unavailable rather than busy (34).
+        let none_free = none_free && !self.ports.iter().any(|p| self.blocked.contains(&p.hw.addr) && p.leg.is_none());
         (phones && none_free && !(0..self.ports.len()).any(|k| self.can_wait(k))).then_some(Cause::USER_BUSY)
     }
 

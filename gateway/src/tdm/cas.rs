@@ -335,6 +335,8 @@ struct Chan {
     progress: bool,
     /// Ringback was passed on as alerting.
     alerted: bool,
+    /// Blocked by the operator: busied out (as in an alarm) once no call is on it.
+    blocked: bool,
 }
 
 /// One `[[cas]]` interface. See the [module documentation](self).
@@ -368,6 +370,7 @@ impl CasInterface {
                 refusal: None,
                 progress: false,
                 alerted: false,
+                blocked: false,
             })
             .collect();
         let mut i = CasInterface { settings, chans, out: VecDeque::new(), next_key: 1, alarm: false };
@@ -616,7 +619,7 @@ impl CasInterface {
     }
 
     fn free(&self, c: &Chan) -> bool {
-        c.leg.is_none() && c.key.is_none() && c.core.is_idle() && !self.alarm
+        c.leg.is_none() && c.key.is_none() && c.core.is_idle() && !self.alarm && !c.blocked
     }
 
     fn originate_on(&mut self, i: usize, leg: LegRef, setup: &Setup, now: Instant) {
@@ -925,6 +928,8 @@ impl TdmInterface for CasInterface {
                 channo: c.hw.channo,
                 state: if self.alarm {
                     ChannelState::Alarm
+                } else if c.blocked && c.leg.is_none() && c.key.is_none() {
+                    ChannelState::Maintenance
                 } else if c.core.out_of_service() {
                     ChannelState::OutOfService
                 } else if self.free(c) {
@@ -938,6 +943,34 @@ impl TdmInterface for CasInterface {
 
     fn is_up(&self) -> bool {
         !self.alarm
+    }
+
+    /// The core is taken out of service after any call on the channel: it
+    /// sends the busy-out bits an alarm sends; unblocked, it returns to idle.
+    fn set_blocked(&mut self, addr: ChannelAddr, blocked: bool, now: Instant) -> bool {
+        let Some(i) = self.chans.iter().position(|c| c.hw.addr == addr) else { return false };
+        if self.chans[i].blocked == blocked {
+            return true;
+        }
+        self.chans[i].blocked = blocked;
+        let ch = self.chans[i].hw.channo;
+        let busy = self.chans[i].leg.is_some() || self.chans[i].key.is_some();
+        tracing::info!(interface = %self.settings.name, "cas ch={ch} {} by the operator{}", if blocked { "blocked" } else { "unblocked" }, if blocked && busy { " (after the call)" } else { "" });
+        match &mut self.chans[i].core {
+            Core::Em(t) => t.set_in_service(!blocked, now),
+            Core::R2(t) => t.set_in_service(!blocked, now),
+        }
+        self.drain(i);
+        if !blocked && !self.alarm {
+            // As after an alarm: the core learns the far end's current bits.
+            self.chans[i].rx = None;
+            self.io(i, CasCommand::ReportBits);
+        }
+        true
+    }
+
+    fn blocked(&self) -> Vec<ChannelAddr> {
+        self.chans.iter().filter(|c| c.blocked).map(|c| c.hw.addr).collect()
     }
 }
 

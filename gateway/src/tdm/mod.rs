@@ -217,6 +217,22 @@ pub trait TdmInterface {
     /// Messages wait (or no longer) in the mailbox the interface's lines
     /// show (analog FXS: lamp, FSK MWI, stutter dial tone); ignored by default.
     fn message_waiting(&mut self, _waiting: bool, _now: Instant) {}
+
+    /// The operator blocks (or unblocks) a channel of this interface
+    /// (`tandem block`): it takes no new call, outbound or inbound, as its
+    /// signalling refuses one; a call on it goes on and the block takes
+    /// effect when it ends. False when the interface has no such channel
+    /// (or cannot block; the default).
+    fn set_blocked(&mut self, _addr: ChannelAddr, _blocked: bool, _now: Instant) -> bool {
+        false
+    }
+
+    /// The channels the operator blocked, in (span, position) order; a
+    /// blocked channel with a call shows as busy in [`TdmInterface::channels`]
+    /// until the call ends, then as [`ChannelState::Maintenance`].
+    fn blocked(&self) -> Vec<ChannelAddr> {
+        Vec::new()
+    }
 }
 
 /// The daemon's TDM side: every interface and every span group, fed and
@@ -317,6 +333,49 @@ impl Tdm {
         if let Some(i) = self.interfaces.get_mut(iface) {
             i.message_waiting(waiting, now);
         }
+    }
+
+    /// Blocks or unblocks channels of `span` (`positions`, or all of the
+    /// span's channels when `None`) on the interfaces that have them; returns
+    /// each channel changed with its interface index. Positions no
+    /// interface has are named in the error, and nothing is changed then.
+    pub fn set_blocked(&mut self, span: u32, positions: Option<&[u32]>, blocked: bool, now: Instant) -> Result<Vec<(usize, ChannelAddr)>, String> {
+        let mut plan = Vec::new();
+        let mut missing = Vec::new();
+        let owner = |addr: ChannelAddr| self.interfaces.iter().position(|i| i.channels().iter().any(|c| c.addr == addr));
+        match positions {
+            Some(list) => {
+                for &pos in list {
+                    let addr = ChannelAddr { span, pos };
+                    match owner(addr) {
+                        Some(i) => plan.push((i, addr)),
+                        None => missing.push(pos),
+                    }
+                }
+            }
+            None => {
+                for (i, iface) in self.interfaces.iter().enumerate() {
+                    plan.extend(iface.channels().iter().filter(|c| c.addr.span == span).map(|c| (i, c.addr)));
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let list: Vec<String> = missing.iter().map(|p| p.to_string()).collect();
+            return Err(format!("span {span} has no channel {} on any interface", list.join(",")));
+        }
+        if plan.is_empty() {
+            return Err(format!("no interface has channels on span {span}"));
+        }
+        let mut done = Vec::new();
+        for (i, addr) in plan {
+            if self.interfaces[i].set_blocked(addr, blocked, now) {
+                done.push((i, addr));
+            }
+        }
+        if done.is_empty() {
+            return Err(format!("the channels of span {span} cannot be blocked"));
+        }
+        Ok(done)
     }
 
     /// A span's alarm changed: tells the interface that has the span.

@@ -493,6 +493,17 @@ impl PriInterface {
 
     fn on_incoming(&mut self, ic: q931::IncomingCall) {
         let q = ic.call;
+        if let Some((addr, _)) = self.addr_of(ic.channel)
+            && self.maintenance.contains(&addr)
+        {
+            // Blocked by the operator: RELEASE COMPLETE, cause 44 (the stack
+            // claimed the channel before the gateway sees the call, so a
+            // preferred channel is refused too rather than moved).
+            self.last_rx_setup = None;
+            tracing::info!(interface = %self.s.name, channel = %addr, "incoming SETUP for a blocked channel refused (cause 44)");
+            let _ = self.pri.command(Command::Disconnect { call: q, cause: CauseValue::REQUESTED_CHANNEL_NOT_AVAILABLE, inband: false }, self.now);
+            return;
+        }
         let mut call = Call::new(None, false);
         call.channel = Some(ic.channel);
         if let Some(cr) = self.last_rx_setup.take() {
@@ -930,6 +941,23 @@ impl TdmInterface for PriInterface {
 
     fn is_up(&self) -> bool {
         self.pri.active_link().is_some()
+    }
+
+    /// Kept out of the hunt; an incoming SETUP for it is refused with cause
+    /// 44. A call on it goes on (the channel shows busy until it ends).
+    fn set_blocked(&mut self, addr: ChannelAddr, blocked: bool, _now: Instant) -> bool {
+        if self.ref_of(addr).is_none() || !self.channels().iter().any(|c| c.addr == addr) {
+            return false;
+        }
+        tracing::info!(interface = %self.s.name, channel = %addr, blocked, "B-channel {} by the operator", if blocked { "blocked" } else { "unblocked" });
+        self.set_maintenance(addr, blocked);
+        true
+    }
+
+    fn blocked(&self) -> Vec<ChannelAddr> {
+        let mut v: Vec<ChannelAddr> = self.maintenance.iter().copied().collect();
+        v.sort();
+        v
     }
 }
 
