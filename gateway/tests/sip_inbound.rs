@@ -571,3 +571,29 @@ fn mangled_messages_never_panic_and_leave_the_side_working() {
     let p = h.ports.lock().unwrap();
     assert_eq!(p.allocated.len() - p.released.len(), 1, "only the last call holds a port");
 }
+
+#[test]
+fn a_hold_reinvite_of_an_inbound_call_refused_with_491_goes_again_within_2_s() {
+    let mut h = H::new(&peer_config(""));
+    let (leg, _, _) = invite_and_accept(&mut h, "c-glare");
+    h.side.command(leg, LegCommand::Answer { connected: None }, h.now);
+    let tag = to_tag(&responses(&h.drain())[0]);
+    h.recv(PBX, &Msg::in_dialog("ACK", "c-glare", &tag, 1, "z9hG4bKa1").text());
+    h.side.command(leg, LegCommand::Hold(true), h.now);
+    let reinvite = |outs: &[SipOutput]| requests(outs).into_iter().find(|r| r.method.as_str() == "INVITE");
+    let hold = reinvite(&h.drain()).expect("a hold re-INVITE");
+    // RFC 3261 §14.1: the caller owns the Call-ID, so we retry after 0 to 2 s.
+    let outs = h.recv(PBX, &reply(&hold, 491, Some("pbx1"), &[], ""));
+    assert_eq!(methods(&outs), vec!["ACK"]);
+    let start = h.now;
+    let mut retried = None;
+    while h.now - start <= ms(3000) {
+        if let Some(r) = reinvite(&h.advance(ms(10))) {
+            retried = Some((r, h.now - start));
+            break;
+        }
+    }
+    let (retry, after) = retried.expect("the hold is sent again");
+    assert!(after <= ms(2010), "retried after {after:?}");
+    assert!(String::from_utf8_lossy(&retry.body).contains("a=sendonly"));
+}

@@ -441,3 +441,101 @@ fn a_refused_refer_ends_the_call_and_on_accept_transfers_end_on_the_202() {
     let outs = h.recv(PBX, &reply(&refer, 202, Some("b1"), &[], ""));
     assert_eq!(released(&outs)[0].wire.as_deref(), Some("BYE (transferred (REFER accepted))"));
 }
+
+/// The first re-INVITE among `outs`, if any.
+fn reinvite(outs: &[SipOutput]) -> Option<Request> {
+    requests(outs).into_iter().find(|r| r.method.as_str() == "INVITE")
+}
+
+/// Advances the clock in 10 ms steps until a re-INVITE goes out (at most
+/// `limit`); returns it and how long it took.
+fn next_reinvite(h: &mut H, limit: Duration) -> Option<(Request, Duration, Vec<SipOutput>)> {
+    let start = h.now;
+    while h.now - start < limit {
+        let outs = h.advance(ms(10));
+        if let Some(r) = reinvite(&outs) {
+            return Some((r, h.now - start, outs));
+        }
+    }
+    None
+}
+
+#[test]
+fn a_hold_reinvite_refused_with_491_goes_again_2_1_to_4_s_later_with_the_latest_state_and_gives_up_after_three_retries() {
+    let mut h = H::new(&peer_config(""));
+    let (leg, _) = answered(&mut h);
+    h.side.command(leg, LegCommand::Hold(true), h.now);
+    let hold = reinvite(&h.drain()).expect("a hold re-INVITE");
+    assert!(String::from_utf8_lossy(&hold.body).contains("a=sendonly"));
+    // 491: the ACK goes at once (RFC 3261 §17.1.1.3), the retry later (§14.1: we own the Call-ID).
+    let outs = h.recv(PBX, &reply(&hold, 491, Some("b1"), &[], ""));
+    assert_eq!(methods(&outs), vec!["ACK"]);
+    assert!(released(&outs).is_empty(), "491 leaves the call up: {outs:?}");
+    let (retry, after, _) = next_reinvite(&mut h, Duration::from_secs(6)).expect("the hold is sent again");
+    assert!(after >= ms(2100) && after <= ms(4000), "retried after {after:?}");
+    assert!(String::from_utf8_lossy(&retry.body).contains("a=sendonly"));
+    assert!(retry.cseq().unwrap().seq > hold.cseq().unwrap().seq, "a new transaction");
+    // Refused again; a resume asked for meanwhile is what goes next (the latest wanted state).
+    h.recv(PBX, &reply(&retry, 491, Some("b1"), &[], ""));
+    h.side.command(leg, LegCommand::Hold(false), h.now);
+    assert!(reinvite(&h.drain()).is_none(), "the resume waits for the retry");
+    let (resume, after, outs) = next_reinvite(&mut h, Duration::from_secs(6)).expect("the resume goes at the retry");
+    assert!(after >= ms(2100) && after <= ms(4000), "retried after {after:?}");
+    assert!(String::from_utf8_lossy(&resume.body).contains("a=sendrecv"));
+    assert!(events(&outs).iter().any(|e| matches!(e, LegEvent::Media(MediaEndpoint::Rtp(p)) if p.direction == Direction::SendRecv)), "{outs:?}");
+    // Third retry, then a fourth 491: the gateway gives up, the call stays up.
+    h.recv(PBX, &reply(&resume, 491, Some("b1"), &[], ""));
+    let (last, _, _) = next_reinvite(&mut h, Duration::from_secs(6)).expect("the third retry");
+    assert!(String::from_utf8_lossy(&last.body).contains("a=sendrecv"));
+    let outs = h.recv(PBX, &reply(&last, 491, Some("b1"), &[], ""));
+    assert_eq!(methods(&outs), vec!["ACK"]);
+    let outs = h.advance(Duration::from_secs(10));
+    assert!(reinvite(&outs).is_none() && released(&outs).is_empty(), "given up, call up: {outs:?}");
+    // A later hold is a new request with its own retries.
+    h.side.command(leg, LegCommand::Hold(true), h.now);
+    let hold = reinvite(&h.drain()).expect("a new hold re-INVITE");
+    h.recv(PBX, &reply(&hold, 491, Some("b1"), &[], ""));
+    assert!(next_reinvite(&mut h, Duration::from_secs(6)).is_some(), "the new hold is retried");
+}
+
+#[test]
+fn a_hold_answered_200_after_a_491_retry_stays_held_and_is_not_sent_again() {
+    let mut h = H::new(&peer_config(""));
+    let (leg, _) = answered(&mut h);
+    h.side.command(leg, LegCommand::Hold(true), h.now);
+    let hold = reinvite(&h.drain()).expect("a hold re-INVITE");
+    h.recv(PBX, &reply(&hold, 491, Some("b1"), &[], ""));
+    let (retry, _, _) = next_reinvite(&mut h, Duration::from_secs(6)).expect("the hold is sent again");
+    let outs = h.recv(PBX, &reply(&retry, 200, Some("b1"), &[("Contact", "<sip:bob@198.51.100.7>")], &ANSWER.replace("a=sendrecv", "a=recvonly")));
+    assert_eq!(methods(&outs), vec!["ACK"]);
+    assert!(events(&outs).iter().any(|e| matches!(e, LegEvent::Media(MediaEndpoint::Rtp(p)) if p.direction == Direction::SendOnly)), "{outs:?}");
+    let outs = h.advance(Duration::from_secs(10));
+    assert!(reinvite(&outs).is_none() && released(&outs).is_empty(), "{outs:?}");
+}
+
+#[test]
+fn a_reinvite_from_the_far_end_while_our_hold_is_pending_gets_491_and_is_taken_once_ours_is_answered() {
+    let mut h = H::new(&peer_config(""));
+    let (leg, inv) = answered(&mut h);
+    h.side.command(leg, LegCommand::Hold(true), h.now);
+    let hold = reinvite(&h.drain()).expect("a hold re-INVITE");
+    let tag = inv.from_addr().unwrap().tag().unwrap().to_owned();
+    let call_id = inv.call_id().unwrap().to_owned();
+    let their = |cseq: u32, branch: &'static str| {
+        let mut m = Msg::in_dialog("INVITE", &call_id, &tag, cseq, branch).body(ANSWER.replace("a=sendrecv", "a=sendonly"));
+        m.from = "<sip:5551000@198.51.100.7>;tag=b1";
+        m.to = "<sip:+12125551234@192.0.2.10>";
+        m.text()
+    };
+    let outs = h.recv(PBX, &their(1, "z9hG4bKglare1"));
+    assert_eq!(statuses(&outs), vec![491], "RFC 3261 §14.2: {outs:?}");
+    assert!(events(&outs).is_empty());
+    // An UPDATE with an offer meanwhile: 491 too (RFC 3311 §5.2).
+    let mut upd = Msg::in_dialog("UPDATE", &call_id, &tag, 2, "z9hG4bKglare2").body(ANSWER);
+    upd.from = "<sip:5551000@198.51.100.7>;tag=b1";
+    upd.to = "<sip:+12125551234@192.0.2.10>";
+    assert_eq!(statuses(&h.recv(PBX, &upd.text())), vec![491]);
+    h.recv(PBX, &reply(&hold, 200, Some("b1"), &[("Contact", "<sip:bob@198.51.100.7>")], &ANSWER.replace("a=sendrecv", "a=recvonly")));
+    let outs = h.recv(PBX, &their(3, "z9hG4bKglare3"));
+    assert_eq!(statuses(&outs), vec![200], "{outs:?}");
+}

@@ -15,8 +15,21 @@
 //!   attaches it to the channel again without waiting for the answer: the
 //!   far end sees the same SSRC, the sequence continuing, the timestamp
 //!   advanced by the time held, and the marker bit. Only when the stream is
-//!   gone (stopped, as a call-waiting alert's mute does) does the resume
-//!   take a fresh RTP port pair from [`super::MediaPorts`].
+//!   gone does the resume take a fresh RTP port pair from
+//!   [`super::MediaPorts`]. (A call-waiting alert needs no re-INVITE at
+//!   all: call control parks the stream for the tone and caller ID and
+//!   attaches it again; the far end sees a pause in the RTP.)
+//! * **Glare** (RFC 3261 §14.1): one hold or resume re-INVITE at a time; one
+//!   asked for meanwhile waits for the answer. A re-INVITE refused with
+//!   491 Request Pending (the far end sent its own at the same time) goes
+//!   again after [`glare_retry_delay`]: 2.1–4 s when we own the Call-ID
+//!   (we sent the initial INVITE), else 0–2 s, in 10 ms steps, drawn from
+//!   the SIP side's random source; what goes is the latest state asked
+//!   for (hold or resume). After [`GLARE_RETRIES`] retries refused too,
+//!   the gateway gives up and logs it (the call stays up). The other way
+//!   round, a re-INVITE (or an UPDATE with an offer) from the far end
+//!   while an INVITE of ours is pending in the dialog gets 491
+//!   (RFC 3261 §14.2, RFC 3311 §5.2).
 //! * **Blind transfer** (RFC 3515): REFER in the dialog with
 //!   `Refer-To: <sip:NUMBER@TRUNK-HOST>` and `Referred-By` (RFC 3892) us. A
 //!   final non-2xx ends the leg (BYE). On the 202 the leg ends at once
@@ -33,12 +46,39 @@ use tandem_sip::transaction::TxKey;
 use tandem_sip::wire::{HeaderAccess, Method, Request, Response, Uri};
 use tracing::{debug, info, warn};
 
-use super::{Phase, Purpose, SipSide};
+use super::{Phase, Purpose, Role, SipSide};
 use crate::call::model::{Cause, LegEvent, MediaEndpoint};
 
 /// How long a transfer waits for the NOTIFY with its outcome before the
 /// leg is ended anyway (64 × T1 at the default T1, RFC 3261 Timer F's span).
 pub const REFER_RESULT_WAIT: Duration = Duration::from_secs(32);
+
+/// How many times a hold or resume re-INVITE refused with 491 Request
+/// Pending is sent again before the gateway gives up (RFC 3261 §14.1
+/// leaves the count to the UAC).
+pub const GLARE_RETRIES: u8 = 3;
+
+/// How long to wait before sending again a re-INVITE that got 491 Request
+/// Pending (RFC 3261 §14.1): when we own the dialog's Call-ID (we sent the
+/// initial INVITE) a value between 2.1 and 4 s, else between 0 and 2 s, in
+/// units of 10 ms, chosen by `random` (any value; it is reduced to the range).
+pub fn glare_retry_delay(owns_call_id: bool, random: u64) -> Duration {
+    // RFC 3261 §14.1: owner 2.1–4 s, else 0–2 s, in units of 10 ms.
+    let (lo, hi) = if owns_call_id { (210, 400) } else { (0, 200) };
+    Duration::from_millis(10 * (lo + random % (hi - lo + 1)))
+}
+
+/// A call's hold and resume re-INVITEs refused with 491 (glare with the
+/// far end's own re-INVITE), and when the latest wanted state goes again.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Glare {
+    /// What the re-INVITE in flight asks for (hold `true`, resume `false`).
+    pub sent: bool,
+    /// 491s in a row so far.
+    pub refusals: u8,
+    /// Send the latest wanted state again at this time.
+    pub retry_at: Option<Instant>,
+}
 
 /// A transfer in progress on a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,8 +99,9 @@ impl SipSide {
             debug!(call = %c.label(), on, "hold: the call is not up");
             return;
         }
-        if c.hold_in_flight {
-            // One re-INVITE at a time (RFC 3261 §14.1): this one goes when the last is answered.
+        if c.hold_in_flight || c.hold_glare.retry_at.is_some() {
+            // One re-INVITE at a time (RFC 3261 §14.1): this one goes when the last is answered,
+            // or in place of the one refused with 491 when its retry is due.
             debug!(call = %c.label(), on, "hold: queued behind the re-INVITE in progress");
             if let Some(c) = self.calls.get_mut(&id) {
                 c.hold_next = Some(on);
@@ -98,6 +139,7 @@ impl SipSide {
         let req = req.with_body("application/sdp", offer.into_bytes());
         info!(call = %label, sip_call_id = %call_id, on, "hold re-INVITE");
         c.hold_in_flight = true;
+        c.hold_glare.sent = on;
         self.send_in_dialog(id, req, Purpose::Hold, now);
         if !on {
             // The stream (kept, or fresh), toward the address already negotiated, sending and receiving.
@@ -110,14 +152,57 @@ impl SipSide {
         }
     }
 
-    /// Our hold re-INVITE got its final response (or none came): send the
-    /// hold or resume asked for meanwhile.
-    pub(crate) fn hold_answered(&mut self, id: u64, now: Instant) {
+    /// Our hold re-INVITE got its final response `status` (or none came:
+    /// 408): send the hold or resume asked for meanwhile; after a 491
+    /// (glare), send the latest wanted state again after
+    /// [`glare_retry_delay`], at most [`GLARE_RETRIES`] times.
+    pub(crate) fn hold_answered(&mut self, id: u64, status: u16, now: Instant) {
         let Some(c) = self.calls.get_mut(&id) else { return };
         c.hold_in_flight = false;
+        if status == 491 && c.phase == Phase::Answered {
+            if c.hold_glare.refusals < GLARE_RETRIES {
+                c.hold_glare.refusals += 1;
+                let delay = glare_retry_delay(c.role == Role::Outbound, self.ep.ids().next_u64());
+                c.hold_glare.retry_at = Some(now + delay);
+                let on = c.hold_next.unwrap_or(c.hold_glare.sent);
+                info!(call = %c.label(), sip_call_id = %c.call_id, on, retry = c.hold_glare.refusals, delay_ms = delay.as_millis() as u64, "hold re-INVITE met glare (491): sending it again later");
+                return;
+            }
+            let sent = c.hold_glare.sent;
+            warn!(call = %c.label(), sip_call_id = %c.call_id, on = sent, tries = GLARE_RETRIES + 1, "hold re-INVITE refused with 491 every time: giving up");
+            c.hold_glare = Glare::default();
+            // A different state asked for meanwhile is a new request.
+            match c.hold_next.take() {
+                Some(on) if on != sent => self.send_hold(id, on, now),
+                _ => {}
+            }
+            return;
+        }
+        c.hold_glare.refusals = 0;
         if let Some(on) = c.hold_next.take() {
             self.send_hold(id, on, now);
         }
+    }
+
+    /// Sends again the hold or resume re-INVITEs refused with 491 whose
+    /// retry is due: the latest state asked for.
+    pub(crate) fn hold_glare_timers(&mut self, now: Instant) {
+        let due: Vec<u64> = self.calls.iter().filter(|(_, c)| c.hold_glare.retry_at.is_some_and(|t| t <= now)).map(|(id, _)| *id).collect();
+        for id in due {
+            let Some(c) = self.calls.get_mut(&id) else { continue };
+            c.hold_glare.retry_at = None;
+            let on = c.hold_next.take().unwrap_or(c.hold_glare.sent);
+            debug!(call = %c.label(), on, "hold re-INVITE: glare retry due");
+            self.send_hold(id, on, now);
+        }
+    }
+
+    /// Whether an INVITE we sent in the dialog awaits its final response
+    /// (a hold or resume, or a session refresh by re-INVITE): a re-INVITE
+    /// from the far end meanwhile gets 491 (RFC 3261 §14.2), and so does
+    /// an UPDATE with an offer (RFC 3311 §5.2).
+    pub(crate) fn our_invite_pending(&self, id: u64) -> bool {
+        self.calls.get(&id).is_some_and(|c| c.hold_in_flight || (c.refresh_sent && !c.peer_allows_update))
     }
 
     /// Sends REFER to `to` (a number, on the call's trunk host).
@@ -209,7 +294,42 @@ pub(crate) fn sipfrag_status(body: &[u8]) -> Option<u16> {
 
 #[cfg(test)]
 mod tests {
-    use super::sipfrag_status;
+    use super::{glare_retry_delay, sipfrag_status};
+    use std::time::Duration;
+
+    /// A small deterministic random source (SplitMix64) for the tests.
+    fn splitmix(seed: &mut u64) -> u64 {
+        *seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = *seed;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    #[test]
+    fn the_glare_retry_delay_is_2_1_to_4_s_for_the_call_id_owner_and_0_to_2_s_otherwise_in_10_ms_steps() {
+        let ms = |d: Duration| d.as_millis() as u64;
+        // The ends of each range are reached.
+        assert_eq!(ms(glare_retry_delay(true, 0)), 2100);
+        assert_eq!(ms(glare_retry_delay(true, 190)), 4000);
+        assert_eq!(ms(glare_retry_delay(true, 191)), 2100, "the range wraps: 191 steps of 10 ms");
+        assert_eq!(ms(glare_retry_delay(false, 0)), 0);
+        assert_eq!(ms(glare_retry_delay(false, 200)), 2000);
+        assert_eq!(ms(glare_retry_delay(false, u64::MAX)), 10 * (u64::MAX % 201));
+        // Any random value stays in range, on a 10 ms grid, and the draws spread over the range.
+        let mut seed = 1;
+        for (owner, lo, hi) in [(true, 2100, 4000), (false, 0, 2000)] {
+            let draws: Vec<u64> = (0..5000).map(|_| ms(glare_retry_delay(owner, splitmix(&mut seed)))).collect();
+            assert!(
+                draws.iter().all(|&d| (lo..=hi).contains(&d) && d % 10 == 0),
+                "owner {owner}: {:?}",
+                draws.iter().find(|&&d| !(lo..=hi).contains(&d) || d % 10 != 0)
+            );
+            let distinct: std::collections::BTreeSet<_> = draws.iter().collect();
+            assert!(distinct.len() > 150, "owner {owner}: only {} distinct delays", distinct.len());
+            assert!(draws.iter().any(|&d| d < lo + 200) && draws.iter().any(|&d| d > hi - 200), "owner {owner}: both ends of the range are drawn");
+        }
+    }
 
     #[test]
     fn a_sipfrag_status_line_gives_its_code_and_anything_else_none() {

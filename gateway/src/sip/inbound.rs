@@ -231,6 +231,7 @@ impl SipSide {
             referral: None,
             hold_in_flight: false,
             hold_next: None,
+            hold_glare: Default::default(),
         };
         self.calls.insert(id, call);
         self.index_call_id(&call_id, id);

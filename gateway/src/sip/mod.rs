@@ -271,6 +271,8 @@ pub(crate) struct Call {
     pub hold_in_flight: bool,
     /// A hold (`true`) or resume asked for meanwhile, sent when it is answered.
     pub hold_next: Option<bool>,
+    /// Our hold or resume re-INVITEs refused with 491, and their retry.
+    pub hold_glare: hold::Glare,
 }
 
 impl Call {
@@ -563,6 +565,7 @@ impl SipSide {
         self.trunk_timers(now);
         self.call_timers(now);
         self.referral_timers(now);
+        self.hold_glare_timers(now);
         self.drain(now);
     }
 
@@ -585,6 +588,7 @@ impl SipSide {
         }
         for c in self.calls.values() {
             consider(c.referral.map(|r| r.deadline));
+            consider(c.hold_glare.retry_at);
             consider(c.rel.as_ref().and_then(|r| r.poll_timeout()));
             if let Some(st) = &c.timer {
                 if !c.refresh_sent {
@@ -910,7 +914,7 @@ impl SipSide {
                 self.hang_up(id, Cause::RECOVERY_ON_TIMER_EXPIRY, "session refresh timed out", now);
             }
             Some(TxOwner::InDialog(id, Purpose::Refer)) => self.hang_up(id, Cause::NORMAL_CLEARING, "REFER unanswered", now),
-            Some(TxOwner::InDialog(id, Purpose::Hold)) => self.hold_answered(id, now),
+            Some(TxOwner::InDialog(id, Purpose::Hold)) => self.hold_answered(id, 408, now),
             Some(TxOwner::InDialog(..)) => {}
             Some(TxOwner::Register(t)) => self.trunk_input(t, now, |tr| {
                 if let Some(r) = &mut tr.reg {
@@ -1012,6 +1016,11 @@ impl SipSide {
 
     /// A re-INVITE or UPDATE (either role): hold/resume, session refresh.
     fn on_offer_request(&mut self, id: u64, key: TxKey, req: Request, now: Instant) {
+        if (req.method == Method::Invite || !req.body.is_empty()) && self.our_invite_pending(id) {
+            debug!(call = %self.calls[&id].label(), method = %req.method, "re-offer while our re-INVITE is pending: 491");
+            self.respond(key, &req, 491, None, &[]);
+            return;
+        }
         let Some(c) = self.calls.get_mut(&id) else { return };
         if let Some(t) = c.timer.as_mut() {
             t.refreshed(now);
@@ -1077,7 +1086,7 @@ impl SipSide {
             Purpose::Refer => self.on_refer_response(id, &resp, now),
             Purpose::Hold => {
                 self.on_refresh_response(id, &resp, now);
-                self.hold_answered(id, now);
+                self.hold_answered(id, resp.status, now);
             }
             Purpose::Refresh => self.on_refresh_response(id, &resp, now),
             Purpose::Prack | Purpose::Bye | Purpose::Cancel | Purpose::Info => {}

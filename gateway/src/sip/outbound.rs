@@ -212,6 +212,7 @@ impl SipSide {
             referral: None,
             hold_in_flight: false,
             hold_next: None,
+            hold_glare: Default::default(),
         };
         self.calls.insert(id, call);
         self.by_leg.insert(leg, id);
