@@ -1,0 +1,392 @@
+//! End to end: the operator's commands on a running gateway — `tandem
+//! calls`, `tandem hangup`, `tandem block` and `tandem unblock` — run as the
+//! real binary against `tandem run` on the simulator.
+//!
+//! The CAS tests use the E&M wink example (examples/gateway/cas-em-wink.toml
+//! on examples/sim/cas-t1-cross.toml: span 1 "switch" and span 2 "trunk"
+//! joined back to back); the PRI test an NI-2 PRI against `q931-peer` as the
+//! carrier's switch.
+//!
+//! Addresses (apart from the other end-to-end files): tandem
+//! `127.0.0.50:5060`; SIP peer 1 `127.0.0.51:5070`, peer 2
+//! `127.0.0.52:5070`.
+
+use std::process::Output;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use serde_json::Value;
+use tandem_tests::gateway::{Lab, Sipp, SippOpts, Tandem, cdrs, start_pri, wait_until, workspace_bin};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const T: Duration = Duration::from_secs(10);
+const CALL: Duration = Duration::from_secs(40);
+
+const TANDEM: &str = "127.0.0.50";
+const PEER1: &str = "127.0.0.51";
+const PEER2: &str = "127.0.0.52";
+
+fn example(path: &str) -> String {
+    std::fs::read_to_string(tandem_tests::repo_path(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// `tandem <args> --socket <the lab's control socket>`.
+fn cli(lab: &Lab, args: &[&str]) -> Output {
+    std::process::Command::new(workspace_bin("tandem"))
+        .args(args)
+        .arg("--socket")
+        .arg(lab.path("tandem.sock"))
+        .output()
+        .unwrap_or_else(|e| panic!("tandem {args:?}: {e}"))
+}
+
+/// Runs the CLI and panics with its output unless it exits 0; returns stdout.
+fn cli_ok(lab: &Lab, args: &[&str]) -> String {
+    let out = cli(lab, args);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "tandem {args:?} failed: {text}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn control(lab: &Lab, req: &str) -> Value {
+    use std::io::{BufRead, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(lab.path("tandem.sock")).expect("control socket");
+    s.set_read_timeout(Some(T)).expect("timeout");
+    s.write_all(format!("{req}\n").as_bytes()).expect("write");
+    let mut line = String::new();
+    std::io::BufReader::new(s).read_line(&mut line).expect("reply");
+    serde_json::from_str(&line).expect("JSON reply")
+}
+
+/// `tandem calls --json`'s list.
+fn calls(lab: &Lab) -> Vec<Value> {
+    let out = cli_ok(lab, &["calls", "--json"]);
+    let v: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("tandem calls --json: {e}: {out}"));
+    v["calls"].as_array().cloned().unwrap_or_default()
+}
+
+/// An interface's entry in `status`.
+fn interface(lab: &Lab, name: &str) -> Value {
+    let st = control(lab, r#"{"op": "status"}"#);
+    st["interfaces"].as_array().into_iter().flatten().find(|i| i["name"] == name).cloned().unwrap_or_else(|| panic!("no interface {name}: {st}"))
+}
+
+// ---------------------------------------------------------------------------
+// CAS (E&M wink start, two spans back to back)
+
+struct CasRig {
+    lab: Lab,
+    _tandem: Tandem,
+}
+
+fn cas_rig() -> CasRig {
+    let cfg = example("examples/gateway/cas-em-wink.toml")
+        .replace("/dev/dahdi", "@DEV@")
+        .replace("/var/log/tandem/cdr.jsonl", "@DIR@/cdr.jsonl")
+        .replace("/run/tandem/tandem.sock", "@DIR@/tandem.sock")
+        .replace("127.0.0.30", TANDEM)
+        .replace("127.0.0.31", PEER1)
+        .replace("127.0.0.32", PEER2)
+        .replace("25000-25999", "27000-27999");
+    let lab = Lab::start(&example("examples/sim/cas-t1-cross.toml"));
+    let tandem = Tandem::start(&lab, &cfg);
+    tandem.expect_log("tandem running", T);
+    CasRig { lab, _tandem: tandem }
+}
+
+/// Every CAS channel as `status` lists it: `span:pos=state`.
+fn cas_states(lab: &Lab) -> Vec<String> {
+    let st = control(lab, r#"{"op": "status"}"#);
+    st["interfaces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|i| i["cas_channels"].as_array().cloned().unwrap_or_default())
+        .map(|c| format!("{}:{}={}", c["span"], c["pos"], c["state"].as_str().unwrap_or("?")))
+        .collect()
+}
+
+/// Waits (generously: a far end that saw a busy-out settles through its own
+/// timers) until no call is left and every CAS channel is idle.
+fn wait_all_idle(lab: &Lab) {
+    let ok = wait_until(Duration::from_secs(30), || control(lab, r#"{"op": "status"}"#)["calls"] == 0 && cas_states(lab).iter().all(|s| s.ends_with("=idle")));
+    assert!(ok, "channels not idle: {:?}", cas_states(lab));
+}
+
+/// The ABCD bits the simulator shows tandem sending on DAHDI channel `channo`.
+fn txbits(lab: &Lab, channo: u32) -> Option<u64> {
+    lab.client().chan_get(channo).ok().and_then(|v| v["txbits"].as_u64())
+}
+
+fn uas(lab: &Lab, name: &str, scenario: &str) -> Sipp {
+    Sipp::start(lab, name, SippOpts { scenario, ip: PEER2, port: 5070, rtp_echo_port: Some(7520), pause_ms: 500, ..SippOpts::default() })
+}
+
+fn uac(lab: &Lab, name: &str, called: &str, scenario: &str, pause_ms: u32) -> Sipp {
+    Sipp::start(
+        lab,
+        name,
+        SippOpts {
+            scenario,
+            ip: PEER1,
+            port: 5070,
+            rtp_echo_port: Some(7510),
+            pause_ms,
+            service: Some(called),
+            remote: Some("127.0.0.50:5060"),
+            ..SippOpts::default()
+        },
+    )
+}
+
+/// The switch span's channel the CDR of the call numbered `called` went out on.
+fn switch_channel_of(lab: &Lab, n: usize, called: &str) -> Value {
+    let recs = cdrs(lab, n, T);
+    recs.iter()
+        .find(|c| c["called"] == called && c["outbound"]["interface"] == "switch")
+        .map(|c| c["outbound"]["channel"].clone())
+        .unwrap_or_else(|| panic!("no CDR of the call to {called} out on the switch span: {recs:?}"))
+}
+
+#[test]
+fn calls_lists_both_legs_and_hangup_clears_the_call_with_its_cause_in_bye_and_cdr() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = cas_rig();
+    // Peer 1 calls 5551234: out on the switch span, in on the trunk span, to peer 2.
+    let mut callee = uas(&r.lab, "callee", "uas_answer.xml");
+    let mut caller = uac(&r.lab, "caller", "5551234", "uac_call_remote_bye.xml", 500);
+    let mut list = Vec::new();
+    let both_answered = wait_until(CALL, || {
+        list = calls(&r.lab);
+        list.len() == 2 && list.iter().all(|c| c["state"] == "answered")
+    });
+    assert!(both_answered, "two answered calls (one per span) should be listed: {list:?}");
+    let out = list.iter().find(|c| c["inbound"]["kind"] == "sip").unwrap_or_else(|| panic!("the call from peer 1: {list:?}")).clone();
+    let back = list.iter().find(|c| c["inbound"]["kind"] == "tdm").unwrap_or_else(|| panic!("the call in on the trunk: {list:?}")).clone();
+    assert_eq!(out["direction"], "sip-to-tdm", "{out}");
+    assert_eq!(out["called"], "5551234", "{out}");
+    assert_eq!(out["calling"], "2125550100", "{out}");
+    assert_eq!(out["inbound"]["trunk"], "peer1", "{out}");
+    assert!(out["inbound"]["call_id"].as_str().is_some_and(|s| !s.is_empty()), "{out}");
+    assert!(out["inbound"]["remote"].as_str().is_some_and(|s| s.contains(PEER1)), "{out}");
+    assert_eq!(out["outbound"]["kind"], "tdm", "{out}");
+    assert_eq!(out["outbound"]["interface"], "switch", "{out}");
+    assert_eq!(out["outbound"]["span"], 1, "{out}");
+    assert!(out["outbound"]["channel"].is_u64(), "{out}");
+    assert!(out["start"].is_string() && out["answer"].is_string() && out["duration_s"].is_number(), "{out}");
+    assert_eq!(back["direction"], "tdm-to-sip", "{back}");
+    assert_eq!(back["inbound"]["interface"], "trunk", "{back}");
+    assert_eq!(back["inbound"]["span"], 2, "{back}");
+    assert_eq!(back["outbound"]["trunk"], "peer2", "{back}");
+    assert!(back["outbound"]["remote"].as_str().is_some_and(|s| s.contains(PEER2)), "{back}");
+    let id = out["id"].as_str().expect("id").to_owned();
+    assert_eq!(id.len(), 16, "{out}");
+    // The text listing names the same calls.
+    let text = cli_ok(&r.lab, &["calls"]);
+    assert!(text.contains(&id) && text.contains("2 call(s)"), "{text}");
+
+    // Hang up the call from peer 1 with cause 31.
+    cli_ok(&r.lab, &["hangup", &id, "--cause", "31"]);
+    caller.expect_success(CALL);
+    assert!(caller.log().contains("BYE Reason: Q.850;cause=31"), "peer 1's BYE should carry cause 31: {}", caller.log());
+    // The switch span's clear ends the call on the trunk span, and peer 2 gets its BYE.
+    callee.expect_success(CALL);
+    assert_eq!(callee.received("BYE ").len(), 1, "{}", callee.messages());
+    let recs = cdrs(&r.lab, 2, T);
+    let rec = recs.iter().find(|c| c["call_id"] == id.as_str()).unwrap_or_else(|| panic!("no CDR for {id}: {recs:?}"));
+    assert_eq!(rec["cause"], 31, "{rec}");
+    assert_eq!(rec["released_by"], "gateway", "{rec}");
+    assert!(recs.iter().any(|c| c["call_id"] == back["id"]), "the trunk span's call has the listed id in its CDR: {recs:?}");
+    wait_all_idle(&r.lab);
+
+    // An unknown id: an error and exit code 1.
+    let bad = cli(&r.lab, &["hangup", "00000000000000ff"]);
+    assert_eq!(bad.status.code(), Some(1), "{bad:?}");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no call 00000000000000ff"), "{bad:?}");
+    assert!(calls(&r.lab).is_empty());
+}
+
+#[test]
+fn blocked_cas_channels_are_busied_out_and_skipped_until_unblocked() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = cas_rig();
+    wait_all_idle(&r.lab);
+    // Block switch channel 1 (DAHDI channel 1): the E&M busy-out bits, as in an alarm.
+    let out = cli_ok(&r.lab, &["block", "1:1"]);
+    assert!(out.contains("switch 1:1 blocked"), "{out}");
+    assert!(wait_until(T, || txbits(&r.lab, 1) == Some(0b1111)), "span 1 channel 1 should send the busy-out bits 1111: {:?}", txbits(&r.lab, 1));
+    let sw = interface(&r.lab, "switch");
+    assert_eq!(sw["channels"]["blocked"], 1, "{sw}");
+    assert_eq!(sw["blocked_channels"], serde_json::json!(["1:1"]), "{sw}");
+    assert!(cli_ok(&r.lab, &["status"]).contains("blocked: 1:1"));
+    // The far end (trunk channel 1) takes the steady seizure for a blocked
+    // line once its digit wait is over; a call from peer 1 hunts past channel 1.
+    let mut callee = uas(&r.lab, "callee-2", "uas_answer.xml");
+    let mut caller = uac(&r.lab, "caller-2", "5551234", "uac_call.xml", 500);
+    caller.expect_success(CALL);
+    callee.expect_success(CALL);
+    assert_eq!(switch_channel_of(&r.lab, 2, "5551234"), 2, "the hunt should skip the blocked channel 1");
+    assert_eq!(txbits(&r.lab, 1), Some(0b1111), "still busied out after the call on channel 2");
+
+    // The whole span blocked: no channel, SIP 503.
+    let out = cli_ok(&r.lab, &["block", "1"]);
+    assert_eq!(out.lines().count(), 4, "the switch's 4 channels: {out}");
+    assert!(wait_until(T, || (1..=4).all(|ch| txbits(&r.lab, ch) == Some(0b1111))), "span 1 channels 1-4 busied out");
+    assert_eq!(interface(&r.lab, "switch")["channels"]["blocked"], 4);
+    let mut refused = uac(&r.lab, "refused", "5551235", "uac_reject.xml", 500);
+    refused.expect_success(CALL);
+    assert!(refused.log().contains("FINAL 503"), "{}", refused.log());
+
+    // Unblocked: idle bits again, and channel 1 takes calls.
+    cli_ok(&r.lab, &["unblock", "1"]);
+    assert!(wait_until(T, || (1..=4).all(|ch| txbits(&r.lab, ch) == Some(0))), "span 1 channels 1-4 back to idle bits");
+    assert_eq!(interface(&r.lab, "switch")["channels"]["blocked"], 0);
+    wait_all_idle(&r.lab);
+    let mut callee = uas(&r.lab, "callee-3", "uas_answer.xml");
+    let mut caller = uac(&r.lab, "caller-3", "5551236", "uac_call.xml", 500);
+    caller.expect_success(CALL);
+    callee.expect_success(CALL);
+    assert_eq!(switch_channel_of(&r.lab, 5, "5551236"), 1, "channel 1 takes calls again");
+    wait_all_idle(&r.lab);
+
+    // Bad specs are refused by the CLI, unknown channels by the daemon.
+    assert_eq!(cli(&r.lab, &["block", "1:4-2"]).status.code(), Some(1));
+    let far = cli(&r.lab, &["block", "1:20"]);
+    assert_eq!(far.status.code(), Some(1), "{far:?}");
+    assert!(String::from_utf8_lossy(&far.stderr).contains("no channel 20"), "{far:?}");
+}
+
+// ---------------------------------------------------------------------------
+// PRI (NI-2, tandem the user side)
+
+const PRI_SIM: &str = r#"
+[[card]]
+model = "te120p"
+[[card.span]]
+type = "t1"
+far_end = "external"
+"#;
+
+const PRI_CONFIG: &str = r#"
+[general]
+device_dir = "@DEV@"
+cdr_file = "@DIR@/cdr.jsonl"
+drain_timeout_s = 2
+control_socket = "@DIR@/tandem.sock"
+
+[[dahdi.span]]
+span = 1
+type = "t1"
+timing = 1
+[[dahdi.span.group]]
+channels = "1-23"
+role = "bchan"
+[[dahdi.span.group]]
+channels = "24"
+role = "dchan"
+
+[[pri]]
+name = "pstn"
+spans = [1]
+switch = "ni2"
+side = "user"
+country_code = "1"
+
+[[group]]
+name = "pstn-out"
+members = ["pstn"]
+hunt = "ascending"
+
+[sip]
+listen = ["udp:127.0.0.50:5060"]
+rtp_ip = "127.0.0.50"
+rtp_ports = "27000-27999"
+t1_ms = 100
+
+[[sip.trunk]]
+name = "pbx"
+kind = "peer"
+host = "127.0.0.51:5070"
+accept_from = ["127.0.0.51"]
+options_interval_s = 0
+
+[[route]]
+name = "pstn-to-pbx"
+from = "pstn"
+called = ["X."]
+target = [{ trunk = "pbx" }]
+
+[[route]]
+name = "pbx-to-pstn"
+from = "pbx"
+called = ["X.", "+X."]
+target = [{ group = "pstn-out" }]
+"#;
+
+fn cause(ev: &Value) -> i64 {
+    ev["cause"].as_i64().unwrap_or_else(|| panic!("no cause in {ev}"))
+}
+
+#[test]
+fn blocked_pri_channels_are_skipped_by_the_hunt_and_refuse_an_exclusive_setup_with_cause_44() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::start(PRI_SIM);
+    let (mut switch, _tandem) = start_pri(&lab, PRI_CONFIG, "ni2", &[]);
+    let out = cli_ok(&lab, &["block", "1:1-2"]);
+    assert!(out.contains("pstn 1:1 blocked") && out.contains("pstn 1:2 blocked"), "{out}");
+    let st = interface(&lab, "pstn");
+    assert_eq!(st["channels"]["blocked"], 2, "{st}");
+    assert_eq!(st["channels"]["idle"], 21, "{st}");
+
+    // A call from the PBX: the SETUP the switch sees asks for channel 3.
+    let mut uac = Sipp::start(
+        &lab,
+        "pbx-call",
+        SippOpts {
+            scenario: "uac_call.xml",
+            ip: PEER1,
+            port: 5070,
+            rtp_echo_port: Some(7530),
+            pause_ms: 300,
+            service: Some("2125550142"),
+            remote: Some("127.0.0.50:5060"),
+            ..SippOpts::default()
+        },
+    );
+    let inc = switch.wait_for("incoming", T);
+    assert_eq!(inc["channel"], 3, "the hunt should skip blocked channels 1 and 2: {inc}");
+    switch.send_line("answer");
+    switch.wait_for("released", T);
+    uac.expect_success(T);
+    let recs = cdrs(&lab, 1, T);
+    assert_eq!(recs[0]["outbound"]["channel"], 3, "{recs:?}");
+
+    // The switch offers a call on blocked channel 1, exclusive: RELEASE COMPLETE, cause 44.
+    switch.send_line("call 2125551234 9175550000 chan 1");
+    let rel = switch.wait_for("released", T);
+    assert_eq!(cause(&rel), 44, "{rel}");
+
+    // Unblocked: channel 1 takes the next call.
+    cli_ok(&lab, &["unblock", "1"]);
+    assert_eq!(interface(&lab, "pstn")["channels"]["blocked"], 0);
+    let mut uac = Sipp::start(
+        &lab,
+        "pbx-call-2",
+        SippOpts {
+            scenario: "uac_call.xml",
+            ip: PEER1,
+            port: 5070,
+            rtp_echo_port: Some(7530),
+            pause_ms: 300,
+            service: Some("2125550143"),
+            remote: Some("127.0.0.50:5060"),
+            ..SippOpts::default()
+        },
+    );
+    let inc = switch.wait_for("incoming", T);
+    assert_eq!(inc["channel"], 1, "{inc}");
+    switch.send_line("answer");
+    switch.wait_for("released", T);
+    uac.expect_success(T);
+}
