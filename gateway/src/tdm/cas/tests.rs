@@ -371,3 +371,36 @@ fn refusal_causes_map_to_busy_sit_or_reorder() {
         assert_eq!(refusal_for_cause(Cause(c)), Refusal::Reorder, "{c}");
     }
 }
+
+#[test]
+fn a_blocked_channel_keeps_its_call_then_is_busied_out_and_skipped_until_unblocked() {
+    let mut r = Rig::new(settings("a", em(StartType::Wink, AddressFormat::default())), settings("b", em(StartType::Wink, AddressFormat::default())));
+    let leg = out_leg();
+    r.s[0].originate(leg, &setup("5551234", "1"), ChannelChoice::Exclusive(ChannelAddr { span: 1, pos: 1 }), r.now);
+    r.drain();
+    assert!(r.run_until(|r| !r.incoming[1].is_empty()));
+    let ch1 = ChannelAddr { span: 1, pos: 1 };
+    assert!(r.s[0].set_blocked(ch1, true, r.now));
+    assert!(!r.s[0].set_blocked(ChannelAddr { span: 1, pos: 9 }, true, r.now), "no such channel");
+    r.drain();
+    // Graceful: the call goes on, the channel shows busy.
+    assert!(!r.has(0, |e| matches!(e, LegEvent::Released(_))), "{:?}", r.events[0]);
+    assert_eq!(r.s[0].channels()[0].state, ChannelState::Busy);
+    assert_eq!(r.s[0].blocked(), [ch1]);
+    r.cmd(0, leg, LegCommand::Release(Release::cause(Cause::NORMAL_CLEARING)));
+    assert!(r.run_until(|r| r.s[0].channels()[0].state == ChannelState::Maintenance), "{:?}", r.s[0].channels());
+    // After the release guard, the busy-out: off hook on E&M.
+    assert!(r.run_until(|r| r.tx[0].last().is_some_and(|b| b.a())), "no busy-out: {:?}", r.tx[0]);
+    assert_eq!(r.s[0].channels()[0].state, ChannelState::Maintenance);
+    // A new call takes channel 2.
+    let leg2 = LegRef::outbound(CallId(2), 1);
+    r.s[0].originate(leg2, &setup("5551235", "1"), ChannelChoice::Any, r.now);
+    r.drain();
+    assert!(r.has(0, |e| matches!(e, LegEvent::Identity(id) if id.channel == Some(2))), "{:?}", r.events[0]);
+    r.cmd(0, leg2, LegCommand::Release(Release::cause(Cause::NORMAL_CLEARING)));
+    assert!(r.s[0].set_blocked(ch1, false, r.now));
+    r.drain();
+    assert!(r.s[0].blocked().is_empty());
+    assert!(r.run_until(|r| r.s[0].channels().iter().all(|c| c.state == ChannelState::Idle)), "{:?}", r.s[0].channels());
+    assert!(r.tx[0].last().is_some_and(|b| !b.a()), "idle (on hook) bits again: {:?}", r.tx[0]);
+}
