@@ -537,14 +537,31 @@ fn a_tdm_hold_parks_the_stream_and_holds_the_sip_leg_and_the_resume_bridges_the_
 }
 
 #[test]
-fn a_mute_stops_the_bridge_without_telling_the_far_end_and_its_end_asks_the_sip_leg_for_fresh_media() {
+fn a_mute_parks_the_stream_without_telling_the_far_end_and_its_end_bridges_the_same_stream_again() {
+    let mut h = H::new();
+    let (inb, _out) = h.answered_call();
+    let call = inb.call;
+    let o = h.ev(inb, LegEvent::Mute(true), 3_000);
+    assert_eq!(o, vec![Output::Media(MediaCommand::Park { call })], "parked, and no command to the SIP leg");
+    let o = h.ev(inb, LegEvent::Mute(false), 4_000);
+    assert!(
+        matches!(o.as_slice(), [Output::Media(MediaCommand::Connect { rtp, .. })] if rtp.stream == 1),
+        "the parked stream is bridged again, no re-INVITE: {o:?}"
+    );
+}
+
+#[test]
+fn a_flash_during_the_call_waiting_alert_holds_the_parked_call_and_its_resume_bridges_the_same_stream() {
     let mut h = H::new();
     let (inb, out) = h.answered_call();
     let call = inb.call;
-    let o = h.ev(inb, LegEvent::Mute(true), 3_000);
-    assert_eq!(o, vec![Output::Media(MediaCommand::Disconnect { call })]);
-    let o = h.ev(inb, LegEvent::Mute(false), 4_000);
-    assert_eq!(o, vec![cmd(out, LegCommand::Hold(false))]);
+    assert_eq!(h.ev(inb, LegEvent::Mute(true), 3_000), vec![Output::Media(MediaCommand::Park { call })]);
+    let o = h.ev(inb, LegEvent::Hold(true), 3_200);
+    assert_eq!(o, vec![cmd(out, LegCommand::Hold(true))], "already parked: only the SIP leg is told");
+    assert_eq!(media_cmds(&h.ev(inb, LegEvent::Mute(false), 3_500)), vec![], "the alert's end does not bridge a held call");
+    let o = h.ev(inb, LegEvent::Hold(false), 5_000);
+    assert!(o.contains(&cmd(out, LegCommand::Hold(false))), "{o:?}");
+    assert!(matches!(media_cmds(&o).as_slice(), [MediaCommand::Connect { rtp, .. }] if rtp.stream == 1), "{o:?}");
 }
 
 #[test]

@@ -740,8 +740,10 @@ fn rig_cw() -> Rig {
 }
 
 /// A sipp caller running `scenario` from `ip` (RTP echo on `rtp`), calling
-/// `called` at tandem with `caller` as its number.
+/// `called` at tandem with `caller` as its number. Scenarios that name
+/// `rtp_ip`/`rtp_port` get the echo's address.
 fn caller_from(lab: &Lab, name: &str, scenario: &str, ip: &str, rtp: u16, called: &str, caller: &str) -> Sipp {
+    let rtp_port = rtp.to_string();
     Sipp::start(
         lab,
         name,
@@ -749,7 +751,7 @@ fn caller_from(lab: &Lab, name: &str, scenario: &str, ip: &str, rtp: u16, called
             scenario,
             ip,
             rtp_echo_port: Some(rtp),
-            keys: &[("caller", caller)],
+            keys: &[("caller", caller), ("rtp_ip", ip), ("rtp_port", &rtp_port)],
             service: Some(called),
             remote: Some("127.0.0.4:5060"),
             ..SippOpts::default()
@@ -804,14 +806,17 @@ fn call_waiting_tone_and_cidcw_reach_the_phone_a_flash_answers_and_swaps_with_si
     assert_eq!((p.cas_heard, p.cidcw_acks), (1, 1), "{p:?}");
     assert!(heard_tone(&r.lab, 1, 6000, "cw.wav", 440.0), "no 440 Hz call-waiting tone in the phone's line audio");
     assert!(b.received("SIP/2.0 200").is_empty(), "the waiting call was answered before the flash");
-    // After the alert, A's media comes back on a fresh RTP port (re-INVITE sendrecv).
-    assert!(wait_until(T, || a.received("INVITE ").len() == 1), "A's media was not renewed after the alert: {}", a.messages());
-    assert_eq!(direction(&a.received("INVITE ")[0]), "a=sendrecv");
+    // The alert (over once the 6 s of line audio are recorded) only paused A's RTP: the phone
+    // talks to A again (A's RTP echo) and A saw no re-INVITE.
+    c.audio_play_tone(1, &[1000.0], -10.0).expect("tone");
+    tone_heard(&mut c, 1, 200, &[1000.0], T).expect("no media with A after the alert");
+    c.audio_play_silence(1).expect("stop the tone");
+    assert!(a.received("INVITE ").is_empty(), "A got a re-INVITE for the alert: {}", a.messages());
     // Flash: A is held, B answered.
     c.phone_flash(1, Some(300)).expect("flash");
     assert!(wait_until(T, || !b.received("SIP/2.0 200").is_empty()), "the flash did not answer B; log:\n{}", r.tandem.log.all().join("\n"));
-    assert!(wait_until(T, || a.received("INVITE ").len() == 2), "A was not held: {}", a.messages());
-    assert_eq!(direction(&a.received("INVITE ")[1]), "a=sendonly");
+    assert!(wait_until(T, || a.received("INVITE ").len() == 1), "A was not held: {}", a.messages());
+    assert_eq!(direction(&a.received("INVITE ")[0]), "a=sendonly");
     // What the phone says now reaches B (its RTP echo sends it back).
     c.audio_play_tone(1, &[1000.0], -10.0).expect("tone");
     tone_heard(&mut c, 1, 200, &[1000.0], T).expect("no media with B");
@@ -820,8 +825,8 @@ fn call_waiting_tone_and_cidcw_reach_the_phone_a_flash_answers_and_swaps_with_si
     c.phone_flash(1, Some(300)).expect("flash");
     assert!(wait_until(T, || b.received("INVITE ").len() == 1), "B was not held: {}", b.messages());
     assert_eq!(direction(&b.received("INVITE ")[0]), "a=sendonly");
-    assert!(wait_until(T, || a.received("INVITE ").len() == 3), "A was not resumed: {}", a.messages());
-    assert_eq!(direction(&a.received("INVITE ")[2]), "a=sendrecv");
+    assert!(wait_until(T, || a.received("INVITE ").len() == 2), "A was not resumed: {}", a.messages());
+    assert_eq!(direction(&a.received("INVITE ")[1]), "a=sendrecv");
     // Hang up: A (talking) gets BYE; the phone rings again for B, held.
     c.phone_hook(1, false).expect("on-hook");
     a.expect_success(T);
@@ -899,7 +904,7 @@ fn a_third_call_for_a_phone_with_a_call_waiting_gets_486_and_the_waiting_callers
     let r = rig_with(&[("accept_from = [\"127.0.0.16/31\"]", "accept_from = [\"127.0.0.16/31\", \"127.0.0.51/32\", \"127.0.0.52/32\"]")]);
     let mut c = r.lab.client();
     c.phone_hook(2, true).expect("port 2 off-hook");
-    let mut a = answered_call(&r, "cw3-a", "uac_cw_renewed.xml");
+    let mut a = answered_call(&r, "cw3-a", "uac_cw_alerted.xml");
     // B waits, and gives up after 4 s of ringing.
     let mut b = Sipp::start(
         &r.lab,
@@ -923,11 +928,11 @@ fn a_third_call_for_a_phone_with_a_call_waiting_gets_486_and_the_waiting_callers
     third.expect_success(T);
     assert!(third.log().contains("FINAL 486"), "{}", third.log());
     b.expect_success(T);
-    // The phone talks to A again (A's RTP echo).
-    assert!(wait_until(T, || a.received("INVITE ").len() == 1), "A's media was not renewed: {}", a.messages());
+    // The phone talks to A again (A's RTP echo), with no re-INVITE (the alert only paused A's RTP).
     c.audio_play_tone(1, &[1000.0], -10.0).expect("tone");
     tone_heard(&mut c, 1, 200, &[1000.0], T).expect("no media with A after B gave up");
     c.audio_play_silence(1).expect("stop the tone");
+    assert!(a.received("INVITE ").is_empty(), "A got a re-INVITE: {}", a.messages());
     c.phone_hook(1, false).expect("on-hook");
     a.expect_success(T);
     c.phone_hook(2, false).expect("port 2 on-hook");
@@ -1052,23 +1057,55 @@ fn a_held_and_resumed_call_keeps_its_rtp_port_ssrc_and_sequence_and_its_timestam
 }
 
 #[test]
-fn call_waiting_swaps_keep_each_calls_rtp_port() {
+fn the_call_waiting_alert_pauses_the_first_callers_rtp_with_no_reinvite_keeping_its_ssrc_sequence_and_port_and_swaps_keep_each_calls_port() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let r = rig_cw();
     let mut c = r.lab.client();
     c.phone_hook(2, true).expect("port 2 off-hook");
-    let mut a = answered_call(&r, "cwport-a", "uac_cw_first.xml");
+    // A's media goes to the test's own socket, which records what tandem sends.
+    let sock = std::net::UdpSocket::bind("127.0.0.17:0").expect("the test's RTP socket");
+    let rtp_port = sock.local_addr().expect("addr").port().to_string();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (seen, recorder) = record_rtp(sock, stop.clone());
+    let mut a = Sipp::start(
+        &r.lab,
+        "cwport-a",
+        SippOpts {
+            scenario: "uac_cw_first.xml",
+            ip: "127.0.0.17",
+            keys: &[("caller", "2125550166"), ("rtp_ip", "127.0.0.17"), ("rtp_port", &rtp_port)],
+            service: Some("100"),
+            remote: Some("127.0.0.4:5060"),
+            ..SippOpts::default()
+        },
+    );
+    assert!(wait_until(T, || c.phone_get(1).map(|p| p.ringing).unwrap_or(false)), "phone 1 never rang; log:\n{}", r.tandem.log.all().join("\n"));
+    c.phone_hook(1, true).expect("answer");
+    assert!(wait_until(T, || !a.received("SIP/2.0 200").is_empty()), "A never got its 200; log:\n{}", r.tandem.log.all().join("\n"));
+    let answer = a.received("SIP/2.0 200").remove(0);
+    let count = |seen: &Mutex<Vec<Seen>>| seen.lock().unwrap_or_else(|e| e.into_inner()).len();
+    assert!(wait_until(T, || count(&seen) >= 10), "no RTP to A before the alert");
     let mut b = caller_from(&r.lab, "cwport-b", "uac_cw_second.xml", "127.0.0.51", 7510, "100", "2125550177");
     assert!(wait_until(T, || !b.received("SIP/2.0 180").is_empty()), "the waiting caller got no 180; log:\n{}", r.tandem.log.all().join("\n"));
-    // The alert's end renews A's media (a re-INVITE sendrecv): the port A keeps from then on.
-    assert!(wait_until(Duration::from_secs(15), || a.received("INVITE ").len() == 1), "A's media was not renewed after the alert: {}", a.messages());
+    // The alert parks A's stream: its RTP pauses and comes back (the marker after the call's first packet).
+    let resumed = |v: &[Seen]| v.iter().skip(1).position(|s| s.marker).map(|k| k + 1);
+    assert!(
+        wait_until(T, || {
+            let v = seen.lock().unwrap_or_else(|e| e.into_inner());
+            resumed(&v).is_some_and(|k| v.len() > k + 5)
+        }),
+        "A's RTP did not come back after the alert; log:\n{}",
+        r.tandem.log.all().join("\n")
+    );
+    assert!(c.phone_get(1).is_ok_and(|p| p.cidcw_number.is_some()), "the alert's caller ID did not reach the phone");
+    assert!(a.received("INVITE ").is_empty(), "A got a re-INVITE for the alert: {}", a.messages());
     // Flash: A held, B answered; flash again: B held, A resumed.
     c.phone_flash(1, Some(300)).expect("flash");
     assert!(wait_until(T, || !b.received("SIP/2.0 200").is_empty()), "the flash did not answer B; log:\n{}", r.tandem.log.all().join("\n"));
-    assert!(wait_until(T, || a.received("INVITE ").len() == 2), "A was not held: {}", a.messages());
+    assert!(wait_until(T, || a.received("INVITE ").len() == 1), "A was not held: {}", a.messages());
     c.phone_flash(1, Some(300)).expect("flash");
     assert!(wait_until(T, || b.received("INVITE ").len() == 1), "B was not held: {}", b.messages());
-    assert!(wait_until(T, || a.received("INVITE ").len() == 3), "A was not resumed: {}", a.messages());
+    assert!(wait_until(T, || a.received("INVITE ").len() == 2), "A was not resumed: {}", a.messages());
     // A hangs up from the phone; the reminder ring's answer resumes B.
     c.phone_hook(1, false).expect("on-hook");
     a.expect_success(T);
@@ -1078,16 +1115,32 @@ fn call_waiting_swaps_keep_each_calls_rtp_port() {
     c.phone_hook(1, false).expect("on-hook");
     b.expect_success(T);
     c.phone_hook(2, false).expect("port 2 on-hook");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    recorder.join().expect("recorder");
 
+    // A's port: the answer's, through the alert, the hold and the resume.
+    let a_port = m_port(&answer).expect("a port in A's answer");
     let a_inv = a.received("INVITE ");
-    let a_port = m_port(&a_inv[0]).expect("a port in A's renewal");
-    let a_ports: Vec<_> = a_inv.iter().map(|m| m_port(m)).collect();
-    assert_eq!(a_ports, vec![Some(a_port); 3], "A keeps its port through hold and resume");
-    assert_eq!(a_inv.iter().map(|m| direction(m)).collect::<Vec<_>>(), vec!["a=sendrecv", "a=sendonly", "a=sendrecv"]);
+    assert_eq!(a_inv.iter().map(|m| m_port(m)).collect::<Vec<_>>(), vec![Some(a_port); 2], "A keeps its answer's port through the alert, hold and resume");
+    assert_eq!(a_inv.iter().map(|m| direction(m)).collect::<Vec<_>>(), vec!["a=sendonly", "a=sendrecv"]);
     let b_port = m_port(&b.received("SIP/2.0 200")[0]).expect("a port in B's answer");
     let b_inv = b.received("INVITE ");
     assert_eq!(b_inv.iter().map(|m| m_port(m)).collect::<Vec<_>>(), vec![Some(b_port); 2], "B keeps its answer's port through hold and resume");
     assert_ne!(a_port, b_port);
+    // A's RTP: one SSRC throughout; across the alert the sequence continues (nothing sent while
+    // parked), the resumption has the marker and the timestamp counts the pause.
+    let seen = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert!(seen.iter().all(|s| s.ssrc == seen[0].ssrc), "one SSRC throughout: {:?}", seen.iter().map(|s| s.ssrc).collect::<std::collections::BTreeSet<_>>());
+    let k = resumed(&seen).expect("the resumption after the alert");
+    let (before, after) = (seen[k - 1], seen[k]);
+    assert_eq!(after.seq, before.seq.wrapping_add(1), "the sequence continues across the alert");
+    for w in seen[..k].windows(2) {
+        assert_eq!(w[1].seq, w[0].seq.wrapping_add(1), "in order on loopback: {w:?}");
+    }
+    let jump_ms = u64::from(after.ts.wrapping_sub(before.ts)) / 8;
+    let gap_ms = (after.at - before.at).as_millis() as u64;
+    // The alert lasts at least its 300 ms tone (the zone's cadence) and a few seconds at most.
+    assert!(jump_ms >= 300 && jump_ms <= gap_ms + 1000 && jump_ms < 5000, "timestamp jump {jump_ms} ms across an alert of {gap_ms} ms between packets");
 }
 
 /// Nobody reads channel `ch`: DAHDI's receive buffers are full and its

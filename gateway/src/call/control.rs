@@ -37,7 +37,7 @@
 //! * **Media.** When both legs have reported a [`MediaEndpoint`] (one TDM,
 //!   one RTP), [`MediaCommand::Connect`] is emitted — early media
 //!   included. A later RTP change (hold, resume, re-INVITE) gives
-//!   [`MediaCommand::Update`]; a hold from the TDM side gives
+//!   [`MediaCommand::Update`]; a hold or a mute (call-waiting alert) from the TDM side gives
 //!   [`MediaCommand::Park`] (the RTP stream lives on, detached from the
 //!   channel) and its resume `Connect` again with the same stream; the first release gives
 //!   [`MediaCommand::Disconnect`]. An RTP change is also passed to the other
@@ -820,7 +820,8 @@ impl CallControl {
                 debug!(call = %call.id, ?side, on, "media muted for the leg's own use");
                 call.muted = on;
                 if on {
-                    self.disconnect_media(call);
+                    // Parked, not stopped: the RTP session pauses and resumes as it was, unknown to the far end.
+                    self.park_media(call);
                 } else if !call.held && other_up && call.rtp().is_some_and(|r| call.stopped_streams.contains(&r.stream)) {
                     // The stopped stream is gone: the RTP leg renews its media (a re-INVITE, sendrecv).
                     self.out.push_back(Output::Command(other_ref, LegCommand::Hold(false)));

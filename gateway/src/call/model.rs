@@ -328,8 +328,9 @@ pub enum LegEvent {
     Hold(bool),
     /// The leg needs its channel to itself for a moment (`true`: an FXS
     /// port plays the call-waiting tone and caller ID over the call) or is
-    /// done (`false`): the media bridge stops or restarts; nothing is
-    /// signalled to the other leg.
+    /// done (`false`): the media bridge pauses (the RTP stream parked: its
+    /// port, SSRC and sequence kept, nothing sent meanwhile) or goes on;
+    /// nothing is signalled to the other leg.
     Mute(bool),
     /// The leg's user asked for the other party to be transferred to this
     /// number (an FXS phone hung up on hold after dialling): the other leg
