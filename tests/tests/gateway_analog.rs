@@ -1177,3 +1177,66 @@ fn idle_ports_are_left_unread_and_wake_for_caller_id_after_the_first_ring_and_fo
     c.phone_hook(2, false).expect("on-hook");
     assert!(wait_until(Duration::from_secs(30), || unread(&mut c, 2)), "the phone port did not sleep again after on-hook");
 }
+
+// ---- glare: a hold re-INVITE refused with 491 ----
+
+/// Every message in a sipp run's `-trace_msg` file: when sipp logged it
+/// (seconds of the day), whether it was received (else sent), and its first line.
+fn sipp_timeline(sipp: &Sipp) -> Vec<(f64, bool, String)> {
+    let text = sipp.messages();
+    let mut out = Vec::new();
+    for block in text.split("----------------------------------------------- ").skip(1) {
+        let mut lines = block.lines();
+        let stamp = lines.next().unwrap_or("");
+        let Some(clock) = stamp.split_whitespace().nth(1) else { continue };
+        let mut hms = clock.split(':').map(|x| x.parse::<f64>().unwrap_or(f64::NAN));
+        let (Some(h), Some(m), Some(s)) = (hms.next(), hms.next(), hms.next()) else { continue };
+        let received = lines.next().is_some_and(|l| l.contains("received"));
+        let first = lines.find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_owned();
+        out.push((h * 3600.0 + m * 60.0 + s, received, first));
+    }
+    out
+}
+
+#[test]
+fn a_hold_refused_with_491_goes_again_2_to_4_s_later_as_tandem_owns_the_call_id_and_the_call_stays_up_and_held() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig();
+    let mut sipp = pbx(&r.lab, "uas_hold_491.xml");
+    let mut c = r.lab.client();
+    // The phone calls out: tandem sends the INVITE, so it owns the Call-ID.
+    c.phone_hook(2, true).expect("off-hook");
+    tone_heard(&mut c, 2, 300, &[350.0, 440.0], T).expect("no dial tone");
+    c.phone_dial_dtmf(2, "12125550123", 100, 100).expect("dial");
+    assert!(wait_until(T, || sipp.log().contains("ANSWERED")), "the PBX did not answer; log:\n{}", r.tandem.log.all().join("\n"));
+    let re_invites = |s: &Sipp| s.received("INVITE ").into_iter().skip(1).collect::<Vec<_>>();
+    // Flash: the hold re-INVITE, refused with 491; the same hold again 2.1-4 s later.
+    c.phone_flash(2, Some(300)).expect("flash");
+    assert!(wait_until(T, || re_invites(&sipp).len() == 1), "no hold re-INVITE: {}", sipp.messages());
+    assert!(
+        wait_until(T, || re_invites(&sipp).len() == 2),
+        "the hold was not sent again after the 491: {}\nlog:\n{}",
+        sipp.messages(),
+        r.tandem.log.all().join("\n")
+    );
+    let held = re_invites(&sipp);
+    assert_eq!((direction(&held[0]), direction(&held[1])), ("a=sendonly", "a=sendonly"));
+    let timeline = sipp_timeline(&sipp);
+    let refused = timeline.iter().find(|(_, rx, l)| !rx && l.starts_with("SIP/2.0 491")).expect("the 491 in sipp's trace").0;
+    let retried = timeline.iter().filter(|(_, rx, l)| *rx && l.starts_with("INVITE ")).nth(2).expect("the retry in sipp's trace").0;
+    let after = (retried - refused).rem_euclid(86_400.0);
+    assert!((2.0..=6.0).contains(&after), "the retry came {after:.3} s after the 491 (RFC 3261 §14.1: 2.1-4 s for the Call-ID's owner)");
+    // The retry was answered: the call is up and held (recall dial tone, no BYE).
+    tone_heard(&mut c, 2, 300, &[350.0, 440.0], T).expect("no recall dial tone: the call is not held");
+    assert!(sipp.received("BYE").is_empty(), "the call was ended: {}", sipp.messages());
+    assert_eq!(r.tandem.log.count("met glare (491)"), 1, "one 491 logged; log:\n{}", r.tandem.log.all().join("\n"));
+    // A second flash resumes it; media flows again (the PBX's RTP echo).
+    c.phone_flash(2, Some(300)).expect("flash");
+    assert!(wait_until(T, || re_invites(&sipp).len() == 3), "no resume re-INVITE: {}", sipp.messages());
+    assert_eq!(direction(&re_invites(&sipp)[2]), "a=sendrecv");
+    c.audio_play_tone(2, &[1000.0], -10.0).expect("tone");
+    tone_heard(&mut c, 2, 200, &[1000.0], T).expect("no media after the resume");
+    c.audio_play_silence(2).expect("stop the tone");
+    c.phone_hook(2, false).expect("on-hook");
+    sipp.expect_success(T);
+}
