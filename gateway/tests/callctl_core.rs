@@ -551,6 +551,21 @@ fn a_mute_parks_the_stream_without_telling_the_far_end_and_its_end_bridges_the_s
 }
 
 #[test]
+fn a_call_that_ends_while_held_disconnects_its_parked_stream_once() {
+    for far_end_clears in [true, false] {
+        let mut h = H::new();
+        let (inb, out) = h.answered_call();
+        let call = inb.call;
+        assert_eq!(media_cmds(&h.ev(inb, LegEvent::Hold(true), 3_000)), vec![MediaCommand::Park { call }]);
+        let (first, second) = if far_end_clears { (out, inb) } else { (inb, out) };
+        let mut o = h.ev(first, rel(16), 5_000);
+        o.extend(h.ev(second, rel(16), 5_010));
+        assert_eq!(media_cmds(&o), vec![MediaCommand::Disconnect { call }], "the parked stream is let go once: {o:?}");
+        assert!(h.cc.is_idle());
+    }
+}
+
+#[test]
 fn a_flash_during_the_call_waiting_alert_holds_the_parked_call_and_its_resume_bridges_the_same_stream() {
     let mut h = H::new();
     let (inb, out) = h.answered_call();

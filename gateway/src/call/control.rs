@@ -262,6 +262,9 @@ struct Call {
     setup_ack_sent: bool,
     proceeding_sent: bool,
     media_connected: bool,
+    /// The bridge is parked (hold, call-waiting alert): the stream lives
+    /// on detached, and the call's end must still disconnect it.
+    media_parked: bool,
     /// A leg put the other on hold: no media bridge until it takes it off.
     held: bool,
     /// A leg needs its channel to itself for now: no media bridge.
@@ -362,6 +365,7 @@ impl CallControl {
             setup_ack_sent: false,
             proceeding_sent: false,
             media_connected: false,
+            media_parked: false,
             held: false,
             muted: false,
             stopped_streams: Vec::new(),
@@ -881,6 +885,7 @@ impl CallControl {
             if let Some((tdm_channo, tdm_law, rtp)) = pair {
                 debug!(call = %call.id, tdm_channo, stream = rtp.stream, "media connected");
                 call.media_connected = true;
+                call.media_parked = false;
                 self.out.push_back(Output::Media(MediaCommand::Connect { call: call.id, tdm_channo, tdm_law, rtp }));
             }
         }
@@ -890,13 +895,15 @@ impl CallControl {
     fn park_media(&mut self, call: &mut Call) {
         if call.media_connected {
             call.media_connected = false;
+            call.media_parked = true;
             self.out.push_back(Output::Media(MediaCommand::Park { call: call.id }));
         }
     }
 
     fn disconnect_media(&mut self, call: &mut Call) {
-        if call.media_connected {
+        if call.media_connected || call.media_parked {
             call.media_connected = false;
+            call.media_parked = false;
             if let Some(stream) = call.rtp().map(|r| r.stream) {
                 call.stopped_streams.push(stream);
             }
