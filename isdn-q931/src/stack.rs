@@ -33,7 +33,7 @@ use std::time::Instant;
 
 use crate::q921::pcap::Direction;
 use crate::q921::{self, LinkEvent, Role};
-use crate::q931::{CallControl, CallId, Command, CommandError, Config, ConfigError, Event, LinkId, SetupRequest, Side};
+use crate::q931::{CallControl, CallId, ChannelRef, Command, CommandError, Config, ConfigError, Event, LinkId, SetupRequest, Side};
 
 /// One D-channel data link.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,6 +219,12 @@ impl Pri {
     /// When [`handle_timeout`](Pri::handle_timeout) should next run.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.links.iter().filter_map(|s| s.link.poll_timeout()).chain(self.cc.poll_timeout()).min()
+    }
+
+    /// Blocks (or unblocks) a B-channel locally (see
+    /// [`CallControl::set_channel_blocked`]); `false` for an unknown channel.
+    pub fn set_channel_blocked(&mut self, ch: ChannelRef, blocked: bool) -> bool {
+        self.cc.set_channel_blocked(ch, blocked)
     }
 
     /// The call-control entity (read only: states, channels, memory).

@@ -11,7 +11,7 @@ use isdn_q931::q931::{
 use isdn_q931::wire::ie::{RestartClass, ServiceStatus};
 use isdn_q931::wire::{CauseValue, IeRepr, MessageType};
 use isdn_q931::{LinkConfig, PriConfig};
-use q931_harness::{Bench, End, secs};
+use q931_harness::{Bench, End, cause_of, secs};
 
 fn bench(s: SwitchType) -> Bench {
     let mut b = Bench::new(s);
@@ -83,6 +83,83 @@ fn b_channel_glare_preferred_moves_the_users_call() {
         }
         b.settle();
         b.assert_idle();
+    }
+}
+
+/// The channel identification a message carries: (exclusive, channels).
+fn channel_id_of(m: &isdn_q931::wire::MessageRepr) -> Option<(bool, Vec<u8>)> {
+    m.ies.iter().find_map(|ie| match ie {
+        IeRepr::ChannelId(ci) => Some((ci.exclusive, ci.channel_numbers())),
+        _ => None,
+    })
+}
+
+#[test]
+fn locally_blocked_channel_moves_a_preferred_setup_and_refuses_an_exclusive_one() {
+    for s in SwitchType::ALL.into_iter().filter(|&s| SwitchVariant::for_switch(s).preferred_channel) {
+        for callee in [End::User, End::Net] {
+            let caller = callee.other();
+            let mut b = bench(s);
+            let one = ChannelRef::new(0, 1);
+            assert!(b.pri(callee).set_channel_blocked(one, true));
+            assert!(!b.pri(callee).set_channel_blocked(ChannelRef::new(7, 1), true), "no interface 7");
+            // The callee's hunt: ascending on the user side, descending on the network side.
+            let all = b.pri_ref(callee).call_control().channels().all();
+            let moved = if callee == End::User { all[1] } else { all[all.len() - 1] };
+
+            // Preferred: another idle channel, indicated exclusive in the first answer.
+            let a = b.setup(caller, SetupRequest::new("100").channel(ChannelPref::Preferred(one)));
+            b.settle();
+            let setup = b.messages_from(caller).into_iter().find(|m| m.msg_type == MessageType::Setup).expect("SETUP");
+            assert_eq!(channel_id_of(&setup), Some((false, vec![1])), "{s:?} {callee:?}: the SETUP prefers channel 1");
+            let ic = b.incoming(callee);
+            assert_eq!(ic.channel, moved, "{s:?} {callee:?}");
+            let first =
+                if callee == End::User { Command::Proceeding { call: ic.call, inband: false } } else { Command::Alerting { call: ic.call, inband: false } };
+            let first_type = if callee == End::User { MessageType::CallProceeding } else { MessageType::Alerting };
+            b.command(callee, first);
+            b.settle();
+            let answer = b.messages_from(callee).into_iter().find(|m| m.msg_type == first_type).expect("first answer");
+            assert_eq!(channel_id_of(&answer), Some((true, vec![moved.channel])), "{s:?} {callee:?}: {answer:?}");
+            assert_eq!(b.pri_ref(caller).call_control().call_channel(a), Some(moved), "{s:?} {callee:?}");
+            b.command(caller, Command::Disconnect { call: a, cause: CauseValue::NORMAL_CLEARING, inband: false });
+            b.settle();
+            b.clear();
+
+            // Exclusive: RELEASE COMPLETE, cause 44.
+            let a = b.setup(caller, SetupRequest::new("101").channel(ChannelPref::Exclusive(one)));
+            b.settle();
+            let rc = b.messages_from(callee).into_iter().find(|m| m.msg_type == MessageType::ReleaseComplete).expect("RELEASE COMPLETE");
+            assert_eq!(cause_of(&rc), Some(CauseValue::REQUESTED_CHANNEL_NOT_AVAILABLE.0), "{s:?} {callee:?}");
+            assert_eq!(b.released(caller, a).map(|c| c.value), Some(CauseValue::REQUESTED_CHANNEL_NOT_AVAILABLE));
+            assert!(b.events(callee).iter().all(|e| !matches!(e, Event::IncomingCall(_))));
+            b.clear();
+
+            // Every channel blocked: a preferred SETUP finds none, cause 34.
+            for &c in &all {
+                b.pri(callee).set_channel_blocked(c, true);
+            }
+            let a = b.setup(caller, SetupRequest::new("102").channel(ChannelPref::Preferred(one)));
+            b.settle();
+            let rc = b.messages_from(callee).into_iter().find(|m| m.msg_type == MessageType::ReleaseComplete).expect("RELEASE COMPLETE");
+            assert_eq!(cause_of(&rc), Some(CauseValue::NO_CIRCUIT_AVAILABLE.0), "{s:?} {callee:?}");
+            assert_eq!(b.released(caller, a).map(|c| c.value), Some(CauseValue::NO_CIRCUIT_AVAILABLE));
+            b.clear();
+
+            // Unblocked: channel 1 takes an exclusive call again.
+            for &c in &all {
+                b.pri(callee).set_channel_blocked(c, false);
+            }
+            let a = b.setup(caller, SetupRequest::new("103").channel(ChannelPref::Exclusive(one)));
+            b.settle();
+            let ic = b.incoming(callee);
+            assert_eq!(ic.channel, one, "{s:?} {callee:?}");
+            b.command(callee, Command::Proceeding { call: ic.call, inband: false });
+            b.settle();
+            b.command(caller, Command::Disconnect { call: a, cause: CauseValue::NORMAL_CLEARING, inband: false });
+            b.settle();
+            b.assert_idle();
+        }
     }
 }
 

@@ -13,12 +13,16 @@ pub struct ChannelStatus {
     pub restarting: bool,
     /// Taken out of service by SERVICE (either side).
     pub out_of_service: bool,
+    /// Blocked locally (operator maintenance, no message to the peer): no
+    /// new call takes it; a preferred request for it is moved to another
+    /// channel, an exclusive one refused.
+    pub blocked: bool,
 }
 
 impl ChannelStatus {
     /// Usable for a new call.
     pub fn is_free(&self) -> bool {
-        self.owner.is_none() && !self.restarting && !self.out_of_service
+        self.owner.is_none() && !self.restarting && !self.out_of_service && !self.blocked
     }
 }
 
@@ -154,6 +158,14 @@ impl ChannelAllocator {
         }
     }
 
+    /// Blocks (or unblocks) a channel locally. A call holding it goes on;
+    /// the channel takes no new call until unblocked.
+    pub fn set_blocked(&mut self, ch: ChannelRef, blocked: bool) {
+        if let Some(slot) = self.slot_mut(ch) {
+            slot.blocked = blocked;
+        }
+    }
+
     /// Channels held by a call, restarting, and out of service.
     pub fn counts(&self) -> (usize, usize, usize) {
         let mut c = (0, 0, 0);
@@ -212,5 +224,17 @@ mod tests {
         a.set_out_of_service(ch, true);
         assert!(!a.is_free(ch));
         assert_eq!(a.counts(), (0, 0, 1));
+    }
+
+    #[test]
+    fn blocked_channels_are_not_hunted_or_claimed_until_unblocked() {
+        let mut a = ChannelAllocator::new(&[InterfaceConfig::new(0, InterfaceKind::T1, true)]);
+        let (one, two) = (ChannelRef::new(0, 1), ChannelRef::new(0, 2));
+        a.set_blocked(one, true);
+        assert_eq!(a.hunt(HuntOrder::Ascending), Some(two));
+        assert_eq!(a.claim(one, CallId(1)), Err(ClaimError::Unavailable));
+        assert!(a.status(one).is_some_and(|s| s.blocked));
+        a.set_blocked(one, false);
+        assert_eq!(a.claim(one, CallId(1)), Ok(()));
     }
 }

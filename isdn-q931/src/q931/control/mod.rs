@@ -181,6 +181,21 @@ impl CallControl {
         self.channels.status(ch)
     }
 
+    /// Blocks (or unblocks) a B-channel locally, for operator maintenance,
+    /// without telling the peer (SERVICE is [`Command::Service`]). A blocked
+    /// channel takes no new call: our hunt skips it; an incoming SETUP that
+    /// prefers it gets another idle channel, indicated exclusive in our first
+    /// answer (Q.931 §5.2.3.1 b); one that asks for it exclusive is refused
+    /// with cause 44; with no other channel idle, cause 34. A call holding
+    /// the channel goes on. Returns `false` for an unknown channel.
+    pub fn set_channel_blocked(&mut self, ch: ChannelRef, blocked: bool) -> bool {
+        if !self.channels.exists(ch) {
+            return false;
+        }
+        self.channels.set_blocked(ch, blocked);
+        true
+    }
+
     /// RESTARTs awaiting acknowledgement.
     pub fn pending_restarts(&self) -> usize {
         self.restarts.len()
@@ -700,6 +715,7 @@ impl CallControl {
             if let Some(st) = self.channels.status(ch)
                 && !st.restarting
                 && !st.out_of_service
+                && !st.blocked
                 && let Some(owner) = st.owner
                 && self.calls.get(&owner).is_some_and(|c| c.originated && c.phase == Phase::OutSetupSent && !c.confirmed)
             {
