@@ -329,7 +329,7 @@ fn cause(ev: &Value) -> i64 {
 }
 
 #[test]
-fn blocked_pri_channels_are_skipped_by_the_hunt_and_refuse_an_exclusive_setup_with_cause_44() {
+fn blocked_pri_channels_are_skipped_by_the_hunt_move_a_preferred_setup_and_refuse_an_exclusive_one_with_cause_44() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::start(PRI_SIM);
     let (mut switch, _tandem) = start_pri(&lab, PRI_CONFIG, "ni2", &[]);
@@ -366,6 +366,26 @@ fn blocked_pri_channels_are_skipped_by_the_hunt_and_refuse_an_exclusive_setup_wi
     switch.send_line("call 2125551234 9175550000 chan 1");
     let rel = switch.wait_for("released", T);
     assert_eq!(cause(&rel), 44, "{rel}");
+
+    // A call that only prefers blocked channel 1 is moved (Q.931 §5.2.3.1):
+    // the first answer's channel identification names channel 3, the first
+    // unblocked one of tandem's ascending hunt, and the call goes through.
+    let mut pbx = Sipp::start(
+        &lab,
+        "pbx-answer",
+        SippOpts { scenario: "uas_answer.xml", ip: PEER1, port: 5070, rtp_echo_port: Some(7530), pause_ms: 100, ..SippOpts::default() },
+    );
+    switch.send_line("call 2125551235 9175550000 chan 1 preferred");
+    let conn = switch.wait_for("connected", T);
+    assert_eq!(conn["channel"], 3, "a preferred SETUP for blocked channel 1 should be moved to channel 3: {conn}");
+    switch.send_line("hangup 16");
+    let rel = switch.wait_for("released", T);
+    assert_eq!(cause(&rel), 16, "{rel}");
+    pbx.expect_success(T);
+    let recs = cdrs(&lab, 2, T);
+    let moved =
+        recs.iter().find(|c| c["called"].as_str().is_some_and(|n| n.ends_with("2125551235"))).unwrap_or_else(|| panic!("no CDR of the moved call: {recs:?}"));
+    assert_eq!(moved["inbound"]["channel"], 3, "{moved}");
 
     // Unblocked: channel 1 takes the next call.
     cli_ok(&lab, &["unblock", "1"]);

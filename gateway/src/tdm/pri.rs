@@ -292,8 +292,13 @@ impl PriInterface {
         &self.pri
     }
 
-    /// Blocks (or unblocks) a channel for outbound calls (operator maintenance).
+    /// Blocks (or unblocks) a channel (operator maintenance): the hunt skips
+    /// it and the stack moves an incoming SETUP that prefers it to another
+    /// channel and refuses one that asks for it exclusive (cause 44).
     pub fn set_maintenance(&mut self, addr: ChannelAddr, blocked: bool) {
+        if let Some(ch) = self.ref_of(addr) {
+            self.pri.set_channel_blocked(ch, blocked);
+        }
         if blocked {
             self.maintenance.insert(addr);
         } else {
@@ -492,18 +497,9 @@ impl PriInterface {
     }
 
     fn on_incoming(&mut self, ic: q931::IncomingCall) {
+        // Channels blocked by the operator never get here: the stack moved a
+        // preferred request to another channel or refused it (cause 44).
         let q = ic.call;
-        if let Some((addr, _)) = self.addr_of(ic.channel)
-            && self.maintenance.contains(&addr)
-        {
-            // Blocked by the operator: RELEASE COMPLETE, cause 44 (the stack
-            // claimed the channel before the gateway sees the call, so a
-            // preferred channel is refused too rather than moved).
-            self.last_rx_setup = None;
-            tracing::info!(interface = %self.s.name, channel = %addr, "incoming SETUP for a blocked channel refused (cause 44)");
-            let _ = self.pri.command(Command::Disconnect { call: q, cause: CauseValue::REQUESTED_CHANNEL_NOT_AVAILABLE, inband: false }, self.now);
-            return;
-        }
         let mut call = Call::new(None, false);
         call.channel = Some(ic.channel);
         if let Some(cr) = self.last_rx_setup.take() {
@@ -943,8 +939,9 @@ impl TdmInterface for PriInterface {
         self.pri.active_link().is_some()
     }
 
-    /// Kept out of the hunt; an incoming SETUP for it is refused with cause
-    /// 44. A call on it goes on (the channel shows busy until it ends).
+    /// Kept out of the hunt; an incoming SETUP that prefers it gets another
+    /// channel, one that asks for it exclusive is refused with cause 44. A
+    /// call on it goes on (the channel shows busy until it ends).
     fn set_blocked(&mut self, addr: ChannelAddr, blocked: bool, _now: Instant) -> bool {
         if self.ref_of(addr).is_none() || !self.channels().iter().any(|c| c.addr == addr) {
             return false;
@@ -1223,6 +1220,35 @@ mod tests {
         assert_eq!(p.releases(b), [44]);
         let busy = p.gw.channels().into_iter().find(|c| c.addr == ch).unwrap();
         assert_eq!(busy.state, ChannelState::Busy);
+    }
+
+    #[test]
+    fn a_blocked_channel_moves_a_preferred_setup_and_refuses_an_exclusive_one_with_cause_44() {
+        let mut p = Pair::new(SwitchType::Ni2, Side::User);
+        let one = ChannelAddr { span: 3, pos: 1 };
+        assert!(p.gw.set_blocked(one, true, p.now));
+        assert_eq!(p.gw.blocked(), [one]);
+        let req = |pref| SetupRequest::new("2125551234").channel(pref);
+        let fc = p.far.setup(req(ChannelPref::Preferred(ChannelRef::new(0, 1))), p.now).unwrap();
+        p.shuttle();
+        assert_eq!(p.incoming.len(), 1);
+        assert!(matches!(p.incoming[0].3, MediaEndpoint::Tdm { channo: 50, .. }), "channel 2 (DAHDI 50): {:?}", p.incoming[0].3);
+        let leg = p.incoming[0].0;
+        p.gw(leg, LegCommand::Proceeding);
+        assert!(
+            p.far_events.iter().any(|e| matches!(e, Event::Proceeding { call, channel, .. } if *call == fc && *channel == ChannelRef::new(0, 2))),
+            "{:?}",
+            p.far_events
+        );
+        let fx = p.far.setup(req(ChannelPref::Exclusive(ChannelRef::new(0, 1))), p.now).unwrap();
+        p.shuttle();
+        assert_eq!(p.incoming.len(), 1, "no second call offered");
+        assert!(p.far_events.iter().any(|e| matches!(e, Event::Released { call, cause } if *call == fx && cause.value.0 == 44)), "{:?}", p.far_events);
+        assert!(p.gw.set_blocked(one, false, p.now));
+        let fu = p.far.setup(req(ChannelPref::Exclusive(ChannelRef::new(0, 1))), p.now).unwrap();
+        p.shuttle();
+        assert_eq!(p.incoming.len(), 2, "unblocked channel 1 takes the call");
+        assert_eq!(p.far.call_control().call_channel(fu), Some(ChannelRef::new(0, 1)));
     }
 
     #[test]
