@@ -254,7 +254,9 @@ struct Call {
     phase: Phase,
     setup: Setup,
     setup_out: Option<Setup>,
-    route: Option<usize>,
+    /// The route the call took (kept whole, so a reload that changes the
+    /// routes does not touch calls in progress).
+    route: Option<std::sync::Arc<Route>>,
     next_target: usize,
     attempt: u8,
     inbound: Leg,
@@ -338,6 +340,15 @@ impl CallControl {
     /// The router.
     pub fn router(&self) -> &Router {
         &self.cfg.router
+    }
+
+    /// Takes new routes, limits and the no-route cause (a configuration
+    /// reload). Calls in progress keep the route they took; only calls
+    /// routed from now on see the new ones. The CDR epoch is kept.
+    pub fn reconfigure(&mut self, router: Router, max_calls: Option<usize>, no_route_cause: Cause) {
+        self.cfg.router = router;
+        self.cfg.max_calls = max_calls;
+        self.cfg.no_route_cause = no_route_cause;
     }
 
     /// A new call arrived on a leg; returns the inbound [`LegRef`] the leg
@@ -544,7 +555,7 @@ impl CallControl {
             Lookup::Route(i) => {
                 let r = self.cfg.router.route(i);
                 info!(call = %call.id, route = %r.name, called = %call.setup.called, "routed");
-                call.route = Some(i);
+                call.route = Some(std::sync::Arc::new(r.clone()));
                 call.phase = Phase::Routing;
                 if !call.proceeding_sent {
                     call.proceeding_sent = true;
@@ -574,11 +585,11 @@ impl CallControl {
 
     /// Place the next target of the call's route; false if none is left.
     fn originate_next(&mut self, call: &mut Call, now: Instant) -> bool {
-        let Some(route) = call.route.map(|i| self.cfg.router.route(i)) else { return false };
+        let Some(route) = call.route.clone() else { return false };
         let Some(t) = route.targets.get(call.next_target) else { return false };
         call.next_target += 1;
         call.attempt = call.attempt.saturating_add(1);
-        let setup = translate(route, &call.setup);
+        let setup = translate(&route, &call.setup);
         let calling = setup.calling.as_ref().map(|p| p.number.as_str()).unwrap_or("");
         let target = t.resolve(&setup.called, calling);
         info!(call = %call.id, attempt = call.attempt, ?target, called = %setup.called, "placing outbound leg");
@@ -727,7 +738,7 @@ impl CallControl {
         let can_fail_over = call.phase == Phase::Routing
             && call.by.is_none()
             && call.inbound.active()
-            && call.route.is_some_and(|i| self.cfg.router.route(i).fails_over_on(cause));
+            && call.route.as_ref().is_some_and(|r| r.fails_over_on(cause));
         if can_fail_over {
             let previous = call.outbound.take();
             if self.originate_next(call, now) {
@@ -978,7 +989,7 @@ impl CallControl {
             called: c.setup.called.clone(),
             called_out: c.setup_out.as_ref().map(|s| s.called.clone()),
             redirecting: c.setup.redirect.as_ref().map(|r| r.from.number.clone()).filter(|n| !n.is_empty()),
-            route: c.route.map(|i| self.cfg.router.route(i).name.clone()),
+            route: c.route.as_ref().map(|r| r.name.clone()),
             attempts: c.attempt,
             inbound,
             outbound,

@@ -334,6 +334,87 @@ pub struct SipSide {
     tx_dest: HashMap<TxKey, (Transport, SocketAddr)>,
 }
 
+/// Builds one trunk of a checked config: its addresses, ACL, limits and
+/// liveness machines (for [`SipSide::new`] and a reload's new trunks).
+pub(crate) fn build_trunk(
+    ep: &mut Endpoint,
+    tc: &crate::config::TrunkConfig,
+    host: &str,
+    port: u16,
+    transport_ports: &[(Transport, u16)],
+) -> Result<Trunk, SipError> {
+    let name = tc.name().to_owned();
+    let transport = wire_transport(tc.transport);
+    let (thost, tport) = split_host(tc.host.get_ref());
+    let tport = tport.unwrap_or(transport.default_port());
+    let proxy = match &tc.outbound_proxy {
+        None => None,
+        Some(p) => {
+            let text = p.get_ref();
+            let mut uri = if text.contains(':') && (text.starts_with("sip:") || text.starts_with("sips:")) {
+                Uri::parse(text).map_err(|_| SipError::BadAddress { trunk: name.clone(), what: "outbound_proxy", value: text.clone() })?
+            } else {
+                let (h, p) = split_host(text);
+                Uri::sip(None, &h, p)
+            };
+            uri.params.set("lr", None);
+            let addr = literal_addr(&uri.host, uri.port.unwrap_or(transport.default_port()));
+            Some((uri, addr))
+        }
+    };
+    let auth_server = tc.auth_inbound.as_ref().map(|a| {
+        let realm = a.realm.clone().unwrap_or_else(|| host.to_owned());
+        let secret = ep.ids().next_u64().to_be_bytes();
+        tandem_sip::auth::DigestServer::new(&realm, &secret)
+    });
+    let contact = {
+        let lport = transport_ports.iter().find(|(t, _)| *t == transport).map_or(port, |&(_, p)| p);
+        let mut u = Uri::sip(Some("tandem"), host, Some(lport));
+        if transport != Transport::Udp {
+            u.params.set("transport", Some(&transport.as_str().to_ascii_lowercase()));
+        }
+        u
+    };
+    let target = Uri::sip(None, &thost, (tport != transport.default_port()).then_some(tport));
+    let reg = (tc.kind == TrunkKind::Register).then(|| {
+        let user = tc.username.as_ref().map(|u| u.get_ref().clone()).unwrap_or_default();
+        let pw = tc.password.as_ref().map(|u| u.get_ref().clone()).unwrap_or_default();
+        let mut c = contact.clone();
+        c.user = Some(user.clone());
+        let mut rc = registration::Config::new(target.clone(), Uri::sip(Some(&user), &thost, None), NameAddr::new(c));
+        rc.expires = tc.register_expires().as_secs() as u32;
+        rc.credentials = Some((user, pw));
+        rc.call_id_host = host.to_owned();
+        Registration::new(rc, ep.ids().next_u64())
+    });
+    let keepalive = tc.options_interval().map(|interval| {
+        let mut kc = options::Config::new(target.clone(), contact.clone());
+        kc.interval = interval;
+        kc.response_timeout = kc.response_timeout.min(interval);
+        kc.failures_for_down = tc.options_down_after();
+        Keepalive::new(kc, ep.ids().next_u64())
+    });
+    let mut t = Trunk {
+        cfg: tc.clone(),
+        transport,
+        addr: literal_addr(&thost, tport),
+        host: thost,
+        port: tport,
+        proxy,
+        acl: Acl { configured: tc.accept_from().into_iter().collect::<Vec<Cidr>>(), resolved: Vec::new() },
+        overrides: tc.cause_overrides(),
+        bucket: tc.max_cps.as_ref().map(|c| TokenBucket::new(*c.get_ref())),
+        active_calls: 0,
+        reg,
+        registered: false,
+        keepalive,
+        auth_server,
+        retired: false,
+    };
+    t.refresh_acl();
+    Ok(t)
+}
+
 fn random_seed() -> u64 {
     let mut h = RandomState::new().build_hasher();
     h.write_u64(0x7a6e_6465_6d00_0001);
@@ -372,75 +453,7 @@ impl SipSide {
         let mut ep = Endpoint::new(tx_cfg);
         let mut trunks = Vec::new();
         for tc in &cfg.trunk {
-            let name = tc.name().to_owned();
-            let transport = wire_transport(tc.transport);
-            let (thost, tport) = split_host(tc.host.get_ref());
-            let tport = tport.unwrap_or(transport.default_port());
-            let proxy = match &tc.outbound_proxy {
-                None => None,
-                Some(p) => {
-                    let text = p.get_ref();
-                    let mut uri = if text.contains(':') && (text.starts_with("sip:") || text.starts_with("sips:")) {
-                        Uri::parse(text).map_err(|_| SipError::BadAddress { trunk: name.clone(), what: "outbound_proxy", value: text.clone() })?
-                    } else {
-                        let (h, p) = split_host(text);
-                        Uri::sip(None, &h, p)
-                    };
-                    uri.params.set("lr", None);
-                    let addr = literal_addr(&uri.host, uri.port.unwrap_or(transport.default_port()));
-                    Some((uri, addr))
-                }
-            };
-            let auth_server = tc.auth_inbound.as_ref().map(|a| {
-                let realm = a.realm.clone().unwrap_or_else(|| host.clone());
-                let secret = ep.ids().next_u64().to_be_bytes();
-                tandem_sip::auth::DigestServer::new(&realm, &secret)
-            });
-            let contact = {
-                let lport = transport_ports.iter().find(|(t, _)| *t == transport).map_or(port, |&(_, p)| p);
-                let mut u = Uri::sip(Some("tandem"), &host, Some(lport));
-                if transport != Transport::Udp {
-                    u.params.set("transport", Some(&transport.as_str().to_ascii_lowercase()));
-                }
-                u
-            };
-            let target = Uri::sip(None, &thost, (tport != transport.default_port()).then_some(tport));
-            let reg = (tc.kind == TrunkKind::Register).then(|| {
-                let user = tc.username.as_ref().map(|u| u.get_ref().clone()).unwrap_or_default();
-                let pw = tc.password.as_ref().map(|u| u.get_ref().clone()).unwrap_or_default();
-                let mut c = contact.clone();
-                c.user = Some(user.clone());
-                let mut rc = registration::Config::new(target.clone(), Uri::sip(Some(&user), &thost, None), NameAddr::new(c));
-                rc.expires = tc.register_expires().as_secs() as u32;
-                rc.credentials = Some((user, pw));
-                rc.call_id_host = host.clone();
-                Registration::new(rc, ep.ids().next_u64())
-            });
-            let keepalive = tc.options_interval().map(|interval| {
-                let mut kc = options::Config::new(target.clone(), contact.clone());
-                kc.interval = interval;
-                kc.response_timeout = kc.response_timeout.min(interval);
-                kc.failures_for_down = tc.options_down_after();
-                Keepalive::new(kc, ep.ids().next_u64())
-            });
-            let mut t = Trunk {
-                cfg: tc.clone(),
-                transport,
-                addr: literal_addr(&thost, tport),
-                host: thost,
-                port: tport,
-                proxy,
-                acl: Acl { configured: tc.accept_from().into_iter().collect::<Vec<Cidr>>(), resolved: Vec::new() },
-                overrides: tc.cause_overrides(),
-                bucket: tc.max_cps.as_ref().map(|c| TokenBucket::new(*c.get_ref())),
-                active_calls: 0,
-                reg,
-                registered: false,
-                keepalive,
-                auth_server,
-            };
-            t.refresh_acl();
-            trunks.push(t);
+            trunks.push(build_trunk(&mut ep, tc, &host, port, &transport_ports)?);
         }
         Ok(SipSide {
             ep,
@@ -521,7 +534,12 @@ impl SipSide {
 
     /// Every trunk's name, kind, state and active calls.
     pub fn trunk_status(&self) -> Vec<TrunkStatus> {
-        self.trunks.iter().map(|t| TrunkStatus { name: t.name().to_owned(), kind: t.cfg.kind, state: t.state(), active_calls: t.active_calls }).collect()
+        // A trunk a reload removed shows while it still has calls.
+        self.trunks
+            .iter()
+            .filter(|t| !t.retired || t.active_calls > 0)
+            .map(|t| TrunkStatus { name: t.name().to_owned(), kind: t.cfg.kind, state: t.state(), active_calls: t.active_calls })
+            .collect()
     }
 
     fn last_now(&self) -> Instant {

@@ -105,6 +105,9 @@ pub struct Trunk {
     pub keepalive: Option<Keepalive>,
     /// The inbound digest verifier, if `auth_inbound` is set.
     pub auth_server: Option<tandem_sip::auth::DigestServer>,
+    /// Removed from the configuration by a reload: it takes no new call
+    /// either way, and its calls in progress go on until they end.
+    pub retired: bool,
 }
 
 impl Trunk {
@@ -123,7 +126,8 @@ impl Trunk {
 
     /// Whether new calls may be placed on the trunk.
     pub fn is_up(&self) -> bool {
-        self.next_hop().is_some()
+        !self.retired
+            && self.next_hop().is_some()
             && match (&self.reg, &self.keepalive) {
                 (Some(_), _) => self.registered,
                 (None, Some(k)) => k.is_up() != Some(false),
@@ -150,6 +154,196 @@ impl Trunk {
             ips.push(p.ip());
         }
         self.acl.resolved = ips;
+    }
+}
+
+/// What a reload did to the trunks, by name (for the logs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrunkChanges {
+    /// Trunks new in the file (or back after a removal).
+    pub added: Vec<String>,
+    /// Trunks gone from the file: no new calls; calls in progress go on.
+    pub removed: Vec<String>,
+    /// Trunks whose registration restarted (registrar, credentials or expiry changed).
+    pub reregistered: Vec<String>,
+    /// Trunks whose OPTIONS keepalive restarted (host or keepalive settings changed).
+    pub keepalive_restarted: Vec<String>,
+}
+
+/// Whether two trunk configs register the same way.
+fn same_registration(a: &TrunkConfig, b: &TrunkConfig) -> bool {
+    a.kind == b.kind
+        && a.host == b.host
+        && a.transport == b.transport
+        && a.outbound_proxy == b.outbound_proxy
+        && a.username == b.username
+        && a.password == b.password
+        && a.realm == b.realm
+        && a.register_expires() == b.register_expires()
+}
+
+/// Whether two trunk configs probe the same way.
+fn same_keepalive(a: &TrunkConfig, b: &TrunkConfig) -> bool {
+    a.kind == b.kind
+        && a.host == b.host
+        && a.transport == b.transport
+        && a.outbound_proxy == b.outbound_proxy
+        && a.options_interval() == b.options_interval()
+        && a.options_down_after() == b.options_down_after()
+}
+
+/// Whether two trunk configs challenge inbound requests the same way.
+fn same_auth_inbound(a: &TrunkConfig, b: &TrunkConfig) -> bool {
+    match (&a.auth_inbound, &b.auth_inbound) {
+        (None, None) => true,
+        (Some(x), Some(y)) => x.username == y.username && x.password == y.password && x.realm == y.realm,
+        _ => false,
+    }
+}
+
+impl super::SipSide {
+    /// Takes the trunks of a reloaded, checked `[sip]` section (and its
+    /// `user_agent`); listeners, our address and the timers stay as they
+    /// are (they need a restart). Calls in progress keep their trunk:
+    ///
+    /// * a trunk gone from the file is retired: it takes no new call
+    ///   (outbound or inbound: its `accept_from` is emptied), its
+    ///   registration is removed (`Expires: 0`) and its keepalive stops;
+    ///   its calls go on until they end;
+    /// * a new trunk (or one back after a removal) starts like one read at
+    ///   start-up; a host name it names must be resolved again
+    ///   ([`super::SipSide::unresolved`]);
+    /// * a trunk still there takes its new settings at once (addresses,
+    ///   `accept_from`, limits, codecs, cause mappings…); its registration
+    ///   and keepalive go on unless what they depend on changed, and then
+    ///   start again (the old binding is removed first), and its rate
+    ///   bucket and digest nonces stay unless `max_cps` or `auth_inbound`
+    ///   changed.
+    ///
+    /// Nothing changes when a trunk cannot be built (an error).
+    pub fn reconfigure(&mut self, cfg: &crate::config::SipConfig, now: std::time::Instant) -> Result<TrunkChanges, super::SipError> {
+        let mut built = Vec::new();
+        for tc in &cfg.trunk {
+            built.push(super::build_trunk(&mut self.ep, tc, &self.host, self.port, &self.transport_ports)?);
+        }
+        self.user_agent = cfg.user_agent().to_owned();
+        let mut changes = TrunkChanges::default();
+        for i in 0..self.trunks.len() {
+            if self.trunks[i].retired || cfg.trunk.iter().any(|t| t.name() == self.trunks[i].name()) {
+                continue;
+            }
+            changes.removed.push(self.trunks[i].name().to_owned());
+            self.trunk_input(i, now, |t| {
+                if let Some(r) = &mut t.reg {
+                    r.stop(now);
+                }
+                t.registered = false;
+                t.keepalive = None;
+                t.retired = true;
+                t.acl = Acl::default();
+            });
+            self.forget_trunk_txs(i, false, true);
+            tracing::info!(trunk = %self.trunks[i].name(), calls = self.trunks[i].active_calls, "trunk removed by a reload: no new calls");
+        }
+        for mut n in built {
+            let started = self.trunks_started && !self.shutting_down;
+            let Some(i) = self.trunks.iter().position(|t| t.name() == n.name()) else {
+                changes.added.push(n.name().to_owned());
+                self.trunks.push(n);
+                let i = self.trunks.len() - 1;
+                if started {
+                    self.kick_trunk(i, now);
+                }
+                continue;
+            };
+            let was_up = self.trunks[i].is_up();
+            let old = &mut self.trunks[i];
+            n.active_calls = old.active_calls;
+            if old.retired {
+                changes.added.push(n.name().to_owned());
+                self.forget_trunk_txs(i, true, true);
+                self.trunks[i] = n;
+                if started {
+                    self.kick_trunk(i, now);
+                }
+                if self.trunks[i].is_up() != was_up {
+                    self.trunk_changed(i, now);
+                }
+                continue;
+            }
+            // Resolved names carry over while the name stays.
+            if old.host == n.host && n.addr.is_none() {
+                n.addr = old.addr;
+            }
+            if let (Some((ou, Some(oa))), Some((nu, na @ None))) = (&old.proxy, &mut n.proxy)
+                && ou.host == nu.host
+            {
+                *na = Some(*oa);
+            }
+            n.refresh_acl();
+            let keep_reg = same_registration(&old.cfg, &n.cfg);
+            let keep_ka = same_keepalive(&old.cfg, &n.cfg);
+            if keep_reg {
+                n.reg = old.reg.take();
+                n.registered = old.registered;
+            }
+            if keep_ka {
+                n.keepalive = old.keepalive.take();
+            }
+            if old.cfg.max_cps == n.cfg.max_cps {
+                n.bucket = old.bucket.take();
+            }
+            if same_auth_inbound(&old.cfg, &n.cfg) {
+                n.auth_server = old.auth_server.take();
+            }
+            if !keep_reg {
+                if old.reg.is_some() {
+                    // Remove the old binding; its answer is not followed.
+                    self.trunk_input(i, now, |t| {
+                        if let Some(r) = &mut t.reg {
+                            r.stop(now);
+                        }
+                    });
+                }
+                self.forget_trunk_txs(i, true, false);
+                if n.reg.is_some() || self.trunks[i].reg.is_some() {
+                    changes.reregistered.push(n.name().to_owned());
+                }
+            }
+            if !keep_ka {
+                self.forget_trunk_txs(i, false, true);
+                if n.keepalive.is_some() {
+                    changes.keepalive_restarted.push(n.name().to_owned());
+                }
+            }
+            self.trunks[i] = n;
+            if started && (!keep_reg || !keep_ka) {
+                self.kick_trunk(i, now);
+            }
+            if self.trunks[i].is_up() != was_up {
+                self.trunk_changed(i, now);
+            }
+        }
+        self.drain(now);
+        Ok(changes)
+    }
+
+    /// Starts a trunk's registration and keepalive now.
+    fn kick_trunk(&mut self, i: usize, now: std::time::Instant) {
+        self.trunk_input(i, now, |t| {
+            if let Some(r) = &mut t.reg {
+                r.handle_timeout(now);
+            }
+            if let Some(k) = &mut t.keepalive {
+                k.handle_timeout(now);
+            }
+        });
+    }
+
+    /// Stops following trunk `i`'s REGISTER and/or OPTIONS transactions:
+    /// their answers are for machines that were replaced.
+    fn forget_trunk_txs(&mut self, i: usize, register: bool, options: bool) {
+        self.txs.retain(|_, o| !matches!((*o, register, options), (super::TxOwner::Register(t), true, _) | (super::TxOwner::Options(t), _, true) if t == i));
     }
 }
 
