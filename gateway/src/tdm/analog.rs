@@ -308,6 +308,8 @@ struct Port {
     other: Option<Other>,
     /// FXS: the leg whose media the port muted (call-waiting alert).
     muted: Option<LegRef>,
+    /// FXO, blocked: a ring burst is being ignored (logged once per burst).
+    ring_ignored: bool,
 }
 
 /// One `[[analog]]` interface. See the [module documentation](self).
@@ -320,7 +322,8 @@ pub struct AnalogInterface {
     /// call control releases them.
     detached: Vec<LegRef>,
     /// Ports the operator blocked: no outbound call (an FXS phone is not
-    /// rung, an FXO line not seized); a call on one goes on.
+    /// rung, an FXO line not seized) and no incoming call from a blocked FXO
+    /// line (its ringing is ignored); a call on one goes on.
     blocked: std::collections::BTreeSet<ChannelAddr>,
 }
 
@@ -345,6 +348,7 @@ impl AnalogInterface {
                 on_hold: false,
                 other: None,
                 muted: None,
+                ring_ignored: false,
             })
             .collect();
         AnalogInterface { settings, ports, out: VecDeque::new(), next_key: 1, detached: Vec::new(), blocked: Default::default() }
@@ -357,6 +361,31 @@ impl AnalogInterface {
 
     fn port_of_leg(&self, leg: LegRef) -> Option<usize> {
         self.ports.iter().position(|p| p.leg == Some(leg) || p.other.as_ref().is_some_and(|o| o.leg == leg))
+    }
+
+    /// A blocked FXO line with no call on it presents no incoming call: its
+    /// ringing, caller ID and idle polarity reversals never reach the core,
+    /// so the line stays on hook. Returns whether `input` was dropped.
+    fn ignores_incoming(&mut self, i: usize, input: &LineInput) -> bool {
+        let p = &mut self.ports[i];
+        if !matches!(p.core, Core::Fxo(_)) || !self.blocked.contains(&p.hw.addr) || p.leg.is_some() || p.key.is_some() {
+            return false;
+        }
+        match input {
+            LineInput::RingBegin => {
+                if !p.ring_ignored {
+                    p.ring_ignored = true;
+                    tracing::info!(interface = %self.settings.name, channo = p.hw.channo, port = %p.hw.addr, "ringing on blocked line ignored");
+                }
+                true
+            }
+            LineInput::RingEnd => {
+                p.ring_ignored = false;
+                true
+            }
+            LineInput::CallerId(_) | LineInput::Polarity => true,
+            _ => false,
+        }
     }
 
     /// Whether port `i` can take a waiting call now.
@@ -885,6 +914,9 @@ impl TdmInterface for AnalogInterface {
         match input {
             TdmInput::Analog(a) => {
                 if let Some(i) = self.ports.iter().position(|p| p.hw.channo == a.channo) {
+                    if self.ignores_incoming(i, &a.input) {
+                        return;
+                    }
                     self.ports[i].core.handle_input(a.input, now);
                     self.drain(i, now);
                 }
@@ -932,7 +964,8 @@ impl TdmInterface for AnalogInterface {
     }
 
     /// Outbound calls skip the port (the hunt sees it in maintenance); an
-    /// FXS port blocked is not rung, an FXO line not seized.
+    /// FXS port blocked is not rung, an FXO line not seized, and an FXO
+    /// line's ringing is ignored (no incoming call, the line stays on hook).
     fn set_blocked(&mut self, addr: ChannelAddr, blocked: bool, _now: Instant) -> bool {
         if !self.ports.iter().any(|p| p.hw.addr == addr) {
             return false;
@@ -942,6 +975,9 @@ impl TdmInterface for AnalogInterface {
             self.blocked.insert(addr);
         } else {
             self.blocked.remove(&addr);
+            for p in self.ports.iter_mut().filter(|p| p.hw.addr == addr) {
+                p.ring_ignored = false;
+            }
         }
         true
     }

@@ -418,3 +418,40 @@ fn a_sit_heard_while_placing_a_call_on_a_co_line_releases_it_as_unallocated() {
     assert!(legs(&out, leg).iter().any(|e| matches!(e, LegEvent::Released(Release { cause: Cause::UNALLOCATED, .. }))), "{out:?}");
     assert!(lines(&out).contains(&LineCommand::OnHook), "{out:?}");
 }
+
+#[test]
+fn a_blocked_fxo_line_ignores_ringing_and_stays_on_hook_until_unblocked() {
+    // Answer at once, so a presented call would take the line off hook by itself.
+    let mut s = settings(PortKind::Fxo);
+    s.fxo.early_answer = true;
+    let mut a = AnalogInterface::new(s);
+    let port = ChannelAddr { span: 1, pos: 3 };
+    let t = Instant::now();
+    assert!(a.set_blocked(port, true, t));
+    let ring_train = |a: &mut AnalogInterface, start: Instant| {
+        let mut out = Vec::new();
+        for n in 0..4u64 {
+            let on = start + Duration::from_secs(6 * n);
+            input(a, LineInput::RingBegin, on);
+            input(a, LineInput::RingEnd, on + Duration::from_secs(2));
+            if n == 0 {
+                let cid = CallerIdInfo { number: Some("2125551234".into()), ..CallerIdInfo::default() };
+                input(a, LineInput::CallerId(cid), on + Duration::from_millis(3000));
+            }
+            a.handle_timeout(on + Duration::from_secs(5));
+            out.extend(drain(a));
+        }
+        out
+    };
+    let out = ring_train(&mut a, t);
+    assert!(!out.iter().any(|o| matches!(o, TdmOutput::Incoming { .. })), "no call presented: {out:?}");
+    assert!(!lines(&out).contains(&LineCommand::OffHook), "the line stays on hook: {out:?}");
+    assert!(a.channels().iter().all(|c| c.state == ChannelState::Maintenance), "{:?}", a.channels());
+
+    // Unblocked, the next ringing is a call and is answered off hook.
+    let later = t + Duration::from_secs(60);
+    assert!(a.set_blocked(port, false, later));
+    let out = ring_train(&mut a, later);
+    assert!(out.iter().any(|o| matches!(o, TdmOutput::Incoming { .. })), "{out:?}");
+    assert!(lines(&out).contains(&LineCommand::OffHook), "{out:?}");
+}
