@@ -10,6 +10,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod metrics;
+pub mod reload;
 pub mod route;
 pub mod sip;
 pub mod tdm;

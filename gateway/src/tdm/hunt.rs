@@ -85,6 +85,11 @@ impl SpanGroup {
         self.strategy
     }
 
+    /// Hunts with another strategy from now on (a configuration reload).
+    pub fn set_strategy(&mut self, strategy: HuntStrategy) {
+        self.strategy = strategy;
+    }
+
     /// Picks an idle channel; `channels_of` gives a member interface's
     /// channels (empty for an interface that does not exist). The pick is
     /// remembered for round robin and LRU.
@@ -157,6 +162,14 @@ mod tests {
     fn ascending_takes_the_first_idle_channel_of_the_first_member() {
         let mut g = group(HuntStrategy::Ascending);
         assert_eq!(picks(&mut g, &[Busy, Idle, Idle], &[Idle], 2), ["a2", "a2"]);
+    }
+
+    #[test]
+    fn a_new_strategy_applies_to_the_next_hunt() {
+        let mut g = group(HuntStrategy::Ascending);
+        assert_eq!(picks(&mut g, &[Idle, Idle], &[Idle, Idle], 1), ["a1"]);
+        g.set_strategy(HuntStrategy::Descending);
+        assert_eq!(picks(&mut g, &[Idle, Idle], &[Idle, Idle], 1), ["b2"]);
     }
 
     #[test]

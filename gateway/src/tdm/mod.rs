@@ -262,6 +262,29 @@ impl Tdm {
         self.groups.push(group);
     }
 
+    /// Replaces the span groups (a configuration reload). A group whose
+    /// name and members stay keeps its hunting memory (round robin's last
+    /// pick, LRU's order) and takes the new strategy; calls in progress
+    /// are not touched.
+    pub fn set_groups(&mut self, groups: Vec<hunt::SpanGroup>) {
+        let mut old = std::mem::take(&mut self.groups);
+        for g in groups {
+            match old.iter().position(|o| o.name() == g.name() && o.members() == g.members()) {
+                Some(i) => {
+                    let mut kept = old.swap_remove(i);
+                    kept.set_strategy(g.strategy());
+                    self.groups.push(kept);
+                }
+                None => self.groups.push(g),
+            }
+        }
+    }
+
+    /// The span groups.
+    pub fn groups(&self) -> &[hunt::SpanGroup] {
+        &self.groups
+    }
+
     /// The index of an interface by name.
     pub fn interface_index(&self, name: &str) -> Option<usize> {
         self.interfaces.iter().position(|i| i.name() == name)
