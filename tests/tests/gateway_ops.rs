@@ -5,7 +5,8 @@
 //! The CAS tests use the E&M wink example (examples/gateway/cas-em-wink.toml
 //! on examples/sim/cas-t1-cross.toml: span 1 "switch" and span 2 "trunk"
 //! joined back to back); the PRI test an NI-2 PRI against `q931-peer` as the
-//! carrier's switch.
+//! carrier's switch; the analog test examples/gateway/analog.toml on the
+//! simulator's TDM410P (port 3 an FXO line, its CO driven by the test).
 //!
 //! Addresses (apart from the other end-to-end files): tandem
 //! `127.0.0.50:5060`; SIP peer 1 `127.0.0.51:5070`, peer 2
@@ -409,4 +410,66 @@ fn blocked_pri_channels_are_skipped_by_the_hunt_move_a_preferred_setup_and_refus
     switch.send_line("answer");
     switch.wait_for("released", T);
     uac.expect_success(T);
+}
+
+// ---------------------------------------------------------------------------
+// Analog (examples/gateway/analog.toml on the TDM410P: port 3 an FXO line)
+
+/// examples/gateway/analog.toml with this file's addresses; the PBX is peer 1.
+fn analog_config() -> String {
+    example("examples/gateway/analog.toml")
+        .replace("/dev/dahdi", "@DEV@")
+        .replace("/var/log/tandem/cdr.jsonl", "@DIR@/cdr.jsonl")
+        .replace("/run/tandem/tandem.sock", "@DIR@/tandem.sock")
+        .replace("0.0.0.0:5060", "127.0.0.50:5060")
+        .replace("rtp_ip = \"192.0.2.10\"", "rtp_ip = \"127.0.0.50\"")
+        .replace("24000-24999", "27000-27999")
+        .replace("pbx.example.com:5060", "127.0.0.51:5070")
+        .replace("192.0.2.0/24", "127.0.0.51/32")
+        .replace("options_interval_s = 30", "options_interval_s = 0")
+}
+
+#[test]
+fn a_blocked_fxo_line_ignores_ringing_and_stays_on_hook_until_unblocked() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::start(&example("examples/sim/analog-tdm410p.toml"));
+    let tandem = Tandem::start(&lab, &analog_config());
+    tandem.expect_log("tandem running", T);
+    let mut pbx = Sipp::start(
+        &lab,
+        "pbx",
+        SippOpts { scenario: "uas_answer.xml", ip: PEER1, port: 5070, rtp_echo_port: Some(7540), pause_ms: 500, ..SippOpts::default() },
+    );
+    let out = cli_ok(&lab, &["block", "1:3"]);
+    assert!(out.contains("1:3 blocked"), "{out}");
+    let mut c = lab.client();
+
+    // Two rings from the CO with caller ID after the first: no INVITE, the line stays on hook.
+    let cid = serde_json::json!({"number": "2125550123", "standard": "bell202", "format": "mdmf"});
+    c.co_ring(3, &[(2000, 4000)], Some(2), Some(cid)).expect("co.ring");
+    let mut went_off_hook = false;
+    let rang = wait_until(Duration::from_secs(30), || {
+        let s = c.co_get(3).expect("co.get");
+        went_off_hook |= s.loop_closed || s.answered;
+        s.rings >= 2 && !s.ringing
+    });
+    assert!(rang, "the CO's ring train did not finish: {:?}", c.co_get(3));
+    assert!(!went_off_hook, "the blocked line went off hook; tandem's log:\n{}", tandem.log.all().join("\n"));
+    assert!(pbx.received("INVITE ").is_empty(), "an INVITE reached the PBX from a blocked line");
+    let ignored = tandem.log.count("ringing on blocked line ignored");
+    assert!((1..=2).contains(&ignored), "logged {ignored} times for two ring bursts");
+
+    // Unblocked: the next ringing is a call; the PBX answers, the line goes off hook.
+    cli_ok(&lab, &["unblock", "1:3"]);
+    c.co_ring(3, &[(2000, 4000)], None, None).expect("co.ring");
+    assert!(
+        wait_until(Duration::from_secs(15), || !pbx.received("INVITE ").is_empty()),
+        "no INVITE reached the PBX after unblocking; tandem's log:\n{}",
+        tandem.log.all().join("\n")
+    );
+    assert!(wait_until(T, || c.co_get(3).map(|s| s.answered && s.loop_closed).unwrap_or(false)), "the FXO port did not go off hook on the PBX's answer");
+    std::thread::sleep(Duration::from_millis(500));
+    c.co_disconnect(3).expect("co.disconnect");
+    pbx.expect_success(T);
+    assert!(wait_until(T, || !c.co_get(3).map(|s| s.loop_closed).unwrap_or(true)), "the port stayed off hook");
 }
