@@ -8,13 +8,14 @@
 //! | `{"op": "calls"}` | `{"ok": true, "calls": [{"id", "direction", "state" (setup \| ringing \| answered \| releasing), "calling", "called", "start", "answer", "age_s", "duration_s", "inbound": leg, "outbound": leg or null}]}`; a TDM leg is `{"kind": "tdm", "interface", "span", "channel"}`, a SIP leg `{"kind": "sip", "trunk", "call_id", "remote"}`, an outbound one also has `"target"` |
 //! | `{"op": "call.hangup", "call": "<16 hex digits>", "cause": N}` | `{"ok": true}`: both legs are cleared with Q.850 cause N (default 16) and the CDR is written as usual; an unknown id gives `{"ok": false, "error"}` |
 //! | `{"op": "channel.block" \| "channel.unblock", "span": N, "channels": [pos, ...], "now": bool}` | `{"ok": true, "channels": [{"interface", "span", "channel"}], "cleared": [call ids]}`: without `"channels"`, every channel of the span. A blocked channel takes no new call (PRI: skipped by the hunt, an incoming SETUP for it gets RELEASE COMPLETE cause 44; CAS: busied out with the alarm's bits; analog: not rung or seized); a call on it goes on and the block takes effect when it ends, unless `"now": true`, which clears it with cause 41 ([`BLOCK_NOW_CAUSE`]) |
+//! | `{"op": "reload"}` | `{"ok": true, "applied": [sections], "restart_needed": [sections]}`: the configuration file is read again and checked as `tandem check` does; routes, SIP trunks, span groups, limits, the drain timeout and the CDR file apply live, without touching calls in progress; what needs a restart (`dahdi`, `pri`, `sip.listen`…) is listed and not applied; the CDR file is reopened. An invalid file changes nothing: `{"ok": false, "error", "errors": ["file:line:col: ..."]}` (see [`crate::reload`]); SIGHUP does the same |
 //! | `{"op": "span.up", "span": N}` | `{"ok": true}`: the span is usable again (sent by `tandem-hotplug`) |
 //! | `{"op": "span.down", "span": N}` | `{"ok": true}`: the span is gone; its channels are skipped by the hunt |
 //! | `{"op": "device.add" \| "device.remove", ...}` | `{"ok": true}` (logged) |
 //! | anything else | `{"ok": false, "error": "..."}` |
 //!
-//! `tandem status`, `tandem calls`, `tandem hangup`, `tandem block` and
-//! `tandem unblock` are the clients. The socket is only created when no other
+//! `tandem status`, `tandem calls`, `tandem hangup`, `tandem block`,
+//! `tandem unblock` and `tandem reload` are the clients. The socket is only created when no other
 //! daemon answers on the path (a stale file is replaced); a daemon that
 //! cannot create it runs on and logs a warning.
 

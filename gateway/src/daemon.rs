@@ -32,6 +32,12 @@
 //! (cause 41 before answer, 16 after) on both sides. When no call is left,
 //! SIP trunks unregister and the daemon exits 0. A second signal clears at
 //! once.
+//!
+//! **SIGHUP** (or the control socket's `reload` op) reloads the
+//! configuration file without touching calls in progress: routes, trunks,
+//! span groups, limits and the drain timeout are applied live, what needs
+//! a restart is only reported (see [`crate::reload`]), and the CDR file is
+//! closed and opened again at its configured path (logrotate).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -108,6 +114,20 @@ enum Input {
     Smdi(Vec<u8>, Instant),
 }
 
+/// What a reload compares with and where it reads (see [`crate::reload`]).
+struct ReloadState {
+    /// The file the daemon was started with.
+    path: std::path::PathBuf,
+    /// Its TOML values at start-up (what needs a restart is compared with these).
+    started: toml::Table,
+    /// The values applied last (what is live is compared with these).
+    applied: toml::Table,
+    /// The CDR file and its fsync setting in use.
+    cdr: Option<(std::path::PathBuf, bool)>,
+    /// Trunk host names resolved after a reload come back here.
+    resolved: mpsc::UnboundedSender<(String, String, IpAddr)>,
+}
+
 /// Everything the run loop owns.
 struct Daemon {
     cc: CallControl,
@@ -153,6 +173,9 @@ struct Daemon {
     /// link (a writer) of an FXO line that has one.
     mailboxes: Vec<(usize, String, Option<String>)>,
     smdi_out: HashMap<String, SmdiLink>,
+    /// On SIGTERM, how long calls may go on (`[general] drain_timeout_s`; a reload changes it).
+    drain_limit: Duration,
+    reload: ReloadState,
 }
 
 /// How long an SMDI call detail waits for its line to present the call
@@ -429,6 +452,15 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
     let unix = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let cc = CallControl::new(CallControlConfig::from_config(&cfg, (Instant::now(), SystemTime::now())), CallIds::new(unix));
 
+    let (resolved_tx, mut resolved_rx) = mpsc::unbounded_channel::<(String, String, IpAddr)>();
+    let started = crate::reload::table_of(&cfg);
+    let reload = ReloadState {
+        path: cfg.source.0.as_ref().map(|s| std::path::PathBuf::from(&s.path)).unwrap_or_default(),
+        applied: started.clone(),
+        started,
+        cdr: cfg.general.cdr_file().map(|p| (p, cfg.general.cdr_fsync())),
+        resolved: resolved_tx,
+    };
     let mut d = Daemon {
         cc,
         tdm,
@@ -455,10 +487,12 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
         stations,
         mailboxes,
         smdi_out,
+        drain_limit: cfg.general.drain_timeout(),
+        reload,
     };
     let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
-    let drain_limit = cfg.general.drain_timeout();
+    let mut sighup = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
     let mut draining: Option<Instant> = None;
     info!("tandem running");
 
@@ -544,8 +578,17 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
                     sip.handle_timeout(now);
                 }
             }
-            _ = sigterm.recv() => d.on_signal("SIGTERM", drain_limit, &mut draining),
-            _ = sigint.recv() => d.on_signal("SIGINT", drain_limit, &mut draining),
+            _ = sigterm.recv() => d.on_signal("SIGTERM", d.drain_limit, &mut draining),
+            _ = sigint.recv() => d.on_signal("SIGINT", d.drain_limit, &mut draining),
+            _ = sighup.recv() => {
+                let _ = d.reload("SIGHUP", Instant::now());
+            }
+            Some((trunk, host, ip)) = resolved_rx.recv() => {
+                info!(%trunk, %host, %ip, "resolved");
+                if let Some(sip) = d.sip.as_mut() {
+                    sip.set_resolved(&trunk, &host, ip);
+                }
+            }
         }
     }
 
@@ -650,6 +693,7 @@ impl Daemon {
                 json!({"ok": true})
             }
             "calls" => json!({"ok": true, "calls": self.calls_json(now)}),
+            "reload" => self.reload("control socket", now),
             "call.hangup" => {
                 let Some(id) = req["call"].as_str().and_then(|s| u64::from_str_radix(s.trim(), 16).ok()) else {
                     return json!({"ok": false, "error": "call.hangup needs \"call\": the call id (16 hex digits, as `tandem calls` and the CDRs show it)"});
@@ -711,7 +755,7 @@ impl Daemon {
                 }
             }
             other => {
-                json!({"ok": false, "error": format!("unknown op {other:?}; try status, calls, call.hangup, channel.block, channel.unblock, span.up, span.down")})
+                json!({"ok": false, "error": format!("unknown op {other:?}; try status, calls, call.hangup, channel.block, channel.unblock, reload, span.up, span.down")})
             }
         }
     }
@@ -757,6 +801,87 @@ impl Daemon {
                 })
             })
             .collect()
+    }
+
+    /// Reloads the configuration file (SIGHUP, the `reload` op): checks it
+    /// as `tandem check` does, applies what can change live, reports what
+    /// needs a restart, and reopens the CDR file (also when the file is
+    /// invalid, for logrotate). Returns the `reload` op's reply.
+    fn reload(&mut self, by: &str, now: Instant) -> serde_json::Value {
+        use serde_json::json;
+        info!(by, path = %self.reload.path.display(), "reloading the configuration");
+        let (cfg, table) = match crate::reload::load(&self.reload.path) {
+            Ok(v) => v,
+            Err(e) => {
+                error!(by, "configuration not reloaded, nothing changed:\n{e}");
+                self.reopen_cdr(self.reload.cdr.clone());
+                let errors: Vec<String> = match &e {
+                    crate::reload::ReloadError::Invalid(d) => d.iter().map(ToString::to_string).collect(),
+                    other => vec![other.to_string()],
+                };
+                return json!({"ok": false, "error": e.to_string(), "errors": errors});
+            }
+        };
+        let diff = crate::reload::diff(&self.reload.started, &self.reload.applied, &table);
+        // The SIP side first: it is the only part that can refuse, and then nothing has changed.
+        if let (Some(sip), Some(sc)) = (self.sip.as_mut(), cfg.sip.as_ref()) {
+            match sip.reconfigure(sc, now) {
+                Ok(ch) => {
+                    if ch != Default::default() {
+                        info!(added = ?ch.added, removed = ?ch.removed, reregistered = ?ch.reregistered, keepalive_restarted = ?ch.keepalive_restarted, "SIP trunks reloaded");
+                    }
+                    for (trunk, host) in sip.unresolved() {
+                        let tx = self.reload.resolved.clone();
+                        tokio::spawn(async move {
+                            match tokio::net::lookup_host((host.as_str(), 0)).await.ok().and_then(|mut a| a.next()) {
+                                Some(a) => {
+                                    let _ = tx.send((trunk, host, a.ip()));
+                                }
+                                None => warn!(%trunk, %host, "cannot resolve the trunk's host after a reload"),
+                            }
+                        });
+                    }
+                }
+                Err(e) => {
+                    let e = crate::reload::ReloadError::from(e);
+                    error!(by, "configuration not reloaded, nothing changed: {e}");
+                    self.reopen_cdr(self.reload.cdr.clone());
+                    return json!({"ok": false, "error": e.to_string(), "errors": [e.to_string()]});
+                }
+            }
+        }
+        self.cc.reconfigure(crate::route::Router::from_config(&cfg), cfg.general.max_calls(), cfg.general.no_route_cause());
+        self.tdm.set_groups(cfg.group.iter().map(SpanGroup::from_config).collect());
+        self.drain_limit = cfg.general.drain_timeout();
+        let cdr = cfg.general.cdr_file().map(|p| (p, cfg.general.cdr_fsync()));
+        self.reopen_cdr(cdr);
+        for section in &diff.restart_needed {
+            warn!(section = %section, "changed in the file but needs a restart: not applied");
+        }
+        self.reload.applied = table;
+        info!(by, applied = ?diff.applied, restart_needed = ?diff.restart_needed, calls = self.cc.active_calls(), "configuration reloaded");
+        json!({"ok": true, "applied": diff.applied, "restart_needed": diff.restart_needed})
+    }
+
+    /// Closes the CDR file and opens `cdr` (path, fsync) again: records
+    /// already queued go to the old file, the next ones to the new. If it
+    /// cannot be opened, the old file stays in use.
+    fn reopen_cdr(&mut self, cdr: Option<(std::path::PathBuf, bool)>) {
+        match &cdr {
+            Some((path, fsync)) => match CdrWriter::open(path, *fsync) {
+                Ok(w) => {
+                    let (tx, _join) = w.spawn();
+                    self.cdr = Some(tx);
+                    debug!(path = %path.display(), "CDR file opened again");
+                }
+                Err(e) => {
+                    error!(path = %path.display(), error = %e, "CDR file not reopened: records still go to the file open before");
+                    return;
+                }
+            },
+            None => self.cdr = None,
+        }
+        self.reload.cdr = cdr;
     }
 
     fn on_signal(&mut self, name: &str, limit: Duration, draining: &mut Option<Instant>) {

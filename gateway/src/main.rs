@@ -34,6 +34,8 @@ enum Command {
     Block(BlockArgs),
     /// Unblock channels blocked with `tandem block` (same `<span>[:<chans>]`); CAS channels return to idle.
     Unblock(UnblockArgs),
+    /// Reload the running daemon's configuration file without dropping calls (as SIGHUP does): it is checked as `tandem check` does; routes, SIP trunks, span groups, limits, the drain timeout and the CDR file apply live; what needs a restart ([dahdi], TDM interfaces, SIP listeners, RTP ports, sockets) is listed, not applied; the CDR file is reopened. Exits 1 if the file is invalid (errors as file:line:column; nothing changes).
+    Reload(ReloadArgs),
     /// Validate a configuration file; errors are printed as file:line:column.
     Check(CheckArgs),
     /// Validate the [dahdi] section (or a system.conf) against the hardware and apply it, as dahdi_cfg does.
@@ -96,6 +98,16 @@ struct UnblockArgs {
     /// The daemon's control socket.
     #[arg(long, default_value = "/run/tandem/tandem.sock")]
     socket: PathBuf,
+}
+
+#[derive(clap::Args, Debug)]
+struct ReloadArgs {
+    /// The daemon's control socket.
+    #[arg(long, default_value = "/run/tandem/tandem.sock")]
+    socket: PathBuf,
+    /// Print the daemon's JSON reply instead of a summary.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -223,6 +235,27 @@ fn run(cli: Cli) -> Result<(), String> {
             let v = block(&a.socket, &a.channels, true, a.now)?;
             for id in v["cleared"].as_array().into_iter().flatten() {
                 println!("call {}: cleared (cause {})", id.as_str().unwrap_or("?"), tandem_gateway::control::BLOCK_NOW_CAUSE);
+            }
+        }
+        Command::Reload(a) => {
+            let v = tandem_gateway::control::request(&a.socket, &serde_json::json!({"op": "reload"}), std::time::Duration::from_secs(10))
+                .map_err(|e| format!("{}: {e} (is tandem running? see --socket)", a.socket.display()))?;
+            if a.json {
+                println!("{v}");
+            }
+            if v["ok"] != true {
+                let errors: Vec<&str> = v["errors"].as_array().into_iter().flatten().filter_map(|e| e.as_str()).collect();
+                let text = if errors.is_empty() { v["error"].as_str().unwrap_or("the daemon refused the reload").to_owned() } else { errors.join("\n") };
+                return Err(format!("configuration not reloaded, nothing changed:\n{text}"));
+            }
+            if !a.json {
+                let list = |k: &str| v[k].as_array().into_iter().flatten().filter_map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+                let applied = list("applied");
+                println!("reloaded; applied: {}", if applied.is_empty() { "nothing changed" } else { &applied });
+                let restart = list("restart_needed");
+                if !restart.is_empty() {
+                    println!("needs a restart (not applied): {restart}");
+                }
             }
         }
         Command::Unblock(a) => {
