@@ -33,6 +33,7 @@ PACKAGES=(
     kamailio-tls-modules
     # TLS test certificates
     openssl
+    systemd  # systemd-analyze verifies packaging/tandem.service (tests/tests/gateway_reload.rs)
 )
 
 # tshark's wireshark-common asks whether non-root users may capture; answer
