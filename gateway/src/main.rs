@@ -18,7 +18,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the gateway: bring up the configured spans, PRI D-channels, analog ports, CAS trunks (T1 E&M/FGB/FGD, E1 MFC/R2) and SIP side, and route calls between them until SIGTERM (which drains calls first).
+    /// Run the gateway: bring up the configured spans, PRI D-channels, analog ports, CAS trunks (T1 E&M/FGB/FGD, E1 MFC/R2) and SIP side, and route calls between them until SIGTERM (which drains calls first). SIGHUP reloads the configuration file without dropping calls (see `tandem reload`).
     Run(RunArgs),
     /// List spans: type, framing/coding, alarms, timing source, error counters and channel roles.
     Spans(ShowArgs),
