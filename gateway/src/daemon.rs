@@ -192,6 +192,9 @@ pub fn run(cfg: Config) -> Result<(), DaemonError> {
 async fn run_async(cfg: Config) -> Result<(), DaemonError> {
     let device_dir = cfg.device_dir();
     info!(device_dir = %device_dir.display(), "tandem starting");
+    // SIGHUP (reload) is caught from here on, so one sent while the spans
+    // and trunks come up is not fatal: the reload runs once the loop starts.
+    let mut sighup = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
 
     // 1. Spans and channels, as dahdi_cfg would.
     if cfg.dahdi.is_some() {
@@ -492,7 +495,6 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
     };
     let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
-    let mut sighup = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
     let mut draining: Option<Instant> = None;
     info!("tandem running");
 
