@@ -185,7 +185,7 @@ impl CallControl {
     /// without telling the peer (SERVICE is [`Command::Service`]). A blocked
     /// channel takes no new call: our hunt skips it; an incoming SETUP that
     /// prefers it gets another idle channel, indicated exclusive in our first
-    /// answer (Q.931 §5.2.3.1 b); one that asks for it exclusive is refused
+    /// answer (Q.931 §5.1.2, §5.2.3.1); one that asks for it exclusive is refused
     /// with cause 44; with no other channel idle, cause 34. A call holding
     /// the channel goes on. Returns `false` for an unknown channel.
     pub fn set_channel_blocked(&mut self, ch: ChannelRef, blocked: bool) -> bool {
