@@ -30,7 +30,7 @@ enum Command {
     Calls(StatusArgs),
     /// Clear a call of the running daemon on both legs (SIP BYE or CANCEL with Reason, PRI DISCONNECT, the analog or CAS clear) with a Q.850 cause; the CDR is written as usual. Exits 1 for an unknown call id.
     Hangup(HangupArgs),
-    /// Block channels: `<span>:<chans>` (e.g. `1:1-4,7`) or `<span>` for the whole span. A blocked channel takes no new call: the outbound hunt skips it, a PRI SETUP for it gets RELEASE COMPLETE cause 44, a CAS channel is busied out (the alarm's bits), an FXS phone is not rung, an FXO line not seized. A call on it goes on until it ends, unless --now.
+    /// Block channels: `<span>:<chans>` (e.g. `1:1-4,7`) or `<span>` for the whole span. A blocked channel takes no new call: the outbound hunt skips it, a PRI SETUP that prefers it is given another channel and one that insists on it gets RELEASE COMPLETE cause 44, a CAS channel is busied out (the alarm's bits), an FXS phone is not rung, an FXO line is not seized and ignores ringing. A call on it goes on until it ends, unless --now.
     Block(BlockArgs),
     /// Unblock channels blocked with `tandem block` (same `<span>[:<chans>]`); CAS channels return to idle.
     Unblock(UnblockArgs),
