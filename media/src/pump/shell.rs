@@ -2,13 +2,15 @@
 //! clock, and feeds the [`Stream`] cores.
 
 use std::collections::HashMap;
-use std::net::UdpSocket;
-use std::os::fd::AsFd;
+use std::io::IoSliceMut;
+use std::net::{SocketAddr, UdpSocket};
+use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, TryRecvError};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::socket::{AddressFamily, ControlMessageOwned, MsgFlags, SockaddrLike, SockaddrStorage, recvmsg};
 use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 use tandem_drivers::{Channel, Io};
@@ -167,6 +169,8 @@ struct Shell {
     inbuf: Box<[u8]>,
     outbuf: Box<[u8]>,
     rxbuf: Box<[u8]>,
+    /// Ancillary data of a received RTP datagram (its kernel timestamp).
+    cmsg: Vec<u8>,
     io: IoMeter,
     /// Passes made (wake-ups that serviced the slots).
     passes: u64,
@@ -216,6 +220,7 @@ pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>, io: Arc<IoCells>) {
         inbuf: vec![0; cfg.block].into_boxed_slice(),
         outbuf: vec![0; cfg.block].into_boxed_slice(),
         rxbuf: vec![0; RECV_BUF].into_boxed_slice(),
+        cmsg: nix::cmsg_space!(TimeSpec),
         io: IoMeter::new(io),
         passes: 0,
         rx_pass: Vec::new(),
@@ -283,6 +288,47 @@ pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>, io: Arc<IoCells>) {
     }
 }
 
+/// The longest a datagram is taken to have waited in its socket: a kernel
+/// timestamp older than this, or in the future, means the wall clock was
+/// stepped, and the pass's time is used instead.
+const MAX_STAMP_AGE: Duration = Duration::from_secs(1);
+
+/// Receives one datagram, with the kernel's receive timestamp
+/// (`SO_TIMESTAMPNS`, on the wall clock) when the socket gives one.
+fn recv_stamped(sock: &UdpSocket, buf: &mut [u8], cmsg: &mut [u8]) -> std::io::Result<(usize, SocketAddr, Option<SystemTime>)> {
+    let mut iov = [IoSliceMut::new(buf)];
+    let msg = recvmsg::<SockaddrStorage>(sock.as_raw_fd(), &mut iov, Some(cmsg), MsgFlags::empty()).map_err(std::io::Error::from)?;
+    let from = msg
+        .address
+        .and_then(|a| match a.family() {
+            Some(AddressFamily::Inet) => a.as_sockaddr_in().map(|v| SocketAddr::from(*v)),
+            Some(AddressFamily::Inet6) => a.as_sockaddr_in6().map(|v| SocketAddr::from(*v)),
+            _ => None,
+        })
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "datagram without an IP source"))?;
+    let stamp = msg.cmsgs().ok().and_then(|mut c| {
+        c.find_map(|m| match m {
+            ControlMessageOwned::ScmTimestampns(ts) => {
+                let d = Duration::new(u64::try_from(ts.tv_sec()).ok()?, u32::try_from(ts.tv_nsec()).ok()?);
+                SystemTime::UNIX_EPOCH.checked_add(d)
+            }
+            _ => None,
+        })
+    });
+    Ok((msg.bytes, from, stamp))
+}
+
+/// The monotonic instant of a kernel receive timestamp `stamp` (wall
+/// clock), given the wall clock `real` read at the monotonic `mono`.
+/// `None` when the stamp is in the future or older than [`MAX_STAMP_AGE`].
+fn arrival_instant(stamp: SystemTime, real: SystemTime, mono: Instant) -> Option<Instant> {
+    let age = real.duration_since(stamp).ok()?;
+    if age > MAX_STAMP_AGE {
+        return None;
+    }
+    mono.checked_sub(age)
+}
+
 /// The epoll data of the wake-up timer.
 const TIMER: u64 = u64::MAX;
 
@@ -317,6 +363,12 @@ impl Shell {
                     }
                 };
                 let flags = EpollFlags::EPOLLIN;
+                // The kernel stamps each datagram as it comes in: the write
+                // phase is learnt from when the packets arrived, not from
+                // when a pass got to them (see `after_rtp`).
+                if let Err(e) = nix::sys::socket::setsockopt(&rtp, nix::sys::socket::sockopt::ReceiveTimestampns, &true) {
+                    tracing::debug!(stream = id, error = %e, "media pump: no receive timestamps; arrivals timed by the pass");
+                }
                 if let Err(e) = self
                     .epoll
                     .add(rtp.as_fd(), EpollEvent::new(flags, (i as u64) << 1))
@@ -441,12 +493,14 @@ impl Shell {
             let sock = if is_rtcp { &s.rtcp } else { &s.rtp };
             // An error (WouldBlock, EINTR, or an ICMP error from an earlier
             // send: port unreachable) leaves nothing to do.
-            let Ok((n, from)) = self.io.call(Syscall::UdpRecv, || sock.recv_from(&mut self.rxbuf)) else { return };
             if is_rtcp {
+                let Ok((n, from)) = self.io.call(Syscall::UdpRecv, || sock.recv_from(&mut self.rxbuf)) else { return };
                 s.stream.rtcp_in(&self.rxbuf[..n], from, now);
             } else {
+                let Ok((n, from, stamp)) = self.io.call(Syscall::UdpRecv, || recv_stamped(sock, &mut self.rxbuf, &mut self.cmsg)) else { return };
                 s.stream.rtp_in(&self.rxbuf[..n], from, now);
-                after_rtp(s, &mut self.outbuf, &self.cfg, block, block_dur, now, &mut self.io);
+                let arrived = stamp.and_then(|st| arrival_instant(st, SystemTime::now(), Instant::now()));
+                after_rtp(s, &mut self.outbuf, &self.cfg, block, block_dur, now, arrived, &mut self.io);
             }
         }
     }
@@ -636,9 +690,12 @@ fn echo_off(s: &mut Slot) {
 }
 
 /// What a stream's shell does after an RTP packet came in: learn the
-/// packets' phase, and make the timed write whose packet it was.
-fn after_rtp(s: &mut Slot, outbuf: &mut [u8], cfg: &ShellConfig, block: usize, block_dur: Duration, now: Instant, io: &mut IoMeter) {
-    if let Some(at) = s.stream.take_audio_arrival()
+/// packets' phase (from `arrived`, the kernel's receive time, when known:
+/// the pass's `now` can be up to [`PASS_GAP`] and a wake-up later), and
+/// make the timed write whose packet it was.
+#[allow(clippy::too_many_arguments)]
+fn after_rtp(s: &mut Slot, outbuf: &mut [u8], cfg: &ShellConfig, block: usize, block_dur: Duration, now: Instant, arrived: Option<Instant>, io: &mut IoMeter) {
+    if let Some(at) = s.stream.take_audio_arrival().map(|at| arrived.map_or(at, |a| a.min(at)))
         && s.hunt == Hunt::Locked
         && !s.dead
         && s.phase.width() <= PHASE_SURE
@@ -769,5 +826,42 @@ fn flush(s: &mut Slot, io: &mut IoMeter) {
     while let Some(t) = s.stream.poll_transmit() {
         let sock = if t.rtcp { &s.rtcp } else { &s.rtp };
         let _ = io.call(Syscall::UdpSend, || sock.send_to(t.data, t.dest));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_datagram_read_late_is_timed_by_the_kernels_arrival_not_by_the_read() {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_nonblocking(true).unwrap();
+        nix::sys::socket::setsockopt(&rx, nix::sys::socket::sockopt::ReceiveTimestampns, &true).unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let before = Instant::now();
+        tx.send_to(b"rtp", rx.local_addr().unwrap()).unwrap();
+        let sent = Instant::now();
+        // The pump gets to the socket 30 ms later.
+        std::thread::sleep(Duration::from_millis(30));
+        let (mut buf, mut cmsg) = ([0u8; 64], nix::cmsg_space!(TimeSpec));
+        let (n, from, stamp) = recv_stamped(&rx, &mut buf, &mut cmsg).unwrap();
+        let read = Instant::now();
+        assert_eq!((&buf[..n], from), (&b"rtp"[..], tx.local_addr().unwrap()));
+        let at = arrival_instant(stamp.expect("a kernel timestamp"), SystemTime::now(), Instant::now()).unwrap();
+        assert!(read.duration_since(at) >= Duration::from_millis(30), "arrival {:?} before the read", read.duration_since(at));
+        // Two clock readings apart, the mapping is within a millisecond of the send.
+        assert!(at + Duration::from_millis(1) >= before && at <= sent + Duration::from_millis(1), "{at:?} vs {before:?}..{sent:?}");
+    }
+
+    #[test]
+    fn kernel_timestamps_map_to_the_monotonic_clock_and_stepped_wall_clocks_are_refused() {
+        let mono = Instant::now() + Duration::from_secs(10);
+        let real = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let ms = Duration::from_millis;
+        assert_eq!(arrival_instant(real - ms(3), real, mono), Some(mono - ms(3)));
+        assert_eq!(arrival_instant(real, real, mono), Some(mono));
+        assert_eq!(arrival_instant(real + ms(1), real, mono), None, "in the future");
+        assert_eq!(arrival_instant(real - MAX_STAMP_AGE - ms(1), real, mono), None, "too old");
     }
 }

@@ -11,8 +11,15 @@
 //! clock; the jitter buffer still absorbs a remote clock's drift by
 //! slipping.
 //!
-//! [`WritePhase`] keeps the arrival offsets (arrival time modulo the
-//! block, against the read grid) of the last [`WINDOW`] packets. Every
+//! [`WritePhase`] keeps the arrival times of the last [`WINDOW`] packets
+//! and takes their offsets (arrival time modulo the block) against the
+//! read grid as it is when an estimate is made, so an arrival recorded
+//! before the grid moved (a refined or re-found TDM phase) counts where it
+//! belongs. The arrival times are the kernel's receive timestamps where
+//! the shell has them: a time taken by the pass that read the packet
+//! would carry the pass's own timing (after a read, the pump sleeps up to
+//! a millisecond before it looks at the sockets), and packets that arrive
+//! just after their channel's read would seem to move by that much. Every
 //! [`EVERY`] packets it takes a high order statistic of them (the largest
 //! but one of a full window: a packet later than most is left to the jitter
 //! buffer) on the circle (the offsets are clustered across the largest
@@ -44,7 +51,10 @@ pub struct WritePhase {
     block_us: u32,
     /// Time between the (high) arrival offset and the write, µs.
     guard_us: u32,
-    offs: [u32; WINDOW],
+    /// The first arrival recorded: the others are kept as µs after it.
+    anchor: Option<Instant>,
+    /// Arrival times, µs after `anchor` (negative: before it).
+    ats: [i64; WINDOW],
     len: usize,
     pos: usize,
     since: u32,
@@ -60,7 +70,8 @@ impl WritePhase {
         WritePhase {
             block_us,
             guard_us: (guard.as_micros() as u32).min(block_us / 2),
-            offs: [0; WINDOW],
+            anchor: None,
+            ats: [0; WINDOW],
             len: 0,
             pos: 0,
             since: 0,
@@ -76,6 +87,7 @@ impl WritePhase {
         self.pos = 0;
         self.since = 0;
         self.current = None;
+        self.anchor = None;
     }
 
     /// The write offset in force after the read grid, if learnt.
@@ -87,7 +99,8 @@ impl WritePhase {
     /// instant of it: a read time of the channel, past or future). Returns
     /// the new write offset after the grid when the writes should move to it.
     pub fn arrival(&mut self, at: Instant, grid: Instant) -> Option<Duration> {
-        self.offs[self.pos] = self.phase_of(at, grid);
+        let anchor = *self.anchor.get_or_insert(at);
+        self.ats[self.pos] = signed_us(at, anchor);
         self.pos = (self.pos + 1) % WINDOW;
         self.len = (self.len + 1).min(WINDOW);
         self.since += 1;
@@ -96,7 +109,7 @@ impl WritePhase {
             return None;
         }
         self.since = 0;
-        let want = self.estimate();
+        let want = self.estimate(anchor, grid);
         let change = match self.current {
             None => true,
             Some(cur) => {
@@ -112,10 +125,9 @@ impl WritePhase {
         self.offset()
     }
 
-    /// `at` − `grid` modulo the block, µs.
-    fn phase_of(&self, at: Instant, grid: Instant) -> u32 {
-        let d = if at >= grid { (at - grid).as_micros() as i128 } else { -((grid - at).as_micros() as i128) };
-        d.rem_euclid(i128::from(self.block_us)) as u32
+    /// The arrival `at_us` after `anchor`, minus `grid`, modulo the block, µs.
+    fn phase_of(&self, at_us: i64, anchor: Instant, grid: Instant) -> u32 {
+        (i128::from(at_us) + i128::from(signed_us(anchor, grid))).rem_euclid(i128::from(self.block_us)) as u32
     }
 
     /// `a` − `b` on the circle of one block, in (−block/2, block/2], µs.
@@ -125,10 +137,13 @@ impl WritePhase {
         if d > n / 2 { d - n } else { d }
     }
 
-    /// The write offset the recorded arrivals call for.
-    fn estimate(&self) -> u32 {
+    /// The write offset after `grid` the recorded arrivals call for.
+    fn estimate(&self, anchor: Instant, grid: Instant) -> u32 {
         let n = self.len;
-        let mut a = self.offs;
+        let mut a = [0u32; WINDOW];
+        for (o, &at) in a.iter_mut().zip(&self.ats[..n]) {
+            *o = self.phase_of(at, anchor, grid);
+        }
         a[..n].sort_unstable();
         // The cluster starts after the largest gap between neighbours on
         // the circle (the wrap-around gap included).
@@ -149,6 +164,11 @@ impl WritePhase {
         let late = unwrapped(n - 1 - skip);
         (late + self.guard_us) % self.block_us
     }
+}
+
+/// `a` − `b`, µs, signed.
+fn signed_us(a: Instant, b: Instant) -> i64 {
+    if a >= b { (a - b).as_micros() as i64 } else { -((b - a).as_micros() as i64) }
 }
 
 /// The instant ≡ `grid` + `offset` modulo `block` that is nearest to `near`.
@@ -270,6 +290,29 @@ mod tests {
         let c = feed(&mut w, grid, EVERY, 20 * MIN_GAP, 5.0, |k| if (k / EVERY) % 2 == 0 { 7.0 } else { 0.0 });
         assert!(!c.is_empty());
         assert!(c.windows(2).all(|p| p[1].0 - p[0].0 >= MIN_GAP), "{c:?}");
+    }
+
+    #[test]
+    fn arrivals_timed_against_a_passing_guess_of_the_read_grid_count_against_the_grid_found_again() {
+        let mut w = WritePhase::new(B, G);
+        let grid = Instant::now();
+        // Steady packets at 5 ms after the grid: the write at 6 ms.
+        let n = 2 * WINDOW as u32;
+        feed(&mut w, grid, 0, n, 5.0, |_| 0.0);
+        assert!(near(w.offset().unwrap(), ms(6.0)), "{:?}", w.offset());
+        // Two packets come while the shell hunts a late block and guesses
+        // the grid 4 ms early (they seem 9 ms after it); then the grid is
+        // found where it was. The packets never moved, so neither do the writes.
+        let guess = grid - ms(4.0);
+        let mut changes = Vec::new();
+        for k in n..n + 2 * EVERY {
+            let g = if k < n + 2 { guess } else { grid };
+            if let Some(off) = w.arrival(grid + B * k + ms(5.0), g) {
+                changes.push((k, off));
+            }
+        }
+        assert!(changes.is_empty(), "{changes:?}");
+        assert!(near(w.offset().unwrap(), ms(6.0)), "{:?}", w.offset());
     }
 
     #[test]
