@@ -928,7 +928,29 @@ impl Daemon {
         if matches!(ev, LegEvent::Released(_)) {
             self.owners.remove(&leg);
         }
+        if matches!(ev, LegEvent::Answered { .. }) {
+            self.stop_progress_tap(leg.call);
+        }
         self.cc.handle(leg, ev, now);
+    }
+
+    /// An answered call on an E&M channel: its trunk supervises by bits
+    /// from now on, so the pump stops copying the channel's audio to the
+    /// call-progress tap (FXO lines keep theirs, for tone disconnect).
+    fn stop_progress_tap(&mut self, call: CallId) {
+        for (_, _, spec) in self.cas_pending.values_mut().filter(|(c, _, _)| *c == call) {
+            spec.tap = false;
+        }
+        if let Some((id, spec, _)) = self.streams.get_mut(&call)
+            && spec.tap
+            && self.cas.contains_key(&spec.channo)
+        {
+            spec.tap = false;
+            match self.pump.update(*id, *spec) {
+                Ok(()) => debug!(%call, stream = *id, "answered: the call-progress tap is off"),
+                Err(e) => debug!(%call, stream = *id, %e, "call-progress tap not switched off"),
+            }
+        }
     }
 
     fn on_tdm(&mut self, iface: usize, out: TdmOutput, now: Instant) {
