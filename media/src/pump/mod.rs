@@ -114,6 +114,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crossbeam_channel::Sender;
+use nix::sys::eventfd::{EfdFlags, EventFd};
 use tandem_drivers::{Channel, OpenOptionsDahdi, Policy};
 
 pub use jitter::{JitterBuffer, JitterConfig, JitterStats};
@@ -325,13 +326,30 @@ struct Entry {
 
 struct Inner {
     cfg: PumpConfig,
-    cmd: Vec<Sender<Command>>,
+    cmd: Vec<CmdLink>,
     next_id: AtomicU64,
     /// Next port to try, and the ports in use.
     ports: Mutex<(u16, std::collections::HashSet<u16>)>,
     streams: Mutex<HashMap<u64, Entry>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     io: Vec<Arc<stats::IoCells>>,
+}
+
+/// A pump thread's command queue, and the doorbell (an eventfd in its
+/// epoll set) rung with every command, so that the thread picks a command
+/// up at once, and sleeps long when it has no streams.
+struct CmdLink {
+    tx: Sender<Command>,
+    bell: Arc<EventFd>,
+}
+
+impl CmdLink {
+    fn send(&self, c: Command) -> Result<(), PumpError> {
+        self.tx.send(c).map_err(|_| PumpError::ShutDown)?;
+        // The counter cannot fill: the thread drains it at every wake-up.
+        let _ = self.bell.write(1);
+        Ok(())
+    }
 }
 
 /// The pump (see the module docs); [`Pump::start`] runs it.
@@ -351,6 +369,7 @@ impl Pump {
         let mut io = Vec::new();
         for k in 0..cfg.threads.max(1) {
             let (tx, rx) = crossbeam_channel::unbounded();
+            let bell = Arc::new(EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?);
             let sc = shell::ShellConfig {
                 block: (cfg.tdm_block_ms * SAMPLES_PER_MS) as usize,
                 jitter_min_ms: cfg.jitter_min_ms,
@@ -364,8 +383,9 @@ impl Pump {
             };
             let cells = Arc::new(stats::IoCells::default());
             io.push(cells.clone());
-            let t = std::thread::Builder::new().name(format!("media-pump-{k}")).spawn(move || shell::run(sc, rx, cells))?;
-            cmd.push(tx);
+            let thread_bell = bell.clone();
+            let t = std::thread::Builder::new().name(format!("media-pump-{k}")).spawn(move || shell::run(sc, rx, thread_bell, cells))?;
+            cmd.push(CmdLink { tx, bell });
             threads.push(t);
         }
         let first = *cfg.rtp_ports.start() + (*cfg.rtp_ports.start() & 1);
@@ -423,7 +443,7 @@ impl PumpHandle {
         Err(io::Error::new(io::ErrorKind::AddrInUse, format!("no free RTP port pair in {lo}..={hi}")))
     }
 
-    fn sender(&self, id: u64) -> &Sender<Command> {
+    fn sender(&self, id: u64) -> &CmdLink {
         &self.inner.cmd[(id % self.inner.cmd.len() as u64) as usize]
     }
 
@@ -444,7 +464,7 @@ impl PumpHandle {
             }
         };
         let (rtp, rtcp) = sockets;
-        self.sender(id).send(Command::Start { id, spec, chan, rtp, rtcp, stats }).map_err(|_| PumpError::ShutDown)
+        self.sender(id).send(Command::Start { id, spec, chan, rtp, rtcp, stats })
     }
 
     /// As [`start`](PumpHandle::start), on a channel the caller already
@@ -469,7 +489,7 @@ impl PumpHandle {
             }
         };
         let (rtp, rtcp) = sockets;
-        self.sender(id).send(Command::Start { id, spec, chan, rtp, rtcp, stats }).map_err(|_| PumpError::ShutDown)
+        self.sender(id).send(Command::Start { id, spec, chan, rtp, rtcp, stats })
     }
 
     fn open_channel(&self, spec: &StreamSpec) -> tandem_drivers::Result<Channel> {
@@ -502,7 +522,7 @@ impl PumpHandle {
                 return Err(PumpError::NotStarted(id));
             }
         }
-        self.sender(id).send(Command::Update { id, spec }).map_err(|_| PumpError::ShutDown)
+        self.sender(id).send(Command::Update { id, spec })
     }
 
     /// Switches the echo canceller of a started stream's channel: `taps`
@@ -517,7 +537,7 @@ impl PumpHandle {
                 return Err(PumpError::NotStarted(id));
             }
         }
-        self.sender(id).send(Command::Echo { id, taps }).map_err(|_| PumpError::ShutDown)
+        self.sender(id).send(Command::Echo { id, taps })
     }
 
     /// Plays a DTMF digit on the stream's channel for `duration_ms`, as an
@@ -530,7 +550,7 @@ impl PumpHandle {
                 return Err(PumpError::NotStarted(id));
             }
         }
-        self.sender(id).send(Command::Digit { id, digit, duration_ms }).map_err(|_| PumpError::ShutDown)
+        self.sender(id).send(Command::Digit { id, digit, duration_ms })
     }
 
     /// Parks a started stream: detaches it from its channel (the pump
@@ -550,7 +570,7 @@ impl PumpHandle {
             }
             e.parked = true;
         }
-        self.sender(id).send(Command::Park { id }).map_err(|_| PumpError::ShutDown)
+        self.sender(id).send(Command::Park { id })
     }
 
     /// Attaches a parked stream to the channel of `spec` (opened as by
@@ -590,7 +610,7 @@ impl PumpHandle {
             }
             e.parked = false;
         }
-        self.sender(id).send(Command::Unpark { id, spec, chan }).map_err(|_| PumpError::ShutDown)
+        self.sender(id).send(Command::Unpark { id, spec, chan })
     }
 
     /// Stops a started (or parked) stream: the pump closes its channel and sockets and
@@ -600,7 +620,7 @@ impl PumpHandle {
         let e = lock(&self.inner.streams).remove(&id).ok_or(PumpError::UnknownStream(id))?;
         lock(&self.inner.ports).1.remove(&e.port);
         if e.sockets.is_none() {
-            self.sender(id).send(Command::Stop { id }).map_err(|_| PumpError::ShutDown)?;
+            self.sender(id).send(Command::Stop { id })?;
         }
         Ok(e.stats.load())
     }
@@ -633,8 +653,8 @@ impl PumpHandle {
 
     /// Stops every stream and the pump thread(s), and waits for them.
     pub fn shutdown(&self) {
-        for tx in &self.inner.cmd {
-            let _ = tx.send(Command::Shutdown);
+        for link in &self.inner.cmd {
+            let _ = link.send(Command::Shutdown);
         }
         let threads = std::mem::take(&mut *lock(&self.inner.threads));
         for t in threads {

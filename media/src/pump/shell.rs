@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, TryRecvError};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
+use nix::sys::eventfd::EventFd;
 use nix::sys::socket::{AddressFamily, ControlMessageOwned, MsgFlags, SockaddrLike, SockaddrStorage, recvmsg};
 use nix::sys::time::TimeSpec;
 use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
@@ -25,8 +26,13 @@ mod park;
 
 /// Largest datagram read.
 const RECV_BUF: usize = 2048;
-/// The longest the thread sleeps, so commands are picked up promptly.
+/// The longest the thread sleeps while it has streams (their deadlines
+/// usually come sooner; commands ring the doorbell).
 const MAX_SLEEP: Duration = Duration::from_millis(5);
+/// The longest the thread sleeps with no started stream (a parked one's
+/// RTCP has its own deadline): a command rings the doorbell and ends the
+/// sleep at once.
+const IDLE_SLEEP: Duration = Duration::from_secs(1);
 /// The deadline of an empty slot (a command that fills it has every slot serviced).
 const IDLE_WAKE: Duration = Duration::from_secs(3600);
 /// Datagrams read at most per socket per pass when it has a backlog.
@@ -183,7 +189,7 @@ struct Shell {
 }
 
 /// Runs a pump thread until `Shutdown` or until every handle is gone.
-pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>, io: Arc<IoCells>) {
+pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>, bell: Arc<EventFd>, io: Arc<IoCells>) {
     if let Some(cpu) = cfg.cpu {
         let mut set = nix::sched::CpuSet::new();
         if set.set(cpu).is_ok() && nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set).is_err() {
@@ -206,6 +212,10 @@ pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>, io: Arc<IoCells>) {
             return;
         }
     };
+    if let Err(e) = epoll.add(bell.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, BELL)) {
+        tracing::error!(error = %e, "media pump: epoll_ctl failed for the doorbell; pump stopped");
+        return;
+    }
     let block_dur = Duration::from_micros(cfg.block as u64 * 125);
     // Sleeps end on time (the default slack is 50 µs): reads are due at a
     // phase known to a fraction of a millisecond.
@@ -235,7 +245,9 @@ pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>, io: Arc<IoCells>) {
     let mut pass = Instant::now();
     loop {
         let now = Instant::now();
-        let mut next = slots_next.min(now + MAX_SLEEP);
+        // With no stream at all, only a command (the doorbell) has work.
+        let nap = if sh.by_id.is_empty() { IDLE_SLEEP } else { MAX_SLEEP };
+        let mut next = slots_next.min(now + nap);
         next = sh.parked.next_timeout().map_or(next, |t| next.min(t));
         let quiet = (pass + PASS_GAP).min(next);
         if quiet > now {
@@ -257,6 +269,10 @@ pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>, io: Arc<IoCells>) {
         pass = now;
         sh.passes += 1;
         for ev in events[..n].iter().filter(|e| e.data() != TIMER) {
+            if ev.data() == BELL {
+                let _ = bell.read();
+                continue;
+            }
             sh.receive(ev.data(), now);
         }
         // A command may change any slot: then every slot is serviced.
@@ -272,7 +288,7 @@ pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>, io: Arc<IoCells>) {
             }
         }
         let now = Instant::now();
-        slots_next = now + MAX_SLEEP;
+        slots_next = now + if sh.by_id.is_empty() { IDLE_SLEEP } else { MAX_SLEEP };
         // Only the slots with something due (or a packet in) are visited:
         // their deadlines sit apart in `wake`, so a pass over 1,024 slots
         // with a few due touches a few slots' state, not all of it.
@@ -331,6 +347,8 @@ fn arrival_instant(stamp: SystemTime, real: SystemTime, mono: Instant) -> Option
 
 /// The epoll data of the wake-up timer.
 const TIMER: u64 = u64::MAX;
+/// The epoll data of the command doorbell.
+const BELL: u64 = u64::MAX - 1;
 
 /// Waits for events until `wait` has passed, to the microsecond: reads are
 /// due at a phase known to a fraction of a millisecond, and epoll_wait's
