@@ -369,6 +369,13 @@ impl<'a> FrameKind<'a> {
         }
     }
 
+    /// Whether this frame type carries an information field (Q.921
+    /// §3.6: I, UI, FRMR and XID). Any other type that arrives with one is
+    /// an error of "incorrect length" (§5.8.5).
+    pub const fn permits_info(&self) -> bool {
+        matches!(self, FrameKind::I { .. } | FrameKind::Ui { .. } | FrameKind::Frmr { .. } | FrameKind::Xid { .. })
+    }
+
     fn control_len(&self) -> usize {
         match self.format() {
             Format::Unnumbered => 1,
@@ -414,6 +421,22 @@ impl<'a> FrameRepr<'a> {
     /// [`Error::LapdInfoNotPermitted`] for S/U frames with a stray
     /// information field. The N201 limit is left to the data link.
     pub fn parse(frame: &Frame<&'a [u8]>) -> Result<FrameRepr<'a>, Error> {
+        match Self::parse_with_stray_info(frame)? {
+            (repr, []) => Ok(repr),
+            _ => Err(Error::LapdInfoNotPermitted),
+        }
+    }
+
+    /// Decodes a frame like [`parse`](FrameRepr::parse), except that a
+    /// frame type without an information field (S frames, SABME, DM,
+    /// DISC, UA) that arrives with one is still decoded: the stray octets
+    /// are returned beside it (empty in a well-formed frame) instead of
+    /// [`Error::LapdInfoNotPermitted`].
+    ///
+    /// This is for the data link, which needs the frame type and C/R bit of
+    /// such a frame to decide how to treat it (Q.921 §5.8.5: MDL-ERROR M or
+    /// N and re-establishment, or nothing for a frame not meant for it).
+    pub fn parse_with_stray_info(frame: &Frame<&'a [u8]>) -> Result<(FrameRepr<'a>, &'a [u8]), Error> {
         frame.check_len()?;
         if frame.ea0() || !frame.ea1() {
             return Err(Error::LapdAddress);
@@ -526,7 +549,10 @@ impl FrmrInfo {
     }
 }
 
-fn decode(data: &[u8]) -> Result<FrameRepr<'_>, Error> {
+/// Decodes address and control of a frame whose length and EA bits were
+/// checked; returns the frame and the octets after the control field that
+/// its type has no room for (empty unless the frame is malformed).
+fn decode(data: &[u8]) -> Result<(FrameRepr<'_>, &[u8]), Error> {
     let view = Frame::new_unchecked(data);
     let c = view.control();
     let info = data.get(view.header_len()..).unwrap_or(&[]);
@@ -535,36 +561,26 @@ fn decode(data: &[u8]) -> Result<FrameRepr<'_>, Error> {
         Format::Information => FrameKind::I { ns: view.ns(), nr: view.nr(), p: pf, info },
         Format::Supervisory => {
             let nr = view.nr();
-            let kind = match c {
+            match c {
                 control::RR => FrameKind::Rr { nr, pf },
                 control::RNR => FrameKind::Rnr { nr, pf },
                 control::REJ => FrameKind::Rej { nr, pf },
                 _ => return Err(Error::LapdControl(c)),
-            };
-            if !info.is_empty() {
-                return Err(Error::LapdInfoNotPermitted);
             }
-            kind
         }
-        Format::Unnumbered => {
-            let kind = match c & control::U_MASK {
-                control::SABME => FrameKind::Sabme { p: pf },
-                control::DM => FrameKind::Dm { f: pf },
-                control::UI => FrameKind::Ui { p: pf, info },
-                control::DISC => FrameKind::Disc { p: pf },
-                control::UA => FrameKind::Ua { f: pf },
-                control::FRMR => FrameKind::Frmr { f: pf, info },
-                control::XID => FrameKind::Xid { pf, info },
-                _ => return Err(Error::LapdControl(c)),
-            };
-            let permits_info = matches!(kind, FrameKind::Ui { .. } | FrameKind::Frmr { .. } | FrameKind::Xid { .. });
-            if !info.is_empty() && !permits_info {
-                return Err(Error::LapdInfoNotPermitted);
-            }
-            kind
-        }
+        Format::Unnumbered => match c & control::U_MASK {
+            control::SABME => FrameKind::Sabme { p: pf },
+            control::DM => FrameKind::Dm { f: pf },
+            control::UI => FrameKind::Ui { p: pf, info },
+            control::DISC => FrameKind::Disc { p: pf },
+            control::UA => FrameKind::Ua { f: pf },
+            control::FRMR => FrameKind::Frmr { f: pf, info },
+            control::XID => FrameKind::Xid { pf, info },
+            _ => return Err(Error::LapdControl(c)),
+        },
     };
-    Ok(FrameRepr { sapi: view.sapi(), tei: view.tei(), cr: view.cr(), kind })
+    let stray = if kind.permits_info() { &[][..] } else { info };
+    Ok((FrameRepr { sapi: view.sapi(), tei: view.tei(), cr: view.cr(), kind }, stray))
 }
 
 #[cfg(test)]
@@ -652,6 +668,30 @@ mod tests {
         assert_eq!(f.kind.info(), &ui[3..]);
         assert_eq!(FrameRepr::parse_bytes(&[0, 1, 0x7F, 0]), Err(Error::LapdInfoNotPermitted));
         assert_eq!(FrameRepr::parse_bytes(&[0, 1, 0x2F]), Err(Error::LapdControl(0x2F)));
+    }
+
+    #[test]
+    fn stray_information_field_is_returned_beside_the_frame() {
+        // RR command from the network with one octet too many, SABME from the
+        // user with an information field: `parse` rejects both, the lenient
+        // parse keeps the frame type and hands back the extra octets.
+        let rr = [0x02, 0x01, 0x01, 0x0A, 0xFF];
+        let sabme = [0x00, 0x01, 0x7F, 0x00, 0x01];
+        for (bytes, kind) in [(&rr[..], FrameKind::Rr { nr: 5, pf: false }), (&sabme[..], FrameKind::Sabme { p: true })] {
+            let view = Frame::new_checked(bytes).unwrap();
+            assert_eq!(FrameRepr::parse(&view), Err(Error::LapdInfoNotPermitted));
+            let (repr, stray) = FrameRepr::parse_with_stray_info(&view).unwrap();
+            assert_eq!((repr.kind, stray), (kind, &bytes[view.header_len()..]));
+            assert!(!repr.kind.permits_info());
+        }
+        // Frame types with an information field keep it in the frame.
+        let ui = [0x02, 0x01, 0x03, 0x08, 0x01];
+        let (repr, stray) = FrameRepr::parse_with_stray_info(&Frame::new_checked(&ui[..]).unwrap()).unwrap();
+        assert_eq!((repr.kind, stray), (FrameKind::Ui { p: false, info: &ui[3..] }, &[][..]));
+        assert!(repr.kind.permits_info());
+        // Undefined control fields and bad addresses are errors either way.
+        assert_eq!(FrameRepr::parse_with_stray_info(&Frame::new_unchecked(&[0, 1, 0x0D, 0, 9][..])), Err(Error::LapdControl(0x0D)));
+        assert_eq!(FrameRepr::parse_with_stray_info(&Frame::new_unchecked(&[1, 1, 0x7F, 0][..])), Err(Error::LapdAddress));
     }
 
     #[test]
