@@ -1,31 +1,14 @@
 //! The data link state machine (Q.921 §5, multiple-frame operation).
+//!
+//! Frames are decoded and built with the crate's LAPD codec,
+//! [`crate::wire::lapd`].
 
 use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use super::frame::{self, Address, Body, DecodeError, Supervisory, Unnumbered};
-
-/// Which side of the interface this link is. It decides the C/R bit:
-/// commands from the network carry C/R=1 and commands from the user C/R=0;
-/// responses the inverse (Q.921 §3.3.2, Table 1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// The network side (the exchange, or a gateway emulating one).
-    Network,
-    /// The user side (the PBX or terminal equipment).
-    User,
-}
-
-impl Role {
-    /// The other side.
-    pub fn peer(self) -> Role {
-        match self {
-            Role::Network => Role::User,
-            Role::User => Role::Network,
-        }
-    }
-}
+use crate::wire::Error as WireError;
+use crate::wire::lapd::{CommandResponse, Frame, FrameKind, FrameRepr, Role};
 
 /// Data link parameters (Q.921 §5.9). The defaults are those for a PRI.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -277,7 +260,10 @@ const GROUP_TEI: u8 = 127;
 pub struct Link {
     role: Role,
     config: Config,
-    address: Address,
+    /// SAPI of this link (masked to 6 bits).
+    sapi: u8,
+    /// TEI of this link (masked to 7 bits).
+    tei: u8,
     state: LinkState,
     /// V(S): sequence number of the next new I frame to send.
     vs: u8,
@@ -316,11 +302,12 @@ impl Link {
     /// [`Config::auto_establish`] it starts establishing at once: its first
     /// output is a SABME.
     pub fn new(role: Role, config: Config, now: Instant) -> Link {
-        let address = Address { sapi: config.sapi & 0x3F, tei: config.tei & 0x7F };
+        let (sapi, tei) = (config.sapi & 0x3F, config.tei & 0x7F);
         let mut link = Link {
             role,
             config,
-            address,
+            sapi,
+            tei,
             state: LinkState::TeiAssigned,
             vs: 0,
             va: 0,
@@ -381,26 +368,29 @@ impl Link {
     /// flags and FCS. Frames for another SAPI or TEI, and invalid frames,
     /// are ignored.
     pub fn handle_frame(&mut self, bytes: &[u8], now: Instant) {
-        match frame::decode(bytes) {
-            Ok(frame) => {
-                if frame.sapi != self.address.sapi {
+        let view = Frame::new_unchecked(bytes);
+        match FrameRepr::parse_with_stray_info(&view) {
+            Ok((frame, stray)) => {
+                if frame.sapi != self.sapi {
                     return;
                 }
-                let is_ui = matches!(frame.body, Body::U { kind: Unnumbered::Ui, .. });
-                if frame.tei != self.address.tei && !(is_ui && frame.tei == GROUP_TEI) {
+                let is_ui = matches!(frame.kind, FrameKind::Ui { .. });
+                if frame.tei != self.tei && !(is_ui && frame.tei == GROUP_TEI) {
                     return;
                 }
-                // Commands from the peer carry the peer's command C/R value.
-                let command = frame.cr == (self.role.peer() == Role::Network);
-                self.on_frame(command, frame.body, now);
+                let command = frame.command_response(self.role.peer()) == CommandResponse::Command;
+                self.on_frame(command, frame.kind, stray, now);
             }
-            Err(DecodeError::Invalid) => {}
-            Err(DecodeError::UndefinedControl) => {
-                // Only if the frame was meant for this link.
-                if bytes.first().map(|a| a >> 2) == Some(self.address.sapi) && bytes.get(1).map(|a| a >> 1) == Some(self.address.tei) {
+            Err(WireError::LapdControl(_)) => {
+                // Only if the frame was meant for this link (its address
+                // field is well formed, or the error would be LapdAddress).
+                if view.sapi() == self.sapi && view.tei() == self.tei {
                     self.frame_rejection(MdlError::UndefinedControlField, now);
                 }
             }
+            // Invalid frames (Q.921 §5.8.4: too short, bad address field)
+            // are discarded without notice.
+            Err(_) => {}
         }
         self.pump(now);
     }
@@ -451,7 +441,7 @@ impl Link {
                     LinkState::AwaitingEstablishment | LinkState::MultipleFrameEstablished | LinkState::TimerRecovery => {
                         self.clear_queue();
                         self.rc = 0;
-                        self.tx_u(true, Unnumbered::Disc, true, &[]);
+                        self.transmit(true, FrameKind::Disc { p: true });
                         self.t203 = None;
                         self.t200 = Some(now + self.config.t200);
                         self.state = LinkState::AwaitingRelease;
@@ -477,14 +467,14 @@ impl Link {
                 if msg.len() > self.config.n201 {
                     return Err(CommandError::TooLong { len: msg.len(), max: self.config.n201 });
                 }
-                self.tx_u(true, Unnumbered::Ui, false, &msg);
+                self.transmit(true, FrameKind::Ui { p: false, info: &msg });
             }
             Command::ReceiverBusy(busy) => {
                 if busy != self.own_busy {
                     self.own_busy = busy;
                     if self.is_established() {
-                        let kind = if busy { Supervisory::Rnr } else { Supervisory::Rr };
-                        self.tx_s(false, kind, false);
+                        let kind = self.receiver_status(false);
+                        self.tx_s(false, kind);
                     }
                 }
             }
@@ -525,23 +515,25 @@ impl Link {
         self.event(LinkEvent::Error(error));
     }
 
-    /// The C/R bit for a command (`true`) or a response (`false`) sent by
-    /// this side.
-    fn cr(&self, command: bool) -> bool {
-        command == (self.role == Role::Network)
+    /// Queues a frame of this link, sent as a command (`true`) or a
+    /// response (`false`) from this side.
+    fn transmit(&mut self, command: bool, kind: FrameKind<'_>) {
+        let cr = if command { CommandResponse::Command } else { CommandResponse::Response };
+        let frame = FrameRepr { sapi: self.sapi, tei: self.tei, cr: cr.cr_bit(self.role), kind };
+        self.out.push_back(Output::Transmit(frame.to_vec()));
     }
 
-    fn tx_u(&mut self, command: bool, kind: Unnumbered, pf: bool, info: &[u8]) {
-        let bytes = self.address.u_frame(self.cr(command), kind, pf, info);
-        self.out.push_back(Output::Transmit(bytes));
-    }
-
-    /// An S frame carrying N(R) = V(R). Every S frame acknowledges, so it
-    /// clears the acknowledge-pending condition.
-    fn tx_s(&mut self, command: bool, kind: Supervisory, pf: bool) {
-        let bytes = self.address.s_frame(self.cr(command), kind, self.vr, pf);
-        self.out.push_back(Output::Transmit(bytes));
+    /// An S frame, whose N(R) must be V(R). Every S frame acknowledges, so
+    /// it clears the acknowledge-pending condition.
+    fn tx_s(&mut self, command: bool, kind: FrameKind<'_>) {
+        debug_assert_eq!(kind.nr(), Some(self.vr));
+        self.transmit(command, kind);
         self.acknowledge_pending = false;
+    }
+
+    /// RR, or RNR while this side's receiver is busy, with N(R) = V(R).
+    fn receiver_status(&self, pf: bool) -> FrameKind<'static> {
+        if self.own_busy { FrameKind::Rnr { nr: self.vr, pf } } else { FrameKind::Rr { nr: self.vr, pf } }
     }
 
     /// Sends the I frame numbered V(S) (queue element V(S) - V(A)) and
@@ -551,8 +543,9 @@ impl Link {
         let Some(info) = self.queue.get(index) else {
             return false;
         };
-        let bytes = self.address.i_frame(self.cr(true), self.vs, self.vr, p, info);
-        self.out.push_back(Output::Transmit(bytes));
+        let cr = CommandResponse::Command.cr_bit(self.role);
+        let frame = FrameRepr { sapi: self.sapi, tei: self.tei, cr, kind: FrameKind::I { ns: self.vs, nr: self.vr, p, info } };
+        self.out.push_back(Output::Transmit(frame.to_vec()));
         self.vs = (self.vs + 1) & 0x7F;
         self.transmitted = self.transmitted.max(index + 1);
         self.acknowledge_pending = false;
@@ -602,7 +595,7 @@ impl Link {
     fn establish_data_link(&mut self, now: Instant) {
         self.clear_exception_conditions();
         self.rc = 0;
-        self.tx_u(true, Unnumbered::Sabme, true, &[]);
+        self.transmit(true, FrameKind::Sabme { p: true });
         self.t203 = None;
         self.retry = None;
         self.t200 = Some(now + self.config.t200);
@@ -627,7 +620,7 @@ impl Link {
         self.reported_up = true;
         self.event(event);
         if self.own_busy {
-            self.tx_s(false, Supervisory::Rnr, false);
+            self.tx_s(false, FrameKind::Rnr { nr: self.vr, pf: false });
         }
     }
 
@@ -669,16 +662,16 @@ impl Link {
 
     /// RR (or RNR while own receiver busy) command with P=1, and T200.
     fn transmit_enquiry(&mut self, now: Instant) {
-        let kind = if self.own_busy { Supervisory::Rnr } else { Supervisory::Rr };
-        self.tx_s(true, kind, true);
+        let kind = self.receiver_status(true);
+        self.tx_s(true, kind);
         self.t203 = None;
         self.t200 = Some(now + self.config.t200);
     }
 
     /// RR (or RNR) response with F=1 to a command with P=1.
     fn enquiry_response(&mut self) {
-        let kind = if self.own_busy { Supervisory::Rnr } else { Supervisory::Rr };
-        self.tx_s(false, kind, true);
+        let kind = self.receiver_status(true);
+        self.tx_s(false, kind);
     }
 
     /// Resends the last I frame sent, with P=1, and restarts T200.
@@ -701,7 +694,7 @@ impl Link {
             }
         }
         if self.acknowledge_pending && self.is_established() {
-            self.tx_s(false, Supervisory::Rr, false);
+            self.tx_s(false, FrameKind::Rr { nr: self.vr, pf: false });
         }
         self.acknowledge_pending = false;
     }
@@ -717,7 +710,7 @@ impl Link {
                     self.enter_released(now, false);
                 } else {
                     self.rc += 1;
-                    self.tx_u(true, Unnumbered::Sabme, true, &[]);
+                    self.transmit(true, FrameKind::Sabme { p: true });
                     self.t200 = Some(now + self.config.t200);
                 }
             }
@@ -727,7 +720,7 @@ impl Link {
                     self.enter_released(now, true);
                 } else {
                     self.rc += 1;
-                    self.tx_u(true, Unnumbered::Disc, true, &[]);
+                    self.transmit(true, FrameKind::Disc { p: true });
                     self.t200 = Some(now + self.config.t200);
                 }
             }
@@ -766,9 +759,11 @@ impl Link {
 
     // ----- received frames -----
 
-    fn on_frame(&mut self, command: bool, body: Body<'_>, now: Instant) {
-        match body {
-            Body::I { ns, nr, p, info } => {
+    /// A decoded frame for this link; `stray` is an information field
+    /// that its type does not permit (empty in a well-formed frame).
+    fn on_frame(&mut self, command: bool, kind: FrameKind<'_>, stray: &[u8], now: Instant) {
+        match kind {
+            FrameKind::I { ns, nr, p, info } => {
                 if !command {
                     // I frames are always commands.
                     return;
@@ -779,29 +774,30 @@ impl Link {
                 }
                 self.on_i(ns, nr, p, info, now);
             }
-            Body::S { kind, nr, pf, extra } => {
-                if !extra.is_empty() {
+            FrameKind::Rr { nr, pf } | FrameKind::Rnr { nr, pf } | FrameKind::Rej { nr, pf } => {
+                if !stray.is_empty() {
                     self.frame_rejection(MdlError::WrongFrameSize, now);
                     return;
                 }
                 self.on_s(command, kind, nr, pf, now);
             }
-            Body::U { kind, pf, info } => self.on_u(command, kind, pf, info, now),
+            _ => self.on_u(command, kind, stray, now),
         }
     }
 
-    fn on_u(&mut self, command: bool, kind: Unnumbered, pf: bool, info: &[u8], now: Instant) {
-        let expects_command = match kind {
-            Unnumbered::Sabme | Unnumbered::Disc | Unnumbered::Ui => true,
-            Unnumbered::Ua | Unnumbered::Dm | Unnumbered::Frmr => false,
+    fn on_u(&mut self, command: bool, kind: FrameKind<'_>, stray: &[u8], now: Instant) {
+        if matches!(kind, FrameKind::Xid { .. }) {
             // Not implemented (optional); ignore rather than reset the link.
-            Unnumbered::Xid => return,
-        };
-        if command != expects_command {
+            return;
+        }
+        // SABME, DISC and UI are commands only; UA, DM and FRMR responses
+        // only. Any other is not for us.
+        let cr = if command { CommandResponse::Command } else { CommandResponse::Response };
+        if !kind.allowed_as(cr) {
             return;
         }
         match kind {
-            Unnumbered::Ui => {
+            FrameKind::Ui { info, .. } => {
                 if info.len() > self.config.n201 {
                     self.frame_rejection(MdlError::InfoFieldTooLong, now);
                 } else {
@@ -809,7 +805,7 @@ impl Link {
                 }
                 return;
             }
-            Unnumbered::Frmr => {
+            FrameKind::Frmr { .. } => {
                 if self.is_established() {
                     self.reestablish(MdlError::FrmrReceived, now);
                 }
@@ -817,16 +813,16 @@ impl Link {
             }
             _ => {}
         }
-        if !info.is_empty() {
+        if !stray.is_empty() {
             self.frame_rejection(MdlError::InfoFieldNotPermitted, now);
             return;
         }
         match kind {
-            Unnumbered::Sabme => self.on_sabme(pf, now),
-            Unnumbered::Disc => self.on_disc(pf, now),
-            Unnumbered::Ua => self.on_ua(pf, now),
-            Unnumbered::Dm => self.on_dm(pf, now),
-            Unnumbered::Ui | Unnumbered::Frmr | Unnumbered::Xid => {}
+            FrameKind::Sabme { p } => self.on_sabme(p, now),
+            FrameKind::Disc { p } => self.on_disc(p, now),
+            FrameKind::Ua { f } => self.on_ua(f, now),
+            FrameKind::Dm { f } => self.on_dm(f, now),
+            _ => {}
         }
     }
 
@@ -834,17 +830,17 @@ impl Link {
         match self.state {
             LinkState::TeiAssigned => {
                 if self.locally_released {
-                    self.tx_u(false, Unnumbered::Dm, p, &[]);
+                    self.transmit(false, FrameKind::Dm { f: p });
                 } else {
-                    self.tx_u(false, Unnumbered::Ua, p, &[]);
+                    self.transmit(false, FrameKind::Ua { f: p });
                     self.enter_established(now);
                 }
             }
             // Both sides sent SABME: answer, and keep waiting for our UA.
-            LinkState::AwaitingEstablishment => self.tx_u(false, Unnumbered::Ua, p, &[]),
-            LinkState::AwaitingRelease => self.tx_u(false, Unnumbered::Dm, p, &[]),
+            LinkState::AwaitingEstablishment => self.transmit(false, FrameKind::Ua { f: p }),
+            LinkState::AwaitingRelease => self.transmit(false, FrameKind::Dm { f: p }),
             LinkState::MultipleFrameEstablished | LinkState::TimerRecovery => {
-                self.tx_u(false, Unnumbered::Ua, p, &[]);
+                self.transmit(false, FrameKind::Ua { f: p });
                 self.error(MdlError::PeerInitiatedReestablishment);
                 self.enter_established(now);
             }
@@ -854,12 +850,12 @@ impl Link {
     fn on_disc(&mut self, p: bool, now: Instant) {
         match self.state {
             LinkState::TeiAssigned | LinkState::AwaitingEstablishment => {
-                self.tx_u(false, Unnumbered::Dm, p, &[]);
+                self.transmit(false, FrameKind::Dm { f: p });
             }
             // Both sides sent DISC.
-            LinkState::AwaitingRelease => self.tx_u(false, Unnumbered::Ua, p, &[]),
+            LinkState::AwaitingRelease => self.transmit(false, FrameKind::Ua { f: p }),
             LinkState::MultipleFrameEstablished | LinkState::TimerRecovery => {
-                self.tx_u(false, Unnumbered::Ua, p, &[]);
+                self.transmit(false, FrameKind::Ua { f: p });
                 self.enter_released(now, false);
             }
         }
@@ -914,18 +910,19 @@ impl Link {
         }
     }
 
-    fn on_s(&mut self, command: bool, kind: Supervisory, nr: u8, pf: bool, now: Instant) {
+    /// An RR, RNR or REJ frame (`kind`), with its N(R) and P/F bit.
+    fn on_s(&mut self, command: bool, kind: FrameKind<'_>, nr: u8, pf: bool, now: Instant) {
         match self.state {
             LinkState::TeiAssigned => {
                 if command && pf {
-                    self.tx_u(false, Unnumbered::Dm, true, &[]);
+                    self.transmit(false, FrameKind::Dm { f: true });
                 }
                 return;
             }
             LinkState::AwaitingEstablishment | LinkState::AwaitingRelease => return,
             LinkState::MultipleFrameEstablished | LinkState::TimerRecovery => {}
         }
-        self.peer_busy = kind == Supervisory::Rnr;
+        self.peer_busy = matches!(kind, FrameKind::Rnr { .. });
         if command && pf {
             self.enquiry_response();
         }
@@ -939,18 +936,20 @@ impl Link {
                 return;
             }
             match kind {
-                Supervisory::Rr => self.acknowledge_in_established(nr, now),
-                Supervisory::Rej => {
+                FrameKind::Rr { .. } => self.acknowledge_in_established(nr, now),
+                FrameKind::Rej { .. } => {
                     self.acknowledge(nr);
                     self.t200 = None;
                     self.t203 = Some(now + self.config.t203);
                     self.invoke_retransmission();
                 }
-                Supervisory::Rnr => {
+                FrameKind::Rnr { .. } => {
                     self.acknowledge(nr);
                     self.t203 = None;
                     self.t200 = Some(now + self.config.t200);
                 }
+                // Only S frames come here.
+                _ => {}
             }
         } else {
             if !self.nr_valid(nr) {
@@ -998,7 +997,7 @@ impl Link {
         match self.state {
             LinkState::TeiAssigned => {
                 if p {
-                    self.tx_u(false, Unnumbered::Dm, true, &[]);
+                    self.transmit(false, FrameKind::Dm { f: true });
                 }
                 return;
             }
@@ -1011,24 +1010,24 @@ impl Link {
         }
         if self.own_busy {
             if p {
-                self.tx_s(false, Supervisory::Rnr, true);
+                self.tx_s(false, FrameKind::Rnr { nr: self.vr, pf: true });
             }
         } else if ns == self.vr {
             self.vr = (self.vr + 1) & 0x7F;
             self.reject_exception = false;
             self.event(LinkEvent::Data(info.to_vec()));
             if p {
-                self.tx_s(false, Supervisory::Rr, true);
+                self.tx_s(false, FrameKind::Rr { nr: self.vr, pf: true });
             } else {
                 self.acknowledge_pending = true;
             }
         } else if self.reject_exception {
             if p {
-                self.tx_s(false, Supervisory::Rr, true);
+                self.tx_s(false, FrameKind::Rr { nr: self.vr, pf: true });
             }
         } else {
             self.reject_exception = true;
-            self.tx_s(false, Supervisory::Rej, p);
+            self.tx_s(false, FrameKind::Rej { nr: self.vr, pf: p });
         }
         if self.state == LinkState::MultipleFrameEstablished {
             self.acknowledge_in_established(nr, now);

@@ -42,8 +42,10 @@
 //! assert_eq!(got, [vec![0x08, 0x02, 0x00, 0x01, 0x05]]);
 //! ```
 
-mod frame;
 mod link;
 pub mod pcap;
 
-pub use link::{Command, CommandError, Config, Link, LinkEvent, LinkState, MdlError, Output, Role};
+/// Which side of the interface a link is; it decides the C/R bit of the
+/// frames it sends (the LAPD codec's own type).
+pub use crate::wire::lapd::Role;
+pub use link::{Command, CommandError, Config, Link, LinkEvent, LinkState, MdlError, Output};

@@ -629,6 +629,17 @@ mod tests {
     }
 
     #[test]
+    fn sequence_numbers_round_trip_over_the_whole_modulo_128_range() {
+        for n in 0..128u8 {
+            let m = 127 - n;
+            let i = FrameRepr::command(Role::User, 0, 0, FrameKind::I { ns: n, nr: m, p: n % 2 == 0, info: &[0x08] });
+            assert_eq!(FrameRepr::parse_bytes(&i.to_vec()), Ok(i));
+            let rej = FrameRepr::response(Role::Network, 0, 0, FrameKind::Rej { nr: n, pf: n % 3 == 0 });
+            assert_eq!(FrameRepr::parse_bytes(&rej.to_vec()), Ok(rej));
+        }
+    }
+
+    #[test]
     fn supervisory_frames() {
         let cases: [(&[u8], FrameKind<'_>); 3] = [
             (&[0x00, 0x01, 0x01, 0x0B], FrameKind::Rr { nr: 5, pf: true }),
