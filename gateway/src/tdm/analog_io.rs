@@ -46,7 +46,7 @@
 //! milliseconds. After [`IDLE_AFTER`] with nothing to play or send, no
 //! command and no line event, with an FXO port on hook or an FXS port's
 //! phone on hook, it stops reading and writing audio and sleeps in
-//! [`super::shell_link::IdleWait`] until a command or a line event (ring,
+//! [`super::shell_link::Idleness`] until a command or a line event (ring,
 //! off-hook, polarity reversal: DAHDI's POLLPRI), and flushes the stale
 //! audio when woken. Caller ID after the first ring or after a reversal is
 //! announced by that event; an FXO port configured for caller ID before the
@@ -68,7 +68,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::ChannelAddr;
 use super::analog::{AnalogInput, AnalogPort, AnalogSettings};
-use super::shell_link::{IdleWait, ShellCmd, ShellLink, ShellQueue, Wake};
+use super::shell_link::{Idleness, ShellCmd, ShellLink, ShellQueue, Wake};
 use super::zones::{ProgressTone, Refusal, SitDetector, SitKind, ToneKind, ToneSequence, ToneZone, ZoneDetector};
 use crate::config::analog::{AnalogConfig, CidFormat, CidMessage, CidPosition, PortKind};
 
@@ -249,10 +249,8 @@ struct Shell {
     rbs_ground_start: bool,
     /// A DAHDI_START is running; its HOOKCOMPLETE is the ground acknowledgement.
     starting: bool,
-    /// The shell may not go idle before this (see [`IDLE_AFTER`]).
-    busy_until: Instant,
-    /// Idle: no audio is read or written.
-    idle: bool,
+    /// Asleep when idle (see [`IDLE_AFTER`]).
+    idle: Idleness,
 }
 
 impl Shell {
@@ -277,8 +275,7 @@ impl Shell {
             sit: SitDetector::new(),
             rbs_ground_start,
             starting: false,
-            busy_until: Instant::now() + IDLE_AFTER,
-            idle: false,
+            idle: Idleness::new(IDLE_AFTER, hw.channo, "analog port"),
         };
         s.reset_dsp();
         s
@@ -303,27 +300,22 @@ impl Shell {
         let _ = self.events.send(AnalogInput { channo: self.hw.channo, input });
     }
 
-    /// Something happened: the shell stays awake for [`IDLE_AFTER`] more.
-    fn touch(&mut self) {
-        self.busy_until = Instant::now() + IDLE_AFTER;
-    }
-
     /// Nothing to play or send, nothing happened lately, and the line is
     /// quiet: our own hook on hook (FXO, with no caller ID that could come
     /// unannounced), or the phone on hook (FXS; asked of DAHDI).
     fn can_idle(&mut self, now: Instant) -> bool {
-        if self.lent || self.starting || !self.tx.is_empty() || self.tone.is_some() || now < self.busy_until {
+        if self.lent || self.starting || !self.tx.is_empty() || self.tone.is_some() || !self.idle.quiet(now) {
             return false;
         }
         match self.hw.kind {
             PortKind::Fxo => !self.offhook && !self.opts.cid_unannounced,
             // Idle, it learns of an off-hook by its event.
-            PortKind::Fxs if self.idle => true,
+            PortKind::Fxs if self.idle.asleep() => true,
             PortKind::Fxs => {
                 let on_hook = self.chan.params().is_ok_and(|p| !p.rx_off_hook);
                 if !on_hook {
                     // Asked again after another IDLE_AFTER.
-                    self.touch();
+                    self.idle.touch();
                 }
                 on_hook
             }
@@ -332,9 +324,7 @@ impl Shell {
 
     /// Leaves the idle state: the audio queued meanwhile is stale.
     fn wake(&mut self) {
-        self.touch();
-        if std::mem::take(&mut self.idle) {
-            tracing::debug!(channo = self.hw.channo, "analog port awake");
+        if self.idle.wake() {
             if let Err(e) = self.chan.flush(true, false, false) {
                 tracing::debug!(channo = self.hw.channo, error = %e, "analog port flush failed");
             }
@@ -343,21 +333,11 @@ impl Shell {
 
     fn run(&mut self, queue: ShellQueue<LineCommand>) {
         let mut buf = [0u8; BLOCK];
-        let idle_wait = IdleWait::new(&self.chan, queue.bell.clone())
-            .map_err(|e| tracing::warn!(channo = self.hw.channo, error = %e, "analog port cannot sleep when idle; it polls"))
-            .ok();
+        self.idle.watch(&self.chan, queue.bell.clone());
         let rx = queue.rx;
         loop {
-            if let Some(w) = &idle_wait
-                && self.can_idle(Instant::now())
-            {
-                if !self.idle {
-                    self.idle = true;
-                    tracing::debug!(channo = self.hw.channo, "analog port idle: sleeping until a command or a line event");
-                }
-                if w.wait(IDLE_POLL) == Wake::LineEvent {
-                    self.event();
-                }
+            if self.can_idle(Instant::now()) && self.idle.sleep(IDLE_POLL) == Wake::LineEvent {
+                self.event();
             }
             // Commands first.
             loop {
@@ -380,15 +360,14 @@ impl Shell {
                         self.execute(cmd);
                     }
                     ShellCmd::Lend(reply) => {
-                        self.idle = false;
+                        self.idle.interrupt();
                         self.lent = true;
                         // What was queued for the phone is stale once the call has the line.
                         self.tx.clear();
                         let _ = reply.send(self.chan.try_clone().map_err(|e| e.to_string()));
                     }
                     ShellCmd::Resume => {
-                        self.idle = false;
-                        self.touch();
+                        self.idle.interrupt();
                         self.lent = false;
                         self.open_tip_if_station_on_hook();
                         // A tone or caller ID commanded just before the channel came
@@ -403,7 +382,7 @@ impl Shell {
             if self.lent {
                 continue;
             }
-            if self.idle {
+            if self.idle.asleep() {
                 if self.can_idle(Instant::now()) {
                     continue;
                 }
@@ -432,7 +411,7 @@ impl Shell {
     fn event(&mut self) {
         match self.chan.next_event() {
             Ok(Some(ev)) => {
-                self.touch();
+                self.idle.touch();
                 tracing::debug!(channo = self.hw.channo, ?ev, "line event");
                 if ev == LineEvent::HookComplete && self.starting {
                     self.starting = false;

@@ -48,7 +48,7 @@
 //! One thread per channel keeps each channel's tone timing independent.
 //! An idle channel costs nothing: after [`IDLE_AFTER`] with nothing to
 //! send, detect or play, its shell stops reading and writing audio and
-//! sleeps in [`super::shell_link::IdleWait`] until a command or a channel
+//! sleeps in [`super::shell_link::Idleness`] until a command or a channel
 //! event (the bit change of a seizure), reading the bits once a second as a
 //! safety net. Woken, it flushes the stale received audio and rebuilds its
 //! transmit lead. Over the simulator, 48 idle E&M channels took 44 % of a
@@ -67,7 +67,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::ChannelAddr;
 use super::cas::{CasChannel, CasCommand, CasInput, CasLineInput, CasSettings, Refusal};
-use super::shell_link::{IdleWait, ShellCmd, ShellLink, ShellQueue, Wake};
+use super::shell_link::{Idleness, ShellCmd, ShellLink, ShellQueue, Wake};
 use super::zones::{ToneSequence, ToneZone};
 use crate::call::model::Law;
 use crate::config::cas::CasConfig;
@@ -285,10 +285,8 @@ struct Shell {
     zone: ToneZone,
     /// The refusal tone being played.
     tone: Option<ToneSequence>,
-    /// The shell may not go idle before this (see [`IDLE_AFTER`]).
-    busy_until: Instant,
-    /// Idle: no audio is read or written.
-    idle: bool,
+    /// Asleep when idle (see [`IDLE_AFTER`]).
+    idle: Idleness,
 }
 
 impl Shell {
@@ -316,8 +314,7 @@ impl Shell {
             r2_sending: false,
             zone,
             tone: None,
-            busy_until: Instant::now() + IDLE_AFTER,
-            idle: false,
+            idle: Idleness::new(IDLE_AFTER, channo, "CAS channel"),
         };
         s.reset_r2_rx();
         s
@@ -345,7 +342,7 @@ impl Shell {
         match self.chan.rx_bits() {
             Ok(b) => {
                 if self.rx_bits != Some(b) {
-                    self.touch();
+                    self.idle.touch();
                 }
                 if force || self.rx_bits != Some(b) {
                     self.rx_bits = Some(b);
@@ -354,11 +351,6 @@ impl Shell {
             }
             Err(e) => tracing::debug!(channo = self.channo, error = %e, "GETRXBITS failed"),
         }
-    }
-
-    /// Something happened: the shell stays awake for [`IDLE_AFTER`] more.
-    fn touch(&mut self) {
-        self.busy_until = Instant::now() + IDLE_AFTER;
     }
 
     /// Nothing is being sent, detected or played, and nothing happened lately.
@@ -372,15 +364,13 @@ impl Shell {
             && !self.r2_sending
             && self.tone.is_none()
             && r2_quiet
-            && now >= self.busy_until
+            && self.idle.quiet(now)
     }
 
     /// Leaves the idle state: the audio queued meanwhile is stale, and the
     /// transmit lead is rebuilt.
     fn wake(&mut self) {
-        self.touch();
-        if std::mem::take(&mut self.idle) {
-            tracing::debug!(channo = self.channo, "CAS channel awake");
+        if self.idle.wake() {
             if let Err(e) = self.chan.flush(true, false, false) {
                 tracing::debug!(channo = self.channo, error = %e, "CAS channel flush failed");
             }
@@ -392,21 +382,13 @@ impl Shell {
     fn run(&mut self, queue: ShellQueue<CasCommand>) {
         let mut buf = [0u8; BLOCK];
         let mut next_bits = Instant::now();
-        let idle_wait = IdleWait::new(&self.chan, queue.bell.clone())
-            .map_err(|e| tracing::warn!(channo = self.channo, error = %e, "CAS channel cannot sleep when idle; it polls"))
-            .ok();
+        self.idle.watch(&self.chan, queue.bell.clone());
         let rx = queue.rx;
         self.poll_bits(true);
         self.restart_tx();
         loop {
-            if let Some(w) = &idle_wait
-                && self.can_idle(Instant::now())
-            {
-                if !self.idle {
-                    self.idle = true;
-                    tracing::debug!(channo = self.channo, "CAS channel idle: sleeping until a command or a bit change");
-                }
-                match w.wait(IDLE_BITS_POLL) {
+            if self.can_idle(Instant::now()) {
+                match self.idle.sleep(IDLE_BITS_POLL) {
                     Wake::LineEvent => self.event(),
                     Wake::Timeout => self.poll_bits(false),
                     Wake::Command => {}
@@ -414,7 +396,7 @@ impl Shell {
             }
             // Commands first, waiting at most one poll interval for one
             // (not when idle: the doorbell said whether there are any).
-            let mut first = !self.idle;
+            let mut first = !self.idle.asleep();
             loop {
                 let c = if first {
                     first = false;
@@ -436,13 +418,12 @@ impl Shell {
                         self.execute(cmd);
                     }
                     ShellCmd::Lend(reply) => {
-                        self.idle = false;
+                        self.idle.interrupt();
                         self.lent = true;
                         let _ = reply.send(self.chan.try_clone().map_err(|e| e.to_string()));
                     }
                     ShellCmd::Resume => {
-                        self.idle = false;
-                        self.touch();
+                        self.idle.interrupt();
                         self.lent = false;
                         self.reset_r2_rx();
                         if let Err(e) = set_buffers(&self.chan) {
@@ -452,11 +433,11 @@ impl Shell {
                     }
                 }
             }
-            if self.idle && !self.can_idle(Instant::now()) {
+            if self.idle.asleep() && !self.can_idle(Instant::now()) {
                 // A bit change woke it.
                 self.wake();
             }
-            if self.idle {
+            if self.idle.asleep() {
                 continue;
             }
             if Instant::now() >= next_bits {
@@ -513,7 +494,7 @@ impl Shell {
             });
         }
         if let (Some(kind), false) = (kind, digits.is_empty()) {
-            self.touch();
+            self.idle.touch();
             self.send(CasLineInput::Digits { kind, digits });
         }
         if let Some(k) = self.sent_in {
@@ -533,7 +514,7 @@ impl Shell {
             }
         }
         for (forward, signal) in r2 {
-            self.touch();
+            self.idle.touch();
             self.send(CasLineInput::R2Mf { forward, signal });
         }
         self.write_block(n);

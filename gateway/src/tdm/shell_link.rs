@@ -13,7 +13,7 @@
 
 use std::os::fd::AsFd;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender};
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
@@ -81,6 +81,77 @@ impl<C> ShellLink<C> {
     }
 }
 
+/// When a shell thread may sleep, whether it sleeps, and its sleep: it
+/// stays awake for `after` since anything last happened (a command, a line
+/// event, a signal heard), and, once its own work is done too, sleeps in an
+/// [`IdleWait`] until a command or a line event. Without a wait (no epoll)
+/// it never sleeps.
+pub(crate) struct Idleness {
+    wait: Option<IdleWait>,
+    after: Duration,
+    busy_until: Instant,
+    asleep: bool,
+    channo: u32,
+    what: &'static str,
+}
+
+impl Idleness {
+    /// Awake for `after` from now; `what` names the shell in the logs.
+    pub fn new(after: Duration, channo: u32, what: &'static str) -> Idleness {
+        Idleness { wait: None, after, busy_until: Instant::now() + after, asleep: false, channo, what }
+    }
+
+    /// Lets the shell sleep on `chan`'s events and the doorbell.
+    pub fn watch(&mut self, chan: &Channel, bell: Arc<EventFd>) {
+        match IdleWait::new(chan, bell) {
+            Ok(w) => self.wait = Some(w),
+            Err(e) => tracing::warn!(channo = self.channo, error = %e, "{} cannot sleep when idle; it polls", self.what),
+        }
+    }
+
+    /// Something happened: awake for `after` more.
+    pub fn touch(&mut self) {
+        self.busy_until = Instant::now() + self.after;
+    }
+
+    /// Nothing happened for `after`, and the shell can sleep at all.
+    pub fn quiet(&self, now: Instant) -> bool {
+        self.wait.is_some() && now >= self.busy_until
+    }
+
+    /// The shell sleeps (reads no audio).
+    pub fn asleep(&self) -> bool {
+        self.asleep
+    }
+
+    /// Sleeps until a command, a line event or `poll`.
+    pub fn sleep(&mut self, poll: Duration) -> Wake {
+        let Some(w) = &self.wait else { return Wake::Timeout };
+        if !self.asleep {
+            self.asleep = true;
+            tracing::debug!(channo = self.channo, "{} idle: sleeping until a command or a line event", self.what);
+        }
+        w.wait(poll)
+    }
+
+    /// Awake again (and for `after`); true when it slept, so the caller
+    /// throws away the audio that queued meanwhile.
+    pub fn wake(&mut self) -> bool {
+        self.touch();
+        let slept = std::mem::take(&mut self.asleep);
+        if slept {
+            tracing::debug!(channo = self.channo, "{} awake", self.what);
+        }
+        slept
+    }
+
+    /// Awake for the pump's lend or return of the channel, which do their own work.
+    pub fn interrupt(&mut self) {
+        self.touch();
+        self.asleep = false;
+    }
+}
+
 /// Why [`IdleWait::wait`] returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Wake {
@@ -93,7 +164,7 @@ pub(crate) enum Wake {
 }
 
 /// An idle shell's sleep: an epoll set over its channel's events and its doorbell.
-pub(crate) struct IdleWait {
+struct IdleWait {
     epoll: Epoll,
     bell: Arc<EventFd>,
 }
@@ -105,7 +176,7 @@ const LINE: u64 = 1;
 impl IdleWait {
     /// Watches `chan` for events (EPOLLPRI only: a block of audio does not
     /// wake the shell) and the doorbell.
-    pub fn new(chan: &Channel, bell: Arc<EventFd>) -> nix::Result<IdleWait> {
+    fn new(chan: &Channel, bell: Arc<EventFd>) -> nix::Result<IdleWait> {
         let epoll = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
         epoll.add(bell.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, BELL))?;
         epoll.add(chan.as_fd(), EpollEvent::new(EpollFlags::EPOLLPRI, LINE))?;
@@ -115,7 +186,7 @@ impl IdleWait {
     /// Sleeps until a command, a line event or `timeout`; empties the
     /// doorbell. A command wins over an event reported at the same time
     /// (the caller reads its queue first, then the channel).
-    pub fn wait(&self, timeout: Duration) -> Wake {
+    fn wait(&self, timeout: Duration) -> Wake {
         let mut events = [EpollEvent::empty(); 2];
         let ms = timeout.as_millis().min(u128::from(u16::MAX)) as u16;
         let n = match self.epoll.wait(&mut events, EpollTimeout::from(ms)) {
