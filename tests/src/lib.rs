@@ -9,11 +9,13 @@
 //! [`libpri`] builds and runs `libpri-peer`, a libpri-based Q.931 peer for
 //! the ISDN interop tests (needs libpri-dev, not root). [`q931peer`] runs
 //! `q931-peer`, the command-line peer on Tandem's own stack, and relays the
-//! D-channel between two peers (`tests/interop_q931_libpri.rs`).
+//! D-channel between two peers (`tests/interop_q931_libpri.rs`). [`rigs`]
+//! holds the set-ups the gateway's end-to-end files share.
 
 pub mod gateway;
 pub mod libpri;
 pub mod q931peer;
+pub mod rigs;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
