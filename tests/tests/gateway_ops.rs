@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tandem_tests::gateway::{Lab, Sipp, SippOpts, Tandem, cdrs, start_pri, wait_until, workspace_bin};
+use tandem_tests::rigs::{PriSipConfig, cause, control, example, example_config, peer_trunk, pri_sim, routes_both_ways, start_tandem};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -27,10 +28,6 @@ const CALL: Duration = Duration::from_secs(40);
 const TANDEM: &str = "127.0.0.50";
 const PEER1: &str = "127.0.0.51";
 const PEER2: &str = "127.0.0.52";
-
-fn example(path: &str) -> String {
-    std::fs::read_to_string(tandem_tests::repo_path(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
 
 /// `tandem <args> --socket <the lab's control socket>`.
 fn cli(lab: &Lab, args: &[&str]) -> Output {
@@ -48,16 +45,6 @@ fn cli_ok(lab: &Lab, args: &[&str]) -> String {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "tandem {args:?} failed: {text}");
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn control(lab: &Lab, req: &str) -> Value {
-    use std::io::{BufRead, Write};
-    let mut s = std::os::unix::net::UnixStream::connect(lab.path("tandem.sock")).expect("control socket");
-    s.set_read_timeout(Some(T)).expect("timeout");
-    s.write_all(format!("{req}\n").as_bytes()).expect("write");
-    let mut line = String::new();
-    std::io::BufReader::new(s).read_line(&mut line).expect("reply");
-    serde_json::from_str(&line).expect("JSON reply")
 }
 
 /// `tandem calls --json`'s list.
@@ -82,17 +69,9 @@ struct CasRig {
 }
 
 fn cas_rig() -> CasRig {
-    let cfg = example("examples/gateway/cas-em-wink.toml")
-        .replace("/dev/dahdi", "@DEV@")
-        .replace("/var/log/tandem/cdr.jsonl", "@DIR@/cdr.jsonl")
-        .replace("/run/tandem/tandem.sock", "@DIR@/tandem.sock")
-        .replace("127.0.0.30", TANDEM)
-        .replace("127.0.0.31", PEER1)
-        .replace("127.0.0.32", PEER2)
-        .replace("25000-25999", "27000-27999");
+    let cfg = example_config("cas-em-wink.toml", &[("127.0.0.30", TANDEM), ("127.0.0.31", PEER1), ("127.0.0.32", PEER2), ("25000-25999", "27000-27999")]);
     let lab = Lab::start(&example("examples/sim/cas-t1-cross.toml"));
-    let tandem = Tandem::start(&lab, &cfg);
-    tandem.expect_log("tandem running", T);
+    let tandem = start_tandem(&lab, &cfg);
     CasRig { lab, _tandem: tandem }
 }
 
@@ -261,79 +240,21 @@ fn blocked_cas_channels_are_busied_out_and_skipped_until_unblocked() {
 // ---------------------------------------------------------------------------
 // PRI (NI-2, tandem the user side)
 
-const PRI_SIM: &str = r#"
-[[card]]
-model = "te120p"
-[[card.span]]
-type = "t1"
-far_end = "external"
-"#;
-
-const PRI_CONFIG: &str = r#"
-[general]
-device_dir = "@DEV@"
-cdr_file = "@DIR@/cdr.jsonl"
-drain_timeout_s = 2
-control_socket = "@DIR@/tandem.sock"
-
-[[dahdi.span]]
-span = 1
-type = "t1"
-timing = 1
-[[dahdi.span.group]]
-channels = "1-23"
-role = "bchan"
-[[dahdi.span.group]]
-channels = "24"
-role = "dchan"
-
-[[pri]]
-name = "pstn"
-spans = [1]
-switch = "ni2"
-side = "user"
-country_code = "1"
-
-[[group]]
-name = "pstn-out"
-members = ["pstn"]
-hunt = "ascending"
-
-[sip]
-listen = ["udp:127.0.0.50:5060"]
-rtp_ip = "127.0.0.50"
-rtp_ports = "27000-27999"
-t1_ms = 100
-
-[[sip.trunk]]
-name = "pbx"
-kind = "peer"
-host = "127.0.0.51:5070"
-accept_from = ["127.0.0.51"]
-options_interval_s = 0
-
-[[route]]
-name = "pstn-to-pbx"
-from = "pstn"
-called = ["X."]
-target = [{ trunk = "pbx" }]
-
-[[route]]
-name = "pbx-to-pstn"
-from = "pbx"
-called = ["X.", "+X."]
-target = [{ group = "pstn-out" }]
-"#;
-
-fn cause(ev: &Value) -> i64 {
-    ev["cause"].as_i64().unwrap_or_else(|| panic!("no cause in {ev}"))
+/// One NI-2 PRI (user side) on span 1, peer 1 the PBX, routes both ways.
+fn pri_config() -> String {
+    PriSipConfig {
+        trunks: peer_trunk("pbx", "127.0.0.51:5070", "\"127.0.0.51\"", "options_interval_s = 0"),
+        routes: routes_both_ways("pbx", r#"[{ trunk = "pbx" }]"#),
+        ..PriSipConfig::new(TANDEM, "27000-27999")
+    }
+    .render()
 }
 
 #[test]
 fn blocked_pri_channels_are_skipped_by_the_hunt_move_a_preferred_setup_and_refuse_an_exclusive_one_with_cause_44() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let lab = Lab::start(PRI_SIM);
-    let (mut switch, _tandem) = start_pri(&lab, PRI_CONFIG, "ni2", &[]);
+    let lab = Lab::start(&pri_sim("t1"));
+    let (mut switch, _tandem) = start_pri(&lab, &pri_config(), "ni2", &[]);
     let out = cli_ok(&lab, &["block", "1:1-2"]);
     assert!(out.contains("pstn 1:1 blocked") && out.contains("pstn 1:2 blocked"), "{out}");
     let st = interface(&lab, "pstn");
@@ -417,24 +338,24 @@ fn blocked_pri_channels_are_skipped_by_the_hunt_move_a_preferred_setup_and_refus
 
 /// examples/gateway/analog.toml with this file's addresses; the PBX is peer 1.
 fn analog_config() -> String {
-    example("examples/gateway/analog.toml")
-        .replace("/dev/dahdi", "@DEV@")
-        .replace("/var/log/tandem/cdr.jsonl", "@DIR@/cdr.jsonl")
-        .replace("/run/tandem/tandem.sock", "@DIR@/tandem.sock")
-        .replace("0.0.0.0:5060", "127.0.0.50:5060")
-        .replace("rtp_ip = \"192.0.2.10\"", "rtp_ip = \"127.0.0.50\"")
-        .replace("24000-24999", "27000-27999")
-        .replace("pbx.example.com:5060", "127.0.0.51:5070")
-        .replace("192.0.2.0/24", "127.0.0.51/32")
-        .replace("options_interval_s = 30", "options_interval_s = 0")
+    example_config(
+        "analog.toml",
+        &[
+            ("0.0.0.0:5060", "127.0.0.50:5060"),
+            ("rtp_ip = \"192.0.2.10\"", "rtp_ip = \"127.0.0.50\""),
+            ("24000-24999", "27000-27999"),
+            ("pbx.example.com:5060", "127.0.0.51:5070"),
+            ("192.0.2.0/24", "127.0.0.51/32"),
+            ("options_interval_s = 30", "options_interval_s = 0"),
+        ],
+    )
 }
 
 #[test]
 fn a_blocked_fxo_line_ignores_ringing_and_stays_on_hook_until_unblocked() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::start(&example("examples/sim/analog-tdm410p.toml"));
-    let tandem = Tandem::start(&lab, &analog_config());
-    tandem.expect_log("tandem running", T);
+    let tandem = start_tandem(&lab, &analog_config());
     let mut pbx = Sipp::start(
         &lab,
         "pbx",

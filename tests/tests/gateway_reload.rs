@@ -18,74 +18,29 @@ use std::time::Duration;
 use serde_json::Value;
 use tandem_tests::gateway::{Lab, Sipp, SippOpts, Tandem, cdrs, start_pri, wait_until, workspace_bin};
 use tandem_tests::q931peer::Q931Peer;
+use tandem_tests::rigs::{PriSipConfig, pri_sim};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
 const T: Duration = Duration::from_secs(10);
 
-const SIM: &str = r#"
-[[card]]
-model = "te120p"
-[[card.span]]
-type = "t1"
-far_end = "external"
-"#;
-
-/// One NI-2 PRI (user side), trunks `a` (and `b` where `@TRUNK_B@` puts
-/// it), a route from the PRI to `@TARGET@`. `@TIMING@` is span 1's timing.
-const BASE: &str = r#"
-[general]
-device_dir = "@DEV@"
-cdr_file = "@DIR@/cdr.jsonl"
-drain_timeout_s = 2
-control_socket = "@DIR@/tandem.sock"
-
-[[dahdi.span]]
-span = 1
-type = "t1"
-timing = @TIMING@
-[[dahdi.span.group]]
-channels = "1-23"
-role = "bchan"
-[[dahdi.span.group]]
-channels = "24"
-role = "dchan"
-
-[[pri]]
-name = "pstn"
-spans = [1]
-switch = "ni2"
-side = "user"
-country_code = "1"
-
-[sip]
-listen = ["udp:127.0.0.60:5060"]
-rtp_ip = "127.0.0.60"
-rtp_ports = "23000-23999"
-t1_ms = 100
-
-[[sip.trunk]]
-name = "a"
-host = "127.0.0.61:5070"
-options_interval_s = 0
-@TRUNK_B@
-
-[[route]]
-name = "pstn-out"
-from = "pstn"
-called = ["X."]
-target = [{ trunk = "@TARGET@" }]
-"#;
-
-const TRUNK_B: &str = "[[sip.trunk]]\nname = \"b\"\nhost = \"127.0.0.62:5070\"\noptions_interval_s = 0\n";
-
+/// One NI-2 PRI (user side) on span 1 with span timing `timing`, trunk
+/// `a` (and `b` with `trunk_b`), a route from the PRI to `target`.
 fn config(lab: &Lab, target: &str, trunk_b: bool, timing: u32) -> String {
-    BASE.replace("@TARGET@", target)
-        .replace("@TRUNK_B@", if trunk_b { TRUNK_B } else { "" })
-        .replace("@TIMING@", &timing.to_string())
-        .replace("@DEV@", &lab.dev.display().to_string())
-        .replace("@DIR@", &lab.path("").display().to_string())
+    PriSipConfig {
+        timing,
+        outbound_group: false,
+        trunks: format!("{TRUNK_A}{}", if trunk_b { TRUNK_B } else { "" }),
+        routes: format!("[[route]]\nname = \"pstn-out\"\nfrom = \"pstn\"\ncalled = [\"X.\"]\ntarget = [{{ trunk = \"{target}\" }}]\n"),
+        ..PriSipConfig::new("127.0.0.60", "23000-23999")
+    }
+    .render()
+    .replace("@DEV@", &lab.dev.display().to_string())
+    .replace("@DIR@", &lab.path("").display().to_string())
 }
+
+const TRUNK_A: &str = "[[sip.trunk]]\nname = \"a\"\nhost = \"127.0.0.61:5070\"\noptions_interval_s = 0\n";
+const TRUNK_B: &str = "[[sip.trunk]]\nname = \"b\"\nhost = \"127.0.0.62:5070\"\noptions_interval_s = 0\n";
 
 struct Rig {
     lab: Lab,
@@ -94,7 +49,7 @@ struct Rig {
 }
 
 fn rig() -> Rig {
-    let lab = Lab::start(SIM);
+    let lab = Lab::start(&pri_sim("t1"));
     let cfg = config(&lab, "a", false, 1);
     let (switch, tandem) = start_pri(&lab, &cfg, "ni2", &[]);
     Rig { lab, switch, tandem }

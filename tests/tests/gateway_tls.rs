@@ -22,80 +22,24 @@ use std::time::Duration;
 use tandem_tests::gateway::{Kamailio, Lab, Sipp, SippOpts, Tandem, header, start_pri, wait_until};
 use tandem_tests::q931peer::Q931Peer;
 use tandem_tests::repo_path;
+use tandem_tests::rigs::{PriSipConfig, cdrs, peer_trunk, pri_sim, routes_both_ways};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
 const T: Duration = Duration::from_secs(10);
 
-const SIM: &str = r#"
-[[card]]
-model = "te120p"
-[[card.span]]
-type = "t1"
-far_end = "external"
-"#;
-
 /// The daemon's config: one NI-2 PRI (user side) on span 1, kamailio as a
 /// TLS trunk, routes both ways.
-const CONFIG: &str = r#"
-[general]
-device_dir = "@DEV@"
-cdr_file = "@DIR@/cdr.jsonl"
-drain_timeout_s = 2
-control_socket = "@DIR@/tandem.sock"
-
-[[dahdi.span]]
-span = 1
-type = "t1"
-timing = 1
-[[dahdi.span.group]]
-channels = "1-23"
-role = "bchan"
-[[dahdi.span.group]]
-channels = "24"
-role = "dchan"
-
-[[pri]]
-name = "pstn"
-spans = [1]
-switch = "ni2"
-side = "user"
-country_code = "1"
-
-[[group]]
-name = "pstn-out"
-members = ["pstn"]
-hunt = "ascending"
-
-[sip]
-listen = ["udp:127.0.0.5:5060", "tls:127.0.0.5:5061"]
-tls_cert = "@DIR@/tandem.pem"
-tls_key = "@DIR@/tandem.key"
-tls_ca = "@DIR@/ca.pem"
-rtp_ip = "127.0.0.5"
-rtp_ports = "22000-22999"
-t1_ms = 100
-
-[[sip.trunk]]
-name = "kamailio"
-kind = "peer"
-host = "127.0.0.21:5091"
-transport = "tls"
-accept_from = ["127.0.0.21"]
-options_interval_s = 0
-
-[[route]]
-name = "pstn-to-kamailio"
-from = "pstn"
-called = ["X."]
-target = [{ trunk = "kamailio" }]
-
-[[route]]
-name = "kamailio-to-pstn"
-from = "kamailio"
-called = ["X.", "+X."]
-target = [{ group = "pstn-out" }]
-"#;
+fn config() -> String {
+    PriSipConfig {
+        listen: vec!["udp:127.0.0.5:5060".into(), "tls:127.0.0.5:5061".into()],
+        sip_extra: "tls_cert = \"@DIR@/tandem.pem\"\ntls_key = \"@DIR@/tandem.key\"\ntls_ca = \"@DIR@/ca.pem\"".into(),
+        trunks: peer_trunk("kamailio", "127.0.0.21:5091", "\"127.0.0.21\"", "transport = \"tls\"\noptions_interval_s = 0"),
+        routes: routes_both_ways("kamailio", r#"[{ trunk = "kamailio" }]"#),
+        ..PriSipConfig::new("127.0.0.5", "22000-22999")
+    }
+    .render()
+}
 
 /// Run openssl with these arguments in `dir`; panics with its output on failure.
 fn openssl(dir: &Path, args: &[&str]) {
@@ -173,7 +117,7 @@ struct Rig {
 }
 
 fn rig() -> Rig {
-    let lab = Lab::start(SIM);
+    let lab = Lab::start(&pri_sim("t1"));
     make_certs(&lab);
     let tls_cfg = lab.path("kamailio-tls.cfg");
     std::fs::write(&tls_cfg, kamailio_tls_cfg(&lab)).expect("write kamailio's tls.cfg");
@@ -192,7 +136,7 @@ fn rig() -> Rig {
             ("UAS_PORT", "5070"),
         ],
     );
-    let (switch, tandem) = start_pri(&lab, CONFIG, "ni2", &[]);
+    let (switch, tandem) = start_pri(&lab, &config(), "ni2", &[]);
     Rig { lab, kamailio, switch, tandem }
 }
 
@@ -204,11 +148,6 @@ fn kamailio_logged(k: &Kamailio, needles: &[&str]) -> String {
         found.is_some()
     });
     found.unwrap_or_else(|| panic!("kamailio never logged a line with {needles:?}; its log:\n{}", k.log.all().join("\n")))
-}
-
-/// The CDR lines written so far (waits up to `T` for `n` of them).
-fn cdrs(lab: &Lab, n: usize) -> Vec<serde_json::Value> {
-    tandem_tests::gateway::cdrs(lab, n, T)
 }
 
 #[test]
