@@ -15,8 +15,8 @@
 use std::sync::Mutex;
 use std::time::Duration;
 
-use serde_json::Value;
 use tandem_tests::gateway::{Lab, Sipp, SippOpts, Tandem, cdrs, header, wait_until};
+use tandem_tests::rigs::{control, example, example_config, start_tandem, unread};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -26,21 +26,9 @@ const CALL: Duration = Duration::from_secs(40);
 const PEER1: &str = "127.0.0.31";
 const PEER2: &str = "127.0.0.32";
 
-fn example(path: &str) -> String {
-    std::fs::read_to_string(tandem_tests::repo_path(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
 /// An example gateway config with the test's device directory and scratch files.
 fn config(name: &str, replace: &[(&str, &str)]) -> String {
-    let mut text = example(&format!("examples/gateway/{name}"))
-        .replace("/dev/dahdi", "@DEV@")
-        .replace("/var/log/tandem/cdr.jsonl", "@DIR@/cdr.jsonl")
-        .replace("/run/tandem/tandem.sock", "@DIR@/tandem.sock");
-    for (from, to) in replace {
-        assert!(text.contains(from), "{name} has no {from:?}");
-        text = text.replace(from, to);
-    }
-    text
+    example_config(name, replace)
 }
 
 struct Rig {
@@ -50,19 +38,8 @@ struct Rig {
 
 fn rig(sim: &str, cfg: String) -> Rig {
     let lab = Lab::start(&example(&format!("examples/sim/{sim}")));
-    let tandem = Tandem::start(&lab, &cfg);
-    tandem.expect_log("tandem running", T);
+    let tandem = start_tandem(&lab, &cfg);
     Rig { lab, _tandem: tandem }
-}
-
-fn control(lab: &Lab, req: &str) -> Value {
-    use std::io::{BufRead, Write};
-    let mut s = std::os::unix::net::UnixStream::connect(lab.path("tandem.sock")).expect("control socket");
-    s.set_read_timeout(Some(T)).expect("timeout");
-    s.write_all(format!("{req}\n").as_bytes()).expect("write");
-    let mut line = String::new();
-    std::io::BufReader::new(s).read_line(&mut line).expect("reply");
-    serde_json::from_str(&line).expect("JSON reply")
 }
 
 /// Every CAS channel of every interface, as `tandem status` lists them.
@@ -441,15 +418,6 @@ fn first_channels(r: &Rig) -> Vec<u32> {
         }
     }
     firsts
-}
-
-/// Nobody reads channel `ch`: DAHDI's receive buffers are full and its
-/// receive overruns grow (a shell that reads its channel keeps them still).
-fn unread(c: &mut hw_sim::client::Client, ch: u32) -> bool {
-    let overruns = |c: &mut hw_sim::client::Client| c.chan_get(ch).ok().and_then(|v| v["counters"]["rx_overruns"].as_u64());
-    let Some(a) = overruns(c) else { return false };
-    std::thread::sleep(Duration::from_millis(300));
-    overruns(c).is_some_and(|b| b > a)
 }
 
 /// Waits until the first channel of every span is left unread (its shell asleep).

@@ -30,8 +30,8 @@ use tandem_dsp::g711::Law;
 use tandem_dsp::goertzel::{estimate_frequency, level_dbm0};
 use tandem_dsp::tone::Oscillator;
 use tandem_media::wire::{RtpRepr, TelephoneEventCode, TelephoneEventRepr};
-use tandem_tests::gateway::{Lab, Sipp, SippOpts, Tandem, start_pri, wait_until};
-use tandem_tests::q931peer::Q931Peer;
+use tandem_tests::gateway::{Lab, Sipp, SippOpts, wait_until};
+use tandem_tests::rigs::{PriRig as Rig, PriSipConfig, PriSpan, cdrs, peer_trunk, pri_sim, routes_both_ways};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -55,10 +55,11 @@ enum Span {
 }
 
 impl Span {
-    fn sim(self) -> &'static str {
+    /// The span's type, channels and Q.931 variant.
+    fn pri(self) -> PriSpan {
         match self {
-            Span::T1 => "[[card]]\nmodel = \"te120p\"\n[[card.span]]\ntype = \"t1\"\nfar_end = \"external\"\n",
-            Span::E1 => "[[card]]\nmodel = \"te120p\"\n[[card.span]]\ntype = \"e1\"\nfar_end = \"external\"\n",
+            Span::T1 => PriSpan::T1_NI2,
+            Span::E1 => PriSpan::E1_EURO,
         }
     }
 
@@ -71,10 +72,7 @@ impl Span {
     }
 
     fn switch(self) -> &'static str {
-        match self {
-            Span::T1 => "ni2",
-            Span::E1 => "euroisdn-e1",
-        }
+        self.pri().switch
     }
 }
 
@@ -108,85 +106,24 @@ impl Codec {
     }
 }
 
-/// The daemon's config: one PRI (user side) on span 1, the PBX trunk
-/// offering only `@CODECS@`, routes both ways.
-const CONFIG: &str = r#"
-[general]
-device_dir = "@DEV@"
-cdr_file = "@DIR@/cdr.jsonl"
-control_socket = "@DIR@/tandem.sock"
-drain_timeout_s = 2
-
-[[dahdi.span]]
-span = 1
-type = "@TYPE@"
-timing = 1
-[[dahdi.span.group]]
-channels = "@BCHANS@"
-role = "bchan"
-[[dahdi.span.group]]
-channels = "@DCHAN@"
-role = "dchan"
-
-[[pri]]
-name = "pstn"
-spans = [1]
-switch = "@SWITCH@"
-side = "user"
-trace = true
-
-[[group]]
-name = "pstn-out"
-members = ["pstn"]
-hunt = "ascending"
-
-[sip]
-listen = ["udp:127.0.0.3:5060"]
-rtp_ip = "127.0.0.3"
-rtp_ports = "23000-23999"
-t1_ms = 100
-
-[[sip.trunk]]
-name = "pbx"
-kind = "peer"
-host = "127.0.0.13:5070"
-accept_from = ["127.0.0.13", "127.0.0.14"]
-options_interval_s = 0
-codecs = ["@CODECS@"]
-
-[[route]]
-name = "pstn-to-pbx"
-from = "pstn"
-called = ["X."]
-target = [{ trunk = "pbx" }]
-
-[[route]]
-name = "pbx-to-pstn"
-from = "pbx"
-called = ["X.", "+X."]
-target = [{ group = "pstn-out" }]
-"#;
-
+/// The daemon's config: one PRI (user side, traced) on span 1, the PBX
+/// trunk offering only `codec`, routes both ways.
 fn config(span: Span, codec: Codec) -> String {
-    let (ty, bchans, dchan) = match span {
-        Span::T1 => ("t1", "1-23", "24"),
-        Span::E1 => ("e1", "1-15,17-31", "16"),
-    };
-    CONFIG.replace("@TYPE@", ty).replace("@BCHANS@", bchans).replace("@DCHAN@", dchan).replace("@SWITCH@", span.switch()).replace("@CODECS@", codec.name())
-}
-
-struct Rig {
-    lab: Lab,
-    switch: Q931Peer,
-    _tandem: Tandem,
+    PriSipConfig {
+        span: span.pri(),
+        country_code: None,
+        trace: true,
+        trunks: peer_trunk("pbx", "127.0.0.13:5070", "\"127.0.0.13\", \"127.0.0.14\"", &format!("options_interval_s = 0\ncodecs = [\"{}\"]", codec.name())),
+        routes: routes_both_ways("pbx", r#"[{ trunk = "pbx" }]"#),
+        ..PriSipConfig::new("127.0.0.3", "23000-23999")
+    }
+    .render()
 }
 
 /// Simulator, the carrier's switch (q931-peer, network side) and tandem,
 /// with the D-channel up on both ends.
 fn rig(span: Span, codec: Codec) -> Rig {
-    let lab = Lab::start(span.sim());
-    let (switch, tandem) = start_pri(&lab, &config(span, codec), span.switch(), &[]);
-    Rig { lab, switch, _tandem: tandem }
+    Rig::start_in(Lab::start(&pri_sim(span.pri().kind)), &config(span, codec), span.switch(), &[])
 }
 
 /// The PBX (sipp UAS) answering `calls` calls with the test's RTP socket.
@@ -201,11 +138,6 @@ fn sip_caller(lab: &Lab, called: &str) -> Sipp {
         "uac",
         SippOpts { scenario: "uac_call_media.xml", ip: "127.0.0.14", service: Some(called), remote: Some("127.0.0.3:5060"), ..SippOpts::default() },
     )
-}
-
-/// The CDR lines written so far (waits up to `T` for `n` of them).
-fn cdrs(lab: &Lab, n: usize) -> Vec<Value> {
-    tandem_tests::gateway::cdrs(lab, n, T)
 }
 
 fn num(v: &Value, key: &str) -> i64 {
