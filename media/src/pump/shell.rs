@@ -530,6 +530,24 @@ impl Shell {
         if s.dead {
             s.write_due = None;
         }
+        let pulls = s.write_due.is_some_and(|w| w + WRITE_SLACK <= now) || (!s.dead && s.due <= now && s.write_due.is_none());
+        let block = self.cfg.block;
+        if pulls && !s.stream.block_ready(block) && s.stream.buffered() as usize >= block {
+            // A block is about to be pulled with a hole at its start and a
+            // later packet in: the missing one may be queued behind it (a
+            // reordered pair comes back to back, and a pass reads one
+            // datagram per socket). Take what is queued first, so it plays
+            // rather than being concealed and then discarded as late.
+            for _ in 0..RX_BURST {
+                let Ok((n, from, stamp)) = self.io.call(Syscall::UdpRecv, || recv_stamped(&s.rtp, &mut self.rxbuf, &mut self.cmsg)) else { break };
+                s.stream.rtp_in(&self.rxbuf[..n], from, now);
+                let arrived = stamp.and_then(|st| arrival_instant(st, SystemTime::now(), Instant::now()));
+                after_rtp(s, &mut self.outbuf, &self.cfg, block, block_dur, now, arrived, &mut self.io);
+                if s.stream.block_ready(block) {
+                    break;
+                }
+            }
+        }
         if s.write_due.is_some_and(|w| w + WRITE_SLACK <= now && w <= s.due) {
             timed_write(s, &mut self.outbuf, &self.cfg, block_dur, &mut self.io);
         }
