@@ -14,106 +14,39 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::Value;
-use tandem_tests::gateway::{Kamailio, Lab, Sipp, SippOpts, Tandem, header, start_pri, wait_until};
+use tandem_tests::gateway::{Kamailio, Lab, Sipp, SippOpts, Tandem, header, wait_until};
 use tandem_tests::libpri::LibpriPeer;
 use tandem_tests::q931peer::Q931Peer;
+use tandem_tests::rigs::{PriRig as Rig, PriSipConfig, cause, cdrs, control, peer_trunk, pri_sim, routes_both_ways, sipp_logged, tone_on};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
 const T: Duration = Duration::from_secs(10);
 
-const SIM: &str = r#"
-[[card]]
-model = "te120p"
-[[card.span]]
-type = "t1"
-far_end = "external"
-"#;
-
-/// The daemon's config: one NI-2 PRI (user side) on span 1, the PBX trunk,
-/// routes both ways. `@TRUNKS@` is replaced by extra trunk sections,
-/// `@PBX_EXTRA@` by extra keys of the `pbx` trunk.
-const BASE: &str = r#"
-[general]
-device_dir = "@DEV@"
-cdr_file = "@DIR@/cdr.jsonl"
-drain_timeout_s = 2
-control_socket = "@DIR@/tandem.sock"
-metrics_listen = "127.0.0.1:19100"
-
-[[dahdi.span]]
-span = 1
-type = "t1"
-timing = 1
-[[dahdi.span.group]]
-channels = "1-23"
-role = "bchan"
-[[dahdi.span.group]]
-channels = "24"
-role = "dchan"
-
-[[pri]]
-name = "pstn"
-spans = [1]
-switch = "ni2"
-side = "user"
-country_code = "1"
-trace = true
-
-[[group]]
-name = "pstn-out"
-members = ["pstn"]
-hunt = "ascending"
-
-[sip]
-listen = ["udp:127.0.0.1:5060", "tcp:127.0.0.1:5060"]
-rtp_ip = "127.0.0.1"
-rtp_ports = "21000-21999"
-t1_ms = 100
-
-[[sip.trunk]]
-name = "pbx"
-kind = "peer"
-host = "127.0.0.10:5070"
-accept_from = ["127.0.0.10"]
-@PBX_EXTRA@
-
-
-@TRUNKS@
-
-[[route]]
-name = "pstn-to-pbx"
-from = "pstn"
-called = ["X."]
-target = @TARGETS@
-
-[[route]]
-name = "pbx-to-pstn"
-from = "pbx"
-called = ["X.", "+X."]
-target = [{ group = "pstn-out" }]
-"#;
-
-struct Rig {
-    lab: Lab,
-    switch: Q931Peer,
-    tandem: Tandem,
-}
-
+/// The daemon's config: one NI-2 PRI (user side, traced) on span 1, the
+/// PBX trunk with `pbx_extra` lines, then `trunks` (more trunk sections);
+/// routes both ways, the PRI's to `targets`.
 fn config(pbx_extra: &str, trunks: &str, targets: &str) -> String {
-    BASE.replace("@PBX_EXTRA@", pbx_extra).replace("@TRUNKS@", trunks).replace("@TARGETS@", targets)
+    PriSipConfig {
+        trace: true,
+        general_extra: "metrics_listen = \"127.0.0.1:19100\"".into(),
+        listen: vec!["udp:127.0.0.1:5060".into(), "tcp:127.0.0.1:5060".into()],
+        trunks: format!("{}\n{trunks}", peer_trunk("pbx", "127.0.0.10:5070", "\"127.0.0.10\"", pbx_extra)),
+        routes: routes_both_ways("pbx", targets),
+        ..PriSipConfig::new("127.0.0.1", "21000-21999")
+    }
+    .render()
 }
 
 /// Simulator, the carrier's switch (q931-peer, network side) and tandem,
 /// with the D-channel up on both ends.
 fn rig_with(cfg: &str, switch_args: &[&str]) -> Rig {
-    rig_in(Lab::start(SIM), cfg, switch_args)
+    rig_in(Lab::start(&pri_sim("t1")), cfg, switch_args)
 }
 
 /// As [`rig_with`], in a lab the test has already started things in.
 fn rig_in(lab: Lab, cfg: &str, switch_args: &[&str]) -> Rig {
-    let (switch, tandem) = start_pri(&lab, cfg, "ni2", switch_args);
-    Rig { lab, switch, tandem }
+    Rig::start_in(lab, cfg, "ni2", switch_args)
 }
 
 /// The PBX trunk without OPTIONS keepalive: sipp, as a UAS, would take an
@@ -136,13 +69,40 @@ fn caller<'a>(lab: &Lab, name: &str, scenario: &'a str, called: &'a str, keys: &
     )
 }
 
-/// The CDR lines written so far (waits up to `T` for `n` of them).
-fn cdrs(lab: &Lab, n: usize) -> Vec<Value> {
-    tandem_tests::gateway::cdrs(lab, n, T)
+/// The carrier places `call ARGS`, the PBX answers, the carrier clears with
+/// cause 16 and the PBX's scenario succeeds; returns the `released` event.
+fn pri_call_through(r: &mut Rig, pbx: &mut Sipp, args: &str) -> Value {
+    r.switch.send_line(&format!("call {args}"));
+    connected_then_cleared(r, pbx)
 }
 
-fn cause(ev: &Value) -> i64 {
-    ev["cause"].as_i64().unwrap_or_else(|| panic!("no cause in {ev}"))
+/// The carrier's call is connected; the carrier clears it with cause 16 and
+/// the PBX's scenario succeeds. Returns the `released` event.
+fn connected_then_cleared(r: &mut Rig, pbx: &mut Sipp) -> Value {
+    r.switch.wait_for("connected", T);
+    let rel = r.hang_up();
+    pbx.expect_success(T);
+    rel
+}
+
+/// On an answered call whose SIP side (sipp, echoing RTP) holds it and
+/// resumes it (its scenario logs `ANSWERED`, `HELD`, `RESUMED`): the
+/// carrier's 1 kHz tone goes out as RTP and comes back on the B-channel
+/// only while tandem sends, so not while `held` (sipp offered sendonly,
+/// the 200 said recvonly), and again after the resume.
+fn echo_stops_while_held(lab: &Lab, sipp: &Sipp, chan: u64, held: &str) {
+    let mut sim = lab.client();
+    sim.call("audio.play", serde_json::json!({"chan": chan, "tone": {"freqs": [1000.0], "level_dbm0": -10.0}})).expect("audio.play");
+    std::thread::sleep(Duration::from_millis(1000));
+    let f = tone_on(&mut sim, chan).unwrap_or_else(|| panic!("no tone came back while talking"));
+    assert!((f - 1000.0).abs() < 15.0, "the echoed tone is {f} Hz");
+    sipp_logged(sipp, "HELD");
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(tone_on(&mut sim, chan), None, "tandem still sends RTP while {held}");
+    sipp_logged(sipp, "RESUMED");
+    std::thread::sleep(Duration::from_millis(800));
+    let f = tone_on(&mut sim, chan).unwrap_or_else(|| panic!("no tone came back after the resume"));
+    assert!((f - 1000.0).abs() < 15.0, "the echoed tone is {f} Hz after the resume");
 }
 
 // ---------------------------------------------------------------------------
@@ -197,7 +157,7 @@ fn pri_call_reaches_sip_is_answered_and_pri_clears() {
     assert!(rx > 20, "{m}");
 }
 
-/// `GET /metrics` from the daemon (`metrics_listen` in [`BASE`]).
+/// `GET /metrics` from the daemon (`metrics_listen` in [`config`]).
 fn scrape_metrics() -> String {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect("127.0.0.1:19100").expect("metrics listener");
@@ -374,10 +334,7 @@ fn sip_early_media_183_with_prack_reaches_pri_as_progress() {
     r.switch.send_line("call 2125551234 9175550000");
     let p = r.switch.wait_for("progress", T);
     assert_eq!(p["inband"], true, "{p}");
-    r.switch.wait_for("connected", T);
-    r.switch.send_line("hangup 16");
-    r.switch.wait_for("released", T);
-    pbx.expect_success(T);
+    connected_then_cleared(&mut r, &mut pbx);
     let invite = &pbx.received("INVITE ")[0];
     assert!(header(invite, "Supported").contains("100rel"), "{invite}");
     assert!(pbx.log().contains("PRACK RAck: 1 1 INVITE") || pbx.log().contains("PRACK RAck:1 1 INVITE"), "{}", pbx.log());
@@ -420,11 +377,7 @@ fn pri_presentation_restricted_reaches_sip_as_privacy_id() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut r = rig();
     let mut pbx = pbx(&r.lab, "uas_answer.xml", 100);
-    r.switch.send_line("call 2125551234 9175550000 pres restricted");
-    r.switch.wait_for("connected", T);
-    r.switch.send_line("hangup 16");
-    r.switch.wait_for("released", T);
-    pbx.expect_success(T);
+    pri_call_through(&mut r, &mut pbx, "2125551234 9175550000 pres restricted");
     let invite = &pbx.received("INVITE ")[0];
     assert!(header(invite, "Privacy").contains("id"), "{invite}");
     assert!(header(invite, "From").to_ascii_lowercase().contains("anonymous"), "{invite}");
@@ -538,7 +491,7 @@ options_down_after = 2
 "#;
     // The backup PBX listens before tandem starts probing it; sipp counts
     // each OPTIONS as a call of its own, so let it take plenty.
-    let lab = Lab::start(SIM);
+    let lab = Lab::start(&pri_sim("t1"));
     let b = Sipp::start(
         &lab,
         "backup",
@@ -571,7 +524,7 @@ register_expires_s = 10
 "#;
     let mut cfg = config(NO_OPTIONS, reg, r#"[{ trunk = "itsp" }]"#);
     cfg = cfg.replace("from = \"pbx\"\n", "from = [\"pbx\", \"itsp\"]\n");
-    let lab = Lab::start(SIM);
+    let lab = Lab::start(&pri_sim("t1"));
     let _k = Kamailio::start(&lab, ("127.0.0.1", 5060), ("127.0.0.10", 5070));
     let sock = lab.dchan_socket(1);
     let mut switch = Q931Peer::spawn_named("switch", &["--role", "network", "--switch", "ni2", "--connect", sock.to_str().expect("utf-8")]);
@@ -612,7 +565,7 @@ register_expires_s = 10
 #[test]
 fn libpri_as_the_carrier_places_a_call_to_sip() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let lab = Lab::start(SIM);
+    let lab = Lab::start(&pri_sim("t1"));
     let sock = lab.dchan_socket(1);
     let mut switch = LibpriPeer::spawn_named("libpri", &["--role", "network", "--switch", "ni2", "--connect", sock.to_str().expect("utf-8")]);
     let tandem = Tandem::start(&lab, &config(NO_OPTIONS, "", r#"[{ trunk = "pbx" }]"#));
@@ -650,18 +603,6 @@ fn sigterm_drains_then_clears_calls_on_both_sides() {
 // ---------------------------------------------------------------------------
 // Hold and resume, Diversion from the PRI, SIP over TCP, overlap dialling
 
-/// The dominant frequency of what tandem sent on a B-channel over the last
-/// 300 ms (None: no single tone, or below -50 dBm0).
-fn tone_on(sim: &mut hw_sim::client::Client, chan: u64) -> Option<f64> {
-    let a = sim.call("audio.analyze", serde_json::json!({"chan": chan, "ms": 300})).expect("audio.analyze");
-    a["frequency_hz"].as_f64()
-}
-
-/// Wait for a `<log>` line of a sipp scenario.
-fn sipp_logged(s: &Sipp, needle: &str) {
-    assert!(wait_until(T, || s.log().contains(needle)), "sipp never logged {needle:?}: {}\n{}", s.log(), s.messages());
-}
-
 #[test]
 fn sip_caller_holds_and_resumes_by_reinvite_and_media_stops_and_restarts() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -672,23 +613,8 @@ fn sip_caller_holds_and_resumes_by_reinvite_and_media_stops_and_restarts() {
     let chan = inc["channel"].as_u64().expect("channel");
     r.switch.send_line("answer");
     sipp_logged(&uac, "ANSWERED");
-    // The carrier's 1 kHz tone goes out as RTP; sipp echoes it while it
-    // gets any, so it comes back on the B-channel only while tandem sends.
-    let mut sim = r.lab.client();
-    sim.call("audio.play", serde_json::json!({"chan": chan, "tone": {"freqs": [1000.0], "level_dbm0": -10.0}})).expect("audio.play");
-    std::thread::sleep(Duration::from_millis(1000));
-    let f = tone_on(&mut sim, chan).unwrap_or_else(|| panic!("no tone came back while talking"));
-    assert!((f - 1000.0).abs() < 15.0, "the echoed tone is {f} Hz");
-    // Held (sipp offered sendonly, the 200 said recvonly): tandem sends no
-    // RTP, so nothing comes back.
-    sipp_logged(&uac, "HELD");
-    std::thread::sleep(Duration::from_millis(800));
-    assert_eq!(tone_on(&mut sim, chan), None, "tandem still sends RTP while the call is held");
-    // Resumed: the tone comes back again.
-    sipp_logged(&uac, "RESUMED");
-    std::thread::sleep(Duration::from_millis(800));
-    let f = tone_on(&mut sim, chan).unwrap_or_else(|| panic!("no tone came back after the resume"));
-    assert!((f - 1000.0).abs() < 15.0, "the echoed tone is {f} Hz after the resume");
+    // Held (sipp offered sendonly, the 200 said recvonly), then resumed.
+    echo_stops_while_held(&r.lab, &uac, chan, "the call is held");
     let d = r.switch.wait_for("disconnecting", T);
     assert_eq!(cause(&d), 16);
     uac.expect_success(T);
@@ -706,11 +632,7 @@ fn pri_redirecting_number_reaches_sip_as_diversion_with_reason() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut r = rig();
     let mut pbx = pbx(&r.lab, "uas_answer.xml", 100);
-    r.switch.send_line("call 2125551234 9175550000 redirecting 2125550199 reason busy");
-    r.switch.wait_for("connected", T);
-    r.switch.send_line("hangup 16");
-    r.switch.wait_for("released", T);
-    pbx.expect_success(T);
+    pri_call_through(&mut r, &mut pbx, "2125551234 9175550000 redirecting 2125550199 reason busy");
     let invite = &pbx.received("INVITE ")[0];
     let div = header(invite, "Diversion");
     assert!(div.contains("2125550199"), "the redirecting number in Diversion: {invite}");
@@ -723,11 +645,7 @@ fn pri_redirecting_without_reason_reaches_sip_as_diversion_unknown() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut r = rig();
     let mut pbx = pbx(&r.lab, "uas_answer.xml", 100);
-    r.switch.send_line("call 2125551234 9175550000 redirecting 2125550199");
-    r.switch.wait_for("connected", T);
-    r.switch.send_line("hangup 16");
-    r.switch.wait_for("released", T);
-    pbx.expect_success(T);
+    pri_call_through(&mut r, &mut pbx, "2125551234 9175550000 redirecting 2125550199");
     let invite = &pbx.received("INVITE ")[0];
     let div = header(invite, "Diversion");
     assert!(div.contains("2125550199") && div.contains("reason=unknown"), "{invite}");
@@ -768,17 +686,13 @@ fn sip_call_over_tcp_reaches_pri_is_answered_and_cleared() {
 #[test]
 fn pri_call_to_a_tcp_trunk_goes_over_tcp_is_answered_and_cleared() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let lab = Lab::start(SIM);
+    let lab = Lab::start(&pri_sim("t1"));
     // The PBX listens on TCP before tandem starts.
     let mut pbx =
         Sipp::start(&lab, "pbx", SippOpts { scenario: "uas_answer.xml", transport: "t1", rtp_echo_port: Some(7000), pause_ms: 100, ..SippOpts::default() });
     let mut r = rig_in(lab, &config("options_interval_s = 0\ntransport = \"tcp\"", "", r#"[{ trunk = "pbx" }]"#), &[]);
-    r.switch.send_line("call 2125551234 9175550000");
-    r.switch.wait_for("connected", T);
-    r.switch.send_line("hangup 16");
-    let rel = r.switch.wait_for("released", T);
+    let rel = pri_call_through(&mut r, &mut pbx, "2125551234 9175550000");
     assert_eq!(cause(&rel), 16);
-    pbx.expect_success(T);
     let invite = &pbx.received("INVITE ")[0];
     assert!(header(invite, "Via").contains("SIP/2.0/TCP"), "the INVITE came over TCP: {invite}");
     assert!(pbx.received("BYE ").iter().all(|b| header(b, "Via").contains("TCP")), "{}", pbx.messages());
@@ -795,13 +709,7 @@ fn overlap_rig(called: &str) -> Rig {
         &format!("called = {called}"),
         1,
     );
-    let lab = Lab::start(SIM);
-    let sock = lab.dchan_socket(1);
-    let mut switch = Q931Peer::spawn_named("switch", &["--role", "network", "--switch", "euroisdn-t1", "--connect", sock.to_str().expect("utf-8")]);
-    let tandem = Tandem::start(&lab, &cfg);
-    switch.wait_for("link_up", Duration::from_secs(15));
-    tandem.expect_log("tandem running", T);
-    Rig { lab, switch, tandem }
+    Rig::start_in(Lab::start(&pri_sim("t1")), &cfg, "euroisdn-t1", &[])
 }
 
 #[test]
@@ -814,10 +722,7 @@ fn pri_overlap_dialling_with_sending_complete_reaches_sip_en_bloc() {
     r.switch.wait_for("setup_ack", T);
     assert!(pbx.received("INVITE ").is_empty(), "no INVITE before the number is complete");
     r.switch.send_line("info 50142 complete");
-    r.switch.wait_for("connected", T);
-    r.switch.send_line("hangup 16");
-    r.switch.wait_for("released", T);
-    pbx.expect_success(T);
+    connected_then_cleared(&mut r, &mut pbx);
     let invites = pbx.received("INVITE ");
     assert_eq!(invites.len(), 1, "{}", pbx.messages());
     assert!(invites[0].lines().next().unwrap_or("").contains("2125550142"), "the whole number in one INVITE: {}", invites[0]);
@@ -836,10 +741,7 @@ fn pri_overlap_dialling_digit_by_digit_routes_when_a_fixed_pattern_matches() {
         r.switch.send_line(&format!("info {d}"));
         std::thread::sleep(Duration::from_millis(50));
     }
-    r.switch.wait_for("connected", T);
-    r.switch.send_line("hangup 16");
-    r.switch.wait_for("released", T);
-    pbx.expect_success(T);
+    connected_then_cleared(&mut r, &mut pbx);
     let invites = pbx.received("INVITE ");
     assert_eq!(invites.len(), 1, "{}", pbx.messages());
     assert!(invites[0].lines().next().unwrap_or("").contains("2125550142"), "{}", invites[0]);
@@ -847,16 +749,6 @@ fn pri_overlap_dialling_digit_by_digit_routes_when_a_fixed_pattern_matches() {
 
 // ---------------------------------------------------------------------------
 // The control socket: `tandem status` and hotplug's span events
-
-fn control(lab: &Lab, req: &str) -> Value {
-    use std::io::{BufRead, Write};
-    let mut s = std::os::unix::net::UnixStream::connect(lab.path("tandem.sock")).expect("control socket");
-    s.set_read_timeout(Some(T)).expect("timeout");
-    s.write_all(format!("{req}\n").as_bytes()).expect("write");
-    let mut line = String::new();
-    std::io::BufReader::new(s).read_line(&mut line).expect("reply");
-    serde_json::from_str(&line).expect("JSON reply")
-}
 
 #[test]
 fn tandem_status_shows_channels_and_trunks_and_span_down_stops_the_hunt() {
@@ -900,18 +792,7 @@ fn pbx_holds_and_resumes_a_pri_call_by_reinvite_and_media_stops_and_restarts() {
     let conn = r.switch.wait_for("connected", T);
     let chan = conn["channel"].as_u64().expect("channel");
     sipp_logged(&pbx, "ANSWERED");
-    let mut sim = r.lab.client();
-    sim.call("audio.play", serde_json::json!({"chan": chan, "tone": {"freqs": [1000.0], "level_dbm0": -10.0}})).expect("audio.play");
-    std::thread::sleep(Duration::from_millis(1000));
-    let f = tone_on(&mut sim, chan).unwrap_or_else(|| panic!("no tone came back while talking"));
-    assert!((f - 1000.0).abs() < 15.0, "the echoed tone is {f} Hz");
-    sipp_logged(&pbx, "HELD");
-    std::thread::sleep(Duration::from_millis(800));
-    assert_eq!(tone_on(&mut sim, chan), None, "tandem still sends RTP while the PBX holds the call");
-    sipp_logged(&pbx, "RESUMED");
-    std::thread::sleep(Duration::from_millis(800));
-    let f = tone_on(&mut sim, chan).unwrap_or_else(|| panic!("no tone came back after the resume"));
-    assert!((f - 1000.0).abs() < 15.0, "the echoed tone is {f} Hz after the resume");
+    echo_stops_while_held(&r.lab, &pbx, chan, "the PBX holds the call");
     r.switch.send_line("hangup 16");
     r.switch.wait_for("released", T);
     pbx.expect_success(T);
@@ -941,7 +822,7 @@ fn sip_info_dtmf_is_played_in_band_on_the_b_channel() {
 #[test]
 fn an_invite_too_large_for_udp_goes_over_tcp_to_a_udp_trunk() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let lab = Lab::start(SIM);
+    let lab = Lab::start(&pri_sim("t1"));
     // The PBX listens on TCP only; the trunk says UDP, but a 1,500-byte
     // Request-URI makes the INVITE (and the ACK and BYE that repeat it in
     // To) larger than 1,300 bytes, so RFC 3261 §18.1.1 sends them over TCP.
@@ -950,11 +831,7 @@ fn an_invite_too_large_for_udp_goes_over_tcp_to_a_udp_trunk() {
     let long = "x".repeat(1500);
     let target = format!(r#"[{{ trunk = "pbx", uri = "sip:{{called}}@127.0.0.10:5070;pad={long}" }}]"#);
     let mut r = rig_in(lab, &config(NO_OPTIONS, "", &target), &[]);
-    r.switch.send_line("call 2125551234 9175550000");
-    r.switch.wait_for("connected", T);
-    r.switch.send_line("hangup 16");
-    r.switch.wait_for("released", T);
-    pbx.expect_success(T);
+    pri_call_through(&mut r, &mut pbx, "2125551234 9175550000");
     let invite = &pbx.received("INVITE ")[0];
     assert!(invite.len() > 1300, "{} bytes", invite.len());
     assert!(header(invite, "Via").starts_with("SIP/2.0/TCP"), "the INVITE came over TCP: {}", header(invite, "Via"));
@@ -967,15 +844,11 @@ fn a_trunk_with_an_outbound_proxy_sends_through_kamailio_with_the_pbx_in_the_req
     // The PBX trunk goes through kamailio, which asks for proxy digest
     // credentials and forwards to the PBX.
     let extra = "options_interval_s = 0\noutbound_proxy = \"sip:127.0.0.20:5090;lr\"\nusername = \"tandem\"\npassword = \"s3cret\"";
-    let lab = Lab::start(SIM);
+    let lab = Lab::start(&pri_sim("t1"));
     let k = Kamailio::start(&lab, ("127.0.0.1", 5060), ("127.0.0.10", 5070));
     let mut pbx = pbx(&lab, "uas_answer.xml", 100);
     let mut r = rig_in(lab, &config(extra, "", r#"[{ trunk = "pbx" }]"#), &[]);
-    r.switch.send_line("call 2125551234 9175550000");
-    r.switch.wait_for("connected", T);
-    r.switch.send_line("hangup 16");
-    r.switch.wait_for("released", T);
-    pbx.expect_success(T);
+    pri_call_through(&mut r, &mut pbx, "2125551234 9175550000");
     // Kamailio saw the INVITE twice (challenged once), with the PBX in the R-URI.
     assert!(k.log.count("REQ INVITE sip:2125551234@127.0.0.10:5070") >= 2, "{:?}", k.log.all());
     let invite = &pbx.received("INVITE ")[0];
