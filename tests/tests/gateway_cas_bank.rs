@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tandem_tests::gateway::{Lab, Sipp, SippOpts, Tandem, cdrs, header, wait_until};
+use tandem_tests::rigs::{example, example_config, start_tandem};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -44,21 +45,22 @@ const BITS_BD: u32 = 0b0101;
 
 /// The simulator: examples/sim/bank-t1-cross.toml.
 fn sim() -> String {
-    std::fs::read_to_string(tandem_tests::repo_path("examples/sim/bank-t1-cross.toml")).expect("the example simulator config")
+    example("examples/sim/bank-t1-cross.toml")
 }
 
 /// The daemon: examples/gateway/bank-t1.toml with the test's device
 /// directory, scratch files and loopback addresses.
 fn config() -> String {
-    let text = std::fs::read_to_string(tandem_tests::repo_path("examples/gateway/bank-t1.toml")).expect("the example gateway config");
-    text.replace("/dev/dahdi", "@DEV@")
-        .replace("/var/log/tandem/cdr.jsonl", "@DIR@/cdr.jsonl")
-        .replace("/run/tandem/tandem.sock", "@DIR@/tandem.sock")
-        .replace("0.0.0.0:5060", "127.0.0.40:5060")
-        .replace("rtp_ip = \"192.0.2.40\"", "rtp_ip = \"127.0.0.40\"")
-        .replace("pbx.example.com:5060", "127.0.0.41:5070")
-        .replace("carrier.example.com:5060", "127.0.0.42:5070")
-        .replace("options_interval_s = 30", "options_interval_s = 0")
+    example_config(
+        "bank-t1.toml",
+        &[
+            ("0.0.0.0:5060", "127.0.0.40:5060"),
+            ("rtp_ip = \"192.0.2.40\"", "rtp_ip = \"127.0.0.40\""),
+            ("pbx.example.com:5060", "127.0.0.41:5070"),
+            ("carrier.example.com:5060", "127.0.0.42:5070"),
+            ("options_interval_s = 30", "options_interval_s = 0"),
+        ],
+    )
 }
 
 struct Rig {
@@ -68,8 +70,7 @@ struct Rig {
 
 fn rig() -> Rig {
     let lab = Lab::start(&sim());
-    let tandem = Tandem::start(&lab, &config());
-    tandem.expect_log("tandem running", T);
+    let tandem = start_tandem(&lab, &config());
     Rig { lab, tandem }
 }
 
