@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tandem_tests::gateway::{Lab, Sipp, SippOpts, Tandem, wait_until};
+use tandem_tests::rigs::{example, example_config, start_tandem, unread};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -22,21 +23,22 @@ const T: Duration = Duration::from_secs(10);
 
 /// The simulator: examples/sim/analog-tdm410p.toml.
 fn sim() -> String {
-    std::fs::read_to_string(tandem_tests::repo_path("examples/sim/analog-tdm410p.toml")).expect("the example simulator config")
+    example("examples/sim/analog-tdm410p.toml")
 }
+
+/// The test's loopback addresses in examples/gateway/analog.toml.
+const ADDRESSES: &[(&str, &str)] = &[
+    ("0.0.0.0:5060", "127.0.0.4:5060"),
+    ("rtp_ip = \"192.0.2.10\"", "rtp_ip = \"127.0.0.4\""),
+    ("pbx.example.com:5060", "127.0.0.16:5070"),
+    ("192.0.2.0/24", "127.0.0.16/31"),
+    ("options_interval_s = 30", "options_interval_s = 0"),
+];
 
 /// The daemon: examples/gateway/analog.toml with the test's device
 /// directory, scratch files and loopback addresses.
 fn config() -> String {
-    let text = std::fs::read_to_string(tandem_tests::repo_path("examples/gateway/analog.toml")).expect("the example gateway config");
-    text.replace("/dev/dahdi", "@DEV@")
-        .replace("/var/log/tandem/cdr.jsonl", "@DIR@/cdr.jsonl")
-        .replace("/run/tandem/tandem.sock", "@DIR@/tandem.sock")
-        .replace("0.0.0.0:5060", "127.0.0.4:5060")
-        .replace("rtp_ip = \"192.0.2.10\"", "rtp_ip = \"127.0.0.4\"")
-        .replace("pbx.example.com:5060", "127.0.0.16:5070")
-        .replace("192.0.2.0/24", "127.0.0.16/31")
-        .replace("options_interval_s = 30", "options_interval_s = 0")
+    example_config("analog.toml", ADDRESSES)
 }
 
 struct Rig {
@@ -45,10 +47,7 @@ struct Rig {
 }
 
 fn rig() -> Rig {
-    let lab = Lab::start(&sim());
-    let tandem = Tandem::start(&lab, &config());
-    tandem.expect_log("tandem running", T);
-    Rig { lab, tandem }
+    rig_with(&[])
 }
 
 fn pbx(lab: &Lab, scenario: &str) -> Sipp {
@@ -353,14 +352,9 @@ fn ring_edges(c: &mut hw_sim::client::Client, chan: u32, n: usize, within: Durat
 
 /// A rig whose `landline` section has `key = value` in place of the example's.
 fn rig_with(replace: &[(&str, &str)]) -> Rig {
-    let mut cfg = config();
-    for (from, to) in replace {
-        assert!(cfg.contains(from), "the example has no {from:?}");
-        cfg = cfg.replace(from, to);
-    }
+    let subs: Vec<(&str, &str)> = ADDRESSES.iter().chain(replace).copied().collect();
     let lab = Lab::start(&sim());
-    let tandem = Tandem::start(&lab, &cfg);
-    tandem.expect_log("tandem running", T);
+    let tandem = start_tandem(&lab, &example_config("analog.toml", &subs));
     Rig { lab, tandem }
 }
 
@@ -1141,15 +1135,6 @@ fn the_call_waiting_alert_pauses_the_first_callers_rtp_with_no_reinvite_keeping_
     let gap_ms = (after.at - before.at).as_millis() as u64;
     // The alert lasts at least its 300 ms tone (the zone's cadence) and a few seconds at most.
     assert!(jump_ms >= 300 && jump_ms <= gap_ms + 1000 && jump_ms < 5000, "timestamp jump {jump_ms} ms across an alert of {gap_ms} ms between packets");
-}
-
-/// Nobody reads channel `ch`: DAHDI's receive buffers are full and its
-/// receive overruns grow (a port shell that reads its channel keeps them still).
-fn unread(c: &mut hw_sim::client::Client, ch: u32) -> bool {
-    let overruns = |c: &mut hw_sim::client::Client| c.chan_get(ch).ok().and_then(|v| v["counters"]["rx_overruns"].as_u64());
-    let Some(a) = overruns(c) else { return false };
-    std::thread::sleep(Duration::from_millis(300));
-    overruns(c).is_some_and(|b| b > a)
 }
 
 #[test]
