@@ -735,10 +735,8 @@ impl CallControl {
     /// timer already told it to release): fail over or end the call.
     fn outbound_failed(&mut self, call: &mut Call, cause: Cause, by: By, now: Instant) {
         self.disconnect_media(call);
-        let can_fail_over = call.phase == Phase::Routing
-            && call.by.is_none()
-            && call.inbound.active()
-            && call.route.as_ref().is_some_and(|r| r.fails_over_on(cause));
+        let can_fail_over =
+            call.phase == Phase::Routing && call.by.is_none() && call.inbound.active() && call.route.as_ref().is_some_and(|r| r.fails_over_on(cause));
         if can_fail_over {
             let previous = call.outbound.take();
             if self.originate_next(call, now) {
