@@ -13,6 +13,12 @@ use parking_lot::Mutex;
 use crate::config::SimConfig;
 use crate::fs::{DahdiFs, State};
 
+/// How long [`Sim::stop`] waits for the kernel to release files closed just
+/// before it (their FUSE RELEASE comes after close(2) returns).
+const RELEASE_WAIT: Duration = Duration::from_secs(1);
+/// ...and gives up sooner when none has come for this long.
+const RELEASE_STALL: Duration = Duration::from_millis(50);
+
 /// Options beyond the configuration file.
 #[derive(Clone, Debug, Default)]
 pub struct SimOptions {
@@ -129,6 +135,23 @@ impl Sim {
         // Close the SMDI pty and remove its symlink.
         let smdi = self.state.lock().smdi.take();
         drop(smdi);
+        // The kernel sends FUSE RELEASE only after close(2) has returned: a
+        // file its user closed just now may still count as open, and the
+        // unmount would fail with EBUSY. Give such releases a moment, while
+        // they keep coming (files a running program keeps open stay so).
+        let give_up = Instant::now() + RELEASE_WAIT;
+        let (mut open, mut since) = (usize::MAX, Instant::now());
+        loop {
+            let now = Instant::now();
+            let n = self.state.lock().dahdi.handles.len();
+            if n < open {
+                (open, since) = (n, now);
+            }
+            if n == 0 || now >= give_up || now >= since + RELEASE_STALL {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let r = match self.session.take() {
             Some(s) => s.umount_and_join().map_err(|e| format!("unmount {}: {e}", self.mount.display())),
             None => Ok(()),
