@@ -56,6 +56,18 @@ pub fn control(lab: &Lab, req: &str) -> Value {
     serde_json::from_str(&line).expect("JSON reply")
 }
 
+/// Every CAS channel of every interface, as `tandem status` lists them: `span:pos=state`.
+pub fn cas_states(lab: &Lab) -> Vec<String> {
+    let st = control(lab, r#"{"op": "status"}"#);
+    st["interfaces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|i| i["cas_channels"].as_array().cloned().unwrap_or_default())
+        .map(|c| format!("{}:{}={}", c["span"], c["pos"], c["state"].as_str().unwrap_or("?")))
+        .collect()
+}
+
 /// The CDR lines written so far (waits up to 10 s for `n` of them).
 pub fn cdrs(lab: &Lab, n: usize) -> Vec<Value> {
     crate::gateway::cdrs(lab, n, T)

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use tandem_tests::gateway::{Lab, Sipp, SippOpts, Tandem, cdrs, header, wait_until};
-use tandem_tests::rigs::{control, example, example_config, start_tandem, unread};
+use tandem_tests::rigs::{cas_states, control, example, example_config, start_tandem, unread};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -40,18 +40,6 @@ fn rig(sim: &str, cfg: String) -> Rig {
     let lab = Lab::start(&example(&format!("examples/sim/{sim}")));
     let tandem = start_tandem(&lab, &cfg);
     Rig { lab, _tandem: tandem }
-}
-
-/// Every CAS channel of every interface, as `tandem status` lists them.
-fn cas_states(lab: &Lab) -> Vec<String> {
-    let st = control(lab, r#"{"op": "status"}"#);
-    st["interfaces"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|i| i["cas_channels"].as_array().cloned().unwrap_or_default())
-        .map(|c| format!("{}:{}={}", c["span"], c["pos"], c["state"].as_str().unwrap_or("?")))
-        .collect()
 }
 
 /// Waits until no call is left and every CAS channel is idle again, and

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tandem_tests::gateway::{Lab, Sipp, SippOpts, Tandem, cdrs, start_pri, wait_until, workspace_bin};
-use tandem_tests::rigs::{PriSipConfig, cause, control, example, example_config, peer_trunk, pri_sim, routes_both_ways, start_tandem};
+use tandem_tests::rigs::{PriSipConfig, cas_states, cause, control, example, example_config, peer_trunk, pri_sim, routes_both_ways, start_tandem};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -73,18 +73,6 @@ fn cas_rig() -> CasRig {
     let lab = Lab::start(&example("examples/sim/cas-t1-cross.toml"));
     let tandem = start_tandem(&lab, &cfg);
     CasRig { lab, _tandem: tandem }
-}
-
-/// Every CAS channel as `status` lists it: `span:pos=state`.
-fn cas_states(lab: &Lab) -> Vec<String> {
-    let st = control(lab, r#"{"op": "status"}"#);
-    st["interfaces"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|i| i["cas_channels"].as_array().cloned().unwrap_or_default())
-        .map(|c| format!("{}:{}={}", c["span"], c["pos"], c["state"].as_str().unwrap_or("?")))
-        .collect()
 }
 
 /// Waits (generously: a far end that saw a busy-out settles through its own

@@ -133,6 +133,16 @@ enum Hunt {
     Locked,
 }
 
+/// What a stream brings to its slot ([`Shell::seat`]).
+struct Slotted {
+    id: u64,
+    stream: Stream,
+    chan: Channel,
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+    stats: Arc<StatsCell>,
+}
+
 struct Slot {
     id: u64,
     stream: Stream,
@@ -373,13 +383,7 @@ impl Shell {
     fn command(&mut self, c: Command, now: Instant) {
         match c {
             Command::Start { id, spec, chan, rtp, rtcp, stats } => {
-                let i = match self.slots.iter().position(Option::is_none) {
-                    Some(i) => i,
-                    None => {
-                        self.slots.push(None);
-                        self.slots.len() - 1
-                    }
-                };
+                let i = self.free_slot();
                 let flags = EpollFlags::EPOLLIN;
                 // The kernel stamps each datagram as it comes in: the write
                 // phase is learnt from when the packets arrived, not from
@@ -395,42 +399,9 @@ impl Shell {
                     tracing::error!(stream = id, error = %e, "media pump: epoll_ctl failed; stream not started");
                     return;
                 }
-                // Blocks queued before the call are stale (audio from before
-                // it, up to the whole receive queue on a channel left open,
-                // as an analog line's is): drop them. Flushing the read side
-                // also restarts the channel's block fill (DAHDI resets its
-                // read buffers' fill on DAHDI_FLUSH), so its blocks complete
-                // on the call's own phase, as each real call's do.
-                let _ = self.io.call(Syscall::TdmIoctl, || chan.flush(true, false, false));
-                let silence = vec![dsp_law(spec.tdm_law).silence(); self.cfg.block];
-                for _ in 0..PRIME_BLOCKS {
-                    let _ = chan.write(&silence);
-                }
                 let mut stream = Stream::new(spec, self.cfg.jitter_min_ms, self.cfg.jitter_max_ms, self.cfg.dtmf_mode, self.ntp, now, random_seed() ^ id);
                 stream.detect_answer_tone(self.cfg.answer_tone);
-                stats.store(&stream.stats());
-                self.slots[i] = Some(Slot {
-                    id,
-                    stream,
-                    chan,
-                    rtp,
-                    rtcp,
-                    stats,
-                    due: now,
-                    hunt: Hunt::Start,
-                    since_probe: 0,
-                    since_early: 0,
-                    phase: Phase { not_before: now, ready: now },
-                    empty_at: now,
-                    early: false,
-                    misses: 0,
-                    dead: false,
-                    wphase: WritePhase::new(self.block_dur, WRITE_GUARD),
-                    write_due: None,
-                    write_off: Duration::ZERO,
-                    restart: false,
-                });
-                self.by_id.insert(id, i);
+                self.seat(i, Slotted { id, stream, chan, rtp, rtcp, stats }, now);
                 tracing::debug!(stream = id, channo = spec.channo, "media stream started");
             }
             Command::Park { id } => self.park(id, now),
@@ -481,6 +452,57 @@ impl Shell {
             }
             Command::Shutdown => {}
         }
+    }
+
+    /// The index of an empty slot (a new one if none is).
+    fn free_slot(&mut self) -> usize {
+        match self.slots.iter().position(Option::is_none) {
+            Some(i) => i,
+            None => {
+                self.slots.push(None);
+                self.slots.len() - 1
+            }
+        }
+    }
+
+    /// Runs a stream on its channel in slot `i` (a start, or a parked
+    /// stream attached again). Blocks queued before now are stale (audio
+    /// from before the call, up to the whole receive queue on a channel left
+    /// open, as an analog line's is): they are dropped. Flushing the read
+    /// side also restarts the channel's block fill (DAHDI resets its read
+    /// buffers' fill on DAHDI_FLUSH), so its blocks complete on the call's
+    /// own phase, as each real call's do; silence is queued while the pump
+    /// learns that phase afresh.
+    fn seat(&mut self, i: usize, st: Slotted, now: Instant) {
+        let Slotted { id, stream, chan, rtp, rtcp, stats } = st;
+        let _ = self.io.call(Syscall::TdmIoctl, || chan.flush(true, false, false));
+        let silence = vec![dsp_law(stream.spec().tdm_law).silence(); self.cfg.block];
+        for _ in 0..PRIME_BLOCKS {
+            let _ = chan.write(&silence);
+        }
+        stats.store(&stream.stats());
+        self.slots[i] = Some(Slot {
+            id,
+            stream,
+            chan,
+            rtp,
+            rtcp,
+            stats,
+            due: now,
+            hunt: Hunt::Start,
+            since_probe: 0,
+            since_early: 0,
+            phase: Phase { not_before: now, ready: now },
+            empty_at: now,
+            early: false,
+            misses: 0,
+            dead: false,
+            wphase: WritePhase::new(self.block_dur, WRITE_GUARD),
+            write_due: None,
+            write_off: Duration::ZERO,
+            restart: false,
+        });
+        self.by_id.insert(id, i);
     }
 
     fn receive(&mut self, data: u64, now: Instant) {

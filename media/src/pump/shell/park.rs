@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::net::UdpSocket;
 use std::os::fd::AsFd;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use nix::sys::epoll::{EpollEvent, EpollFlags};
 use tandem_drivers::Channel;
@@ -15,9 +15,7 @@ use tandem_drivers::Channel;
 use super::super::StreamSpec;
 use super::super::stats::{IoMeter, StatsCell, Syscall};
 use super::super::stream::Stream;
-use super::super::write_phase::WritePhase;
-use super::{Hunt, PRIME_BLOCKS, Phase, Shell, Slot, WRITE_GUARD};
-use crate::codec::dsp_law;
+use super::{Shell, Slot, Slotted};
 
 /// The epoll-data bit of a parked stream's sockets; the rest is the
 /// stream id shifted left by one, and the low bit says RTCP.
@@ -106,13 +104,7 @@ impl Shell {
             tracing::debug!(stream = id, "media pump: unpark of a stream not parked");
             return;
         };
-        let i = match self.slots.iter().position(Option::is_none) {
-            Some(i) => i,
-            None => {
-                self.slots.push(None);
-                self.slots.len() - 1
-            }
-        };
+        let i = self.free_slot();
         let flags = EpollFlags::EPOLLIN;
         let (rtp_tok, rtcp_tok) = ((i as u64) << 1, ((i as u64) << 1) | 1);
         let rearm = |fd: std::os::fd::BorrowedFd<'_>, tok: u64| {
@@ -123,37 +115,8 @@ impl Shell {
             self.parked.streams.insert(id, p);
             return;
         }
-        // As at a start: stale blocks read before now are dropped, and
-        // silence is queued while the phase is learnt.
-        let _ = self.io.call(Syscall::TdmIoctl, || chan.flush(true, false, false));
-        let silence = vec![dsp_law(spec.tdm_law).silence(); self.cfg.block];
-        for _ in 0..PRIME_BLOCKS {
-            let _ = chan.write(&silence);
-        }
         p.stream.attach(spec, now);
-        p.stats.store(&p.stream.stats());
-        self.slots[i] = Some(Slot {
-            id,
-            stream: p.stream,
-            chan,
-            rtp: p.rtp,
-            rtcp: p.rtcp,
-            stats: p.stats,
-            due: now,
-            hunt: Hunt::Start,
-            since_probe: 0,
-            since_early: 0,
-            phase: Phase { not_before: now, ready: now },
-            empty_at: now,
-            early: false,
-            misses: 0,
-            dead: false,
-            wphase: WritePhase::new(self.block_dur, WRITE_GUARD),
-            write_due: None,
-            write_off: Duration::ZERO,
-            restart: false,
-        });
-        self.by_id.insert(id, i);
+        self.seat(i, Slotted { id, stream: p.stream, chan, rtp: p.rtp, rtcp: p.rtcp, stats: p.stats }, now);
         tracing::debug!(stream = id, channo = spec.channo, "media stream attached again");
     }
 
