@@ -96,6 +96,8 @@
 //! and `CALLS_BENCH_TANDEM_CPU` (`none` to not pin), `CALLS_BENCH_FUSE_THREADS` (the
 //! simulator's FUSE threads, default 1), `CALLS_BENCH_LOG`
 //! (tandem's `RUST_LOG`, default `warn`), `CALLS_BENCH_TANDEM` (the binary),
+//! `CALLS_BENCH_RT=1` (the bench, the simulator and tandem run SCHED_FIFO,
+//! so other processes on a shared machine cannot preempt them),
 //! `CALLS_BENCH_KEEP=1` (keep the scratch directory with tandem's log),
 //! `CALLS_BENCH_PRI_TRACE=1` (`trace = true` on every `[[pri]]`, and the
 //! wall-clock times of the first calls' SETUP/INVITE on stderr, to line them
@@ -1086,6 +1088,17 @@ fn connect_dchan(path: &Path) -> OwnedFd {
     }
 }
 
+/// SCHED_FIFO priority of every thread of the bench, the simulator and
+/// tandem under `CALLS_BENCH_RT=1`.
+const RT_PRIORITY: i32 = 10;
+
+/// `CALLS_BENCH_RT=1`: every thread of the bench, the simulator and tandem
+/// runs SCHED_FIFO, so other processes on a shared machine cannot preempt
+/// them (the simulator's clock thread stands for a card's interrupt).
+fn realtime() -> bool {
+    std::env::var("CALLS_BENCH_RT").is_ok_and(|v| v == "1")
+}
+
 /// Pin the calling thread (and the threads it starts later) to `cpu`.
 fn pin_self(cpu: &str) {
     if let Ok(n) = cpu.parse::<usize>() {
@@ -1314,6 +1327,13 @@ impl E2e {
             c.args(["-c", &tcpu]).arg(&bin);
             c
         };
+        if realtime() {
+            // chrt runs taskset (or tandem), and every thread inherits SCHED_FIFO.
+            let prog = cmd.get_program().to_owned();
+            let args: Vec<_> = cmd.get_args().map(|a| a.to_owned()).collect();
+            cmd = Command::new("chrt");
+            cmd.args(["-f", &RT_PRIORITY.to_string()]).arg(prog).args(args);
+        }
         cmd.arg("run").arg("--config").arg(&cfg_path).env("RUST_LOG", rust_log);
         cmd.stdin(Stdio::null()).stdout(log.try_clone().map_err(|e| e.to_string())?).stderr(log);
         let tandem = cmd.spawn().map_err(|e| format!("spawn {bin}: {e}"))?;
@@ -1706,6 +1726,13 @@ fn part_e2e() {
     }
     let spans = (env_u64("CALLS_BENCH_SPANS", 12) as u32 / 2).max(1) * 2;
     pin_self(&env_str("CALLS_BENCH_CPU", "0"));
+    if realtime() {
+        // Threads started from here on (the simulator's, the readers') inherit it.
+        let param = nix::libc::sched_param { sched_priority: RT_PRIORITY };
+        // SAFETY: 0 is the calling thread; a valid sched_param.
+        let ok = unsafe { nix::libc::sched_setscheduler(0, nix::libc::SCHED_FIFO, &param) } == 0;
+        println!("realtime (CALLS_BENCH_RT=1): bench and simulator SCHED_FIFO {RT_PRIORITY}: {}", if ok { "set" } else { "FAILED" });
+    }
     // Rig 1, for latency: tandem also logs the Q.931 ladder and SIP
     // messages (debug), so its own share can be read from its timestamps.
     let mut e = match E2e::start(spans, LADDER_LOG) {
