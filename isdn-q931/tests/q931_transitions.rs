@@ -679,3 +679,18 @@ fn every_timer_is_configurable() {
 fn config_timers(s: SwitchType, side: Side) -> isdn_q931::q931::Timers {
     Config::new(s, side).timers
 }
+
+#[test]
+fn a_new_service_status_supersedes_an_unacknowledged_one_for_the_same_channel() {
+    let mut c = Cc::new(SwitchType::Ni2, Side::User);
+    let ch = ChannelRef::new(0, 5);
+    c.cmd(Command::Service { target: RestartTarget::Channels(vec![ch]), status: ServiceStatus::OutOfService });
+    c.cmd(Command::Service { target: RestartTarget::Channels(vec![ch]), status: ServiceStatus::InService });
+    assert_eq!(c.take_sent(), [M::Service, M::Service]);
+    // Only the in-service SERVICE is retried after T3M1; the out-of-service one is gone.
+    c.advance(Duration::from_secs(120));
+    let resent = std::mem::take(&mut c.sent);
+    assert_eq!(resent.len(), 1, "{resent:?}");
+    assert!(resent[0].ies.iter().any(|ie| matches!(ie, IeRepr::ChangeStatus(cs) if cs.status == ServiceStatus::InService)), "{resent:?}");
+    assert!(c.cc.channels().is_free(ch));
+}

@@ -282,6 +282,9 @@ impl CallControl {
             for ch in &channels {
                 self.channels.set_out_of_service(*ch, status != ServiceStatus::InService);
             }
+            // A new status supersedes one still unacknowledged for the same
+            // channels: retrying the old one would undo the new.
+            self.services.retain(|p| p.channels != channels);
             self.transmit(bytes.clone());
             self.services.push(Pending {
                 channels,
