@@ -26,6 +26,21 @@
 //!
 //! A calling name that NI-2 sends after the SETUP (in a FACILITY) has no
 //! leg event yet and is logged at debug level only.
+//!
+//! Operator blocking ([`TdmInterface::set_blocked`]) always acts locally:
+//! the hunt skips the channel and the stack moves or refuses SETUPs for it.
+//! On a switch type with the maintenance protocol (the variant's
+//! `service_pd`: NI-2, DMS-100, 4ESS, 5ESS) the far end is told too, as
+//! chan_dahdi's `pri service disable` does: one SERVICE "out of service"
+//! per channel once the channel is idle (a call on it finishes first; its
+//! end sends the SERVICE), and SERVICE "in service" when it is unblocked.
+//! The stack retries an unacknowledged SERVICE (T3M1) and then gives up
+//! with a warning; the local block stays either way. A link that is down
+//! delays the SERVICE until it is up. On a variant without SERVICE
+//! (EuroISDN, QSIG) the block is local only ([`PriInterface::block_note`]).
+//! A channel the far end takes out of service by SERVICE is out of the
+//! hunt and refused to incoming SETUPs until it is put back in service
+//! ([`PriInterface::far_blocked`]).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt::Write as _;
@@ -33,10 +48,10 @@ use std::time::Instant;
 
 use isdn_q931::q921::pcap::Direction;
 use isdn_q931::q931::{
-    self, Bearer as QBearer, BearerKind, CallId as QCallId, ChannelPref, ChannelRef, Command, CommandError, Config, Event, InterfaceConfig, InterfaceKind,
-    Number, PartyName, SetupRequest, Side, SwitchType,
+    self, Bearer as QBearer, BearerKind, CallId as QCallId, ChannelPref, ChannelRef, Command, CommandError, Config, Event, Initiator, InterfaceConfig,
+    InterfaceKind, Number, PartyName, RestartTarget, SetupRequest, Side, SwitchType,
 };
-use isdn_q931::wire::ie::{ProgressDescription, RedirectReason as QReason, TypeOfNumber};
+use isdn_q931::wire::ie::{ProgressDescription, RedirectReason as QReason, ServiceStatus, TypeOfNumber};
 use isdn_q931::wire::{CallRefFlag, CauseValue, FrameKind, FrameRepr, IeRepr, MessageRepr};
 use isdn_q931::{LinkConfig, Output, Pri, PriConfig as StackConfig, Trace};
 
@@ -251,7 +266,13 @@ pub struct PriInterface {
     /// The call reference of the last SETUP received.
     last_rx_setup: Option<u16>,
     alarms: HashSet<u32>,
+    /// Blocked by the operator.
     maintenance: HashSet<ChannelAddr>,
+    /// Taken out of service by the far end's SERVICE.
+    far_oos: HashSet<ChannelAddr>,
+    /// Our SERVICE "out of service" went out for these (and no "in
+    /// service" since).
+    told_oos: HashSet<ChannelAddr>,
     out: VecDeque<TdmOutput>,
     /// The `now` of the input being handled.
     now: Instant,
@@ -275,6 +296,8 @@ impl PriInterface {
             last_rx_setup: None,
             alarms: HashSet::new(),
             maintenance: HashSet::new(),
+            far_oos: HashSet::new(),
+            told_oos: HashSet::new(),
             out: VecDeque::new(),
             now,
         };
@@ -295,15 +318,92 @@ impl PriInterface {
     /// Blocks (or unblocks) a channel (operator maintenance): the hunt skips
     /// it and the stack moves an incoming SETUP that prefers it to another
     /// channel and refuses one that asks for it exclusive (cause 44).
+    /// On a variant with SERVICE messages the far end is told once the
+    /// channel is idle (see the [module documentation](self)).
     pub fn set_maintenance(&mut self, addr: ChannelAddr, blocked: bool) {
-        if let Some(ch) = self.ref_of(addr) {
-            self.pri.set_channel_blocked(ch, blocked);
-        }
         if blocked {
             self.maintenance.insert(addr);
         } else {
             self.maintenance.remove(&addr);
         }
+        self.sync_stack_block(addr);
+        self.drain();
+    }
+
+    /// Why blocking does not reach the far end, if it does not: `"local
+    /// only: <switch type> has no SERVICE messages"` on a variant without
+    /// the maintenance protocol; `None` where blocks are signalled.
+    pub fn block_note(&self) -> Option<String> {
+        let v = &self.s.q931.variant;
+        v.service_pd.is_none().then(|| format!("local only: {} has no SERVICE messages", v.name))
+    }
+
+    /// The channels the far end took out of service (SERVICE), in (span,
+    /// position) order. A channel may be here and in
+    /// [`TdmInterface::blocked`] both.
+    pub fn far_blocked(&self) -> Vec<ChannelAddr> {
+        let mut v: Vec<ChannelAddr> = self.far_oos.iter().copied().collect();
+        v.sort();
+        v
+    }
+
+    /// The stack refuses new calls on a channel that we or the far end
+    /// blocked (its own out-of-service flag follows the last SERVICE either
+    /// way, so it cannot tell the two apart).
+    fn sync_stack_block(&mut self, addr: ChannelAddr) {
+        if let Some(ch) = self.ref_of(addr) {
+            let blocked = self.maintenance.contains(&addr) || self.far_oos.contains(&addr);
+            self.pri.set_channel_blocked(ch, blocked);
+        }
+    }
+
+    /// Sends the SERVICE messages the operator's blocks owe the far end:
+    /// "out of service" for a blocked channel once it is idle, "in service"
+    /// for one unblocked after that. True when something was sent.
+    fn sync_service(&mut self) -> bool {
+        if self.s.q931.variant.service_pd.is_none() || !self.pri.call_control().is_link_up() {
+            return false;
+        }
+        let mut due: Vec<(ChannelAddr, ServiceStatus)> = Vec::new();
+        for &addr in &self.maintenance {
+            let idle = self.ref_of(addr).and_then(|ch| self.pri.call_control().channel_status(ch)).is_some_and(|st| st.owner.is_none());
+            if idle && !self.told_oos.contains(&addr) {
+                due.push((addr, ServiceStatus::OutOfService));
+            }
+        }
+        for &addr in &self.told_oos {
+            if !self.maintenance.contains(&addr) {
+                due.push((addr, ServiceStatus::InService));
+            }
+        }
+        due.sort_by_key(|(a, _)| *a);
+        let mut sent = false;
+        for (addr, status) in due {
+            let Some(ch) = self.ref_of(addr) else { continue };
+            match self.pri.command(Command::Service { target: RestartTarget::Channels(vec![ch]), status }, self.now) {
+                Ok(_) => {
+                    tracing::info!(interface = %self.s.name, channel = %addr, ?status, "SERVICE sent to the far end");
+                    if status == ServiceStatus::InService {
+                        self.told_oos.remove(&addr);
+                    } else {
+                        self.told_oos.insert(addr);
+                    }
+                    sent = true;
+                }
+                Err(e) => {
+                    tracing::warn!(interface = %self.s.name, channel = %addr, ?status, error = %e, "SERVICE not sent; the block stays local");
+                    // Given up (the link was checked, the channel exists): noting
+                    // it as done keeps the warning from repeating on every pass.
+                    if status == ServiceStatus::InService {
+                        self.told_oos.remove(&addr);
+                    } else {
+                        self.told_oos.insert(addr);
+                    }
+                }
+            }
+            self.sync_stack_block(addr);
+        }
+        sent
     }
 
     /// Sends a Q.931 command straight to the stack (RESTART, SERVICE…).
@@ -374,18 +474,24 @@ impl PriInterface {
         }
     }
 
-    /// Moves everything the stack produced into our queue.
+    /// Moves everything the stack produced into our queue, then sends the
+    /// SERVICE messages that became due (a call ended, the link came up).
     fn drain(&mut self) {
-        while let Some(o) = self.pri.poll_output() {
-            match o {
-                Output::Transmit { link, frame } => self.out.push_back(TdmOutput::Io(TdmIo::Pri(PriIo::Frame { link, frame }))),
-                Output::Trace(t) => {
-                    self.ladder(&t);
-                    if self.s.pcap {
-                        self.out.push_back(TdmOutput::Io(TdmIo::Pri(PriIo::Trace(t))));
+        loop {
+            while let Some(o) = self.pri.poll_output() {
+                match o {
+                    Output::Transmit { link, frame } => self.out.push_back(TdmOutput::Io(TdmIo::Pri(PriIo::Frame { link, frame }))),
+                    Output::Trace(t) => {
+                        self.ladder(&t);
+                        if self.s.pcap {
+                            self.out.push_back(TdmOutput::Io(TdmIo::Pri(PriIo::Trace(t))));
+                        }
                     }
+                    Output::Event(e) => self.on_event(e),
                 }
-                Output::Event(e) => self.on_event(e),
+            }
+            if !self.sync_service() {
+                return;
             }
         }
     }
@@ -489,10 +595,26 @@ impl PriInterface {
             Event::ChannelsRestarted { channels, initiator } => tracing::info!(interface = %name, ?channels, ?initiator, "channels restarted"),
             Event::RestartCompleted { channels } => tracing::info!(interface = %name, ?channels, "RESTART acknowledged"),
             Event::RestartFailed { channels } => tracing::warn!(interface = %name, ?channels, "RESTART not acknowledged"),
-            Event::ServiceChanged { channels, status, initiator } => {
-                tracing::info!(interface = %name, ?channels, ?status, ?initiator, "service status changed")
+            Event::ServiceChanged { channels, status, initiator: Initiator::Peer } => {
+                let addrs: Vec<ChannelAddr> = channels.iter().filter_map(|c| self.addr_of(*c)).map(|(a, _)| a).collect();
+                for &a in &addrs {
+                    if status == ServiceStatus::InService {
+                        self.far_oos.remove(&a);
+                    } else {
+                        self.far_oos.insert(a);
+                    }
+                    self.sync_stack_block(a);
+                }
+                let list: Vec<String> = addrs.iter().map(ChannelAddr::to_string).collect();
+                tracing::info!(interface = %name, channels = %list.join(","), ?status, "the far end's SERVICE: B-channels {}",
+                    if status == ServiceStatus::InService { "back in service" } else { "out of service" });
             }
-            Event::ServiceFailed { channels } => tracing::warn!(interface = %name, ?channels, "SERVICE not acknowledged"),
+            Event::ServiceChanged { channels, status, .. } => {
+                tracing::info!(interface = %name, ?channels, ?status, "SERVICE acknowledged by the far end")
+            }
+            Event::ServiceFailed { channels } => {
+                tracing::warn!(interface = %name, ?channels, "SERVICE not acknowledged by the far end after every retry; the local block stays")
+            }
         }
     }
 
@@ -735,6 +857,7 @@ pub fn describe(m: &MessageRepr) -> String {
             IeRepr::SendingComplete => write!(s, " complete"),
             IeRepr::KeypadFacility(_) => write!(s, " keypad"),
             IeRepr::RestartIndicator(_) => write!(s, " restart"),
+            IeRepr::ChangeStatus(c) => write!(s, " status={:?}", c.status),
             _ => Ok(()),
         };
     }
@@ -922,9 +1045,11 @@ impl TdmInterface for PriInterface {
                     ChannelState::Down
                 } else if st.owner.is_some() {
                     ChannelState::Busy
-                } else if st.out_of_service {
+                } else if self.maintenance.contains(&addr) {
+                    ChannelState::Maintenance
+                } else if self.far_oos.contains(&addr) {
                     ChannelState::OutOfService
-                } else if st.restarting || self.maintenance.contains(&addr) {
+                } else if st.restarting {
                     ChannelState::Maintenance
                 } else {
                     ChannelState::Idle
@@ -941,12 +1066,19 @@ impl TdmInterface for PriInterface {
 
     /// Kept out of the hunt; an incoming SETUP that prefers it gets another
     /// channel, one that asks for it exclusive is refused with cause 44. A
-    /// call on it goes on (the channel shows busy until it ends).
-    fn set_blocked(&mut self, addr: ChannelAddr, blocked: bool, _now: Instant) -> bool {
+    /// call on it goes on (the channel shows busy until it ends). Where the
+    /// variant has SERVICE messages the far end is told once the channel is
+    /// idle; elsewhere the log says the block is local only.
+    fn set_blocked(&mut self, addr: ChannelAddr, blocked: bool, now: Instant) -> bool {
         if self.ref_of(addr).is_none() || !self.channels().iter().any(|c| c.addr == addr) {
             return false;
         }
-        tracing::info!(interface = %self.s.name, channel = %addr, blocked, "B-channel {} by the operator", if blocked { "blocked" } else { "unblocked" });
+        self.now = now;
+        let what = if blocked { "blocked" } else { "unblocked" };
+        match self.block_note() {
+            Some(note) => tracing::info!(interface = %self.s.name, channel = %addr, blocked, "B-channel {what} by the operator ({note})"),
+            None => tracing::info!(interface = %self.s.name, channel = %addr, blocked, "B-channel {what} by the operator"),
+        }
         self.set_maintenance(addr, blocked);
         true
     }
@@ -977,6 +1109,8 @@ mod tests {
         incoming: Vec<(LegRef, Setup, LegIdentity, MediaEndpoint)>,
         events: Vec<(LegRef, LegEvent)>,
         far_events: Vec<Event>,
+        /// Layer 3 messages our interface sent.
+        sent: Vec<MessageRepr>,
         /// Accept incoming calls as they come (else they wait in `pending`).
         auto_accept: bool,
         pending: Vec<IncomingKey>,
@@ -985,13 +1119,18 @@ mod tests {
 
     impl Pair {
         fn new(switch: SwitchType, side: Side) -> Pair {
+            Pair::with_far(switch, switch, side)
+        }
+
+        /// Our interface on `switch`, the far end on `far_switch`.
+        fn with_far(switch: SwitchType, far_switch: SwitchType, side: Side) -> Pair {
             let now = Instant::now();
             let kind = SwitchVariant::for_switch(switch).interface_kind;
             let mut s = PriSettings::new("p", switch, side, vec![PriSpan { span: 3, basechan: 49, kind }]);
             s.numbering.country_code = Some("44".into());
             s.overlap = true;
             let gw = PriInterface::new(s, now).unwrap();
-            let far = Pri::new(StackConfig::new(Config::new(switch, side.peer())), now).unwrap();
+            let far = Pri::new(StackConfig::new(Config::new(far_switch, side.peer())), now).unwrap();
             let mut p = Pair {
                 gw,
                 far,
@@ -1000,6 +1139,7 @@ mod tests {
                 incoming: Vec::new(),
                 events: Vec::new(),
                 far_events: Vec::new(),
+                sent: Vec::new(),
                 auto_accept: true,
                 pending: Vec::new(),
                 next: 1,
@@ -1015,6 +1155,12 @@ mod tests {
                 while let Some(o) = self.gw.poll_output() {
                     match o {
                         TdmOutput::Io(TdmIo::Pri(PriIo::Frame { frame, .. })) => {
+                            if let Ok(f) = FrameRepr::parse_bytes(&frame)
+                                && let FrameKind::I { info, .. } | FrameKind::Ui { info, .. } = f.kind
+                                && let Ok(m) = MessageRepr::parse_bytes(info)
+                            {
+                                self.sent.push(m);
+                            }
                             if !self.cut {
                                 self.far.handle_frame(0, &frame, self.now);
                                 moved = true;
@@ -1106,6 +1252,198 @@ mod tests {
     }
 
     use isdn_q931::q931::SwitchVariant;
+
+    impl Pair {
+        /// The far end's service changes (from our SERVICE): (channel, status).
+        fn far_service(&self) -> Vec<(u8, ServiceStatus)> {
+            self.far_events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::ServiceChanged { channels, status, initiator: Initiator::Peer } => {
+                        Some(channels.iter().map(|c| (c.channel, *status)).collect::<Vec<_>>())
+                    }
+                    _ => None,
+                })
+                .flatten()
+                .collect()
+        }
+
+        /// The SERVICE messages we sent: (channel, status).
+        fn sent_service(&self) -> Vec<(Vec<u8>, ServiceStatus)> {
+            self.sent
+                .iter()
+                .filter(|m| m.msg_type == isdn_q931::wire::MessageType::Service)
+                .map(|m| {
+                    let mut chans = Vec::new();
+                    let mut status = ServiceStatus::Other(0);
+                    for ie in &m.ies {
+                        match ie {
+                            IeRepr::ChangeStatus(c) => status = c.status,
+                            IeRepr::ChannelId(c) => {
+                                if let Some(isdn_q931::wire::ie::ChannelList::Numbers(n)) = c.channels.as_ref().map(|s| &s.list) {
+                                    chans.extend(n.iter().copied());
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    (chans, status)
+                })
+                .collect()
+        }
+
+        fn state_of(&self, addr: ChannelAddr) -> ChannelState {
+            self.gw.channels().into_iter().find(|c| c.addr == addr).expect("channel").state
+        }
+    }
+
+    #[test]
+    fn a_block_on_ni2_takes_the_channel_out_of_service_at_the_far_end_and_an_unblock_puts_it_back() {
+        let mut p = Pair::new(SwitchType::Ni2, Side::User);
+        let five = ChannelAddr { span: 3, pos: 5 };
+        assert_eq!(p.gw.block_note(), None);
+        assert!(p.gw.set_blocked(five, true, p.now));
+        p.shuttle();
+        assert_eq!(p.far_service(), [(5, ServiceStatus::OutOfService)]);
+        assert!(p.far.call_control().channel_status(ChannelRef::new(0, 5)).is_some_and(|s| s.out_of_service), "the far end's allocator takes it out");
+        assert_eq!(p.state_of(five), ChannelState::Maintenance);
+        assert!(p.gw.far_blocked().is_empty(), "blocked by us, not by the far end");
+        assert!(p.gw.set_blocked(five, false, p.now));
+        p.shuttle();
+        assert_eq!(p.far_service(), [(5, ServiceStatus::OutOfService), (5, ServiceStatus::InService)]);
+        assert!(p.far.call_control().channels().is_free(ChannelRef::new(0, 5)));
+        assert_eq!(p.state_of(five), ChannelState::Idle);
+        assert_eq!(p.sent_service().len(), 2, "acknowledged: no retry");
+        p.advance(Duration::from_secs(130)); // past T3M1 (2 min)
+        assert_eq!(p.sent_service().len(), 2, "acknowledged: no retry");
+    }
+
+    #[test]
+    fn blocking_a_whole_span_on_ni2_sends_one_service_per_channel() {
+        let mut p = Pair::new(SwitchType::Ni2, Side::User);
+        for pos in 1..=23 {
+            assert!(p.gw.set_blocked(ChannelAddr { span: 3, pos }, true, p.now));
+        }
+        p.shuttle();
+        let sent = p.sent_service();
+        assert_eq!(sent.len(), 23);
+        assert!(sent.iter().enumerate().all(|(i, (ch, st))| *ch == [i as u8 + 1] && *st == ServiceStatus::OutOfService), "{sent:?}");
+        assert_eq!(p.far_service().len(), 23);
+    }
+
+    #[test]
+    fn a_block_during_a_call_sends_service_only_when_the_call_ends() {
+        let mut p = Pair::new(SwitchType::Ni2, Side::User);
+        let fc = p.far(Command::Setup(Box::new(SetupRequest::new("5551234").channel(ChannelPref::Exclusive(ChannelRef::new(0, 5))))));
+        let fc = fc.unwrap();
+        let leg = p.incoming[0].0;
+        p.gw(leg, LegCommand::Answer { connected: None });
+        let five = ChannelAddr { span: 3, pos: 5 };
+        assert!(p.gw.set_blocked(five, true, p.now));
+        p.shuttle();
+        assert!(p.sent_service().is_empty(), "the call on channel 5 goes on: no SERVICE yet");
+        assert_eq!(p.state_of(five), ChannelState::Busy);
+        assert!(p.releases(leg).is_empty());
+        p.far(Command::Disconnect { call: fc, cause: CauseValue::NORMAL_CLEARING, inband: false });
+        assert_eq!(p.releases(leg), [16]);
+        assert_eq!(p.far_service(), [(5, ServiceStatus::OutOfService)], "the call's end sends the SERVICE");
+        assert_eq!(p.state_of(five), ChannelState::Maintenance);
+    }
+
+    #[test]
+    fn a_block_cleared_at_once_sends_service_after_the_release() {
+        let mut p = Pair::new(SwitchType::Ni2, Side::User);
+        p.far(Command::Setup(Box::new(SetupRequest::new("5551234").channel(ChannelPref::Exclusive(ChannelRef::new(0, 5))))));
+        let leg = p.incoming[0].0;
+        p.gw(leg, LegCommand::Answer { connected: None });
+        let five = ChannelAddr { span: 3, pos: 5 };
+        assert!(p.gw.set_blocked(five, true, p.now));
+        // `tandem block --now`: call control clears the call (cause 41).
+        p.gw(leg, LegCommand::Release(Release::cause(Cause(41))));
+        let order: Vec<bool> = p
+            .sent
+            .iter()
+            .filter_map(|m| match m.msg_type {
+                isdn_q931::wire::MessageType::Disconnect => Some(false),
+                isdn_q931::wire::MessageType::Service => Some(true),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(order, [false, true], "DISCONNECT, then SERVICE once the call is gone");
+        assert_eq!(p.far_service(), [(5, ServiceStatus::OutOfService)]);
+    }
+
+    #[test]
+    fn a_block_on_euroisdn_stays_local_and_sends_nothing() {
+        let mut p = Pair::new(SwitchType::EuroIsdnE1, Side::User);
+        let one = ChannelAddr { span: 3, pos: 1 };
+        assert_eq!(p.gw.block_note().as_deref(), Some("local only: EuroISDN (ETSI EN 300 403) E1 has no SERVICE messages"));
+        assert!(p.gw.set_blocked(one, true, p.now));
+        p.shuttle();
+        assert!(p.gw.set_blocked(one, false, p.now));
+        p.shuttle();
+        assert!(p.sent.is_empty(), "no layer 3 message: {:?}", p.sent);
+        assert!(p.far_events.iter().all(|e| !matches!(e, Event::ServiceChanged { .. })));
+    }
+
+    #[test]
+    fn an_unacknowledged_service_is_retried_then_given_up_and_the_local_block_stays() {
+        // A far end without the maintenance protocol ignores our SERVICE.
+        let mut p = Pair::with_far(SwitchType::Ni2, SwitchType::EuroIsdnT1, Side::User);
+        let five = ChannelAddr { span: 3, pos: 5 };
+        assert!(p.gw.set_blocked(five, true, p.now));
+        p.shuttle();
+        assert_eq!(p.sent_service().len(), 1);
+        p.advance(Duration::from_secs(3 * 120 + 10)); // T3M1 = 2 min, three attempts
+        assert_eq!(p.sent_service().len(), 3, "sent three times in all");
+        p.advance(Duration::from_secs(240));
+        assert_eq!(p.sent_service().len(), 3, "then given up");
+        assert_eq!(p.gw.blocked(), [five]);
+        assert_eq!(p.state_of(five), ChannelState::Maintenance);
+        let leg = LegRef::outbound(CallId(1), 1);
+        p.gw.originate(leg, &Setup { called: "411".into(), complete: true, ..Setup::default() }, ChannelChoice::Exclusive(five), p.now);
+        p.shuttle();
+        assert_eq!(p.releases(leg), [44], "still blocked locally");
+    }
+
+    #[test]
+    fn a_channel_the_far_end_takes_out_of_service_is_skipped_and_refused_until_back_in_service() {
+        let mut p = Pair::new(SwitchType::Ni2, Side::User);
+        let one = ChannelAddr { span: 3, pos: 1 };
+        p.far(Command::Service { target: RestartTarget::Channels(vec![ChannelRef::new(0, 1)]), status: ServiceStatus::OutOfService });
+        assert_eq!(p.gw.far_blocked(), [one]);
+        assert!(p.gw.blocked().is_empty());
+        assert_eq!(p.state_of(one), ChannelState::OutOfService);
+        let s = Setup { called: "411".into(), complete: true, ..Setup::default() };
+        let a = LegRef::outbound(CallId(1), 1);
+        p.gw.originate(a, &s, ChannelChoice::Exclusive(one), p.now);
+        p.shuttle();
+        assert_eq!(p.releases(a), [44]);
+        let b = LegRef::outbound(CallId(2), 1);
+        p.gw.originate(b, &s, ChannelChoice::Any, p.now);
+        p.shuttle();
+        assert_eq!(p.far_incoming().channel, ChannelRef::new(0, 2), "the stack's pick skips channel 1");
+        p.far(Command::Service { target: RestartTarget::Channels(vec![ChannelRef::new(0, 1)]), status: ServiceStatus::InService });
+        assert!(p.gw.far_blocked().is_empty());
+        assert_eq!(p.state_of(one), ChannelState::Idle);
+    }
+
+    #[test]
+    fn our_unblock_leaves_a_channel_the_far_end_took_out_of_service_out_of_use() {
+        let mut p = Pair::new(SwitchType::Ni2, Side::User);
+        let one = ChannelAddr { span: 3, pos: 1 };
+        p.far(Command::Service { target: RestartTarget::Channels(vec![ChannelRef::new(0, 1)]), status: ServiceStatus::OutOfService });
+        assert!(p.gw.set_blocked(one, true, p.now));
+        p.shuttle();
+        assert!(p.gw.set_blocked(one, false, p.now));
+        p.shuttle();
+        assert_eq!(p.gw.far_blocked(), [one], "the far end has not put it back");
+        assert_eq!(p.state_of(one), ChannelState::OutOfService);
+        let a = LegRef::outbound(CallId(1), 1);
+        p.gw.originate(a, &Setup { called: "411".into(), complete: true, ..Setup::default() }, ChannelChoice::Exclusive(one), p.now);
+        p.shuttle();
+        assert_eq!(p.releases(a), [44]);
+    }
 
     #[test]
     fn overlap_receiving_gives_an_incomplete_setup_then_digits_then_the_digit_timeout() {
@@ -1224,7 +1562,8 @@ mod tests {
 
     #[test]
     fn a_blocked_channel_moves_a_preferred_setup_and_refuses_an_exclusive_one_with_cause_44() {
-        let mut p = Pair::new(SwitchType::Ni2, Side::User);
+        // EuroISDN: the block is local only, so the far end still offers the channel.
+        let mut p = Pair::new(SwitchType::EuroIsdnT1, Side::User);
         let one = ChannelAddr { span: 3, pos: 1 };
         assert!(p.gw.set_blocked(one, true, p.now));
         assert_eq!(p.gw.blocked(), [one]);
