@@ -4,8 +4,9 @@
 //!
 //! The CAS tests use the E&M wink example (examples/gateway/cas-em-wink.toml
 //! on examples/sim/cas-t1-cross.toml: span 1 "switch" and span 2 "trunk"
-//! joined back to back); the PRI test an NI-2 PRI against `q931-peer` as the
-//! carrier's switch; the analog test examples/gateway/analog.toml on the
+//! joined back to back); the PRI tests a T1 PRI against `q931-peer` as the
+//! carrier's switch, EuroISDN (blocks stay local) and NI-2 (blocks are
+//! signalled with SERVICE); the analog test examples/gateway/analog.toml on the
 //! simulator's TDM410P (port 3 an FXO line, its CO driven by the test).
 //!
 //! Addresses (apart from the other end-to-end files): tandem
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tandem_tests::gateway::{Lab, Sipp, SippOpts, Tandem, cdrs, start_pri, wait_until, workspace_bin};
-use tandem_tests::rigs::{PriSipConfig, cas_states, cause, control, example, example_config, peer_trunk, pri_sim, routes_both_ways, start_tandem};
+use tandem_tests::rigs::{PriSipConfig, PriSpan, cas_states, cause, control, example, example_config, peer_trunk, pri_sim, routes_both_ways, start_tandem};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -226,11 +227,15 @@ fn blocked_cas_channels_are_busied_out_and_skipped_until_unblocked() {
 }
 
 // ---------------------------------------------------------------------------
-// PRI (NI-2, tandem the user side)
+// PRI (T1, tandem the user side)
 
-/// One NI-2 PRI (user side) on span 1, peer 1 the PBX, routes both ways.
-fn pri_config() -> String {
+/// EuroISDN on a T1: no SERVICE messages, so blocks stay local.
+const T1_EURO: PriSpan = PriSpan { kind: "t1", bchans: "1-23", dchan: "24", switch: "euroisdn-t1" };
+
+/// One T1 PRI (user side, `span`'s switch type) on span 1, peer 1 the PBX, routes both ways.
+fn pri_config(span: PriSpan) -> String {
     PriSipConfig {
+        span,
         trunks: peer_trunk("pbx", "127.0.0.51:5070", "\"127.0.0.51\"", "options_interval_s = 0"),
         routes: routes_both_ways("pbx", r#"[{ trunk = "pbx" }]"#),
         ..PriSipConfig::new(TANDEM, "27000-27999")
@@ -238,13 +243,20 @@ fn pri_config() -> String {
     .render()
 }
 
+/// Peer 1 as the PBX, answering one call.
+fn pbx_answering(lab: &Lab, name: &str) -> Sipp {
+    Sipp::start(lab, name, SippOpts { scenario: "uas_answer.xml", ip: PEER1, port: 5070, rtp_echo_port: Some(7530), pause_ms: 100, ..SippOpts::default() })
+}
+
 #[test]
 fn blocked_pri_channels_are_skipped_by_the_hunt_move_a_preferred_setup_and_refuse_an_exclusive_one_with_cause_44() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let lab = Lab::start(&pri_sim("t1"));
-    let (mut switch, _tandem) = start_pri(&lab, &pri_config(), "ni2", &[]);
+    // EuroISDN has no SERVICE: the switch is not told and still offers blocked channels.
+    let (mut switch, tandem) = start_pri(&lab, &pri_config(T1_EURO), "euroisdn-t1", &[]);
     let out = cli_ok(&lab, &["block", "1:1-2"]);
     assert!(out.contains("pstn 1:1 blocked") && out.contains("pstn 1:2 blocked"), "{out}");
+    tandem.expect_log("local only: EuroISDN (ETSI EN 300 403) T1 has no SERVICE messages", T);
     let st = interface(&lab, "pstn");
     assert_eq!(st["channels"]["blocked"], 2, "{st}");
     assert_eq!(st["channels"]["idle"], 21, "{st}");
@@ -280,11 +292,7 @@ fn blocked_pri_channels_are_skipped_by_the_hunt_move_a_preferred_setup_and_refus
     // A call that only prefers blocked channel 1 is moved (Q.931 §5.2.3.1):
     // the first answer's channel identification names channel 3, the first
     // unblocked one of tandem's ascending hunt, and the call goes through.
-    let mut pbx = Sipp::start(
-        &lab,
-        "pbx-answer",
-        SippOpts { scenario: "uas_answer.xml", ip: PEER1, port: 5070, rtp_echo_port: Some(7530), pause_ms: 100, ..SippOpts::default() },
-    );
+    let mut pbx = pbx_answering(&lab, "pbx-answer");
     switch.send_line("call 2125551235 9175550000 chan 1 preferred");
     let conn = switch.wait_for("connected", T);
     assert_eq!(conn["channel"], 3, "a preferred SETUP for blocked channel 1 should be moved to channel 3: {conn}");
@@ -319,6 +327,40 @@ fn blocked_pri_channels_are_skipped_by_the_hunt_move_a_preferred_setup_and_refus
     switch.send_line("answer");
     switch.wait_for("released", T);
     uac.expect_success(T);
+}
+
+#[test]
+fn a_blocked_pri_channel_on_ni2_is_taken_out_of_service_at_the_switch_by_service_and_put_back_by_unblock() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::start(&pri_sim("t1"));
+    let (mut switch, _tandem) = start_pri(&lab, &pri_config(PriSpan::T1_NI2), "ni2", &[]);
+    let out = cli_ok(&lab, &["block", "1:5"]);
+    assert!(out.contains("pstn 1:5 blocked"), "{out}");
+    // The switch receives SERVICE (channel 5, out of service) from tandem.
+    let ev = switch.wait_for("service", T);
+    assert_eq!(ev["channels"], serde_json::json!([5]), "{ev}");
+    assert_eq!(ev["status"], "out_of_service", "{ev}");
+    assert_eq!(ev["initiator"], "peer", "{ev}");
+    assert_eq!(interface(&lab, "pstn")["channels"]["blocked"], 1);
+    // So the switch itself no longer offers a call on channel 5.
+    switch.send_line("call 2125551234 9175550000 chan 5");
+    let err = switch.wait_for("error", T);
+    assert!(err["msg"].as_str().is_some_and(|m| m.contains("B-channel 0/5 is not available")), "the switch refuses channel 5 itself: {err}");
+
+    // Unblocked: SERVICE in service, and channel 5 takes the switch's call again.
+    cli_ok(&lab, &["unblock", "1:5"]);
+    let ev = switch.wait_for("service", T);
+    assert_eq!(ev["channels"], serde_json::json!([5]), "{ev}");
+    assert_eq!(ev["status"], "in_service", "{ev}");
+    assert_eq!(interface(&lab, "pstn")["channels"]["blocked"], 0);
+    let mut pbx = pbx_answering(&lab, "pbx-answer");
+    switch.send_line("call 2125551236 9175550000 chan 5");
+    let conn = switch.wait_for("connected", T);
+    assert_eq!(conn["channel"], 5, "{conn}");
+    switch.send_line("hangup 16");
+    let rel = switch.wait_for("released", T);
+    assert_eq!(cause(&rel), 16, "{rel}");
+    pbx.expect_success(T);
 }
 
 // ---------------------------------------------------------------------------
