@@ -12,7 +12,7 @@ use std::ptr::{self, NonNull};
 use spandsp_sys as sys;
 use tandem_dsp::DigitEvent;
 
-use crate::{Error, MAX_CALL_SAMPLES, MAX_REPORTS, init_lock};
+use crate::{Error, MAX_CALL_SAMPLES, MAX_REPORTS, generate_chunked, init_lock};
 
 /// spandsp's DTMF analysis block, in samples (`DTMF_SAMPLES_PER_BLOCK`, spandsp dtmf.c).
 pub const BLOCK_LEN: u64 = 102;
@@ -303,18 +303,8 @@ impl DtmfTx {
     /// many samples were generated; fewer than `out.len()` means the queue ran
     /// dry, and the rest of `out` is silence.
     pub fn generate(&mut self, out: &mut [i16]) -> usize {
-        let mut done = 0;
-        for chunk in out.chunks_mut(MAX_CALL_SAMPLES) {
-            // SAFETY: live state; the pointer and length describe `chunk`.
-            let n = unsafe { sys::dtmf_tx(self.state.as_ptr(), chunk.as_mut_ptr(), chunk.len() as c_int) };
-            let n = usize::try_from(n).unwrap_or(0).min(chunk.len());
-            done += n;
-            if n < chunk.len() {
-                break;
-            }
-        }
-        out[done..].fill(0);
-        done
+        // SAFETY: live state; the pointer and length describe the chunk.
+        generate_chunked(out, |chunk| unsafe { sys::dtmf_tx(self.state.as_ptr(), chunk.as_mut_ptr(), chunk.len() as c_int) })
     }
 }
 

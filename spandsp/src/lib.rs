@@ -59,6 +59,7 @@ pub mod ffi;
 pub mod mf;
 pub mod tone;
 
+use std::os::raw::c_int;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub use adsi::{AdsiRx, AdsiTx, CidStandard, Presentation};
@@ -113,3 +114,21 @@ pub(crate) const MAX_CALL_SAMPLES: usize = 512;
 
 /// Reports spandsp can make in one call of at most [`MAX_CALL_SAMPLES`].
 pub(crate) const MAX_REPORTS: usize = MAX_CALL_SAMPLES / 102 + 2;
+
+/// Fills `out` from a spandsp generator, [`MAX_CALL_SAMPLES`] at a time:
+/// `tx` fills a chunk and returns spandsp's count of samples made (negative
+/// or too large counts are clamped). Stops at the first short chunk, when
+/// the generator's queue ran dry, and fills the rest of `out` with silence.
+/// Returns how many samples were generated.
+pub(crate) fn generate_chunked(out: &mut [i16], mut tx: impl FnMut(&mut [i16]) -> c_int) -> usize {
+    let mut done = 0;
+    for chunk in out.chunks_mut(MAX_CALL_SAMPLES) {
+        let n = usize::try_from(tx(chunk)).unwrap_or(0).min(chunk.len());
+        done += n;
+        if n < chunk.len() {
+            break;
+        }
+    }
+    out[done..].fill(0);
+    done
+}

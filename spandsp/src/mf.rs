@@ -15,7 +15,7 @@ use tandem_dsp::mf::R1Signal;
 
 use crate::dtmf::Reports;
 use crate::ffi;
-use crate::{Error, MAX_CALL_SAMPLES, init_lock};
+use crate::{Error, MAX_CALL_SAMPLES, generate_chunked, init_lock};
 
 /// spandsp's character for a Bell MF signal.
 fn r1_char(signal: R1Signal) -> Option<u8> {
@@ -151,18 +151,8 @@ impl BellMfTx {
     /// generated; fewer than `out.len()` means the queue ran dry, and the rest
     /// of `out` is silence.
     pub fn generate(&mut self, out: &mut [i16]) -> usize {
-        let mut done = 0;
-        for chunk in out.chunks_mut(MAX_CALL_SAMPLES) {
-            // SAFETY: live state; the pointer and length describe `chunk`.
-            let n = unsafe { ffi::bell_mf_tx(self.state.as_ptr(), chunk.as_mut_ptr(), chunk.len() as c_int) };
-            let n = usize::try_from(n).unwrap_or(0).min(chunk.len());
-            done += n;
-            if n < chunk.len() {
-                break;
-            }
-        }
-        out[done..].fill(0);
-        done
+        // SAFETY: live state; the pointer and length describe the chunk.
+        generate_chunked(out, |chunk| unsafe { ffi::bell_mf_tx(self.state.as_ptr(), chunk.as_mut_ptr(), chunk.len() as c_int) })
     }
 }
 
