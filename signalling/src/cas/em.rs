@@ -383,10 +383,8 @@ impl EmTrunk {
 
     /// When [`EmTrunk::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.deadline, if self.alarm { None } else { self.debounce.poll_timeout() }) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let debounce = if self.alarm { None } else { self.debounce.poll_timeout() };
+        self.deadline.into_iter().chain(debounce).min()
     }
 
     /// Fires the timers due at `now`.

@@ -439,11 +439,8 @@ impl R2Trunk {
 
     /// When [`R2Trunk::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let deb = if self.alarm { None } else { self.debounce.poll_timeout() };
-        match (self.deadline, deb) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let debounce = if self.alarm { None } else { self.debounce.poll_timeout() };
+        self.deadline.into_iter().chain(debounce).min()
     }
 
     /// Fires due timers.
