@@ -115,6 +115,24 @@ pub struct Analysis {
     pub dtmf: String,
 }
 
+/// Where the sound last started by `audio.play` entered a channel's
+/// receive path (`audio.onset`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+pub struct Onset {
+    pub chan: u32,
+    /// Index of the sound's first sample in its receive block.
+    pub sample: usize,
+    /// The channel's block size then.
+    pub blocksize: usize,
+    /// The simulator tick that completed the block; `None` while it fills.
+    pub tick_ms: Option<u64>,
+    /// When the block became readable, CLOCK_MONOTONIC ns; `None` while it
+    /// fills (or when too old to be remembered).
+    pub readable_ns: Option<u64>,
+    /// The block will never be read whole (channel not open, overrun or flush).
+    pub lost: bool,
+}
+
 /// One D-channel frame from the trace (`frames.get`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 pub struct Frame {
@@ -386,6 +404,19 @@ impl Client {
 
     pub fn audio_play_silence(&mut self, chan: u32) -> Result<(), ClientError> {
         self.call_unit("audio.play", json!({"chan": chan, "silence": true}))
+    }
+
+    /// The receive onset of the sound last started on `chan` by `audio.play`, if any.
+    pub fn audio_onset(&mut self, chan: u32) -> Result<Option<Onset>, ClientError> {
+        let v = self.call("audio.onset", json!({"chan": chan}))?;
+        let mut all: Vec<Onset> = serde_json::from_value(v["onsets"].clone()).map_err(|e| ClientError::BadReply(format!("audio.onset: {e}: {v}")))?;
+        Ok(all.pop())
+    }
+
+    /// The receive onsets of every channel that has one.
+    pub fn audio_onsets(&mut self) -> Result<Vec<Onset>, ClientError> {
+        let v = self.call("audio.onset", json!({}))?;
+        serde_json::from_value(v["onsets"].clone()).map_err(|e| ClientError::BadReply(format!("audio.onset: {e}: {v}")))
     }
 
     /// Forget what the host sent so far.

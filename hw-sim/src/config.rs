@@ -9,6 +9,7 @@
 //! hotplug_env = { TANDEM_CONTROL_SOCKET = "/run/tandem/tandem.sock" }
 //! line_echo = { delay_ms = 8, erl_db = 12 }  # echo on every analog port (default: none)
 //! smdi = "/run/tandem-sim/smdi"  # an SMDI link: symlink to a pty slave (see crate::smdi)
+//! realtime_clock = true    # the 1 ms clock thread SCHED_FIFO, as a card's interrupt (default false)
 //!
 //! [[card]]
 //! model = "tdm410p"        # analog card: up to 4 ports (tdm800p: 8, tdm2400p: 24)
@@ -86,6 +87,10 @@ pub struct SimSection {
     /// Path of a symlink to the pty slave of a simulated SMDI link (none by default).
     #[serde(default)]
     pub smdi: Option<String>,
+    /// Run the clock thread SCHED_FIFO ([`crate::clock::REALTIME_PRIORITY`]),
+    /// so that it preempts ordinary threads as a card's interrupt does.
+    #[serde(default)]
+    pub realtime_clock: bool,
 }
 
 fn default_fuse_threads() -> usize {
@@ -103,6 +108,7 @@ impl Default for SimSection {
             fuse_threads: default_fuse_threads(),
             line_echo: None,
             smdi: None,
+            realtime_clock: false,
         }
     }
 }

@@ -89,6 +89,7 @@ const OPS: &[(&str, &[&str])] = &[
     ("trunk.bits", &["chan", "bits"]),
     ("trunk.get", &["chan"]),
     ("audio.play", &["chan", "tone", "wav", "silence", "repeat"]),
+    ("audio.onset", &["chan"]),
     ("audio.clear", &["chan"]),
     ("audio.analyze", &["chan", "ms"]),
     ("audio.save", &["chan", "path", "ms"]),
@@ -994,8 +995,27 @@ fn dispatch(args: &Args<'_>, st: &mut State, pre: Prepared) -> Result<Done, Stri
                     Source::Samples { data, pos: 0, repeat }
                 }
             };
-            args.audio(d)?.play(source);
+            let a = args.audio(d)?;
+            a.play(source);
+            a.mark_start = true;
             empty()
+        }
+        "audio.onset" => {
+            let chans: Vec<usize> = match args.opt("chan") {
+                Some(_) => vec![args.chan(d)?],
+                None => (0..d.chans.len()).collect(),
+            };
+            let times = &st.tick_times;
+            let onsets: Vec<Value> = chans
+                .into_iter()
+                .filter_map(|i| {
+                    let c = &d.chans[i];
+                    let o = c.rx_onset?;
+                    let readable_ns = o.complete_ms.and_then(|t| times.lookup(t));
+                    Some(json!({"chan": c.channo, "sample": o.sample, "blocksize": o.blocksize, "tick_ms": o.complete_ms, "readable_ns": readable_ns, "lost": o.lost}))
+                })
+                .collect();
+            Ok(Done::Reply(json!({"now_ms": now, "onsets": onsets})))
         }
         "audio.clear" => {
             args.audio(d)?.recorder.clear();

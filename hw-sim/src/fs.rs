@@ -82,11 +82,13 @@ pub struct State {
     pub hold_limit: Duration,
     /// The simulated SMDI link, if `[sim] smdi` is set.
     pub smdi: Option<std::sync::Arc<crate::smdi::SmdiLink>>,
+    /// When each tick became visible (the clock thread records it).
+    pub tick_times: crate::clock::TickTimes,
 }
 
 impl State {
     pub fn new(dahdi: Dahdi, hold_limit: Duration) -> State {
-        State { dahdi, held: HashMap::new(), polls: HashMap::new(), hold_limit, smdi: None }
+        State { dahdi, held: HashMap::new(), polls: HashMap::new(), hold_limit, smdi: None, tick_times: Default::default() }
     }
 
     /// Retry the held requests of handles that may be ready, and wake pollers.

@@ -33,6 +33,10 @@ struct Args {
     /// `[sim] hotplug`).
     #[arg(long)]
     hotplug: Option<String>,
+    /// Run the 1 ms clock thread SCHED_FIFO (priority 50), so that it preempts
+    /// ordinary threads as a card's interrupt does (as `[sim] realtime_clock = true`).
+    #[arg(long)]
+    realtime_clock: bool,
     /// Log filter (tracing syntax), e.g. "info" or "hw_sim=debug".
     #[arg(long, default_value = "info")]
     log: String,
@@ -60,6 +64,9 @@ CONFIG (--config, TOML)
              smdi = \"/path/link\"        an SMDI link: symlink to a pty slave for tandem;
                                          smdi.send writes the switch's side, smdi.get reads
                                          what tandem wrote
+             realtime_clock = false      true: the 1 ms clock thread is SCHED_FIFO 50, as a
+                                         card's interrupt preempts every process (or
+                                         --realtime-clock); needs root or CAP_SYS_NICE
   [[card]]   model = \"tdm410p\"           analog: tdm410p (4), tdm800p (8), tdm2400p (24)
              ports = [\"fxs\", \"fxo\"]      fxs: a phone plugs in; fxo: a CO line plugs in
              hardware_id = \"ID\"          sysfs hardware_id (default SIM-<MODEL>-<card number>)
@@ -78,7 +85,7 @@ CONTROL SOCKET (--control, line-delimited JSON)
   ops: ping status chan.get chan.remove span.alarm span.counters frames.get
        dchan.send phone.hook phone.flash phone.dial phone.get co.ring co.stop
        co.battery co.polarity co.disconnect co.dial_tone co.get trunk.bits
-       trunk.get audio.play audio.clear audio.analyze audio.save card.list
+       trunk.get audio.play audio.onset audio.clear audio.analyze audio.save card.list
        card.plug card.unplug
   Full reference: docs/control-protocol.md.
 
@@ -111,7 +118,8 @@ fn main() {
 }
 
 fn run(args: Args) -> Result<(), String> {
-    let cfg = SimConfig::load(&args.config).map_err(|e| e.to_string())?;
+    let mut cfg = SimConfig::load(&args.config).map_err(|e| e.to_string())?;
+    cfg.sim.realtime_clock |= args.realtime_clock;
     // Catch SIGTERM/SIGINT before anything is visible, so that a signal sent
     // as soon as the mount or the control socket appears still unmounts cleanly.
     let stop = Arc::new(AtomicBool::new(false));

@@ -85,10 +85,27 @@ impl Sim {
         let (udev, hook) = crate::sysfs::Udev::start(hcfg).map_err(|e| format!("uevent thread: {e}"))?;
         after.push(hook);
         let stop = Arc::new(AtomicBool::new(false));
+        let realtime = cfg.sim.realtime_clock;
+        let (rt_tx, rt_rx) = std::sync::mpsc::channel();
         let clock = {
             let (state, stop) = (state.clone(), stop.clone());
-            std::thread::Builder::new().name("clock".into()).spawn(move || crate::clock::run(state, stop, after)).map_err(|e| e.to_string())?
+            std::thread::Builder::new()
+                .name("clock".into())
+                .spawn(move || {
+                    let rt = if realtime { crate::clock::set_realtime() } else { Ok(()) };
+                    let ok = rt.is_ok();
+                    let _ = rt_tx.send(rt);
+                    if ok {
+                        crate::clock::run(state, stop, after);
+                    }
+                })
+                .map_err(|e| e.to_string())?
         };
+        if let Err(e) = rt_rx.recv().unwrap_or_else(|_| Err("clock thread ended at start".into())) {
+            let _ = clock.join();
+            let _ = std::fs::remove_file(control);
+            return Err(e);
+        }
         // Wait until the kernel shows the mount.
         let deadline = Instant::now() + Duration::from_secs(10);
         while !mount.join("ctl").exists() {

@@ -152,6 +152,12 @@ pub struct AudioEnd {
     pub recorder: Recorder,
     /// Queue of sources to play after the current one finishes.
     pub queue: VecDeque<Source>,
+    /// Set by `audio.play`: the next [`AudioEnd::fill`] starts a sound whose
+    /// first sample the channel marks as its receive onset.
+    pub mark_start: bool,
+    /// The last [`AudioEnd::fill`] began with such a sound's first sample;
+    /// the model takes it when it puts the chunk into the channel.
+    pub started: bool,
 }
 
 impl AudioEnd {
@@ -161,6 +167,7 @@ impl AudioEnd {
     }
 
     pub fn fill(&mut self, out: &mut [i16]) {
+        self.started = std::mem::take(&mut self.mark_start);
         if self.source.finished()
             && let Some(next) = self.queue.pop_front()
         {

@@ -148,6 +148,30 @@ pub struct ChanCounters {
     pub events_dropped: u64,
 }
 
+/// Where a sound the far end started (`audio.play`) entered the channel's
+/// receive path, and which tick completed the block holding its first
+/// sample: the reference for measuring what a host adds to the latency
+/// beyond its block (packetisation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RxOnset {
+    /// Index of the sound's first sample in its receive block.
+    pub sample: usize,
+    /// The block size then.
+    pub blocksize: usize,
+    /// The tick (model ms) whose chunk completed that block, made it
+    /// readable; `None` while it fills.
+    pub complete_ms: Option<u64>,
+    /// The block will never be read whole: flushed, samples lost to an
+    /// overrun, or the channel not open.
+    pub lost: bool,
+}
+
+impl RxOnset {
+    fn pending(&self) -> bool {
+        self.complete_ms.is_none() && !self.lost
+    }
+}
+
 /// A DAHDI channel.
 pub struct Chan {
     pub channo: u32,
@@ -214,6 +238,8 @@ pub struct Chan {
     pub chan_alarms: u32,
     pub hdlc_rate: i32,
     pub counters: ChanCounters,
+    /// The receive onset of the sound last started by the far end, if any.
+    pub rx_onset: Option<RxOnset>,
     /// Set whenever readiness (readable, writable, event, hook) may have changed.
     pub dirty: bool,
     /// The channel is gone (hot-unplugged); every operation fails with ENODEV.
@@ -277,6 +303,7 @@ impl Chan {
             chan_alarms: 0,
             hdlc_rate: 0,
             counters: ChanCounters::default(),
+            rx_onset: None,
             dirty: false,
             removed: false,
         };
@@ -337,6 +364,9 @@ impl Chan {
     }
 
     pub fn flush_rx(&mut self) {
+        if let Some(o) = self.rx_onset.as_mut().filter(|o| o.pending()) {
+            o.lost = true;
+        }
         self.rx_ready.clear();
         self.rx_fill.clear();
         self.dirty = true;
@@ -385,8 +415,16 @@ impl Chan {
         self.dirty = true;
     }
 
-    /// Append received samples for the host, completing blocks as they fill.
-    pub fn put_rx_bytes(&mut self, bytes: &[u8]) {
+    /// Mark the next received sample (the first of the next
+    /// [`Chan::put_rx_bytes`]) as the onset of a sound the far end started.
+    pub fn mark_rx_onset(&mut self) {
+        let lost = !self.is_open() || self.rx_ready.len() >= self.numbufs;
+        self.rx_onset = Some(RxOnset { sample: self.rx_fill.len(), blocksize: self.blocksize, complete_ms: None, lost });
+    }
+
+    /// Append received samples for the host, completing blocks as they fill
+    /// (during tick `now_ms`).
+    pub fn put_rx_bytes(&mut self, bytes: &[u8], now_ms: u64) {
         if !self.is_open() {
             return;
         }
@@ -396,6 +434,9 @@ impl Chan {
                 self.counters.rx_overruns += 1;
                 if self.rx_fill.is_empty() && self.flags.buffer_events {
                     self.qevent(EVENT_READ_OVERRUN);
+                }
+                if let Some(o) = self.rx_onset.as_mut().filter(|o| o.pending()) {
+                    o.lost = true;
                 }
                 return;
             }
@@ -408,6 +449,9 @@ impl Chan {
                 let full = std::mem::replace(&mut self.rx_fill, Vec::with_capacity(self.blocksize));
                 self.rx_ready.push_back(full);
                 self.dirty = true;
+                if let Some(o) = self.rx_onset.as_mut().filter(|o| o.pending()) {
+                    o.complete_ms = Some(now_ms);
+                }
             }
         }
     }

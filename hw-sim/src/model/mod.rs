@@ -738,7 +738,7 @@ impl Dahdi {
                                 c.put_rx_frame(with_fcs);
                             }
                         } else if !c.is_framed() {
-                            c.put_rx_bytes(&bytes);
+                            c.put_rx_bytes(&bytes, now);
                         }
                         if c.sig & SIG_CLEAR == 0 || c.sig == SIG_CAS {
                             c.rbsbits(bits);
@@ -771,11 +771,15 @@ impl Dahdi {
                             }
                             let mut rx = [0i16; CHUNK];
                             t.audio.fill(&mut rx);
+                            let started = std::mem::take(&mut t.audio.started);
                             let bits = t.bits;
                             let c = &mut self.chans[i];
                             if !c.is_framed() {
+                                if started {
+                                    c.mark_rx_onset();
+                                }
                                 let b: [u8; CHUNK] = rx.map(|s| law.encode(s));
-                                c.put_rx_bytes(&b);
+                                c.put_rx_bytes(&b, now);
                             }
                             if c.sig & SIG_CLEAR == 0 || c.sig == SIG_CAS {
                                 c.rbsbits(bits);
@@ -799,7 +803,7 @@ impl Dahdi {
             p.tx_queue.clear();
             p.tx_pos = 0;
             let s = [p.law.silence(); CHUNK];
-            p.put_rx_bytes(&s);
+            p.put_rx_bytes(&s, now);
         }
 
         // Phase 3: timers.
@@ -875,6 +879,7 @@ impl Dahdi {
             _ => false,
         };
         self.echo[i].process(&lin, &mut rx, &self.chans[i].echocan, loop_closed);
+        let started = self.lines[i].audio_mut().is_some_and(|a| std::mem::take(&mut a.started));
         let c = &mut self.chans[i];
         if c.onhooktransfer_ms > 0 {
             c.onhooktransfer_ms -= 1;
@@ -887,7 +892,10 @@ impl Dahdi {
             }
         }
         let b: [u8; CHUNK] = rx.map(|s| law.encode(s));
-        c.put_rx_bytes(&b);
+        if started {
+            c.mark_rx_onset();
+        }
+        c.put_rx_bytes(&b, now);
     }
 }
 

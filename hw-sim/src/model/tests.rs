@@ -138,3 +138,72 @@ fn second_open_of_a_channel_is_busy_and_unconfigured_is_enxio() {
     assert_eq!(dahdi.open(Node::Chan(1), false), Err(libc::EBUSY));
     assert_eq!(dahdi.open(Node::Chan(2), false), Err(libc::ENXIO));
 }
+
+/// Ticks one at a time until a whole block is readable on `fh`; returns it with the tick that completed it.
+fn next_block(dahdi: &mut Dahdi, fh: u64, limit: u64) -> Option<(Vec<u8>, u64)> {
+    for _ in 0..limit {
+        dahdi.tick();
+        if let Io::Done(b) = dahdi.read(fh, 160) {
+            return Some((b, dahdi.now_ms));
+        }
+    }
+    None
+}
+
+#[test]
+fn onset_of_a_played_sound_names_its_sample_and_the_tick_that_completed_its_block() {
+    let mut dahdi = analog(&[true]);
+    let ctl = dahdi.open(Node::Ctl, false).unwrap();
+    chanconfig(&mut dahdi, ctl, 1, SIG_FXOKS);
+    let fh = dahdi.open(Node::Chan(1), true).unwrap();
+    assert!(matches!(dahdi.ioctl(fh, rq::DAHDI_SET_BLOCKSIZE, &160i32.to_ne_bytes()), Io::Done(_)));
+    let Line::Phone(p) = &mut dahdi.lines[0] else { panic!() };
+    p.set_hook(1, true);
+    run(&mut dahdi, 50);
+    assert_eq!(getevent(&mut dahdi, fh), EVENT_RINGOFFHOOK);
+    while let Io::Done(_) = dahdi.read(fh, 160) {}
+    // Start the sound 3 ms into some block, as `audio.play` does.
+    run(&mut dahdi, 3);
+    let a = dahdi.lines[0].audio_mut().unwrap();
+    a.play(crate::farend::Source::samples(vec![1000; 800]));
+    a.mark_start = true;
+    let onset_pending = dahdi.chans[0].rx_onset;
+    assert_eq!(onset_pending, None, "nothing is marked before the next tick puts the sound in");
+    let silence = Law::Mulaw.silence();
+    let (block, tick) = loop {
+        let (b, t) = next_block(&mut dahdi, fh, 40).expect("a block within 40 ms");
+        if b.iter().any(|&x| x != silence) {
+            break (b, t);
+        }
+    };
+    let first = block.iter().position(|&x| x != silence).unwrap();
+    let o = dahdi.chans[0].rx_onset.expect("an onset is recorded");
+    assert_eq!((o.sample, o.blocksize, o.complete_ms, o.lost), (first, 160, Some(tick), false));
+    // A later block does not move it.
+    next_block(&mut dahdi, fh, 40).expect("the next block");
+    assert_eq!(dahdi.chans[0].rx_onset.unwrap().complete_ms, Some(tick));
+}
+
+#[test]
+fn onset_whose_block_is_flushed_before_it_completes_is_lost() {
+    let mut dahdi = analog(&[true]);
+    let ctl = dahdi.open(Node::Ctl, false).unwrap();
+    chanconfig(&mut dahdi, ctl, 1, SIG_FXOKS);
+    let fh = dahdi.open(Node::Chan(1), true).unwrap();
+    assert!(matches!(dahdi.ioctl(fh, rq::DAHDI_SET_BLOCKSIZE, &160i32.to_ne_bytes()), Io::Done(_)));
+    let Line::Phone(p) = &mut dahdi.lines[0] else { panic!() };
+    p.set_hook(1, true);
+    run(&mut dahdi, 50);
+    assert_eq!(getevent(&mut dahdi, fh), EVENT_RINGOFFHOOK);
+    while let Io::Done(_) = dahdi.read(fh, 160) {}
+    let a = dahdi.lines[0].audio_mut().unwrap();
+    a.play(crate::farend::Source::samples(vec![1000; 800]));
+    a.mark_start = true;
+    run(&mut dahdi, 1);
+    assert!(dahdi.chans[0].rx_onset.is_some_and(|o| o.complete_ms.is_none() && !o.lost));
+    // SET_BLOCKSIZE reallocates the buffers, dropping the block being filled.
+    assert!(matches!(dahdi.ioctl(fh, rq::DAHDI_SET_BLOCKSIZE, &160i32.to_ne_bytes()), Io::Done(_)));
+    run(&mut dahdi, 40);
+    let o = dahdi.chans[0].rx_onset.unwrap();
+    assert!(o.lost && o.complete_ms.is_none(), "{o:?}");
+}

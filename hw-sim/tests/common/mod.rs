@@ -102,6 +102,11 @@ impl Sim {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// The simulator's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// A new control connection.
     pub fn client(&self) -> Client {
         Client::connect(&self.control).expect("connect control socket")
