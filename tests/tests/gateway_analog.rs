@@ -956,43 +956,98 @@ struct Seen {
     at: Instant,
 }
 
-/// Records every RTP packet arriving on `sock` until `stop` (at most 60 s).
-fn record_rtp(
-    sock: std::net::UdpSocket,
+/// Records every RTP packet tandem sends to a socket of the test (at most 60 s).
+struct RtpRecorder {
+    port: u16,
+    seen: std::sync::Arc<Mutex<Vec<Seen>>>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) -> (std::sync::Arc<Mutex<Vec<Seen>>>, std::thread::JoinHandle<()>) {
-    let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
-    let out = seen.clone();
-    let t = std::thread::spawn(move || {
-        sock.set_read_timeout(Some(Duration::from_millis(50))).expect("timeout");
-        let end = Instant::now() + Duration::from_secs(60);
-        let mut buf = [0u8; 2048];
-        while !stop.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < end {
-            if let Ok((n, _)) = sock.recv_from(&mut buf)
-                && let Ok(p) = tandem_media::wire::rtp::RtpPacket::new_checked(&buf[..n])
-            {
-                let s = Seen { marker: p.marker(), seq: p.sequence_number(), ts: p.timestamp(), ssrc: p.ssrc(), at: Instant::now() };
-                out.lock().unwrap_or_else(|e| e.into_inner()).push(s);
-            }
-        }
-    });
-    (seen, t)
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
-#[test]
-fn a_held_and_resumed_call_keeps_its_rtp_port_ssrc_and_sequence_and_its_timestamps_count_the_hold() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let r = rig();
-    let mut c = r.lab.client();
-    let sock = std::net::UdpSocket::bind("127.0.0.17:0").expect("the test's RTP socket");
-    let rtp_port = sock.local_addr().expect("addr").port().to_string();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let (seen, recorder) = record_rtp(sock, stop.clone());
-    let mut a = Sipp::start(
+impl RtpRecorder {
+    /// Binds a socket on `ip` and records what arrives on it.
+    fn start(ip: &str) -> RtpRecorder {
+        let sock = std::net::UdpSocket::bind((ip, 0)).expect("the test's RTP socket");
+        let port = sock.local_addr().expect("addr").port();
+        let seen = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (out, halt) = (seen.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            sock.set_read_timeout(Some(Duration::from_millis(50))).expect("timeout");
+            let end = Instant::now() + Duration::from_secs(60);
+            let mut buf = [0u8; 2048];
+            while !halt.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < end {
+                if let Ok((n, _)) = sock.recv_from(&mut buf)
+                    && let Ok(p) = tandem_media::wire::rtp::RtpPacket::new_checked(&buf[..n])
+                {
+                    let s = Seen { marker: p.marker(), seq: p.sequence_number(), ts: p.timestamp(), ssrc: p.ssrc(), at: Instant::now() };
+                    out.lock().unwrap_or_else(|e| e.into_inner()).push(s);
+                }
+            }
+        });
+        RtpRecorder { port, seen, stop, thread: Some(thread) }
+    }
+
+    fn snapshot(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Waits until at least `n` packets came.
+    fn wait_for(&self, n: usize) -> bool {
+        wait_until(T, || self.seen.lock().unwrap_or_else(|e| e.into_inner()).len() >= n)
+    }
+
+    /// Waits until the stream paused and came back: a packet with the
+    /// marker after the call's first, and 5 more after it.
+    fn wait_resumed(&self) -> bool {
+        wait_until(T, || {
+            let v = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+            resumed(&v).is_some_and(|k| v.len() > k + 5)
+        })
+    }
+
+    /// Stops recording; what came.
+    fn finish(mut self) -> Vec<Seen> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            t.join().expect("recorder");
+        }
+        self.snapshot()
+    }
+}
+
+/// Where a stream came back after a pause: the first packet with the
+/// marker after the call's first.
+fn resumed(v: &[Seen]) -> Option<usize> {
+    v.iter().skip(1).position(|s| s.marker).map(|k| k + 1)
+}
+
+/// The RTP of a call paused and resumed once: one SSRC throughout, the
+/// sequence continuing across the pause (nothing sent meanwhile) and in
+/// order before it, and the timestamp jump (ms) across it, for the caller
+/// to bound.
+fn paused_once(seen: &[Seen]) -> (u64, u64) {
+    assert!(seen.iter().all(|s| s.ssrc == seen[0].ssrc), "one SSRC throughout: {:?}", seen.iter().map(|s| s.ssrc).collect::<std::collections::BTreeSet<_>>());
+    let k = resumed(seen).expect("a resumed packet");
+    let (before, after) = (seen[k - 1], seen[k]);
+    assert_eq!(after.seq, before.seq.wrapping_add(1), "the sequence continues across the pause (nothing sent meanwhile)");
+    for w in seen[..k].windows(2) {
+        assert_eq!(w[1].seq, w[0].seq.wrapping_add(1), "in order on loopback: {w:?}");
+    }
+    let jump_ms = u64::from(after.ts.wrapping_sub(before.ts)) / 8;
+    let gap_ms = (after.at - before.at).as_millis() as u64;
+    (jump_ms, gap_ms)
+}
+
+/// A caller (sipp `scenario` on 127.0.0.17, media to `rec`) rings phone 1,
+/// which answers; returns the caller and its 200 once tandem's RTP flows.
+fn answered_caller(r: &Rig, c: &mut hw_sim::client::Client, name: &str, scenario: &'static str, rec: &RtpRecorder) -> (Sipp, String) {
+    let rtp_port = rec.port.to_string();
+    let a = Sipp::start(
         &r.lab,
-        "keep-a",
+        name,
         SippOpts {
-            scenario: "uac_hold_resume_media.xml",
+            scenario,
             ip: "127.0.0.17",
             keys: &[("caller", "2125550166"), ("rtp_ip", "127.0.0.17"), ("rtp_port", &rtp_port)],
             service: Some("100"),
@@ -1004,8 +1059,17 @@ fn a_held_and_resumed_call_keeps_its_rtp_port_ssrc_and_sequence_and_its_timestam
     c.phone_hook(1, true).expect("answer");
     assert!(wait_until(T, || !a.received("SIP/2.0 200").is_empty()), "the caller never got its 200; log:\n{}", r.tandem.log.all().join("\n"));
     let answer = a.received("SIP/2.0 200").remove(0);
-    let count = |seen: &Mutex<Vec<Seen>>| seen.lock().unwrap_or_else(|e| e.into_inner()).len();
-    assert!(wait_until(T, || count(&seen) >= 10), "no RTP from tandem before the hold");
+    assert!(rec.wait_for(10), "no RTP from tandem after the answer");
+    (a, answer)
+}
+
+#[test]
+fn a_held_and_resumed_call_keeps_its_rtp_port_ssrc_and_sequence_and_its_timestamps_count_the_hold() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let r = rig();
+    let mut c = r.lab.client();
+    let rec = RtpRecorder::start("127.0.0.17");
+    let (mut a, answer) = answered_caller(&r, &mut c, "keep-a", "uac_hold_resume_media.xml", &rec);
     // Hold, for at least 1.5 s (recall dial tone meanwhile).
     c.phone_flash(1, Some(300)).expect("flash");
     assert!(wait_until(T, || a.received("INVITE ").len() == 1), "no hold re-INVITE: {}", a.messages());
@@ -1014,20 +1078,10 @@ fn a_held_and_resumed_call_keeps_its_rtp_port_ssrc_and_sequence_and_its_timestam
     std::thread::sleep(Duration::from_millis(1500).saturating_sub(held_at.elapsed()));
     c.phone_flash(1, Some(300)).expect("flash");
     assert!(wait_until(T, || a.received("INVITE ").len() == 2), "no resume re-INVITE: {}", a.messages());
-    // RTP after the resume: the first packet with the marker after the call's first.
-    let resumed = |v: &[Seen]| v.iter().skip(1).position(|s| s.marker).map(|k| k + 1);
-    assert!(
-        wait_until(T, || {
-            let v = seen.lock().unwrap_or_else(|e| e.into_inner());
-            resumed(&v).is_some_and(|k| v.len() > k + 5)
-        }),
-        "no RTP after the resume; log:\n{}",
-        r.tandem.log.all().join("\n")
-    );
+    assert!(rec.wait_resumed(), "no RTP after the resume; log:\n{}", r.tandem.log.all().join("\n"));
     c.phone_hook(1, false).expect("on-hook");
     a.expect_success(T);
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    recorder.join().expect("recorder");
+    let seen = rec.finish();
 
     // The SDP: one port throughout, the o= version one up per offer.
     let (hold, resume) = (&a.received("INVITE ")[0], &a.received("INVITE ")[1]);
@@ -1036,17 +1090,13 @@ fn a_held_and_resumed_call_keeps_its_rtp_port_ssrc_and_sequence_and_its_timestam
     assert_eq!((m_port(hold), m_port(resume)), (Some(port), Some(port)), "the hold and resume offer the answer's port");
     let v = o_version(hold).expect("o= in the hold");
     assert_eq!(o_version(resume), Some(v + 1), "{resume}");
-    // The RTP: one SSRC, the sequence continuing across the hold, the timestamp counting it.
-    let seen = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    // The RTP: one SSRC, the sequence continuing across the hold (and in
+    // order after it), the timestamp counting it.
+    let (jump_ms, gap_ms) = paused_once(&seen);
     let k = resumed(&seen).expect("a resumed packet");
-    let (before, after) = (seen[k - 1], seen[k]);
-    assert!(seen.iter().all(|s| s.ssrc == seen[0].ssrc), "one SSRC throughout: {:?}", seen.iter().map(|s| s.ssrc).collect::<std::collections::BTreeSet<_>>());
-    assert_eq!(after.seq, before.seq.wrapping_add(1), "the sequence continues across the hold (nothing sent while held)");
-    for w in seen[..k].windows(2).chain(seen[k..].windows(2)) {
+    for w in seen[k..].windows(2) {
         assert_eq!(w[1].seq, w[0].seq.wrapping_add(1), "in order on loopback: {w:?}");
     }
-    let jump_ms = u64::from(after.ts.wrapping_sub(before.ts)) / 8;
-    let gap_ms = (after.at - before.at).as_millis() as u64;
     assert!(jump_ms >= 1000 && jump_ms <= gap_ms + 1000, "timestamp jump {jump_ms} ms across a hold of {gap_ms} ms between packets");
 }
 
@@ -1057,40 +1107,12 @@ fn the_call_waiting_alert_pauses_the_first_callers_rtp_with_no_reinvite_keeping_
     let mut c = r.lab.client();
     c.phone_hook(2, true).expect("port 2 off-hook");
     // A's media goes to the test's own socket, which records what tandem sends.
-    let sock = std::net::UdpSocket::bind("127.0.0.17:0").expect("the test's RTP socket");
-    let rtp_port = sock.local_addr().expect("addr").port().to_string();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let (seen, recorder) = record_rtp(sock, stop.clone());
-    let mut a = Sipp::start(
-        &r.lab,
-        "cwport-a",
-        SippOpts {
-            scenario: "uac_cw_first.xml",
-            ip: "127.0.0.17",
-            keys: &[("caller", "2125550166"), ("rtp_ip", "127.0.0.17"), ("rtp_port", &rtp_port)],
-            service: Some("100"),
-            remote: Some("127.0.0.4:5060"),
-            ..SippOpts::default()
-        },
-    );
-    assert!(wait_until(T, || c.phone_get(1).map(|p| p.ringing).unwrap_or(false)), "phone 1 never rang; log:\n{}", r.tandem.log.all().join("\n"));
-    c.phone_hook(1, true).expect("answer");
-    assert!(wait_until(T, || !a.received("SIP/2.0 200").is_empty()), "A never got its 200; log:\n{}", r.tandem.log.all().join("\n"));
-    let answer = a.received("SIP/2.0 200").remove(0);
-    let count = |seen: &Mutex<Vec<Seen>>| seen.lock().unwrap_or_else(|e| e.into_inner()).len();
-    assert!(wait_until(T, || count(&seen) >= 10), "no RTP to A before the alert");
+    let rec = RtpRecorder::start("127.0.0.17");
+    let (mut a, answer) = answered_caller(&r, &mut c, "cwport-a", "uac_cw_first.xml", &rec);
     let mut b = caller_from(&r.lab, "cwport-b", "uac_cw_second.xml", "127.0.0.51", 7510, "100", "2125550177");
     assert!(wait_until(T, || !b.received("SIP/2.0 180").is_empty()), "the waiting caller got no 180; log:\n{}", r.tandem.log.all().join("\n"));
     // The alert parks A's stream: its RTP pauses and comes back (the marker after the call's first packet).
-    let resumed = |v: &[Seen]| v.iter().skip(1).position(|s| s.marker).map(|k| k + 1);
-    assert!(
-        wait_until(T, || {
-            let v = seen.lock().unwrap_or_else(|e| e.into_inner());
-            resumed(&v).is_some_and(|k| v.len() > k + 5)
-        }),
-        "A's RTP did not come back after the alert; log:\n{}",
-        r.tandem.log.all().join("\n")
-    );
+    assert!(rec.wait_resumed(), "A's RTP did not come back after the alert; log:\n{}", r.tandem.log.all().join("\n"));
     assert!(c.phone_get(1).is_ok_and(|p| p.cidcw_number.is_some()), "the alert's caller ID did not reach the phone");
     assert!(a.received("INVITE ").is_empty(), "A got a re-INVITE for the alert: {}", a.messages());
     // Flash: A held, B answered; flash again: B held, A resumed.
@@ -1109,8 +1131,7 @@ fn the_call_waiting_alert_pauses_the_first_callers_rtp_with_no_reinvite_keeping_
     c.phone_hook(1, false).expect("on-hook");
     b.expect_success(T);
     c.phone_hook(2, false).expect("port 2 on-hook");
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    recorder.join().expect("recorder");
+    let seen = rec.finish();
 
     // A's port: the answer's, through the alert, the hold and the resume.
     let a_port = m_port(&answer).expect("a port in A's answer");
@@ -1123,16 +1144,7 @@ fn the_call_waiting_alert_pauses_the_first_callers_rtp_with_no_reinvite_keeping_
     assert_ne!(a_port, b_port);
     // A's RTP: one SSRC throughout; across the alert the sequence continues (nothing sent while
     // parked), the resumption has the marker and the timestamp counts the pause.
-    let seen = seen.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    assert!(seen.iter().all(|s| s.ssrc == seen[0].ssrc), "one SSRC throughout: {:?}", seen.iter().map(|s| s.ssrc).collect::<std::collections::BTreeSet<_>>());
-    let k = resumed(&seen).expect("the resumption after the alert");
-    let (before, after) = (seen[k - 1], seen[k]);
-    assert_eq!(after.seq, before.seq.wrapping_add(1), "the sequence continues across the alert");
-    for w in seen[..k].windows(2) {
-        assert_eq!(w[1].seq, w[0].seq.wrapping_add(1), "in order on loopback: {w:?}");
-    }
-    let jump_ms = u64::from(after.ts.wrapping_sub(before.ts)) / 8;
-    let gap_ms = (after.at - before.at).as_millis() as u64;
+    let (jump_ms, gap_ms) = paused_once(&seen);
     // The alert lasts at least its 300 ms tone (the zone's cadence) and a few seconds at most.
     assert!(jump_ms >= 300 && jump_ms <= gap_ms + 1000 && jump_ms < 5000, "timestamp jump {jump_ms} ms across an alert of {gap_ms} ms between packets");
 }
