@@ -34,19 +34,36 @@
 //!    * the pumps' own counters summed over the streams: TDM blocks,
 //!      jitter-buffer underruns, PLC frames, slips, TDM overruns (backlog
 //!      found by the pump's probes), late packets;
-//!    * added latency, measured with probes on 8 channels, in rounds
-//!      during the window (each round: TDM → RTP on all 8, RTP → TDM on
-//!      one):
-//!      - TDM → RTP: the probe's far end switches from silence to a tone
-//!        at T0 (the control call's midpoint). The first packet carrying
-//!        the tone arrives at t1 with the onset at sample i; its block was
-//!        complete at T0 + (160 − i)/8 ms, so the latency added beyond
-//!        packetisation is t1 − T0 − (160 − i)/8 ms (±1 ms: the simulator
-//!        ticks every millisecond; and the simulator's clock thread shares
-//!        CPU 0, so a late tick makes a block complete late, which this
-//!        counts against the pump). The four highest are printed with T0's
-//!        uncertainty;
-//!      - RTP → TDM: the generator starts a tone at sample 0 of the packet
+//!    * added latency, measured with probes:
+//!      - TDM → RTP, on `PUMP_BENCH_PROBES` channels (default 64, or all
+//!        when fewer; their far ends are otherwise silent), all of them
+//!        every 200 ms cycle, from a thread of its own on the generator's
+//!        CPU: each probe channel's far end plays a 60 ms burst
+//!        (`audio.play` of a WAV starting at the tone's peak, so that its
+//!        first sample is loud) at T0 (the call's midpoint). After 150 ms
+//!        one `audio.onset` call gives, per channel, the index i of the
+//!        burst's first sample in its read block and when the simulator
+//!        completed that block (CLOCK_MONOTONIC). The generator has timed
+//!        the first packet carrying the burst (first loud sample j) with
+//!        the kernel's receive stamp t1, converted from CLOCK_REALTIME to
+//!        CLOCK_MONOTONIC (a realtime read bracketed by two monotonic
+//!        ones; the largest uncertainty, about a µs, is printed).
+//!        **TDM → RTP added** is t1 − (the onset block's completion):
+//!        what the pump adds beyond packetisation, the simulator's clock
+//!        excluded (a late tick completes the block late, and the count
+//!        starts then; the completion is when the clock thread had run the
+//!        tick: a reader gets the block once the clock thread releases the
+//!        model, some µs later, and that wait counts here). A burst counts only when j = i (the packet is the
+//!        onset block); the others (packet not in after 150 ms, block lost
+//!        to an overrun, or j ≠ i) are counted apart. The **old probe**,
+//!        kept for comparison, is t1 − T0 − (160 − j)/8 ms on the same
+//!        bursts: it also counts the simulator's lateness and the tick's
+//!        granularity (the burst enters with the first tick after T0, so
+//!        its block completes up to 1 ms before T0 + (160 − i)/8 ms: that
+//!        part is −1 to 0 ms). **Simulator late** is the difference: the
+//!        onset block's completion − T0 − (160 − i)/8 ms;
+//!      - RTP → TDM, on 8 of those channels, one per round: the generator
+//!        starts a tone at sample 0 of the packet
 //!        it sends at T0; 300 ms later `audio.save` fetches what the far end
 //!        heard, ending at T2 (the call's midpoint); the onset at sample j
 //!        of L puts it at T2 − (L − j)/8 ms, so the latency is that minus
@@ -77,10 +94,16 @@
 //! next one; `none` to not pin), `PUMP_BENCH_DTMF=inband` (no detectors),
 //! `PUMP_BENCH_CLOCK_CPU=n` (move the simulator's clock thread to CPU n),
 //! `PUMP_BENCH_PUMP_CPU=n` (move the pump thread to CPU n),
-//! `PUMP_BENCH_RT=1` (every thread SCHED_FIFO, so other processes on a
-//! shared machine cannot preempt the simulator, the pump or the generator),
-//! `PUMP_BENCH_VERBOSE=1` (each RTP → TDM probe with its stream's jitter
-//! buffer figures),
+//! `PUMP_BENCH_RT=1` (every thread SCHED_FIFO 10, so other processes on a
+//! shared machine cannot preempt the simulator, the pump or the generator;
+//! implies the next), `PUMP_BENCH_RT_CLOCK=1` (the simulator's clock
+//! thread SCHED_FIFO 50, `[sim] realtime_clock`: it preempts the pump, as a
+//! card's interrupt does), `PUMP_BENCH_PROBES` (TDM → RTP probe channels,
+//! default 64), `PUMP_BENCH_BURST_HZ` (the probe burst's frequency, default
+//! 2,500 Hz, outside the DTMF band in which the pump's DTMF pre-check mutes
+//! onsets), `PUMP_BENCH_VERBOSE=1` (each RTP → TDM probe with its stream's
+//! jitter buffer figures, and each TDM → RTP burst whose packet was not the
+//! onset block),
 //! `PUMP_BENCH_FAR=silence` (far ends play silence instead of a tone: the
 //! simulator's tone generator is a sine per sample per channel).
 
@@ -91,7 +114,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hw_sim::client::Client;
+use hw_sim::client::{Client, Onset};
+use hw_sim::clock::monotonic_ns;
+use hw_sim::config::SimConfig;
 use hw_sim::runner::Sim;
 use tandem_drivers::{ChanConfig, Ctl, LineConfig, Signalling};
 use tandem_dsp::g711::Law as DspLaw;
@@ -108,9 +133,23 @@ const HDB3: u32 = 512;
 const CRC4: u32 = 1024;
 
 const BLOCK: usize = 160;
-/// Probe channels: every round measures TDM → RTP on all of them and
-/// RTP → TDM on one.
-const PROBES: usize = 8;
+/// TDM → RTP probe channels by default (`PUMP_BENCH_PROBES`; all channels
+/// when there are fewer): every probe cycle measures all of them.
+const PROBES: usize = 64;
+/// RTP → TDM probe channels (taken among the TDM → RTP ones): one per round.
+const RTP_PROBES: usize = 8;
+/// A TDM → RTP probe cycle: the bursts start together, the onsets are
+/// fetched after `PROBE_COLLECT`, and the next cycle starts after
+/// `PROBE_CYCLE`.
+const PROBE_CYCLE: Duration = Duration::from_millis(200);
+const PROBE_COLLECT: Duration = Duration::from_millis(150);
+/// The probe burst: 60 ms of a 2,500 Hz tone starting at its peak, so that
+/// its first sample is already loud. Not in the DTMF band (697–1,633 Hz):
+/// the pump's DTMF pre-check mutes a sudden in-band onset in the last 3 ms
+/// of a block (`media/src/pump/dtmf_gate.rs`), which would hide the onset
+/// block (`PUMP_BENCH_BURST_HZ=700` shows it).
+const BURST_SAMPLES: usize = 480;
+const BURST_HZ: f32 = 2500.0;
 /// A sample at least this loud marks a tone onset (the tone peaks near 10,000).
 const ONSET: i16 = 2000;
 
@@ -210,12 +249,19 @@ fn involuntary_switches(stat_path: &Path) -> u64 {
 
 /// Puts every thread of this process (and the threads they start later)
 /// in SCHED_FIFO at `prio`, so other processes on the machine cannot
-/// preempt the simulator, the pump or the generator. Returns the threads set.
+/// preempt the simulator, the pump or the generator; threads already
+/// SCHED_FIFO (a realtime simulator clock) keep their priority. Returns the
+/// threads set.
 fn realtime_all(prio: i32) -> usize {
     let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return 0 };
     let mut n = 0;
     for e in dir.flatten() {
         let Some(tid) = e.file_name().to_str().and_then(|t| t.parse::<i32>().ok()) else { continue };
+        // SAFETY: reads the thread's policy.
+        if unsafe { nix::libc::sched_getscheduler(tid) } == nix::libc::SCHED_FIFO {
+            // Already realtime (the simulator's clock thread, higher).
+            continue;
+        }
         let param = nix::libc::sched_param { sched_priority: prio };
         // SAFETY: a valid tid and a valid sched_param.
         if unsafe { nix::libc::sched_setscheduler(tid, nix::libc::SCHED_FIFO, &param) } == 0 {
@@ -257,7 +303,18 @@ fn layout(n: u32) -> Vec<bool> {
     if n <= 1008 { vec![false; n.div_ceil(24) as usize] } else { [vec![true; 16], vec![false; 22]].concat() }
 }
 
-/// Shared between the main thread and the generator.
+/// The first packet carrying a TDM → RTP probe's burst, as the generator saw it.
+#[derive(Clone, Copy)]
+struct Hit {
+    /// The kernel's receive timestamp, CLOCK_MONOTONIC ns (converted from
+    /// CLOCK_REALTIME), and the conversion's uncertainty.
+    t1_ns: u64,
+    conv_err_ns: u64,
+    /// Index of its first loud sample.
+    j: usize,
+}
+
+/// Shared between the main thread, the TDM → RTP prober and the generator.
 struct Shared {
     stop: AtomicBool,
     counting: AtomicBool,
@@ -265,11 +322,9 @@ struct Shared {
     /// Per stream: send a tone (RTP → TDM probe), and when it started.
     tone_on: Vec<AtomicBool>,
     tone_t0: Mutex<HashMap<usize, Instant>>,
-    /// TDM → RTP probe: stream index → T0 of the far end's tone.
-    /// (T0, its uncertainty: half the control call's round trip).
-    armed: Mutex<HashMap<usize, (Instant, Duration)>>,
-    /// TDM → RTP probes: (added latency, T0's uncertainty), ms.
-    tdm_to_rtp_ms: Mutex<Vec<(f64, f64)>>,
+    /// TDM → RTP probes armed: stream index → the first packet carrying the
+    /// burst (`None` until it arrives).
+    armed: Mutex<HashMap<usize, Option<Hit>>>,
 }
 
 /// Where in the 20 ms packet period the generator sends stream `i`'s
@@ -281,11 +336,33 @@ fn send_offset(i: usize, n: usize) -> Duration {
     Duration::from_micros((i * 7919 % n) as u64 * 20_000 / n as u64)
 }
 
+/// This thread's CLOCK_REALTIME now, ns.
+fn realtime_ns() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME).map_or(0, |t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
+}
+
+/// A CLOCK_REALTIME time in ns as CLOCK_MONOTONIC ns, with the conversion's
+/// uncertainty: the offset between the clocks comes from a realtime read
+/// bracketed by two monotonic reads (uncertain by half the bracket, well
+/// under a µs); the realtime clock's NTP slewing (at most 500 ppm) adds
+/// under 1 µs per 2 ms of the stamp's age, and a step of the realtime clock
+/// between the stamp and now would make it wrong.
+fn realtime_to_monotonic(real_ns: u64) -> (u64, u64) {
+    let m1 = monotonic_ns();
+    let r = realtime_ns();
+    let m2 = monotonic_ns();
+    let mid = m1 + (m2 - m1) / 2;
+    let age = r.saturating_sub(real_ns);
+    (mid.saturating_sub(age), (m2 - m1) / 2 + age / 2000)
+}
+
 /// Receives one datagram: (length, source port, when the kernel queued it
-/// to the socket). The kernel's timestamp (SO_TIMESTAMPNS, taken on
-/// loopback in the pump's sendto) does not include the generator's own
-/// scheduling delay, which on a shared CPU can be milliseconds.
-fn recv_stamped(sock: &UdpSocket, buf: &mut [u8]) -> Option<(usize, u16, Instant)> {
+/// to the socket as an `Instant`, and as CLOCK_MONOTONIC ns with the
+/// conversion's uncertainty). The kernel's timestamp (SO_TIMESTAMPNS,
+/// taken on loopback in the pump's sendto) does not include the
+/// generator's own scheduling delay, which on a shared CPU can be
+/// milliseconds.
+fn recv_stamped(sock: &UdpSocket, buf: &mut [u8]) -> Option<(usize, u16, Instant, (u64, u64))> {
     use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrLike, SockaddrStorage, recvmsg};
     use std::os::fd::AsRawFd;
     let mut iov = [std::io::IoSliceMut::new(buf)];
@@ -297,14 +374,15 @@ fn recv_stamped(sock: &UdpSocket, buf: &mut [u8]) -> Option<(usize, u16, Instant
     });
     let len = msg.bytes;
     let stamp = msg.cmsgs().ok()?.find_map(|c| match c {
-        ControlMessageOwned::ScmTimestampns(ts) => Some(Duration::new(ts.tv_sec() as u64, ts.tv_nsec() as u32)),
+        ControlMessageOwned::ScmTimestampns(ts) => Some(ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64),
         _ => None,
     });
     let now = Instant::now();
-    let real = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    // The stamp is on the realtime clock: as long before now as it is before the realtime now.
-    let at = stamp.map_or(now, |st| now.checked_sub(real.saturating_sub(st)).unwrap_or(now));
-    Some((len, port, at))
+    let now_ns = monotonic_ns();
+    // The stamp is on the realtime clock.
+    let (mono, err) = stamp.map_or((now_ns, 0), realtime_to_monotonic);
+    let at = now.checked_sub(Duration::from_nanos(now_ns.saturating_sub(mono))).unwrap_or(now);
+    Some((len, port, at, (mono, err)))
 }
 
 fn generator(sock: UdpSocket, dests: Vec<SocketAddr>, by_port: HashMap<u16, usize>, sh: Arc<Shared>, cpu: Option<usize>) {
@@ -351,28 +429,110 @@ fn generator(sock: UdpSocket, dests: Vec<SocketAddr>, by_port: HashMap<u16, usiz
             }
         }
         // Receive until the next send is due.
-        while let Some((len, port, t1)) = recv_stamped(&sock, &mut buf) {
+        while let Some((len, port, _, (t1_ns, conv_err_ns))) = recv_stamped(&sock, &mut buf) {
+            if sh.counting.load(Ordering::Relaxed) {
+                sh.received.fetch_add(1, Ordering::Relaxed);
+            }
+            let Some(&i) = by_port.get(&port) else { continue };
+            let mut armed = sh.armed.lock().unwrap();
+            if let Some(slot @ None) = armed.get_mut(&i)
+                && let Ok(p) = RtpPacket::new_checked(&buf[..len])
+                && let Some(j) = p.payload().iter().position(|&c| DspLaw::Mulaw.decode(c).abs() >= ONSET)
             {
-                {
-                    if sh.counting.load(Ordering::Relaxed) {
-                        sh.received.fetch_add(1, Ordering::Relaxed);
-                    }
-                    let Some(&i) = by_port.get(&port) else { continue };
-                    let mut armed = sh.armed.lock().unwrap();
-                    if let Some(&(t0, err)) = armed.get(&i)
-                        && let Ok(p) = RtpPacket::new_checked(&buf[..len])
-                        && let Some(j) = p.payload().iter().position(|&c| DspLaw::Mulaw.decode(c).abs() >= ONSET)
-                    {
-                        let complete = t0 + Duration::from_micros((BLOCK - j) as u64 * 125);
-                        let ms = t1.saturating_duration_since(complete).as_secs_f64() * 1000.0 - complete.saturating_duration_since(t1).as_secs_f64() * 1000.0;
-                        sh.tdm_to_rtp_ms.lock().unwrap().push((ms, err.as_secs_f64() * 1000.0));
-                        armed.remove(&i);
-                    }
-                }
+                *slot = Some(Hit { t1_ns, conv_err_ns, j });
             }
         }
         std::thread::sleep(Duration::from_micros(500));
     }
+}
+
+/// What the TDM → RTP prober measured, ms.
+#[derive(Default)]
+struct TdmProbes {
+    /// Added beyond packetisation: the first burst packet's kernel receive
+    /// stamp minus the completion of the block holding the burst's first
+    /// sample (`audio.onset`), sorted.
+    added: Vec<f64>,
+    /// The old probe on the same bursts: stamp − T0 − (160 − j)/8 ms, with
+    /// T0's uncertainty (half the `audio.play` call), sorted.
+    old: Vec<(f64, f64)>,
+    /// The simulator's part: the onset block's completion minus when it was
+    /// due (T0 + (160 − i)/8 ms), sorted.
+    sim_late: Vec<f64>,
+    cycles: u64,
+    /// Bursts whose first packet had not arrived when the onsets were
+    /// fetched, whose block was lost to the host (overrun or flush), or whose
+    /// first loud sample was not at the onset's index (not the onset block).
+    missed: u64,
+    lost: u64,
+    mismatched: u64,
+    /// The largest uncertainty of the realtime → monotonic conversion, ns.
+    conv_err_max_ns: u64,
+}
+
+/// The TDM → RTP prober: every [`PROBE_CYCLE`] until `until`, arms the
+/// generator for each probe stream, has each probe channel's far end play
+/// the burst, and after [`PROBE_COLLECT`] fetches every channel's onset
+/// and works out each burst's latencies.
+fn prober(control: &Path, probes: &[(usize, u32)], wav: &Path, sh: &Shared, until: Instant, cpu: Option<usize>) -> std::result::Result<TdmProbes, String> {
+    if let Some(c) = cpu {
+        pin(c);
+    }
+    let mut client = Client::connect_retry(control, Duration::from_secs(5)).map_err(|e| e.to_string())?;
+    let mut r = TdmProbes::default();
+    let mut t0 = HashMap::new();
+    let verbose = std::env::var("PUMP_BENCH_VERBOSE").is_ok_and(|v| v == "1");
+    while Instant::now() + PROBE_CYCLE <= until && !sh.stop.load(Ordering::Relaxed) {
+        let cycle = Instant::now();
+        sh.armed.lock().unwrap().extend(probes.iter().map(|&(i, _)| (i, None)));
+        for &(i, chan) in probes {
+            let a = monotonic_ns();
+            client.audio_play_wav(chan, wav, false).map_err(|e| e.to_string())?;
+            let b = monotonic_ns();
+            t0.insert(i, (a + (b - a) / 2, (b - a) / 2));
+        }
+        std::thread::sleep((cycle + PROBE_COLLECT).saturating_duration_since(Instant::now()));
+        let onsets: HashMap<u32, Onset> = client.audio_onsets().map_err(|e| e.to_string())?.into_iter().map(|o| (o.chan, o)).collect();
+        let hits: Vec<(usize, u32, Option<Hit>)> = {
+            let mut armed = sh.armed.lock().unwrap();
+            probes.iter().map(|&(i, chan)| (i, chan, armed.remove(&i).flatten())).collect()
+        };
+        r.cycles += 1;
+        for (i, chan, hit) in hits {
+            let Some(h) = hit else {
+                r.missed += 1;
+                continue;
+            };
+            let (Some(o), Some(&(t0_ns, t0_err))) = (onsets.get(&chan), t0.get(&i)) else {
+                r.lost += 1;
+                continue;
+            };
+            let Some(readable) = o.readable_ns.filter(|_| !o.lost) else {
+                r.lost += 1;
+                continue;
+            };
+            if h.j != o.sample {
+                if verbose {
+                    println!(
+                        "   probe TDM→RTP       stream {i} (chan {chan}): first loud sample {} of its packet, the onset at {} of its block: not the onset block",
+                        h.j, o.sample
+                    );
+                }
+                r.mismatched += 1;
+                continue;
+            }
+            let ms = |a: u64, b: u64| (a as f64 - b as f64) / 1e6;
+            r.added.push(ms(h.t1_ns, readable));
+            r.old.push((ms(h.t1_ns, t0_ns + (BLOCK - h.j) as u64 * 125_000), t0_err as f64 / 1e6));
+            r.sim_late.push(ms(readable, t0_ns + (BLOCK - o.sample) as u64 * 125_000));
+            r.conv_err_max_ns = r.conv_err_max_ns.max(h.conv_err_ns);
+        }
+        std::thread::sleep((cycle + PROBE_CYCLE).saturating_duration_since(Instant::now()));
+    }
+    r.added.sort_by(f64::total_cmp);
+    r.old.sort_by(|a, b| a.0.total_cmp(&b.0));
+    r.sim_late.sort_by(f64::total_cmp);
+    Ok(r)
 }
 
 struct Result {
@@ -385,9 +545,9 @@ struct Result {
     tx_underruns: u64,
     received: u64,
     totals: StreamStats,
-    tdm_to_rtp: Vec<f64>,
-    /// The TDM → RTP probes with their T0 uncertainty, in latency order.
-    tdm_to_rtp_err: Vec<(f64, f64)>,
+    tdm: TdmProbes,
+    /// TDM → RTP probe channels.
+    probes: usize,
     rtp_to_tdm: Vec<f64>,
     /// The pump thread's run-queue wait in the window, ms, and its involuntary switches.
     pump_rq_wait_ms: f64,
@@ -410,10 +570,14 @@ struct Opts {
     clock_cpu: Option<usize>,
     start_spread: Duration,
     realtime: bool,
+    /// The simulator's clock thread SCHED_FIFO (`[sim] realtime_clock`).
+    realtime_clock: bool,
+    /// TDM → RTP probe channels (at most the channel count).
+    probes: usize,
 }
 
 fn run(n: u32, o: Opts) -> std::result::Result<Result, String> {
-    let Opts { warmup, window, cpu, ncpu, dtmf, clock_cpu, start_spread, realtime } = o;
+    let Opts { warmup, window, cpu, ncpu, dtmf, clock_cpu, start_spread, realtime, realtime_clock, probes: nprobes } = o;
     let spans = layout(n);
     let dir = tempfile::Builder::new().prefix("pump-bench-").tempdir().map_err(|e| e.to_string())?;
     let mount = dir.path().join("dahdi");
@@ -425,7 +589,9 @@ fn run(n: u32, o: Opts) -> std::result::Result<Result, String> {
         }
         toml.push_str(&format!("[[card.span]]\ntype = \"{}\"\nfar_end = \"external\"\n", if e1 { "e1" } else { "t1" }));
     }
-    let sim = Sim::start(&toml, "pump-bench.toml", &mount, &control)?;
+    let mut cfg = SimConfig::parse(&toml, "pump-bench.toml").map_err(|e| e.to_string())?;
+    cfg.sim.realtime_clock = realtime_clock;
+    let sim = Sim::start_config(&cfg, "pump-bench.toml", &mount, &control)?;
     if let Some(c) = clock_cpu {
         // The simulator's clock thread (the model's 1 ms tick) elsewhere.
         if let Some(stat) = thread_stat("clock")
@@ -455,7 +621,13 @@ fn run(n: u32, o: Opts) -> std::result::Result<Result, String> {
         first += count;
     }
     let mut client = Client::connect_retry(&control, Duration::from_secs(5)).map_err(|e| e.to_string())?;
-    let probes: Vec<usize> = (0..PROBES.min(chans.len())).map(|k| k * chans.len() / PROBES.min(chans.len())).collect();
+    let np = nprobes.clamp(1, chans.len());
+    let probes: Vec<usize> = (0..np).map(|k| k * chans.len() / np).collect();
+    let rtp_probes: Vec<usize> = probes.iter().copied().step_by(np.div_ceil(RTP_PROBES)).collect();
+    let burst = dir.path().join("burst.wav");
+    let burst_hz = env_u64("PUMP_BENCH_BURST_HZ", BURST_HZ as u64) as f32;
+    let burst_samples: Vec<i16> = (0..BURST_SAMPLES).map(|k| (10_000.0 * (std::f32::consts::TAU * burst_hz * k as f32 / 8000.0).cos()) as i16).collect();
+    tandem_dsp::wav::write_wav(std::fs::File::create(&burst).map_err(|e| e.to_string())?, &burst_samples).map_err(|e| e.to_string())?;
     let silent_far_ends = std::env::var("PUMP_BENCH_FAR").is_ok_and(|v| v == "silence");
     for (i, &(c, _)) in chans.iter().enumerate() {
         if !probes.contains(&i) && !silent_far_ends {
@@ -520,11 +692,10 @@ fn run(n: u32, o: Opts) -> std::result::Result<Result, String> {
         tone_on: (0..chans.len()).map(|_| AtomicBool::new(false)).collect(),
         tone_t0: Mutex::new(HashMap::new()),
         armed: Mutex::new(HashMap::new()),
-        tdm_to_rtp_ms: Mutex::new(Vec::new()),
     });
+    let gcpu = cpu.map(|c| (c + 1) % ncpu.max(1));
     let gen_thread = {
         let sh = sh.clone();
-        let gcpu = cpu.map(|c| (c + 1) % ncpu.max(1));
         std::thread::Builder::new().name("loadgen".into()).spawn(move || generator(gen_sock, dests, by_port, sh, gcpu)).map_err(|e| e.to_string())?
     };
     std::thread::sleep(warmup);
@@ -539,29 +710,23 @@ fn run(n: u32, o: Opts) -> std::result::Result<Result, String> {
     let threads0 = all_threads();
     let win_start = Instant::now();
     sh.counting.store(true, Ordering::Relaxed);
+    // TDM → RTP on every probe channel, every cycle, on its own thread.
+    let prober_thread = {
+        let (sh, control, burst) = (sh.clone(), control.clone(), burst.clone());
+        let probe_chans: Vec<(usize, u32)> = probes.iter().map(|&i| (i, chans[i].0)).collect();
+        let until = win_start + window;
+        std::thread::Builder::new().name("prober".into()).spawn(move || prober(&control, &probe_chans, &burst, &sh, until, gcpu)).map_err(|e| e.to_string())?
+    };
 
-    // Probes, one channel at a time, until the window ends.
+    // RTP → TDM probes, one channel at a time, until the window ends.
     let mut rtp_to_tdm = Vec::new();
     let mut jb_ms = Vec::new();
     let wav = dir.path().join("probe.wav");
     let mut round = 0;
-    while win_start.elapsed() + Duration::from_millis(1300) < window {
-        // TDM → RTP, on every probe channel (each with its own T0).
-        for &i in &probes {
-            let a = Instant::now();
-            client.audio_play_tone(chans[i].0, &[700.0], -5.0).map_err(|e| e.to_string())?;
-            let b = Instant::now();
-            sh.armed.lock().unwrap().insert(i, (a + (b - a) / 2, (b - a) / 2));
-        }
-        std::thread::sleep(Duration::from_millis(200));
-        for &i in &probes {
-            sh.armed.lock().unwrap().remove(&i);
-            client.audio_play_silence(chans[i].0).map_err(|e| e.to_string())?;
-        }
-        let i = probes[round % probes.len()];
+    while win_start.elapsed() + Duration::from_millis(1100) < window {
+        let i = rtp_probes[round % rtp_probes.len()];
         round += 1;
         let chan = chans[i].0;
-        // RTP → TDM.
         std::thread::sleep(Duration::from_millis(200));
         sh.tone_on[i].store(true, Ordering::Relaxed);
         std::thread::sleep(Duration::from_millis(300));
@@ -596,6 +761,7 @@ fn run(n: u32, o: Opts) -> std::result::Result<Result, String> {
     }
     let remaining = window.saturating_sub(win_start.elapsed());
     std::thread::sleep(remaining);
+    let tdm = prober_thread.join().map_err(|_| "the prober panicked".to_string())??;
     sh.counting.store(false, Ordering::Relaxed);
     let (u1, s1) = stat_user_sys(&pump_stat).unwrap_or_default();
     let (rq1, pre1) = (run_queue_wait_ns(&pump_stat), involuntary_switches(&pump_stat));
@@ -636,9 +802,6 @@ fn run(n: u32, o: Opts) -> std::result::Result<Result, String> {
         totals.late += a.late - b.late;
         totals.lost += a.lost - b.lost;
     }
-    let mut tdm_to_rtp_err = sh.tdm_to_rtp_ms.lock().unwrap().clone();
-    tdm_to_rtp_err.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let tdm_to_rtp: Vec<f64> = tdm_to_rtp_err.iter().map(|p| p.0).collect();
     rtp_to_tdm.sort_by(f64::total_cmp);
     jb_ms.sort_by(f64::total_cmp);
     Ok(Result {
@@ -651,8 +814,8 @@ fn run(n: u32, o: Opts) -> std::result::Result<Result, String> {
         tx_underruns: tx_under1.saturating_sub(tx_under0),
         received: sh.received.load(Ordering::Relaxed),
         totals,
-        tdm_to_rtp,
-        tdm_to_rtp_err,
+        tdm,
+        probes: probes.len(),
         rtp_to_tdm,
         pump_rq_wait_ms: rq1.saturating_sub(rq0) as f64 / 1e6,
         pump_preempted: pre1.saturating_sub(pre0),
@@ -763,13 +926,42 @@ fn print(r: &Result, pipe_us: f64) {
             v.len()
         )
     };
-    show("TDM→RTP added", &r.tdm_to_rtp);
-    let top: Vec<String> = r.tdm_to_rtp_err.iter().rev().take(4).map(|(ms, err)| format!("{ms:.1} ± {err:.1}")).collect();
+    let d = &r.tdm;
     println!(
-        "     highest           {} ms (± half the control call that started the tone; max ± over all probes {:.1} ms)",
-        top.join(", "),
-        r.tdm_to_rtp_err.iter().map(|p| p.1).fold(0.0, f64::max)
+        "   TDM→RTP probes      {} channels × {} cycles: {} measured, {} packets not in by {} ms, {} onset blocks lost, {} not the onset block",
+        r.probes,
+        d.cycles,
+        d.added.len(),
+        d.missed,
+        PROBE_COLLECT.as_millis(),
+        d.lost,
+        d.mismatched
     );
+    let show_fine = |name: &str, v: &[f64]| {
+        println!(
+            "   {name:<19} p50 {:.2} ms  p99 {:.2} ms  (min {:.2}, max {:.2}, {} probes)",
+            percentile(v, 0.5),
+            percentile(v, 0.99),
+            v.first().copied().unwrap_or(f64::NAN),
+            v.last().copied().unwrap_or(f64::NAN),
+            v.len()
+        )
+    };
+    show_fine("TDM→RTP added", &d.added);
+    println!(
+        "     (first burst packet's kernel receive stamp − when the simulator completed the block holding the burst's first sample; realtime → monotonic conversion ± {:.1} µs at most)",
+        d.conv_err_max_ns as f64 / 1000.0
+    );
+    let old: Vec<f64> = d.old.iter().map(|p| p.0).collect();
+    show_fine("TDM→RTP old probe", &old);
+    let top: Vec<String> = d.old.iter().rev().take(4).map(|(ms, err)| format!("{ms:.1} ± {err:.2}")).collect();
+    println!(
+        "     (stamp − T0 − (160 − i)/8 ms, T0 = the audio.play call's midpoint: includes the simulator's lateness; highest {} ms, max ± {:.2} ms)",
+        top.join(", "),
+        d.old.iter().map(|p| p.1).fold(0.0, f64::max)
+    );
+    show_fine("simulator late", &d.sim_late);
+    println!("     (when the simulator completed the onset block − T0 − (160 − i)/8 ms: its clock thread's lateness, ± T0's uncertainty)");
     show("RTP→TDM", &r.rtp_to_tdm);
     println!("   jitter-buffer depth p50 {:.0} ms  p99 {:.0} ms  (all streams, sampled each probe)", percentile(&r.jb_ms, 0.5), percentile(&r.jb_ms, 0.99));
     println!(
@@ -797,6 +989,8 @@ fn main() {
     let clock_cpu = std::env::var("PUMP_BENCH_CLOCK_CPU").ok().and_then(|v| v.parse().ok());
     let start_spread = Duration::from_millis(env_u64("PUMP_BENCH_START_MS", 60));
     let realtime = std::env::var("PUMP_BENCH_RT").is_ok_and(|v| v == "1");
+    let realtime_clock = realtime || std::env::var("PUMP_BENCH_RT_CLOCK").is_ok_and(|v| v == "1");
+    let probes = env_u64("PUMP_BENCH_PROBES", PROBES as u64) as usize;
     let dtmf = if std::env::var("PUMP_BENCH_DTMF").is_ok_and(|v| v == "inband") { DtmfMode::Inband } else { DtmfMode::Rfc4733 };
     raise_nofile();
     let ncpu = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
@@ -805,10 +999,11 @@ fn main() {
         pin(c);
     }
     println!(
-        "media pump benchmark: {} CPU(s); simulator + pump on CPU {:?}, load generator on the next; DTMF {:?}; streams started over {} ms; warm-up {} s, window {} s",
+        "media pump benchmark: {} CPU(s); simulator + pump on CPU {:?}, load generator on the next; DTMF {:?}; simulator clock {}; streams started over {} ms; warm-up {} s, window {} s",
         ncpu,
         cpu,
         dtmf,
+        if realtime_clock { "SCHED_FIFO" } else { "ordinary" },
         start_spread.as_millis(),
         warmup.as_secs(),
         window.as_secs()
@@ -820,7 +1015,7 @@ fn main() {
             std::process::exit(2);
         }
         println!("\n== {n} channels");
-        match run(n, Opts { warmup, window, cpu, ncpu, dtmf, clock_cpu, start_spread, realtime }) {
+        match run(n, Opts { warmup, window, cpu, ncpu, dtmf, clock_cpu, start_spread, realtime, realtime_clock, probes }) {
             Ok(r) => print(&r, pipe_us),
             Err(e) => {
                 eprintln!("pump bench: {n} channels: {e}");
