@@ -250,16 +250,17 @@ fn involuntary_switches(stat_path: &Path) -> u64 {
 /// Puts every thread of this process (and the threads they start later)
 /// in SCHED_FIFO at `prio`, so other processes on the machine cannot
 /// preempt the simulator, the pump or the generator; threads already
-/// SCHED_FIFO (a realtime simulator clock) keep their priority. Returns the
-/// threads set.
-fn realtime_all(prio: i32) -> usize {
-    let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return 0 };
-    let mut n = 0;
+/// SCHED_FIFO (a realtime simulator clock, or threads started by one set
+/// for an earlier size) keep their priority. Returns the threads set and
+/// those already SCHED_FIFO.
+fn realtime_all(prio: i32) -> (usize, usize) {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else { return (0, 0) };
+    let (mut n, mut already) = (0, 0);
     for e in dir.flatten() {
         let Some(tid) = e.file_name().to_str().and_then(|t| t.parse::<i32>().ok()) else { continue };
         // SAFETY: reads the thread's policy.
         if unsafe { nix::libc::sched_getscheduler(tid) } == nix::libc::SCHED_FIFO {
-            // Already realtime (the simulator's clock thread, higher).
+            already += 1;
             continue;
         }
         let param = nix::libc::sched_param { sched_priority: prio };
@@ -268,7 +269,7 @@ fn realtime_all(prio: i32) -> usize {
             n += 1;
         }
     }
-    n
+    (n, already)
 }
 
 /// The stat file of this process's thread named `name`.
@@ -647,7 +648,10 @@ fn run(n: u32, o: Opts) -> std::result::Result<Result, String> {
     .map_err(|e| e.to_string())?;
     if realtime {
         // The generator, started below, inherits it.
-        println!("   SCHED_FIFO          {} threads", realtime_all(10));
+        let (set, already) = realtime_all(10);
+        println!(
+            "   SCHED_FIFO          {set} threads set to priority 10, {already} already SCHED_FIFO (the simulator's clock at 50; threads started by SCHED_FIFO ones inherit it)"
+        );
     }
     let gen_sock = UdpSocket::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     gen_sock.set_nonblocking(true).map_err(|e| e.to_string())?;
