@@ -6,8 +6,8 @@
 //! span groups) and the SIP side ([`SipSide`]). I/O lives in small tasks
 //! and threads that only move bytes:
 //!
-//! * one task per D-channel (`tdm::pri_io::spawn_dchannel`) and a thread
-//!   watching span alarms;
+//! * one task per D-channel (`tdm::pri_io::spawn_dchannel`; with realtime
+//!   on, on a thread of its own) and a thread watching span alarms;
 //! * one thread per analog port (`tdm::analog_io::spawn_port`), which
 //!   lends the pump a duplicate of its channel for a call's media; the
 //!   pump's line events for those channels come back through
@@ -38,6 +38,16 @@
 //! span groups, limits and the drain timeout are applied live, what needs
 //! a restart is only reported (see [`crate::reload`]), and the CDR file is
 //! closed and opened again at its configured path (logrotate).
+//!
+//! **systemd** (`Type=notify`, see [`crate::notify`]): `READY=1` once spans,
+//! SIP listeners and the control socket are up; `RELOADING=1` and `READY=1`
+//! around each reload; `STOPPING=1` when a drain begins; `WATCHDOG=1` from
+//! the run loop itself, so a wedged loop stops the pings.
+//!
+//! **Realtime** (`[process] realtime`, see [`crate::realtime`]): the media
+//! pump threads run SCHED_FIFO at `realtime_priority`, the D-channel,
+//! analog and CAS threads one below; this loop and the CDR writer stay
+//! SCHED_OTHER, and memory is locked.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -53,6 +63,7 @@ use crate::call::control::{CallControl, CallControlConfig, MediaCommand, Output 
 use crate::call::{CallId, CallIds, Codec, Direction, LegEvent, LegRef, RtpParams, Target};
 use crate::cdr::{CdrMedia, CdrRecord, CdrWriter};
 use crate::config::Config;
+use crate::notify::Notifier;
 use crate::route::Origin;
 use crate::sip::transport::{Outbound, SipTransport, TransportEvent};
 use crate::sip::{SipOutput, SipSide};
@@ -65,7 +76,7 @@ use crate::tdm::pri::{PriInput, PriInterface, PriIo};
 use crate::tdm::pri_io::{self, DChannelEvent, PcapSink};
 use crate::tdm::smdi::{Smdi, SmdiEvent, SmdiJoin, SmdiLink, SmdiSerialConfig};
 use crate::tdm::{Tdm, TdmInput, TdmIo, TdmOutput, hunt::SpanGroup};
-use tandem_media::pump::{Pump, PumpConfig, PumpHandle, StatsCell, StreamSpec, StreamStats};
+use tandem_media::pump::{Pump, PumpConfig, PumpHandle, RtPriority, StatsCell, StreamSpec, StreamStats};
 
 /// Why the daemon could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -176,6 +187,10 @@ struct Daemon {
     /// On SIGTERM, how long calls may go on (`[general] drain_timeout_s`; a reload changes it).
     drain_limit: Duration,
     reload: ReloadState,
+    /// systemd's notification socket, if it gave one.
+    notify: Option<Notifier>,
+    /// The media pump's SCHED_FIFO priority, if realtime is on.
+    realtime: Option<u8>,
 }
 
 /// How long an SMDI call detail waits for its line to present the call
@@ -183,15 +198,24 @@ struct Daemon {
 /// line without caller ID presents after its second ring, 6 s later in the US).
 const SMDI_WINDOW: Duration = Duration::from_secs(15);
 
-/// Run the daemon until it has drained after SIGTERM/SIGINT.
-pub fn run(cfg: Config) -> Result<(), DaemonError> {
+/// Run the daemon until it has drained after SIGTERM/SIGINT, reporting
+/// to systemd through `notify` if given.
+pub fn run(cfg: Config, notify: Option<Notifier>) -> Result<(), DaemonError> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(DaemonError::Signal)?;
-    rt.block_on(run_async(cfg))
+    rt.block_on(run_async(cfg, notify))
 }
 
-async fn run_async(cfg: Config) -> Result<(), DaemonError> {
+async fn run_async(cfg: Config, notify: Option<Notifier>) -> Result<(), DaemonError> {
     let device_dir = cfg.device_dir();
     info!(device_dir = %device_dir.display(), "tandem starting");
+    // Realtime: set before any I/O thread starts, as each applies it itself.
+    let realtime = cfg.process.realtime();
+    if let Some(p) = realtime {
+        let signalling = crate::realtime::signalling_priority(p);
+        info!(media_priority = p, signalling_priority = signalling, "realtime: media pump and signalling threads SCHED_FIFO");
+        crate::realtime::lock_memory();
+        crate::realtime::set_signalling(Some(signalling));
+    }
     // SIGHUP (reload) is caught from here on, so one sent while the spans
     // and trunks come up is not fatal: the reload runs once the loop starts.
     let mut sighup = signal(SignalKind::hangup()).map_err(DaemonError::Signal)?;
@@ -211,8 +235,15 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
     let (line_tx, line_rx) = crossbeam_channel::bounded::<(u32, tandem_drivers::LineEvent)>(1024);
     // And copies of what tapped lines send (FXO after answer: tone disconnect; E&M: call progress in early media), for tdm::analog_tap.
     let (tap_tx, tap_rx) = crossbeam_channel::bounded::<tandem_media::pump::TapBlock>(1024);
-    let pump_cfg =
-        PumpConfig { device_dir: device_dir.clone(), rtp_ip, rtp_ports: lo..=hi, line_events: Some(line_tx), tap: Some(tap_tx), ..PumpConfig::default() };
+    let pump_cfg = PumpConfig {
+        device_dir: device_dir.clone(),
+        rtp_ip,
+        rtp_ports: lo..=hi,
+        line_events: Some(line_tx),
+        tap: Some(tap_tx),
+        rt_priority: realtime.map(|priority| RtPriority { priority, apply: crate::realtime::set_current_thread_fifo }),
+        ..PumpConfig::default()
+    };
     let pump = Pump::start(pump_cfg).map_err(DaemonError::Media)?;
 
     // 3. CDRs.
@@ -492,11 +523,23 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
         smdi_out,
         drain_limit: cfg.general.drain_timeout(),
         reload,
+        notify,
+        realtime,
     };
     let mut sigterm = signal(SignalKind::terminate()).map_err(DaemonError::Signal)?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(DaemonError::Signal)?;
     let mut draining: Option<Instant> = None;
     info!("tandem running");
+    // Spans, SIP listeners and the control socket are up: tell systemd.
+    if let Some(n) = &d.notify {
+        n.ready(&d.status_line());
+    }
+    // The watchdog is fed from this loop, so a wedged loop starves it.
+    let mut watchdog = d.notify.as_ref().and_then(|n| n.watchdog_interval()).map(|every| {
+        let mut i = tokio::time::interval(every);
+        i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        i
+    });
 
     loop {
         d.flush(Instant::now());
@@ -585,6 +628,18 @@ async fn run_async(cfg: Config) -> Result<(), DaemonError> {
             _ = sighup.recv() => {
                 let _ = d.reload("SIGHUP", Instant::now());
             }
+            _ = async {
+                match watchdog.as_mut() {
+                    Some(i) => {
+                        i.tick().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            } => {
+                if let Some(n) = &d.notify {
+                    n.watchdog();
+                }
+            }
             Some((trunk, host, ip)) = resolved_rx.recv() => {
                 info!(%trunk, %host, %ip, "resolved");
                 if let Some(sip) = d.sip.as_mut() {
@@ -664,6 +719,10 @@ impl Daemon {
                     "ok": true,
                     "calls": self.cc.active_calls(),
                     "draining": draining,
+                    "realtime": match self.realtime {
+                        Some(p) => json!({"on": true, "media_priority": p, "signalling_priority": crate::realtime::signalling_priority(p), "memory_locked": crate::realtime::memory_locked()}),
+                        None => json!({"on": false}),
+                    },
                     "interfaces": interfaces,
                     "trunks": trunks,
                     "sip_malformed": self.sip.as_ref().map(|s| s.malformed_count()).unwrap_or(0),
@@ -805,11 +864,32 @@ impl Daemon {
             .collect()
     }
 
+    /// A reload, told to systemd: `RELOADING=1` before, `READY=1` after
+    /// (applied or refused). Returns the `reload` op's reply.
+    fn reload(&mut self, by: &str, now: Instant) -> serde_json::Value {
+        if let Some(n) = &self.notify {
+            n.reloading();
+        }
+        let reply = self.apply_reload(by, now);
+        if let Some(n) = &self.notify {
+            let outcome = if reply["ok"] == true { "reloaded" } else { "reload refused" };
+            n.ready(&format!("{}; {outcome}", self.status_line()));
+        }
+        reply
+    }
+
+    /// One line for systemd's STATUS=: calls in progress and TDM interfaces up.
+    fn status_line(&self) -> String {
+        let total = self.iface_names.len();
+        let up = (0..total).filter(|i| self.tdm.interface(*i).is_some_and(|t| t.is_up())).count();
+        format!("{} calls active, {up}/{total} TDM interfaces up", self.cc.active_calls())
+    }
+
     /// Reloads the configuration file (SIGHUP, the `reload` op): checks it
     /// as `tandem check` does, applies what can change live, reports what
     /// needs a restart, and reopens the CDR file (also when the file is
     /// invalid, for logrotate). Returns the `reload` op's reply.
-    fn reload(&mut self, by: &str, now: Instant) -> serde_json::Value {
+    fn apply_reload(&mut self, by: &str, now: Instant) -> serde_json::Value {
         use serde_json::json;
         info!(by, path = %self.reload.path.display(), "reloading the configuration");
         let (cfg, table) = match crate::reload::load(&self.reload.path) {
@@ -895,6 +975,9 @@ impl Daemon {
             info!(signal = name, limit_s = limit.as_secs(), calls = self.cc.active_calls(), "draining: no new calls");
             self.cc.drain(limit, now);
             *draining = Some(now);
+            if let Some(n) = &self.notify {
+                n.stopping(&format!("draining: {}", self.status_line()));
+            }
         }
     }
 

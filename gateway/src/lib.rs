@@ -10,6 +10,8 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod metrics;
+pub mod notify;
+pub mod realtime;
 pub mod reload;
 pub mod route;
 pub mod sip;

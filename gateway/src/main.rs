@@ -55,6 +55,9 @@ struct RunArgs {
     /// Log filter (tracing syntax), e.g. "info" or "tandem::q931=info,debug"; `RUST_LOG` also works.
     #[arg(long)]
     log: Option<String>,
+    /// Realtime scheduling, as `[process] realtime = true` (which it overrides): the media pump threads run SCHED_FIFO at `[process] realtime_priority` (default 50), the D-channel, analog and CAS threads one below, and memory is locked (mlockall). Needs root, CAP_SYS_NICE or LimitRTPRIO; without them a warning is logged and tandem runs on.
+    #[arg(long)]
+    realtime: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -186,6 +189,17 @@ fn run(cli: Cli) -> Result<(), String> {
                 println!("{v}");
             } else {
                 println!("calls: {}{}", v["calls"], if v["draining"] == true { " (draining)" } else { "" });
+                let rt = &v["realtime"];
+                if rt["on"] == true {
+                    println!(
+                        "realtime: on (SCHED_FIFO {} media pump, {} signalling; memory {})",
+                        rt["media_priority"],
+                        rt["signalling_priority"],
+                        if rt["memory_locked"] == true { "locked" } else { "NOT locked" }
+                    );
+                } else {
+                    println!("realtime: off");
+                }
                 for i in v["interfaces"].as_array().into_iter().flatten() {
                     let c = &i["channels"];
                     println!(
@@ -262,12 +276,21 @@ fn run(cli: Cli) -> Result<(), String> {
             block(&a.socket, &a.channels, false, false)?;
         }
         Command::Run(a) => {
+            // SAFETY: nothing has started a thread yet (clap and the config load do not).
+            let notify = unsafe { tandem_gateway::notify::Notifier::take_from_env() };
             let mut cfg = Config::load(&a.config).map_err(|d| diagnostics(&d))?;
             if let Some(dir) = a.device_dir {
                 cfg.override_device_dir(&dir);
             }
+            if a.realtime {
+                cfg.process.realtime = Some(true);
+            }
             init_logging(a.log.as_deref(), cfg.general.log_format());
-            tandem_gateway::daemon::run(cfg).map_err(|e| e.to_string())?;
+            let notify = notify.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "systemd notifications off");
+                None
+            });
+            tandem_gateway::daemon::run(cfg, notify).map_err(|e| e.to_string())?;
         }
         Command::Spans(a) => {
             let inv = Discovery { device_dir: a.device_dir, sysfs_root: a.sysfs }.scan().map_err(|e| e.to_string())?;

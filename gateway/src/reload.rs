@@ -16,6 +16,7 @@
 //! | `[[group]]` (members, hunt strategy) | `[tones]` (the ports' tone zones) |
 //! | `[general]` `max_calls`, `no_route_cause`, `drain_timeout_s`, `cdr_file`, `cdr_fsync` | `[sip]` `listen`, `tls_cert`, `tls_key`, `tls_ca`, `rtp_ip`, `rtp_ports`, `t1_ms`, `t2_ms`; adding or removing `[sip]` |
 //! | | `[general]` `device_dir`, `control_socket`, `metrics_listen`, `log_format` |
+//! | | `[process]` (realtime scheduling) |
 //!
 //! What needs a restart is compared with the configuration the daemon
 //! **started** with, so it is reported again on every reload until the
@@ -191,6 +192,14 @@ target = [{ trunk = "a" }]
             + "\n[[pri]]\nname = \"p\"\nspans = [1]\n\n[tones.us]\nring_cadence = [[1000, 2000]]\n";
         let d = diff(&t(BASE), &t(BASE), &t(&new));
         assert_eq!(d.restart_needed, ["dahdi", "general.control_socket", "pri", "sip.listen", "sip.rtp_ports", "tones"]);
+        assert!(d.applied.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn realtime_scheduling_needs_a_restart() {
+        let new = format!("{BASE}\n[process]\nrealtime = true\n");
+        let d = diff(&t(BASE), &t(BASE), &t(&new));
+        assert_eq!(d.restart_needed, ["process"]);
         assert!(d.applied.is_empty(), "{d:?}");
     }
 

@@ -10,7 +10,8 @@
 //! accessors (`SipConfig::listen()`, `TrunkConfig::accept_from()`…) give
 //! the parsed values of a checked configuration.
 //!
-//! Sections: `[general]`, `[dahdi]` (spans and channels, see
+//! Sections: `[general]`, `[process]` (realtime scheduling, see
+//! [`crate::realtime`]), `[dahdi]` (spans and channels, see
 //! [`tandem_drivers::config`]), `[[pri]]` and `[[group]]` (ISDN PRI
 //! interfaces and span groups, see [`pri`]), `[sip]` with
 //! `[[sip.trunk]]`, and `[[route]]`.
@@ -26,6 +27,10 @@
 //! log_format = "text"                  # text | json
 //! control_socket = "/run/tandem/tandem.sock"
 //! # metrics_listen = "127.0.0.1:9100"  # Prometheus metrics (GET /metrics); unset = off
+//!
+//! [process]
+//! realtime = false                     # SCHED_FIFO media pump and signalling threads, mlockall
+//! realtime_priority = 50               # 1-99: the media pump's; signalling threads run one below
 //!
 //! [sip]
 //! listen = ["udp:0.0.0.0:5060", "tcp:0.0.0.0:5060", "tls:0.0.0.0:5061"]
@@ -132,6 +137,9 @@ pub struct Config {
     /// Daemon-wide settings.
     #[serde(default)]
     pub general: General,
+    /// How the daemon's process runs (realtime scheduling).
+    #[serde(default)]
+    pub process: Process,
     /// Spans and channels (tandem-drivers' model).
     #[serde(default)]
     pub dahdi: Option<DahdiConfig>,
@@ -185,6 +193,29 @@ pub struct General {
     pub control_socket: Option<Spanned<String>>,
     /// Serve Prometheus metrics over HTTP on this address (`GET /metrics`); unset = off.
     pub metrics_listen: Option<Spanned<String>>,
+}
+
+/// `[process]`: how the daemon's process runs (see [`crate::realtime`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Process {
+    /// Run the media pump and signalling I/O threads SCHED_FIFO and lock memory (default false).
+    pub realtime: Option<bool>,
+    /// The media pump's SCHED_FIFO priority, 1–99 (default 50); signalling threads run one below.
+    pub realtime_priority: Option<Spanned<i64>>,
+}
+
+/// The default `realtime_priority` (Tandem's choice: mid-range, level with
+/// the kernel's threaded interrupt handlers, which run SCHED_FIFO 50).
+pub const DEFAULT_REALTIME_PRIORITY: u8 = 50;
+
+impl Process {
+    /// The media pump's SCHED_FIFO priority when realtime is on, else `None`.
+    pub fn realtime(&self) -> Option<u8> {
+        self.realtime
+            .unwrap_or(false)
+            .then(|| self.realtime_priority.as_ref().and_then(|p| u8::try_from(*p.get_ref()).ok()).unwrap_or(DEFAULT_REALTIME_PRIORITY))
+    }
 }
 
 /// How log lines are written.
@@ -866,6 +897,7 @@ impl Config {
         cas::validate(&self.cas, &taken, &self.zone_names(), self.dahdi.as_ref(), &self.source, &mut c.out);
         self.check_tones(&mut c);
         self.check_general(&mut c);
+        self.check_process(&mut c);
         let trunks = self.check_sip(&mut c);
         self.check_routes(&mut c, &trunks);
         let mut out = c.out;
@@ -902,6 +934,14 @@ impl Config {
             if p.get_ref().is_empty() {
                 c.err(span(p), "an empty path", "give a path, or leave the key out");
             }
+        }
+    }
+
+    fn check_process(&self, c: &mut Check) {
+        if let Some(p) = &self.process.realtime_priority
+            && !(1..=99).contains(p.get_ref())
+        {
+            c.err(span(p), format!("realtime_priority = {} is out of range", p.get_ref()), "SCHED_FIFO priorities are 1 to 99 (default 50)");
         }
     }
 
@@ -1246,6 +1286,35 @@ mod tests {
         let all: Vec<String> = errs.iter().map(|d| format!("{}:{}: {}", d.line, d.column, d.message)).collect();
         assert!(all.iter().any(|m| m.starts_with("3:") && m.contains("[tones.mars]") && m.contains("mars")), "{all:?}");
         assert!(all.iter().any(|m| m.starts_with("6:") && m.contains("[tones.us]") && m.contains("4000")), "{all:?}");
+    }
+
+    #[test]
+    fn realtime_is_off_by_default_and_priority_50_when_on() {
+        assert_eq!(Config::from_toml("", "t.toml").unwrap().process.realtime(), None);
+        assert_eq!(Config::from_toml("[process]\nrealtime = true\n", "t.toml").unwrap().process.realtime(), Some(50));
+        let cfg = Config::from_toml("[process]\nrealtime = true\nrealtime_priority = 70\n", "t.toml").unwrap();
+        assert_eq!(cfg.process.realtime(), Some(70));
+        assert_eq!(
+            Config::from_toml("[process]\nrealtime_priority = 70\n", "t.toml").unwrap().process.realtime(),
+            None,
+            "a priority alone does not turn it on"
+        );
+    }
+
+    #[test]
+    fn a_realtime_priority_out_of_range_is_reported_at_its_line() {
+        for bad in ["0", "100", "-5", "1000"] {
+            let text = format!("[general]\n\n[process]\nrealtime = true\nrealtime_priority = {bad}\n");
+            let errs = Config::from_toml(&text, "t.toml").unwrap_err();
+            let all: Vec<String> = errs.iter().map(ToString::to_string).collect();
+            assert!(all.iter().any(|m| m.starts_with("t.toml:5:") && m.contains("realtime_priority") && m.contains("1 to 99")), "{bad}: {all:?}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_process_key_is_an_error() {
+        let errs = Config::from_toml("[process]\nrealtime = true\nnice = 5\n", "t.toml").unwrap_err();
+        assert!(errs.iter().any(|d| d.line == 3 && d.message.contains("nice")), "{errs:?}");
     }
 
     #[test]

@@ -219,6 +219,7 @@ pub fn spawn_port(device_dir: &Path, hw: AnalogPort, opts: ShellOptions, events:
         .name(format!("analog-{channo}"))
         .spawn(move || {
             let _ = dir;
+            crate::realtime::enter_signalling("analog port");
             let mut s = Shell::new(chan, hw, opts, events);
             s.run(queue);
         })

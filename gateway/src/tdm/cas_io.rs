@@ -186,6 +186,7 @@ pub fn spawn_channel(device_dir: &Path, hw: CasChannel, law: Law, r2: bool, zone
     std::thread::Builder::new()
         .name(format!("cas-{channo}"))
         .spawn(move || {
+            crate::realtime::enter_signalling("CAS channel");
             let mut s = Shell::new(chan, hw.channo, law, r2, zone, events);
             s.run(queue);
         })

@@ -6,7 +6,9 @@
 //! * [`resolve`] turns a `[[pri]]` section into [`PriSettings`] with the
 //!   hardware facts from discovery (span type, first channel number).
 //! * [`spawn_dchannel`] opens the D-channel (HDLC, non-blocking) and runs a
-//!   tokio task: received frames (FCS dropped) and line events come out of
+//!   tokio task (on the caller's runtime, or, when [`crate::realtime`] is
+//!   on, on a SCHED_FIFO thread of its own, `dchan-N`, so the daemon's run
+//!   loop can stay SCHED_OTHER): received frames (FCS dropped) and line events come out of
 //!   the [`DChannel::rx`] receiver, frames sent into [`DChannel::tx`] are
 //!   written.
 //! * [`spawn_alarm_watch`] polls the spans' alarms (SPANSTAT through the
@@ -78,6 +80,8 @@ pub enum PriIoError {
     Settings(#[from] PriSettingsError),
     #[error("{path}: {source}")]
     Pcap { path: PathBuf, source: std::io::Error },
+    #[error("D-channel thread: {0}")]
+    Thread(std::io::Error),
 }
 
 /// The settings of a `[[pri]]` section on this hardware: every span must
@@ -117,75 +121,118 @@ pub struct DChannel {
     pub rx: mpsc::Receiver<DChannelEvent>,
     /// Frames to transmit (without FCS).
     pub tx: mpsc::Sender<Vec<u8>>,
-    pub task: tokio::task::JoinHandle<()>,
+    /// Where the channel's task runs.
+    pub task: DChannelTask,
+}
+
+/// Where a D-channel's task runs.
+pub enum DChannelTask {
+    /// On the runtime [`spawn_dchannel`] was called on (it ends with that runtime).
+    Runtime(tokio::task::JoinHandle<()>),
+    /// On a thread of its own (`dchan-N`, realtime on), with a runtime of its own.
+    Thread(std::thread::JoinHandle<()>),
 }
 
 /// HDLC buffers: frames up to 1 KiB, 16 of them each way.
 const HDLC_BUFS: u32 = 16;
 const HDLC_BUFSIZE: u32 = 1024;
 
-/// Opens DAHDI channel `channo` as a non-blocking HDLC
-/// D-channel and starts its task on the current tokio runtime. The task
-/// ends when both `rx` and `tx` are dropped, or on an error (reported as
-/// [`DChannelEvent::Failed`]).
+/// Opens DAHDI channel `channo` as a non-blocking HDLC D-channel and
+/// starts its task on the current tokio runtime, or, when
+/// [`crate::realtime`] is on, on a thread of its own (`dchan-<channo>`,
+/// with a single-threaded runtime, at the signalling priority). The task
+/// ends when both `rx` and `tx` are dropped (or its runtime is), or on an
+/// error (reported as [`DChannelEvent::Failed`]).
 pub fn spawn_dchannel(device_dir: &Path, channo: u32) -> Result<DChannel, PriIoError> {
     let ch = Channel::open(device_dir, channo, None, OpenOptionsDahdi { nonblocking: true })?;
     ch.set_buffers(Policy::Immediate, Policy::Immediate, HDLC_BUFS, HDLC_BUFSIZE)?;
-    let ach = AsyncChannel::new(ch)?;
     let (in_tx, in_rx) = mpsc::channel::<DChannelEvent>(256);
-    let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(256);
-    let task = tokio::spawn(async move {
-        let mut buf = vec![0u8; HDLC_BUFSIZE as usize + 8];
-        let mut out_open = true;
-        loop {
-            tokio::select! {
-                r = ach.read(&mut buf) => match r {
-                    Ok(Input::Audio(n)) => {
-                        // DAHDI hands over the frame followed by its 2 FCS octets.
-                        let frame = buf[..n.saturating_sub(2)].to_vec();
-                        if !frame.is_empty() && in_tx.send(DChannelEvent::Frame(frame)).await.is_err() && !out_open {
-                            return;
-                        }
-                    }
-                    Ok(Input::Event(ev)) => {
-                        tracing::debug!(chan = channo, ?ev, "D-channel event");
-                        let _ = in_tx.send(DChannelEvent::Line(ev)).await;
-                    }
-                    Err(e) => {
-                        tracing::error!(chan = channo, error = %e, "D-channel read failed");
-                        let _ = in_tx.send(DChannelEvent::Failed(e.to_string())).await;
+    let (out_tx, out_rx) = mpsc::channel::<Vec<u8>>(256);
+    if crate::realtime::signalling().is_none() {
+        let ach = AsyncChannel::new(ch)?;
+        let task = tokio::spawn(dchannel_task(ach, channo, in_tx, out_rx));
+        return Ok(DChannel { rx: in_rx, tx: out_tx, task: DChannelTask::Runtime(task) });
+    }
+    // The channel is registered with the thread's own reactor; the thread says whether that worked.
+    let (up_tx, up_rx) = std::sync::mpsc::channel::<Result<(), PriIoError>>();
+    let name = format!("dchan-{channo}");
+    let thread = std::thread::Builder::new()
+        .name(name.clone())
+        .spawn(move || {
+            crate::realtime::enter_signalling(&name);
+            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = up_tx.send(Err(PriIoError::Thread(e)));
+                    return;
+                }
+            };
+            let ach = match rt.block_on(async { AsyncChannel::new(ch) }) {
+                Ok(a) => a,
+                Err(e) => {
+                    let _ = up_tx.send(Err(e.into()));
+                    return;
+                }
+            };
+            let _ = up_tx.send(Ok(()));
+            rt.block_on(dchannel_task(ach, channo, in_tx, out_rx));
+        })
+        .map_err(PriIoError::Thread)?;
+    up_rx.recv().map_err(|_| PriIoError::Thread(std::io::Error::other("the D-channel thread ended at start")))??;
+    Ok(DChannel { rx: in_rx, tx: out_tx, task: DChannelTask::Thread(thread) })
+}
+
+/// A D-channel's I/O: frames read go to `in_tx`, frames from `out_rx` are written.
+async fn dchannel_task(ach: AsyncChannel, channo: u32, in_tx: mpsc::Sender<DChannelEvent>, mut out_rx: mpsc::Receiver<Vec<u8>>) {
+    let mut buf = vec![0u8; HDLC_BUFSIZE as usize + 8];
+    let mut out_open = true;
+    loop {
+        tokio::select! {
+            r = ach.read(&mut buf) => match r {
+                Ok(Input::Audio(n)) => {
+                    // DAHDI hands over the frame followed by its 2 FCS octets.
+                    let frame = buf[..n.saturating_sub(2)].to_vec();
+                    if !frame.is_empty() && in_tx.send(DChannelEvent::Frame(frame)).await.is_err() && !out_open {
                         return;
                     }
-                },
-                f = out_rx.recv(), if out_open => match f {
-                    Some(frame) => {
-                        let mut w = frame;
-                        // Room for the FCS, which the driver computes.
-                        w.extend_from_slice(&[0, 0]);
-                        match ach.write(&w).await {
-                            Ok(Ok(_)) => {}
-                            Ok(Err(ev)) => {
-                                tracing::debug!(chan = channo, ?ev, "D-channel event instead of a write; frame dropped");
-                                let _ = in_tx.send(DChannelEvent::Line(ev)).await;
-                            }
-                            Err(e) => {
-                                tracing::error!(chan = channo, error = %e, "D-channel write failed");
-                                let _ = in_tx.send(DChannelEvent::Failed(e.to_string())).await;
-                                return;
-                            }
+                }
+                Ok(Input::Event(ev)) => {
+                    tracing::debug!(chan = channo, ?ev, "D-channel event");
+                    let _ = in_tx.send(DChannelEvent::Line(ev)).await;
+                }
+                Err(e) => {
+                    tracing::error!(chan = channo, error = %e, "D-channel read failed");
+                    let _ = in_tx.send(DChannelEvent::Failed(e.to_string())).await;
+                    return;
+                }
+            },
+            f = out_rx.recv(), if out_open => match f {
+                Some(frame) => {
+                    let mut w = frame;
+                    // Room for the FCS, which the driver computes.
+                    w.extend_from_slice(&[0, 0]);
+                    match ach.write(&w).await {
+                        Ok(Ok(_)) => {}
+                        Ok(Err(ev)) => {
+                            tracing::debug!(chan = channo, ?ev, "D-channel event instead of a write; frame dropped");
+                            let _ = in_tx.send(DChannelEvent::Line(ev)).await;
                         }
-                    }
-                    None => {
-                        out_open = false;
-                        if in_tx.is_closed() {
+                        Err(e) => {
+                            tracing::error!(chan = channo, error = %e, "D-channel write failed");
+                            let _ = in_tx.send(DChannelEvent::Failed(e.to_string())).await;
                             return;
                         }
                     }
-                },
-            }
+                }
+                None => {
+                    out_open = false;
+                    if in_tx.is_closed() {
+                        return;
+                    }
+                }
+            },
         }
-    });
-    Ok(DChannel { rx: in_rx, tx: out_tx, task })
+    }
 }
 
 /// A span's alarm state changed.

@@ -175,6 +175,22 @@ pub struct PumpConfig {
     /// stream and then switch the stream to data mode and its channel's
     /// echo canceller off (see [`answer_tone`]).
     pub answer_tone: bool,
+    /// Run the pump thread(s) at a realtime priority, set by each thread
+    /// as it starts; `None` (the default) leaves them as they are. A
+    /// refusal (EPERM) is logged as a warning and the pump runs on.
+    pub rt_priority: Option<RtPriority>,
+}
+
+/// A realtime priority for the pump threads, and how a thread takes it.
+/// This crate has no unsafe code, so the caller brings the system call
+/// (the daemon's is `tandem_gateway::realtime::set_current_thread_fifo`:
+/// SCHED_FIFO at `priority`).
+#[derive(Clone, Copy, Debug)]
+pub struct RtPriority {
+    /// The priority, 1–99 for SCHED_FIFO.
+    pub priority: u8,
+    /// Gives the calling thread `priority`.
+    pub apply: fn(u8) -> std::io::Result<()>,
 }
 
 /// Samples in a [`TapBlock`] (20 ms).
@@ -219,6 +235,7 @@ impl Default for PumpConfig {
             line_events: None,
             tap: None,
             answer_tone: true,
+            rt_priority: None,
         }
     }
 }
@@ -380,6 +397,7 @@ impl Pump {
                 line_events: cfg.line_events.clone(),
                 tap: cfg.tap.clone(),
                 answer_tone: cfg.answer_tone,
+                rt_priority: cfg.rt_priority,
             };
             let cells = Arc::new(stats::IoCells::default());
             io.push(cells.clone());

@@ -98,6 +98,8 @@ pub(crate) struct ShellConfig {
     pub line_events: Option<crossbeam_channel::Sender<(u32, tandem_drivers::LineEvent)>>,
     pub tap: Option<crossbeam_channel::Sender<TapBlock>>,
     pub answer_tone: bool,
+    /// The thread's realtime priority.
+    pub rt_priority: Option<super::RtPriority>,
 }
 
 /// When a locked channel's next block completes: after `not_before` (a
@@ -204,6 +206,16 @@ pub(crate) fn run(cfg: ShellConfig, rx: Receiver<Command>, bell: Arc<EventFd>, i
         let mut set = nix::sched::CpuSet::new();
         if set.set(cpu).is_ok() && nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), &set).is_err() {
             tracing::warn!(cpu, "media pump: cannot pin to CPU");
+        }
+    }
+    if let Some(rt) = cfg.rt_priority {
+        match (rt.apply)(rt.priority) {
+            Ok(()) => tracing::debug!(priority = rt.priority, "media pump: realtime priority"),
+            Err(e) => tracing::warn!(
+                priority = rt.priority,
+                error = %e,
+                "media pump: no realtime priority; run as root or grant CAP_SYS_NICE (LimitRTPRIO= in a systemd unit)"
+            ),
         }
     }
     let epoll = match Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC) {
