@@ -30,9 +30,8 @@ static WARNED: AtomicBool = AtomicBool::new(false);
 /// Whether [`lock_memory`] succeeded.
 static LOCKED: AtomicBool = AtomicBool::new(false);
 
-/// What to grant when the kernel refuses (logged with every failure).
-pub const HOW_TO_ALLOW: &str =
-    "run tandem as root, or grant it CAP_SYS_NICE, or raise RLIMIT_RTPRIO (LimitRTPRIO=99 in the systemd unit; LimitMEMLOCK=infinity for the memory lock)";
+/// What to grant when the kernel refuses a realtime priority (logged with the failure).
+pub const HOW_TO_ALLOW: &str = "run tandem as root, or grant it CAP_SYS_NICE, or raise RLIMIT_RTPRIO (LimitRTPRIO=99 in the systemd unit)";
 
 /// The signalling threads' priority for a media priority: one step below
 /// it (at least 1), so the pump preempts them.
@@ -79,7 +78,10 @@ pub fn lock_memory() {
     // SAFETY: mlockall takes flags only.
     if unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) } != 0 {
         let e = std::io::Error::last_os_error();
-        tracing::warn!(error = %e, "realtime: memory not locked (mlockall), page faults may delay audio: {HOW_TO_ALLOW}");
+        tracing::warn!(
+            error = %e,
+            "realtime: memory not locked (mlockall), page faults may delay audio: run tandem as root, or grant it CAP_IPC_LOCK, or raise RLIMIT_MEMLOCK (LimitMEMLOCK=infinity in the systemd unit)"
+        );
     } else {
         LOCKED.store(true, Ordering::Relaxed);
         tracing::info!("realtime: memory locked");
