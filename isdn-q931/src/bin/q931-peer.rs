@@ -100,6 +100,8 @@ not being cleared):
     enquiry [CALLID]                STATUS ENQUIRY
     restart [CHAN...|all]           RESTART: the listed channels (one RESTART each), the
                                     whole interface (no argument), or all interfaces
+    service in|out CHAN...          SERVICE (maintenance; NI-2, DMS-100, 4ESS, 5ESS): put
+                                    the channels in or out of service
     status                          Print a `status` event.
     quit                            Clear every call (cause 16; 34 for an incoming call not
                                     yet replied to), wait for the clearing (--quit-timeout),
@@ -1011,6 +1013,20 @@ impl Peer {
                     }
                 };
                 self.command(Command::Restart(target)).map(drop)
+            }
+            "service" => {
+                const USAGE: &str = "usage: service in|out CHAN...";
+                let (status, chans) = match args.split_first() {
+                    Some((&"in", chans)) if !chans.is_empty() => (ServiceStatus::InService, chans),
+                    Some((&"out", chans)) if !chans.is_empty() => (ServiceStatus::OutOfService, chans),
+                    _ => return Err(USAGE.into()),
+                };
+                let mut chs = Vec::new();
+                for c in chans {
+                    let n = c.parse::<u8>().map_err(|_| format!("bad channel {c:?}; {USAGE}"))?;
+                    chs.push(ChannelRef::new(0, n));
+                }
+                self.command(Command::Service { target: RestartTarget::Channels(chs), status }).map(drop)
             }
             other => Err(format!("unknown command {other:?}")),
         }
