@@ -674,7 +674,7 @@ async fn run_async(cfg: Config, notify: Option<Notifier>) -> Result<(), DaemonEr
 impl Daemon {
     /// Answer a control-socket request (see [`crate::control`]).
     fn control(&mut self, req: &serde_json::Value, draining: bool, now: Instant) -> serde_json::Value {
-        use crate::tdm::ChannelState;
+        use crate::tdm::{ChannelAddr, ChannelState};
         use serde_json::json;
         let span = req["span"].as_u64().map(|s| s as u32);
         match req["op"].as_str().unwrap_or("") {
@@ -684,18 +684,39 @@ impl Daemon {
                     let Some(iface) = self.tdm.interface(i) else { continue };
                     let (mut idle, mut busy, mut alarm, mut other) = (0, 0, 0, 0);
                     let blocked = iface.blocked();
+                    let far = iface.far_blocked();
                     for c in iface.channels() {
                         match c.state {
                             ChannelState::Idle => idle += 1,
                             ChannelState::Busy => busy += 1,
                             ChannelState::Alarm => alarm += 1,
-                            // Blocked by the operator: counted as blocked only.
-                            ChannelState::Maintenance if blocked.contains(&c.addr) => {}
+                            // Blocked by the operator or the far end: counted as blocked only.
+                            ChannelState::Maintenance | ChannelState::OutOfService if blocked.contains(&c.addr) || far.contains(&c.addr) => {}
                             _ => other += 1,
                         }
                     }
+                    let mut all: Vec<ChannelAddr> = blocked.iter().chain(&far).copied().collect();
+                    all.sort();
+                    all.dedup();
+                    let by = |a: &ChannelAddr| match (blocked.contains(a), far.contains(a)) {
+                        (true, true) => "both",
+                        (true, false) => "local",
+                        _ => "far",
+                    };
                     let blocked_list: Vec<String> = blocked.iter().map(|a| a.to_string()).collect();
-                    let mut entry = json!({"name": name, "up": iface.is_up(), "channels": {"idle": idle, "busy": busy, "alarm": alarm, "other": other, "blocked": blocked.len()}, "blocked_channels": blocked_list});
+                    let far_list: Vec<String> = far.iter().map(|a| a.to_string()).collect();
+                    let by_list: Vec<_> = all.iter().map(|a| json!({"channel": a.to_string(), "blocked_by": by(a)})).collect();
+                    let mut entry = json!({
+                        "name": name,
+                        "up": iface.is_up(),
+                        "channels": {"idle": idle, "busy": busy, "alarm": alarm, "other": other, "blocked": all.len()},
+                        "blocked_channels": blocked_list,
+                        "far_blocked_channels": far_list,
+                        "blocks": by_list,
+                    });
+                    if let Some(note) = iface.block_note() {
+                        entry["block_note"] = json!(note);
+                    }
                     // CAS trunks list each channel's state too.
                     if iface.channels().first().is_some_and(|c| self.cas.contains_key(&c.channo)) {
                         let list: Vec<_> = iface
@@ -810,7 +831,18 @@ impl Daemon {
                                 cleared.push(id.to_string());
                             }
                         }
-                        json!({"ok": true, "channels": list, "cleared": cleared})
+                        // What the block does not do, per interface touched (a PRI without SERVICE).
+                        let mut touched: Vec<usize> = done.iter().map(|(i, _)| *i).collect();
+                        touched.sort_unstable();
+                        touched.dedup();
+                        let notes: Vec<_> = touched
+                            .iter()
+                            .filter_map(|&i| {
+                                let note = self.tdm.interface(i)?.block_note()?;
+                                Some(json!({"interface": self.iface_names.get(i).cloned().unwrap_or_default(), "note": note}))
+                            })
+                            .collect();
+                        json!({"ok": true, "channels": list, "cleared": cleared, "notes": notes})
                     }
                     Err(e) => json!({"ok": false, "error": e}),
                 }

@@ -30,7 +30,7 @@ enum Command {
     Calls(StatusArgs),
     /// Clear a call of the running daemon on both legs (SIP BYE or CANCEL with Reason, PRI DISCONNECT, the analog or CAS clear) with a Q.850 cause; the CDR is written as usual. Exits 1 for an unknown call id.
     Hangup(HangupArgs),
-    /// Block channels: `<span>:<chans>` (e.g. `1:1-4,7`) or `<span>` for the whole span. A blocked channel takes no new call: the outbound hunt skips it, a PRI SETUP that prefers it is given another channel and one that insists on it gets RELEASE COMPLETE cause 44, a CAS channel is busied out (the alarm's bits), an FXS phone is not rung, an FXO line is not seized and ignores ringing. A call on it goes on until it ends, unless --now.
+    /// Block channels: `<span>:<chans>` (e.g. `1:1-4,7`) or `<span>` for the whole span. A blocked channel takes no new call: the outbound hunt skips it, a PRI SETUP that prefers it is given another channel and one that insists on it gets RELEASE COMPLETE cause 44, a CAS channel is busied out (the alarm's bits), an FXS phone is not rung, an FXO line is not seized and ignores ringing. On NI-2, DMS-100, 4ESS and 5ESS PRIs the far end is told with SERVICE (out of service once the channel is idle, in service on unblock); on EuroISDN and QSIG the block is local only, and the reply says so. A call on it goes on until it ends, unless --now.
     Block(BlockArgs),
     /// Unblock channels blocked with `tandem block` (same `<span>[:<chans>]`); CAS channels return to idle.
     Unblock(UnblockArgs),
@@ -212,9 +212,20 @@ fn run(cli: Cli) -> Result<(), String> {
                         c["blocked"],
                         c["other"]
                     );
-                    let blocked: Vec<&str> = i["blocked_channels"].as_array().into_iter().flatten().filter_map(|b| b.as_str()).collect();
-                    if !blocked.is_empty() {
-                        println!("  blocked: {}", blocked.join(" "));
+                    let blocks: Vec<String> = i["blocks"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|b| match b["blocked_by"].as_str() {
+                            Some("local") | None => b["channel"].as_str().unwrap_or("?").to_owned(),
+                            Some(by) => format!("{} ({by})", b["channel"].as_str().unwrap_or("?")),
+                        })
+                        .collect();
+                    if !blocks.is_empty() {
+                        println!("  blocked: {}", blocks.join(" "));
+                    }
+                    if let Some(note) = i["block_note"].as_str() {
+                        println!("  blocks: {note}");
                     }
                     // CAS trunks: one line per channel.
                     for ch in i["cas_channels"].as_array().into_iter().flatten() {
@@ -376,6 +387,9 @@ fn block(socket: &std::path::Path, spec: &str, blocked: bool, now: bool) -> Resu
     let v = ask(socket, serde_json::json!({"op": op, "span": span, "channels": chans, "now": now}))?;
     for c in v["channels"].as_array().into_iter().flatten() {
         println!("{} {}:{} {}", c["interface"].as_str().unwrap_or("?"), c["span"], c["channel"], if blocked { "blocked" } else { "unblocked" });
+    }
+    for n in v["notes"].as_array().into_iter().flatten() {
+        println!("{}: {}", n["interface"].as_str().unwrap_or("?"), n["note"].as_str().unwrap_or("?"));
     }
     Ok(v)
 }

@@ -256,8 +256,12 @@ fn blocked_pri_channels_are_skipped_by_the_hunt_move_a_preferred_setup_and_refus
     let (mut switch, tandem) = start_pri(&lab, &pri_config(T1_EURO), "euroisdn-t1", &[]);
     let out = cli_ok(&lab, &["block", "1:1-2"]);
     assert!(out.contains("pstn 1:1 blocked") && out.contains("pstn 1:2 blocked"), "{out}");
+    // The operator is told too: in the reply and in the status.
+    assert!(out.contains("pstn: local only: EuroISDN (ETSI EN 300 403) T1 has no SERVICE messages"), "{out}");
     tandem.expect_log("local only: EuroISDN (ETSI EN 300 403) T1 has no SERVICE messages", T);
     let st = interface(&lab, "pstn");
+    assert!(st["block_note"].as_str().is_some_and(|n| n.starts_with("local only")), "{st}");
+    assert_eq!(st["blocks"], serde_json::json!([{"channel": "1:1", "blocked_by": "local"}, {"channel": "1:2", "blocked_by": "local"}]), "{st}");
     assert_eq!(st["channels"]["blocked"], 2, "{st}");
     assert_eq!(st["channels"]["idle"], 21, "{st}");
 
@@ -335,7 +339,7 @@ fn a_blocked_pri_channel_on_ni2_is_taken_out_of_service_at_the_switch_by_service
     let lab = Lab::start(&pri_sim("t1"));
     let (mut switch, _tandem) = start_pri(&lab, &pri_config(PriSpan::T1_NI2), "ni2", &[]);
     let out = cli_ok(&lab, &["block", "1:5"]);
-    assert!(out.contains("pstn 1:5 blocked"), "{out}");
+    assert!(out.contains("pstn 1:5 blocked") && !out.contains("local only"), "{out}");
     // The switch receives SERVICE (channel 5, out of service) from tandem.
     let ev = switch.wait_for("service", T);
     assert_eq!(ev["channels"], serde_json::json!([5]), "{ev}");
@@ -361,6 +365,16 @@ fn a_blocked_pri_channel_on_ni2_is_taken_out_of_service_at_the_switch_by_service
     let rel = switch.wait_for("released", T);
     assert_eq!(cause(&rel), 16, "{rel}");
     pbx.expect_success(T);
+
+    // The switch takes channel 7 out of service: tandem's status shows it
+    // blocked by the far end, until the switch puts it back.
+    switch.send_line("service out 7");
+    let far = |lab: &Lab| interface(lab, "pstn")["blocks"].clone();
+    assert!(wait_until(T, || far(&lab) == serde_json::json!([{"channel": "1:7", "blocked_by": "far"}])), "{}", interface(&lab, "pstn"));
+    assert_eq!(interface(&lab, "pstn")["channels"]["blocked"], 1);
+    assert!(cli_ok(&lab, &["status"]).contains("blocked: 1:7 (far)"));
+    switch.send_line("service in 7");
+    assert!(wait_until(T, || far(&lab) == serde_json::json!([])), "{}", interface(&lab, "pstn"));
 }
 
 // ---------------------------------------------------------------------------

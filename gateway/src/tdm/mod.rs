@@ -233,6 +233,20 @@ pub trait TdmInterface {
     fn blocked(&self) -> Vec<ChannelAddr> {
         Vec::new()
     }
+
+    /// The channels the far end took out of service (an ISDN SERVICE
+    /// message), in (span, position) order; a channel may also be in
+    /// [`TdmInterface::blocked`].
+    fn far_blocked(&self) -> Vec<ChannelAddr> {
+        Vec::new()
+    }
+
+    /// What an operator's block does beyond this side, when that needs
+    /// saying (e.g. a PRI whose switch type has no SERVICE messages: the
+    /// far end is not told).
+    fn block_note(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The daemon's TDM side: every interface and every span group, fed and

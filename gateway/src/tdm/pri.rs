@@ -1088,6 +1088,14 @@ impl TdmInterface for PriInterface {
         v.sort();
         v
     }
+
+    fn far_blocked(&self) -> Vec<ChannelAddr> {
+        PriInterface::far_blocked(self)
+    }
+
+    fn block_note(&self) -> Option<String> {
+        PriInterface::block_note(self)
+    }
 }
 
 #[cfg(test)]
