@@ -95,8 +95,9 @@
 //! `PUMP_BENCH_CLOCK_CPU=n` (move the simulator's clock thread to CPU n),
 //! `PUMP_BENCH_PUMP_CPU=n` (move the pump thread to CPU n),
 //! `PUMP_BENCH_RT=1` (every thread SCHED_FIFO 10, so other processes on a
-//! shared machine cannot preempt the simulator, the pump or the generator;
-//! implies the next), `PUMP_BENCH_RT_CLOCK=1` (the simulator's clock
+//! shared machine cannot preempt the simulator, the pump or the generator,
+//! and the pump thread 20, above them, as `tandem run --realtime` runs it
+//! through [`PumpConfig::rt_priority`]; implies the next), `PUMP_BENCH_RT_CLOCK=1` (the simulator's clock
 //! thread SCHED_FIFO 50, `[sim] realtime_clock`: it preempts the pump, as a
 //! card's interrupt does), `PUMP_BENCH_PROBES` (TDM → RTP probe channels,
 //! default 64), `PUMP_BENCH_BURST_HZ` (the probe burst's frequency, default
@@ -122,7 +123,7 @@ use tandem_drivers::{ChanConfig, Ctl, LineConfig, Signalling};
 use tandem_dsp::g711::Law as DspLaw;
 use tandem_media::codec::{Codec, Direction, Law};
 use tandem_media::pump::stream::{NtpClock, Stream};
-use tandem_media::pump::{DtmfMode, IoStats, Pump, PumpConfig, PumpHandle, READ_LATE_BOUNDS_US, StreamSpec, StreamStats, Syscall};
+use tandem_media::pump::{DtmfMode, IoStats, Pump, PumpConfig, PumpHandle, READ_LATE_BOUNDS_US, RtPriority, StreamSpec, StreamStats, Syscall};
 use tandem_media::wire::rtp::{RtpPacket, RtpRepr};
 
 // dahdi/user.h line configuration bits.
@@ -270,6 +271,17 @@ fn realtime_all(prio: i32) -> (usize, usize) {
         }
     }
     (n, already)
+}
+
+/// The pump thread's SCHED_FIFO priority under `PUMP_BENCH_RT=1`.
+const PUMP_RT_PRIORITY: u8 = 20;
+
+/// Puts the calling thread in SCHED_FIFO at `prio` (the pump's
+/// [`RtPriority::apply`]).
+fn fifo(prio: u8) -> std::io::Result<()> {
+    let param = nix::libc::sched_param { sched_priority: i32::from(prio) };
+    // SAFETY: 0 is the calling thread; a valid sched_param.
+    if unsafe { nix::libc::sched_setscheduler(0, nix::libc::SCHED_FIFO, &param) } == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
 }
 
 /// The stat file of this process's thread named `name`.
@@ -643,6 +655,10 @@ fn run(n: u32, o: Opts) -> std::result::Result<Result, String> {
         rtp_ports: 20000..=29999,
         cpu: std::env::var("PUMP_BENCH_PUMP_CPU").ok().and_then(|v| v.parse().ok()),
         dtmf_mode: dtmf,
+        // As `tandem run --realtime` does: the pump above the other threads
+        // (the simulator's FUSE thread and the generator at 10), below the
+        // simulated card's clock (50).
+        rt_priority: realtime.then_some(RtPriority { priority: PUMP_RT_PRIORITY, apply: fifo }),
         ..Default::default()
     })
     .map_err(|e| e.to_string())?;
