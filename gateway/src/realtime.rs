@@ -33,6 +33,12 @@ static LOCKED: AtomicBool = AtomicBool::new(false);
 /// What to grant when the kernel refuses a realtime priority (logged with the failure).
 pub const HOW_TO_ALLOW: &str = "run tandem as root, or grant it CAP_SYS_NICE, or raise RLIMIT_RTPRIO (LimitRTPRIO=99 in the systemd unit)";
 
+/// Stack size of a per-channel signalling thread (each analog port and
+/// CAS channel has one). With memory locked (`MCL_FUTURE`) every thread's
+/// whole stack is resident, so at the 2 MiB default 1,024 CAS channels
+/// would lock 2 GiB; their loops need a small fraction of this.
+pub const SIGNALLING_STACK: usize = 256 * 1024;
+
 /// The signalling threads' priority for a media priority: one step below
 /// it (at least 1), so the pump preempts them.
 pub fn signalling_priority(media: u8) -> u8 {

@@ -217,6 +217,7 @@ pub fn spawn_port(device_dir: &Path, hw: AnalogPort, opts: ShellOptions, events:
     let dir: PathBuf = device_dir.to_path_buf();
     std::thread::Builder::new()
         .name(format!("analog-{channo}"))
+        .stack_size(crate::realtime::SIGNALLING_STACK)
         .spawn(move || {
             let _ = dir;
             crate::realtime::enter_signalling("analog port");

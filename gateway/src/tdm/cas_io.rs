@@ -185,6 +185,7 @@ pub fn spawn_channel(device_dir: &Path, hw: CasChannel, law: Law, r2: bool, zone
     let channo = hw.channo;
     std::thread::Builder::new()
         .name(format!("cas-{channo}"))
+        .stack_size(crate::realtime::SIGNALLING_STACK)
         .spawn(move || {
             crate::realtime::enter_signalling("CAS channel");
             let mut s = Shell::new(chan, hw.channo, law, r2, zone, events);
