@@ -776,6 +776,16 @@ impl Daemon {
             }
             "calls" => json!({"ok": true, "calls": self.calls_json(now)}),
             "reload" => self.reload("control socket", now),
+            "log.level" => match req["filter"].as_str() {
+                None => json!({"ok": true, "filter": crate::logging::filter()}),
+                Some(f) => match crate::logging::set_filter(f) {
+                    Ok(previous) => {
+                        info!(filter = f, %previous, "log filter changed from the control socket");
+                        json!({"ok": true, "filter": f, "previous": previous})
+                    }
+                    Err(e) => json!({"ok": false, "error": e}),
+                },
+            },
             "call.hangup" => {
                 let Some(id) = req["call"].as_str().and_then(|s| u64::from_str_radix(s.trim(), 16).ok()) else {
                     return json!({"ok": false, "error": "call.hangup needs \"call\": the call id (16 hex digits, as `tandem calls` and the CDRs show it)"});
@@ -848,7 +858,7 @@ impl Daemon {
                 }
             }
             other => {
-                json!({"ok": false, "error": format!("unknown op {other:?}; try status, calls, call.hangup, channel.block, channel.unblock, reload, span.up, span.down")})
+                json!({"ok": false, "error": format!("unknown op {other:?}; try status, calls, call.hangup, channel.block, channel.unblock, log.level, reload, span.up, span.down")})
             }
         }
     }

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod logging;
 pub mod metrics;
 pub mod notify;
 pub mod realtime;

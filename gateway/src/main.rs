@@ -34,6 +34,8 @@ enum Command {
     Block(BlockArgs),
     /// Unblock channels blocked with `tandem block` (same `<span>[:<chans>]`); CAS channels return to idle.
     Unblock(UnblockArgs),
+    /// Show or change the running daemon's log filter without a restart (tracing syntax, as `--log`): e.g. `tandem log-level info,tandem_gateway::sip=debug` to watch SIP, then `tandem log-level info`. Prints the filter in force (and the one it replaced). Exits 1 for a filter that does not parse (the old one stays).
+    LogLevel(LogLevelArgs),
     /// Reload the running daemon's configuration file without dropping calls (as SIGHUP does): it is checked as `tandem check` does; routes, SIP trunks, span groups, limits, the drain timeout and the CDR file apply live; what needs a restart ([dahdi], TDM interfaces, SIP listeners, RTP ports, sockets) is listed, not applied; the CDR file is reopened. Exits 1 if the file is invalid (errors as file:line:column; nothing changes).
     Reload(ReloadArgs),
     /// Validate a configuration file; errors are printed as file:line:column.
@@ -58,6 +60,15 @@ struct RunArgs {
     /// Realtime scheduling, as `[process] realtime = true` (which it overrides): the media pump threads run SCHED_FIFO at `[process] realtime_priority` (default 50), the D-channel, analog and CAS threads one below, and memory is locked (mlockall). Needs root, CAP_SYS_NICE or LimitRTPRIO; without them a warning is logged and tandem runs on.
     #[arg(long)]
     realtime: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct LogLevelArgs {
+    /// The new filter, e.g. "debug" or "info,tandem_gateway::sip=debug"; without it, the filter in force is shown.
+    filter: Option<String>,
+    /// The daemon's control socket.
+    #[arg(long, default_value = "/run/tandem/tandem.sock")]
+    socket: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -283,6 +294,13 @@ fn run(cli: Cli) -> Result<(), String> {
                 }
             }
         }
+        Command::LogLevel(a) => {
+            let v = ask(&a.socket, serde_json::json!({"op": "log.level", "filter": a.filter}))?;
+            match v["previous"].as_str() {
+                Some(prev) => println!("log filter: {} (was {prev})", v["filter"].as_str().unwrap_or("?")),
+                None => println!("log filter: {}", v["filter"].as_str().unwrap_or("?")),
+            }
+        }
         Command::Unblock(a) => {
             block(&a.socket, &a.channels, false, false)?;
         }
@@ -296,7 +314,7 @@ fn run(cli: Cli) -> Result<(), String> {
             if a.realtime {
                 cfg.process.realtime = Some(true);
             }
-            init_logging(a.log.as_deref(), cfg.general.log_format());
+            tandem_gateway::logging::init(a.log.as_deref(), cfg.general.log_format());
             let notify = notify.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "systemd notifications off");
                 None
@@ -442,19 +460,4 @@ fn load(path: &std::path::Path) -> Result<(config::DahdiConfig, PathBuf), String
 /// Diagnostics, one per line (with their help lines).
 fn diagnostics(d: &[config::Diagnostic]) -> String {
     d.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")
-}
-
-/// Logs to stderr: `--log`, else `RUST_LOG`, else info; text or JSON lines.
-fn init_logging(filter: Option<&str>, format: tandem_gateway::config::LogFormat) {
-    use tracing_subscriber::EnvFilter;
-    let filter = match filter {
-        Some(f) => EnvFilter::new(f),
-        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-    };
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
-    match format {
-        tandem_gateway::config::LogFormat::Json => b.json().init(),
-        _ => b.init(),
-    }
 }

@@ -377,6 +377,51 @@ fn a_blocked_pri_channel_on_ni2_is_taken_out_of_service_at_the_switch_by_service
     assert!(wait_until(T, || far(&lab) == serde_json::json!([])), "{}", interface(&lab, "pstn"));
 }
 
+/// Sends an OPTIONS from `from` to tandem's SIP port and waits for its answer.
+fn options_from(from: &str, tag: &str) -> String {
+    let sock = std::net::UdpSocket::bind((from, 0)).expect("the test's SIP socket");
+    sock.set_read_timeout(Some(T)).expect("timeout");
+    let port = sock.local_addr().expect("addr").port();
+    let req = format!(
+        "OPTIONS sip:{TANDEM} SIP/2.0\r\nVia: SIP/2.0/UDP {from}:{port};branch=z9hG4bK-{tag}\r\nMax-Forwards: 70\r\nFrom: <sip:ops@{from}>;tag={tag}\r\nTo: <sip:{TANDEM}>\r\nCall-ID: {tag}@{from}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    sock.send_to(req.as_bytes(), (TANDEM, 5060)).expect("send OPTIONS");
+    let mut buf = [0u8; 4096];
+    let (n, _) = sock.recv_from(&mut buf).expect("an answer to the OPTIONS");
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+#[test]
+fn log_level_turns_debug_on_for_one_part_while_running_and_back_and_refuses_a_bad_filter() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::start(&pri_sim("t1"));
+    let (_switch, tandem) = start_pri(&lab, &pri_config(T1_EURO), "euroisdn-t1", &[]);
+    let first = cli_ok(&lab, &["log-level"]);
+    let start = first.trim().strip_prefix("log filter: ").unwrap_or_else(|| panic!("{first}")).to_owned();
+
+    // SIP transport at debug: each message received is logged.
+    let out = cli_ok(&lab, &["log-level", "info,tandem_gateway::sip::transport=debug"]);
+    assert_eq!(out.trim(), format!("log filter: info,tandem_gateway::sip::transport=debug (was {start})"));
+    tandem.expect_log("log filter changed from the control socket", T);
+    let answer = options_from(PEER2, "loglevel1");
+    assert!(answer.starts_with("SIP/2.0 "), "{answer}");
+    tandem.expect_log("SIP in: OPTIONS", T);
+
+    // Back to info: the next OPTIONS is answered and not logged.
+    cli_ok(&lab, &["log-level", "info"]);
+    let seen = |t: &Tandem| t.log.all().iter().filter(|l| l.contains("SIP in: OPTIONS")).count();
+    let before = seen(&tandem);
+    assert!(options_from(PEER2, "loglevel2").starts_with("SIP/2.0 "));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(seen(&tandem), before, "an OPTIONS was logged at debug after the filter went back to info");
+
+    // A filter that does not parse: exit 1, the old one stays.
+    let bad = cli(&lab, &["log-level", "tandem_gateway=loud"]);
+    assert_eq!(bad.status.code(), Some(1), "{bad:?}");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not a log filter"), "{bad:?}");
+    assert_eq!(cli_ok(&lab, &["log-level"]).trim(), "log filter: info");
+}
+
 // ---------------------------------------------------------------------------
 // Analog (examples/gateway/analog.toml on the TDM410P: port 3 an FXO line)
 
