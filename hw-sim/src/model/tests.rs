@@ -139,6 +139,22 @@ fn second_open_of_a_channel_is_busy_and_unconfigured_is_enxio() {
     assert_eq!(dahdi.open(Node::Chan(2), false), Err(libc::ENXIO));
 }
 
+/// An analog card whose port 1 (FXS) has its phone off hook, opened with
+/// 160-sample blocks and read empty: (the model, the channel's handle).
+fn phone_off_hook_reading() -> (Dahdi, u64) {
+    let mut dahdi = analog(&[true]);
+    let ctl = dahdi.open(Node::Ctl, false).unwrap();
+    chanconfig(&mut dahdi, ctl, 1, SIG_FXOKS);
+    let fh = dahdi.open(Node::Chan(1), true).unwrap();
+    assert!(matches!(dahdi.ioctl(fh, rq::DAHDI_SET_BLOCKSIZE, &160i32.to_ne_bytes()), Io::Done(_)));
+    let Line::Phone(p) = &mut dahdi.lines[0] else { panic!() };
+    p.set_hook(1, true);
+    run(&mut dahdi, 50);
+    assert_eq!(getevent(&mut dahdi, fh), EVENT_RINGOFFHOOK);
+    while let Io::Done(_) = dahdi.read(fh, 160) {}
+    (dahdi, fh)
+}
+
 /// Ticks one at a time until a whole block is readable on `fh`; returns it with the tick that completed it.
 fn next_block(dahdi: &mut Dahdi, fh: u64, limit: u64) -> Option<(Vec<u8>, u64)> {
     for _ in 0..limit {
@@ -152,16 +168,7 @@ fn next_block(dahdi: &mut Dahdi, fh: u64, limit: u64) -> Option<(Vec<u8>, u64)> 
 
 #[test]
 fn onset_of_a_played_sound_names_its_sample_and_the_tick_that_completed_its_block() {
-    let mut dahdi = analog(&[true]);
-    let ctl = dahdi.open(Node::Ctl, false).unwrap();
-    chanconfig(&mut dahdi, ctl, 1, SIG_FXOKS);
-    let fh = dahdi.open(Node::Chan(1), true).unwrap();
-    assert!(matches!(dahdi.ioctl(fh, rq::DAHDI_SET_BLOCKSIZE, &160i32.to_ne_bytes()), Io::Done(_)));
-    let Line::Phone(p) = &mut dahdi.lines[0] else { panic!() };
-    p.set_hook(1, true);
-    run(&mut dahdi, 50);
-    assert_eq!(getevent(&mut dahdi, fh), EVENT_RINGOFFHOOK);
-    while let Io::Done(_) = dahdi.read(fh, 160) {}
+    let (mut dahdi, fh) = phone_off_hook_reading();
     // Start the sound 3 ms into some block, as `audio.play` does.
     run(&mut dahdi, 3);
     let a = dahdi.lines[0].audio_mut().unwrap();
@@ -186,16 +193,7 @@ fn onset_of_a_played_sound_names_its_sample_and_the_tick_that_completed_its_bloc
 
 #[test]
 fn onset_whose_block_is_flushed_before_it_completes_is_lost() {
-    let mut dahdi = analog(&[true]);
-    let ctl = dahdi.open(Node::Ctl, false).unwrap();
-    chanconfig(&mut dahdi, ctl, 1, SIG_FXOKS);
-    let fh = dahdi.open(Node::Chan(1), true).unwrap();
-    assert!(matches!(dahdi.ioctl(fh, rq::DAHDI_SET_BLOCKSIZE, &160i32.to_ne_bytes()), Io::Done(_)));
-    let Line::Phone(p) = &mut dahdi.lines[0] else { panic!() };
-    p.set_hook(1, true);
-    run(&mut dahdi, 50);
-    assert_eq!(getevent(&mut dahdi, fh), EVENT_RINGOFFHOOK);
-    while let Io::Done(_) = dahdi.read(fh, 160) {}
+    let (mut dahdi, fh) = phone_off_hook_reading();
     let a = dahdi.lines[0].audio_mut().unwrap();
     a.play(crate::farend::Source::samples(vec![1000; 800]));
     a.mark_start = true;
