@@ -36,13 +36,13 @@ enum Command {
     Unblock(UnblockArgs),
     /// Show or change the running daemon's log filter without a restart (tracing syntax, as `--log`): e.g. `tandem log-level info,tandem_gateway::sip=debug` to watch SIP, then `tandem log-level info`. Prints the filter in force (and the one it replaced). Exits 1 for a filter that does not parse (the old one stays).
     LogLevel(LogLevelArgs),
-    /// Reload the running daemon's configuration file without dropping calls (as SIGHUP does): it is checked as `tandem check` does; routes, SIP trunks, span groups, limits, the drain timeout and the CDR file apply live; what needs a restart ([dahdi], TDM interfaces, SIP listeners, RTP ports, sockets) is listed, not applied; the CDR file is reopened. Exits 1 if the file is invalid (errors as file:line:column; nothing changes).
+    /// Reload the running daemon's configuration file without dropping calls (as SIGHUP does): it is checked as `tandem check` does; routes, SIP trunks, span groups, limits, the drain timeout and the CDR file apply live; what needs a restart (`[dahdi]`, TDM interfaces, SIP listeners, RTP ports, sockets) is listed, not applied; the CDR file is reopened. Exits 1 if the file is invalid (errors as file:line:column; nothing changes).
     Reload(ReloadArgs),
     /// Validate a configuration file; errors are printed as file:line:column.
     Check(CheckArgs),
-    /// Validate the [dahdi] section (or a system.conf) against the hardware and apply it, as dahdi_cfg does.
+    /// Validate the `[dahdi]` section (or a system.conf) against the hardware and apply it, as dahdi_cfg does.
     Configure(ConfigureArgs),
-    /// Convert DAHDI's /etc/dahdi/system.conf to Tandem's [dahdi] TOML (the hardware must be present).
+    /// Convert DAHDI's /etc/dahdi/system.conf to Tandem's `[dahdi]` TOML (the hardware must be present).
     ConvertSystemConf(ConvertArgs),
 }
 
@@ -137,7 +137,7 @@ struct CheckArgs {
 #[derive(clap::Args, Debug)]
 #[group(required = true, multiple = false)]
 struct ConfigureSource {
-    /// The configuration file (tandem.toml): its [dahdi] section.
+    /// The configuration file (tandem.toml): its `[dahdi]` section.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Or DAHDI's own system.conf, as dahdi_cfg would read it.
@@ -449,7 +449,7 @@ fn calls_text(v: &serde_json::Value) -> String {
     out
 }
 
-/// Read the [dahdi] section of a configuration file (the rest of the file
+/// Read the `[dahdi]` section of a configuration file (the rest of the file
 /// must parse, but only `tandem check` checks it), and the device directory.
 fn load(path: &std::path::Path) -> Result<(config::DahdiConfig, PathBuf), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -43,10 +43,10 @@
 //! # Idle ports sleep
 //!
 //! A busy port's thread reads its non-blocking channel every few
-//! milliseconds. After [`IDLE_AFTER`] with nothing to play or send, no
+//! milliseconds. After `IDLE_AFTER` with nothing to play or send, no
 //! command and no line event, with an FXO port on hook or an FXS port's
 //! phone on hook, it stops reading and writing audio and sleeps in
-//! [`super::shell_link::Idleness`] until a command or a line event (ring,
+//! `shell_link::Idleness` until a command or a line event (ring,
 //! off-hook, polarity reversal: DAHDI's POLLPRI), and flushes the stale
 //! audio when woken. Caller ID after the first ring or after a reversal is
 //! announced by that event; an FXO port configured for caller ID before the

@@ -46,9 +46,9 @@
 //! channel back.
 //!
 //! One thread per channel keeps each channel's tone timing independent.
-//! An idle channel costs nothing: after [`IDLE_AFTER`] with nothing to
+//! An idle channel costs nothing: after `IDLE_AFTER` with nothing to
 //! send, detect or play, its shell stops reading and writing audio and
-//! sleeps in [`super::shell_link::Idleness`] until a command or a channel
+//! sleeps in `shell_link::Idleness` until a command or a channel
 //! event (the bit change of a seizure), reading the bits once a second as a
 //! safety net. Woken, it flushes the stale received audio and rebuilds its
 //! transmit lead. Over the simulator, 48 idle E&M channels took 44 % of a

@@ -7,7 +7,7 @@
 //! shell leaves the audio alone.
 //!
 //! Every command also rings the shell's doorbell (an eventfd), so that a
-//! shell with nothing to do can sleep in [`IdleWait::wait`] until either a
+//! shell with nothing to do can sleep in `IdleWait::wait` until either a
 //! command comes or its channel has an event (DAHDI's POLLPRI: a hook or
 //! bit change), instead of reading its channel every few milliseconds.
 
