@@ -708,6 +708,7 @@ impl Daemon {
                     let by_list: Vec<_> = all.iter().map(|a| json!({"channel": a.to_string(), "blocked_by": by(a)})).collect();
                     let mut entry = json!({
                         "name": name,
+                        "kind": iface.kind(),
                         "up": iface.is_up(),
                         "channels": {"idle": idle, "busy": busy, "alarm": alarm, "other": other, "blocked": all.len()},
                         "blocked_channels": blocked_list,

@@ -214,7 +214,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 for i in v["interfaces"].as_array().into_iter().flatten() {
                     let c = &i["channels"];
                     println!(
-                        "pri {}: {} — {} idle, {} busy, {} in alarm, {} blocked, {} other",
+                        "{} {}: {} — {} idle, {} busy, {} in alarm, {} blocked, {} other",
+                        i["kind"].as_str().unwrap_or("interface"),
                         i["name"].as_str().unwrap_or("?"),
                         if i["up"] == true { "up" } else { "DOWN" },
                         c["idle"],

@@ -188,7 +188,8 @@ fn blocked_cas_channels_are_busied_out_and_skipped_until_unblocked() {
     let sw = interface(&r.lab, "switch");
     assert_eq!(sw["channels"]["blocked"], 1, "{sw}");
     assert_eq!(sw["blocked_channels"], serde_json::json!(["1:1"]), "{sw}");
-    assert!(cli_ok(&r.lab, &["status"]).contains("blocked: 1:1"));
+    let text = cli_ok(&r.lab, &["status"]);
+    assert!(text.contains("blocked: 1:1") && text.contains("cas switch: up"), "{text}");
     // The far end (trunk channel 1) takes the steady seizure for a blocked
     // line once its digit wait is over; a call from peer 1 hunts past channel 1.
     let mut callee = uas(&r.lab, "callee-2", "uas_answer.xml");

@@ -744,6 +744,10 @@ fn cause_of(r: HangupReason) -> (Cause, &'static str) {
 }
 
 impl TdmInterface for AnalogInterface {
+    fn kind(&self) -> &'static str {
+        "analog"
+    }
+
     fn name(&self) -> &str {
         &self.settings.name
     }

@@ -776,6 +776,10 @@ pub fn status_for_cause(cause: Cause) -> CalledPartyStatus {
 }
 
 impl TdmInterface for CasInterface {
+    fn kind(&self) -> &'static str {
+        "cas"
+    }
+
     fn name(&self) -> &str {
         &self.settings.name
     }

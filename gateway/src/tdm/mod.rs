@@ -175,6 +175,10 @@ pub trait TdmInterface {
     /// The configured name (groups and logs use it).
     fn name(&self) -> &str;
 
+    /// What kind of interface it is, as `tandem status` names it: `pri`,
+    /// `analog` or `cas`.
+    fn kind(&self) -> &'static str;
+
     /// The DAHDI spans this interface controls.
     fn spans(&self) -> Vec<u32>;
 

@@ -865,6 +865,10 @@ pub fn describe(m: &MessageRepr) -> String {
 }
 
 impl TdmInterface for PriInterface {
+    fn kind(&self) -> &'static str {
+        "pri"
+    }
+
     fn name(&self) -> &str {
         &self.s.name
     }
