@@ -378,6 +378,32 @@ fn a_blocked_pri_channel_on_ni2_is_taken_out_of_service_at_the_switch_by_service
     assert!(wait_until(T, || far(&lab) == serde_json::json!([])), "{}", interface(&lab, "pstn"));
 }
 
+#[test]
+fn block_now_clears_the_call_on_the_channel_with_cause_41_on_both_legs_then_takes_it_out_of_service() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let lab = Lab::start(&pri_sim("t1"));
+    let (mut switch, _tandem) = start_pri(&lab, &pri_config(PriSpan::T1_NI2), "ni2", &[]);
+    let mut pbx = pbx_answering(&lab, "now-pbx");
+    switch.send_line("call 2125551234 9175550000");
+    let conn = switch.wait_for("connected", T);
+    let ch = conn["channel"].as_i64().expect("the call's channel");
+
+    let out = cli_ok(&lab, &["block", &format!("1:{ch}"), "--now"]);
+    assert!(out.contains(&format!("pstn 1:{ch} blocked")), "{out}");
+    // Both legs are cleared with cause 41 (temporary failure: a retry is hunted elsewhere).
+    let rel = switch.wait_for("released", T);
+    assert_eq!(cause(&rel), 41, "{rel}");
+    pbx.expect_success(T);
+    let bye = pbx.received("BYE ").remove(0);
+    assert!(bye.contains("Reason: Q.850;cause=41"), "{bye}");
+    let rec = &cdrs(&lab, 1, T)[0];
+    assert_eq!((rec["cause"].as_i64(), rec["released_by"].as_str()), (Some(41), Some("gateway")), "{rec}");
+    // Then the channel, now idle, goes out of service at the switch.
+    let ev = switch.wait_for("service", T);
+    assert_eq!((ev["channels"].clone(), ev["status"].as_str()), (serde_json::json!([ch]), Some("out_of_service")), "{ev}");
+    assert_eq!(interface(&lab, "pstn")["channels"]["blocked"], 1);
+}
+
 /// Sends an OPTIONS from `from` to tandem's SIP port and waits for its answer.
 fn options_from(from: &str, tag: &str) -> String {
     let sock = std::net::UdpSocket::bind((from, 0)).expect("the test's SIP socket");
