@@ -98,3 +98,38 @@ fn a_parked_stream_sends_rtcp_but_no_rtp_and_resumes_on_another_channel_with_its
     let figures = rig.pump.stop(id).unwrap();
     assert!(figures.rtcp_sent >= 1, "{figures:?}");
 }
+
+#[test]
+fn a_flood_at_a_parked_stream_is_read_in_bursts_and_counted() {
+    let rig = Rig::t1(1, DtmfMode::Inband);
+    let (rtp, _rtcp) = peer_pair();
+    let peer = Peer { sock: rtp };
+    let port = rig.pump.allocate().unwrap();
+    let id = port.id;
+    rig.pump.start(id, spec(1, Law::Mulaw, Codec::Pcmu, peer.addr())).unwrap();
+    rig.pump.park(id).unwrap();
+    assert!(rig::wait_for(Duration::from_secs(10), || rig.pump.is_parked(id) == Some(true)));
+    std::thread::sleep(Duration::from_millis(200));
+    // A stranger sends 300 packets back to back.
+    let stranger = Peer { sock: UdpSocket::bind("127.0.0.1:0").unwrap() };
+    let waits = |pump: &tandem_media::pump::PumpHandle| pump.io_stats().calls[tandem_media::pump::Syscall::EpollWait as usize];
+    let (foreign0, waits0) = (rig.pump.stats(id).unwrap().foreign, waits(&rig.pump));
+    const FLOOD: u16 = 300;
+    for k in 0..FLOOD {
+        stranger.send_rtp(port.local, 0, k, u32::from(k) * 160, 0xBAD, false, &[0xFF; 160]);
+    }
+    assert!(
+        rig::wait_for(Duration::from_secs(10), || rig.pump.stats(id).is_some_and(|s| s.foreign > foreign0)),
+        "the flood at the parked stream is counted as foreign"
+    );
+    // Let the pump drain what the socket kept, then compare.
+    std::thread::sleep(Duration::from_millis(300));
+    let counted = rig.pump.stats(id).unwrap().foreign - foreign0;
+    let woke = waits(&rig.pump) - waits0;
+    assert!(counted >= 50, "only {counted} of {FLOOD} flood packets counted");
+    assert!(woke * 4 < counted, "{woke} wake-ups for {counted} packets: a parked stream should read a flood in bursts");
+    // Still parked, and attached again it works.
+    assert_eq!(rig.pump.is_parked(id), Some(true));
+    rig.pump.unpark(id, spec(1, Law::Mulaw, Codec::Pcmu, peer.addr())).unwrap();
+    assert!(peer.collect(Duration::from_secs(10), 5).len() == 5, "RTP flows again after the flood");
+}

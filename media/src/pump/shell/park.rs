@@ -15,7 +15,7 @@ use tandem_drivers::Channel;
 use super::super::StreamSpec;
 use super::super::stats::{IoMeter, StatsCell, Syscall};
 use super::super::stream::Stream;
-use super::{Shell, Slot, Slotted};
+use super::{RX_BURST, Shell, Slot, Slotted};
 
 /// The epoll-data bit of a parked stream's sockets; the rest is the
 /// stream id shifted left by one, and the low bit says RTCP.
@@ -130,16 +130,20 @@ impl Shell {
         }
     }
 
-    /// One datagram for a parked stream (epoll data with [`PARKED`]).
+    /// The datagrams queued for a parked stream (epoll data with
+    /// [`PARKED`]), up to [`RX_BURST`] a wake-up, so a flood at a held call
+    /// is read and counted in bursts rather than one wake-up a packet.
     pub(super) fn receive_parked(&mut self, data: u64, now: Instant) {
         let (id, is_rtcp) = ((data & !PARKED) >> 1, data & 1 == 1);
         let Some(p) = self.parked.streams.get_mut(&id) else { return };
-        let sock = if is_rtcp { &p.rtcp } else { &p.rtp };
-        let Ok((n, from)) = self.io.call(Syscall::UdpRecv, || sock.recv_from(&mut self.rxbuf)) else { return };
-        if is_rtcp {
-            p.stream.rtcp_in(&self.rxbuf[..n], from, now);
-        } else {
-            p.stream.rtp_in(&self.rxbuf[..n], from, now);
+        for _ in 0..RX_BURST {
+            let sock = if is_rtcp { &p.rtcp } else { &p.rtp };
+            let Ok((n, from)) = self.io.call(Syscall::UdpRecv, || sock.recv_from(&mut self.rxbuf)) else { return };
+            if is_rtcp {
+                p.stream.rtcp_in(&self.rxbuf[..n], from, now);
+            } else {
+                p.stream.rtp_in(&self.rxbuf[..n], from, now);
+            }
         }
     }
 
