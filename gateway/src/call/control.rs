@@ -46,6 +46,14 @@
 //!   same cause. Before answer, an outbound failure whose cause is in the
 //!   route's failover set moves on to the route's next target with a new
 //!   attempt, the inbound leg waiting.
+//! * **Redirects.** An outbound leg that reports `Redirected { to, .. }`
+//!   (a SIP 3xx) before its `Released` gets, at that release, a new
+//!   attempt: `to` is routed afresh for the call's origin (default-deny: a
+//!   number no route allows is not followed, and the release goes on as
+//!   any failure), the new route's targets are placed with the called
+//!   number `to` and the last called number as the redirecting party
+//!   (counter + 1). At most [`MAX_REDIRECTS`] per call; the CDR keeps the
+//!   called number as it arrived and shows the new one as sent.
 //! * **Timers.** Per route: the setup timer (the outbound leg must report
 //!   proceeding, progress or alerting in time, default 32 s, else cause
 //!   102, which fails over by default) and the no-answer timer (started
@@ -82,6 +90,10 @@ use crate::route::{Lookup, Route, Router};
 /// How long a leg told to release may take to report `Released` before it
 /// is taken as gone.
 pub const RELEASE_GUARD: Duration = Duration::from_secs(60);
+
+/// Redirects (SIP 3xx) followed per call at most; the next one ends the
+/// call as an unfollowed redirect would (a loop guard).
+pub const MAX_REDIRECTS: u8 = 3;
 
 /// What call control needs from the configuration.
 #[derive(Debug, Clone)]
@@ -284,6 +296,15 @@ struct Call {
     cause: Option<Cause>,
     setup_deadline: Option<Instant>,
     no_answer_deadline: Option<Instant>,
+    /// The current attempt reported `Redirected` (number, reason); acted on
+    /// at its `Released`.
+    redirect_to: Option<(String, RedirectReason)>,
+    /// Redirects followed so far.
+    redirects: u8,
+    /// After a followed redirect: the setup routed and placed from then on
+    /// (the new called number, the redirecting party); `setup` stays as it
+    /// arrived.
+    redirected: Option<Setup>,
 }
 
 impl Call {
@@ -389,6 +410,9 @@ impl CallControl {
             cause: None,
             setup_deadline: None,
             no_answer_deadline: None,
+            redirect_to: None,
+            redirects: 0,
+            redirected: None,
         };
         let refuse = if self.drain_deadline.is_some() {
             info!(call = %id, "refused: draining");
@@ -589,7 +613,7 @@ impl CallControl {
         let Some(t) = route.targets.get(call.next_target) else { return false };
         call.next_target += 1;
         call.attempt = call.attempt.saturating_add(1);
-        let setup = translate(&route, &call.setup);
+        let setup = translate(&route, call.redirected.as_ref().unwrap_or(&call.setup));
         let calling = setup.calling.as_ref().map(|p| p.number.as_str()).unwrap_or("");
         let target = t.resolve(&setup.called, calling);
         info!(call = %call.id, attempt = call.attempt, ?target, called = %setup.called, "placing outbound leg");
@@ -649,7 +673,12 @@ impl CallControl {
                     release_leg(&mut self.out, call, LegSide::Outbound, cause, now);
                 }
             }
-            LegEvent::Setup(_) | LegEvent::Proceeding | LegEvent::Progress { .. } | LegEvent::Alerting { .. } | LegEvent::Answered { .. } => {
+            LegEvent::Setup(_)
+            | LegEvent::Proceeding
+            | LegEvent::Progress { .. }
+            | LegEvent::Alerting { .. }
+            | LegEvent::Answered { .. }
+            | LegEvent::Redirected { .. } => {
                 debug!(call = %call.id, ?ev, "unexpected event from the inbound leg ignored");
             }
         }
@@ -717,6 +746,14 @@ impl CallControl {
                 }
             }
             LegEvent::Hold(_) | LegEvent::Mute(_) | LegEvent::Transfer { .. } => self.hold_event(call, LegSide::Outbound, ev),
+            LegEvent::Redirected { to, reason } => {
+                if call.phase == Phase::Routing {
+                    info!(call = %call.id, attempt = call.attempt, %to, ?reason, "outbound leg redirected");
+                    call.redirect_to = Some((to, reason));
+                } else {
+                    debug!(call = %call.id, %to, "redirect after the answer ignored");
+                }
+            }
             LegEvent::Released(rel) => {
                 info!(call = %call.id, attempt = call.attempt, cause = %rel.cause, wire = ?rel.wire, "outbound leg released");
                 let cause = rel.cause;
@@ -735,6 +772,14 @@ impl CallControl {
     /// timer already told it to release): fail over or end the call.
     fn outbound_failed(&mut self, call: &mut Call, cause: Cause, by: By, now: Instant) {
         self.disconnect_media(call);
+        if let Some((to, reason)) = call.redirect_to.take()
+            && call.phase == Phase::Routing
+            && call.by.is_none()
+            && call.inbound.active()
+            && self.follow_redirect(call, to, reason, now)
+        {
+            return;
+        }
         let can_fail_over =
             call.phase == Phase::Routing && call.by.is_none() && call.inbound.active() && call.route.as_ref().is_some_and(|r| r.fails_over_on(cause));
         if can_fail_over {
@@ -749,6 +794,38 @@ impl CallControl {
         if call.inbound.active() {
             release_leg(&mut self.out, call, LegSide::Inbound, cause, now);
         }
+    }
+
+    /// Place a new attempt to the number the last attempt was redirected
+    /// to, routed afresh for the call's origin; false (nothing changed) when
+    /// the loop guard is reached or no route with targets allows it.
+    fn follow_redirect(&mut self, call: &mut Call, to: String, reason: RedirectReason, now: Instant) -> bool {
+        if call.redirects >= MAX_REDIRECTS {
+            warn!(call = %call.id, %to, redirects = call.redirects, "too many redirects; not followed");
+            return false;
+        }
+        let Lookup::Route(i) = self.cfg.router.lookup(&call.origin, &to, true) else {
+            info!(call = %call.id, %to, from = call.origin.name(), "redirect to a number no route allows for this origin; not followed");
+            return false;
+        };
+        let route = self.cfg.router.route(i);
+        if route.targets.is_empty() {
+            info!(call = %call.id, %to, route = %route.name, "redirect to a route with no targets; not followed");
+            return false;
+        }
+        let base = call.redirected.as_ref().unwrap_or(&call.setup);
+        let count = base.redirect.as_ref().map_or(0, |r| r.count).saturating_add(1);
+        let mut setup = base.clone();
+        setup.redirect = Some(Redirect { from: Party::number(&base.called), reason, count });
+        setup.called = to;
+        setup.complete = true;
+        info!(call = %call.id, route = %route.name, called = %setup.called, redirecting = %base.called, "following the redirect");
+        call.route = Some(std::sync::Arc::new(route.clone()));
+        call.next_target = 0;
+        call.redirects += 1;
+        call.redirected = Some(setup);
+        call.outbound = None;
+        self.originate_next(call, now)
     }
 
     fn call_timeout(&mut self, call: &mut Call, now: Instant) {

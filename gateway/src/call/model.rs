@@ -341,6 +341,12 @@ pub enum LegEvent {
     /// Where the leg is (span and channel, trunk and SIP Call-ID), for
     /// the CDR and the logs. Sent once known, again if it changes.
     Identity(LegIdentity),
+    /// The outbound leg's far end redirected the call to this number (SIP
+    /// 301/302 with a Contact), just before the leg's `Released`: call
+    /// control routes the number again for the call's origin and places a
+    /// new attempt with the redirecting party set, or ends the call with
+    /// the release's cause when no route allows it.
+    Redirected { to: String, reason: RedirectReason },
     /// The leg is gone. The last event of every leg.
     Released(Release),
 }

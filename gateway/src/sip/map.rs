@@ -195,6 +195,29 @@ pub fn redirect(req: &Request, e164: Option<&E164>) -> Option<Redirect> {
     }
 }
 
+/// Where a 3xx response redirects an outbound call: the number in the
+/// first Contact (RFC 3261 §21.3), normalised by the trunk's `e164`
+/// settings. `None` when there is no Contact, it is not a `sip:`/`sips:`
+/// URI, or its user part is not a number (digits, `+`, `*`, `#`): the 3xx
+/// is then a plain failure.
+pub fn redirect_target(resp: &impl HeaderAccess, e164: Option<&E164>) -> Option<String> {
+    let contacts = resp.typed_list::<NameAddr>("Contact").ok()?;
+    let c = contacts.first()?;
+    if !matches!(c.uri.scheme, Scheme::Sip | Scheme::Sips) {
+        return None;
+    }
+    let n = uri_number(&c.uri)?;
+    let dialable = n.chars().any(|ch| ch.is_ascii_digit()) && n.chars().all(|ch| ch.is_ascii_digit() || "+*#".contains(ch));
+    dialable.then(|| normalise(&n, e164))
+}
+
+/// The redirect reason of a 3xx: its Diversion entry's `reason` if it has
+/// one (RFC 5806 §4), else unconditional (RFC 4458 maps 302 so).
+pub fn redirect_reason(resp: &impl HeaderAccess) -> RedirectReason {
+    let div = resp.typed_list::<NameAddr>("Diversion").unwrap_or_default();
+    div.first().and_then(|d| d.params.get("reason").flatten().map(diversion_reason)).unwrap_or(RedirectReason::Unconditional)
+}
+
 /// The whole setup of an inbound INVITE (see [`called_number`] for `contact_user`).
 pub fn setup_from_invite(req: &Request, e164: Option<&E164>, contact_user: Option<&str>) -> Setup {
     Setup {

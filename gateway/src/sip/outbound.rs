@@ -23,8 +23,10 @@
 //!   401/407 → the INVITE again with credentials (CSeq + 1, same Call-ID
 //!   and tags), once per nonce; 422 → again with the peer's Min-SE; other
 //!   finals → `Released` with the Reason's Q.850 cause, else the RFC 3398
-//!   mapping with the trunk's overrides; Timer B → 102. 3xx are failures
-//!   (no redirect following in this version).
+//!   mapping with the trunk's overrides; Timer B → 102. A 3xx whose first
+//!   Contact is a `sip:`/`sips:` URI with a user part first reports
+//!   `Redirected{to: that number}` (call control may follow it with a new
+//!   attempt); the `Released` with the mapped cause follows either way.
 //! * **Release**: before the final response a CANCEL with `Reason` (once a
 //!   provisional came, RFC 3261 §9.1), and `Released` when the 487 comes;
 //!   a 2xx that crosses the CANCEL is ACKed and BYEd. After the 2xx: BYE.
@@ -444,6 +446,14 @@ impl SipSide {
             Some(cause) if status == 487 => cause,
             _ => map::reason_cause(&resp).unwrap_or_else(|| status_to_cause(status, Some(&self.trunks[c.trunk].overrides))),
         };
+        if (300..400).contains(&status)
+            && c.cancel.is_none()
+            && let Some(to) = map::redirect_target(&resp, self.trunks[c.trunk].cfg.e164.as_ref())
+        {
+            let reason = map::redirect_reason(&resp);
+            info!(call = %c.label(), sip_call_id = %c.call_id, status, %to, "INVITE redirected");
+            self.emit(id, LegEvent::Redirected { to, reason });
+        }
         self.finish(id, Release { cause, wire: Some(format!("{status} {}", resp.reason)) });
     }
 
