@@ -73,8 +73,8 @@
 //! A 3xx is followed only to the number in its first Contact's user part
 //! (a `sip:`/`sips:` URI; call control routes it again for the call's
 //! origin, at most 3 times a call): other Contacts and URIs are not tried,
-//! and an unfollowed 3xx is a failure mapped by the cause table; a 2xx from a second fork is not answered; only one audio
-//! stream; History-Info is read but only Diversion is sent; outbound
+//! and an unfollowed 3xx is a failure mapped by the cause table; a 2xx
+//! from a second fork is not answered; only one audio stream; History-Info is read but only Diversion is sent; outbound
 //! numbers are not reformatted (route translations do that); `symmetric`
 //! RTP is always false and `;user=phone` only comes from a route's URI
 //! template (the config has no key for either); we never put the far end
