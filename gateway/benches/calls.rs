@@ -1090,7 +1090,7 @@ fn connect_dchan(path: &Path) -> OwnedFd {
 
 /// SCHED_FIFO priority of every thread of the bench, the simulator and
 /// tandem under `CALLS_BENCH_RT=1`.
-const RT_PRIORITY: i32 = 10;
+const RT_PRIORITY: u8 = 10;
 
 /// `CALLS_BENCH_RT=1`: every thread of the bench, the simulator and tandem
 /// runs SCHED_FIFO, so other processes on a shared machine cannot preempt
@@ -1728,9 +1728,7 @@ fn part_e2e() {
     pin_self(&env_str("CALLS_BENCH_CPU", "0"));
     if realtime() {
         // Threads started from here on (the simulator's, the readers') inherit it.
-        let param = nix::libc::sched_param { sched_priority: RT_PRIORITY };
-        // SAFETY: 0 is the calling thread; a valid sched_param.
-        let ok = unsafe { nix::libc::sched_setscheduler(0, nix::libc::SCHED_FIFO, &param) } == 0;
+        let ok = tandem_gateway::realtime::set_current_thread_fifo(RT_PRIORITY).is_ok();
         println!("realtime (CALLS_BENCH_RT=1): bench and simulator SCHED_FIFO {RT_PRIORITY}: {}", if ok { "set" } else { "FAILED" });
     }
     // Rig 1, for latency: tandem also logs the Q.931 ladder and SIP

@@ -1,11 +1,11 @@
 //! Call control as a pure function of (leg events, now): routing,
-//! progress, media, release, failover, timers, overlap, drain, limits and
-//! CDRs.
+//! progress, media, release, failover, redirects, timers, overlap, drain,
+//! limits and CDRs.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use tandem_gateway::call::control::{CallControl, CallControlConfig, MediaCommand, Origin, Output};
+use tandem_gateway::call::control::{CallControl, CallControlConfig, MAX_REDIRECTS, MediaCommand, Origin, Output};
 use tandem_gateway::call::*;
 use tandem_gateway::cdr::CdrRecord;
 use tandem_gateway::route::{Route, RouteFrom, Router};
@@ -109,13 +109,16 @@ fn release(leg: LegRef, cause: u8) -> Output {
     cmd(leg, LegCommand::Release(Release::cause(Cause(cause))))
 }
 
+/// The first Originate in `o`: its leg, target and setup.
+fn originate(o: &[Output]) -> Option<(LegRef, Target, Setup)> {
+    o.iter().find_map(|o| match o {
+        Output::Originate { leg, target, setup } => Some((*leg, target.clone(), setup.clone())),
+        _ => None,
+    })
+}
+
 fn originate_leg(o: &[Output]) -> LegRef {
-    o.iter()
-        .find_map(|o| match o {
-            Output::Originate { leg, .. } => Some(*leg),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no Originate in {o:?}"))
+    originate(o).unwrap_or_else(|| panic!("no Originate in {o:?}")).0
 }
 
 fn cdrs(o: &[Output]) -> Vec<CdrRecord> {
@@ -591,4 +594,108 @@ fn a_transfer_from_the_tdm_leg_goes_to_the_sip_leg_and_nothing_happens_before_th
     h.ev(out, LegEvent::Answered { connected: None }, 2_000);
     let o = h.ev(inb, LegEvent::Transfer { to: "2125550123".into(), await_result: false }, 3_000);
     assert_eq!(o, vec![cmd(out, LegCommand::Transfer { to: "2125550123".into(), await_result: false })]);
+}
+
+// ---------------------------------------------------------------------------
+// Redirects (an outbound leg's `Redirected`, from a SIP 301/302): a new
+// attempt routed afresh for the call's origin, with the redirecting party
+// set; default-deny for numbers no route allows; at most `MAX_REDIRECTS`
+// per call.
+
+/// TDM calls to 5551XXX go to trunk a, to 5552XXX to trunk b; 7XXXXXX is
+/// only routed for calls that came over SIP.
+fn redirect_router() -> Router {
+    let did = Route::new("did", RouteFrom::Tdm(vec![]), &["5551XXX"], vec![sip("a")]).unwrap();
+    let fwd = Route::new("fwd", RouteFrom::Tdm(vec![]), &["5552XXX"], vec![sip("b")]).unwrap();
+    let sip_only = Route::new("sip-only", RouteFrom::Sip(vec![]), &["7XXXXXX"], vec![Target::Tdm { group: "pstn".into() }]).unwrap();
+    Router::new(vec![did, fwd, sip_only])
+}
+
+impl H {
+    /// Call control on [`redirect_router`].
+    fn redirecting() -> H {
+        H::with(|c| c.router = redirect_router())
+    }
+
+    /// A TDM call to `called`; returns the inbound leg and the first Originate.
+    fn redirect_call(&mut self, called: &str) -> (LegRef, (LegRef, Target, Setup)) {
+        let inb = self.tdm_call(called, true, 0);
+        let o = self.out();
+        (inb, originate(&o).unwrap_or_else(|| panic!("no Originate in {o:?}")))
+    }
+
+    /// The outbound leg reports a 302 to `to`: `Redirected`, then
+    /// `Released` with the cause a 302 maps to (21).
+    fn redirect(&mut self, out: LegRef, to: &str, ms: u64) -> Vec<Output> {
+        let o = self.ev(out, LegEvent::Redirected { to: to.into(), reason: RedirectReason::Unconditional }, ms);
+        assert_eq!(o, vec![], "nothing happens before the attempt's Released");
+        self.ev(out, LegEvent::Released(Release { cause: Cause::CALL_REJECTED, wire: Some("302 Moved Temporarily".into()) }), ms + 1)
+    }
+}
+
+#[test]
+fn a_redirect_places_a_new_attempt_to_the_new_number_with_the_original_called_number_as_redirecting_party() {
+    let mut h = H::redirecting();
+    let (inb, (out1, target1, setup1)) = h.redirect_call("5551234");
+    assert_eq!((target1, setup1.redirect), (sip("a"), None));
+
+    let o = h.redirect(out1, "5552000", 100);
+    let (out2, target2, setup2) = originate(&o).unwrap_or_else(|| panic!("no new attempt in {o:?}"));
+    assert_eq!(out2, LegRef::outbound(inb.call, 2));
+    assert_eq!(target2, sip("b"), "the new number is routed afresh");
+    assert_eq!(setup2.called, "5552000");
+    assert_eq!(setup2.calling, setup1.calling, "the same caller");
+    assert_eq!(setup2.redirect, Some(Redirect { from: Party::number("5551234"), reason: RedirectReason::Unconditional, count: 1 }));
+    assert!(!o.iter().any(|o| matches!(o, Output::Command(l, _) if *l == inb)), "the caller waits: {o:?}");
+
+    assert_eq!(h.ev(out2, LegEvent::Answered { connected: None }, 1_000), vec![Output::Command(inb, LegCommand::Answer { connected: None })]);
+    h.ev(out2, LegEvent::Released(Release::cause(Cause::NORMAL_CLEARING)), 2_000);
+    let c = one_cdr(&h.ev(inb, LegEvent::Released(Release::cause(Cause::NORMAL_CLEARING)), 2_010));
+    assert_eq!(c.attempts, 2);
+    assert_eq!(c.called, "5551234");
+    assert_eq!(c.called_out.as_deref(), Some("5552000"));
+    assert_eq!(c.route.as_deref(), Some("fwd"));
+    assert_eq!(c.cause, 16);
+}
+
+#[test]
+fn a_redirect_to_a_number_no_route_allows_for_the_origin_ends_the_call_with_the_3xx_cause() {
+    for to in ["12345", "7000000"] {
+        let mut h = H::redirecting();
+        let (inb, (out1, _, _)) = h.redirect_call("5551234");
+        // 7000000 is routed, but only for calls that came over SIP.
+        assert_eq!(h.redirect(out1, to, 100), vec![release(inb, 21)], "redirect to {to}");
+        let c = one_cdr(&h.ev(inb, LegEvent::Released(Release::cause(Cause::CALL_REJECTED)), 200));
+        assert_eq!((c.attempts, c.cause, c.released_by), (1, 21, "outbound"));
+    }
+}
+
+#[test]
+fn the_redirect_after_the_third_ends_the_call() {
+    assert_eq!(MAX_REDIRECTS, 3);
+    let mut h = H::redirecting();
+    let (inb, (mut out, _, _)) = h.redirect_call("5551234");
+    for n in 1..=3u8 {
+        let to = format!("555200{n}");
+        let o = h.redirect(out, &to, 100 * n as u64);
+        let (next, target, setup) = originate(&o).unwrap_or_else(|| panic!("redirect {n} not followed: {o:?}"));
+        assert_eq!((next.attempt, target, setup.called.as_str()), (n + 1, sip("b"), to.as_str()));
+        let r = setup.redirect.expect("redirecting party");
+        assert_eq!(r.count, n, "the redirect counter grows");
+        assert_eq!(r.from.number, if n == 1 { "5551234".to_owned() } else { format!("555200{}", n - 1) }, "the last called number redirected");
+        out = next;
+    }
+    assert_eq!(h.redirect(out, "5552009", 1_000), vec![release(inb, 21)], "the fourth redirect is not followed");
+    let c = one_cdr(&h.ev(inb, LegEvent::Released(Release::cause(Cause::CALL_REJECTED)), 1_100));
+    assert_eq!((c.attempts, c.cause), (4, 21));
+}
+
+#[test]
+fn a_redirect_reported_after_the_answer_is_ignored() {
+    let mut h = H::redirecting();
+    let (inb, (out1, _, _)) = h.redirect_call("5551234");
+    h.ev(out1, LegEvent::Answered { connected: None }, 100);
+    assert_eq!(h.ev(out1, LegEvent::Redirected { to: "5552000".into(), reason: RedirectReason::Unconditional }, 200), vec![]);
+    let o = h.ev(out1, LegEvent::Released(Release::cause(Cause::NORMAL_CLEARING)), 300);
+    assert_eq!(o, vec![release(inb, 16)]);
 }

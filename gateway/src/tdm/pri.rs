@@ -383,23 +383,16 @@ impl PriInterface {
             match self.pri.command(Command::Service { target: RestartTarget::Channels(vec![ch]), status }, self.now) {
                 Ok(_) => {
                     tracing::info!(interface = %self.s.name, channel = %addr, ?status, "SERVICE sent to the far end");
-                    if status == ServiceStatus::InService {
-                        self.told_oos.remove(&addr);
-                    } else {
-                        self.told_oos.insert(addr);
-                    }
                     sent = true;
                 }
-                Err(e) => {
-                    tracing::warn!(interface = %self.s.name, channel = %addr, ?status, error = %e, "SERVICE not sent; the block stays local");
-                    // Given up (the link was checked, the channel exists): noting
-                    // it as done keeps the warning from repeating on every pass.
-                    if status == ServiceStatus::InService {
-                        self.told_oos.remove(&addr);
-                    } else {
-                        self.told_oos.insert(addr);
-                    }
-                }
+                // Given up (the link was checked, the channel exists): it is
+                // noted as done below, so the warning does not repeat on every pass.
+                Err(e) => tracing::warn!(interface = %self.s.name, channel = %addr, ?status, error = %e, "SERVICE not sent; the block stays local"),
+            }
+            if status == ServiceStatus::InService {
+                self.told_oos.remove(&addr);
+            } else {
+                self.told_oos.insert(addr);
             }
             self.sync_stack_block(addr);
         }
