@@ -1113,7 +1113,7 @@ fn the_call_waiting_alert_pauses_the_first_callers_rtp_with_no_reinvite_keeping_
     assert!(wait_until(T, || !b.received("SIP/2.0 180").is_empty()), "the waiting caller got no 180; log:\n{}", r.tandem.log.all().join("\n"));
     // The alert parks A's stream: its RTP pauses and comes back (the marker after the call's first packet).
     assert!(rec.wait_resumed(), "A's RTP did not come back after the alert; log:\n{}", r.tandem.log.all().join("\n"));
-    assert!(c.phone_get(1).is_ok_and(|p| p.cidcw_number.is_some()), "the alert's caller ID did not reach the phone");
+    assert!(c.phone_get(1).is_ok_and(|p| p.cidcw_number.is_some()), "the alert's caller ID did not reach the phone; log:\n{}", r.tandem.log.all().join("\n"));
     assert!(a.received("INVITE ").is_empty(), "A got a re-INVITE for the alert: {}", a.messages());
     // Flash: A held, B answered; flash again: B held, A resumed.
     c.phone_flash(1, Some(300)).expect("flash");

@@ -197,9 +197,12 @@ impl AnalogSettings {
         fxs.hookflash_max = Duration::ZERO;
         fxs.cidcw = cfg.call_waiting_caller_id.as_ref().is_none_or(|v| *v.get_ref());
         // The ACK is timed from when the core sends the CAS, and the line's
-        // audio path (blocks queued toward the phone, a block read back)
-        // adds up to about 200 ms to the GR-30 160 ms.
-        fxs.cas_ack_window = Duration::from_millis(360);
+        // audio path (the command reaching the port's thread, blocks queued
+        // toward the phone, a block read back, the digit reaching the core)
+        // adds to the GR-30 160 ms: about 200 ms on a quiet machine, more
+        // when the port's thread waits to run. A late window only makes an
+        // alert with no ACK mute the far end a little longer.
+        fxs.cas_ack_window = Duration::from_millis(600);
         if let Some(&(on, _)) = zone.call_waiting.cadence.first() {
             fxs.cw_tone = ms(on);
         }
